@@ -1,0 +1,6 @@
+// The wire: types, codecs and rules shared by the server and the browser. Pure: no I/O.
+export * from './types.js';
+export * from './errors.js';
+export * from './rules.js';
+export * from './json-codec.js';
+export * from './text-codec.js';

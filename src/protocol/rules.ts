@@ -1,0 +1,77 @@
+// Rules for names, rooms, message text and client message ids. Pure functions, shared by the
+// server (which enforces them) and the browser (which checks early to say why).
+
+export const NAME_MAX = 32;
+export const TEXT_MAX_BYTES = 16 * 1024;
+
+// Control (Cc), format (Cf: zero-width and bidirectional controls), separators other than the
+// plain space (Zl, Zp), surrogates and private use have no place in a name people must tell apart.
+const FORBIDDEN_IN_NAME = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}\p{Co}\s]/u;
+// Message text keeps newlines and tabs but no other controls and no bidi overrides.
+const FORBIDDEN_IN_TEXT = /[\u0000-\u0008\u000b-\u001f\u007f\u202a-\u202e\u2066-\u2069]/u;
+const CID = /^[A-Za-z0-9_-]{1,64}$/;
+
+export interface Normalized {
+  /** As shown to people (NFC). */
+  display: string;
+  /** For comparison: NFC, then case-folded. */
+  key: string;
+}
+
+export function foldKey(s: string): string {
+  return s.normalize('NFC').toLowerCase().normalize('NFC');
+}
+
+function checkLabel(raw: string): Normalized | null {
+  const display = raw.trim().normalize('NFC');
+  const length = [...display].length;
+  if (length < 1 || length > NAME_MAX || FORBIDDEN_IN_NAME.test(display)) return null;
+  return { display, key: foldKey(display) };
+}
+
+/** A person's name, or null when it breaks the rules. */
+export function normalizeName(raw: string): Normalized | null {
+  const n = checkLabel(raw);
+  // `@` and `#` prefixes mean DM and room on the command line, so a name cannot start with them.
+  if (!n || n.display.startsWith('@') || n.display.startsWith('#')) return null;
+  return n;
+}
+
+/** A room name; a leading `#` is accepted and dropped, as IRC users type it. */
+export function normalizeRoom(raw: string): Normalized | null {
+  const n = checkLabel(raw.trim().startsWith('#') ? raw.trim().slice(1) : raw);
+  if (!n || n.display.startsWith('@')) return null;
+  return { display: n.key, key: n.key };
+}
+
+/** True when a room string names a direct conversation (`@peer`). */
+export function isDirect(room: string): boolean {
+  return room.startsWith('@');
+}
+
+export function isValidText(text: string): boolean {
+  return (
+    text.trim().length > 0 &&
+    utf8Length(text) <= TEXT_MAX_BYTES &&
+    !FORBIDDEN_IN_TEXT.test(text)
+  );
+}
+
+export function isValidCid(cid: string): boolean {
+  return CID.test(cid);
+}
+
+/** UTF-8 byte length without allocating (works in the browser too). */
+export function utf8Length(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+      n += 4;
+      i++;
+    } else n += 3;
+  }
+  return n;
+}

@@ -1,0 +1,226 @@
+// Wire types of the JSON protocol (WebSocket subprotocol `parley.v1`), shared by server and browser.
+// Every client request may carry an `id`; the reply to it (`result`, `ack` or `error`) echoes it.
+
+import type { ErrorCode } from './errors.js';
+
+export const SUBPROTOCOL = 'parley.v1';
+export const WELCOME_TEXT = 'Welcome to the chat!!!';
+export const LOBBY = 'lobby';
+
+/** A room message as stored and delivered. `seq` is 1, 2, 3, ... per room. */
+export interface ChatMessage {
+  room: string;
+  seq: number;
+  /** Display name of the sender at the time of sending. */
+  from: string;
+  text: string;
+  /** Milliseconds since the epoch, set by the server at commit. */
+  ts: number;
+  /** The sender's client message id (idempotency key). */
+  cid: string;
+  /** An action (`/me waves`) rather than a plain line. */
+  me: boolean;
+}
+
+// ---- client → server ------------------------------------------------------------------------
+
+/** Take a name. A name once taken is reserved to its token; the same token reclaims it. */
+export interface HelloRequest {
+  type: 'hello';
+  id?: string;
+  name?: string;
+  token?: string;
+}
+/** Join a room (created on first join). With `since`, replay what came after that sequence. */
+export interface JoinRequest {
+  type: 'join';
+  id?: string;
+  room: string;
+  since?: number;
+}
+/** Leave a room. */
+export interface PartRequest {
+  type: 'part';
+  id?: string;
+  room: string;
+}
+/** Send a line to a room, or to a direct conversation with `room: "@name"`. */
+export interface SendRequest {
+  type: 'send';
+  id?: string;
+  room: string;
+  cid: string;
+  text: string;
+  me?: boolean;
+}
+/** Page history backwards: messages with seq < before (newest last), at most `limit`. */
+export interface HistoryRequest {
+  type: 'history';
+  id?: string;
+  room: string;
+  before?: number;
+  limit?: number;
+}
+/** List rooms with member counts. */
+export interface RoomsRequest {
+  type: 'rooms';
+  id?: string;
+}
+/** List a room's members. */
+export interface WhoRequest {
+  type: 'who';
+  id?: string;
+  room: string;
+}
+/** Say that the user is typing in a room (the client throttles; the server expires it). */
+export interface TypingRequest {
+  type: 'typing';
+  id?: string;
+  room: string;
+}
+
+export type ClientRequest =
+  | HelloRequest
+  | JoinRequest
+  | PartRequest
+  | SendRequest
+  | HistoryRequest
+  | RoomsRequest
+  | WhoRequest
+  | TypingRequest;
+
+export type RequestType = ClientRequest['type'];
+
+// ---- server → client ------------------------------------------------------------------------
+
+export interface RoomInfo {
+  room: string;
+  members: number;
+}
+
+/** First frame on every connection. */
+export interface WelcomeEvent {
+  type: 'welcome';
+  text: string;
+  name: string;
+  limits: { maxMessageBytes: number; historyBound: number };
+}
+/** Reply to hello. `token` is the secret that reclaims the name; keep it. */
+export interface HelloResult {
+  type: 'result';
+  id?: string;
+  of: 'hello';
+  name: string;
+  token: string;
+  /** Direct conversations this name has, as `@peer` rooms. */
+  direct: string[];
+}
+export interface JoinResult {
+  type: 'result';
+  id?: string;
+  of: 'join';
+  room: string;
+  lastSeq: number;
+  members: string[];
+}
+export interface PartResult {
+  type: 'result';
+  id?: string;
+  of: 'part';
+  room: string;
+}
+export interface HistoryResult {
+  type: 'result';
+  id?: string;
+  of: 'history';
+  room: string;
+  messages: ChatMessage[];
+  /** True when older messages exist before the first one returned. */
+  more: boolean;
+}
+export interface RoomsResult {
+  type: 'result';
+  id?: string;
+  of: 'rooms';
+  rooms: RoomInfo[];
+}
+export interface WhoResult {
+  type: 'result';
+  id?: string;
+  of: 'who';
+  room: string;
+  members: string[];
+}
+export interface TypingResult {
+  type: 'result';
+  id?: string;
+  of: 'typing';
+  room: string;
+}
+/** The send with this `cid` is committed as `seq`. A resend of the same cid gets the same ack. */
+export interface AckEvent {
+  type: 'ack';
+  id?: string;
+  room: string;
+  cid: string;
+  seq: number;
+  ts: number;
+}
+export interface MessageEvent extends ChatMessage {
+  type: 'msg';
+}
+/**
+ * Replay after a reconnect was cut at the bound: messages with `after` < seq < `before` were
+ * not sent; page them with `history` if wanted. Live messages from `before` on follow.
+ */
+export interface GapEvent {
+  type: 'gap';
+  room: string;
+  after: number;
+  before: number;
+}
+export interface PresenceEvent {
+  type: 'presence';
+  room: string;
+  name: string;
+  event: 'join' | 'leave';
+}
+export interface RenameEvent {
+  type: 'rename';
+  room: string;
+  from: string;
+  to: string;
+}
+export interface TypingEvent {
+  type: 'typing';
+  room: string;
+  name: string;
+  /** How long the indicator stays on unless renewed. */
+  ttlMs: number;
+}
+export interface ErrorEvent {
+  type: 'error';
+  id?: string;
+  code: ErrorCode;
+  message: string;
+}
+
+export type RequestResult =
+  | HelloResult
+  | JoinResult
+  | PartResult
+  | HistoryResult
+  | RoomsResult
+  | WhoResult
+  | TypingResult;
+
+export type ServerEvent =
+  | WelcomeEvent
+  | RequestResult
+  | AckEvent
+  | MessageEvent
+  | GapEvent
+  | PresenceEvent
+  | RenameEvent
+  | TypingEvent
+  | ErrorEvent;

@@ -1,0 +1,132 @@
+// The embedded default: SQLite through better-sqlite3, WAL mode, one file in the data folder.
+// better-sqlite3 is synchronous; a whole batch is one short transaction, so the event loop
+// is held only for the commit itself.
+
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { ChatMessage } from '../protocol/index.js';
+import type { Committed, Draft, MessageStore } from './types.js';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS rooms (
+  room TEXT PRIMARY KEY,
+  last_seq INTEGER NOT NULL,
+  dm_a TEXT,
+  dm_b TEXT
+) STRICT;
+CREATE INDEX IF NOT EXISTS rooms_dm_a ON rooms(dm_a) WHERE dm_a IS NOT NULL;
+CREATE INDEX IF NOT EXISTS rooms_dm_b ON rooms(dm_b) WHERE dm_b IS NOT NULL;
+CREATE TABLE IF NOT EXISTS messages (
+  room TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  cid TEXT NOT NULL,
+  sender TEXT NOT NULL,
+  body TEXT NOT NULL,
+  me INTEGER NOT NULL,
+  ts INTEGER NOT NULL,
+  PRIMARY KEY (room, seq)
+) STRICT, WITHOUT ROWID;
+CREATE UNIQUE INDEX IF NOT EXISTS messages_cid ON messages(room, cid);
+CREATE TABLE IF NOT EXISTS names (
+  key TEXT PRIMARY KEY,
+  token_hash TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+) STRICT;
+`;
+
+interface Row {
+  room: string;
+  seq: number;
+  cid: string;
+  sender: string;
+  body: string;
+  me: number;
+  ts: number;
+}
+
+function toMessage(r: Row): ChatMessage {
+  return { room: r.room, seq: r.seq, from: r.sender, text: r.body, ts: r.ts, cid: r.cid, me: r.me === 1 };
+}
+
+export type Synchronous = 'FULL' | 'NORMAL' | 'EXTRA';
+
+export function openSqliteStore(file: string, synchronous: Synchronous = 'FULL'): MessageStore {
+  if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+  const db = new Database(file);
+  db.pragma('journal_mode = WAL');
+  // FULL: a commit is on disk before its ack, so an acked message survives kill -9 and power loss.
+  db.pragma(`synchronous = ${synchronous}`);
+  db.pragma('busy_timeout = 5000');
+  db.exec(SCHEMA);
+
+  const q = {
+    byCid: db.prepare<[string, string], Row>('SELECT * FROM messages WHERE room = ? AND cid = ?'),
+    ensureRoom: db.prepare<[string, string | null, string | null]>(
+      'INSERT INTO rooms (room, last_seq, dm_a, dm_b) VALUES (?, 0, ?, ?) ON CONFLICT DO NOTHING',
+    ),
+    nextSeq: db.prepare<[string], { last_seq: number }>(
+      'UPDATE rooms SET last_seq = last_seq + 1 WHERE room = ? RETURNING last_seq',
+    ),
+    insert: db.prepare<[string, number, string, string, string, number, number]>(
+      'INSERT INTO messages (room, seq, cid, sender, body, me, ts) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    ),
+    after: db.prepare<[string, number, number], Row>(
+      'SELECT * FROM messages WHERE room = ? AND seq > ? ORDER BY seq LIMIT ?',
+    ),
+    before: db.prepare<[string, number, number], Row>(
+      'SELECT * FROM messages WHERE room = ? AND seq < ? ORDER BY seq DESC LIMIT ?',
+    ),
+    lastSeq: db.prepare<[string], { last_seq: number }>('SELECT last_seq FROM rooms WHERE room = ?'),
+    rooms: db.prepare<[], { room: string; last_seq: number }>(
+      'SELECT room, last_seq FROM rooms WHERE dm_a IS NULL ORDER BY room',
+    ),
+    direct: db.prepare<[string, string], { room: string }>(
+      'SELECT room FROM rooms WHERE dm_a = ? UNION SELECT room FROM rooms WHERE dm_b = ?',
+    ),
+    name: db.prepare<[string], { token_hash: string }>('SELECT token_hash FROM names WHERE key = ?'),
+    claim: db.prepare<[string, string, number]>(
+      'INSERT INTO names (key, token_hash, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING',
+    ),
+  };
+
+  const appendTx = db.transaction((drafts: readonly Draft[], now: number): Committed[] =>
+    drafts.map((d) => {
+      const existing = q.byCid.get(d.room, d.cid);
+      if (existing) return { message: toMessage(existing), duplicate: true };
+      q.ensureRoom.run(d.room, d.direct?.[0] ?? null, d.direct?.[1] ?? null);
+      const seq = q.nextSeq.get(d.room)?.last_seq;
+      if (seq === undefined) throw new Error(`room ${d.room} vanished inside a transaction`);
+      q.insert.run(d.room, seq, d.cid, d.from, d.text, d.me ? 1 : 0, now);
+      return {
+        message: { room: d.room, seq, from: d.from, text: d.text, ts: now, cid: d.cid, me: d.me },
+        duplicate: false,
+      };
+    }),
+  );
+
+  const claimTx = db.transaction((key: string, hash: string, now: number) => {
+    const row = q.name.get(key);
+    if (row) return row.token_hash === hash ? 'owned' : 'reserved';
+    q.claim.run(key, hash, now);
+    return 'claimed';
+  });
+
+  // Promise.resolve().then defers the work so callers see the same asynchrony as network stores.
+  const later = <T>(f: () => T): Promise<T> => Promise.resolve().then(f);
+
+  return {
+    description: `sqlite ${file} (journal_mode=WAL, synchronous=${synchronous})`,
+    append: (drafts, now) => later(() => appendTx(drafts, now)),
+    after: (room, after, limit) => later(() => q.after.all(room, after, limit).map(toMessage)),
+    before: (room, before, limit) =>
+      later(() => q.before.all(room, before, limit).map(toMessage).reverse()),
+    lastSeq: (room) => later(() => q.lastSeq.get(room)?.last_seq ?? 0),
+    rooms: () => later(() => q.rooms.all().map((r) => ({ room: r.room, lastSeq: r.last_seq }))),
+    directRooms: (key) => later(() => q.direct.all(key, key).map((r) => r.room)),
+    claimName: (key, hash, now) => later(() => claimTx(key, hash, now)),
+    nameExists: (key) => later(() => q.name.get(key) !== undefined),
+    ping: () => later(() => void db.prepare('SELECT 1').get()),
+    close: () => later(() => void db.close()),
+  };
+}
