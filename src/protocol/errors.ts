@@ -25,12 +25,18 @@ export const ERRORS = {
   },
   NOT_IN_ROOM: { message: 'Join the room first.' },
   NO_SUCH_USER: { message: 'No one has that name.' },
-  TEXT_INVALID: { message: 'A message must have text and no control characters but newlines and tabs.' },
-  CID_INVALID: { message: 'A client message id is 1 to 64 characters of letters, digits, - and _.' },
+  TEXT_INVALID: {
+    message: 'A message must have text and no control characters but newlines and tabs.',
+  },
+  CID_INVALID: {
+    message: 'A client message id is 1 to 64 characters of letters, digits, - and _.',
+  },
   TOO_MANY_ROOMS: { message: 'You are in too many rooms; leave one first.' },
   RATE_LIMITED: { message: 'Too many messages; slow down.' },
   STORE_UNAVAILABLE: { message: 'The message could not be stored; it was not sent. Try again.' },
   FORBIDDEN: { message: 'That conversation is not yours.' },
+  NAME_REQUIRED: { message: 'Take a name first (/nick NAME) to send direct messages.' },
+  INTERNAL: { message: 'Something went wrong on the server; try again.' },
   // Errors that end the connection.
   MESSAGE_TOO_BIG: { message: 'Message too big.', close: 1009 },
   INVALID_UTF8: { message: 'Text frames must be valid UTF-8.', close: 1007 },
@@ -38,6 +44,11 @@ export const ERRORS = {
   POLICY_VIOLATION: { message: 'Too many bad or excess messages.', close: 1008 },
   SLOW_CONSUMER: { message: 'Too far behind; reconnect to catch up.', close: 1013 },
   SHUTTING_DOWN: { message: 'The server is going away.', close: 1001 },
+  RESTARTING: { message: 'The server is restarting.', close: 1012 },
+  RESYNC_FAILED: {
+    message: 'Could not catch up from history; reconnect to try again.',
+    close: 1011,
+  },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;

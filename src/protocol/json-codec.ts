@@ -5,7 +5,8 @@
 import type { ErrorCode } from './errors.js';
 import type { ClientRequest, RequestType, ServerEvent } from './types.js';
 
-export type Decoded = { ok: true; request: ClientRequest } | { ok: false; code: ErrorCode; id?: string };
+export type Decoded =
+  { ok: true; request: ClientRequest } | { ok: false; code: ErrorCode; id?: string };
 
 type Obj = Record<string, unknown>;
 
@@ -26,7 +27,10 @@ function nonNegInt(v: unknown): v is number {
 
 const DECODERS: Record<RequestType, (o: Obj, id: string | undefined) => ClientRequest | null> = {
   hello(o, id) {
-    if ((has(o, 'name') && str(o, 'name') === undefined) || (has(o, 'token') && str(o, 'token') === undefined))
+    if (
+      (has(o, 'name') && str(o, 'name') === undefined) ||
+      (has(o, 'token') && str(o, 'token') === undefined)
+    )
       return null;
     return { type: 'hello', id, name: str(o, 'name'), token: str(o, 'token') };
   },
@@ -45,7 +49,8 @@ const DECODERS: Record<RequestType, (o: Obj, id: string | undefined) => ClientRe
     const cid = str(o, 'cid');
     const text = str(o, 'text');
     const me = has(o, 'me') ? o['me'] : false;
-    if (room === undefined || cid === undefined || text === undefined || typeof me !== 'boolean') return null;
+    if (room === undefined || cid === undefined || text === undefined || typeof me !== 'boolean')
+      return null;
     return { type: 'send', id, room, cid, text, me };
   },
   history(o, id) {
@@ -53,7 +58,8 @@ const DECODERS: Record<RequestType, (o: Obj, id: string | undefined) => ClientRe
     const before = has(o, 'before') ? o['before'] : undefined;
     const limit = has(o, 'limit') ? o['limit'] : undefined;
     if (room === undefined) return null;
-    if ((before !== undefined && !nonNegInt(before)) || (limit !== undefined && !nonNegInt(limit))) return null;
+    if ((before !== undefined && !nonNegInt(before)) || (limit !== undefined && !nonNegInt(limit)))
+      return null;
     return { type: 'history', id, room, before, limit };
   },
   rooms(_o, id) {

@@ -206,13 +206,7 @@ export interface ErrorEvent {
 }
 
 export type RequestResult =
-  | HelloResult
-  | JoinResult
-  | PartResult
-  | HistoryResult
-  | RoomsResult
-  | WhoResult
-  | TypingResult;
+  HelloResult | JoinResult | PartResult | HistoryResult | RoomsResult | WhoResult | TypingResult;
 
 export type ServerEvent =
   | WelcomeEvent

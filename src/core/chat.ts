@@ -1,0 +1,547 @@
+// The chat: names, rooms, presence, typing, and the delivery contract (sequence numbers from the
+// log, acks after commit, replay on resume, gap detection). No network, database or timers here.
+
+import {
+  ChatError,
+  LOBBY,
+  WELCOME_TEXT,
+  isDirect,
+  isValidCid,
+  isValidText,
+  normalizeName,
+  normalizeRoom,
+  type ChatMessage,
+  type RoomInfo,
+} from '../protocol/index.js';
+import { MessageFrames, jsonFrame, frame } from './frames.js';
+import type { Bell, CoreDeps, Peer } from './ports.js';
+import { TokenBucket } from './rate-limit.js';
+import { Room, directId, labelFor } from './room.js';
+import { Session, type Subscription } from './session.js';
+
+const HISTORY_DEFAULT = 50;
+const HISTORY_MAX = 200;
+const TYPING_MIN_INTERVAL_MS = 1000;
+const GUEST_PREFIX = 'guest-';
+
+interface Pending {
+  draft: {
+    room: string;
+    cid: string;
+    from: string;
+    text: string;
+    me: boolean;
+    direct?: [string, string];
+  };
+  label: string;
+  resolve(m: ChatMessage): void;
+  reject(e: unknown): void;
+}
+
+interface Identity {
+  display: string;
+  tokenHash: string | undefined;
+  sessions: Set<Session>;
+}
+
+export interface Resolved {
+  id: string;
+  label: string;
+  direct?: [string, string];
+}
+
+export class Chat {
+  private readonly rooms = new Map<string, Room>();
+  private readonly identities = new Map<string, Identity>();
+  private readonly sessions = new Set<Session>();
+  private pending: Pending[] = [];
+  private flushing = false;
+  private flushScheduled = false;
+  private nextSessionId = 1;
+
+  constructor(private readonly deps: CoreDeps) {}
+
+  get connectionCount(): number {
+    return this.sessions.size;
+  }
+
+  // ---- connections --------------------------------------------------------------------------
+
+  connect(peer: Peer): Session {
+    const { limits, clock } = this.deps;
+    const session = new Session(
+      this.nextSessionId++,
+      peer,
+      this.guestName(),
+      new TokenBucket(limits.ratePerSecond, limits.rateBurst, clock.now()),
+    );
+    this.sessions.add(session);
+    this.attachIdentity(session);
+    if (session.isText) {
+      session.line(WELCOME_TEXT);
+    } else {
+      session.send(
+        jsonFrame({
+          type: 'welcome',
+          text: WELCOME_TEXT,
+          name: session.name,
+          limits: { maxMessageBytes: limits.maxMessageBytes, historyBound: limits.historyBound },
+        }),
+      );
+    }
+    return session;
+  }
+
+  disconnect(session: Session): void {
+    if (session.closed) return;
+    session.closed = true;
+    for (const sub of [...session.subs.values()]) this.unsubscribe(session, sub);
+    this.detachIdentity(session);
+    this.sessions.delete(session);
+  }
+
+  /** Resolves once every queued send is committed (for a graceful stop). */
+  async drain(): Promise<void> {
+    while (this.pending.length > 0 || this.flushing || this.flushScheduled) {
+      await new Promise<void>((r) => this.deps.defer(r));
+    }
+  }
+
+  /** Runs a request after the session's earlier ones; errors are the caller's to render. */
+  serve(session: Session, work: () => Promise<void>): void {
+    session.queue = session.queue.then(work).catch((e: unknown) => this.deps.onError(e, 'serve'));
+  }
+
+  // ---- names --------------------------------------------------------------------------------
+
+  private guestName(): string {
+    for (;;) {
+      const name = GUEST_PREFIX + this.deps.randomSuffix();
+      if (!this.identities.has(name)) return name;
+    }
+  }
+
+  private attachIdentity(session: Session): void {
+    let id = this.identities.get(session.key);
+    if (!id) {
+      id = { display: session.name, tokenHash: session.tokenHash, sessions: new Set() };
+      this.identities.set(session.key, id);
+    }
+    id.sessions.add(session);
+  }
+
+  private detachIdentity(session: Session): void {
+    const id = this.identities.get(session.key);
+    if (!id) return;
+    id.sessions.delete(session);
+    if (id.sessions.size === 0) this.identities.delete(session.key);
+  }
+
+  /**
+   * Takes a name for the session. A name once taken is reserved to the hash of its token; the
+   * same token takes it again from any connection, so one person may have several tabs.
+   */
+  async hello(
+    session: Session,
+    rawName: string | undefined,
+    rawToken: string | undefined,
+  ): Promise<{ name: string; token: string; direct: string[] }> {
+    if (rawToken !== undefined && !/^[\x21-\x7e]{16,128}$/.test(rawToken)) {
+      throw new ChatError('BAD_REQUEST', 'A token is 16 to 128 printable ASCII characters.');
+    }
+    const token = rawToken ?? session.token ?? this.deps.newToken();
+    session.token = token;
+    if (rawName === undefined && !session.claimed) return { name: session.name, token, direct: [] };
+    const n = normalizeName(rawName ?? session.name);
+    if (!n) throw new ChatError('NAME_INVALID');
+    if (n.key.startsWith(GUEST_PREFIX)) {
+      throw new ChatError('NAME_INVALID', 'Names starting with guest- are given by the server.');
+    }
+    const hash = this.deps.hashToken(token);
+    const live = this.identities.get(n.key);
+    if (
+      live &&
+      live.tokenHash !== hash &&
+      !(live.sessions.size === 1 && live.sessions.has(session))
+    ) {
+      throw new ChatError('NAME_TAKEN');
+    }
+    const claim = await this.deps.log.claimName(n.key, hash, this.deps.clock.now());
+    if (claim === 'reserved') throw new ChatError('NAME_RESERVED');
+    if (session.closed) return { name: n.display, token, direct: [] };
+    this.rename(session, n.display, n.key, hash);
+    const direct = await this.deps.log.directRooms(n.key);
+    return {
+      name: n.display,
+      token,
+      direct: direct.map((id) => labelFor(new Room(id, pairOf(id)), n.key)),
+    };
+  }
+
+  private rename(session: Session, display: string, key: string, tokenHash: string): void {
+    const oldName = session.name;
+    const oldKey = session.key;
+    this.detachIdentity(session);
+    session.name = display;
+    session.key = key;
+    session.tokenHash = tokenHash;
+    this.attachIdentity(session);
+    const identity = this.identities.get(key);
+    if (identity) {
+      identity.display = display;
+      identity.tokenHash = tokenHash;
+    }
+    for (const sub of [...session.subs.values()]) {
+      const { room } = sub;
+      if (room.direct) {
+        // Direct conversations belong to the name: a new name leaves the old ones behind.
+        if (oldKey !== key) this.unsubscribe(session, sub, true);
+        continue;
+      }
+      const gone = room.removeName(oldKey);
+      const came = room.addName(key, display);
+      if (gone && came) this.renameNotice(room, session, oldName, display);
+      else {
+        if (gone) this.presence(room, session, oldName, 'leave');
+        if (came) this.presence(room, session, display, 'join');
+      }
+    }
+  }
+
+  // ---- rooms --------------------------------------------------------------------------------
+
+  /** Resolves what a client calls a room (`dev`, `#dev`, `@alice`) to its id. */
+  private async resolve(session: Session, label: string): Promise<Resolved> {
+    if (isDirect(label)) {
+      if (!session.claimed) throw new ChatError('NAME_REQUIRED');
+      const peer = normalizeName(label.slice(1));
+      if (!peer) throw new ChatError('NO_SUCH_USER');
+      if (
+        !this.identities.get(peer.key)?.tokenHash &&
+        !(await this.deps.log.nameExists(peer.key))
+      ) {
+        throw new ChatError('NO_SUCH_USER');
+      }
+      const { id, pair } = directId(session.key, peer.key);
+      return { id, label: `@${peer.key}`, direct: pair };
+    }
+    const room = normalizeRoom(label);
+    if (!room) throw new ChatError('ROOM_INVALID');
+    return { id: room.key, label: room.key };
+  }
+
+  private room(id: string, direct?: [string, string]): Room {
+    let room = this.rooms.get(id);
+    if (!room) {
+      room = new Room(id, direct);
+      this.rooms.set(id, room);
+    }
+    return room;
+  }
+
+  async join(
+    session: Session,
+    label: string,
+    since: number | undefined,
+    onJoined: (info: { id: string; label: string; lastSeq: number; members: string[] }) => void,
+  ): Promise<void> {
+    const r = await this.resolve(session, label);
+    const existing = session.subs.get(r.id);
+    if (existing) {
+      onJoined({
+        id: r.id,
+        label: r.label,
+        lastSeq: existing.room.lastSeq,
+        members: existing.room.members(),
+      });
+      return;
+    }
+    if (session.subs.size >= this.deps.limits.roomsPerConnection)
+      throw new ChatError('TOO_MANY_ROOMS');
+    const room = this.room(r.id, r.direct);
+    const sub = this.subscribe(session, room, r.label, 0, true);
+    const latest = await this.deps.log.lastSeq(r.id);
+    if (session.subs.get(r.id) !== sub) return;
+    room.lastSeq = Math.max(room.lastSeq, latest);
+    sub.cursor = since === undefined ? latest : Math.min(since, latest);
+    onJoined({ id: r.id, label: r.label, lastSeq: latest, members: room.members() });
+    await this.catchUp(session, sub);
+  }
+
+  private subscribe(
+    session: Session,
+    room: Room,
+    label: string,
+    cursor: number,
+    catchingUp: boolean,
+  ): Subscription {
+    const sub: Subscription = { room, label, cursor, catchingUp, lastTyping: 0 };
+    room.subs.set(session, sub);
+    session.subs.set(room.id, sub);
+    if (!room.direct && room.addName(session.key, session.name)) {
+      this.presence(room, session, session.name, 'join');
+    }
+    return sub;
+  }
+
+  async part(session: Session, label: string): Promise<string> {
+    const r = await this.resolve(session, label);
+    const sub = session.subs.get(r.id);
+    if (!sub) throw new ChatError('NOT_IN_ROOM');
+    this.unsubscribe(session, sub);
+    return r.label;
+  }
+
+  private unsubscribe(session: Session, sub: Subscription, quiet = false): void {
+    const { room } = sub;
+    room.subs.delete(session);
+    session.subs.delete(room.id);
+    if (session.current === room.id) session.current = session.subs.keys().next().value;
+    if (!room.direct && room.removeName(session.key) && !quiet) {
+      this.presence(room, session, session.name, 'leave');
+    }
+    if (room.subs.size === 0) this.rooms.delete(room.id);
+  }
+
+  private presence(room: Room, actor: Session, name: string, event: 'join' | 'leave'): void {
+    const json = jsonFrame({ type: 'presence', room: room.id, name, event });
+    const verb = event === 'join' ? 'joined' : 'left';
+    const text = frame(`* ${name} ${verb} #${room.id}`);
+    for (const s of room.subs.keys()) {
+      if (s === actor) continue;
+      s.send(s.isText ? text : json);
+    }
+  }
+
+  private renameNotice(room: Room, actor: Session, from: string, to: string): void {
+    const json = jsonFrame({ type: 'rename', room: room.id, from, to });
+    const text = frame(`* ${from} is now known as ${to}`);
+    for (const s of room.subs.keys()) {
+      if (s === actor) continue;
+      s.send(s.isText ? text : json);
+    }
+  }
+
+  async roomList(): Promise<RoomInfo[]> {
+    const stored = await this.deps.log.rooms();
+    const names = new Set([LOBBY, ...stored.map((r) => r.room)]);
+    for (const room of this.rooms.values()) if (!room.direct) names.add(room.id);
+    return [...names]
+      .map((room) => ({ room, members: this.rooms.get(room)?.memberCount ?? 0 }))
+      .sort((a, b) => b.members - a.members || a.room.localeCompare(b.room));
+  }
+
+  async who(session: Session, label: string): Promise<{ label: string; members: string[] }> {
+    const r = await this.resolve(session, label);
+    const room = this.rooms.get(r.id);
+    if (r.direct) return { label: r.label, members: r.direct };
+    return { label: r.label, members: room ? room.members() : [] };
+  }
+
+  // ---- history ------------------------------------------------------------------------------
+
+  async history(
+    session: Session | undefined,
+    label: string,
+    before: number | undefined,
+    limit: number | undefined,
+  ): Promise<{ label: string; messages: ChatMessage[]; more: boolean }> {
+    let r: Resolved;
+    if (session) r = await this.resolve(session, label);
+    else {
+      const room = isDirect(label) ? null : normalizeRoom(label);
+      if (!room) throw new ChatError('ROOM_INVALID');
+      r = { id: room.key, label: room.key };
+    }
+    const n = Math.min(Math.max(limit ?? HISTORY_DEFAULT, 1), HISTORY_MAX);
+    const upTo = before ?? (await this.deps.log.lastSeq(r.id)) + 1;
+    const rows = await this.deps.log.before(r.id, upTo, n);
+    const first = rows[0];
+    return {
+      label: r.label,
+      messages: rows.map((m) => ({ ...m, room: r.label })),
+      more: first ? first.seq > 1 : false,
+    };
+  }
+
+  // ---- sending and delivery -----------------------------------------------------------------
+
+  /** Queues a send for the next group commit; resolves with the committed message. */
+  async send(
+    session: Session,
+    label: string,
+    cid: string,
+    text: string,
+    me: boolean,
+  ): Promise<{ label: string; message: ChatMessage }> {
+    if (!isValidCid(cid)) throw new ChatError('CID_INVALID');
+    if (!isValidText(text)) throw new ChatError('TEXT_INVALID');
+    const r = await this.resolve(session, label);
+    if (!r.direct && !session.subs.has(r.id)) throw new ChatError('NOT_IN_ROOM');
+    const draft = { room: r.id, cid, from: session.name, text, me, direct: r.direct };
+    const message = await new Promise<ChatMessage>((resolve, reject) => {
+      this.pending.push({ draft, label: r.label, resolve, reject });
+      this.scheduleFlush();
+    });
+    return { label: r.label, message };
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled || this.flushing) return;
+    this.flushScheduled = true;
+    this.deps.defer(() => {
+      this.flushScheduled = false;
+      void this.flush();
+    });
+  }
+
+  /** One transaction for every send gathered in this turn; fan-out only after it commits. */
+  private async flush(): Promise<void> {
+    if (this.flushing || this.pending.length === 0) return;
+    this.flushing = true;
+    const batch = this.pending;
+    this.pending = [];
+    try {
+      let results: { message: ChatMessage; duplicate: boolean }[];
+      try {
+        results = await this.deps.log.append(
+          batch.map((p) => p.draft),
+          this.deps.clock.now(),
+        );
+      } catch (e) {
+        this.deps.onError(e, 'commit');
+        for (const p of batch) p.reject(new ChatError('STORE_UNAVAILABLE'));
+        return;
+      }
+      results.forEach((res, i) => {
+        if (!res.duplicate) {
+          this.deps.bus.publish({ kind: 'msg', node: this.deps.nodeId, message: res.message });
+          this.deliver(res.message);
+        }
+        batch[i]?.resolve(res.message);
+      });
+    } finally {
+      this.flushing = false;
+      if (this.pending.length > 0) this.scheduleFlush();
+    }
+  }
+
+  /** Events from the bus: messages committed by other nodes. */
+  onBell(event: Bell): void {
+    if (event.node === this.deps.nodeId) return;
+    if (event.kind === 'msg') this.deliver(event.message);
+  }
+
+  /** Sends a committed message to every local subscriber that is exactly one behind it. */
+  deliver(message: ChatMessage): void {
+    let room = this.rooms.get(message.room);
+    const pair = pairOf(message.room);
+    if (pair) room = this.subscribeParticipants(room, message, pair);
+    if (!room) return;
+    if (message.seq > room.lastSeq) room.lastSeq = message.seq;
+    const framesByLabel = new Map<string, MessageFrames>();
+    for (const [session, sub] of room.subs) {
+      if (sub.catchingUp || message.seq <= sub.cursor) continue;
+      if (message.seq !== sub.cursor + 1) {
+        void this.catchUp(session, sub);
+        continue;
+      }
+      let frames = framesByLabel.get(sub.label);
+      if (!frames) framesByLabel.set(sub.label, (frames = new MessageFrames(message, sub.label)));
+      session.send(session.isText ? frames.forText(session.current === room.id) : frames.forJson());
+      sub.cursor = message.seq;
+    }
+  }
+
+  /** A direct message reaches its participants' sessions even before they open it. */
+  private subscribeParticipants(
+    room: Room | undefined,
+    message: ChatMessage,
+    pair: [string, string],
+  ): Room {
+    const r = room ?? this.room(message.room, pair);
+    for (const key of new Set(pair)) {
+      const identity = this.identities.get(key);
+      if (!identity?.tokenHash) continue;
+      for (const s of identity.sessions) {
+        if (!r.subs.has(s)) this.subscribe(s, r, labelFor(r, key), message.seq - 1, false);
+      }
+    }
+    if (r.subs.size === 0) this.rooms.delete(r.id);
+    return r;
+  }
+
+  /**
+   * Reads from the store what a subscriber is missing, until it is level with the room.
+   * Past the bound it sends a gap marker and skips to the newest messages.
+   */
+  private async catchUp(session: Session, sub: Subscription): Promise<void> {
+    const { room } = sub;
+    const bound = this.deps.limits.historyBound;
+    sub.catchingUp = true;
+    try {
+      for (;;) {
+        if (session.closed || room.subs.get(session) !== sub) return;
+        const target = room.lastSeq;
+        if (target <= sub.cursor) {
+          sub.catchingUp = false;
+          return;
+        }
+        if (target - sub.cursor > bound) {
+          const skipTo = target - bound;
+          session.event({ type: 'gap', room: sub.label, after: sub.cursor, before: skipTo + 1 });
+          session.line(`* ${skipTo - sub.cursor} older messages not shown; /history shows more`);
+          sub.cursor = skipTo;
+        }
+        const rows = await this.deps.log.after(room.id, sub.cursor, Math.min(bound, HISTORY_MAX));
+        if (session.closed || room.subs.get(session) !== sub) return;
+        for (const m of rows) {
+          if (m.seq <= sub.cursor) continue;
+          if (m.seq !== sub.cursor + 1) break;
+          const frames = new MessageFrames(m, sub.label);
+          session.send(
+            session.isText ? frames.forText(session.current === room.id) : frames.forJson(),
+          );
+          sub.cursor = m.seq;
+        }
+        if (rows.length === 0) {
+          // The store has nothing newer yet; the next live message will try again.
+          sub.catchingUp = false;
+          return;
+        }
+      }
+    } catch (e) {
+      this.deps.onError(e, 'catch-up');
+      session.peer.close(1011, 'RESYNC_FAILED');
+    }
+  }
+
+  // ---- typing -------------------------------------------------------------------------------
+
+  async typing(session: Session, label: string): Promise<string> {
+    const r = await this.resolve(session, label);
+    const sub = session.subs.get(r.id);
+    if (!sub) throw new ChatError('NOT_IN_ROOM');
+    const now = this.deps.clock.now();
+    if (now - sub.lastTyping < TYPING_MIN_INTERVAL_MS) return r.label;
+    sub.lastTyping = now;
+    const ttlMs = this.deps.limits.typingTtlMs;
+    for (const [s, other] of sub.room.subs) {
+      if (s.key === session.key || s.isText) continue;
+      s.event({ type: 'typing', room: other.label, name: session.name, ttlMs });
+    }
+    return r.label;
+  }
+
+  /** The label of a session's room id, for text replies. */
+  labelOf(session: Session, id: string): string {
+    return session.subs.get(id)?.label ?? id;
+  }
+}
+
+/** The participant pair of a direct room id, or undefined for a public room. */
+function pairOf(id: string): [string, string] | undefined {
+  if (!id.startsWith('@')) return undefined;
+  const space = id.indexOf(' ');
+  return space < 0 ? undefined : [id.slice(1, space), id.slice(space + 1)];
+}

@@ -1,0 +1,104 @@
+// Serves JSON-mode requests: each gets its result, an ack, or an error with a stable code.
+
+import { ChatError, ERRORS, decodeRequest, type ClientRequest } from '../protocol/index.js';
+import type { Chat } from './chat.js';
+import type { Session } from './session.js';
+
+export function errorEvent(
+  session: Session,
+  e: unknown,
+  id: string | undefined,
+  onError: (e: unknown) => void,
+): void {
+  if (e instanceof ChatError) {
+    session.event({ type: 'error', id, code: e.code, message: e.message });
+  } else {
+    onError(e);
+    session.event({ type: 'error', id, code: 'INTERNAL', message: ERRORS.INTERNAL.message });
+  }
+}
+
+export function serveJson(
+  chat: Chat,
+  session: Session,
+  raw: string,
+  onError: (e: unknown) => void,
+): void {
+  const decoded = decodeRequest(raw);
+  if (!decoded.ok) {
+    session.event({
+      type: 'error',
+      id: decoded.id,
+      code: decoded.code,
+      message: ERRORS[decoded.code].message,
+    });
+    return;
+  }
+  const req = decoded.request;
+  chat.serve(session, () =>
+    run(chat, session, req).catch((e: unknown) => errorEvent(session, e, req.id, onError)),
+  );
+}
+
+async function run(chat: Chat, session: Session, req: ClientRequest): Promise<void> {
+  const { id } = req;
+  switch (req.type) {
+    case 'hello': {
+      const r = await chat.hello(session, req.name, req.token);
+      session.event({ type: 'result', id, of: 'hello', ...r });
+      return;
+    }
+    case 'join':
+      await chat.join(session, req.room, req.since, (j) =>
+        session.event({
+          type: 'result',
+          id,
+          of: 'join',
+          room: j.label,
+          lastSeq: j.lastSeq,
+          members: j.members,
+        }),
+      );
+      return;
+    case 'part': {
+      const room = await chat.part(session, req.room);
+      session.event({ type: 'result', id, of: 'part', room });
+      return;
+    }
+    case 'send': {
+      // The ack waits for the group commit; later requests need not.
+      const { cid } = req;
+      chat.send(session, req.room, cid, req.text, req.me ?? false).then(
+        ({ label, message }) =>
+          session.event({ type: 'ack', id, room: label, cid, seq: message.seq, ts: message.ts }),
+        (e: unknown) => errorEvent(session, e, id, () => undefined),
+      );
+      return;
+    }
+    case 'history': {
+      const h = await chat.history(session, req.room, req.before, req.limit);
+      session.event({
+        type: 'result',
+        id,
+        of: 'history',
+        room: h.label,
+        messages: h.messages,
+        more: h.more,
+      });
+      return;
+    }
+    case 'rooms':
+      session.event({ type: 'result', id, of: 'rooms', rooms: await chat.roomList() });
+      return;
+    case 'who': {
+      const w = await chat.who(session, req.room);
+      session.event({ type: 'result', id, of: 'who', room: w.label, members: w.members });
+      return;
+    }
+    case 'typing': {
+      const room = await chat.typing(session, req.room);
+      session.event({ type: 'result', id, of: 'typing', room });
+      return;
+    }
+  }
+}

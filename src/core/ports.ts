@@ -1,0 +1,94 @@
+// What the core needs from the world, injected so that it stays free of I/O and timers.
+
+import type { ChatMessage } from '../protocol/index.js';
+
+export interface Clock {
+  now(): number;
+}
+
+/** A frame encoded once and written to many connections. */
+export interface Frame {
+  readonly text: string;
+  readonly bytes: Uint8Array;
+}
+
+/** A connection as the core sees it. */
+export interface Peer {
+  readonly codec: 'json' | 'text';
+  /** Remote address, for logs. */
+  readonly address: string;
+  send(frame: Frame): void;
+  close(code: number, reason: string): void;
+}
+
+/** The subset of MessageStore the core uses (kept structural so core imports no adapters). */
+export interface Log {
+  append(
+    drafts: readonly {
+      room: string;
+      cid: string;
+      from: string;
+      text: string;
+      me: boolean;
+      direct?: [string, string];
+    }[],
+    now: number,
+  ): Promise<{ message: ChatMessage; duplicate: boolean }[]>;
+  after(room: string, after: number, limit: number): Promise<ChatMessage[]>;
+  before(room: string, before: number, limit: number): Promise<ChatMessage[]>;
+  lastSeq(room: string): Promise<number>;
+  rooms(): Promise<{ room: string; lastSeq: number }[]>;
+  directRooms(key: string): Promise<string[]>;
+  claimName(key: string, tokenHash: string, now: number): Promise<'claimed' | 'owned' | 'reserved'>;
+  nameExists(key: string): Promise<boolean>;
+}
+
+/** Cross-node events; the in-process bus loops them back to this node. */
+export type Bell =
+  | { kind: 'msg'; node: string; message: ChatMessage }
+  | { kind: 'presence'; node: string; room: string; name: string; event: 'join' | 'leave' }
+  | { kind: 'typing'; node: string; room: string; name: string };
+
+export interface BellPort {
+  publish(event: Bell): void;
+}
+
+export interface Limits {
+  /** Messages replayed on resume before a gap marker. */
+  historyBound: number;
+  /** Requests per second per connection (token bucket refill). */
+  ratePerSecond: number;
+  /** Bucket size: how many requests may come at once. */
+  rateBurst: number;
+  roomsPerConnection: number;
+  /** How long a typing indicator lasts unless renewed. */
+  typingTtlMs: number;
+  maxMessageBytes: number;
+}
+
+export const DEFAULT_LIMITS: Limits = {
+  historyBound: 500,
+  ratePerSecond: 20,
+  rateBurst: 40,
+  roomsPerConnection: 50,
+  typingTtlMs: 5000,
+  maxMessageBytes: 64 * 1024,
+};
+
+export interface CoreDeps {
+  log: Log;
+  bus: BellPort;
+  clock: Clock;
+  /** Runs fn once the current event-loop turn's work is done (batching). */
+  defer(fn: () => void): void;
+  /** One-way hash of a name token (never stored in clear). */
+  hashToken(token: string): string;
+  /** A fresh secret token. */
+  newToken(): string;
+  /** A short random suffix for guest names. */
+  randomSuffix(): string;
+  nodeId: string;
+  limits: Limits;
+  /** Reports unexpected errors (the server logs them). */
+  onError(err: unknown, context: string): void;
+}

@@ -1,0 +1,132 @@
+// Serves plain-text clients: lines are messages to the current room, `/` lines are commands,
+// and every reply is a readable line.
+
+import {
+  ChatError,
+  ERRORS,
+  LOBBY,
+  TEXT_HELP,
+  formatMessage,
+  parseLine,
+} from '../protocol/index.js';
+import type { Chat } from './chat.js';
+import type { Session } from './session.js';
+
+let textCid = 0;
+/** Text clients do not resend, so a server-made id is enough for them. */
+function nextCid(session: Session): string {
+  return `t${session.id.toString(36)}-${(textCid++).toString(36)}`;
+}
+
+/** Joins the lobby for a new text connection, so the tutorial's clients talk at once. */
+export function startText(chat: Chat, session: Session, onError: (e: unknown) => void): void {
+  chat.serve(session, () =>
+    chat
+      .join(session, LOBBY, undefined, () => {
+        session.current = LOBBY;
+      })
+      .catch((e: unknown) => reply(session, e, onError)),
+  );
+}
+
+function reply(session: Session, e: unknown, onError: (e: unknown) => void): void {
+  if (e instanceof ChatError) session.line(`! ${e.message}`);
+  else {
+    onError(e);
+    session.line(`! ${ERRORS.INTERNAL.message}`);
+  }
+}
+
+export function serveText(
+  chat: Chat,
+  session: Session,
+  line: string,
+  onError: (e: unknown) => void,
+): void {
+  chat.serve(session, () =>
+    run(chat, session, line).catch((e: unknown) => reply(session, e, onError)),
+  );
+}
+
+async function run(chat: Chat, session: Session, line: string): Promise<void> {
+  const c = parseLine(line);
+  switch (c.cmd) {
+    case 'say': {
+      if (!session.current) throw new ChatError('NOT_IN_ROOM', 'Join a room first: /join ROOM');
+      chat
+        .send(session, session.current, nextCid(session), c.text, c.me)
+        .catch((e: unknown) => reply(session, e, () => undefined));
+      return;
+    }
+    case 'msg': {
+      const to = c.to.startsWith('@') ? c.to : `@${c.to}`;
+      chat
+        .send(session, to, nextCid(session), c.text, false)
+        .catch((e: unknown) => reply(session, e, () => undefined));
+      return;
+    }
+    case 'nick': {
+      const r = await chat.hello(session, c.name, c.key);
+      session.line(`* You are now ${r.name}.`);
+      if (!c.key) session.line(`* To take this name again later: /nick ${r.name} ${r.token}`);
+      return;
+    }
+    case 'join':
+      await chat.join(session, c.room, undefined, (j) => {
+        session.current = j.id;
+        session.line(`* Now talking in #${j.label} with ${j.members.join(', ')}`);
+      });
+      return;
+    case 'part': {
+      const label = await chat.part(
+        session,
+        c.room ?? (session.current ? chat.labelOf(session, session.current) : LOBBY),
+      );
+      const now = session.current
+        ? `; now talking in ${chat.labelOf(session, session.current)}`
+        : '';
+      session.line(`* Left #${label}${now}`);
+      return;
+    }
+    case 'rooms': {
+      const rooms = await chat.roomList();
+      session.line(['Rooms:', ...rooms.map((r) => `  #${r.room} (${r.members})`)].join('\n'));
+      return;
+    }
+    case 'who': {
+      const w = await chat.who(
+        session,
+        c.room ?? (session.current ? chat.labelOf(session, session.current) : LOBBY),
+      );
+      session.line(`Members of #${w.label}: ${w.members.join(', ') || 'nobody'}`);
+      return;
+    }
+    case 'history': {
+      if (!session.current) throw new ChatError('NOT_IN_ROOM', 'Join a room first: /join ROOM');
+      const h = await chat.history(
+        session,
+        chat.labelOf(session, session.current),
+        undefined,
+        c.limit ?? 20,
+      );
+      session.line(
+        h.messages.length
+          ? h.messages.map((m) => formatMessage(m)).join('\n')
+          : '* No messages yet.',
+      );
+      return;
+    }
+    case 'help':
+      session.line(TEXT_HELP);
+      return;
+    case 'quit':
+      session.peer.close(1000, 'bye');
+      return;
+    case 'usage':
+      session.line(`! Usage: ${c.usage}`);
+      return;
+    case 'unknown':
+      session.line(`! Unknown command /${c.name}; /help lists them.`);
+      return;
+  }
+}

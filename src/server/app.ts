@@ -1,0 +1,146 @@
+// Composition: config → store, bus, chat, HTTP and WebSocket servers; and a graceful stop.
+
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createHash, randomBytes } from 'node:crypto';
+import { Chat, DEFAULT_LIMITS } from '../core/index.js';
+import { openStore } from '../store/open-store.js';
+import { openBus } from '../bus/open-bus.js';
+import { resolveConfig, type Config } from './config.js';
+import { createGateway } from './gateway.js';
+import { createHttpHandler, loadAssets } from './http.js';
+import { createLogger, type Logger } from './logger.js';
+
+export interface RunningServer {
+  httpUrl: string;
+  wsUrl: string;
+  httpPort: number;
+  wsPort: number;
+  config: Config;
+  /** Graceful: stop accepting, finish commits, close clients with `code`, close the store. */
+  stop(code?: number): Promise<void>;
+}
+
+function listen(server: Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ port, host: host || undefined }, () => {
+      server.off('error', reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+function urlHost(host: string): string {
+  if (!host || host === '0.0.0.0' || host === '::') return 'localhost';
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+export async function startParley(
+  overrides: Partial<Config> = {},
+  logger?: Logger,
+): Promise<RunningServer> {
+  const config = resolveConfig(overrides);
+  const log = logger ?? createLogger(config.logLevel);
+  const store = await openStore(config.store);
+  const bus = openBus(config.bus);
+  const nodeId = randomBytes(6).toString('hex');
+  const chat = new Chat({
+    log: store,
+    bus,
+    clock: { now: () => Date.now() },
+    defer: (fn) => setImmediate(fn),
+    hashToken: (t) => createHash('sha256').update(t).digest('hex'),
+    newToken: () => randomBytes(24).toString('base64url'),
+    randomSuffix: () => randomBytes(3).toString('hex'),
+    nodeId,
+    limits: {
+      ...DEFAULT_LIMITS,
+      historyBound: config.historyBound,
+      ratePerSecond: config.ratePerSecond,
+      rateBurst: config.rateBurst,
+      roomsPerConnection: config.roomsPerConnection,
+      maxMessageBytes: config.maxMessageBytes,
+    },
+    onError: (err, context) => log.error('internal-error', { context, err }),
+  });
+  bus.subscribe((event) => chat.onBell(event));
+
+  let httpPort = config.httpPort;
+  const gateway = createGateway(chat, config, log, () => httpPort);
+  const page = createServer(
+    createHttpHandler({
+      chat,
+      assets: loadAssets(),
+      ready: async () => {
+        await store.ping();
+        await bus.ping();
+      },
+    }),
+  );
+  page.on('upgrade', (req, socket, head) => {
+    if (new URL(req.url ?? '/', 'http://x').pathname === '/ws') gateway.upgrade(req, socket, head);
+    else socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+  });
+  // The tutorial's dedicated port: any path upgrades; plain HTTP is told to upgrade.
+  const wsOnly = createServer((_req, res) => {
+    res.writeHead(426, { 'content-type': 'text/plain; charset=utf-8', upgrade: 'websocket' });
+    res.end('This port speaks WebSocket only; the page is on the HTTP port.\n');
+  });
+  wsOnly.on('upgrade', (req, socket, head) => gateway.upgrade(req, socket, head));
+  for (const s of [page, wsOnly]) s.on('clientError', (_e, socket) => socket.destroy());
+
+  try {
+    httpPort = await listen(page, config.httpPort, config.host);
+  } catch (e) {
+    await store.close();
+    await bus.close();
+    throw e;
+  }
+  let wsPort: number;
+  try {
+    wsPort = await listen(wsOnly, config.wsPort, config.host);
+  } catch (e) {
+    page.close();
+    await store.close();
+    await bus.close();
+    throw e;
+  }
+  const host = urlHost(config.host);
+  log.info('started', {
+    page: `http://${host}:${httpPort}`,
+    websocket: [`ws://${host}:${wsPort}`, `ws://${host}:${httpPort}/ws`],
+    store: store.description,
+    bus: config.bus,
+    node: nodeId,
+  });
+
+  let stopping: Promise<void> | undefined;
+  const stop = (code = 1001): Promise<void> =>
+    (stopping ??= (async () => {
+      log.info('stopping', { code });
+      page.close();
+      wsOnly.close();
+      await chat.drain();
+      await gateway.closeAll(
+        code,
+        code === 1012 ? 'RESTARTING' : 'SHUTTING_DOWN',
+        config.shutdownMs,
+      );
+      gateway.stop();
+      page.closeAllConnections();
+      wsOnly.closeAllConnections();
+      await bus.close();
+      await store.close();
+      log.info('stopped');
+    })());
+
+  return {
+    httpUrl: `http://${host}:${httpPort}`,
+    wsUrl: `ws://${host}:${wsPort}`,
+    httpPort,
+    wsPort,
+    config,
+    stop,
+  };
+}

@@ -1,0 +1,294 @@
+// Settings: defaults, then environment variables, then command-line flags. A bad value is
+// refused with a message that names the setting.
+
+import { parseArgs } from 'node:util';
+import { join } from 'node:path';
+
+export interface Config {
+  /** Address to bind; empty for all interfaces. */
+  host: string;
+  httpPort: number;
+  wsPort: number;
+  dataDir: string;
+  /** `sqlite:PATH` or `postgres://...`; empty means sqlite in the data folder. */
+  store: string;
+  /** `local` or `redis://...`. */
+  bus: string;
+  sqliteSynchronous: 'FULL' | 'NORMAL' | 'EXTRA';
+  /** Origins allowed besides the page's own. */
+  allowedOrigins: string[];
+  maxMessageBytes: number;
+  ratePerSecond: number;
+  rateBurst: number;
+  connectionsPerAddress: number;
+  roomsPerConnection: number;
+  historyBound: number;
+  /** Per-connection send buffer; past it the connection is a slow consumer and is closed. */
+  sendBufferBytes: number;
+  heartbeatMs: number;
+  shutdownMs: number;
+  logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
+}
+
+type Kind = 'port' | 'int' | 'string' | 'origins' | 'sync' | 'level';
+
+interface Setting {
+  key: keyof Config;
+  flag: string;
+  env: string;
+  kind: Kind;
+  help: string;
+}
+
+export const SETTINGS: Setting[] = [
+  {
+    key: 'host',
+    flag: 'host',
+    env: 'PARLEY_HOST',
+    kind: 'string',
+    help: 'address to bind (default: all interfaces)',
+  },
+  {
+    key: 'httpPort',
+    flag: 'http-port',
+    env: 'PARLEY_HTTP_PORT',
+    kind: 'port',
+    help: 'port of the page, REST API and /ws',
+  },
+  {
+    key: 'wsPort',
+    flag: 'ws-port',
+    env: 'PARLEY_WS_PORT',
+    kind: 'port',
+    help: 'dedicated WebSocket port',
+  },
+  {
+    key: 'dataDir',
+    flag: 'data-dir',
+    env: 'PARLEY_DATA_DIR',
+    kind: 'string',
+    help: 'folder for the SQLite database',
+  },
+  {
+    key: 'store',
+    flag: 'store',
+    env: 'PARLEY_STORE',
+    kind: 'string',
+    help: 'sqlite:PATH or postgres://URL (default: sqlite in the data folder)',
+  },
+  { key: 'bus', flag: 'bus', env: 'PARLEY_BUS', kind: 'string', help: 'local or redis://URL' },
+  {
+    key: 'sqliteSynchronous',
+    flag: 'sqlite-synchronous',
+    env: 'PARLEY_SQLITE_SYNCHRONOUS',
+    kind: 'sync',
+    help: 'FULL (acked survives power loss), NORMAL or EXTRA',
+  },
+  {
+    key: 'allowedOrigins',
+    flag: 'allowed-origins',
+    env: 'PARLEY_ALLOWED_ORIGINS',
+    kind: 'origins',
+    help: "comma-separated origins allowed besides the page's own",
+  },
+  {
+    key: 'maxMessageBytes',
+    flag: 'max-message-bytes',
+    env: 'PARLEY_MAX_MESSAGE_BYTES',
+    kind: 'int',
+    help: 'largest frame accepted; larger closes with 1009',
+  },
+  {
+    key: 'ratePerSecond',
+    flag: 'rate',
+    env: 'PARLEY_RATE',
+    kind: 'int',
+    help: 'requests per second per connection',
+  },
+  {
+    key: 'rateBurst',
+    flag: 'rate-burst',
+    env: 'PARLEY_RATE_BURST',
+    kind: 'int',
+    help: 'requests allowed at once per connection',
+  },
+  {
+    key: 'connectionsPerAddress',
+    flag: 'connections-per-address',
+    env: 'PARLEY_CONNECTIONS_PER_ADDRESS',
+    kind: 'int',
+    help: 'open connections per client address',
+  },
+  {
+    key: 'roomsPerConnection',
+    flag: 'rooms-per-connection',
+    env: 'PARLEY_ROOMS_PER_CONNECTION',
+    kind: 'int',
+    help: 'rooms one connection may be in',
+  },
+  {
+    key: 'historyBound',
+    flag: 'history-bound',
+    env: 'PARLEY_HISTORY_BOUND',
+    kind: 'int',
+    help: 'messages replayed on reconnect before a gap marker',
+  },
+  {
+    key: 'sendBufferBytes',
+    flag: 'send-buffer-bytes',
+    env: 'PARLEY_SEND_BUFFER_BYTES',
+    kind: 'int',
+    help: 'unsent bytes per connection before it is closed with 1013',
+  },
+  {
+    key: 'heartbeatMs',
+    flag: 'heartbeat-ms',
+    env: 'PARLEY_HEARTBEAT_MS',
+    kind: 'int',
+    help: 'ping interval; a peer silent for two is dropped',
+  },
+  {
+    key: 'shutdownMs',
+    flag: 'shutdown-ms',
+    env: 'PARLEY_SHUTDOWN_MS',
+    kind: 'int',
+    help: 'deadline for a graceful shutdown',
+  },
+  {
+    key: 'logLevel',
+    flag: 'log-level',
+    env: 'PARLEY_LOG_LEVEL',
+    kind: 'level',
+    help: 'debug, info, warn, error or silent',
+  },
+];
+
+export const DEFAULTS: Config = {
+  host: '',
+  httpPort: 8098,
+  wsPort: 8099,
+  dataDir: './data',
+  store: '',
+  bus: 'local',
+  sqliteSynchronous: 'FULL',
+  allowedOrigins: [],
+  maxMessageBytes: 64 * 1024,
+  ratePerSecond: 20,
+  rateBurst: 40,
+  connectionsPerAddress: 50,
+  roomsPerConnection: 50,
+  historyBound: 500,
+  sendBufferBytes: 1024 * 1024,
+  heartbeatMs: 30_000,
+  shutdownMs: 10_000,
+  logLevel: 'info',
+};
+
+export class ConfigError extends Error {}
+
+function parseValue(s: Setting, raw: string): Config[keyof Config] {
+  const bad = (why: string) =>
+    new ConfigError(`--${s.flag} (${s.env}): ${why}, got ${JSON.stringify(raw)}`);
+  switch (s.kind) {
+    case 'port': {
+      if (!/^\d{1,5}$/.test(raw) || Number(raw) > 65535)
+        throw bad('expected a port number 0-65535');
+      return Number(raw);
+    }
+    case 'int': {
+      if (!/^\d{1,12}$/.test(raw) || Number(raw) < 1)
+        throw bad('expected a whole number of at least 1');
+      return Number(raw);
+    }
+    case 'string':
+      return raw;
+    case 'sync': {
+      const v = raw.toUpperCase();
+      if (v !== 'FULL' && v !== 'NORMAL' && v !== 'EXTRA')
+        throw bad('expected FULL, NORMAL or EXTRA');
+      return v;
+    }
+    case 'level': {
+      if (!['debug', 'info', 'warn', 'error', 'silent'].includes(raw))
+        throw bad('expected debug, info, warn, error or silent');
+      return raw as Config['logLevel'];
+    }
+    case 'origins': {
+      const list = raw
+        .split(',')
+        .map((o) => o.trim())
+        .filter(Boolean);
+      for (const o of list) {
+        let url: URL;
+        try {
+          url = new URL(o);
+        } catch {
+          throw bad(`${o} is not an origin like https://chat.example.com`);
+        }
+        if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.origin !== o) {
+          throw bad(
+            `${o} is not an origin like https://chat.example.com (scheme, host and port only)`,
+          );
+        }
+      }
+      return list;
+    }
+  }
+}
+
+function check(c: Config): Config {
+  if (c.httpPort !== 0 && c.httpPort === c.wsPort) {
+    throw new ConfigError('--http-port and --ws-port must differ (the page port also serves /ws)');
+  }
+  if (c.maxMessageBytes > 16 * 1024 * 1024)
+    throw new ConfigError('--max-message-bytes: at most 16 MiB');
+  return { ...c, store: c.store || `sqlite:${join(c.dataDir, 'parley.db')}` };
+}
+
+/** Defaults, overridden by the environment, overridden by flags. */
+export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config | 'help' {
+  const options = Object.fromEntries(SETTINGS.map((s) => [s.flag, { type: 'string' as const }]));
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      options: { ...options, help: { type: 'boolean', short: 'h' } },
+      strict: true,
+    });
+  } catch (e) {
+    throw new ConfigError(e instanceof Error ? e.message : String(e));
+  }
+  const values = parsed.values as Record<string, string | boolean | undefined>;
+  if (values['help']) return 'help';
+  const c: Record<string, unknown> = { ...DEFAULTS };
+  for (const s of SETTINGS) {
+    const fromFlag = values[s.flag];
+    const raw = typeof fromFlag === 'string' ? fromFlag : env[s.env];
+    if (raw !== undefined && raw !== '') c[s.key] = parseValue(s, raw);
+  }
+  return check(c as unknown as Config);
+}
+
+export function resolveConfig(overrides: Partial<Config>): Config {
+  return check({ ...DEFAULTS, ...overrides });
+}
+
+export function helpText(): string {
+  const rows = SETTINGS.map((s) => {
+    const def = DEFAULTS[s.key];
+    const shown = Array.isArray(def)
+      ? def.join(',') || '(none)'
+      : def === ''
+        ? '(see text)'
+        : String(def);
+    return `  --${s.flag.padEnd(24)} ${s.env.padEnd(32)} ${s.help} [${shown}]`;
+  });
+  return [
+    'Usage: npm start -- [options]',
+    '',
+    'Every option can also be set by the environment variable beside it; flags win.',
+    '',
+    ...rows,
+    '  --help                   show this text',
+  ].join('\n');
+}

@@ -1,0 +1,148 @@
+// The page's port: the built page, the REST API, health checks. node:http is enough for a
+// handful of GET routes, and it leaves the upgrade path entirely to the gateway.
+
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { readdirSync, readFileSync, existsSync } from 'node:fs';
+import { extname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ChatError, ERRORS, type ErrorCode } from '../protocol/index.js';
+import type { Chat } from '../core/index.js';
+
+export const PUBLIC_DIR = fileURLToPath(new URL('../../dist/public/', import.meta.url));
+
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.map': 'application/json; charset=utf-8',
+  '.png': 'image/png',
+  '.svg': 'image/svg+xml',
+  '.ico': 'image/x-icon',
+  '.webmanifest': 'application/manifest+json',
+};
+
+export const SECURITY_HEADERS: Record<string, string> = {
+  'content-security-policy':
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'",
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+  'x-frame-options': 'DENY',
+  'cross-origin-opener-policy': 'same-origin',
+};
+
+interface Asset {
+  body: Buffer;
+  type: string;
+}
+
+/** The built page, read once at start; a missing build is reported, not fatal. */
+export function loadAssets(dir = PUBLIC_DIR): Map<string, Asset> {
+  const assets = new Map<string, Asset>();
+  if (!existsSync(dir)) return assets;
+  for (const name of readdirSync(dir)) {
+    const type = TYPES[extname(name)];
+    if (type) assets.set(`/${name}`, { body: readFileSync(join(dir, name)), type });
+  }
+  const index = assets.get('/index.html');
+  if (index) assets.set('/', index);
+  return assets;
+}
+
+export interface HttpDeps {
+  chat: Chat;
+  assets: Map<string, Asset>;
+  ready(): Promise<void>;
+}
+
+function send(res: ServerResponse, status: number, type: string, body: string | Buffer): void {
+  res.writeHead(status, {
+    ...SECURITY_HEADERS,
+    'content-type': type,
+    'content-length': Buffer.byteLength(body),
+  });
+  res.end(body);
+}
+
+function json(res: ServerResponse, status: number, value: unknown): void {
+  send(res, status, 'application/json; charset=utf-8', JSON.stringify(value));
+}
+
+function fail(
+  res: ServerResponse,
+  status: number,
+  code: ErrorCode,
+  message: string = ERRORS[code].message,
+): void {
+  json(res, status, { error: { code, message } });
+}
+
+/** A query parameter as a whole number, undefined when absent, null when malformed. */
+function intParam(url: URL, name: string): number | undefined | null {
+  const v = url.searchParams.get(name);
+  if (v === null) return undefined;
+  return /^\d{1,15}$/.test(v) ? Number(v) : null;
+}
+
+export function createHttpHandler(deps: HttpDeps) {
+  return (req: IncomingMessage, res: ServerResponse): void => {
+    handle(deps, req, res).catch((e: unknown) => {
+      if (!res.headersSent) fail(res, 500, 'INTERNAL');
+      else res.destroy(e instanceof Error ? e : undefined);
+    });
+  };
+}
+
+async function handle(deps: HttpDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    res.setHeader('allow', 'GET, HEAD');
+    return fail(res, 405, 'BAD_REQUEST', 'Only GET and HEAD are served here.');
+  }
+  const url = new URL(req.url ?? '/', 'http://localhost');
+  const path = url.pathname;
+  if (path === '/healthz') return json(res, 200, { status: 'ok' });
+  if (path === '/readyz') {
+    try {
+      await deps.ready();
+      return json(res, 200, { status: 'ready' });
+    } catch (e) {
+      return json(res, 503, {
+        status: 'unavailable',
+        reason: e instanceof Error ? e.message : String(e),
+      });
+    }
+  }
+  if (path === '/api/rooms') return json(res, 200, { rooms: await deps.chat.roomList() });
+  const m = /^\/api\/rooms\/([^/]+)\/messages$/.exec(path);
+  if (m) {
+    const before = intParam(url, 'before');
+    const limit = intParam(url, 'limit');
+    if (before === null || limit === null) {
+      return fail(res, 400, 'BAD_REQUEST', 'before and limit are whole numbers.');
+    }
+    let room: string;
+    try {
+      room = decodeURIComponent(m[1] ?? '');
+    } catch {
+      return fail(res, 400, 'ROOM_INVALID');
+    }
+    try {
+      const h = await deps.chat.history(undefined, room, before, limit);
+      return json(res, 200, { room: h.label, messages: h.messages, more: h.more });
+    } catch (e) {
+      if (e instanceof ChatError) return fail(res, 400, e.code, e.message);
+      throw e;
+    }
+  }
+  const asset = deps.assets.get(path);
+  if (asset) return send(res, 200, asset.type, asset.body);
+  if (path === '/' && deps.assets.size === 0) {
+    return send(
+      res,
+      503,
+      'text/plain; charset=utf-8',
+      'The page is not built: run `npm run build`.\n',
+    );
+  }
+  return fail(res, 404, 'BAD_REQUEST', 'Not found.');
+}
