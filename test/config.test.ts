@@ -1,0 +1,68 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { ConfigError, DEFAULTS, SETTINGS, helpText, loadConfig } from '../src/server/config.js';
+
+test('defaults: page on 8098, WebSockets on 8099, SQLite in ./data', () => {
+  const c = loadConfig([], {});
+  assert.ok(c !== 'help');
+  assert.equal(c.httpPort, 8098);
+  assert.equal(c.wsPort, 8099);
+  assert.equal(c.store, 'sqlite:data/parley.db');
+  assert.equal(c.maxMessageBytes, 65536);
+});
+
+test('environment variables set values, and flags win over them', () => {
+  const c = loadConfig(['--ws-port', '9001'], { PARLEY_HTTP_PORT: '9000', PARLEY_WS_PORT: '9999' });
+  assert.ok(c !== 'help');
+  assert.equal(c.httpPort, 9000);
+  assert.equal(c.wsPort, 9001);
+  const o = loadConfig(['--allowed-origins', 'https://a.example, http://b.example:8080'], {});
+  assert.ok(o !== 'help');
+  assert.deepEqual(o.allowedOrigins, ['https://a.example', 'http://b.example:8080']);
+});
+
+test('bad values are refused with a message naming the setting', () => {
+  const bad: [string[], NodeJS.ProcessEnv, RegExp][] = [
+    [['--http-port', '70000'], {}, /--http-port/],
+    [['--http-port', 'abc'], {}, /port number/],
+    [[], { PARLEY_WS_PORT: '-1' }, /PARLEY_WS_PORT/],
+    [['--max-message-bytes', '0'], {}, /at least 1/],
+    [['--allowed-origins', 'https://a.example/path'], {}, /origin/],
+    [['--allowed-origins', 'ftp://a.example'], {}, /origin/],
+    [['--sqlite-synchronous', 'OFF'], {}, /FULL, NORMAL or EXTRA/],
+    [['--no-such-flag'], {}, /Unknown option/],
+    [['--http-port', '9000', '--ws-port', '9000'], {}, /must differ/],
+  ];
+  for (const [argv, env, message] of bad) {
+    assert.throws(
+      () => loadConfig(argv, env),
+      (e: unknown) => e instanceof ConfigError && message.test(e.message),
+      argv.join(' '),
+    );
+  }
+});
+
+test('--help lists every setting with its flag, variable and default', () => {
+  assert.equal(loadConfig(['--help'], {}), 'help');
+  const help = helpText();
+  for (const s of SETTINGS) {
+    assert.ok(help.includes(`--${s.flag}`), s.flag);
+    assert.ok(help.includes(s.env), s.env);
+  }
+  assert.ok(help.includes(String(DEFAULTS.httpPort)));
+});
+
+test('the start command refuses a bad value with a non-zero exit and prints help', () => {
+  const run = (args: string[]) =>
+    spawnSync(process.execPath, ['--import', 'tsx', 'src/server/main.ts', ...args], {
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+  const bad = run(['--http-port', 'nope']);
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /--http-port/);
+  const help = run(['--help']);
+  assert.equal(help.status, 0);
+  assert.match(help.stdout, /--allowed-origins/);
+});

@@ -1,0 +1,119 @@
+// The tutorial's promises and the gateway's defences, against a real server on port 0.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import WebSocket from 'ws';
+import { startTestServer, TestClient, waitFor, type TestServer } from './helpers.js';
+
+let server: TestServer;
+before(async () => {
+  server = await startTestServer({
+    allowedOrigins: ['https://chat.example.com'],
+    heartbeatMs: 200,
+  });
+});
+after(() => server.dispose());
+
+test('a plain client gets the welcome first, and its lines reach everyone, itself included', async () => {
+  const a = await TestClient.text(server);
+  const b = await TestClient.text(server);
+  assert.equal(await a.next(), 'Welcome to the chat!!!');
+  assert.equal(await b.next(), 'Welcome to the chat!!!');
+  a.send('hello from a');
+  const mine = await a.next((f) => f.endsWith(': hello from a'));
+  const theirs = await b.next((f) => f.endsWith(': hello from a'));
+  assert.equal(mine, theirs);
+  assert.match(mine, /^guest-[0-9a-f]+: hello from a$/);
+  a.close();
+  b.close();
+});
+
+test("the page's port takes the upgrade at /ws, and only there", async () => {
+  const c = await TestClient.open(`ws://127.0.0.1:${server.httpPort}/ws`);
+  assert.equal(await c.next(), 'Welcome to the chat!!!');
+  c.close();
+  await assert.rejects(TestClient.open(`ws://127.0.0.1:${server.httpPort}/elsewhere`), /404/);
+});
+
+test('a message over the size limit closes with 1009; others are unaffected', async () => {
+  const bad = await TestClient.text(server);
+  const good = await TestClient.text(server);
+  await good.next((f) => f === 'Welcome to the chat!!!');
+  bad.send('x'.repeat(64 * 1024 + 1));
+  assert.equal(await bad.closed(), 1009);
+  good.send('still here');
+  await good.next((f) => f.endsWith(': still here'));
+  good.close();
+});
+
+test('invalid UTF-8 closes with 1007', async () => {
+  const c = await TestClient.text(server);
+  await c.next();
+  // A text frame whose payload is not UTF-8; ws sends Buffers as they are.
+  c.ws.send(Buffer.from([0xc3, 0x28, 0xff]), { binary: false });
+  assert.equal(await c.closed(), 1007);
+});
+
+test('a binary frame closes with 1003', async () => {
+  const c = await TestClient.text(server);
+  await c.next();
+  c.ws.send(Buffer.from('binary'), { binary: true });
+  assert.equal(await c.closed(), 1003);
+});
+
+function originTest(origin: string | undefined): Promise<TestClient> {
+  return TestClient.open(server.wsUrl, undefined, origin === undefined ? {} : { origin });
+}
+
+test("the page's own origin, an allowed one, and no origin at all are let in", async () => {
+  for (const origin of [
+    `http://127.0.0.1:${server.httpPort}`,
+    'https://chat.example.com',
+    undefined,
+  ]) {
+    const c = await originTest(origin);
+    assert.equal(await c.next(), 'Welcome to the chat!!!', String(origin));
+    c.close();
+  }
+});
+
+test('foreign, look-alike and null origins get no upgrade', async () => {
+  for (const origin of [
+    'http://evil.example',
+    `http://127.0.0.1:${server.httpPort}.evil.example`,
+    `http://127.0.0.1:${server.wsPort}`,
+    'https://chat.example.com.evil.example',
+    'http://chat.example.com',
+    'null',
+  ]) {
+    await assert.rejects(originTest(origin), /403/, origin);
+  }
+});
+
+test('a garbage upgrade request ends only its own socket', async () => {
+  const sock = net.connect(server.wsPort, '127.0.0.1');
+  sock.on('error', () => undefined);
+  await new Promise((r) => sock.once('connect', r));
+  sock.write('GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
+  const reply = await new Promise<string>((r) => sock.once('data', (d) => r(d.toString())));
+  assert.match(reply, /^HTTP\/1\.1 400/);
+  sock.destroy();
+  const c = await TestClient.text(server);
+  assert.equal(await c.next(), 'Welcome to the chat!!!');
+  c.close();
+});
+
+test('a peer that stops answering pings is dropped by the shared heartbeat', async () => {
+  const ws = new WebSocket(server.wsUrl, { autoPong: false });
+  let code = 0;
+  ws.on('close', (c) => (code = c));
+  ws.on('error', () => undefined);
+  await new Promise((r) => ws.once('open', r));
+  await waitFor(() => ws.readyState === WebSocket.CLOSED, 'the silent peer to be dropped', 3000);
+  assert.equal(code, 1006, 'terminated without a close handshake');
+  const alive = await TestClient.text(server);
+  await new Promise((r) => setTimeout(r, 600));
+  assert.equal(alive.ws.readyState, WebSocket.OPEN, 'a peer that answers pings stays');
+  alive.close();
+});

@@ -1,0 +1,151 @@
+// Shared test helpers: real servers on port 0 with a fresh data folder, and real clients.
+
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import WebSocket from 'ws';
+import { startParley, type RunningServer } from '../src/server/app.js';
+import type { Config } from '../src/server/config.js';
+import type { ServerEvent } from '../src/protocol/index.js';
+
+export interface TestServer extends RunningServer {
+  dataDir: string;
+  /** Stops the server and removes its data folder. */
+  dispose(): Promise<void>;
+}
+
+export function tempDir(prefix = 'parley-test-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+export async function startTestServer(overrides: Partial<Config> = {}): Promise<TestServer> {
+  const dataDir = overrides.dataDir ?? tempDir();
+  const server = await startParley({
+    host: '127.0.0.1',
+    httpPort: 0,
+    wsPort: 0,
+    logLevel: 'silent',
+    ...overrides,
+    dataDir,
+  });
+  return {
+    ...server,
+    dataDir,
+    async dispose() {
+      await server.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function waitFor(cond: () => boolean, what: string, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** A real WebSocket client that keeps every frame it gets, for assertions. */
+export class TestClient {
+  readonly frames: string[] = [];
+  closeCode: number | undefined;
+  closeReason = '';
+  private consumed = 0;
+
+  private constructor(readonly ws: WebSocket) {
+    ws.on('message', (d) => this.frames.push(d.toString()));
+    ws.on('close', (code, reason) => {
+      this.closeCode = code;
+      this.closeReason = reason.toString();
+    });
+    ws.on('error', () => undefined);
+  }
+
+  static open(
+    url: string,
+    protocols?: string | string[],
+    options?: WebSocket.ClientOptions,
+  ): Promise<TestClient> {
+    const ws = new WebSocket(url, protocols, options);
+    const client = new TestClient(ws);
+    return new Promise((resolve, reject) => {
+      ws.once('open', () => resolve(client));
+      ws.once('error', reject);
+      ws.once('unexpected-response', (_req, res) => reject(new Error(`HTTP ${res.statusCode}`)));
+    });
+  }
+
+  /** A plain-text client, as wscat would be. */
+  static text(server: RunningServer): Promise<TestClient> {
+    return TestClient.open(server.wsUrl);
+  }
+
+  /** A JSON client on the page port's /ws, as the browser is. */
+  static json(server: RunningServer): Promise<TestClient> {
+    return TestClient.open(`ws://127.0.0.1:${server.httpPort}/ws`, 'parley.v1');
+  }
+
+  send(data: string | object): void {
+    this.ws.send(typeof data === 'string' ? data : JSON.stringify(data));
+  }
+
+  /** Waits for the next frame (after those already taken) that matches, and takes it. */
+  async next(match: (frame: string) => boolean = () => true, ms = 5000): Promise<string> {
+    let found = -1;
+    await waitFor(
+      () => {
+        found = this.frames.findIndex((f, i) => i >= this.consumed && match(f));
+        return found >= 0;
+      },
+      'a matching frame',
+      ms,
+    );
+    this.consumed = found + 1;
+    return this.frames[found] as string;
+  }
+
+  /** Waits for the next JSON event of this type matching the predicate. */
+  async event<T extends ServerEvent['type']>(
+    type: T,
+    match: (e: Extract<ServerEvent, { type: T }>) => boolean = () => true,
+    ms = 5000,
+  ): Promise<Extract<ServerEvent, { type: T }>> {
+    const frame = await this.next((f) => {
+      const e = JSON.parse(f) as ServerEvent;
+      return e.type === type && match(e as Extract<ServerEvent, { type: T }>);
+    }, ms);
+    return JSON.parse(frame) as Extract<ServerEvent, { type: T }>;
+  }
+
+  /** Takes the next n events of a type, in order. */
+  async take<T extends ServerEvent['type']>(
+    type: T,
+    n: number,
+  ): Promise<Extract<ServerEvent, { type: T }>[]> {
+    const out: Extract<ServerEvent, { type: T }>[] = [];
+    for (let i = 0; i < n; i++) out.push(await this.event(type));
+    return out;
+  }
+
+  /** Sends a request and waits for the reply that echoes its id. */
+  async request(req: { type: string; [k: string]: unknown }, ms = 5000): Promise<ServerEvent> {
+    const id = Math.random().toString(36).slice(2);
+    this.send({ ...req, id });
+    const frame = await this.next((f) => (JSON.parse(f) as { id?: string }).id === id, ms);
+    return JSON.parse(frame) as ServerEvent;
+  }
+
+  events(): ServerEvent[] {
+    return this.frames.map((f) => JSON.parse(f) as ServerEvent);
+  }
+
+  async closed(ms = 5000): Promise<number> {
+    await waitFor(() => this.closeCode !== undefined, 'the connection to close', ms);
+    return this.closeCode as number;
+  }
+
+  close(): void {
+    this.ws.close();
+  }
+}
