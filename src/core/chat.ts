@@ -61,6 +61,10 @@ export class Chat {
 
   constructor(private readonly deps: CoreDeps) {}
 
+  get telemetry() {
+    return this.deps.telemetry;
+  }
+
   get connectionCount(): number {
     return this.sessions.size;
   }
@@ -74,6 +78,7 @@ export class Chat {
       peer,
       this.guestName(),
       new TokenBucket(limits.ratePerSecond, limits.rateBurst, clock.now()),
+      new TokenBucket(limits.renamesPerMinute / 60, limits.renamesPerMinute, clock.now()),
     );
     this.sessions.add(session);
     this.attachIdentity(session);
@@ -156,6 +161,9 @@ export class Chat {
     if (!n) throw new ChatError('NAME_INVALID');
     if (n.key.startsWith(GUEST_PREFIX)) {
       throw new ChatError('NAME_INVALID', 'Names starting with guest- are given by the server.');
+    }
+    if (n.key !== session.key && session.renames.take(this.deps.clock.now()) !== 'ok') {
+      throw new ChatError('RATE_LIMITED', 'Too many name changes; wait a minute.');
     }
     const hash = this.deps.hashToken(token);
     const live = this.identities.get(n.key);
@@ -374,6 +382,7 @@ export class Chat {
     text: string,
     me: boolean,
   ): Promise<{ label: string; message: ChatMessage }> {
+    this.deps.telemetry.messageIn();
     if (!isValidCid(cid)) throw new ChatError('CID_INVALID');
     if (!isValidText(text)) throw new ChatError('TEXT_INVALID');
     const r = await this.resolve(session, label);
@@ -403,11 +412,13 @@ export class Chat {
     this.pending = [];
     try {
       let results: { message: ChatMessage; duplicate: boolean }[];
+      const started = this.deps.clock.monotonic();
       try {
         results = await this.deps.log.append(
           batch.map((p) => p.draft),
           this.deps.clock.now(),
         );
+        this.deps.telemetry.committed(batch.length, this.deps.clock.monotonic() - started);
       } catch (e) {
         this.deps.onError(e, 'commit');
         for (const p of batch) p.reject(new ChatError('STORE_UNAVAILABLE'));
@@ -439,6 +450,8 @@ export class Chat {
     if (pair) room = this.subscribeParticipants(room, message, pair);
     if (!room) return;
     if (message.seq > room.lastSeq) room.lastSeq = message.seq;
+    const started = this.deps.clock.monotonic();
+    let deliveries = 0;
     const framesByLabel = new Map<string, MessageFrames>();
     for (const [session, sub] of room.subs) {
       if (sub.catchingUp || message.seq <= sub.cursor) continue;
@@ -450,7 +463,9 @@ export class Chat {
       if (!frames) framesByLabel.set(sub.label, (frames = new MessageFrames(message, sub.label)));
       session.send(session.isText ? frames.forText(session.current === room.id) : frames.forJson());
       sub.cursor = message.seq;
+      deliveries++;
     }
+    this.deps.telemetry.fannedOut(deliveries, this.deps.clock.monotonic() - started);
   }
 
   /** A direct message reaches its participants' sessions even before they open it. */

@@ -1,7 +1,17 @@
 // The chat itself, free of I/O: the server gives it a store, a bus, a clock and connections.
 export { Chat } from './chat.js';
 export type { Session } from './session.js';
-export type { Bell, BellPort, Clock, CoreDeps, Frame, Limits, Log, Peer } from './ports.js';
-export { DEFAULT_LIMITS } from './ports.js';
+export type {
+  Bell,
+  BellPort,
+  Clock,
+  CoreDeps,
+  Frame,
+  Limits,
+  Log,
+  Peer,
+  Telemetry,
+} from './ports.js';
+export { DEFAULT_LIMITS, NO_TELEMETRY } from './ports.js';
 export { serveJson } from './json-requests.js';
 export { serveText, startText } from './text-commands.js';

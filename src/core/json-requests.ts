@@ -5,12 +5,14 @@ import type { Chat } from './chat.js';
 import type { Session } from './session.js';
 
 export function errorEvent(
+  chat: Chat,
   session: Session,
   e: unknown,
   id: string | undefined,
   onError: (e: unknown) => void,
 ): void {
   if (e instanceof ChatError) {
+    chat.telemetry.refused(e.code);
     session.event({ type: 'error', id, code: e.code, message: e.message });
   } else {
     onError(e);
@@ -26,6 +28,7 @@ export function serveJson(
 ): void {
   const decoded = decodeRequest(raw);
   if (!decoded.ok) {
+    chat.telemetry.refused(decoded.code);
     session.event({
       type: 'error',
       id: decoded.id,
@@ -36,11 +39,18 @@ export function serveJson(
   }
   const req = decoded.request;
   chat.serve(session, () =>
-    run(chat, session, req).catch((e: unknown) => errorEvent(session, e, req.id, onError)),
+    run(chat, session, req, onError).catch((e: unknown) =>
+      errorEvent(chat, session, e, req.id, onError),
+    ),
   );
 }
 
-async function run(chat: Chat, session: Session, req: ClientRequest): Promise<void> {
+async function run(
+  chat: Chat,
+  session: Session,
+  req: ClientRequest,
+  onError: (e: unknown) => void,
+): Promise<void> {
   const { id } = req;
   switch (req.type) {
     case 'hello': {
@@ -71,7 +81,7 @@ async function run(chat: Chat, session: Session, req: ClientRequest): Promise<vo
       chat.send(session, req.room, cid, req.text, req.me ?? false).then(
         ({ label, message }) =>
           session.event({ type: 'ack', id, room: label, cid, seq: message.seq, ts: message.ts }),
-        (e: unknown) => errorEvent(session, e, id, () => undefined),
+        (e: unknown) => errorEvent(chat, session, e, id, onError),
       );
       return;
     }

@@ -3,8 +3,33 @@
 import type { ChatMessage } from '../protocol/index.js';
 
 export interface Clock {
+  /** Wall-clock milliseconds since the epoch (message timestamps). */
   now(): number;
+  /** Monotonic milliseconds with sub-millisecond precision (durations). */
+  monotonic(): number;
 }
+
+/** What the core reports; the server turns it into metrics. */
+export interface Telemetry {
+  /** A send request arrived. */
+  messageIn(): void;
+  /** A group commit of `count` messages took `ms`. */
+  committed(count: number, ms: number): void;
+  /** One committed message went to `deliveries` local connections in `ms`. */
+  fannedOut(deliveries: number, ms: number): void;
+  /** Messages sent from the store to catch a connection up. */
+  replayed(count: number): void;
+  /** A request was refused with this error code. */
+  refused(code: string): void;
+}
+
+export const NO_TELEMETRY: Telemetry = {
+  messageIn: () => undefined,
+  committed: () => undefined,
+  fannedOut: () => undefined,
+  replayed: () => undefined,
+  refused: () => undefined,
+};
 
 /** A frame encoded once and written to many connections. */
 export interface Frame {
@@ -64,6 +89,8 @@ export interface Limits {
   /** How long a typing indicator lasts unless renewed. */
   typingTtlMs: number;
   maxMessageBytes: number;
+  /** Name changes allowed per minute per connection. */
+  renamesPerMinute: number;
 }
 
 export const DEFAULT_LIMITS: Limits = {
@@ -73,6 +100,7 @@ export const DEFAULT_LIMITS: Limits = {
   roomsPerConnection: 50,
   typingTtlMs: 5000,
   maxMessageBytes: 64 * 1024,
+  renamesPerMinute: 5,
 };
 
 export interface CoreDeps {
@@ -89,6 +117,7 @@ export interface CoreDeps {
   randomSuffix(): string;
   nodeId: string;
   limits: Limits;
+  telemetry: Telemetry;
   /** Reports unexpected errors (the server logs them). */
   onError(err: unknown, context: string): void;
 }

@@ -36,6 +36,8 @@ export class Session {
     readonly peer: Peer,
     guestName: string,
     bucket: TokenBucket,
+    /** Name changes, limited per minute. */
+    readonly renames: TokenBucket,
   ) {
     this.name = guestName;
     this.key = guestName.toLowerCase();

@@ -25,13 +25,15 @@ export function startText(chat: Chat, session: Session, onError: (e: unknown) =>
       .join(session, LOBBY, undefined, () => {
         session.current = LOBBY;
       })
-      .catch((e: unknown) => reply(session, e, onError)),
+      .catch((e: unknown) => reply(chat, session, e, onError)),
   );
 }
 
-function reply(session: Session, e: unknown, onError: (e: unknown) => void): void {
-  if (e instanceof ChatError) session.line(`! ${e.message}`);
-  else {
+function reply(chat: Chat, session: Session, e: unknown, onError: (e: unknown) => void): void {
+  if (e instanceof ChatError) {
+    chat.telemetry.refused(e.code);
+    session.line(`! ${e.message}`);
+  } else {
     onError(e);
     session.line(`! ${ERRORS.INTERNAL.message}`);
   }
@@ -44,25 +46,30 @@ export function serveText(
   onError: (e: unknown) => void,
 ): void {
   chat.serve(session, () =>
-    run(chat, session, line).catch((e: unknown) => reply(session, e, onError)),
+    run(chat, session, line, onError).catch((e: unknown) => reply(chat, session, e, onError)),
   );
 }
 
-async function run(chat: Chat, session: Session, line: string): Promise<void> {
+async function run(
+  chat: Chat,
+  session: Session,
+  line: string,
+  onError: (e: unknown) => void,
+): Promise<void> {
   const c = parseLine(line);
   switch (c.cmd) {
     case 'say': {
       if (!session.current) throw new ChatError('NOT_IN_ROOM', 'Join a room first: /join ROOM');
       chat
         .send(session, session.current, nextCid(session), c.text, c.me)
-        .catch((e: unknown) => reply(session, e, () => undefined));
+        .catch((e: unknown) => reply(chat, session, e, onError));
       return;
     }
     case 'msg': {
       const to = c.to.startsWith('@') ? c.to : `@${c.to}`;
       chat
         .send(session, to, nextCid(session), c.text, false)
-        .catch((e: unknown) => reply(session, e, () => undefined));
+        .catch((e: unknown) => reply(chat, session, e, onError));
       return;
     }
     case 'nick': {

@@ -2,6 +2,7 @@
 
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { createHash, randomBytes } from 'node:crypto';
 import { Chat, DEFAULT_LIMITS } from '../core/index.js';
 import { openStore } from '../store/open-store.js';
@@ -10,6 +11,7 @@ import { resolveConfig, type Config } from './config.js';
 import { createGateway } from './gateway.js';
 import { createHttpHandler, loadAssets } from './http.js';
 import { createLogger, type Logger } from './logger.js';
+import { createMetrics } from './metrics.js';
 
 export interface RunningServer {
   httpUrl: string;
@@ -31,6 +33,20 @@ function listen(server: Server, port: number, host: string): Promise<number> {
   });
 }
 
+/** A malformed, oversized or too slow request gets a status line, then the socket is closed. */
+function answerClientError(err: Error & { code?: string }, socket: Duplex): void {
+  if (socket.writable) {
+    const status =
+      err.code === 'HPE_HEADER_OVERFLOW'
+        ? '431 Request Header Fields Too Large'
+        : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? '408 Request Timeout'
+          : '400 Bad Request';
+    socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+  }
+  socket.destroy();
+}
+
 function urlHost(host: string): string {
   if (!host || host === '0.0.0.0' || host === '::') return 'localhost';
   return host.includes(':') ? `[${host}]` : host;
@@ -45,10 +61,11 @@ export async function startParley(
   const store = await openStore(config.store);
   const bus = openBus(config.bus);
   const nodeId = randomBytes(6).toString('hex');
+  const metrics = createMetrics();
   const chat = new Chat({
     log: store,
     bus,
-    clock: { now: () => Date.now() },
+    clock: { now: () => Date.now(), monotonic: () => performance.now() },
     defer: (fn) => setImmediate(fn),
     hashToken: (t) => createHash('sha256').update(t).digest('hex'),
     newToken: () => randomBytes(24).toString('base64url'),
@@ -61,17 +78,28 @@ export async function startParley(
       rateBurst: config.rateBurst,
       roomsPerConnection: config.roomsPerConnection,
       maxMessageBytes: config.maxMessageBytes,
+      renamesPerMinute: config.renamesPerMinute,
     },
+    telemetry: metrics.telemetry,
     onError: (err, context) => log.error('internal-error', { context, err }),
   });
   bus.subscribe((event) => chat.onBell(event));
 
   let httpPort = config.httpPort;
-  const gateway = createGateway(chat, config, log, () => httpPort);
+  const gateway = createGateway(chat, config, log, metrics, () => httpPort);
+  // Header size and handshake time bound what a client can make the server hold before upgrade.
+  const httpOptions = {
+    maxHeaderSize: config.maxHeaderBytes,
+    headersTimeout: config.handshakeTimeoutMs,
+    requestTimeout: config.handshakeTimeoutMs * 2,
+    connectionsCheckingInterval: Math.min(1000, Math.max(50, config.handshakeTimeoutMs / 4)),
+  };
   const page = createServer(
+    httpOptions,
     createHttpHandler({
       chat,
       assets: loadAssets(),
+      metrics: metrics.registry,
       ready: async () => {
         await store.ping();
         await bus.ping();
@@ -83,12 +111,12 @@ export async function startParley(
     else socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
   });
   // The tutorial's dedicated port: any path upgrades; plain HTTP is told to upgrade.
-  const wsOnly = createServer((_req, res) => {
+  const wsOnly = createServer(httpOptions, (_req, res) => {
     res.writeHead(426, { 'content-type': 'text/plain; charset=utf-8', upgrade: 'websocket' });
     res.end('This port speaks WebSocket only; the page is on the HTTP port.\n');
   });
   wsOnly.on('upgrade', (req, socket, head) => gateway.upgrade(req, socket, head));
-  for (const s of [page, wsOnly]) s.on('clientError', (_e, socket) => socket.destroy());
+  for (const s of [page, wsOnly]) s.on('clientError', answerClientError);
 
   try {
     httpPort = await listen(page, config.httpPort, config.host);

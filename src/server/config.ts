@@ -22,6 +22,11 @@ export interface Config {
   rateBurst: number;
   connectionsPerAddress: number;
   roomsPerConnection: number;
+  renamesPerMinute: number;
+  /** Largest HTTP header block accepted on a request or upgrade. */
+  maxHeaderBytes: number;
+  /** A handshake whose headers take longer than this is dropped. */
+  handshakeTimeoutMs: number;
   historyBound: number;
   /** Per-connection send buffer; past it the connection is a slow consumer and is closed. */
   sendBufferBytes: number;
@@ -127,6 +132,27 @@ export const SETTINGS: Setting[] = [
     help: 'rooms one connection may be in',
   },
   {
+    key: 'renamesPerMinute',
+    flag: 'renames-per-minute',
+    env: 'PARLEY_RENAMES_PER_MINUTE',
+    kind: 'int',
+    help: 'name changes per minute per connection',
+  },
+  {
+    key: 'maxHeaderBytes',
+    flag: 'max-header-bytes',
+    env: 'PARLEY_MAX_HEADER_BYTES',
+    kind: 'int',
+    help: 'largest HTTP header block; larger is answered 431',
+  },
+  {
+    key: 'handshakeTimeoutMs',
+    flag: 'handshake-timeout-ms',
+    env: 'PARLEY_HANDSHAKE_TIMEOUT_MS',
+    kind: 'int',
+    help: "time allowed for a request's headers to arrive",
+  },
+  {
     key: 'historyBound',
     flag: 'history-bound',
     env: 'PARLEY_HISTORY_BOUND',
@@ -177,6 +203,9 @@ export const DEFAULTS: Config = {
   rateBurst: 40,
   connectionsPerAddress: 50,
   roomsPerConnection: 50,
+  renamesPerMinute: 5,
+  maxHeaderBytes: 8192,
+  handshakeTimeoutMs: 10_000,
   historyBound: 500,
   sendBufferBytes: 1024 * 1024,
   heartbeatMs: 30_000,

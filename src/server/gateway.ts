@@ -17,6 +17,7 @@ import {
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
 import { originAllowed } from './origin.js';
+import type { Metrics } from './metrics.js';
 
 interface Conn {
   ws: WebSocket;
@@ -42,6 +43,7 @@ export function createGateway(
   chat: Chat,
   config: Config,
   log: Logger,
+  metrics: Metrics,
   pagePort: () => number,
 ): Gateway {
   const conns = new Set<Conn>();
@@ -78,6 +80,7 @@ export function createGateway(
         if (ws.readyState !== ws.OPEN) return;
         if (ws.bufferedAmount + frame.bytes.length > config.sendBufferBytes) {
           log.warn('slow-consumer', { address, buffered: ws.bufferedAmount });
+          metrics.slowConsumers.inc();
           ws.close(1013, 'SLOW_CONSUMER');
           // A consumer that stopped reading will not read the close frame either.
           setTimeout(() => ws.terminate(), 1000).unref();
@@ -92,6 +95,7 @@ export function createGateway(
     const session = chat.connect(peer);
     const conn: Conn = { ws, session, address, alive: true };
     conns.add(conn);
+    metrics.connections.inc();
     log.info('connect', { address, codec, name: session.name });
     if (codec === 'text') startText(chat, session, onError);
 
@@ -107,10 +111,12 @@ export function createGateway(
       const verdict = session.bucket.take(Date.now());
       if (verdict === 'close') {
         log.warn('refused', { address, reason: 'rate limit, policy close' });
+        chat.telemetry.refused('POLICY_VIOLATION');
         ws.close(1008, 'POLICY_VIOLATION');
         return;
       }
       if (verdict === 'refuse') {
+        chat.telemetry.refused('RATE_LIMITED');
         if (codec === 'json')
           session.event({
             type: 'error',
@@ -130,6 +136,7 @@ export function createGateway(
     });
     ws.on('close', (code: number) => {
       conns.delete(conn);
+      metrics.connections.dec();
       const n = (perAddress.get(address) ?? 1) - 1;
       if (n > 0) perAddress.set(address, n);
       else perAddress.delete(address);
@@ -145,11 +152,13 @@ export function createGateway(
       const origin = req.headers.origin;
       if (!originAllowed(origin, req.headers.host, pagePort(), config.allowedOrigins)) {
         log.warn('refused', { address, reason: 'origin', origin });
+        metrics.handshakesRefused.inc({ reason: 'origin' });
         return refuse(socket, 403, 'Forbidden');
       }
       const open = perAddress.get(address) ?? 0;
       if (open >= config.connectionsPerAddress) {
         log.warn('refused', { address, reason: 'connections per address' });
+        metrics.handshakesRefused.inc({ reason: 'connections-per-address' });
         return refuse(socket, 429, 'Too Many Requests');
       }
       perAddress.set(address, open + 1);

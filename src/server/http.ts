@@ -7,6 +7,7 @@ import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ChatError, ERRORS, type ErrorCode } from '../protocol/index.js';
 import type { Chat } from '../core/index.js';
+import type { Registry } from 'prom-client';
 
 export const PUBLIC_DIR = fileURLToPath(new URL('../../dist/public/', import.meta.url));
 
@@ -51,6 +52,7 @@ export function loadAssets(dir = PUBLIC_DIR): Map<string, Asset> {
 
 export interface HttpDeps {
   chat: Chat;
+  metrics: Registry;
   assets: Map<string, Asset>;
   ready(): Promise<void>;
 }
@@ -112,6 +114,8 @@ async function handle(deps: HttpDeps, req: IncomingMessage, res: ServerResponse)
       });
     }
   }
+  if (path === '/metrics')
+    return send(res, 200, deps.metrics.contentType, await deps.metrics.metrics());
   if (path === '/api/rooms') return json(res, 200, { rooms: await deps.chat.roomList() });
   const m = /^\/api\/rooms\/([^/]+)\/messages$/.exec(path);
   if (m) {

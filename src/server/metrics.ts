@@ -1,0 +1,86 @@
+// Prometheus metrics on /metrics. The core reports through its Telemetry port; the gateway
+// counts connections, slow consumers and refused handshakes.
+
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Telemetry } from '../core/index.js';
+
+export interface Metrics {
+  registry: Registry;
+  telemetry: Telemetry;
+  connections: Gauge;
+  slowConsumers: Counter;
+  handshakesRefused: Counter<'reason'>;
+}
+
+export function createMetrics(): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'parley_' });
+  const messagesIn = new Counter({
+    name: 'parley_messages_in_total',
+    help: 'Send requests received',
+    registers: [registry],
+  });
+  const deliveries = new Counter({
+    name: 'parley_deliveries_total',
+    help: 'Messages written to connections',
+    labelNames: ['kind'],
+    registers: [registry],
+  });
+  const fanout = new Histogram({
+    name: 'parley_fanout_seconds',
+    help: 'Time to hand one committed message to every local member',
+    buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05],
+    registers: [registry],
+  });
+  const commit = new Histogram({
+    name: 'parley_store_commit_seconds',
+    help: 'Time of one group commit to the store',
+    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5],
+    registers: [registry],
+  });
+  const committed = new Counter({
+    name: 'parley_messages_committed_total',
+    help: 'Messages committed',
+    registers: [registry],
+  });
+  const refusals = new Counter({
+    name: 'parley_refusals_total',
+    help: 'Requests refused, by error code (RATE_LIMITED, validation codes, ...)',
+    labelNames: ['code'],
+    registers: [registry],
+  });
+  const live = deliveries.labels('live');
+  const replay = deliveries.labels('replay');
+  return {
+    registry,
+    telemetry: {
+      messageIn: () => messagesIn.inc(),
+      committed: (count, ms) => {
+        committed.inc(count);
+        commit.observe(ms / 1000);
+      },
+      fannedOut: (n, ms) => {
+        live.inc(n);
+        fanout.observe(ms / 1000);
+      },
+      replayed: (n) => replay.inc(n),
+      refused: (code) => refusals.inc({ code }),
+    },
+    connections: new Gauge({
+      name: 'parley_connections',
+      help: 'Open WebSocket connections',
+      registers: [registry],
+    }),
+    slowConsumers: new Counter({
+      name: 'parley_slow_consumers_total',
+      help: 'Connections closed with 1013 because their send buffer was full',
+      registers: [registry],
+    }),
+    handshakesRefused: new Counter({
+      name: 'parley_handshakes_refused_total',
+      help: 'Upgrades refused, by reason',
+      labelNames: ['reason'],
+      registers: [registry],
+    }),
+  };
+}

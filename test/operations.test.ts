@@ -1,0 +1,282 @@
+// What an admin relies on: health, metrics, logs without secrets, graceful shutdown, limits.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { startTestServer, TestClient, tempDir, waitFor, type TestServer } from './helpers.js';
+import { createLogger } from '../src/server/logger.js';
+import { SECURITY_HEADERS } from '../src/server/http.js';
+
+async function withServer(
+  overrides: Parameters<typeof startTestServer>[0],
+  f: (s: TestServer) => Promise<void>,
+) {
+  const s = await startTestServer(overrides);
+  try {
+    await f(s);
+  } finally {
+    await s.dispose();
+  }
+}
+
+const get = (s: TestServer, path: string) => fetch(`http://127.0.0.1:${s.httpPort}${path}`);
+
+test('health, readiness, and security headers on the page', async () => {
+  await withServer({}, async (s) => {
+    assert.equal((await get(s, '/healthz')).status, 200);
+    const ready = await get(s, '/readyz');
+    assert.equal(ready.status, 200);
+    const page = await get(s, '/api/rooms');
+    for (const [k, v] of Object.entries(SECURITY_HEADERS)) assert.equal(page.headers.get(k), v, k);
+    const csp = page.headers.get('content-security-policy') ?? '';
+    assert.match(csp, /script-src 'self'/);
+    assert.match(csp, /frame-ancestors 'none'/);
+    assert.equal(page.headers.get('x-content-type-options'), 'nosniff');
+  });
+});
+
+test('readiness fails while the bus is unreachable', async () => {
+  await withServer({ bus: 'redis://127.0.0.1:1' }, async (s) => {
+    const r = await get(s, '/readyz');
+    assert.equal(r.status, 503);
+    assert.equal(((await r.json()) as { status: string }).status, 'unavailable');
+  });
+});
+
+test('metrics count connections, messages, deliveries, commits and refusals', async () => {
+  await withServer({ rateBurst: 3, ratePerSecond: 1 }, async (s) => {
+    const a = await TestClient.text(s);
+    const b = await TestClient.text(s);
+    await a.next((f) => f === 'Welcome to the chat!!!');
+    a.send('one');
+    await b.next((f) => f.endsWith(': one'));
+    for (let i = 0; i < 4; i++) a.send('flood');
+    await a.next((f) => f.includes('slow down'));
+    const text = await (await get(s, '/metrics')).text();
+    const value = (re: RegExp) => Number(re.exec(text)?.[1] ?? NaN);
+    assert.equal(value(/^parley_connections (\d+)/m), 2);
+    assert.ok(value(/^parley_messages_in_total (\d+)/m) >= 1);
+    assert.ok(value(/^parley_deliveries_total\{kind="live"\} (\d+)/m) >= 2);
+    assert.ok(value(/^parley_store_commit_seconds_count (\d+)/m) >= 1);
+    assert.ok(value(/^parley_fanout_seconds_count (\d+)/m) >= 1);
+    assert.ok(value(/^parley_refusals_total\{code="RATE_LIMITED"\} (\d+)/m) >= 1);
+    assert.match(text, /^parley_slow_consumers_total 0/m);
+    a.close();
+    b.close();
+  });
+});
+
+test('logs are JSON lines with reason and address, and never hold bodies or tokens', async () => {
+  const lines: string[] = [];
+  const logger = createLogger('debug', (l) => lines.push(l));
+  const { startParley } = await import('../src/server/app.js');
+  const s = await startParley(
+    { host: '127.0.0.1', httpPort: 0, wsPort: 0, dataDir: tempDir() },
+    logger,
+  );
+  const secretToken = 'secret-token-0123456789abcdef';
+  const c = await TestClient.open(`ws://127.0.0.1:${s.httpPort}/ws`, 'parley.v1');
+  await c.event('welcome');
+  await c.request({ type: 'hello', name: 'logged', token: secretToken });
+  await c.request({ type: 'join', room: 'lobby' });
+  await c.request({ type: 'send', room: 'lobby', cid: 'l1', text: 'my secret body' });
+  c.close();
+  await c.closed();
+  await TestClient.open(s.wsUrl, undefined, { origin: 'http://evil.example' }).catch(
+    () => undefined,
+  );
+  await s.stop();
+  const events = lines.map(
+    (l) => JSON.parse(l) as { event: string; level: string; address?: string; reason?: string },
+  );
+  assert.ok(events.some((e) => e.event === 'connect' && e.address));
+  assert.ok(events.some((e) => e.event === 'disconnect' && e.address));
+  assert.ok(events.some((e) => e.event === 'refused' && e.reason === 'origin'));
+  const all = lines.join('\n');
+  assert.ok(!all.includes('my secret body'), 'no message body in logs');
+  assert.ok(!all.includes(secretToken), 'no token in logs');
+});
+
+test('a graceful stop commits what is in flight, then closes clients with 1001', async () => {
+  const s = await startTestServer({ rateBurst: 1000 });
+  const c = await TestClient.json(s);
+  await c.event('welcome');
+  await c.request({ type: 'join', room: 'lobby' });
+  for (let i = 0; i < 20; i++) c.send({ type: 'send', room: 'lobby', cid: `g${i}`, text: `m${i}` });
+  await new Promise((r) => setImmediate(r));
+  await s.stop();
+  assert.equal(await c.closed(), 1001);
+  const acks = c.events().filter((e) => e.type === 'ack');
+  const s2 = await startTestServer({ dataDir: s.dataDir });
+  try {
+    const body = (await (await get(s2, '/api/rooms/lobby/messages?limit=100')).json()) as {
+      messages: { cid: string }[];
+    };
+    const stored = new Set(body.messages.map((m) => m.cid));
+    for (const a of acks) assert.ok(a.type === 'ack' && stored.has(a.cid), 'every ack is stored');
+    assert.equal(acks.length, stored.size, 'every stored send was acked before the close');
+  } finally {
+    await s2.dispose();
+  }
+});
+
+test('SIGTERM: the process closes clients with 1001 and exits 0 within the deadline', async () => {
+  const dir = tempDir();
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      'src/server/main.ts',
+      '--host',
+      '127.0.0.1',
+      '--http-port',
+      '0',
+      '--ws-port',
+      '0',
+      '--data-dir',
+      dir,
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  try {
+    const port = await new Promise<number>((resolve, reject) => {
+      const rl = createInterface({ input: child.stdout });
+      rl.on('line', (l) => {
+        const e = JSON.parse(l) as { event: string; page?: string };
+        if (e.event === 'started' && e.page) resolve(Number(new URL(e.page).port));
+      });
+      child.once('exit', () => reject(new Error('server exited before starting')));
+    });
+    const c = await TestClient.open(`ws://127.0.0.1:${port}/ws`);
+    await c.next();
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    child.kill('SIGTERM');
+    assert.equal(await c.closed(10_000), 1001);
+    assert.equal(await exited, 0);
+  } finally {
+    child.kill('SIGKILL');
+  }
+});
+
+test('rate limit: an error first, then a policy close; other clients unaffected', async () => {
+  await withServer({ rateBurst: 5, ratePerSecond: 1 }, async (s) => {
+    const flood = await TestClient.json(s);
+    const calm = await TestClient.json(s);
+    await calm.event('welcome');
+    await calm.request({ type: 'join', room: 'lobby' });
+    for (let i = 0; i < 12; i++) flood.send({ type: 'rooms' });
+    assert.equal(await flood.closed(), 1008);
+    const errors = flood.events().filter((e) => e.type === 'error' && e.code === 'RATE_LIMITED');
+    assert.ok(errors.length >= 1);
+    const ack = await calm.request({
+      type: 'send',
+      room: 'lobby',
+      cid: 'calm1',
+      text: 'still fine',
+    });
+    assert.equal(ack.type, 'ack');
+  });
+});
+
+test('connections per address, rooms per connection and name changes per minute are limited', async () => {
+  await withServer(
+    { connectionsPerAddress: 3, roomsPerConnection: 2, renamesPerMinute: 2 },
+    async (s) => {
+      const open = [await TestClient.json(s), await TestClient.json(s), await TestClient.json(s)];
+      await assert.rejects(TestClient.json(s), /429/);
+      const c = open[0] as TestClient;
+      await c.event('welcome');
+      assert.equal((await c.request({ type: 'join', room: 'r1' })).type, 'result');
+      assert.equal((await c.request({ type: 'join', room: 'r2' })).type, 'result');
+      const third = await c.request({ type: 'join', room: 'r3' });
+      assert.ok(third.type === 'error' && third.code === 'TOO_MANY_ROOMS');
+      const tok = 'rename-token-0123456789';
+      assert.equal((await c.request({ type: 'hello', name: 'n1', token: tok })).type, 'result');
+      assert.equal((await c.request({ type: 'hello', name: 'n2', token: tok })).type, 'result');
+      const limited = await c.request({ type: 'hello', name: 'n3', token: tok });
+      assert.ok(
+        limited.type === 'error' && limited.code === 'RATE_LIMITED',
+        JSON.stringify(limited),
+      );
+      for (const o of open) o.close();
+      await waitFor(() => open.every((o) => o.closeCode !== undefined), 'closes');
+      const again = await TestClient.json(s);
+      again.close();
+    },
+  );
+});
+
+function rawRequest(port: number, request: string): Promise<{ reply: string; ms: number }> {
+  return new Promise((resolve) => {
+    const started = Date.now();
+    const sock = net.connect(port, '127.0.0.1', () => sock.write(request));
+    let reply = '';
+    sock.on('data', (d) => (reply += d.toString()));
+    sock.on('error', () => undefined);
+    sock.on('close', () => resolve({ reply, ms: Date.now() - started }));
+    sock.setTimeout(5000, () => sock.destroy());
+  });
+}
+
+test('a header flood is answered 431, and a slow handshake is dropped', async () => {
+  await withServer({ maxHeaderBytes: 4096, handshakeTimeoutMs: 300 }, async (s) => {
+    const flood = await rawRequest(
+      s.wsPort,
+      `GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nX-Big: ${'a'.repeat(8000)}\r\n\r\n`,
+    );
+    assert.match(flood.reply, /^HTTP\/1\.1 431/);
+    const slow = await rawRequest(s.httpPort, 'GET / HTTP/1.1\r\nHost: x\r\n');
+    assert.ok(slow.ms < 4000, `dropped after ${slow.ms} ms`);
+  });
+});
+
+test('the Sec-WebSocket-Protocol ReDoS payload is answered at once', async () => {
+  await withServer({}, async (s) => {
+    const payload = 'b' + ' '.repeat(4000) + 'x';
+    const key = Buffer.from('0123456789abcdef').toString('base64');
+    const r = await rawRequest(
+      s.wsPort,
+      `GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\n` +
+        `Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: ${payload}\r\n\r\n`,
+    );
+    assert.match(r.reply, /^HTTP\/1\.1 (400|101)/);
+    assert.ok(r.ms < 2000, `answered in ${r.ms} ms`);
+  });
+});
+
+test('a client that stops reading is closed once its buffer is full; others get everything', async () => {
+  await withServer(
+    { sendBufferBytes: 64 * 1024, rateBurst: 100_000, ratePerSecond: 100_000 },
+    async (s) => {
+      // A raw socket that completes the handshake and then never reads again.
+      const slow = net.connect(s.wsPort, '127.0.0.1');
+      slow.on('error', () => undefined);
+      await new Promise((r) => slow.once('connect', r));
+      slow.write(
+        'GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+          `Sec-WebSocket-Key: ${Buffer.from('0123456789abcdef').toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+      );
+      await new Promise((r) => slow.once('data', r));
+      slow.pause();
+      const sender = await TestClient.json(s);
+      await sender.event('welcome');
+      await sender.request({ type: 'join', room: 'lobby' });
+      const text = 'y'.repeat(15_000);
+      const total = 600;
+      for (let i = 0; i < total; i++)
+        sender.send({ type: 'send', room: 'lobby', cid: `s${i}`, text });
+      await waitFor(
+        () => sender.events().filter((e) => e.type === 'msg').length === total,
+        'all messages back',
+        30_000,
+      );
+      const metrics = await (await get(s, '/metrics')).text();
+      assert.match(metrics, /^parley_slow_consumers_total [1-9]/m);
+      slow.destroy();
+      sender.close();
+    },
+  );
+});
