@@ -54,6 +54,8 @@ test('text and client message ids', () => {
   assert.ok(!isValidText('   '));
   assert.ok(!isValidText('bell\u0007'));
   assert.ok(!isValidText('x\u202ey'));
+  assert.ok(!isValidText('lone \ud800 surrogate'));
+  assert.ok(isValidText('pair 😀'));
   assert.ok(!isValidText('x'.repeat(16 * 1024 + 1)));
   assert.ok(isValidCid('abc-DEF_123'));
   assert.ok(!isValidCid(''));

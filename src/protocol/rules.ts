@@ -10,6 +10,8 @@ const FORBIDDEN_IN_NAME = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}\p{Co}\s]/u;
 // Message text keeps newlines and tabs but no other controls and no bidi overrides.
 // eslint-disable-next-line no-control-regex -- matching control characters is the point
 const FORBIDDEN_IN_TEXT = /[\u0000-\u0008\u000b-\u001f\u007f\u202a-\u202e\u2066-\u2069]/u;
+// A lone surrogate cannot be stored as UTF-8; it would come back as U+FFFD.
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 const CID = /^[A-Za-z0-9_-]{1,64}$/;
 
 export interface Normalized {
@@ -52,7 +54,10 @@ export function isDirect(room: string): boolean {
 
 export function isValidText(text: string): boolean {
   return (
-    text.trim().length > 0 && utf8Length(text) <= TEXT_MAX_BYTES && !FORBIDDEN_IN_TEXT.test(text)
+    text.trim().length > 0 &&
+    utf8Length(text) <= TEXT_MAX_BYTES &&
+    !FORBIDDEN_IN_TEXT.test(text) &&
+    !LONE_SURROGATE.test(text)
   );
 }
 

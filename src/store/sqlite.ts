@@ -46,7 +46,15 @@ interface Row {
 }
 
 function toMessage(r: Row): ChatMessage {
-  return { room: r.room, seq: r.seq, from: r.sender, text: r.body, ts: r.ts, cid: r.cid, me: r.me === 1 };
+  return {
+    room: r.room,
+    seq: r.seq,
+    from: r.sender,
+    text: r.body,
+    ts: r.ts,
+    cid: r.cid,
+    me: r.me === 1,
+  };
 }
 
 export type Synchronous = 'FULL' | 'NORMAL' | 'EXTRA';
@@ -77,14 +85,18 @@ export function openSqliteStore(file: string, synchronous: Synchronous = 'FULL')
     before: db.prepare<[string, number, number], Row>(
       'SELECT * FROM messages WHERE room = ? AND seq < ? ORDER BY seq DESC LIMIT ?',
     ),
-    lastSeq: db.prepare<[string], { last_seq: number }>('SELECT last_seq FROM rooms WHERE room = ?'),
+    lastSeq: db.prepare<[string], { last_seq: number }>(
+      'SELECT last_seq FROM rooms WHERE room = ?',
+    ),
     rooms: db.prepare<[], { room: string; last_seq: number }>(
       'SELECT room, last_seq FROM rooms WHERE dm_a IS NULL ORDER BY room',
     ),
     direct: db.prepare<[string, string], { room: string }>(
       'SELECT room FROM rooms WHERE dm_a = ? UNION SELECT room FROM rooms WHERE dm_b = ?',
     ),
-    name: db.prepare<[string], { token_hash: string }>('SELECT token_hash FROM names WHERE key = ?'),
+    name: db.prepare<[string], { token_hash: string }>(
+      'SELECT token_hash FROM names WHERE key = ?',
+    ),
     claim: db.prepare<[string, string, number]>(
       'INSERT INTO names (key, token_hash, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING',
     ),

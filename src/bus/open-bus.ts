@@ -1,0 +1,79 @@
+// Picks the bus from a URL, as given by `--bus`: none or `local` for one node, or
+// redis://[:password@]host:6379[/db][?channel=name] (rediss:// for TLS) for a cluster.
+// The bus owns the connections it opens here: close() ends them.
+
+import { Redis } from 'ioredis';
+import { createLocalBus } from './local.js';
+import { createRedisBus } from './redis.js';
+import type { Bus } from './types.js';
+
+export function openBus(url: string | undefined): Bus {
+  if (url === undefined || url === '' || url === 'local') return createLocalBus();
+  const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(url)?.[1]?.toLowerCase();
+  if (scheme === 'redis' || scheme === 'rediss') return openRedisUrl(url);
+  throw new Error(
+    `unknown bus URL ${JSON.stringify(redact(url))}: use local (the default, one node) ` +
+      'or redis://host:6379',
+  );
+}
+
+function openRedisUrl(url: string): Bus {
+  // `channel` is ours, not ioredis's: take it out before ioredis reads the URL.
+  const parsed = new URL(url);
+  const channel = parsed.searchParams.get('channel') ?? undefined;
+  parsed.searchParams.delete('channel');
+  const target = parsed.toString();
+
+  // A command waits for at most one reconnection, then fails, instead of piling up. The short
+  // disconnectTimeout bounds how long a socket that never closes cleanly keeps the process up
+  // after close() (ioredis waits 2 s by default, even for a socket that never connected).
+  const common = { maxRetriesPerRequest: 1, disconnectTimeout: 250 };
+  const pub = new Redis(target, { ...common, enableOfflineQueue: false });
+  // The subscriber keeps its offline queue so the first SUBSCRIBE may be sent before it connects.
+  const sub = new Redis(target, common);
+  // Connection errors are reported as failed pings and resyncs; without a listener ioredis
+  // prints every reconnection failure.
+  pub.on('error', () => {});
+  sub.on('error', () => {});
+
+  const bus = createRedisBus(pub, sub, channel === undefined ? {} : { channel });
+  return {
+    ...bus,
+    async close() {
+      await bus.close();
+      await Promise.all([shutdown(pub), shutdown(sub)]);
+    },
+  };
+}
+
+/** QUIT when connected (bounded wait), else drop the socket and stop reconnecting. */
+async function shutdown(client: Redis): Promise<void> {
+  if (client.status === 'end') return;
+  if (client.status !== 'ready') {
+    client.disconnect();
+    return;
+  }
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    await Promise.race([
+      client.quit(),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error('QUIT timed out')), 1000);
+      }),
+    ]);
+  } catch {
+    client.disconnect();
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function redact(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return url;
+  }
+}

@@ -1,0 +1,166 @@
+// The cluster bus: Redis pub/sub on one channel, JSON-encoded events. Redis pub/sub is at most
+// once, which is all the bus promises: a lost event shows up as a sequence gap or a resync, and
+// the receiver reads the store. Two connections are needed because a subscribed connection can
+// only (un)subscribe and ping; both are the caller's, who creates and ends them.
+
+import type { Redis } from 'ioredis';
+import type { ChatMessage } from '../protocol/index.js';
+import type { Bus, BusEvent } from './types.js';
+
+export interface RedisBusOptions {
+  /** The pub/sub channel every node of one cluster shares; `parley:events` by default. */
+  channel?: string;
+}
+
+export const DEFAULT_CHANNEL = 'parley:events';
+
+export function createRedisBus(pub: Redis, sub: Redis, options: RedisBusOptions = {}): Bus {
+  const channel = options.channel ?? DEFAULT_CHANNEL;
+  const handlers: ((event: BusEvent) => void)[] = [];
+  const resyncHandlers: (() => void)[] = [];
+  let closed = false;
+  // Set when the subscriber connection closes (or its first attempt fails); the next 'ready'
+  // then means events may have been missed in between.
+  let lost = false;
+
+  const onMessage = (ch: string, payload: string) => {
+    if (closed || ch !== channel) return;
+    const event = parseEvent(payload);
+    if (event === undefined) return; // not ours, or malformed: never let it into the node
+    for (const h of handlers) callSafely(h, event);
+  };
+
+  const onClose = () => {
+    lost = true;
+  };
+
+  const onReady = () => {
+    if (closed || !lost) return;
+    lost = false;
+    // ioredis emits 'ready' before it resubscribes. Subscribing again (harmless when already
+    // subscribed) and waiting for the reply means the channel is live again before the
+    // receivers read the store, so nothing committed after their read can slip between.
+    sub.subscribe(channel).then(
+      () => {
+        if (closed) return;
+        for (const h of resyncHandlers) callSafely(h, undefined);
+      },
+      () => {
+        // Cut off again before the reply: the next 'ready' tries once more.
+        lost = true;
+      },
+    );
+  };
+
+  sub.on('message', onMessage);
+  sub.on('close', onClose);
+  sub.on('ready', onReady);
+  // Queued by ioredis until the connection is up when it is not yet.
+  sub.subscribe(channel).catch(() => {
+    lost = true;
+  });
+
+  return {
+    publish(event) {
+      if (closed) return;
+      try {
+        pub.publish(channel, JSON.stringify(event)).catch(() => {
+          // Redis down or slow: the event is lost, as at-most-once allows.
+        });
+      } catch {
+        // Not even sendable (e.g. the client was ended): same as lost.
+      }
+    },
+    subscribe(handler) {
+      handlers.push(handler);
+    },
+    onResync(handler) {
+      resyncHandlers.push(handler);
+    },
+    async ping() {
+      // A node whose subscriber is down receives nothing, so it is not ready either.
+      if (sub.status !== 'ready')
+        throw new Error(`redis subscriber is not connected (${sub.status})`);
+      await pub.ping();
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      sub.off('message', onMessage);
+      sub.off('close', onClose);
+      sub.off('ready', onReady);
+      if (sub.status === 'ready') await sub.unsubscribe(channel).catch(() => {});
+    },
+  };
+}
+
+/**
+ * A handler that throws must not stop the others nor unwind into the Redis client's reader; its
+ * error is rethrown on its own, as the in-process bus would let it surface.
+ */
+function callSafely<T>(handler: (arg: T) => void, arg: T): void {
+  try {
+    handler(arg);
+  } catch (err) {
+    queueMicrotask(() => {
+      throw err;
+    });
+  }
+}
+
+type Obj = Record<string, unknown>;
+
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isStr = (v: unknown): v is string => typeof v === 'string';
+
+/** The message with exactly its known fields, or undefined. */
+function toMessage(v: unknown): ChatMessage | undefined {
+  if (!(
+    isObj(v) &&
+    isStr(v.room) &&
+    Number.isSafeInteger(v.seq) &&
+    isStr(v.from) &&
+    isStr(v.text) &&
+    typeof v.ts === 'number' &&
+    Number.isFinite(v.ts) &&
+    isStr(v.cid) &&
+    typeof v.me === 'boolean'
+  ))
+    return undefined;
+  return {
+    room: v.room,
+    seq: v.seq as number,
+    from: v.from,
+    text: v.text,
+    ts: v.ts,
+    cid: v.cid,
+    me: v.me,
+  };
+}
+
+/** The event in a payload, or undefined when it is not JSON or not a well-formed event. */
+export function parseEvent(payload: string): BusEvent | undefined {
+  let v: unknown;
+  try {
+    v = JSON.parse(payload);
+  } catch {
+    return undefined;
+  }
+  if (!isObj(v) || !isStr(v.node)) return undefined;
+  switch (v.kind) {
+    case 'msg': {
+      const message = toMessage(v.message);
+      return message ? { kind: 'msg', node: v.node, message } : undefined;
+    }
+    case 'presence':
+      return isStr(v.room) && isStr(v.name) && (v.event === 'join' || v.event === 'leave')
+        ? { kind: 'presence', node: v.node, room: v.room, name: v.name, event: v.event }
+        : undefined;
+    case 'typing':
+      return isStr(v.room) && isStr(v.name)
+        ? { kind: 'typing', node: v.node, room: v.room, name: v.name }
+        : undefined;
+    default:
+      return undefined;
+  }
+}

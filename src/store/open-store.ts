@@ -1,0 +1,73 @@
+// Picks the message store from a URL, as given by `--store`:
+//   sqlite:./data/parley.db   (or a bare path, or sqlite::memory:)  the embedded default
+//   postgres://user@host:5432/db[?schema=name]                      the cluster store
+// The store owns what it opens here: close() also ends the PostgreSQL pool.
+
+import pg from 'pg';
+import { openPostgresStore } from './postgres.js';
+import { openSqliteStore } from './sqlite.js';
+import type { MessageStore } from './types.js';
+
+const SCHEME = /^([A-Za-z][A-Za-z0-9+.-]*):/;
+
+export async function openStore(url: string): Promise<MessageStore> {
+  const scheme = SCHEME.exec(url)?.[1]?.toLowerCase();
+  // A one-letter "scheme" is a Windows drive (C:\data\parley.db): a bare path.
+  if (scheme === undefined || scheme.length === 1) return openSqliteStore(url);
+  if (scheme === 'sqlite') return openSqliteStore(sqlitePath(url));
+  if (scheme === 'postgres' || scheme === 'postgresql') return openPostgresUrl(url);
+  throw new Error(
+    `unknown store URL scheme "${scheme}:" in ${redact(url)}: use sqlite:PATH (or a bare path) ` +
+      'or postgres://user@host:5432/database',
+  );
+}
+
+function sqlitePath(url: string): string {
+  // sqlite:./data/parley.db, sqlite:/abs/parley.db, sqlite:///abs/parley.db, sqlite::memory:
+  let path = url.slice('sqlite:'.length);
+  if (path.startsWith('//')) path = path.slice(2);
+  if (path === '')
+    throw new Error('store URL sqlite: needs a file path, e.g. sqlite:./data/parley.db');
+  return path;
+}
+
+async function openPostgresUrl(url: string): Promise<MessageStore> {
+  // `schema` is ours, not a libpq parameter: take it out before node-postgres reads the URL.
+  let connectionString = url;
+  let schema: string | undefined;
+  if (/[?&]schema=/.test(url)) {
+    const parsed = new URL(url);
+    schema = parsed.searchParams.get('schema') ?? undefined;
+    parsed.searchParams.delete('schema');
+    connectionString = parsed.toString();
+  }
+  const pool = new pg.Pool({ connectionString });
+  // An idle connection that breaks (server restart, network) is dropped by the pool, and the next
+  // query opens a new one; without a listener the 'error' event would end the process.
+  pool.on('error', () => {});
+  let store: MessageStore;
+  try {
+    store = await openPostgresStore(pool, schema === undefined ? {} : { schema });
+  } catch (err) {
+    await pool.end().catch(() => {});
+    throw err;
+  }
+  return {
+    ...store,
+    async close() {
+      await store.close();
+      await pool.end();
+    },
+  };
+}
+
+/** The URL without its password, for messages and logs. */
+function redact(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
+  }
+}

@@ -1,0 +1,353 @@
+// The cluster store: PostgreSQL through node-postgres. Every node appends through the same
+// tables; the row of a room in `rooms` is the lock that serialises its writers, so a room's
+// sequence numbers are global across nodes and gapless (a rolled-back batch takes its numbers
+// back with it).
+//
+// A batch costs a fixed number of round trips, not a few per message: one look-up of every
+// (room, cid) in the batch, one upsert per room that takes the room's row lock and reserves a
+// block of sequence numbers, and one insert of all new messages. The rooms are locked in sorted
+// order, so two multi-room batches on different nodes cannot deadlock each other.
+
+import type pg from 'pg';
+import type { ChatMessage } from '../protocol/index.js';
+import type { Committed, Draft, MessageStore } from './types.js';
+
+export interface PostgresStoreOptions {
+  /** The schema that holds the tables, created if missing; `public` by default. */
+  schema?: string;
+}
+
+/** How often a batch is retried after losing a race to another node (same cid, deadlock). */
+const MAX_ATTEMPTS = 5;
+/** SQLSTATEs that mean "another transaction got there first; run the batch again". */
+const RETRYABLE = new Set([
+  '23505', // unique_violation: another node committed the same (room, cid) meanwhile
+  '40001', // serialization_failure
+  '40P01', // deadlock_detected
+]);
+
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+
+function schemaSql(s: string): string {
+  return `
+CREATE SCHEMA IF NOT EXISTS ${s};
+CREATE TABLE IF NOT EXISTS ${s}.rooms (
+  room TEXT PRIMARY KEY,
+  last_seq BIGINT NOT NULL,
+  dm_a TEXT,
+  dm_b TEXT
+);
+CREATE INDEX IF NOT EXISTS rooms_dm_a ON ${s}.rooms (dm_a) WHERE dm_a IS NOT NULL;
+CREATE INDEX IF NOT EXISTS rooms_dm_b ON ${s}.rooms (dm_b) WHERE dm_b IS NOT NULL;
+CREATE TABLE IF NOT EXISTS ${s}.messages (
+  room TEXT NOT NULL,
+  seq BIGINT NOT NULL,
+  cid TEXT NOT NULL,
+  sender TEXT NOT NULL,
+  body TEXT NOT NULL,
+  me BOOLEAN NOT NULL,
+  ts BIGINT NOT NULL,
+  PRIMARY KEY (room, seq)
+);
+CREATE UNIQUE INDEX IF NOT EXISTS messages_cid ON ${s}.messages (room, cid);
+CREATE TABLE IF NOT EXISTS ${s}.names (
+  key TEXT PRIMARY KEY,
+  token_hash TEXT NOT NULL,
+  created_at BIGINT NOT NULL
+);
+`;
+}
+
+// BIGINT columns arrive as strings (node-postgres keeps 64-bit values exact); sequence numbers
+// and millisecond timestamps stay far below 2^53, so Number() is exact for them.
+interface Row {
+  room: string;
+  seq: string;
+  cid: string;
+  sender: string;
+  body: string;
+  me: boolean;
+  ts: string;
+}
+
+const COLUMNS = 'room, seq, cid, sender, body, me, ts';
+
+function toMessage(r: Row): ChatMessage {
+  return {
+    room: r.room,
+    seq: Number(r.seq),
+    from: r.sender,
+    text: r.body,
+    ts: Number(r.ts),
+    cid: r.cid,
+    me: r.me,
+  };
+}
+
+function sqlState(err: unknown): string | undefined {
+  if (typeof err !== 'object' || err === null || !('code' in err)) return undefined;
+  return typeof err.code === 'string' ? err.code : undefined;
+}
+
+/** Fails the batch before anything is written when a draft is not what the types promise. */
+function checkDraft(d: Draft): void {
+  const ok =
+    typeof d.room === 'string' &&
+    typeof d.cid === 'string' &&
+    typeof d.from === 'string' &&
+    typeof d.text === 'string' &&
+    typeof d.me === 'boolean' &&
+    (d.direct === undefined ||
+      (Array.isArray(d.direct) &&
+        d.direct.length === 2 &&
+        typeof d.direct[0] === 'string' &&
+        typeof d.direct[1] === 'string'));
+  if (!ok) throw new TypeError(`invalid draft for room ${String(d.room)}, cid ${String(d.cid)}`);
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** A new message of the batch; its sequence number is known once its room is locked. */
+interface Slot {
+  draft: Draft;
+  seq: number;
+}
+
+export async function openPostgresStore(
+  pool: pg.Pool,
+  options: PostgresStoreOptions = {},
+): Promise<MessageStore> {
+  const schema = options.schema ?? 'public';
+  if (!IDENTIFIER.test(schema)) {
+    throw new Error(
+      `invalid PostgreSQL schema name ${JSON.stringify(schema)}: use [A-Za-z_][A-Za-z0-9_]*`,
+    );
+  }
+  // Identifiers cannot be bound as parameters; the name is checked above and quoted here.
+  const s = `"${schema}"`;
+  const t = { rooms: `${s}.rooms`, messages: `${s}.messages`, names: `${s}.names` };
+  let closed = false;
+
+  async function inTransaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      if (closed) throw new Error('the PostgreSQL store is closed');
+      const client = await pool.connect();
+      let broken: Error | undefined;
+      try {
+        await client.query('BEGIN');
+        const result = await work(client);
+        await client.query('COMMIT');
+        return result;
+      } catch (err) {
+        try {
+          await client.query('ROLLBACK');
+        } catch (rollbackError) {
+          // The connection is unusable: the pool must drop it rather than hand it out again.
+          broken =
+            rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError));
+        }
+        const state = sqlState(err);
+        if (attempt >= MAX_ATTEMPTS || state === undefined || !RETRYABLE.has(state)) throw err;
+      } finally {
+        client.release(broken);
+      }
+      // Lost a race with another node: back off a little, with jitter, and run the batch again.
+      await sleep(Math.random() * 5 * attempt);
+    }
+  }
+
+  // Create the schema once even when several nodes start together: CREATE ... IF NOT EXISTS
+  // alone can still collide on the catalog's unique indexes.
+  await inTransaction(async (client) => {
+    await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`parley:schema:${schema}`]);
+    await client.query(schemaSql(s));
+  });
+
+  const info = await pool.query<{
+    addr: string | null;
+    port: number | null;
+    db: string;
+    sync: string;
+  }>(
+    `SELECT host(inet_server_addr()) AS addr, inet_server_port() AS port,
+            current_database() AS db, current_setting('synchronous_commit') AS sync`,
+  );
+  const i = info.rows[0];
+  const where = i ? `${i.addr ?? 'local socket'}${i.port ? `:${i.port}` : ''}/${i.db}` : '?';
+  const description = `postgres ${where} (schema=${schema}, synchronous_commit=${i?.sync ?? '?'})`;
+
+  async function appendOnce(
+    client: pg.PoolClient,
+    drafts: readonly Draft[],
+    now: number,
+  ): Promise<Committed[]> {
+    // 1. Which of these (room, cid) pairs are already stored?
+    const key = (room: string, cid: string) => JSON.stringify([room, cid]);
+    const stored = new Map<string, ChatMessage>();
+    const found = await client.query<Row>(
+      `SELECT m.room, m.seq, m.cid, m.sender, m.body, m.me, m.ts
+         FROM ${t.messages} m
+         JOIN unnest($1::text[], $2::text[]) AS k(room, cid) ON m.room = k.room AND m.cid = k.cid`,
+      [drafts.map((d) => d.room), drafts.map((d) => d.cid)],
+    );
+    for (const r of found.rows) stored.set(key(r.room, r.cid), toMessage(r));
+
+    // 2. Walk the batch in order: stored ones and repeats within the batch are duplicates.
+    const fresh = new Map<string, Slot>();
+    const byRoom = new Map<string, Slot[]>();
+    const plan: ({ stored: ChatMessage } | { slot: Slot; duplicate: boolean })[] = [];
+    for (const d of drafts) {
+      const k = key(d.room, d.cid);
+      const old = stored.get(k);
+      if (old) {
+        plan.push({ stored: old });
+        continue;
+      }
+      const first = fresh.get(k);
+      if (first) {
+        plan.push({ slot: first, duplicate: true });
+        continue;
+      }
+      const slot: Slot = { draft: d, seq: 0 };
+      fresh.set(k, slot);
+      const list = byRoom.get(d.room);
+      if (list) list.push(slot);
+      else byRoom.set(d.room, [slot]);
+      plan.push({ slot, duplicate: false });
+    }
+
+    // 3. Per room, in a fixed order: create the room or lock its row, and reserve n numbers.
+    const rooms = [...byRoom.keys()].sort();
+    for (const room of rooms) {
+      const slots = byRoom.get(room) ?? [];
+      const direct = slots[0]?.draft.direct;
+      const res = await client.query<{ last_seq: string }>(
+        `INSERT INTO ${t.rooms} AS r (room, last_seq, dm_a, dm_b) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (room) DO UPDATE SET last_seq = r.last_seq + EXCLUDED.last_seq
+         RETURNING r.last_seq`,
+        [room, slots.length, direct?.[0] ?? null, direct?.[1] ?? null],
+      );
+      const last = Number(res.rows[0]?.last_seq);
+      if (!Number.isSafeInteger(last)) throw new Error(`room ${room}: no sequence number`);
+      slots.forEach((slot, n) => (slot.seq = last - slots.length + 1 + n));
+    }
+
+    // 4. All new messages in one statement.
+    const slots = [...fresh.values()];
+    if (slots.length > 0) {
+      await client.query(
+        `INSERT INTO ${t.messages} (${COLUMNS})
+         SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[],
+                              $6::boolean[], $7::bigint[])`,
+        [
+          slots.map((x) => x.draft.room),
+          slots.map((x) => x.seq),
+          slots.map((x) => x.draft.cid),
+          slots.map((x) => x.draft.from),
+          slots.map((x) => x.draft.text),
+          slots.map((x) => x.draft.me),
+          slots.map(() => now),
+        ],
+      );
+    }
+
+    return plan.map((p): Committed => {
+      if ('stored' in p) return { message: { ...p.stored }, duplicate: true };
+      const d = p.slot.draft;
+      return {
+        message: {
+          room: d.room,
+          seq: p.slot.seq,
+          from: d.from,
+          text: d.text,
+          ts: now,
+          cid: d.cid,
+          me: d.me,
+        },
+        duplicate: p.duplicate,
+      };
+    });
+  }
+
+  function open(): void {
+    if (closed) throw new Error('the PostgreSQL store is closed');
+  }
+
+  return {
+    description,
+    async append(drafts, now) {
+      open();
+      drafts.forEach(checkDraft);
+      if (drafts.length === 0) return [];
+      return inTransaction((client) => appendOnce(client, drafts, now));
+    },
+    async after(room, after, limit) {
+      open();
+      const res = await pool.query<Row>(
+        `SELECT ${COLUMNS} FROM ${t.messages} WHERE room = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
+        [room, after, limit],
+      );
+      return res.rows.map(toMessage);
+    },
+    async before(room, before, limit) {
+      open();
+      const res = await pool.query<Row>(
+        `SELECT ${COLUMNS} FROM ${t.messages} WHERE room = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3`,
+        [room, before, limit],
+      );
+      return res.rows.map(toMessage).reverse();
+    },
+    async lastSeq(room) {
+      open();
+      const res = await pool.query<{ last_seq: string }>(
+        `SELECT last_seq FROM ${t.rooms} WHERE room = $1`,
+        [room],
+      );
+      return Number(res.rows[0]?.last_seq ?? 0);
+    },
+    async rooms() {
+      open();
+      // COLLATE "C" orders by code point, as SQLite does, whatever the database's locale.
+      const res = await pool.query<{ room: string; last_seq: string }>(
+        `SELECT room, last_seq FROM ${t.rooms} WHERE dm_a IS NULL ORDER BY room COLLATE "C"`,
+      );
+      return res.rows.map((r) => ({ room: r.room, lastSeq: Number(r.last_seq) }));
+    },
+    async directRooms(key) {
+      open();
+      const res = await pool.query<{ room: string }>(
+        `SELECT room FROM ${t.rooms} WHERE dm_a = $1 OR dm_b = $1 ORDER BY room COLLATE "C"`,
+        [key],
+      );
+      return res.rows.map((r) => r.room);
+    },
+    async claimName(key, tokenHash, now) {
+      open();
+      const ins = await pool.query(
+        `INSERT INTO ${t.names} (key, token_hash, created_at) VALUES ($1, $2, $3)
+         ON CONFLICT DO NOTHING RETURNING key`,
+        [key, tokenHash, now],
+      );
+      if (ins.rowCount === 1) return 'claimed';
+      // Names are never released, so the row that beat us is still there.
+      const res = await pool.query<{ token_hash: string }>(
+        `SELECT token_hash FROM ${t.names} WHERE key = $1`,
+        [key],
+      );
+      return res.rows[0]?.token_hash === tokenHash ? 'owned' : 'reserved';
+    },
+    async nameExists(key) {
+      open();
+      const res = await pool.query(`SELECT 1 FROM ${t.names} WHERE key = $1`, [key]);
+      return res.rowCount === 1;
+    },
+    async ping() {
+      open();
+      await pool.query('SELECT 1');
+    },
+    async close() {
+      // The pool belongs to the caller, who ends it (openStore does); this store just stops.
+      closed = true;
+    },
+  };
+}

@@ -1,0 +1,558 @@
+// One contract for every MessageStore adapter: a new backend is a new file plus one line at the
+// bottom of this suite. Each test gets a fresh database (a temp file, a fresh schema).
+
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type pg from 'pg';
+import type { Draft, MessageStore } from '../src/store/index.js';
+import { openStore } from '../src/store/open-store.js';
+import { openPostgresStore } from '../src/store/postgres.js';
+import { POSTGRES_URL, postgresPool, requirePostgres, uniqueSuffix } from './services.js';
+
+/** One database for one test. Every open() is another connection to it, as another node. */
+interface StoreHarness {
+  open(): Promise<MessageStore>;
+  /** Closes whatever is still open and removes the database. */
+  cleanup(): Promise<void>;
+}
+
+const NOW = 1_700_000_000_000;
+
+let cidCounter = 0;
+function draft(room: string, text: string, extra: Partial<Draft> = {}): Draft {
+  return { room, cid: `c${++cidCounter}`, from: 'ann', text, me: false, ...extra };
+}
+
+const seqs = (ms: { seq: number }[]) => ms.map((m) => m.seq);
+const range = (from: number, to: number) =>
+  Array.from({ length: to - from + 1 }, (_, i) => from + i);
+
+function storeContract(name: string, make: () => Promise<StoreHarness>): void {
+  describe(`store contract: ${name}`, () => {
+    const it = (title: string, body: (store: MessageStore, h: StoreHarness) => Promise<void>) =>
+      test(title, async () => {
+        const h = await make();
+        try {
+          await body(await h.open(), h);
+        } finally {
+          await h.cleanup();
+        }
+      });
+
+    it('describes itself for the start-up log', async (store) => {
+      assert.match(store.description, new RegExp(`^${name}\\b`));
+      await store.ping();
+    });
+
+    it('numbers messages 1..n per room, independently per room', async (store) => {
+      const first = await store.append([draft('lobby', 'a1'), draft('lobby', 'a2')], NOW);
+      const other = await store.append([draft('dev', 'b1')], NOW + 1);
+      const more = await store.append([draft('lobby', 'a3'), draft('lobby', 'a4')], NOW + 2);
+      assert.deepEqual(seqs(first.map((c) => c.message)), [1, 2]);
+      assert.deepEqual(seqs(other.map((c) => c.message)), [1]);
+      assert.deepEqual(seqs(more.map((c) => c.message)), [3, 4]);
+      assert.ok([...first, ...other, ...more].every((c) => c.duplicate === false));
+      assert.equal(await store.lastSeq('lobby'), 4);
+      assert.equal(await store.lastSeq('dev'), 1);
+
+      const d = draft('lobby', 'fields', { from: 'Bob', me: true });
+      const [c] = await store.append([d], NOW + 3);
+      const expected = {
+        room: 'lobby',
+        seq: 5,
+        from: 'Bob',
+        text: 'fields',
+        ts: NOW + 3,
+        cid: d.cid,
+        me: true,
+      };
+      assert.deepEqual(c, { message: expected, duplicate: false });
+      assert.deepEqual(await store.after('lobby', 4, 10), [expected]);
+    });
+
+    it('keeps the order of a batch across rooms', async (store) => {
+      const batch = [
+        draft('a', 'a1'),
+        draft('b', 'b1'),
+        draft('a', 'a2'),
+        draft('a', 'a3'),
+        draft('b', 'b2'),
+      ];
+      const out = await store.append(batch, NOW);
+      assert.deepEqual(
+        out.map((c) => [c.message.room, c.message.seq, c.message.text, c.message.cid]),
+        batch.map((d, i) => [d.room, [1, 1, 2, 3, 2][i], d.text, d.cid]),
+      );
+      assert.deepEqual(
+        (await store.after('a', 0, 10)).map((m) => m.text),
+        ['a1', 'a2', 'a3'],
+      );
+      assert.deepEqual(
+        (await store.after('b', 0, 10)).map((m) => m.text),
+        ['b1', 'b2'],
+      );
+    });
+
+    it('returns an empty result for an empty batch', async (store) => {
+      assert.deepEqual(await store.append([], NOW), []);
+      assert.deepEqual(await store.rooms(), []);
+    });
+
+    it('returns the first message for a repeated cid, without a new number', async (store) => {
+      const original = draft('lobby', 'first text');
+      const [first] = await store.append([original], NOW);
+      const again = { ...original, text: 'changed text', from: 'mallory' };
+      const out = await store.append([draft('lobby', 'x'), again, draft('lobby', 'y')], NOW + 50);
+      assert.deepEqual(first, {
+        message: {
+          room: 'lobby',
+          seq: 1,
+          from: 'ann',
+          text: 'first text',
+          ts: NOW,
+          cid: original.cid,
+          me: false,
+        },
+        duplicate: false,
+      });
+      assert.deepEqual(out[1], { message: first?.message, duplicate: true });
+      assert.deepEqual(
+        out.map((c) => [c.message.seq, c.duplicate]),
+        [
+          [2, false],
+          [1, true],
+          [3, false],
+        ],
+      );
+      assert.equal(await store.lastSeq('lobby'), 3);
+      assert.deepEqual(
+        (await store.after('lobby', 0, 10)).map((m) => m.text),
+        ['first text', 'x', 'y'],
+      );
+    });
+
+    it('treats a cid repeated within one batch as a duplicate of its first use', async (store) => {
+      const d = draft('lobby', 'once');
+      const out = await store.append([d, draft('lobby', 'other'), { ...d, text: 'twice' }], NOW);
+      assert.deepEqual(
+        out.map((c) => [c.message.seq, c.message.text, c.duplicate]),
+        [
+          [1, 'once', false],
+          [2, 'other', false],
+          [1, 'once', true],
+        ],
+      );
+      assert.equal(await store.lastSeq('lobby'), 2);
+      // The same cid in another room is another message.
+      const [elsewhere] = await store.append([{ ...d, room: 'dev' }], NOW);
+      assert.deepEqual(
+        [elsewhere?.message.room, elsewhere?.message.seq, elsewhere?.duplicate],
+        ['dev', 1, false],
+      );
+    });
+
+    it('pages after and before a sequence number, oldest first, bounded by limit', async (store) => {
+      await store.append(
+        range(1, 10).map((i) => draft('lobby', `m${i}`)),
+        NOW,
+      );
+      await store.append([draft('other', 'not here')], NOW);
+      assert.deepEqual(seqs(await store.after('lobby', 0, 100)), range(1, 10));
+      assert.deepEqual(seqs(await store.after('lobby', 3, 4)), [4, 5, 6, 7]);
+      assert.deepEqual(seqs(await store.after('lobby', 9, 5)), [10]);
+      assert.deepEqual(seqs(await store.after('lobby', 10, 5)), []);
+      assert.deepEqual(seqs(await store.before('lobby', 11, 3)), [8, 9, 10]);
+      assert.deepEqual(seqs(await store.before('lobby', 6, 2)), [4, 5]);
+      assert.deepEqual(seqs(await store.before('lobby', 5, 100)), [1, 2, 3, 4]);
+      assert.deepEqual(seqs(await store.before('lobby', 1, 10)), []);
+      assert.deepEqual(await store.after('nowhere', 0, 10), []);
+      assert.deepEqual(await store.before('nowhere', 100, 10), []);
+      const page = await store.before('lobby', 4, 10);
+      assert.deepEqual(
+        page.map((m) => [m.room, m.text]),
+        [
+          ['lobby', 'm1'],
+          ['lobby', 'm2'],
+          ['lobby', 'm3'],
+        ],
+      );
+    });
+
+    it('lists rooms with their last numbers, direct rooms apart', async (store) => {
+      assert.equal(await store.lastSeq('unknown'), 0);
+      assert.deepEqual(await store.rooms(), []);
+      await store.append([draft('lobby', '1'), draft('lobby', '2'), draft('dev', '1')], NOW);
+      await store.append(
+        [
+          draft('@alice bob', 'hi', { direct: ['alice', 'bob'] }),
+          draft('@alice carol', 'hi', { direct: ['alice', 'carol'] }),
+          draft('@alice carol', 'again', { direct: ['alice', 'carol'] }),
+        ],
+        NOW,
+      );
+      assert.deepEqual(await store.rooms(), [
+        { room: 'dev', lastSeq: 1 },
+        { room: 'lobby', lastSeq: 2 },
+      ]);
+      assert.deepEqual((await store.directRooms('alice')).sort(), ['@alice bob', '@alice carol']);
+      assert.deepEqual(await store.directRooms('bob'), ['@alice bob']);
+      assert.deepEqual(await store.directRooms('carol'), ['@alice carol']);
+      assert.deepEqual(await store.directRooms('dave'), []);
+      assert.deepEqual(await store.directRooms('lobby'), []);
+      assert.equal(await store.lastSeq('@alice carol'), 2);
+      assert.deepEqual(
+        (await store.after('@alice carol', 0, 10)).map((m) => m.text),
+        ['hi', 'again'],
+      );
+    });
+
+    it('reserves names to a token hash', async (store) => {
+      assert.equal(await store.nameExists('ann'), false);
+      assert.equal(await store.claimName('ann', 'hash-1', NOW), 'claimed');
+      assert.equal(await store.claimName('ann', 'hash-1', NOW + 1), 'owned');
+      assert.equal(await store.claimName('ann', 'hash-2', NOW + 2), 'reserved');
+      assert.equal(await store.nameExists('ann'), true);
+      assert.equal(await store.nameExists('bob'), false);
+      assert.equal(await store.claimName('bob', 'hash-2', NOW), 'claimed');
+      assert.equal(await store.claimName('bob', 'hash-1', NOW), 'reserved');
+    });
+
+    it('stores text exactly as sent', async (store) => {
+      const texts = [
+        'plain',
+        'emoji 👋🏽 👨‍👩‍👧‍👦 🇫🇷',
+        'two\nlines\r\nand\ttab',
+        'עברית וערבית: مرحبا بالعالم',
+        `quotes ' " \` and backslash \\ \\\\`,
+        "'; DROP TABLE messages; --",
+        'Robert"); DROP TABLE rooms;--',
+        '{"json": [1, 2], "nested": {"a": null}}',
+        '{a,b} {"c"} NULL',
+        'NULL',
+        '$1 ? %s :name @p0',
+        '<script>alert(1)</script> &amp;',
+        '  leading and trailing spaces  ',
+        'ß İ ı ǅ Ω ﬁ é e\u0301',
+        'x'.repeat(16 * 1024),
+      ];
+      const drafts = texts.map((t, i) =>
+        draft('lobby', t, { from: i % 2 ? 'Zoë 🌸' : "O'Brien", me: i % 3 === 0 }),
+      );
+      const out = await store.append(drafts, NOW);
+      assert.deepEqual(
+        out.map((c) => c.message.text),
+        texts,
+      );
+      const stored = await store.after('lobby', 0, 100);
+      assert.deepEqual(
+        stored.map((m) => m.text),
+        texts,
+      );
+      assert.deepEqual(
+        stored.map((m) => [m.from, m.me]),
+        drafts.map((d) => [d.from, d.me]),
+      );
+      // Odd room names and cids are data too.
+      const room = '#it\'s "quoted"; DROP TABLE rooms; -- ✓';
+      await store.append([draft(room, 'ok', { cid: "cid'); --" })], NOW);
+      assert.deepEqual(
+        (await store.after(room, 0, 1)).map((m) => [m.room, m.cid, m.text]),
+        [[room, "cid'); --", 'ok']],
+      );
+      assert.equal(await store.lastSeq(room), 1);
+    });
+
+    it('keeps everything across close and reopen', async (store, h) => {
+      await store.append([draft('lobby', 'one'), draft('lobby', 'two')], NOW);
+      const dm = draft('@a b', 'psst', { direct: ['a', 'b'] });
+      await store.append([dm], NOW);
+      assert.equal(await store.claimName('ann', 'hash', NOW), 'claimed');
+      await store.close();
+
+      const again = await h.open();
+      assert.equal(await again.lastSeq('lobby'), 2);
+      assert.deepEqual(
+        (await again.after('lobby', 0, 10)).map((m) => m.text),
+        ['one', 'two'],
+      );
+      assert.deepEqual(await again.rooms(), [{ room: 'lobby', lastSeq: 2 }]);
+      assert.deepEqual(await again.directRooms('b'), ['@a b']);
+      assert.equal(await again.claimName('ann', 'hash', NOW), 'owned');
+      const [dup] = await again.append([dm], NOW + 5);
+      assert.deepEqual([dup?.message.seq, dup?.message.ts, dup?.duplicate], [1, NOW, true]);
+      const [next] = await again.append([draft('lobby', 'three')], NOW);
+      assert.equal(next?.message.seq, 3);
+    });
+
+    it('numbers concurrent batches from several connections 1..n without gaps', async (store, h) => {
+      const nodes = [store, await h.open(), await h.open(), await h.open()];
+      const batches = nodes.map((_, n) => range(1, 50).map((i) => draft('busy', `n${n} m${i}`)));
+      const results = await Promise.all(nodes.map((s, n) => s.append(batches[n] ?? [], NOW + n)));
+      const all = results.flat().map((c) => c.message.seq);
+      assert.deepEqual(
+        [...all].sort((x, y) => x - y),
+        range(1, 200),
+      );
+      for (const r of results) {
+        const s = r.map((c) => c.message.seq);
+        assert.deepEqual(
+          s,
+          [...s].sort((x, y) => x - y),
+          'a batch keeps its order',
+        );
+      }
+      assert.equal(await store.lastSeq('busy'), 200);
+      const stored = await nodes[3]?.after('busy', 0, 1000);
+      assert.deepEqual(seqs(stored ?? []), range(1, 200));
+      assert.equal(new Set(stored?.map((m) => m.cid)).size, 200);
+      // Every stored message is the one its batch was told about.
+      const told = new Map(results.flat().map((c) => [c.message.seq, c.message.text]));
+      assert.ok(stored?.every((m) => told.get(m.seq) === m.text));
+    });
+
+    it('stores a cid sent concurrently through several connections once', async (store, h) => {
+      const nodes = [store, await h.open(), await h.open(), await h.open()];
+      const batch = range(1, 20).map((i) => draft('race', `m${i}`));
+      const results = await Promise.all(nodes.map((s, n) => s.append(batch, NOW + n)));
+      for (const r of results) assert.deepEqual(seqs(r.map((c) => c.message)), range(1, 20));
+      for (let i = 0; i < 20; i++) {
+        const fresh = results.filter((r) => r[i]?.duplicate === false);
+        assert.equal(fresh.length, 1, `cid ${i} committed once`);
+      }
+      assert.equal(await store.lastSeq('race'), 20);
+      assert.deepEqual(seqs(await store.after('race', 0, 100)), range(1, 20));
+    });
+
+    it('commits nothing of a batch that fails', async (store) => {
+      await store.append([draft('lobby', 'before')], NOW);
+      const bad = { ...draft('lobby', 'x'), text: null as never };
+      await assert.rejects(
+        store.append(
+          [draft('lobby', 'lost 1'), draft('fresh', 'lost 2'), bad, draft('lobby', 'lost 3')],
+          NOW,
+        ),
+      );
+      assert.equal(await store.lastSeq('lobby'), 1);
+      assert.equal(await store.lastSeq('fresh'), 0);
+      assert.deepEqual(await store.rooms(), [{ room: 'lobby', lastSeq: 1 }]);
+      assert.deepEqual(
+        (await store.after('lobby', 0, 10)).map((m) => m.text),
+        ['before'],
+      );
+      // The numbers the failed batch would have taken are given out again: no gap.
+      const [next] = await store.append([draft('lobby', 'after')], NOW);
+      assert.equal(next?.message.seq, 2);
+      // A closed store refuses work rather than pretending.
+      await store.close();
+      await assert.rejects(store.append([draft('lobby', 'closed')], NOW));
+    });
+  });
+}
+
+// ---- adapters ---------------------------------------------------------------------------------
+
+storeContract('sqlite', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'parley-store-'));
+  const file = join(dir, 'parley.db');
+  const opened: MessageStore[] = [];
+  return {
+    async open() {
+      const store = await openStore(`sqlite:${file}`);
+      opened.push(store);
+      return store;
+    },
+    async cleanup() {
+      for (const s of opened) await s.close().catch(() => {});
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+});
+
+storeContract('postgres', async () => {
+  const admin = await requirePostgres(2);
+  const schema = `parley_test_${uniqueSuffix()}`;
+  const url = new URL(POSTGRES_URL);
+  url.searchParams.set('schema', schema);
+  const opened: MessageStore[] = [];
+  return {
+    async open() {
+      // openStore makes a pool per store: each open() is a separate node.
+      const store = await openStore(url.toString());
+      opened.push(store);
+      return store;
+    },
+    async cleanup() {
+      for (const s of opened) await s.close().catch(() => {});
+      try {
+        await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+      } finally {
+        await admin.end();
+      }
+    },
+  };
+});
+
+// ---- what only some adapters have --------------------------------------------------------------
+
+describe('openStore', () => {
+  test('opens SQLite from sqlite:PATH and from a bare path', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'parley-open-'));
+    try {
+      const a = await openStore(`sqlite:${join(dir, 'a.db')}`);
+      const b = await openStore(join(dir, 'nested', 'b.db'));
+      const m = await openStore('sqlite::memory:');
+      assert.match(a.description, /^sqlite .*a\.db/);
+      assert.match(b.description, /^sqlite .*nested\/b\.db/);
+      assert.match(m.description, /^sqlite :memory:/);
+      await Promise.all([a.close(), b.close(), m.close()]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('refuses an unknown scheme with a message that says what works', async () => {
+    await assert.rejects(openStore('mysql://root:secret@db/parley'), (err: Error) => {
+      assert.match(err.message, /unknown store URL scheme "mysql:"/);
+      assert.match(err.message, /sqlite:/);
+      assert.match(err.message, /postgres:\/\//);
+      assert.doesNotMatch(err.message, /secret/);
+      return true;
+    });
+    await assert.rejects(openStore('sqlite:'), /needs a file path/);
+  });
+
+  test('opens PostgreSQL from a URL and ends its pool on close', async () => {
+    const admin = await requirePostgres(2);
+    const schema = `parley_test_${uniqueSuffix()}`;
+    try {
+      const url = new URL(POSTGRES_URL);
+      url.searchParams.set('schema', schema);
+      const store = await openStore(url.toString().replace(/^postgres:/, 'postgresql:'));
+      const sync = (await admin.query<{ synchronous_commit: string }>('SHOW synchronous_commit'))
+        .rows[0]?.synchronous_commit;
+      assert.match(
+        store.description,
+        new RegExp(`^postgres \\S+:\\d+/\\w+ \\(schema=${schema}, synchronous_commit=${sync}\\)$`),
+      );
+      await store.append([draft('lobby', 'hello')], NOW);
+      await store.close();
+      await assert.rejects(store.ping());
+      const tables = await admin.query<{ table_name: string }>(
+        'SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY table_name',
+        [schema],
+      );
+      assert.deepEqual(
+        tables.rows.map((r) => r.table_name),
+        ['messages', 'names', 'rooms'],
+      );
+    } finally {
+      await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+      await admin.end();
+    }
+  });
+});
+
+describe('postgres store', () => {
+  let admin: pg.Pool;
+  before(async () => {
+    admin = await requirePostgres(4);
+  });
+  after(async () => {
+    await admin?.end();
+  });
+
+  test('refuses a schema name that is not a plain identifier', async () => {
+    await assert.rejects(
+      openPostgresStore(admin, { schema: 'x"; DROP SCHEMA public; --' }),
+      /invalid PostgreSQL schema name/,
+    );
+  });
+
+  test('creates its schema once when several nodes start together', async () => {
+    const schema = `parley_test_${uniqueSuffix()}`;
+    const pools = [postgresPool(2), postgresPool(2), postgresPool(2), postgresPool(2)];
+    try {
+      const stores = await Promise.all(pools.map((p) => openPostgresStore(p, { schema })));
+      assert.equal(stores.length, 4);
+      await stores[0]?.append([draft('lobby', 'hi')], NOW);
+      assert.equal(await stores[3]?.lastSeq('lobby'), 1);
+    } finally {
+      await Promise.all(pools.map((p) => p.end()));
+      await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    }
+  });
+
+  test('rolls back the rows a batch wrote before the database refused it', async () => {
+    // The contract suite's bad draft is caught before any write; this one gets as far as the
+    // insert (PostgreSQL refuses NUL in text) after the rooms were created and numbered.
+    const schema = `parley_test_${uniqueSuffix()}`;
+    const pool = postgresPool(2);
+    try {
+      const store = await openPostgresStore(pool, { schema });
+      await store.append([draft('lobby', 'kept')], NOW);
+      await assert.rejects(
+        store.append(
+          [draft('lobby', 'lost'), draft('fresh', 'lost'), draft('lobby', 'nul \u0000')],
+          NOW,
+        ),
+        (err: { code?: string }) => err.code === '22021',
+      );
+      assert.equal(await store.lastSeq('lobby'), 1);
+      assert.equal(await store.lastSeq('fresh'), 0);
+      assert.deepEqual(await store.rooms(), [{ room: 'lobby', lastSeq: 1 }]);
+      const [next] = await store.append([draft('lobby', 'next')], NOW);
+      assert.equal(next?.message.seq, 2);
+    } finally {
+      await pool.end();
+      await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    }
+  });
+
+  test('a node that loses the race for a cid retries and returns the winner', async () => {
+    // Two nodes look the cid up, find nothing, and queue on the room's row lock; the one that
+    // gets it second hits the unique index, rolls back and must answer with the first message.
+    const schema = `parley_test_${uniqueSuffix()}`;
+    const pools = [postgresPool(2), postgresPool(2)];
+    const locker = await admin.connect();
+    try {
+      const [one, two] = await Promise.all(pools.map((p) => openPostgresStore(p, { schema })));
+      assert.ok(one && two);
+      await one.append([draft('lobby', 'seed')], NOW);
+
+      await locker.query('BEGIN');
+      await locker.query(`SELECT 1 FROM "${schema}".rooms WHERE room = $1 FOR UPDATE`, ['lobby']);
+      const d = draft('lobby', 'from one');
+      const p1 = one.append([d], NOW + 1);
+      const p2 = two.append([{ ...d, text: 'from two' }], NOW + 2);
+      const deadline = Date.now() + 5000;
+      for (;;) {
+        const waiting = await admin.query<{ n: string }>(
+          `SELECT count(*) AS n FROM pg_stat_activity
+            WHERE wait_event_type = 'Lock' AND query LIKE $1`,
+          [`%"${schema}".rooms%`],
+        );
+        if (Number(waiting.rows[0]?.n) >= 2) break;
+        assert.ok(Date.now() < deadline, 'both appends should wait on the room lock');
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      await locker.query('COMMIT');
+
+      const [[r1], [r2]] = await Promise.all([p1, p2]);
+      assert.ok(r1 && r2);
+      assert.deepEqual([r1.message.seq, r2.message.seq], [2, 2]);
+      assert.deepEqual([r1.duplicate, r2.duplicate].sort(), [false, true]);
+      assert.deepEqual(r1.message, r2.message);
+      assert.equal(await one.lastSeq('lobby'), 2);
+      const [next] = await two.append([draft('lobby', 'next')], NOW);
+      assert.equal(next?.message.seq, 3, 'the loser gave its number back');
+    } finally {
+      await locker.query('ROLLBACK').catch(() => {});
+      locker.release();
+      await Promise.all(pools.map((p) => p.end()));
+      await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    }
+  });
+});
