@@ -34,7 +34,6 @@ export const ERRORS = {
   TOO_MANY_ROOMS: { message: 'You are in too many rooms; leave one first.' },
   RATE_LIMITED: { message: 'Too many messages; slow down.' },
   STORE_UNAVAILABLE: { message: 'The message could not be stored; it was not sent. Try again.' },
-  FORBIDDEN: { message: 'That conversation is not yours.' },
   NAME_REQUIRED: { message: 'Take a name first (/nick NAME) to send direct messages.' },
   INTERNAL: { message: 'Something went wrong on the server; try again.' },
   // Errors that end the connection.

@@ -51,7 +51,7 @@ export const SETTINGS: Setting[] = [
     flag: 'host',
     env: 'PARLEY_HOST',
     kind: 'string',
-    help: 'address to bind (default: all interfaces)',
+    help: 'address to bind',
   },
   {
     key: 'httpPort',
@@ -79,7 +79,7 @@ export const SETTINGS: Setting[] = [
     flag: 'store',
     env: 'PARLEY_STORE',
     kind: 'string',
-    help: 'sqlite:PATH or postgres://URL (default: sqlite in the data folder)',
+    help: 'sqlite:PATH or postgres://URL',
   },
   { key: 'bus', flag: 'bus', env: 'PARLEY_BUS', kind: 'string', help: 'local or redis://URL' },
   {
@@ -171,7 +171,7 @@ export const SETTINGS: Setting[] = [
     flag: 'heartbeat-ms',
     env: 'PARLEY_HEARTBEAT_MS',
     kind: 'int',
-    help: 'ping interval; a peer silent for two is dropped',
+    help: 'ping interval; a peer that has not answered by the next ping is dropped',
   },
   {
     key: 'shutdownMs',
@@ -302,14 +302,16 @@ export function resolveConfig(overrides: Partial<Config>): Config {
   return check({ ...DEFAULTS, ...overrides });
 }
 
+/** What an empty default means, for --help. */
+const EMPTY_DEFAULT: Partial<Record<keyof Config, string>> = {
+  host: 'all interfaces',
+  store: 'sqlite:DATA_DIR/parley.db',
+};
+
 export function helpText(): string {
   const rows = SETTINGS.map((s) => {
     const def = DEFAULTS[s.key];
-    const shown = Array.isArray(def)
-      ? def.join(',') || '(none)'
-      : def === ''
-        ? '(see text)'
-        : String(def);
+    const shown = Array.isArray(def) ? def.join(',') || 'none' : String(def || EMPTY_DEFAULT[s.key]);
     return `  --${s.flag.padEnd(24)} ${s.env.padEnd(32)} ${s.help} [${shown}]`;
   });
   return [
@@ -318,6 +320,6 @@ export function helpText(): string {
     'Every option can also be set by the environment variable beside it; flags win.',
     '',
     ...rows,
-    '  --help                   show this text',
+    `  --${'help'.padEnd(24)} ${''.padEnd(32)} show this text`,
   ].join('\n');
 }
