@@ -30,7 +30,18 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': [
         'error',
-        { patterns: ['node:*', 'ws', 'better-sqlite3', 'pg', 'ioredis', '../server/*', '../store/*', '../bus/*'] },
+        {
+          patterns: [
+            'node:*',
+            'ws',
+            'better-sqlite3',
+            'pg',
+            'ioredis',
+            '../server/*',
+            '../store/*',
+            '../bus/*',
+          ],
+        },
       ],
     },
   },

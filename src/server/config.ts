@@ -311,7 +311,9 @@ const EMPTY_DEFAULT: Partial<Record<keyof Config, string>> = {
 export function helpText(): string {
   const rows = SETTINGS.map((s) => {
     const def = DEFAULTS[s.key];
-    const shown = Array.isArray(def) ? def.join(',') || 'none' : String(def || EMPTY_DEFAULT[s.key]);
+    const shown = Array.isArray(def)
+      ? def.join(',') || 'none'
+      : String(def || EMPTY_DEFAULT[s.key]);
     return `  --${s.flag.padEnd(24)} ${s.env.padEnd(32)} ${s.help} [${shown}]`;
   });
   return [

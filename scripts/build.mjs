@@ -1,0 +1,51 @@
+// npm run build: server code with tsc into dist/, the page with esbuild into dist/public/,
+// then a check that the page stays small (gzipped JS + CSS under 100 KB).
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
+import { build } from 'esbuild';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const out = join(root, 'dist', 'public');
+const BUDGET = 100 * 1024;
+
+const tsc = spawnSync(
+  process.execPath,
+  [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'],
+  { cwd: root, stdio: 'inherit' },
+);
+if (tsc.status !== 0) {
+  console.error('build: tsc failed');
+  process.exit(1);
+}
+
+rmSync(out, { recursive: true, force: true });
+mkdirSync(out, { recursive: true });
+await build({
+  absWorkingDir: root,
+  entryPoints: ['src/client/main.ts'],
+  outfile: join(out, 'app.js'),
+  bundle: true,
+  format: 'esm',
+  target: 'es2020',
+  minify: true,
+  sourcemap: true,
+  legalComments: 'none',
+  logLevel: 'warning',
+});
+for (const f of ['index.html', 'style.css'])
+  copyFileSync(join(root, 'src', 'client', f), join(out, f));
+
+let total = 0;
+for (const f of readdirSync(out).filter((n) => /\.(js|css)$/.test(n))) {
+  const size = gzipSync(readFileSync(join(out, f))).length;
+  total += size;
+  console.log(`build: ${f} ${(size / 1024).toFixed(1)} KB gzipped`);
+}
+console.log(`build: page total ${(total / 1024).toFixed(1)} KB gzipped (budget 100 KB)`);
+if (total > BUDGET) {
+  console.error('build: the page is over its 100 KB budget');
+  process.exit(1);
+}

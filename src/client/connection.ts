@@ -1,0 +1,103 @@
+// The connection state machine: connecting → connected → offline (waiting) → connecting ...
+// One setState() makes every transition; the chat logic above it only sees open/close/frame.
+
+import { SUBPROTOCOL } from '../protocol/index.js';
+
+export type ConnState = 'connecting' | 'connected' | 'offline';
+
+export const BACKOFF_BASE_MS = 500;
+export const BACKOFF_CAP_MS = 15_000;
+/** A handshake that hangs this long (a black-holed network) counts as failed. */
+const CONNECT_TIMEOUT_MS = 10_000;
+
+/** Full jitter: uniform in [0, min(cap, base·2^attempt)). */
+export function backoffDelay(attempt: number, random: () => number = Math.random): number {
+  return Math.floor(random() * Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** attempt));
+}
+
+/** The WebSocket address comes from the page's own host, so the page works from any machine. */
+export function socketUrl(loc: Pick<Location, 'protocol' | 'host'>): string {
+  return `${loc.protocol === 'https:' ? 'wss' : 'ws'}://${loc.host}/ws`;
+}
+
+export interface ConnectionHandlers {
+  /** Every transition; `retryAt` (epoch ms) is set when offline. */
+  state(state: ConnState, retryAt: number): void;
+  open(): void;
+  /** Only for a connection that had opened; failed attempts just retry. */
+  close(code: number, reason: string): void;
+  frame(data: string): void;
+}
+
+export class Connection {
+  state: ConnState = 'offline';
+  private ws: WebSocket | null = null;
+  private attempt = 0;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(
+    private readonly url: string,
+    private readonly on: ConnectionHandlers,
+  ) {}
+
+  start(): void {
+    this.connect();
+  }
+
+  /** True when the frame was handed to an open socket. */
+  send(frame: string): boolean {
+    if (this.state !== 'connected' || this.ws?.readyState !== WebSocket.OPEN) return false;
+    this.ws.send(frame);
+    return true;
+  }
+
+  /** Skips the wait, e.g. when the browser says the network is back. */
+  retryNow(): void {
+    if (this.state === 'offline') this.connect();
+  }
+
+  private setState(next: ConnState, retryAt = 0): void {
+    this.state = next;
+    this.on.state(next, retryAt);
+  }
+
+  private connect(): void {
+    clearTimeout(this.timer);
+    this.setState('connecting');
+    let ws: WebSocket;
+    try {
+      ws = new WebSocket(this.url, SUBPROTOCOL);
+    } catch {
+      this.retryLater();
+      return;
+    }
+    this.ws = ws;
+    let opened = false;
+    this.timer = setTimeout(() => ws.close(), CONNECT_TIMEOUT_MS);
+    ws.onopen = () => {
+      if (this.ws !== ws) return;
+      clearTimeout(this.timer);
+      opened = true;
+      this.attempt = 0;
+      this.setState('connected');
+      this.on.open();
+    };
+    ws.onmessage = (e: { data: unknown }) => {
+      if (this.ws === ws && typeof e.data === 'string') this.on.frame(e.data);
+    };
+    ws.onclose = (e) => {
+      if (this.ws !== ws) return;
+      this.ws = null;
+      clearTimeout(this.timer);
+      if (opened) this.on.close(e.code, e.reason);
+      this.retryLater();
+    };
+  }
+
+  private retryLater(): void {
+    const delay = backoffDelay(this.attempt);
+    this.attempt = Math.min(this.attempt + 1, 30);
+    this.setState('offline', Date.now() + delay);
+    this.timer = setTimeout(() => this.connect(), delay);
+  }
+}
