@@ -37,6 +37,21 @@ test('a JSON client gets a welcome event with a guest name', async () => {
   c.close();
 });
 
+test('a guest keeps one guest name per token across connections', async () => {
+  const tok = token();
+  const names: string[] = [];
+  for (let i = 0; i < 2; i++) {
+    const c = await TestClient.json(server);
+    await c.event('welcome');
+    const r = await c.request({ type: 'hello', token: tok });
+    assert.ok(r.type === 'result' && r.of === 'hello');
+    if (r.type === 'result' && r.of === 'hello') names.push(r.name);
+    c.close();
+  }
+  assert.match(names[0] ?? '', /^guest-[0-9a-f]{6}$/);
+  assert.equal(names[0], names[1]);
+});
+
 test('names are unique case-insensitively after NFC, and reserved to their token', async () => {
   const tok = token();
   const zoe = await named('Zoë', tok);

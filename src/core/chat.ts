@@ -156,7 +156,12 @@ export class Chat {
     }
     const token = rawToken ?? session.token ?? this.deps.newToken();
     session.token = token;
-    if (rawName === undefined && !session.claimed) return { name: session.name, token, direct: [] };
+    if (rawName === undefined && !session.claimed) {
+      // A guest keeps one guest name per token, so a reconnect does not make a new person.
+      const guest = GUEST_PREFIX + this.deps.hashToken(token).slice(0, 6);
+      if (guest !== session.key) this.rename(session, guest, guest, undefined);
+      return { name: session.name, token, direct: [] };
+    }
     const n = normalizeName(rawName ?? session.name);
     if (!n) throw new ChatError('NAME_INVALID');
     if (n.key.startsWith(GUEST_PREFIX)) {
@@ -186,7 +191,12 @@ export class Chat {
     };
   }
 
-  private rename(session: Session, display: string, key: string, tokenHash: string): void {
+  private rename(
+    session: Session,
+    display: string,
+    key: string,
+    tokenHash: string | undefined,
+  ): void {
     const oldName = session.name;
     const oldKey = session.key;
     this.detachIdentity(session);
