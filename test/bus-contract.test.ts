@@ -53,10 +53,17 @@ const presence: BusEvent = {
   kind: 'presence',
   node: 'n2',
   room: 'dev',
-  name: 'ann',
+  key: 'ann',
+  name: 'Ann',
   event: 'join',
 };
-const typing: BusEvent = { kind: 'typing', node: 'n2', room: 'dev', name: 'ann' };
+const typing: BusEvent = { kind: 'typing', node: 'n2', room: 'dev', key: 'ann', name: 'Ann' };
+const heartbeat: BusEvent = {
+  kind: 'node',
+  node: 'n2',
+  rooms: [{ room: 'dev', lastSeq: 7, members: [['ann', 'Ann']] }],
+};
+const bye: BusEvent = { kind: 'bye', node: 'n2' };
 
 function busContract(name: string, make: () => Promise<BusPair>): void {
   describe(`bus contract: ${name}`, () => {
@@ -74,7 +81,7 @@ function busContract(name: string, make: () => Promise<BusPair>): void {
       const onA = collect(a);
       const onB = collect(b);
       const onB2 = collect(b);
-      const sent = [msg(1), presence, typing];
+      const sent = [msg(1), presence, typing, heartbeat, bye];
       for (const e of sent) a.publish(e);
       await eventually(
         'three events on b',
@@ -200,6 +207,10 @@ describe('redis bus', () => {
         '{"kind":"presence","node":"x","room":"dev","name":"ann","event":"dance"}',
         '{"kind":"typing","node":"x","room":"dev"}',
         '{"kind":"typing","room":"dev","name":"ann"}',
+        '{"kind":"presence","node":"x","room":"dev","name":"ann","event":"join"}',
+        '{"kind":"node","node":"x","rooms":[{"room":"dev","lastSeq":"7","members":[]}]}',
+        '{"kind":"node","node":"x","rooms":[{"room":"dev","lastSeq":7,"members":[["ann"]]}]}',
+        '{"kind":"bye"}',
         '{"kind":"explode","node":"x"}',
         '{"kind":"msg","node":"x","message":',
       ];
@@ -219,7 +230,14 @@ describe('redis bus', () => {
   });
 
   test('parseEvent accepts exactly the event shapes', () => {
-    for (const e of [msg(3), presence, { ...presence, event: 'leave' as const }, typing]) {
+    for (const e of [
+      msg(3),
+      presence,
+      { ...presence, event: 'leave' as const },
+      typing,
+      heartbeat,
+      bye,
+    ]) {
       assert.deepEqual(parseEvent(JSON.stringify(e)), e);
     }
     assert.equal(parseEvent('{"kind":"msg","node":"x","message":null}'), undefined);

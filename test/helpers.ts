@@ -51,7 +51,7 @@ export class TestClient {
   readonly frames: string[] = [];
   closeCode: number | undefined;
   closeReason = '';
-  private consumed = 0;
+  private readonly taken = new Set<number>();
 
   private constructor(readonly ws: WebSocket) {
     ws.on('message', (d) => this.frames.push(d.toString()));
@@ -90,18 +90,14 @@ export class TestClient {
     this.ws.send(typeof data === 'string' ? data : JSON.stringify(data));
   }
 
-  /** Waits for the next frame (after those already taken) that matches, and takes it. */
+  /** Waits for the oldest frame not yet taken that matches, and takes it. */
   async next(match: (frame: string) => boolean = () => true, ms = 5000): Promise<string> {
     let found = -1;
-    await waitFor(
-      () => {
-        found = this.frames.findIndex((f, i) => i >= this.consumed && match(f));
-        return found >= 0;
-      },
-      'a matching frame',
-      ms,
-    );
-    this.consumed = found + 1;
+    await waitFor(() => {
+      found = this.frames.findIndex((f, i) => !this.taken.has(i) && match(f));
+      return found >= 0;
+    }, 'a matching frame', ms);
+    this.taken.add(found);
     return this.frames[found] as string;
   }
 

@@ -6,6 +6,7 @@
 import type { Redis } from 'ioredis';
 import type { ChatMessage } from '../protocol/index.js';
 import type { Bus, BusEvent } from './types.js';
+import type { NodeRoom } from '../core/ports.js';
 
 export interface RedisBusOptions {
   /** The pub/sub channel every node of one cluster shares; `parley:events` by default. */
@@ -153,14 +154,45 @@ export function parseEvent(payload: string): BusEvent | undefined {
       return message ? { kind: 'msg', node: v.node, message } : undefined;
     }
     case 'presence':
-      return isStr(v.room) && isStr(v.name) && (v.event === 'join' || v.event === 'leave')
-        ? { kind: 'presence', node: v.node, room: v.room, name: v.name, event: v.event }
+      return isStr(v.room) &&
+        isStr(v.key) &&
+        isStr(v.name) &&
+        (v.event === 'join' || v.event === 'leave')
+        ? { kind: 'presence', node: v.node, room: v.room, key: v.key, name: v.name, event: v.event }
         : undefined;
     case 'typing':
-      return isStr(v.room) && isStr(v.name)
-        ? { kind: 'typing', node: v.node, room: v.room, name: v.name }
+      return isStr(v.room) && isStr(v.key) && isStr(v.name)
+        ? { kind: 'typing', node: v.node, room: v.room, key: v.key, name: v.name }
         : undefined;
+    case 'node': {
+      const rooms = toNodeRooms(v.rooms);
+      return rooms ? { kind: 'node', node: v.node, rooms } : undefined;
+    }
+    case 'bye':
+      return { kind: 'bye', node: v.node };
     default:
       return undefined;
   }
+}
+
+function toNodeRooms(v: unknown): NodeRoom[] | undefined {
+  if (!Array.isArray(v)) return undefined;
+  const rooms: NodeRoom[] = [];
+  for (const r of v as unknown[]) {
+    if (
+      !isObj(r) ||
+      !isStr(r.room) ||
+      !Number.isSafeInteger(r.lastSeq) ||
+      !Array.isArray(r.members)
+    ) {
+      return undefined;
+    }
+    const members: [string, string][] = [];
+    for (const m of r.members as unknown[]) {
+      if (!Array.isArray(m) || m.length !== 2 || !isStr(m[0]) || !isStr(m[1])) return undefined;
+      members.push([m[0], m[1]]);
+    }
+    rooms.push({ room: r.room, lastSeq: r.lastSeq as number, members });
+  }
+  return rooms;
 }

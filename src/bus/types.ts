@@ -1,12 +1,10 @@
 // The bus rings the bell between nodes after a commit; the store stays the log. Delivery is at
 // most once, so receivers detect gaps by sequence number and read the store to fill them.
 
-import type { ChatMessage } from '../protocol/index.js';
+// The events are the core's: the bus carries what the core asks it to.
+import type { Bell } from '../core/ports.js';
 
-export type BusEvent =
-  | { kind: 'msg'; node: string; message: ChatMessage }
-  | { kind: 'presence'; node: string; room: string; name: string; event: 'join' | 'leave' }
-  | { kind: 'typing'; node: string; room: string; name: string };
+export type BusEvent = Bell;
 
 export interface Bus {
   /** Fire and forget; a lost event is recovered from the store by the receiver. */

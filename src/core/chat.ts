@@ -14,7 +14,7 @@ import {
   type RoomInfo,
 } from '../protocol/index.js';
 import { MessageFrames, jsonFrame, frame } from './frames.js';
-import type { Bell, CoreDeps, Peer } from './ports.js';
+import type { Bell, CoreDeps, NodeRoom, Peer } from './ports.js';
 import { TokenBucket } from './rate-limit.js';
 import { Room, directId, labelFor } from './room.js';
 import { Session, type Subscription } from './session.js';
@@ -58,6 +58,8 @@ export class Chat {
   private flushing = false;
   private flushScheduled = false;
   private nextSessionId = 1;
+  /** Other nodes, with when each was last heard from. */
+  private readonly nodes = new Map<string, number>();
 
   constructor(private readonly deps: CoreDeps) {}
 
@@ -179,11 +181,13 @@ export class Chat {
     ) {
       throw new ChatError('NAME_TAKEN');
     }
-    const claim = await this.deps.log.claimName(n.key, hash, this.deps.clock.now());
+    const claim = await this.read(() =>
+      this.deps.log.claimName(n.key, hash, this.deps.clock.now()),
+    );
     if (claim === 'reserved') throw new ChatError('NAME_RESERVED');
     if (session.closed) return { name: n.display, token, direct: [] };
     this.rename(session, n.display, n.key, hash);
-    const direct = await this.deps.log.directRooms(n.key);
+    const direct = await this.read(() => this.deps.log.directRooms(n.key));
     return {
       name: n.display,
       token,
@@ -213,11 +217,11 @@ export class Chat {
       const { room } = sub;
       if (room.direct) {
         // Direct conversations belong to the name: a new name leaves the old ones behind.
-        if (oldKey !== key) this.unsubscribe(session, sub, true);
+        if (oldKey !== key) this.unsubscribe(session, sub);
         continue;
       }
-      const gone = room.removeName(oldKey);
-      const came = room.addName(key, display);
+      const gone = this.leaveRoom(room, oldKey, oldName);
+      const came = this.enterRoom(room, key, display);
       if (gone && came) this.renameNotice(room, session, oldName, display);
       else {
         if (gone) this.presence(room, session, oldName, 'leave');
@@ -236,7 +240,7 @@ export class Chat {
       if (!peer) throw new ChatError('NO_SUCH_USER');
       if (
         !this.identities.get(peer.key)?.tokenHash &&
-        !(await this.deps.log.nameExists(peer.key))
+        !(await this.read(() => this.deps.log.nameExists(peer.key)))
       ) {
         throw new ChatError('NO_SUCH_USER');
       }
@@ -278,7 +282,13 @@ export class Chat {
       throw new ChatError('TOO_MANY_ROOMS');
     const room = this.room(r.id, r.direct);
     const sub = this.subscribe(session, room, r.label, 0, true);
-    const latest = await this.deps.log.lastSeq(r.id);
+    let latest: number;
+    try {
+      latest = await this.read(() => this.deps.log.lastSeq(r.id));
+    } catch (e) {
+      if (session.subs.get(r.id) === sub) this.unsubscribe(session, sub);
+      throw e;
+    }
     if (session.subs.get(r.id) !== sub) return;
     room.lastSeq = Math.max(room.lastSeq, latest);
     sub.cursor = since === undefined ? latest : Math.min(since, latest);
@@ -296,7 +306,7 @@ export class Chat {
     const sub: Subscription = { room, label, cursor, catchingUp, lastTyping: 0 };
     room.subs.set(session, sub);
     session.subs.set(room.id, sub);
-    if (!room.direct && room.addName(session.key, session.name)) {
+    if (!room.direct && this.enterRoom(room, session.key, session.name)) {
       this.presence(room, session, session.name, 'join');
     }
     return sub;
@@ -310,18 +320,53 @@ export class Chat {
     return r.label;
   }
 
-  private unsubscribe(session: Session, sub: Subscription, quiet = false): void {
+  private unsubscribe(session: Session, sub: Subscription): void {
     const { room } = sub;
     room.subs.delete(session);
     session.subs.delete(room.id);
     if (session.current === room.id) session.current = session.subs.keys().next().value;
-    if (!room.direct && room.removeName(session.key) && !quiet) {
+    if (!room.direct && this.leaveRoom(room, session.key, session.name)) {
       this.presence(room, session, session.name, 'leave');
     }
-    if (room.subs.size === 0) this.rooms.delete(room.id);
+    this.dropIfIdle(room);
   }
 
-  private presence(room: Room, actor: Session, name: string, event: 'join' | 'leave'): void {
+  private dropIfIdle(room: Room): void {
+    if (room.idle) this.rooms.delete(room.id);
+  }
+
+  /** A local session of a name enters a room; other nodes hear of the name's first one. */
+  private enterRoom(room: Room, key: string, name: string): boolean {
+    const change = room.addLocal(key, name);
+    if (change.local) this.publishPresence(room, key, name, 'join');
+    return change.cluster;
+  }
+
+  /** A local session of a name leaves a room; other nodes hear of the name's last one. */
+  private leaveRoom(room: Room, key: string, name: string): boolean {
+    const change = room.removeLocal(key);
+    if (change.local) this.publishPresence(room, key, name, 'leave');
+    return change.cluster;
+  }
+
+  private publishPresence(room: Room, key: string, name: string, event: 'join' | 'leave'): void {
+    this.deps.bus.publish({
+      kind: 'presence',
+      node: this.deps.nodeId,
+      room: room.id,
+      key,
+      name,
+      event,
+    });
+  }
+
+  /** Tells local members that a name came or went; `actor` (if local) is not told. */
+  private presence(
+    room: Room,
+    actor: Session | undefined,
+    name: string,
+    event: 'join' | 'leave',
+  ): void {
     const json = jsonFrame({ type: 'presence', room: room.id, name, event });
     const verb = event === 'join' ? 'joined' : 'left';
     const text = frame(`* ${name} ${verb} #${room.id}`);
@@ -341,7 +386,7 @@ export class Chat {
   }
 
   async roomList(): Promise<RoomInfo[]> {
-    const stored = await this.deps.log.rooms();
+    const stored = await this.read(() => this.deps.log.rooms());
     const names = new Set([LOBBY, ...stored.map((r) => r.room)]);
     for (const room of this.rooms.values()) if (!room.direct) names.add(room.id);
     return [...names]
@@ -372,8 +417,8 @@ export class Chat {
       r = { id: room.key, label: room.key };
     }
     const n = Math.min(Math.max(limit ?? HISTORY_DEFAULT, 1), HISTORY_MAX);
-    const upTo = before ?? (await this.deps.log.lastSeq(r.id)) + 1;
-    const rows = await this.deps.log.before(r.id, upTo, n);
+    const upTo = before ?? (await this.read(() => this.deps.log.lastSeq(r.id))) + 1;
+    const rows = await this.read(() => this.deps.log.before(r.id, upTo, n));
     const first = rows[0];
     return {
       label: r.label,
@@ -447,10 +492,130 @@ export class Chat {
     }
   }
 
-  /** Events from the bus: messages committed by other nodes. */
+  // ---- the cluster --------------------------------------------------------------------------
+
+  /** Events from the bus, published by other nodes (this node's own are ignored). */
   onBell(event: Bell): void {
     if (event.node === this.deps.nodeId) return;
-    if (event.kind === 'msg') this.deliver(event.message);
+    this.nodes.set(event.node, this.deps.clock.now());
+    switch (event.kind) {
+      case 'msg':
+        this.deliver(event.message);
+        return;
+      case 'presence':
+        this.remotePresence(event.node, event.room, event.key, event.name, event.event);
+        return;
+      case 'typing':
+        this.relayTyping(event.room, event.key, event.name);
+        return;
+      case 'node':
+        this.applyHeartbeat(event.node, event.rooms);
+        return;
+      case 'bye':
+        this.forgetNode(event.node);
+        return;
+    }
+  }
+
+  private remotePresence(
+    node: string,
+    id: string,
+    key: string,
+    name: string,
+    event: 'join' | 'leave',
+  ): void {
+    if (isDirect(id) || !normalizeRoom(id)) return;
+    const room = this.room(id);
+    if (event === 'join') {
+      if (room.addRemote(key, name, node)) this.presence(room, undefined, name, 'join');
+    } else {
+      const display = room.displayOf(key) ?? name;
+      if (room.removeRemote(key, node)) this.presence(room, undefined, display, 'leave');
+    }
+    this.dropIfIdle(room);
+  }
+
+  /** A heartbeat is the whole truth about a node: it heals lost presence and lost bells. */
+  private applyHeartbeat(node: string, rooms: NodeRoom[]): void {
+    const reported = new Set<string>();
+    for (const r of rooms) {
+      reported.add(r.room);
+      const room = this.rooms.get(r.room) ?? (r.members.length > 0 ? this.room(r.room) : undefined);
+      if (!room) continue;
+      const now = new Set(r.members.map(([k]) => k));
+      const before = new Set(room.remoteKeys(node));
+      for (const key of before) {
+        if (!now.has(key)) this.remotePresence(node, r.room, key, key, 'leave');
+      }
+      for (const [key, name] of r.members) {
+        if (!before.has(key)) this.remotePresence(node, r.room, key, name, 'join');
+      }
+      if (r.lastSeq > room.lastSeq && room.subs.size > 0) {
+        room.lastSeq = r.lastSeq;
+        this.catchUpAll(room);
+      }
+    }
+    for (const room of [...this.rooms.values()]) {
+      if (reported.has(room.id)) continue;
+      for (const key of room.remoteKeys(node))
+        this.remotePresence(node, room.id, key, key, 'leave');
+    }
+  }
+
+  private forgetNode(node: string): void {
+    this.nodes.delete(node);
+    for (const room of [...this.rooms.values()]) {
+      for (const key of room.remoteKeys(node))
+        this.remotePresence(node, room.id, key, key, 'leave');
+    }
+  }
+
+  /** Catches up every local subscriber that is behind what the room is known to hold. */
+  private catchUpAll(room: Room): void {
+    for (const [session, sub] of room.subs) {
+      if (!sub.catchingUp && sub.cursor < room.lastSeq) void this.catchUp(session, sub);
+    }
+  }
+
+  /** Called on a timer by the server: publish this node's heartbeat, expire silent nodes. */
+  tick(): void {
+    const now = this.deps.clock.now();
+    for (const [node, seen] of this.nodes) {
+      if (now - seen > this.deps.limits.nodeTimeoutMs) this.forgetNode(node);
+    }
+    const rooms: NodeRoom[] = [];
+    for (const room of this.rooms.values()) {
+      if (room.subs.size === 0) continue;
+      rooms.push({ room: room.id, lastSeq: room.lastSeq, members: room.localMembers() });
+    }
+    this.deps.bus.publish({ kind: 'node', node: this.deps.nodeId, rooms });
+  }
+
+  /** After the bus was cut off: read every local room's last sequence from the store. */
+  async resync(): Promise<void> {
+    for (const room of [...this.rooms.values()]) {
+      if (room.subs.size === 0) continue;
+      const last = await this.read(() => this.deps.log.lastSeq(room.id));
+      if (last > room.lastSeq) room.lastSeq = last;
+      this.catchUpAll(room);
+    }
+    this.tick();
+  }
+
+  /** Tells the other nodes that this one is leaving, so its members leave at once. */
+  goodbye(): void {
+    this.deps.bus.publish({ kind: 'bye', node: this.deps.nodeId });
+  }
+
+  /** A store failure becomes a refusal the client can retry; the cause is logged. */
+  private async read<T>(f: () => Promise<T>): Promise<T> {
+    try {
+      return await f();
+    } catch (e) {
+      if (e instanceof ChatError) throw e;
+      this.deps.onError(e, 'store');
+      throw new ChatError('STORE_UNAVAILABLE', 'The history store is unavailable; try again.');
+    }
   }
 
   /** Sends a committed message to every local subscriber that is exactly one behind it. */
@@ -492,7 +657,7 @@ export class Chat {
         if (!r.subs.has(s)) this.subscribe(s, r, labelFor(r, key), message.seq - 1, false);
       }
     }
-    if (r.subs.size === 0) this.rooms.delete(r.id);
+    this.dropIfIdle(r);
     return r;
   }
 
@@ -550,12 +715,25 @@ export class Chat {
     const now = this.deps.clock.now();
     if (now - sub.lastTyping < TYPING_MIN_INTERVAL_MS) return r.label;
     sub.lastTyping = now;
-    const ttlMs = this.deps.limits.typingTtlMs;
-    for (const [s, other] of sub.room.subs) {
-      if (s.key === session.key || s.isText) continue;
-      s.event({ type: 'typing', room: other.label, name: session.name, ttlMs });
-    }
+    this.relayTyping(r.id, session.key, session.name);
+    this.deps.bus.publish({
+      kind: 'typing',
+      node: this.deps.nodeId,
+      room: r.id,
+      key: session.key,
+      name: session.name,
+    });
     return r.label;
+  }
+
+  private relayTyping(id: string, key: string, name: string): void {
+    const room = this.rooms.get(id);
+    if (!room) return;
+    const ttlMs = this.deps.limits.typingTtlMs;
+    for (const [s, sub] of room.subs) {
+      if (s.key === key || s.isText) continue;
+      s.event({ type: 'typing', room: sub.label, name, ttlMs });
+    }
   }
 
   /** The label of a session's room id, for text replies. */

@@ -68,11 +68,30 @@ export interface Log {
   nameExists(key: string): Promise<boolean>;
 }
 
-/** Cross-node events; the in-process bus loops them back to this node. */
+/** What a node reports of a room in its heartbeat. */
+export interface NodeRoom {
+  room: string;
+  lastSeq: number;
+  /** The node's own members, as [key, display] pairs. */
+  members: [string, string][];
+}
+
+/** Cross-node events; the in-process bus loops them back to this node, which ignores them. */
 export type Bell =
   | { kind: 'msg'; node: string; message: ChatMessage }
-  | { kind: 'presence'; node: string; room: string; name: string; event: 'join' | 'leave' }
-  | { kind: 'typing'; node: string; room: string; name: string };
+  | {
+      kind: 'presence';
+      node: string;
+      room: string;
+      key: string;
+      name: string;
+      event: 'join' | 'leave';
+    }
+  | { kind: 'typing'; node: string; room: string; key: string; name: string }
+  /** Heartbeat: the node's presence and known sequence numbers, in full. */
+  | { kind: 'node'; node: string; rooms: NodeRoom[] }
+  /** The node is stopping: forget its members now. */
+  | { kind: 'bye'; node: string };
 
 export interface BellPort {
   publish(event: Bell): void;
@@ -91,6 +110,8 @@ export interface Limits {
   maxMessageBytes: number;
   /** Name changes allowed per minute per connection. */
   renamesPerMinute: number;
+  /** A node not heard from for this long is taken for dead and its members leave. */
+  nodeTimeoutMs: number;
 }
 
 export const DEFAULT_LIMITS: Limits = {
@@ -101,6 +122,7 @@ export const DEFAULT_LIMITS: Limits = {
   typingTtlMs: 5000,
   maxMessageBytes: 64 * 1024,
   renamesPerMinute: 5,
+  nodeTimeoutMs: 15_000,
 };
 
 export interface CoreDeps {

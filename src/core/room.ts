@@ -2,12 +2,27 @@
 
 import type { Session, Subscription } from './session.js';
 
+/** How a name's presence changed: on this node, and in the whole cluster. */
+export interface PresenceChange {
+  /** The first or last local session of the name: other nodes must hear of it. */
+  local: boolean;
+  /** The name appeared in or vanished from the room as a whole. */
+  cluster: boolean;
+}
+
+interface Presence {
+  display: string;
+  /** Local sessions of the name in this room: one person with two tabs is one member. */
+  local: number;
+  /** Other nodes that report the name in this room. */
+  nodes: Set<string>;
+}
+
 export class Room {
   /** The highest sequence number this node knows of (from commits, the bus or the store). */
   lastSeq = 0;
   readonly subs = new Map<Session, Subscription>();
-  /** Present names by key, counting sessions: one person with two tabs is one member. */
-  private readonly names = new Map<string, { display: string; count: number }>();
+  private readonly names = new Map<string, Presence>();
 
   constructor(
     readonly id: string,
@@ -15,24 +30,57 @@ export class Room {
     readonly direct?: [string, string],
   ) {}
 
-  /** Returns true when the name became present. */
-  addName(key: string, display: string): boolean {
-    const n = this.names.get(key);
-    if (n) {
-      n.count++;
-      return false;
+  addLocal(key: string, display: string): PresenceChange {
+    const p = this.names.get(key);
+    if (!p) {
+      this.names.set(key, { display, local: 1, nodes: new Set() });
+      return { local: true, cluster: true };
     }
-    this.names.set(key, { display, count: 1 });
+    p.local++;
+    return { local: p.local === 1, cluster: false };
+  }
+
+  removeLocal(key: string): PresenceChange {
+    const p = this.names.get(key);
+    if (!p || p.local === 0) return { local: false, cluster: false };
+    p.local--;
+    if (p.local > 0) return { local: false, cluster: false };
+    if (p.nodes.size === 0) this.names.delete(key);
+    return { local: true, cluster: p.nodes.size === 0 };
+  }
+
+  /** Returns true when the name became present in the room. */
+  addRemote(key: string, display: string, node: string): boolean {
+    const p = this.names.get(key);
+    if (!p) {
+      this.names.set(key, { display, local: 0, nodes: new Set([node]) });
+      return true;
+    }
+    p.nodes.add(node);
+    return false;
+  }
+
+  /** Returns true when the name is no longer present in the room. */
+  removeRemote(key: string, node: string): boolean {
+    const p = this.names.get(key);
+    if (!p || !p.nodes.delete(node)) return false;
+    if (p.local > 0 || p.nodes.size > 0) return false;
+    this.names.delete(key);
     return true;
   }
 
-  /** Returns true when the name is no longer present. */
-  removeName(key: string): boolean {
-    const n = this.names.get(key);
-    if (!n) return false;
-    if (--n.count > 0) return false;
-    this.names.delete(key);
-    return true;
+  displayOf(key: string): string | undefined {
+    return this.names.get(key)?.display;
+  }
+
+  /** Keys of the names another node reports here. */
+  remoteKeys(node: string): string[] {
+    return [...this.names].filter(([, p]) => p.nodes.has(node)).map(([k]) => k);
+  }
+
+  /** This node's own members, as [key, display] pairs, for snapshots. */
+  localMembers(): [string, string][] {
+    return [...this.names].filter(([, p]) => p.local > 0).map(([k, p]) => [k, p.display]);
   }
 
   members(): string[] {
@@ -41,6 +89,11 @@ export class Room {
 
   get memberCount(): number {
     return this.names.size;
+  }
+
+  /** Nothing keeps the room: no local subscriber and no one present anywhere. */
+  get idle(): boolean {
+    return this.subs.size === 0 && this.names.size === 0;
   }
 }
 

@@ -79,11 +79,18 @@ export async function startParley(
       roomsPerConnection: config.roomsPerConnection,
       maxMessageBytes: config.maxMessageBytes,
       renamesPerMinute: config.renamesPerMinute,
+      nodeTimeoutMs: config.clusterHeartbeatMs * 3,
     },
     telemetry: metrics.telemetry,
     onError: (err, context) => log.error('internal-error', { context, err }),
   });
   bus.subscribe((event) => chat.onBell(event));
+  bus.onResync(() => {
+    log.warn('bus-resync', { reason: 'the bus reconnected; catching up from the store' });
+    chat.resync().catch((err: unknown) => log.error('internal-error', { context: 'resync', err }));
+  });
+  const clusterHeartbeat = setInterval(() => chat.tick(), config.clusterHeartbeatMs);
+  clusterHeartbeat.unref();
 
   let httpPort = config.httpPort;
   const gateway = createGateway(chat, config, log, metrics, () => httpPort);
@@ -156,6 +163,8 @@ export async function startParley(
         config.shutdownMs,
       );
       gateway.stop();
+      clearInterval(clusterHeartbeat);
+      chat.goodbye();
       page.closeAllConnections();
       wsOnly.closeAllConnections();
       await bus.close();

@@ -31,6 +31,8 @@ export interface Config {
   /** Per-connection send buffer; past it the connection is a slow consumer and is closed. */
   sendBufferBytes: number;
   heartbeatMs: number;
+  /** How often a node tells the others who is on it; three missed and it is taken for dead. */
+  clusterHeartbeatMs: number;
   shutdownMs: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
 }
@@ -174,6 +176,13 @@ export const SETTINGS: Setting[] = [
     help: 'ping interval; a peer that has not answered by the next ping is dropped',
   },
   {
+    key: 'clusterHeartbeatMs',
+    flag: 'cluster-heartbeat-ms',
+    env: 'PARLEY_CLUSTER_HEARTBEAT_MS',
+    kind: 'int',
+    help: 'how often a node announces its members; a node silent for 3 is dropped',
+  },
+  {
     key: 'shutdownMs',
     flag: 'shutdown-ms',
     env: 'PARLEY_SHUTDOWN_MS',
@@ -209,6 +218,7 @@ export const DEFAULTS: Config = {
   historyBound: 500,
   sendBufferBytes: 1024 * 1024,
   heartbeatMs: 30_000,
+  clusterHeartbeatMs: 5000,
   shutdownMs: 10_000,
   logLevel: 'info',
 };

@@ -133,6 +133,12 @@ export async function openPostgresStore(
       if (closed) throw new Error('the PostgreSQL store is closed');
       const client = await pool.connect();
       let broken: Error | undefined;
+      // A checked-out client reports a dropped connection as an 'error' event as well as
+      // failing the query; without a listener that event would end the process.
+      const onError = (err: Error) => {
+        broken = err;
+      };
+      client.on('error', onError);
       try {
         await client.query('BEGIN');
         const result = await work(client);
@@ -149,6 +155,7 @@ export async function openPostgresStore(
         const state = sqlState(err);
         if (attempt >= MAX_ATTEMPTS || state === undefined || !RETRYABLE.has(state)) throw err;
       } finally {
+        client.off('error', onError);
         client.release(broken);
       }
       // Lost a race with another node: back off a little, with jitter, and run the batch again.

@@ -1,0 +1,182 @@
+// Several nodes on one PostgreSQL schema and one Redis: presence, typing, direct messages and
+// history span them, and they survive a dead node, a Redis restart and a PostgreSQL outage.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startTestServer, TestClient, type TestServer } from './helpers.js';
+import { CuttableProxy, OwnRedis, freshSchema, spawnNode } from './cluster-harness.js';
+import type { ServerEvent } from '../src/protocol/index.js';
+
+let redis: OwnRedis;
+let schema: Awaited<ReturnType<typeof freshSchema>>;
+
+before(async () => {
+  redis = await OwnRedis.start();
+  schema = await freshSchema();
+});
+after(async () => {
+  await redis.down();
+  await schema.drop();
+});
+
+function node(extra: Parameters<typeof startTestServer>[0] = {}): Promise<TestServer> {
+  return startTestServer({
+    store: schema.url(),
+    bus: redis.url,
+    clusterHeartbeatMs: 200,
+    ...extra,
+  });
+}
+
+let tokens = 0;
+async function user(s: TestServer, name: string): Promise<TestClient> {
+  const c = await TestClient.json(s);
+  await c.event('welcome');
+  const r = await c.request({ type: 'hello', name, token: `cluster-token-${++tokens}-0123456789` });
+  assert.equal(r.type, 'result', JSON.stringify(r));
+  return c;
+}
+
+function seqOf(e: ServerEvent): number {
+  return e.type === 'ack' ? e.seq : -1;
+}
+
+test('presence, messages, typing and direct messages span nodes; sequence numbers are global', async () => {
+  const n1 = await node();
+  const n2 = await node();
+  try {
+    const ann = await user(n1, 'ann');
+    const bob = await user(n2, 'bob');
+    await ann.request({ type: 'join', room: 'dev' });
+    await bob.request({ type: 'join', room: 'dev' });
+    const p = await ann.event('presence', (e) => e.name === 'bob');
+    assert.equal(p.event, 'join');
+    const who = await ann.request({ type: 'who', room: 'dev' });
+    assert.deepEqual(who.type === 'result' && who.of === 'who' && who.members, ['ann', 'bob']);
+    const rooms = await bob.request({ type: 'rooms' });
+    assert.ok(rooms.type === 'result' && rooms.of === 'rooms');
+    if (rooms.type === 'result' && rooms.of === 'rooms') {
+      assert.equal(rooms.rooms.find((r) => r.room === 'dev')?.members, 2);
+    }
+    const a1 = await ann.request({ type: 'send', room: 'dev', cid: 'x1', text: 'from node one' });
+    const b1 = await bob.request({ type: 'send', room: 'dev', cid: 'x2', text: 'from node two' });
+    assert.deepEqual([seqOf(a1), seqOf(b1)], [1, 2]);
+    const atBob = await bob.event('msg', (m) => m.text === 'from node one');
+    assert.equal(atBob.seq, 1);
+    const atAnn = await ann.event('msg', (m) => m.text === 'from node two');
+    assert.equal(atAnn.seq, 2);
+    await bob.request({ type: 'typing', room: 'dev' });
+    assert.equal((await ann.event('typing')).name, 'bob');
+    await ann.request({ type: 'send', room: '@bob', cid: 'dm1', text: 'across nodes, privately' });
+    const dm = await bob.event('msg', (m) => m.room === '@ann');
+    assert.equal(dm.text, 'across nodes, privately');
+    // A graceful stop says goodbye: the node's members leave at once.
+    bob.close();
+    const bob2 = await user(n2, 'bob2');
+    await bob2.request({ type: 'join', room: 'dev' });
+    await ann.event('presence', (e) => e.name === 'bob2' && e.event === 'join');
+    await n2.stop();
+    await ann.event('presence', (e) => e.name === 'bob2' && e.event === 'leave', 3000);
+    ann.close();
+  } finally {
+    await n1.dispose();
+    await n2.dispose();
+  }
+});
+
+test('a node killed with SIGKILL: its members leave within three heartbeats', async () => {
+  const n1 = await node();
+  const dead = await spawnNode([
+    '--data-dir',
+    '/tmp',
+    '--store',
+    schema.url(),
+    '--bus',
+    redis.url,
+    '--cluster-heartbeat-ms',
+    '200',
+  ]);
+  try {
+    const ann = await user(n1, 'ann-k');
+    await ann.request({ type: 'join', room: 'kill' });
+    const ghost = await TestClient.open(`ws://127.0.0.1:${dead.port}/ws`, 'parley.v1');
+    await ghost.event('welcome');
+    await ghost.request({ type: 'hello', name: 'ghost', token: 'ghost-token-0123456789' });
+    await ghost.request({ type: 'join', room: 'kill' });
+    await ann.event('presence', (e) => e.name === 'ghost' && e.event === 'join');
+    const killedAt = Date.now();
+    await dead.kill('SIGKILL');
+    await ann.event('presence', (e) => e.name === 'ghost' && e.event === 'leave', 5000);
+    const took = Date.now() - killedAt;
+    assert.ok(took < 3000, `left after ${took} ms`);
+    ann.close();
+  } finally {
+    await dead.kill();
+    await n1.dispose();
+  }
+});
+
+test('Redis restarting mid-traffic: no crash, and what was sent meanwhile arrives after resync', async () => {
+  const n1 = await node();
+  const n2 = await node();
+  try {
+    const ann = await user(n1, 'ann-r');
+    const bob = await user(n2, 'bob-r');
+    await ann.request({ type: 'join', room: 'redis' });
+    await bob.request({ type: 'join', room: 'redis' });
+    await ann.request({ type: 'send', room: 'redis', cid: 'r1', text: 'before' });
+    await bob.event('msg', (m) => m.text === 'before');
+    await redis.down();
+    // The log is PostgreSQL: sends still commit and are acked while the bell cannot ring.
+    const during = await ann.request({ type: 'send', room: 'redis', cid: 'r2', text: 'during' });
+    assert.equal(during.type, 'ack');
+    await redis.up();
+    const late = await bob.event('msg', (m) => m.text === 'during', 15_000);
+    assert.equal(late.seq, 2);
+    await ann.request({ type: 'send', room: 'redis', cid: 'r3', text: 'after' });
+    await bob.event('msg', (m) => m.text === 'after', 5000);
+    assert.deepEqual(
+      bob
+        .events()
+        .filter((e) => e.type === 'msg')
+        .map((e) => (e.type === 'msg' ? e.seq : 0)),
+      [1, 2, 3],
+    );
+    ann.close();
+    bob.close();
+  } finally {
+    await n1.dispose();
+    await n2.dispose();
+  }
+});
+
+test('PostgreSQL briefly unreachable: sends are refused, never acked, and it recovers', async () => {
+  const proxy = await CuttableProxy.start();
+  const n1 = await startTestServer({ store: schema.url(proxy.port), bus: redis.url });
+  try {
+    const ann = await user(n1, 'ann-p');
+    await ann.request({ type: 'join', room: 'pg' });
+    assert.equal(
+      (await ann.request({ type: 'send', room: 'pg', cid: 'p1', text: 'one' })).type,
+      'ack',
+    );
+    await proxy.cut();
+    const refused = await ann.request({ type: 'send', room: 'pg', cid: 'p2', text: 'two' }, 20_000);
+    assert.ok(
+      refused.type === 'error' && refused.code === 'STORE_UNAVAILABLE',
+      JSON.stringify(refused),
+    );
+    await proxy.restore();
+    let retried: ServerEvent | undefined;
+    for (let i = 0; i < 20 && retried?.type !== 'ack'; i++) {
+      retried = await ann.request({ type: 'send', room: 'pg', cid: 'p2', text: 'two' }, 20_000);
+      if (retried.type !== 'ack') await new Promise((r) => setTimeout(r, 250));
+    }
+    assert.equal(retried?.type, 'ack');
+    assert.equal(seqOf(retried as ServerEvent), 2, 'the refused send left no trace');
+    ann.close();
+  } finally {
+    await n1.dispose();
+    await proxy.cut();
+  }
+});
