@@ -23,6 +23,20 @@ async function withServer(
 
 const get = (s: TestServer, path: string) => fetch(`http://127.0.0.1:${s.httpPort}${path}`);
 
+test('the SQLite durability setting is applied and stated in the start-up log', async () => {
+  const lines: string[] = [];
+  const { startParley } = await import('../src/server/app.js');
+  const s = await startParley(
+    { host: '127.0.0.1', httpPort: 0, wsPort: 0, dataDir: tempDir(), sqliteSynchronous: 'NORMAL' },
+    createLogger('info', (l) => lines.push(l)),
+  );
+  await s.stop();
+  const started = lines
+    .map((l) => JSON.parse(l) as { event: string; store?: string })
+    .find((e) => e.event === 'started');
+  assert.match(started?.store ?? '', /journal_mode=WAL, synchronous=NORMAL/);
+});
+
 test('health, readiness, and security headers on the page', async () => {
   await withServer({}, async (s) => {
     assert.equal((await get(s, '/healthz')).status, 200);
@@ -122,44 +136,49 @@ test('a graceful stop commits what is in flight, then closes clients with 1001',
   }
 });
 
-test('SIGTERM: the process closes clients with 1001 and exits 0 within the deadline', async () => {
-  const dir = tempDir();
-  const child = spawn(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      'src/server/main.ts',
-      '--host',
-      '127.0.0.1',
-      '--http-port',
-      '0',
-      '--ws-port',
-      '0',
-      '--data-dir',
-      dir,
-    ],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  try {
-    const port = await new Promise<number>((resolve, reject) => {
-      const rl = createInterface({ input: child.stdout });
-      rl.on('line', (l) => {
-        const e = JSON.parse(l) as { event: string; page?: string };
-        if (e.event === 'started' && e.page) resolve(Number(new URL(e.page).port));
+for (const [signal, code] of [
+  ['SIGTERM', 1001],
+  ['SIGHUP', 1012],
+] as const) {
+  test(`${signal}: the process closes clients with ${code} and exits 0 within the deadline`, async () => {
+    const dir = tempDir();
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        'src/server/main.ts',
+        '--host',
+        '127.0.0.1',
+        '--http-port',
+        '0',
+        '--ws-port',
+        '0',
+        '--data-dir',
+        dir,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    try {
+      const port = await new Promise<number>((resolve, reject) => {
+        const rl = createInterface({ input: child.stdout });
+        rl.on('line', (l) => {
+          const e = JSON.parse(l) as { event: string; page?: string };
+          if (e.event === 'started' && e.page) resolve(Number(new URL(e.page).port));
+        });
+        child.once('exit', () => reject(new Error('server exited before starting')));
       });
-      child.once('exit', () => reject(new Error('server exited before starting')));
-    });
-    const c = await TestClient.open(`ws://127.0.0.1:${port}/ws`);
-    await c.next();
-    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-    child.kill('SIGTERM');
-    assert.equal(await c.closed(10_000), 1001);
-    assert.equal(await exited, 0);
-  } finally {
-    child.kill('SIGKILL');
-  }
-});
+      const c = await TestClient.open(`ws://127.0.0.1:${port}/ws`);
+      await c.next();
+      const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+      child.kill(signal);
+      assert.equal(await c.closed(10_000), code);
+      assert.equal(await exited, 0);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+}
 
 test('rate limit: an error first, then a policy close; other clients unaffected', async () => {
   await withServer({ rateBurst: 5, ratePerSecond: 1 }, async (s) => {

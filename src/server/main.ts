@@ -40,6 +40,8 @@ async function main(): Promise<void> {
   };
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   process.once('SIGINT', () => shutdown('SIGINT'));
+  // SIGHUP: stop as for a restart (clients are told 1012); the supervisor starts us again.
+  process.once('SIGHUP', () => shutdown('SIGHUP'));
 }
 
 void main();

@@ -5,16 +5,25 @@
 
 import pg from 'pg';
 import { openPostgresStore } from './postgres.js';
-import { openSqliteStore } from './sqlite.js';
+import { openSqliteStore, type Synchronous } from './sqlite.js';
 import type { MessageStore } from './types.js';
 
 const SCHEME = /^([A-Za-z][A-Za-z0-9+.-]*):/;
 
-export async function openStore(url: string): Promise<MessageStore> {
+export interface OpenStoreOptions {
+  /** SQLite's durability setting; FULL unless told otherwise. */
+  sqliteSynchronous?: Synchronous;
+}
+
+export async function openStore(
+  url: string,
+  options: OpenStoreOptions = {},
+): Promise<MessageStore> {
+  const sync = options.sqliteSynchronous ?? 'FULL';
   const scheme = SCHEME.exec(url)?.[1]?.toLowerCase();
   // A one-letter "scheme" is a Windows drive (C:\data\parley.db): a bare path.
-  if (scheme === undefined || scheme.length === 1) return openSqliteStore(url);
-  if (scheme === 'sqlite') return openSqliteStore(sqlitePath(url));
+  if (scheme === undefined || scheme.length === 1) return openSqliteStore(url, sync);
+  if (scheme === 'sqlite') return openSqliteStore(sqlitePath(url), sync);
   if (scheme === 'postgres' || scheme === 'postgresql') return openPostgresUrl(url);
   throw new Error(
     `unknown store URL scheme "${scheme}:" in ${redact(url)}: use sqlite:PATH (or a bare path) ` +
