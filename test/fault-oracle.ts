@@ -1,0 +1,177 @@
+// The delivery contract's oracle and the fault tests' shared helpers (design.md, "The delivery
+// contract"): what every client must have at the end, whatever the faults were.
+
+import assert from 'node:assert/strict';
+import { FaultClient, type FaultClientStats } from './fault-client.js';
+import { waitFor as waitUntil } from './helpers.js';
+
+/** PARLEY_FAULT_SEED=<n> replays the random choices of a run (timing still varies). */
+export const SEED = Number(process.env.PARLEY_FAULT_SEED ?? Math.floor(Math.random() * 2 ** 31));
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export function pick<T>(random: () => number, items: readonly T[]): T {
+  return items[Math.floor(random() * items.length)] as T;
+}
+
+function short(seqs: number[]): string {
+  const shown = seqs.slice(0, 12).join(',');
+  return seqs.length > 12 ? `${shown},... (${seqs.length})` : shown;
+}
+
+/**
+ * The oracle. Per client and room: the seqs it has are exactly 1..n, n being the lastSeq of its
+ * final join, with none missing or repeated (and the live stream was never out of order: the
+ * client records that as a violation). Across clients: every acked (room, cid) is exactly one
+ * message of that room, at the seq its ack gave; no seq is acked for two cids; and every message
+ * of a room is an acked send (nothing was made up or committed twice).
+ */
+export function checkContract(clients: FaultClient[]): void {
+  const problems: string[] = [];
+  for (const c of clients) problems.push(...c.violations);
+
+  const lastSeq = new Map<string, number>();
+  const cidAt = new Map<string, Map<number, string>>();
+  for (const c of clients) {
+    if (c.outbox.size > 0) problems.push(`${c.name}: ${c.outbox.size} sends never acked`);
+    for (const v of c.views.values()) {
+      const n = v.joinedLastSeq;
+      if (n === undefined) {
+        problems.push(`${c.name} ${v.room}: no final join result`);
+        continue;
+      }
+      const agreed = lastSeq.get(v.room);
+      if (agreed === undefined) lastSeq.set(v.room, n);
+      else if (agreed !== n) problems.push(`${v.room}: final lastSeq ${n} vs ${agreed} elsewhere`);
+      const counts = new Map<number, number>();
+      for (const s of v.seqs) counts.set(s, (counts.get(s) ?? 0) + 1);
+      const missing: number[] = [];
+      for (let s = 1; s <= n; s++) if (!counts.has(s)) missing.push(s);
+      const repeated = [...counts].filter(([, k]) => k > 1).map(([s]) => s);
+      const outside = [...counts.keys()].filter((s) => s < 1 || s > n);
+      const where = `${c.name} ${v.room} (n=${n})`;
+      if (missing.length > 0) problems.push(`${where}: missing seqs ${short(missing)}`);
+      if (repeated.length > 0) problems.push(`${where}: repeated seqs ${short(repeated)}`);
+      if (outside.length > 0) problems.push(`${where}: seqs outside 1..n ${short(outside)}`);
+
+      let seqToCid = cidAt.get(v.room);
+      if (!seqToCid) cidAt.set(v.room, (seqToCid = new Map()));
+      for (const [seq, m] of v.messages) {
+        const other = seqToCid.get(seq);
+        if (other === undefined) seqToCid.set(seq, m.cid);
+        else if (other !== m.cid) {
+          problems.push(`${v.room} seq ${seq} is cid ${m.cid} to ${c.name}, ${other} to another`);
+        }
+      }
+    }
+  }
+
+  // cid → the seqs it was seen at, per room.
+  const seqsOf = new Map<string, Map<string, number[]>>();
+  for (const [room, seqToCid] of cidAt) {
+    const m = new Map<string, number[]>();
+    for (const [seq, cid] of seqToCid) m.set(cid, [...(m.get(cid) ?? []), seq]);
+    seqsOf.set(room, m);
+  }
+
+  const ackedCid = new Map<string, string>();
+  const ackedPerRoom = new Map<string, number>();
+  for (const c of clients) {
+    for (const a of c.acked.values()) {
+      ackedPerRoom.set(a.room, (ackedPerRoom.get(a.room) ?? 0) + 1);
+      const key = `${a.room}#${a.seq}`;
+      const other = ackedCid.get(key);
+      if (other !== undefined && other !== a.cid) {
+        problems.push(`${a.room} seq ${a.seq} acked for two cids: ${other} and ${a.cid}`);
+      }
+      ackedCid.set(key, a.cid);
+      const at = seqsOf.get(a.room)?.get(a.cid) ?? [];
+      if (at.length === 0) problems.push(`acked ${a.room}/${a.cid} (seq ${a.seq}) never delivered`);
+      else if (at.length > 1) problems.push(`acked ${a.room}/${a.cid} stored at seqs ${short(at)}`);
+      else if (at[0] !== a.seq)
+        problems.push(`acked ${a.room}/${a.cid} as ${a.seq}, seen at ${at[0]}`);
+    }
+  }
+  for (const [room, n] of lastSeq) {
+    const acked = ackedPerRoom.get(room) ?? 0;
+    if (acked !== n) problems.push(`${room}: ${n} messages but ${acked} acked sends`);
+  }
+
+  assert.equal(
+    problems.length,
+    0,
+    `delivery contract broken (seed ${SEED}):\n${problems.slice(0, 40).join('\n')}` +
+      (problems.length > 40 ? `\n... and ${problems.length - 40} more` : ''),
+  );
+}
+
+/** Where every client stands, for a timeout's message. */
+export function describeClients(clients: FaultClient[]): string {
+  return clients
+    .map((c) => {
+      const rooms = [...c.views.values()]
+        .map(
+          (v) => `${v.room} live=${v.liveLast} joined=${v.joinedLastSeq} holes=${v.holes.length}`,
+        )
+        .join('; ');
+      return (
+        `  ${c.name}: ready=${c.isReady} epoch=${c.epoch} outbox=${c.outbox.size} ` +
+        `violations=${c.violations.length} | ${rooms}`
+      );
+    })
+    .join('\n');
+}
+
+/** waitFor from the helpers, with the clients' state (and more) in the timeout's message. */
+export async function waitFor(
+  cond: () => boolean,
+  what: string,
+  ms: number,
+  clients: FaultClient[],
+  more: () => string = () => '',
+): Promise<void> {
+  try {
+    await waitUntil(cond, what, ms);
+  } catch (e) {
+    const message = e instanceof Error ? e.message : String(e);
+    throw new Error(`${message} (seed ${SEED})\n${describeClients(clients)}\n${more()}`, {
+      cause: e,
+    });
+  }
+}
+
+export function total(clients: FaultClient[], key: keyof FaultClientStats): number {
+  return clients.reduce((sum, c) => sum + c.stats[key], 0);
+}
+
+export function summarize(
+  label: string,
+  clients: FaultClient[],
+  started: number,
+  extra = '',
+): void {
+  const acked = clients.reduce((sum, c) => sum + c.acked.size, 0);
+  const reconnects = clients.reduce((sum, c) => sum + c.reconnects, 0);
+  console.log(
+    `[${label}] seed=${SEED} clients=${clients.length} sent=${total(clients, 'sent')} ` +
+      `acked=${acked} resent=${total(clients, 'resent')} ` +
+      `lostAcks=${total(clients, 'lostAcks')} idempotentResends=${total(clients, 'idempotentResends')} ` +
+      `duplicateAcks=${total(clients, 'duplicateAcks')} drops=${total(clients, 'drops')} ` +
+      `reconnects=${reconnects} failedConnects=${total(clients, 'failedConnects')} ` +
+      `gaps=${total(clients, 'gaps')} historyPages=${total(clients, 'historyPages')}` +
+      `${extra} in ${Date.now() - started} ms`,
+  );
+}
+
+/** Every client reconnects and joins with `since`; resolves when each has caught up. */
+export async function finalResync(clients: FaultClient[], more?: () => string): Promise<void> {
+  const epochs = clients.map((c) => c.epoch);
+  for (const c of clients) c.drop();
+  await waitFor(
+    () => clients.every((c, i) => c.caughtUp(epochs[i])),
+    'every client to rejoin and catch up',
+    20_000,
+    clients,
+    more,
+  );
+}
