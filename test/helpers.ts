@@ -93,10 +93,14 @@ export class TestClient {
   /** Waits for the oldest frame not yet taken that matches, and takes it. */
   async next(match: (frame: string) => boolean = () => true, ms = 5000): Promise<string> {
     let found = -1;
-    await waitFor(() => {
-      found = this.frames.findIndex((f, i) => !this.taken.has(i) && match(f));
-      return found >= 0;
-    }, 'a matching frame', ms);
+    await waitFor(
+      () => {
+        found = this.frames.findIndex((f, i) => !this.taken.has(i) && match(f));
+        return found >= 0;
+      },
+      'a matching frame',
+      ms,
+    );
     this.taken.add(found);
     return this.frames[found] as string;
   }
