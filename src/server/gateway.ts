@@ -18,6 +18,7 @@ import type { Config } from './config.js';
 import type { Logger } from './logger.js';
 import { originAllowed } from './origin.js';
 import type { Metrics } from './metrics.js';
+import { Outlet } from './outlet.js';
 
 interface Conn {
   ws: WebSocket;
@@ -73,24 +74,28 @@ export function createGateway(
 
   function accept(ws: WebSocket, address: string): void {
     const codec = ws.protocol === SUBPROTOCOL ? 'json' : 'text';
+    const outlet = new Outlet(ws);
+    // Whatever was queued before a close frame goes out before it.
+    const close = (code: number, reason: string) => {
+      outlet.flush();
+      ws.close(code, reason);
+    };
     const peer: Peer = {
       codec,
       address,
       send(frame: Frame) {
         if (ws.readyState !== ws.OPEN) return;
-        if (ws.bufferedAmount + frame.bytes.length > config.sendBufferBytes) {
-          log.warn('slow-consumer', { address, buffered: ws.bufferedAmount });
+        if (outlet.backlog + frame.bytes.length > config.sendBufferBytes) {
+          log.warn('slow-consumer', { address, buffered: outlet.backlog });
           metrics.slowConsumers.inc();
-          ws.close(1013, 'SLOW_CONSUMER');
+          close(1013, 'SLOW_CONSUMER');
           // A consumer that stopped reading will not read the close frame either.
           setTimeout(() => ws.terminate(), 1000).unref();
           return;
         }
-        ws.send(frame.bytes, { binary: false });
+        outlet.push(frame);
       },
-      close(code, reason) {
-        ws.close(code, reason);
-      },
+      close,
     };
     const session = chat.connect(peer);
     const conn: Conn = { ws, session, address, alive: true };
@@ -105,14 +110,14 @@ export function createGateway(
     ws.on('message', (data: RawData, isBinary: boolean) => {
       conn.alive = true;
       if (isBinary) {
-        ws.close(1003, 'BINARY_UNSUPPORTED');
+        close(1003, 'BINARY_UNSUPPORTED');
         return;
       }
       const verdict = session.bucket.take(Date.now());
       if (verdict === 'close') {
         log.warn('refused', { address, reason: 'rate limit, policy close' });
         chat.telemetry.refused('POLICY_VIOLATION');
-        ws.close(1008, 'POLICY_VIOLATION');
+        close(1008, 'POLICY_VIOLATION');
         return;
       }
       if (verdict === 'refuse') {
@@ -183,7 +188,7 @@ export function createGateway(
               new Promise<void>((resolve) => {
                 if (c.ws.readyState === c.ws.CLOSED) return resolve();
                 c.ws.once('close', () => resolve());
-                c.ws.close(code, reason);
+                c.session.peer.close(code, reason);
               }),
           ),
         ),
