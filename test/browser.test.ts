@@ -15,12 +15,15 @@ import {
   DESKTOP,
   PHONE,
   assertPageBuilt,
+  chooseName,
   countText,
   launchChromium,
   openChatPage,
   sendLine,
   shownSeqs,
+  skipName,
   waitForText,
+  waitReady,
   type ChatPage,
 } from './browser-helpers.js';
 
@@ -60,15 +63,11 @@ test('browser: two pages chat in real time, show text as text, and survive a ser
     for (const p of both) {
       await waitForText(p.page, SYS, 'Connection opened.');
       await waitForText(p.page, SYS, WELCOME_TEXT);
-      await p.page.waitForSelector('#status[data-state="connected"]', { timeout: 15_000 });
-      await p.page.waitForFunction(
-        () => (document.getElementById('me')?.textContent ?? '') !== '',
-        null,
-        {
-          timeout: 15_000,
-        },
-      );
+      await waitReady(p.page);
     }
+    // First visit: each page asks for a name.
+    await chooseName(a.page, 'ada');
+    await chooseName(b.page, 'bea');
 
     // A message typed in page 1 shows once in both.
     const first = 'hello from page one';
@@ -140,10 +139,10 @@ test('browser: two pages chat in real time, show text as text, and survive a ser
       assert.deepEqual(p.problems, [], `page ${i + 1} errors`);
     }
 
-    await a.page.screenshot({ path: join(ARTIFACTS, 'desktop.png') });
-    await b.page.screenshot({ path: join(ARTIFACTS, 'phone.png') });
+    await a.page.screenshot({ path: join(ARTIFACTS, 'desktop-restart.png') });
+    await b.page.screenshot({ path: join(ARTIFACTS, 'phone-restart.png') });
     await b.page.emulateMedia({ colorScheme: 'dark' });
-    await b.page.screenshot({ path: join(ARTIFACTS, 'phone-dark.png') });
+    await b.page.screenshot({ path: join(ARTIFACTS, 'phone-restart-dark.png') });
   } finally {
     await browser?.close();
     if (running) await server.stop();
@@ -160,7 +159,11 @@ test('browser: commands, rooms, direct messages, typing and errors', async () =>
     browser = await launchChromium();
     const a = await openChatPage(browser, server.httpUrl, DESKTOP);
     const b = await openChatPage(browser, server.httpUrl, DESKTOP);
-    for (const p of [a, b]) await waitForText(p.page, SYS, 'Connection opened.');
+    for (const p of [a, b]) {
+      await waitForText(p.page, SYS, 'Connection opened.');
+      await skipName(p.page);
+      await waitReady(p.page);
+    }
     const me = (p: ChatPage, name: string) =>
       p.page.waitForFunction((n) => document.getElementById('me')?.textContent === n, name, {
         timeout: 15_000,
@@ -214,10 +217,10 @@ test('browser: commands, rooms, direct messages, typing and errors', async () =>
 
     // A direct message: a new @room with an unread count, read by clicking it.
     await sendLine(a.page, '/msg bob psst');
-    await waitForText(b.page, '#rooms button[data-room="@alice"] .badge', '1');
-    await b.page.click('#rooms button[data-room="@alice"]');
+    await waitForText(b.page, '#directs button[data-room="@alice"] .badge', '1');
+    await b.page.click('#directs button[data-room="@alice"]');
     await waitForText(b.page, '#log section[data-room="@alice"] .msg .text', 'psst');
-    assert.equal(await b.page.locator('#rooms button[data-room="@alice"] .badge').count(), 0);
+    assert.equal(await b.page.locator('#directs button[data-room="@alice"] .badge').count(), 0);
 
     // Unknown commands and /part.
     await sendLine(a.page, '/frobnicate');
@@ -267,7 +270,11 @@ test('browser: a page that missed more than the replay bound pages history to fi
       ws.onMessage((m) => upstream.send(m));
     });
     await b.page.goto(server.httpUrl);
-    for (const p of [a, b]) await waitForText(p.page, SYS, WELCOME_TEXT);
+    for (const p of [a, b]) {
+      await waitForText(p.page, SYS, WELCOME_TEXT);
+      await skipName(p.page);
+      await waitReady(p.page);
+    }
 
     await sendLine(a.page, 'm1');
     for (const p of [a, b]) await waitForText(p.page, MSG, 'm1');

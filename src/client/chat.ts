@@ -1,12 +1,14 @@
 // The chat session over one connection after another: handshake (welcome → hello → join each
 // room → resend the outbox), per-room sequence bookkeeping so each message shows once and in
-// order, gap filling, commands, presence and typing.
+// order, gap filling, paging older history, commands, names, presence, typing, unread counts
+// and mentions.
 
 import {
   ERRORS,
   LOBBY,
   TEXT_HELP,
   decodeEvent,
+  foldKey,
   isDirect,
   isValidText,
   normalizeName,
@@ -19,35 +21,55 @@ import {
   type RequestResult,
 } from '../protocol/index.js';
 import type { Outbox, OutboxEntry } from './outbox.js';
-import { randomId, saveIdentity, saveRooms, type Identity } from './storage.js';
+import { mentionsName } from './rich-text.js';
+import {
+  GUEST_PREFIX,
+  hasChosenName,
+  randomId,
+  saveClosed,
+  saveIdentity,
+  saveRooms,
+  skipName,
+  type Identity,
+  type RoomList,
+} from './storage.js';
 import { roomLabel, type View } from './view.js';
 
 const HISTORY_PAGE = 50;
-const GUEST_PREFIX = 'guest-';
-/** How many missed messages a gap fill pages in before leaving the rest to /history. */
+/** How many missed messages a gap fill pages in before leaving the rest to scrolling up. */
 const GAP_FILL_MAX = 500;
 const TYPING_EVERY_MS = 3000;
+/** After a send, the next typing notice may go this soon (the server's minimum interval). */
+const TYPING_AFTER_SEND_MS = 1000;
 /** Wait before resending a send the server refused for now (rate limit, store down). */
 const RETRY_SEND_MS = 3000;
+/** Sends on the wire at once; the rest follow as acks come (stays under the rate limit). */
+const MAX_IN_FLIGHT = 8;
+/** Errors after which a send is tried again by itself; any other error waits for the user. */
+const TRANSIENT: ReadonlySet<ErrorCode> = new Set(['RATE_LIMITED', 'STORE_UNAVAILABLE']);
 
 interface RoomState {
   name: string;
   direct: boolean;
   /** We mean to be in it: joined again after every reconnect. */
   joined: boolean;
-  /** Joined on the current connection (its join result came). */
+  /** Joined on the current connection (its join result came, or the server subscribed us). */
   synced: boolean;
   /** Joined at least once: later joins ask only for what came after lastSeq. */
   everSynced: boolean;
-  /** History was fetched (direct rooms are fetched when first shown). */
-  loaded: boolean;
   /** Highest seq seen with nothing missing below it since we joined. */
   lastSeq: number;
   members: string[];
   /** Name → when the indicator ends (epoch ms). */
   typing: Map<string, number>;
   unread: number;
+  mentions: number;
+  loadingOlder: boolean;
+  /** The other person's name as they write it, in a direct conversation. */
+  peer?: string;
 }
+
+type HistoryKind = 'latest' | 'older' | 'gap' | 'user';
 
 /** What a request was for, so its reply or error can be handled. */
 interface Pending {
@@ -56,6 +78,9 @@ interface Pending {
   handshake?: number;
   /** The user asked (command or form), so say what happened. */
   user?: boolean;
+  /** A hello from the name prompt: its errors go there. */
+  prompt?: boolean;
+  history?: HistoryKind;
   /** History paging to fill a gap down to this seq. */
   gapAfter?: number;
   gapFetched?: number;
@@ -65,61 +90,134 @@ export interface ChatDeps {
   view: View;
   outbox: Outbox;
   identity: Identity;
-  rooms: { rooms: string[]; current: string };
+  rooms: RoomList;
+  /** Direct conversations closed from the sidebar. */
+  closed: Set<string>;
+  /** Ask for a name on load (first visit). */
+  askName: boolean;
   /** Hands a frame to the socket; false when not connected. */
   transmit(frame: string): boolean;
+  /** True while the tab is not visible. */
+  hidden(): boolean;
+  /** A desktop notification (when the user allowed them). */
+  notify(title: string, body: string, room: string): void;
+}
+
+function isChosen(name: string): boolean {
+  return !!name && !name.startsWith(GUEST_PREFIX);
+}
+
+function sameName(a: string, b: string): boolean {
+  return !!a && !!b && foldKey(a) === foldKey(b);
+}
+
+function clip(text: string, n = 200): string {
+  return text.length > n ? `${text.slice(0, n)}…` : text;
 }
 
 export class Chat {
   private readonly view: View;
   private readonly outbox: Outbox;
-  private readonly transmit: (frame: string) => boolean;
+  private readonly deps: ChatDeps;
   private identity: Identity;
   private readonly rooms = new Map<string, RoomState>();
+  private readonly closed: Set<string>;
   private current: string;
   private myName = '';
   /** Hello answered on this connection. */
   private ready = false;
+  /** Connected before: the next ready is a reconnection. */
+  private wasReady = false;
+  /** "Cannot reach the server" was said since the last connection. */
+  private saidUnreachable = false;
   private nextId = 1;
   private readonly requests = new Map<string, Pending>();
+  private readonly inFlight = new Set<string>();
   private readonly typingSent = new Map<string, number>();
   private typingTimer: ReturnType<typeof setTimeout> | undefined;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  /** A name submitted in the prompt while offline, taken once connected. */
+  private wantedName: string | undefined;
+  /** Messages from others that came while the tab was hidden. */
+  private unseen = 0;
 
   constructor(deps: ChatDeps) {
+    this.deps = deps;
     this.view = deps.view;
     this.outbox = deps.outbox;
-    this.transmit = deps.transmit;
     this.identity = deps.identity;
-    this.current = deps.rooms.current;
-    for (const r of deps.rooms.rooms) this.room(r).joined = true;
+    this.closed = deps.closed;
+    if (hasChosenName(this.identity)) this.myName = this.identity.name ?? '';
+    this.view.setMe(this.myName || '…');
+    for (const r of deps.rooms.rooms) {
+      const n = normalizeRoom(r);
+      if (n) this.room(n.key).joined = true;
+    }
+    // Sends typed for a room before a reload need that room joined to go out.
+    for (const e of this.outbox.entries()) {
+      if (!isDirect(e.room)) this.room(e.room).joined = true;
+    }
+    const cur = deps.rooms.current;
+    this.current = isDirect(cur) || normalizeRoom(cur) ? cur : LOBBY;
     this.room(this.current);
     this.view.showRoom(this.current);
     this.renderRooms();
+    this.renderRoomDetails();
     this.renderPending();
+    if (deps.askName) this.view.openNamePrompt('', true);
   }
 
   // ---- connection -----------------------------------------------------------------------------
 
   onOpen(): void {
+    this.saidUnreachable = false;
     this.ready = false;
     this.requests.clear();
+    this.inFlight.clear();
     this.sys('Connection opened.', 'conn');
   }
 
   onClose(code: number, reason: string): void {
     this.ready = false;
-    this.requests.clear();
+    this.inFlight.clear();
     for (const r of this.rooms.values()) {
       r.synced = false;
       r.typing.clear();
+      if (r.loadingOlder) {
+        r.loadingOlder = false;
+        this.view.log.setOlder(r.name, 'more');
+      }
     }
     this.sys('Connection lost.', 'conn');
+    this.saidUnreachable = true;
     if (reason) {
       const known = Object.hasOwn(ERRORS, reason) ? ERRORS[reason as ErrorCode].message : reason;
       this.sys(`${known} (${code})`, 'conn');
     }
+    this.view.announce('Connection lost. Reconnecting.');
+    // A name asked for from the prompt and not answered: ask again once connected.
+    for (const p of this.requests.values()) {
+      if (p.prompt && p.req.type === 'hello' && p.req.name) this.wantedName = p.req.name;
+    }
+    this.requests.clear();
+    if (this.wantedName !== undefined) {
+      this.view.setNameBusy(true, 'Waiting for the connection; the name is taken once it is back.');
+    }
     this.renderRoomDetails();
+    this.renderPending();
+  }
+
+  /** A connection attempt failed; said once per outage. */
+  onUnreachable(): void {
+    if (this.saidUnreachable) return;
+    this.saidUnreachable = true;
+    const pending = this.outbox.entries().length > 0;
+    this.sys(
+      pending
+        ? 'Cannot reach the server. Your unsent messages are kept here and go out once it is back.'
+        : 'Cannot reach the server; trying again.',
+      'conn',
+    );
   }
 
   onFrame(frame: string): void {
@@ -138,7 +236,9 @@ export class Chat {
         return;
       case 'ack':
         this.take(ev.id);
+        this.inFlight.delete(ev.cid);
         this.dropPending(ev.cid);
+        this.flushOutbox();
         return;
       case 'msg':
         this.onMessage(ev);
@@ -164,9 +264,20 @@ export class Chat {
     }
   }
 
+  /** The tab became visible again: the title stops counting. */
+  onVisible(): void {
+    this.unseen = 0;
+    this.view.setUnseen(0);
+    const r = this.rooms.get(this.current);
+    if (r && (r.unread > 0 || r.mentions > 0)) {
+      r.unread = r.mentions = 0;
+      this.renderRooms();
+    }
+  }
+
   // ---- user actions -----------------------------------------------------------------------------
 
-  /** A line from the input box: a message, or a command when it starts with `/`. */
+  /** A line from the message box: a message, or a command when it starts with `/`. */
   submit(line: string): void {
     if (!line.trim()) return;
     const c = parseLine(line);
@@ -177,7 +288,7 @@ export class Chat {
       case 'msg': {
         const to = normalizeName(c.to);
         if (!to) this.sys(ERRORS.NAME_INVALID.message, 'error');
-        else this.say(`@${to.display}`, c.text, false);
+        else this.say(`@${to.key}`, c.text, false);
         return;
       }
       case 'nick': {
@@ -198,19 +309,25 @@ export class Chat {
         if (this.online()) this.request({ type: 'rooms' }, { user: true });
         return;
       case 'who': {
-        const room = c.room ? normalizeRoom(c.room)?.key : this.current;
+        const room = c.room
+          ? isDirect(c.room)
+            ? c.room
+            : normalizeRoom(c.room)?.key
+          : this.current;
         if (room === undefined) this.sys(ERRORS.ROOM_INVALID.message, 'error');
         else if (this.online()) this.request({ type: 'who', room }, { user: true });
         return;
       }
       case 'history':
         if (this.online()) {
-          const shown = this.room(this.current);
-          this.requestHistory(shown, undefined, c.limit ?? HISTORY_PAGE, { user: true });
+          this.history(this.room(this.current), 'user', undefined, c.limit ?? HISTORY_PAGE, {
+            user: true,
+          });
         }
         return;
       case 'help':
         for (const l of TEXT_HELP.split('\n')) this.sys(l, 'help');
+        this.sys('In this page: /who lists the members; Enter sends, Shift+Enter is a new line.');
         return;
       case 'quit':
         this.sys('To leave, close this tab.');
@@ -224,8 +341,14 @@ export class Chat {
     }
   }
 
+  /** Joins (or creates) a room, or opens a direct conversation for `@name`. */
   joinRoom(raw: string): void {
-    const n = normalizeRoom(raw);
+    const text = raw.trim();
+    if (text.startsWith('@')) {
+      this.openDirect(text.slice(1));
+      return;
+    }
+    const n = normalizeRoom(text);
     if (!n) {
       this.sys(ERRORS.ROOM_INVALID.message, 'error');
       return;
@@ -237,15 +360,55 @@ export class Chat {
     if (this.ready && !(wasJoined && r.synced)) this.join(r, true);
   }
 
+  /** Opens the direct conversation with a name (in the sidebar, then current). */
+  openDirect(name: string): void {
+    const n = normalizeName(name);
+    if (!n) {
+      this.sys(ERRORS.NAME_INVALID.message, 'error');
+      return;
+    }
+    if (!isChosen(this.myName)) {
+      this.sys(ERRORS.NAME_REQUIRED.message, 'error');
+      this.changeName();
+      return;
+    }
+    const room = `@${n.key}`;
+    this.reopen(room);
+    const r = this.room(room);
+    r.joined = true;
+    this.switchTo(room);
+  }
+
+  /** A room picked in the sidebar: shown, and joined again if it was left. */
+  open(room: string): void {
+    const r = this.rooms.get(room);
+    if (r && !r.direct && !r.joined) this.joinRoom(room);
+    else this.switchTo(room);
+  }
+
   switchTo(room: string): void {
     const r = this.room(room);
     this.current = r.name;
     r.unread = 0;
+    r.mentions = 0;
     this.view.showRoom(r.name);
-    if (r.direct && !r.loaded && this.ready) this.requestHistory(r, undefined, HISTORY_PAGE);
+    if (this.ready && r.direct && !r.synced) this.join(r, true);
     this.renderRooms();
     this.renderRoomDetails();
     this.renderPending();
+  }
+
+  /** The room `step` places up or down the sidebar from the current one. */
+  switchBy(step: number): string | undefined {
+    const list = this.sidebarOrder();
+    const i = list.indexOf(this.current);
+    const next = list[(i + step + list.length) % list.length];
+    if (next !== undefined && next !== this.current) this.switchTo(next);
+    return next;
+  }
+
+  leave(room: string): void {
+    this.part(room);
   }
 
   /** Called on every input event: tells the room at most once per TYPING_EVERY_MS. */
@@ -258,13 +421,94 @@ export class Chat {
     this.request({ type: 'typing', room: r.name });
   }
 
+  /** The reader wants older messages of a room (scrolled near its top, or pressed the button). */
+  loadOlder(room: string): void {
+    const r = this.rooms.get(room);
+    if (!r || !this.ready || r.loadingOlder || !r.synced) return;
+    const oldest = this.view.log.oldestSeq(room);
+    if (oldest === undefined || oldest <= 1) {
+      this.view.log.setOlder(room, oldest === undefined && r.lastSeq > 0 ? 'unknown' : 'start');
+      return;
+    }
+    r.loadingOlder = true;
+    this.view.log.setOlder(room, 'loading');
+    if (!this.history(r, 'older', oldest)) {
+      r.loadingOlder = false;
+      this.view.log.setOlder(room, 'more');
+    }
+  }
+
+  retry(cid: string): void {
+    const e = this.outbox.get(cid);
+    if (!e) return;
+    const rest: OutboxEntry = { ...e };
+    delete rest.error;
+    this.outbox.update(rest);
+    this.renderPending();
+    this.flushOutbox();
+  }
+
+  discard(cid: string): void {
+    this.dropPending(cid);
+  }
+
+  // ---- names ----------------------------------------------------------------------------------
+
+  /** Opens the name prompt to change the name. */
+  changeName(): void {
+    this.view.openNamePrompt(hasChosenName(this.identity) ? this.myName : '', false);
+  }
+
+  /** The name prompt was sent. */
+  submitName(raw: string): void {
+    const n = normalizeName(raw);
+    if (!n) {
+      this.view.setNameError(ERRORS.NAME_INVALID.message);
+      return;
+    }
+    if (n.key.startsWith(GUEST_PREFIX)) {
+      this.view.setNameError('Names starting with guest- are given by the server; pick another.');
+      return;
+    }
+    if (sameName(n.display, this.myName) && n.display === this.myName) {
+      this.view.closeNamePrompt();
+      return;
+    }
+    if (!this.ready) {
+      this.wantedName = n.display;
+      this.view.setNameBusy(true, 'Waiting for the connection; the name is taken once it is back.');
+      return;
+    }
+    this.takeName(n.display);
+  }
+
+  /** "Later" or "Cancel" on the name prompt. */
+  skipName(): void {
+    if (!hasChosenName(this.identity)) skipName();
+    this.wantedName = undefined;
+    this.view.closeNamePrompt();
+  }
+
+  private takeName(name: string): void {
+    this.wantedName = undefined;
+    this.view.setNameBusy(true, 'Taking the name…');
+    const ok = this.request(
+      { type: 'hello', name, token: this.identity.token },
+      { prompt: true, user: true },
+    );
+    if (!ok) {
+      this.wantedName = name;
+      this.view.setNameBusy(true, 'Waiting for the connection; the name is taken once it is back.');
+    }
+  }
+
   // ---- handshake and requests ---------------------------------------------------------------------
 
   private hello(step: number): void {
     if (step === 2) this.identity = { token: randomId() };
     const { name, token } = this.identity;
-    // Guest names are handed out per connection and cannot be claimed; ask again for a chosen one.
-    const claim = step === 0 && name && !name.startsWith(GUEST_PREFIX) ? name : undefined;
+    // Guest names are handed out per token and cannot be claimed; ask again for a chosen one.
+    const claim = step === 0 && hasChosenName(this.identity) ? name : undefined;
     this.request(claim ? { type: 'hello', name: claim, token } : { type: 'hello', token }, {
       handshake: step,
     });
@@ -274,10 +518,24 @@ export class Chat {
   private onReady(): void {
     this.ready = true;
     for (const r of this.rooms.values()) {
-      if (r.joined && !r.direct) this.join(r, false);
-      else if (r.direct && r.loaded) this.requestHistory(r, undefined, HISTORY_PAGE);
+      if (r.joined && (!r.direct || r.everSynced || r.name === this.current)) this.join(r, false);
     }
     this.flushOutbox();
+    void this.outbox.refresh?.().then((added) => {
+      if (!added || !this.ready) return;
+      for (const e of this.outbox.entries()) {
+        const r = isDirect(e.room) ? undefined : this.room(e.room);
+        if (r && !r.joined) {
+          r.joined = true;
+          this.join(r, false);
+        }
+      }
+      this.renderPending();
+      this.flushOutbox();
+    });
+    if (this.wasReady) this.view.announce('Connected again.');
+    this.wasReady = true;
+    if (this.wantedName !== undefined) this.takeName(this.wantedName);
   }
 
   private join(r: RoomState, user: boolean): void {
@@ -291,7 +549,7 @@ export class Chat {
 
   private request(req: ClientRequest, ctx: Omit<Pending, 'req'> = {}): boolean {
     const id = `r${this.nextId++}`;
-    if (!this.transmit(JSON.stringify({ ...req, id }))) return false;
+    if (!this.deps.transmit(JSON.stringify({ ...req, id }))) return false;
     this.requests.set(id, { req, ...ctx });
     return true;
   }
@@ -309,18 +567,18 @@ export class Chat {
     return false;
   }
 
-  private requestHistory(
+  private history(
     r: RoomState,
-    before: number | undefined,
-    limit: number,
-    ctx: Omit<Pending, 'req'> = {},
-  ): void {
-    r.loaded = true;
+    kind: HistoryKind,
+    before?: number,
+    limit = HISTORY_PAGE,
+    extra: Omit<Pending, 'req'> = {},
+  ): boolean {
     const req: ClientRequest =
       before === undefined
         ? { type: 'history', room: r.name, limit }
         : { type: 'history', room: r.name, before, limit };
-    this.request(req, ctx);
+    return this.request(req, { history: kind, ...extra });
   }
 
   /** Pages history backwards over after < seq < before. */
@@ -332,7 +590,7 @@ export class Chat {
       return;
     }
     const limit = Math.min(HISTORY_PAGE, missing);
-    this.requestHistory(r, before, limit, { gapAfter: after, gapFetched: fetched + limit });
+    this.history(r, 'gap', before, limit, { gapAfter: after, gapFetched: fetched + limit });
   }
 
   // ---- sending ----------------------------------------------------------------------------------
@@ -343,21 +601,36 @@ export class Chat {
       return;
     }
     const entry: OutboxEntry = { cid: randomId(), room, text, me, createdAt: Date.now() };
+    // The others stop showing "typing" when the message lands; the next message may say so
+    // again a second after this one (sooner, the server drops it).
+    this.typingSent.set(room, Date.now() - TYPING_EVERY_MS + TYPING_AFTER_SEND_MS);
     this.outbox.add(entry);
     this.renderPending();
-    if (this.ready) this.sendEntry(entry);
-  }
-
-  private sendEntry(e: OutboxEntry): void {
-    this.request({ type: 'send', room: e.room, cid: e.cid, text: e.text, me: e.me });
+    if (room === this.current) this.view.log.scrollToBottom();
+    this.flushOutbox();
   }
 
   private flushOutbox(): void {
     clearTimeout(this.retryTimer);
-    for (const e of this.outbox.entries()) this.sendEntry(e);
+    this.retryTimer = undefined;
+    if (!this.ready) return;
+    for (const e of this.outbox.entries()) {
+      if (this.inFlight.size >= MAX_IN_FLIGHT) break;
+      if (e.error !== undefined || this.inFlight.has(e.cid)) continue;
+      const sent = this.request({
+        type: 'send',
+        room: e.room,
+        cid: e.cid,
+        text: e.text,
+        me: e.me,
+      });
+      if (!sent) break;
+      this.inFlight.add(e.cid);
+    }
   }
 
   private dropPending(cid: string): void {
+    this.inFlight.delete(cid);
     if (this.outbox.remove(cid)) this.renderPending();
   }
 
@@ -366,35 +639,22 @@ export class Chat {
   private onResult(ev: RequestResult): void {
     const ctx = this.take(ev.id);
     switch (ev.of) {
-      case 'hello': {
-        this.identity = { name: ev.name, token: ev.token };
-        saveIdentity(this.identity);
-        this.myName = ev.name;
-        this.view.setMe(ev.name);
-        for (const d of ev.direct) this.room(d);
-        if (ctx?.handshake !== undefined) {
-          this.sys(`You are ${ev.name}.`);
-          this.onReady();
-        } else {
-          this.sys(`You are now known as ${ev.name}.`);
-        }
-        this.renderRooms();
-        this.renderPending();
+      case 'hello':
+        this.onHello(ev.name, ev.token, ev.direct, ctx);
         return;
-      }
       case 'join': {
         const r = this.room(ev.room);
         r.joined = true;
-        r.members = [...ev.members];
+        if (!r.direct) r.members = [...ev.members];
         if (!r.everSynced) {
           r.lastSeq = Math.max(r.lastSeq, ev.lastSeq);
-          this.requestHistory(r, undefined, HISTORY_PAGE);
+          this.loadLatest(r);
         } else if (ev.lastSeq < r.lastSeq) {
           // The server's log is behind what we saw (its data was reset): start over.
           this.sys(`The history of ${roomLabel(r.name)} was reset on the server.`, '', r.name);
-          this.view.clearMessages(r.name);
+          this.view.log.clear(r.name);
           r.lastSeq = ev.lastSeq;
-          this.requestHistory(r, undefined, HISTORY_PAGE);
+          this.loadLatest(r);
         }
         r.synced = r.everSynced = true;
         if (ctx?.user) this.sys(`Joined ${roomLabel(r.name)}.`, '', r.name);
@@ -402,30 +662,13 @@ export class Chat {
         this.renderRoomDetails();
         return;
       }
-      case 'part': {
-        this.rooms.delete(ev.room);
-        this.view.removeRoom(ev.room);
-        if (this.current === ev.room) {
-          const next = [...this.rooms.values()].find((r) => r.joined);
-          this.switchTo(next?.name ?? LOBBY);
-        }
-        this.sys(`Left ${roomLabel(ev.room)}.`);
-        this.renderRooms();
+      case 'part':
+        this.forget(ev.room);
+        if (ctx?.user) this.sys(`Left ${roomLabel(ev.room)}.`);
         return;
-      }
-      case 'history': {
-        const r = this.room(ev.room);
-        const first = ev.messages[0];
-        const last = ev.messages[ev.messages.length - 1];
-        for (const m of ev.messages) this.show(r, m);
-        // Contiguous with what we have, so nothing below its top is missing.
-        if (first && last && first.seq <= r.lastSeq + 1) r.lastSeq = Math.max(r.lastSeq, last.seq);
-        if (ctx?.gapAfter !== undefined && first && ev.more && first.seq > ctx.gapAfter + 1) {
-          this.fillGap(r, ctx.gapAfter, first.seq, ctx.gapFetched ?? 0);
-        }
-        if (ctx?.user && ev.messages.length === 0) this.sys('No messages.', '', r.name);
+      case 'history':
+        this.onHistory(ev.room, ev.messages, ev.more, ctx);
         return;
-      }
       case 'rooms': {
         const list = ev.rooms.map((x) => `${roomLabel(x.room)} (${x.members})`).join(', ');
         this.sys(`Rooms: ${list || 'none'}`);
@@ -433,7 +676,7 @@ export class Chat {
       }
       case 'who': {
         const r = this.rooms.get(ev.room);
-        if (r) r.members = [...ev.members];
+        if (r && !r.direct) r.members = [...ev.members];
         this.sys(`In ${roomLabel(ev.room)}: ${ev.members.join(', ') || 'no one'}`);
         this.renderRoomDetails();
         return;
@@ -443,52 +686,159 @@ export class Chat {
     }
   }
 
-  private onMessage(m: ChatMessage): void {
-    const r = this.room(m.room);
-    if (this.outbox.get(m.cid) && m.from === this.myName) this.dropPending(m.cid);
-    if (m.seq <= r.lastSeq) return;
-    // A hole in the live stream: fetch what is missing.
-    if (r.synced && m.seq > r.lastSeq + 1) this.fillGap(r, r.lastSeq, m.seq, 0);
-    r.lastSeq = m.seq;
-    if (r.typing.delete(m.from)) this.renderTyping();
-    if (this.show(r, m) && r.name !== this.current) {
-      r.unread++;
-      this.renderRooms();
+  private onHello(name: string, token: string, direct: string[], ctx: Pending | undefined): void {
+    const before = this.myName;
+    this.identity = { name, token };
+    saveIdentity(this.identity);
+    this.myName = name;
+    this.view.setMe(name);
+    if (before && !sameName(before, name)) {
+      // Direct conversations belong to a name: a new name leaves the old ones behind.
+      for (const r of [...this.rooms.values()]) if (r.direct) this.forget(r.name);
+      for (const r of this.rooms.values()) {
+        r.members = r.members.map((n) => (n === before ? name : n));
+      }
+    }
+    for (const d of direct) if (!this.closed.has(d)) this.room(d).joined = true;
+    if (ctx?.handshake !== undefined) {
+      this.sys(`You are ${name}.`);
+      this.onReady();
+    } else {
+      this.sys(`You are now known as ${name}.`);
+      this.view.announce(`You are now known as ${name}.`);
+    }
+    if (ctx?.prompt || (ctx?.user && this.view.namePromptOpen)) this.view.closeNamePrompt();
+    this.renderRooms();
+    this.renderRoomDetails();
+    this.renderPending();
+  }
+
+  private loadLatest(r: RoomState): void {
+    if (r.lastSeq === 0) {
+      this.view.log.setOlder(r.name, 'start');
+      return;
+    }
+    this.history(r, 'latest');
+  }
+
+  private onHistory(room: string, messages: ChatMessage[], more: boolean, ctx?: Pending): void {
+    const r = this.room(room);
+    const first = messages[0];
+    const last = messages[messages.length - 1];
+    this.show(r, messages, false);
+    // Contiguous with what we have, so nothing below its top is missing.
+    if (first && last && first.seq <= r.lastSeq + 1) r.lastSeq = Math.max(r.lastSeq, last.seq);
+    switch (ctx?.history) {
+      case 'gap':
+        if (ctx.gapAfter !== undefined && first && more && first.seq > ctx.gapAfter + 1) {
+          this.fillGap(r, ctx.gapAfter, first.seq, ctx.gapFetched ?? 0);
+        }
+        return;
+      case 'older':
+      case 'latest': {
+        r.loadingOlder = false;
+        const oldest = this.view.log.oldestSeq(r.name);
+        const atStart = oldest === undefined ? !more : oldest <= 1;
+        this.view.log.setOlder(r.name, atStart ? 'start' : 'more');
+        return;
+      }
+      case 'user':
+        if (messages.length === 0) this.sys('No messages.', '', r.name);
+        return;
+      default:
+        return;
     }
   }
 
-  private show(r: RoomState, m: ChatMessage): boolean {
-    return this.view.insertMessage(r.name, m, m.from === this.myName);
+  private onMessage(m: ChatMessage): void {
+    const r = this.room(m.room);
+    if (r.direct) this.reopen(r.name);
+    if (m.seq <= r.lastSeq) {
+      this.show(r, [m], false);
+      return;
+    }
+    // A hole in the live stream: fetch what is missing.
+    if (r.synced && m.seq > r.lastSeq + 1) this.fillGap(r, r.lastSeq, m.seq, 0);
+    r.lastSeq = m.seq;
+    if (!r.synced) {
+      // A direct message subscribes us on the server: it is live from here on.
+      r.synced = r.everSynced = r.joined = true;
+      if (this.view.log.oldestSeq(r.name) === undefined) {
+        this.view.log.setOlder(r.name, m.seq > 1 ? 'more' : 'start');
+      }
+    }
+    if (r.typing.delete(m.from)) this.renderTyping();
+    const shown = this.show(r, [m], true);
+    if (shown) this.arrived(r, m);
+  }
+
+  /** Shows messages once; an own message also ends its pending line. */
+  private show(r: RoomState, messages: ChatMessage[], live: boolean): boolean {
+    for (const m of messages) {
+      const mine = sameName(m.from, this.myName);
+      if (mine && this.outbox.get(m.cid)) this.dropPending(m.cid);
+      if (r.direct && !mine && r.peer !== m.from) {
+        r.peer = m.from;
+        if (r.name === this.current) this.renderRoomDetails();
+      }
+    }
+    return this.view.log.insert(r.name, messages, live).length > 0;
+  }
+
+  /** A new message from someone: unread counts, the title, notifications, screen readers. */
+  private arrived(r: RoomState, m: ChatMessage): void {
+    if (sameName(m.from, this.myName)) return;
+    // A direct message is addressed to you as much as a mention is.
+    const mention = r.direct || mentionsName(m.text, this.myName);
+    const hidden = this.deps.hidden();
+    const here = r.name === this.current;
+    if (!here || hidden) {
+      r.unread++;
+      if (mention) r.mentions++;
+      if (!here) this.renderRooms();
+    }
+    if (hidden) {
+      this.unseen++;
+      this.view.setUnseen(this.unseen);
+      if (mention) {
+        const where = r.direct ? '(direct message)' : `in ${roomLabel(r.name)}`;
+        this.deps.notify(`${m.from} ${where}`, clip(m.text), r.name);
+      }
+    }
+    const said = m.me ? `${m.from} ${m.text}` : `${m.from}: ${m.text}`;
+    if (here) this.view.announce(clip(said));
+    else if (mention) this.view.announce(clip(`In ${roomLabel(r.name)}, ${said}`));
   }
 
   private onPresence(room: string, name: string, event: 'join' | 'leave'): void {
     const r = this.rooms.get(room);
-    if (!r || name === this.myName) return;
+    if (!r || sameName(name, this.myName)) return;
     r.members = r.members.filter((n) => n !== name);
     if (event === 'join') r.members.push(name);
     else r.typing.delete(name);
+    r.members.sort((a, b) => a.localeCompare(b));
     this.sys(
       `${name} ${event === 'join' ? 'joined' : 'left'} ${roomLabel(room)}.`,
       'presence',
       room,
     );
-    this.renderRoomDetails();
+    if (room === this.current) this.renderRoomDetails();
   }
 
   private onRename(room: string, from: string, to: string): void {
     const r = this.rooms.get(room);
     if (!r) return;
-    r.members = r.members.map((n) => (n === from ? to : n));
+    r.members = r.members.map((n) => (n === from ? to : n)).sort((a, b) => a.localeCompare(b));
     r.typing.delete(from);
     this.sys(`${from} is now known as ${to}.`, 'presence', room);
-    this.renderRoomDetails();
+    if (room === this.current) this.renderRoomDetails();
   }
 
   private onTyping(room: string, name: string, ttlMs: number): void {
     const r = this.rooms.get(room);
-    if (!r || name === this.myName) return;
+    if (!r || sameName(name, this.myName)) return;
     r.typing.set(name, Date.now() + ttlMs);
-    this.renderTyping();
+    if (room === this.current) this.renderTyping();
   }
 
   private onError(ev: ErrorFrame): void {
@@ -497,27 +847,69 @@ export class Chat {
     if (ctx?.handshake !== undefined && ctx.handshake < 2) {
       const name = req?.type === 'hello' ? req.name : undefined;
       this.sys(name ? `Could not take the name ${name}: ${ev.message}` : ev.message, 'error');
+      if (name) this.view.openNamePrompt(name, true, this.nameError(name, ev.code, ev.message));
       this.hello(ctx.handshake + 1);
       return;
     }
+    if (ctx?.prompt && req?.type === 'hello') {
+      this.view.setNameBusy(false);
+      this.view.setNameError(this.nameError(req.name ?? '', ev.code, ev.message));
+      this.view.nameInput.focus();
+      return;
+    }
     if (req?.type === 'send') {
-      if (ev.code === 'RATE_LIMITED' || ev.code === 'STORE_UNAVAILABLE') {
-        clearTimeout(this.retryTimer);
-        this.retryTimer = setTimeout(() => this.ready && this.flushOutbox(), RETRY_SEND_MS);
-      } else {
-        this.dropPending(req.cid);
+      this.inFlight.delete(req.cid);
+      if (TRANSIENT.has(ev.code)) {
+        this.retryTimer ??= setTimeout(() => this.flushOutbox(), RETRY_SEND_MS);
+        return;
+      }
+      const e = this.outbox.get(req.cid);
+      if (e) {
+        this.outbox.update({ ...e, error: ev.message });
+        this.renderPending();
+        this.view.announce(`Message not sent: ${ev.message}`);
+      }
+      this.flushOutbox();
+      return;
+    }
+    if (req?.type === 'history') {
+      const r = this.rooms.get(req.room);
+      if (r?.loadingOlder) {
+        r.loadingOlder = false;
+        this.view.log.setOlder(r.name, 'more');
       }
     }
-    if (req?.type === 'join' && ctx?.user) {
+    if (req?.type === 'join') {
       const r = this.rooms.get(req.room);
       if (r && !r.everSynced) {
-        this.rooms.delete(r.name);
-        this.view.removeRoom(r.name);
-        if (this.current === r.name) this.switchTo(LOBBY);
+        this.forget(r.name);
+        if (r.direct) this.closed.delete(r.name);
       }
     }
+    if (req?.type === 'part' && ev.code === 'NOT_IN_ROOM') {
+      // Not in it on the server either: leaving is done.
+      this.forget(req.room);
+      this.sys(`Left ${roomLabel(req.room)}.`);
+      return;
+    }
+    if (req?.type === 'typing') return;
     this.sys(`Error: ${ev.message}`, 'error');
     this.renderRooms();
+  }
+
+  private nameError(name: string, code: ErrorCode, message: string): string {
+    switch (code) {
+      case 'NAME_TAKEN':
+        return `Someone connected right now is called ${name}. Pick another name.`;
+      case 'NAME_RESERVED':
+        return `${name} belongs to someone else (it is kept for their browser). Pick another name.`;
+      case 'NAME_INVALID':
+        return message;
+      case 'RATE_LIMITED':
+        return 'Too many name changes; wait a minute and try again.';
+      default:
+        return message;
+    }
   }
 
   // ---- state and rendering ------------------------------------------------------------------------
@@ -531,11 +923,12 @@ export class Chat {
         joined: false,
         synced: false,
         everSynced: false,
-        loaded: false,
         lastSeq: 0,
         members: [],
         typing: new Map(),
         unread: 0,
+        mentions: 0,
+        loadingOlder: false,
       };
       this.rooms.set(name, r);
       this.renderRooms();
@@ -543,24 +936,59 @@ export class Chat {
     return r;
   }
 
+  private directMembers(r: RoomState): string[] {
+    const peer = r.peer ?? r.name.slice(1);
+    return sameName(peer, this.myName) ? [this.myName] : [this.myName, peer];
+  }
+
+  private reopen(room: string): void {
+    if (this.closed.delete(room)) saveClosed(this.closed);
+  }
+
   private part(raw: string): void {
-    const room = isDirect(raw) ? raw : normalizeRoom(raw)?.key;
+    const room = isDirect(raw)
+      ? `@${normalizeName(raw.slice(1))?.key ?? ''}`
+      : normalizeRoom(raw)?.key;
     const r = room === undefined ? undefined : this.rooms.get(room);
     if (!r) {
       this.sys(ERRORS.NOT_IN_ROOM.message, 'error');
       return;
     }
     r.joined = false;
-    if (r.direct || !this.ready) {
-      // Nothing to tell the server: forget it locally.
-      this.onResult({ type: 'result', of: 'part', room: r.name });
-    } else {
-      this.request({ type: 'part', room: r.name }, { user: true });
+    if (r.direct) {
+      this.closed.add(r.name);
+      saveClosed(this.closed);
+      if (this.ready && r.synced) this.request({ type: 'part', room: r.name });
+      this.forget(r.name);
+      return;
     }
+    if (!this.ready) {
+      // Nothing to tell the server: the next connection does not join it.
+      this.forget(r.name);
+      this.sys(`Left ${roomLabel(r.name)}.`);
+      return;
+    }
+    this.request({ type: 'part', room: r.name }, { user: true });
+  }
+
+  /** Drops a room from the page (after leaving it, or when its join failed). */
+  private forget(room: string): void {
+    if (!this.rooms.delete(room)) return;
+    this.view.log.remove(room);
+    if (this.current === room) {
+      const next = [...this.rooms.values()].find((r) => r.joined && !r.direct);
+      this.switchTo(next?.name ?? LOBBY);
+    }
+    this.renderRooms();
+  }
+
+  private sidebarOrder(): string[] {
+    const list = [...this.rooms.values()];
+    return [...list.filter((r) => !r.direct), ...list.filter((r) => r.direct)].map((r) => r.name);
   }
 
   private sys(text: string, cls = '', room = this.current): void {
-    this.view.sys(room, text, cls);
+    this.view.log.sys(room, text, cls);
   }
 
   private renderRooms(): void {
@@ -574,7 +1002,9 @@ export class Chat {
   }
 
   private renderRoomDetails(): void {
-    this.view.setMembers(this.rooms.get(this.current)?.members ?? [], this.myName);
+    const r = this.rooms.get(this.current);
+    const members = r?.direct ? this.directMembers(r) : (r?.members ?? []);
+    this.view.setMembers(this.current, members, this.myName);
     this.renderTyping();
   }
 
@@ -596,6 +1026,6 @@ export class Chat {
   }
 
   private renderPending(): void {
-    this.view.setPending(this.outbox.entries(), this.myName);
+    this.view.setPending(this.outbox.entries(), this.myName, this.ready);
   }
 }

@@ -26,6 +26,8 @@ export interface ConnectionHandlers {
   open(): void;
   /** Only for a connection that had opened; failed attempts just retry. */
   close(code: number, reason: string): void;
+  /** An attempt failed without opening (the server is unreachable). */
+  failed?(): void;
   frame(data: string): void;
 }
 
@@ -90,6 +92,7 @@ export class Connection {
       this.ws = null;
       clearTimeout(this.timer);
       if (opened) this.on.close(e.code, e.reason);
+      else this.on.failed?.();
       this.retryLater();
     };
   }

@@ -1,51 +1,148 @@
-// Entry point: wires the page, the connection state machine and the chat session.
+// Entry point: loads the outbox, wires the page, the connection state machine and the chat.
 
 import { Chat } from './chat.js';
 import { Connection, socketUrl, type ConnState } from './connection.js';
-import { MemoryOutbox } from './outbox.js';
-import { loadIdentity, loadRooms } from './storage.js';
+import { Notifier } from './notify.js';
+import { IdbOutbox } from './outbox.js';
+import { hasChosenName, loadClosed, loadIdentity, loadRooms, nameSkipped } from './storage.js';
 import { View } from './view.js';
 
-const view = new View();
+/** Tallest the message box grows before it scrolls, in pixels. */
+const TEXT_MAX_PX = 180;
 
-let tick: ReturnType<typeof setInterval> | undefined;
-function showState(state: ConnState, retryAt: number): void {
-  clearInterval(tick);
-  const render = (): void =>
-    view.setStatus(state, Math.max(0, Math.ceil((retryAt - Date.now()) / 1000)));
-  render();
-  if (state === 'offline') tick = setInterval(render, 1000);
+async function start(): Promise<void> {
+  // The app shell works offline once loaded; a reload without a server still shows the page
+  // and its pending sends. Service workers need a secure context (https or localhost).
+  if ('serviceWorker' in navigator && window.isSecureContext) {
+    navigator.serviceWorker.register('sw.js', { scope: './' }).catch(() => {});
+  }
+
+  // Assigned below; the view's hooks only fire after start-up.
+  const late: { chat?: Chat } = {};
+  const view = new View({
+    wantOlder: (room) => late.chat?.loadOlder(room),
+    openRoom: (room) => {
+      late.chat?.open(room);
+      if (view.drawerOpen()) {
+        view.setDrawer(false);
+        view.text.focus();
+      }
+    },
+    leaveRoom: (room) => late.chat?.leave(room),
+    openDirect: (name) => {
+      late.chat?.openDirect(name);
+      if (view.drawerOpen()) view.setDrawer(false);
+      view.text.focus();
+    },
+    retry: (cid) => late.chat?.retry(cid),
+    discard: (cid) => late.chat?.discard(cid),
+  });
+  const notifier = new Notifier(view.notifyButton);
+  const outbox = await IdbOutbox.open();
+
+  let tick: ReturnType<typeof setInterval> | undefined;
+  const showState = (state: ConnState, retryAt: number): void => {
+    clearInterval(tick);
+    const render = (): void =>
+      view.setStatus(
+        state,
+        Math.max(0, Math.ceil((retryAt - Date.now()) / 1000)),
+        navigator.onLine !== false,
+      );
+    render();
+    if (state === 'offline') tick = setInterval(render, 1000);
+  };
+
+  const conn = new Connection(socketUrl(location), {
+    state: showState,
+    open: () => late.chat?.onOpen(),
+    close: (code, reason) => late.chat?.onClose(code, reason),
+    failed: () => late.chat?.onUnreachable(),
+    frame: (data) => late.chat?.onFrame(data),
+  });
+
+  const identity = loadIdentity();
+  const c = new Chat({
+    view,
+    outbox,
+    identity,
+    rooms: loadRooms(),
+    closed: loadClosed(),
+    askName: !hasChosenName(identity) && !nameSkipped(),
+    transmit: (frame) => conn.send(frame),
+    hidden: () => document.visibilityState === 'hidden',
+    notify: (title, body, room) =>
+      notifier.show(title, body, `parley:${room}`, () => c.switchTo(room)),
+  });
+  late.chat = c;
+
+  // The message box: Enter sends, Shift+Enter is a new line; it grows with its text.
+  const grow = (): void => {
+    view.text.style.height = 'auto';
+    view.text.style.height = `${Math.min(view.text.scrollHeight + 2, TEXT_MAX_PX)}px`;
+  };
+  const send = (): void => {
+    const line = view.text.value;
+    view.text.value = '';
+    grow();
+    c.submit(line);
+  };
+  view.sendForm.addEventListener('submit', (e) => {
+    e.preventDefault();
+    send();
+  });
+  view.text.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
+      e.preventDefault();
+      send();
+    }
+  });
+  view.text.addEventListener('input', () => {
+    grow();
+    c.typed(view.text.value);
+  });
+
+  view.joinForm.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const room = view.joinInput.value;
+    view.joinInput.value = '';
+    if (room.trim()) c.joinRoom(room);
+    if (view.drawerOpen()) view.setDrawer(false);
+    view.text.focus();
+  });
+
+  // Names: the prompt on first visit, and the name button to change it later.
+  view.meButton.addEventListener('click', () => c.changeName());
+  view.nameForm.addEventListener('submit', (e) => {
+    e.preventDefault();
+    c.submitName(view.nameInput.value);
+  });
+  view.nameLater.addEventListener('click', () => c.skipName());
+  view.nameDialog.addEventListener('cancel', (e) => {
+    e.preventDefault();
+    c.skipName();
+  });
+  view.nameDialog.addEventListener('close', () => {
+    if (!view.drawerOpen()) view.text.focus();
+  });
+
+  // Alt+Up / Alt+Down move between rooms from anywhere.
+  document.addEventListener('keydown', (e) => {
+    if (!e.altKey || (e.key !== 'ArrowUp' && e.key !== 'ArrowDown') || view.namePromptOpen) return;
+    e.preventDefault();
+    c.switchBy(e.key === 'ArrowUp' ? -1 : 1);
+  });
+
+  document.addEventListener('visibilitychange', () => {
+    if (document.visibilityState === 'visible') {
+      c.onVisible();
+      conn.retryNow();
+    }
+  });
+  window.addEventListener('online', () => conn.retryNow());
+  view.retryButton.addEventListener('click', () => conn.retryNow());
+
+  conn.start();
 }
 
-const conn = new Connection(socketUrl(location), {
-  state: showState,
-  open: () => chat.onOpen(),
-  close: (code, reason) => chat.onClose(code, reason),
-  frame: (data) => chat.onFrame(data),
-});
-
-const chat = new Chat({
-  view,
-  outbox: new MemoryOutbox(),
-  identity: loadIdentity(),
-  rooms: loadRooms(),
-  transmit: (frame) => conn.send(frame),
-});
-
-view.sendForm.addEventListener('submit', (e) => {
-  e.preventDefault();
-  const line = view.text.value;
-  view.text.value = '';
-  chat.submit(line);
-});
-view.text.addEventListener('input', () => chat.typed(view.text.value));
-view.joinForm.addEventListener('submit', (e) => {
-  e.preventDefault();
-  const room = view.joinInput.value;
-  view.joinInput.value = '';
-  if (room.trim()) chat.joinRoom(room);
-});
-view.onRoomClick((room) => chat.switchTo(room));
-window.addEventListener('online', () => conn.retryNow());
-
-conn.start();
+void start();

@@ -1,13 +1,19 @@
-// What the page remembers: name and token across visits (localStorage), joined rooms per tab
-// (sessionStorage). Storage can be disabled or full; the chat then works without memory.
+// What the page remembers: name and token across visits, the rooms you are in and the direct
+// conversations you closed (localStorage), the room this tab shows (sessionStorage). Storage
+// can be disabled or full; the chat then works without memory.
 
 import { LOBBY } from '../protocol/index.js';
 
 const NAME = 'parley.name';
 const TOKEN = 'parley.token';
 const ROOMS = 'parley.rooms';
+const CURRENT = 'parley.current';
+const CLOSED = 'parley.closed';
+const SKIPPED = 'parley.skipName';
 
-function read(area: 'localStorage' | 'sessionStorage', key: string): string | null {
+type Area = 'localStorage' | 'sessionStorage';
+
+function read(area: Area, key: string): string | null {
   try {
     return window[area].getItem(key);
   } catch {
@@ -15,11 +21,20 @@ function read(area: 'localStorage' | 'sessionStorage', key: string): string | nu
   }
 }
 
-function write(area: 'localStorage' | 'sessionStorage', key: string, value: string): void {
+function write(area: Area, key: string, value: string): void {
   try {
     window[area].setItem(key, value);
   } catch {
     // Storage unavailable: keep going without it.
+  }
+}
+
+function readList(area: Area, key: string): string[] | null {
+  try {
+    const v = JSON.parse(read(area, key) ?? 'null') as unknown;
+    return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : null;
+  } catch {
+    return null;
   }
 }
 
@@ -29,6 +44,8 @@ export function randomId(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(16));
   return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
 }
+
+export const GUEST_PREFIX = 'guest-';
 
 export interface Identity {
   name?: string;
@@ -45,9 +62,24 @@ export function loadIdentity(): Identity {
   return name ? { name, token } : { token };
 }
 
+/** Only chosen names are kept: guest names are handed out by the server per token. */
 export function saveIdentity(id: Identity): void {
-  if (id.name) write('localStorage', NAME, id.name);
+  if (id.name && !id.name.startsWith(GUEST_PREFIX)) write('localStorage', NAME, id.name);
   write('localStorage', TOKEN, id.token);
+}
+
+/** A name was chosen in this browser, so the first-visit prompt is not needed. */
+export function hasChosenName(id: Identity): boolean {
+  return !!id.name && !id.name.startsWith(GUEST_PREFIX);
+}
+
+/** "Later" on the name prompt: not asked again in this tab. */
+export function nameSkipped(): boolean {
+  return read('sessionStorage', SKIPPED) === '1';
+}
+
+export function skipName(): void {
+  write('sessionStorage', SKIPPED, '1');
 }
 
 export interface RoomList {
@@ -56,19 +88,21 @@ export interface RoomList {
 }
 
 export function loadRooms(): RoomList {
-  try {
-    const v = JSON.parse(read('sessionStorage', ROOMS) ?? 'null') as Partial<RoomList> | null;
-    const rooms = Array.isArray(v?.rooms) ? v.rooms.filter((r) => typeof r === 'string') : [];
-    if (rooms.length > 0) {
-      const current = typeof v?.current === 'string' ? v.current : (rooms[0] ?? LOBBY);
-      return { rooms, current };
-    }
-  } catch {
-    // Fall through to the default.
-  }
-  return { rooms: [LOBBY], current: LOBBY };
+  const rooms = readList('localStorage', ROOMS) ?? [LOBBY];
+  const current = read('sessionStorage', CURRENT) ?? rooms[0] ?? LOBBY;
+  return { rooms, current };
 }
 
 export function saveRooms(list: RoomList): void {
-  write('sessionStorage', ROOMS, JSON.stringify(list));
+  write('localStorage', ROOMS, JSON.stringify(list.rooms));
+  write('sessionStorage', CURRENT, list.current);
+}
+
+/** Direct conversations closed from the sidebar; a new message opens one again. */
+export function loadClosed(): Set<string> {
+  return new Set(readList('localStorage', CLOSED) ?? []);
+}
+
+export function saveClosed(closed: Set<string>): void {
+  write('localStorage', CLOSED, JSON.stringify([...closed]));
 }

@@ -1,212 +1,334 @@
-// DOM rendering. Every name and message goes in through textContent or text nodes, never as
-// HTML. One log section per room, only the current one shown; messages sit in seq order.
+// The page around the log: header and connection state, the sidebar (rooms, direct
+// conversations, members), typing line, pending sends, the screen-reader announcer, the name
+// prompt and the phone drawer. Every name and text goes in through textContent.
 
-import type { ChatMessage } from '../protocol/index.js';
 import type { ConnState } from './connection.js';
+import { button, byId, el, reconcile, roomLabel } from './dom.js';
+import { MessageLog, type LogHooks } from './messages.js';
 import type { OutboxEntry } from './outbox.js';
 
-/** Lines kept per room; the oldest go first. */
-const MAX_LINES = 1000;
-
-function el<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  cls = '',
-  text?: string,
-): HTMLElementTagNameMap[K] {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (text !== undefined) e.textContent = text;
-  return e;
-}
-
-function byId<T extends HTMLElement = HTMLElement>(id: string): T {
-  const e = document.getElementById(id);
-  if (!e) throw new Error(`#${id} is missing from the page`);
-  return e as T;
-}
-
-export function roomLabel(room: string): string {
-  return room.startsWith('@') ? room : `#${room}`;
-}
-
-function clock(ts: number): string {
-  return new Date(ts).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
-}
-
-/** `name: text`, or `* name text` for an action, as nodes. */
-function messageNodes(from: string, text: string, me: boolean): (Node | string)[] {
-  const who = el('b', 'from', from);
-  const body = el('span', 'text', text);
-  return me ? ['* ', who, ' ', body] : [who, ': ', body];
-}
-
-interface RoomLog {
-  el: HTMLElement;
-  /** Sequence numbers shown, ascending, and their lines. */
-  seqs: number[];
-  bySeq: Map<number, HTMLElement>;
-}
+export { roomLabel } from './dom.js';
 
 export interface RoomItem {
   name: string;
   unread: number;
+  mentions: number;
   joined: boolean;
+  direct: boolean;
 }
 
+export interface ViewHooks extends LogHooks {
+  openRoom(room: string): void;
+  leaveRoom(room: string): void;
+  openDirect(name: string): void;
+  retry(cid: string): void;
+  discard(cid: string): void;
+}
+
+/** Announcements kept in the live region (older ones are dropped). */
+const ANNOUNCE_KEEP = 3;
+
 export class View {
+  readonly log: MessageLog;
+  readonly logBox = byId('log');
   readonly status = byId('status');
-  readonly log = byId('log');
-  readonly text = byId<HTMLInputElement>('text');
+  readonly retryButton = byId<HTMLButtonElement>('retry');
+  readonly text = byId<HTMLTextAreaElement>('text');
   readonly sendForm = byId<HTMLFormElement>('send-form');
   readonly joinForm = byId<HTMLFormElement>('join-form');
   readonly joinInput = byId<HTMLInputElement>('join-input');
-  private readonly me = byId('me');
+  readonly meButton = byId<HTMLButtonElement>('me');
+  readonly notifyButton = byId<HTMLButtonElement>('notify');
+  readonly menu = byId<HTMLButtonElement>('menu');
+  readonly side = byId('side');
+  readonly nameDialog = byId<HTMLDialogElement>('name-dialog');
+  readonly nameForm = byId<HTMLFormElement>('name-form');
+  readonly nameInput = byId<HTMLInputElement>('name-input');
+  readonly nameLater = byId<HTMLButtonElement>('name-later');
+  private readonly nameOk = byId<HTMLButtonElement>('name-ok');
+  private readonly nameError = byId('name-error');
+  private readonly menuBadge = byId('menu-badge');
   private readonly title = byId('room-title');
   private readonly rooms = byId('rooms');
+  private readonly directs = byId('directs');
+  private readonly directsEmpty = byId('directs-empty');
   private readonly members = byId('members');
+  private readonly membersHeading = byId('members-heading');
   private readonly typing = byId('typing');
   private readonly pending = byId('pending');
-  private readonly logs = new Map<string, RoomLog>();
+  private readonly announcer = byId('announce');
+  private readonly roomNodes = new Map<string, HTMLLIElement>();
+  private readonly memberNodes = new Map<string, HTMLLIElement>();
+  private readonly pendingNodes = new Map<string, HTMLElement>();
   private current = '';
+  private baseTitle = 'Parley';
+  private unseen = 0;
 
-  setStatus(state: ConnState, retryInS = 0): void {
+  constructor(private readonly hooks: ViewHooks) {
+    this.log = new MessageLog(this.logBox, byId<HTMLButtonElement>('jump'), hooks);
+    this.pending.addEventListener('click', (e) => {
+      const b = (e.target as Element | null)?.closest<HTMLElement>('button[data-action]');
+      const cid = b?.closest<HTMLElement>('[data-cid]')?.dataset['cid'];
+      if (!b || cid === undefined) return;
+      if (b.dataset['action'] === 'retry') hooks.retry(cid);
+      else hooks.discard(cid);
+    });
+    this.menu.addEventListener('click', () => this.setDrawer(!this.drawerOpen()));
+    this.side.addEventListener('keydown', (e) => {
+      if (e.key === 'Escape' && this.drawerOpen()) {
+        this.setDrawer(false);
+        this.menu.focus();
+      }
+    });
+    // A tap on the shade beside the drawer closes it.
+    document.addEventListener('click', (e) => {
+      const t = e.target as Node | null;
+      if (this.drawerOpen() && t && !this.side.contains(t) && !this.menu.contains(t)) {
+        this.setDrawer(false);
+      }
+    });
+    byId('skip').addEventListener('click', () => this.text.focus());
+  }
+
+  // ---- header -------------------------------------------------------------------------------
+
+  setStatus(state: ConnState, retryInS: number, online: boolean): void {
     this.status.dataset['state'] = state;
     this.status.textContent =
       state === 'connected'
         ? 'connected'
         : state === 'connecting'
           ? 'connecting…'
-          : `offline — reconnecting in ${retryInS} s`;
+          : `${online ? 'offline' : 'no network'} — reconnecting in ${retryInS} s`;
+    this.retryButton.hidden = state !== 'offline';
   }
 
   setMe(name: string): void {
-    this.me.textContent = name;
+    this.meButton.textContent = name;
+    this.log.setMyName(name);
   }
 
-  /** A system line (connection, errors, command output) in a room's log. */
-  sys(room: string, text: string, cls = ''): void {
-    const line = el('div', `line sys ${cls}`.trim());
-    line.append(el('time', 'ts', clock(Date.now())), ' ', el('span', 'text', text));
-    this.add(room, line, null);
+  /** Unread messages while the tab is hidden go in the document title. */
+  setUnseen(n: number): void {
+    this.unseen = n;
+    this.renderTitle();
   }
 
-  /** False when that seq is already shown: a message never appears twice. */
-  insertMessage(room: string, m: ChatMessage, mine: boolean): boolean {
-    const log = this.roomLog(room);
-    if (log.bySeq.has(m.seq)) return false;
-    const line = el('div', `line msg${m.me ? ' action' : ''}${mine ? ' mine' : ''}`);
-    line.dataset['seq'] = String(m.seq);
-    line.title = new Date(m.ts).toLocaleString();
-    line.append(el('time', 'ts', clock(m.ts)), ' ', ...messageNodes(m.from, m.text, m.me));
-    // First shown seq above this one; binary search keeps big backfills cheap.
-    let lo = 0;
-    let hi = log.seqs.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if ((log.seqs[mid] ?? 0) > m.seq) hi = mid;
-      else lo = mid + 1;
-    }
-    const next = log.seqs[lo];
-    log.seqs.splice(lo, 0, m.seq);
-    log.bySeq.set(m.seq, line);
-    this.add(room, line, next === undefined ? null : (log.bySeq.get(next) ?? null));
-    return true;
+  private renderTitle(): void {
+    document.title = `${this.unseen > 0 ? `(${this.unseen}) ` : ''}${this.baseTitle}`;
   }
 
-  clearMessages(room: string): void {
-    const log = this.roomLog(room);
-    for (const line of log.bySeq.values()) line.remove();
-    log.seqs = [];
-    log.bySeq.clear();
-  }
-
-  removeRoom(room: string): void {
-    this.logs.get(room)?.el.remove();
-    this.logs.delete(room);
-  }
+  // ---- rooms ----------------------------------------------------------------------------------
 
   showRoom(room: string): void {
     this.current = room;
-    this.roomLog(room);
-    for (const [name, log] of this.logs) log.el.hidden = name !== room;
+    this.log.show(room);
     this.title.textContent = roomLabel(room);
-    this.log.scrollTop = this.log.scrollHeight;
+    this.baseTitle = `${roomLabel(room)} · Parley`;
+    this.renderTitle();
   }
 
   setRooms(items: RoomItem[], current: string): void {
-    this.rooms.replaceChildren(
-      ...items.map((r) => {
-        const b = el('button', r.name === current ? 'room current' : 'room', roomLabel(r.name));
-        b.type = 'button';
-        b.dataset['room'] = r.name;
-        if (r.name === current) b.setAttribute('aria-current', 'true');
-        if (!r.joined && !r.name.startsWith('@')) b.classList.add('parted');
-        if (r.unread > 0) b.append(' ', el('span', 'badge', String(r.unread)));
-        const li = el('li');
-        li.append(b);
-        return li;
-      }),
+    const byName = new Map(items.map((r) => [r.name, r]));
+    const make = (name: string): HTMLLIElement => {
+      const li = el('li', 'room-item');
+      const open = button('room', '');
+      open.dataset['room'] = name;
+      open.addEventListener('click', () => this.hooks.openRoom(name));
+      const leave = button(
+        'leave',
+        '×',
+        name.startsWith('@') ? `Close ${roomLabel(name)}` : `Leave ${roomLabel(name)}`,
+      );
+      leave.dataset['leave'] = name;
+      leave.title = leave.getAttribute('aria-label') ?? '';
+      leave.addEventListener('click', () => this.hooks.leaveRoom(name));
+      li.append(open, leave);
+      return li;
+    };
+    const update = (li: HTMLLIElement, name: string): void => {
+      const r = byName.get(name);
+      const open = li.firstElementChild as HTMLButtonElement;
+      if (!r) return;
+      const label = roomLabel(name);
+      const parts: (Node | string)[] = [label];
+      if (r.unread > 0) {
+        const badge = el('span', r.mentions > 0 ? 'badge mention' : 'badge', String(r.unread));
+        badge.setAttribute('aria-hidden', 'true');
+        parts.push(' ', badge);
+      }
+      open.replaceChildren(...parts);
+      const described = [label];
+      if (r.unread > 0) described.push(`${r.unread} unread`);
+      if (r.mentions > 0) described.push(`${r.mentions} mentioning you`);
+      if (!r.joined && !r.direct) described.push('not joined');
+      open.setAttribute('aria-label', described.join(', '));
+      if (name === current) open.setAttribute('aria-current', 'true');
+      else open.removeAttribute('aria-current');
+      open.classList.toggle('current', name === current);
+      open.classList.toggle('parted', !r.joined && !r.direct);
+      open.classList.toggle('unread', r.unread > 0);
+    };
+    const publicRooms = items.filter((r) => !r.direct).map((r) => r.name);
+    const direct = items.filter((r) => r.direct).map((r) => r.name);
+    const publicNodes = new Map([...this.roomNodes].filter(([k]) => !k.startsWith('@')));
+    const directNodes = new Map([...this.roomNodes].filter(([k]) => k.startsWith('@')));
+    reconcile(this.rooms, publicNodes, publicRooms, make, update);
+    reconcile(this.directs, directNodes, direct, make, update);
+    this.roomNodes.clear();
+    for (const [k, v] of [...publicNodes, ...directNodes]) this.roomNodes.set(k, v);
+    this.directsEmpty.hidden = direct.length > 0;
+    const elsewhere = items.filter((r) => r.name !== current && r.unread > 0);
+    const total = elsewhere.reduce((n, r) => n + r.unread, 0);
+    this.menuBadge.hidden = total === 0;
+    this.menuBadge.textContent = String(total);
+    this.menu.setAttribute(
+      'aria-label',
+      total > 0 ? `Rooms and people, ${total} unread elsewhere` : 'Rooms and people',
     );
   }
 
-  onRoomClick(handler: (room: string) => void): void {
-    this.rooms.addEventListener('click', (e) => {
-      const b = (e.target as Element | null)?.closest<HTMLElement>('button[data-room]');
-      const room = b?.dataset['room'];
-      if (room !== undefined) handler(room);
-    });
+  /** Focuses a room's button in the sidebar (after keyboard room switching). */
+  focusRoom(room: string): void {
+    this.roomNodes.get(room)?.querySelector<HTMLButtonElement>('button.room')?.focus();
   }
 
-  setMembers(names: string[], me: string): void {
-    this.members.replaceChildren(
-      ...names.map((n) => el('li', n === me ? 'member me' : 'member', n)),
+  setMembers(room: string, names: string[], me: string): void {
+    const direct = room.startsWith('@');
+    this.membersHeading.textContent = direct ? 'In this conversation' : `In ${roomLabel(room)}`;
+    reconcile(
+      this.members,
+      this.memberNodes,
+      names,
+      (name) => {
+        const li = el('li', 'member');
+        if (name === me) {
+          li.classList.add('me');
+          li.textContent = name;
+          li.title = 'You';
+          return li;
+        }
+        const b = button('member-open', name, `${name}: open a direct conversation`);
+        b.addEventListener('click', () => this.hooks.openDirect(name));
+        li.append(b);
+        return li;
+      },
+      () => {},
     );
   }
 
   setTyping(names: string[]): void {
     this.typing.textContent =
-      names.length === 0 ? '' : `${names.join(', ')} ${names.length === 1 ? 'is' : 'are'} typing…`;
+      names.length === 0
+        ? ''
+        : names.length === 1
+          ? `${names[0]} is typing…`
+          : names.length <= 3
+            ? `${names.slice(0, -1).join(', ')} and ${names[names.length - 1]} are typing…`
+            : 'Several people are typing…';
   }
 
-  setPending(entries: OutboxEntry[], me: string): void {
-    this.pending.replaceChildren(
-      ...entries.map((p) => {
+  // ---- drawer (phone) -------------------------------------------------------------------------
+
+  drawerOpen(): boolean {
+    return document.body.classList.contains('side-open');
+  }
+
+  setDrawer(open: boolean): void {
+    document.body.classList.toggle('side-open', open);
+    this.menu.setAttribute('aria-expanded', String(open));
+    if (open) this.side.querySelector<HTMLElement>('button.room.current, button.room')?.focus();
+  }
+
+  // ---- pending sends --------------------------------------------------------------------------
+
+  /** Sends not yet acknowledged; `online` says whether they are on their way or waiting. */
+  setPending(entries: OutboxEntry[], me: string, online: boolean): void {
+    const byCid = new Map(entries.map((e) => [e.cid, e]));
+    reconcile(
+      this.pending,
+      this.pendingNodes,
+      entries.map((e) => e.cid),
+      (cid) => {
         const line = el('div', 'line pending');
-        line.dataset['cid'] = p.cid;
-        if (p.room !== this.current) line.append(el('span', 'where', `[${roomLabel(p.room)}] `));
-        line.append(...messageNodes(me || 'you', p.text, p.me), el('span', 'note', ' (sending…)'));
+        line.dataset['cid'] = cid;
         return line;
-      }),
+      },
+      (line, cid) => {
+        const p = byCid.get(cid);
+        if (!p) return;
+        // Rebuild only the text parts; keep the buttons (and their focus) when unchanged.
+        const failed = p.error !== undefined;
+        line.classList.toggle('failed', failed);
+        const where = p.room !== this.current ? `[${roomLabel(p.room)}] ` : '';
+        const who = el('b', 'from', me || 'you');
+        const body = el('span', 'text', p.text);
+        const note = el(
+          'span',
+          'note',
+          failed
+            ? ` Not sent: ${p.error}`
+            : online
+              ? ' sending…'
+              : ' not sent yet: it goes when the connection is back',
+        );
+        const head = el('span', 'pending-line');
+        if (where) head.append(el('span', 'where', where));
+        head.append(...(p.me ? ['* ', who, ' ', body] : [who, ': ', body]), note);
+        const old = line.querySelector('.pending-line');
+        if (old) old.replaceWith(head);
+        else line.prepend(head);
+        const actions = line.querySelector('.actions');
+        if (failed && !actions) {
+          const box = el('span', 'actions');
+          const retry = button('retry', 'Retry', `Retry sending: ${p.text.slice(0, 60)}`);
+          retry.dataset['action'] = 'retry';
+          const discard = button('discard', 'Discard', `Discard: ${p.text.slice(0, 60)}`);
+          discard.dataset['action'] = 'discard';
+          box.append(retry, discard);
+          line.append(box);
+        } else if (!failed && actions) {
+          actions.remove();
+        }
+      },
     );
   }
 
-  private roomLog(room: string): RoomLog {
-    let log = this.logs.get(room);
-    if (!log) {
-      const section = el('section', 'room-log');
-      section.dataset['room'] = room;
-      section.hidden = room !== this.current;
-      this.log.append(section);
-      log = { el: section, seqs: [], bySeq: new Map() };
-      this.logs.set(room, log);
-    }
-    return log;
+  // ---- screen readers -------------------------------------------------------------------------
+
+  /** Says a line through the polite live region (the log itself is not live). */
+  announce(text: string): void {
+    this.announcer.append(el('p', '', text));
+    while (this.announcer.childElementCount > ANNOUNCE_KEEP) this.announcer.firstChild?.remove();
   }
 
-  private add(room: string, line: HTMLElement, before: HTMLElement | null): void {
-    const log = this.roomLog(room);
-    const box = this.log;
-    const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 48;
-    log.el.insertBefore(line, before);
-    while (log.el.childElementCount > MAX_LINES) {
-      const first = log.el.firstElementChild as HTMLElement;
-      const seq = first.dataset['seq'];
-      if (seq !== undefined) {
-        log.bySeq.delete(Number(seq));
-        log.seqs.shift();
-      }
-      first.remove();
-    }
-    if (room === this.current && atBottom) box.scrollTop = box.scrollHeight;
+  // ---- name prompt ----------------------------------------------------------------------------
+
+  openNamePrompt(prefill: string, firstVisit: boolean, error = ''): void {
+    this.nameLater.textContent = firstVisit ? 'Later' : 'Cancel';
+    this.nameInput.value = prefill;
+    this.setNameBusy(false);
+    this.setNameError(error);
+    if (!this.nameDialog.open) this.nameDialog.showModal();
+    this.nameInput.focus();
+    this.nameInput.select();
+  }
+
+  closeNamePrompt(): void {
+    if (this.nameDialog.open) this.nameDialog.close();
+  }
+
+  get namePromptOpen(): boolean {
+    return this.nameDialog.open;
+  }
+
+  setNameError(text: string): void {
+    this.nameError.textContent = text;
+    this.nameInput.setAttribute('aria-invalid', String(!!text));
+  }
+
+  setNameBusy(busy: boolean, note = ''): void {
+    this.nameOk.disabled = busy;
+    if (busy) this.nameError.textContent = note;
   }
 }

@@ -139,7 +139,11 @@ async function handle(deps: HttpDeps, req: IncomingMessage, res: ServerResponse)
     }
   }
   const asset = deps.assets.get(path);
-  if (asset) return send(res, 200, asset.type, asset.body);
+  if (asset) {
+    // Revalidate every time: the files are small, and a new build must reach the service worker.
+    res.setHeader('cache-control', 'no-cache');
+    return send(res, 200, asset.type, asset.body);
+  }
   if (path === '/' && deps.assets.size === 0) {
     return send(
       res,
