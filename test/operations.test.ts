@@ -3,11 +3,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
 import { startTestServer, TestClient, tempDir, waitFor, type TestServer } from './helpers.js';
 import { createLogger } from '../src/server/logger.js';
 import { SECURITY_HEADERS } from '../src/server/http.js';
+import { spawnNode } from './cluster-harness.js';
 
 async function withServer(
   overrides: Parameters<typeof startTestServer>[0],
@@ -141,33 +140,9 @@ for (const [signal, code] of [
   ['SIGHUP', 1012],
 ] as const) {
   test(`${signal}: the process closes clients with ${code} and exits 0 within the deadline`, async () => {
-    const dir = tempDir();
-    const child = spawn(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        'src/server/main.ts',
-        '--host',
-        '127.0.0.1',
-        '--http-port',
-        '0',
-        '--ws-port',
-        '0',
-        '--data-dir',
-        dir,
-      ],
-      { stdio: ['ignore', 'pipe', 'inherit'] },
-    );
+    const node = await spawnNode(['--data-dir', tempDir()]);
+    const { child, port } = node;
     try {
-      const port = await new Promise<number>((resolve, reject) => {
-        const rl = createInterface({ input: child.stdout });
-        rl.on('line', (l) => {
-          const e = JSON.parse(l) as { event: string; page?: string };
-          if (e.event === 'started' && e.page) resolve(Number(new URL(e.page).port));
-        });
-        child.once('exit', () => reject(new Error('server exited before starting')));
-      });
       const c = await TestClient.open(`ws://127.0.0.1:${port}/ws`);
       await c.next();
       const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
@@ -175,7 +150,7 @@ for (const [signal, code] of [
       assert.equal(await c.closed(10_000), code);
       assert.equal(await exited, 0);
     } finally {
-      child.kill('SIGKILL');
+      await node.kill('SIGKILL');
     }
   });
 }
