@@ -171,6 +171,28 @@ test('bad requests get errors, change nothing, and leave others unaffected', asy
   good.close();
 });
 
+test('rooms past the presence notice limit stop announcing joins', async () => {
+  const small = await startTestServer({ presenceNoticeLimit: 2 });
+  try {
+    const clients: TestClient[] = [];
+    for (let i = 0; i < 3; i++) {
+      const c = await TestClient.json(small);
+      await c.event('welcome');
+      await c.request({ type: 'join', room: 'big' });
+      clients.push(c);
+    }
+    const [first] = clients as [TestClient];
+    await first.request({ type: 'rooms' });
+    const joins = first.events().filter((e) => e.type === 'presence' && e.event === 'join');
+    assert.equal(joins.length, 1, 'only the second member was announced');
+    const who = await first.request({ type: 'who', room: 'big' });
+    assert.equal(who.type === 'result' && who.of === 'who' && who.members.length, 3);
+    for (const c of clients) c.close();
+  } finally {
+    await small.dispose();
+  }
+});
+
 test('typing is relayed to others with a time to live, and throttled', async () => {
   const t1 = await named('typer');
   const t2 = await named('watcher');

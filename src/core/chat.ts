@@ -12,6 +12,7 @@ import {
   normalizeRoom,
   type ChatMessage,
   type RoomInfo,
+  type ServerEvent,
 } from '../protocol/index.js';
 import { MessageFrames, jsonFrame, frame } from './frames.js';
 import type { Bell, CoreDeps, NodeRoom, Peer } from './ports.js';
@@ -367,21 +368,35 @@ export class Chat {
     name: string,
     event: 'join' | 'leave',
   ): void {
-    const json = jsonFrame({ type: 'presence', room: room.id, name, event });
     const verb = event === 'join' ? 'joined' : 'left';
-    const text = frame(`* ${name} ${verb} #${room.id}`);
-    for (const s of room.subs.keys()) {
-      if (s === actor) continue;
-      s.send(s.isText ? text : json);
-    }
+    this.notice(
+      room,
+      actor,
+      { type: 'presence', room: room.id, name, event },
+      `* ${name} ${verb} #${room.id}`,
+    );
   }
 
   private renameNotice(room: Room, actor: Session, from: string, to: string): void {
-    const json = jsonFrame({ type: 'rename', room: room.id, from, to });
-    const text = frame(`* ${from} is now known as ${to}`);
+    this.notice(
+      room,
+      actor,
+      { type: 'rename', room: room.id, from, to },
+      `* ${from} is now known as ${to}`,
+    );
+  }
+
+  /**
+   * Tells a room's local members about a join, leave or rename. Past the limit a room stops
+   * announcing them: in a room of thousands they would be most of the traffic (each arrival
+   * one frame to everyone); `who` and `rooms` still count everyone.
+   */
+  private notice(room: Room, actor: Session | undefined, event: ServerEvent, line: string): void {
+    if (room.memberCount > this.deps.limits.presenceNoticeLimit) return;
+    const json = jsonFrame(event);
+    const text = frame(line);
     for (const s of room.subs.keys()) {
-      if (s === actor) continue;
-      s.send(s.isText ? text : json);
+      if (s !== actor) s.send(s.isText ? text : json);
     }
   }
 

@@ -110,6 +110,8 @@ export interface Limits {
   maxMessageBytes: number;
   /** Name changes allowed per minute per connection. */
   renamesPerMinute: number;
+  /** Rooms with more members than this stop announcing joins, leaves and renames. */
+  presenceNoticeLimit: number;
   /** A node not heard from for this long is taken for dead and its members leave. */
   nodeTimeoutMs: number;
 }
@@ -123,6 +125,7 @@ export const DEFAULT_LIMITS: Limits = {
   maxMessageBytes: 64 * 1024,
   renamesPerMinute: 5,
   nodeTimeoutMs: 15_000,
+  presenceNoticeLimit: 200,
 };
 
 export interface CoreDeps {

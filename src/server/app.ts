@@ -80,6 +80,7 @@ export async function startParley(
       maxMessageBytes: config.maxMessageBytes,
       renamesPerMinute: config.renamesPerMinute,
       nodeTimeoutMs: config.clusterHeartbeatMs * 3,
+      presenceNoticeLimit: config.presenceNoticeLimit,
     },
     telemetry: metrics.telemetry,
     onError: (err, context) => log.error('internal-error', { context, err }),

@@ -22,6 +22,7 @@ export interface Config {
   rateBurst: number;
   connectionsPerAddress: number;
   roomsPerConnection: number;
+  presenceNoticeLimit: number;
   renamesPerMinute: number;
   /** Largest HTTP header block accepted on a request or upgrade. */
   maxHeaderBytes: number;
@@ -89,7 +90,7 @@ export const SETTINGS: Setting[] = [
     flag: 'sqlite-synchronous',
     env: 'PARLEY_SQLITE_SYNCHRONOUS',
     kind: 'sync',
-    help: 'FULL (acked survives power loss), NORMAL or EXTRA',
+    help: 'NORMAL (acked survives a crash or kill -9), FULL (also power loss) or EXTRA',
   },
   {
     key: 'allowedOrigins',
@@ -132,6 +133,13 @@ export const SETTINGS: Setting[] = [
     env: 'PARLEY_ROOMS_PER_CONNECTION',
     kind: 'int',
     help: 'rooms one connection may be in',
+  },
+  {
+    key: 'presenceNoticeLimit',
+    flag: 'presence-notice-limit',
+    env: 'PARLEY_PRESENCE_NOTICE_LIMIT',
+    kind: 'int',
+    help: 'rooms with more members stop announcing joins and leaves',
   },
   {
     key: 'renamesPerMinute',
@@ -205,13 +213,14 @@ export const DEFAULTS: Config = {
   dataDir: './data',
   store: '',
   bus: 'local',
-  sqliteSynchronous: 'FULL',
+  sqliteSynchronous: 'NORMAL',
   allowedOrigins: [],
   maxMessageBytes: 64 * 1024,
   ratePerSecond: 20,
   rateBurst: 40,
   connectionsPerAddress: 50,
   roomsPerConnection: 50,
+  presenceNoticeLimit: 200,
   renamesPerMinute: 5,
   maxHeaderBytes: 8192,
   handshakeTimeoutMs: 10_000,

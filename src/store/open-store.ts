@@ -11,7 +11,7 @@ import type { MessageStore } from './types.js';
 const SCHEME = /^([A-Za-z][A-Za-z0-9+.-]*):/;
 
 export interface OpenStoreOptions {
-  /** SQLite's durability setting; FULL unless told otherwise. */
+  /** SQLite's durability setting; NORMAL unless told otherwise. */
   sqliteSynchronous?: Synchronous;
 }
 
@@ -19,7 +19,7 @@ export async function openStore(
   url: string,
   options: OpenStoreOptions = {},
 ): Promise<MessageStore> {
-  const sync = options.sqliteSynchronous ?? 'FULL';
+  const sync = options.sqliteSynchronous ?? 'NORMAL';
   const scheme = SCHEME.exec(url)?.[1]?.toLowerCase();
   // A one-letter "scheme" is a Windows drive (C:\data\parley.db): a bare path.
   if (scheme === undefined || scheme.length === 1) return openSqliteStore(url, sync);

@@ -59,11 +59,13 @@ function toMessage(r: Row): ChatMessage {
 
 export type Synchronous = 'FULL' | 'NORMAL' | 'EXTRA';
 
-export function openSqliteStore(file: string, synchronous: Synchronous = 'FULL'): MessageStore {
+export function openSqliteStore(file: string, synchronous: Synchronous = 'NORMAL'): MessageStore {
   if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
-  // FULL: a commit is on disk before its ack, so an acked message survives kill -9 and power loss.
+  // In WAL mode NORMAL writes each commit to the WAL file before the ack, so an acked message
+  // survives a crash or kill -9 of the process; only an OS crash or power loss can take the
+  // last commits, and FULL (an fsync per commit) closes that too, at a latency cost.
   db.pragma(`synchronous = ${synchronous}`);
   db.pragma('busy_timeout = 5000');
   db.exec(SCHEMA);
