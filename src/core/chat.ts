@@ -81,7 +81,6 @@ export class Chat {
       peer,
       this.guestName(),
       new TokenBucket(limits.ratePerSecond, limits.rateBurst, clock.now()),
-      new TokenBucket(limits.renamesPerMinute / 60, limits.renamesPerMinute, clock.now()),
     );
     this.sessions.add(session);
     this.attachIdentity(session);
@@ -170,7 +169,10 @@ export class Chat {
     if (n.key.startsWith(GUEST_PREFIX)) {
       throw new ChatError('NAME_INVALID', 'Names starting with guest- are given by the server.');
     }
-    if (n.key !== session.key && session.renames.take(this.deps.clock.now()) !== 'ok') {
+    const { renamesPerMinute } = this.deps.limits;
+    const now = this.deps.clock.now();
+    session.renames ??= new TokenBucket(renamesPerMinute / 60, renamesPerMinute, now);
+    if (n.key !== session.key && session.renames.take(now) !== 'ok') {
       throw new ChatError('RATE_LIMITED', 'Too many name changes; wait a minute.');
     }
     const hash = this.deps.hashToken(token);

@@ -14,8 +14,8 @@ interface Presence {
   display: string;
   /** Local sessions of the name in this room: one person with two tabs is one member. */
   local: number;
-  /** Other nodes that report the name in this room. */
-  nodes: Set<string>;
+  /** Other nodes that report the name in this room; made when the first one does. */
+  nodes?: Set<string>;
 }
 
 export class Room {
@@ -33,7 +33,7 @@ export class Room {
   addLocal(key: string, display: string): PresenceChange {
     const p = this.names.get(key);
     if (!p) {
-      this.names.set(key, { display, local: 1, nodes: new Set() });
+      this.names.set(key, { display, local: 1 });
       return { local: true, cluster: true };
     }
     p.local++;
@@ -45,8 +45,9 @@ export class Room {
     if (!p || p.local === 0) return { local: false, cluster: false };
     p.local--;
     if (p.local > 0) return { local: false, cluster: false };
-    if (p.nodes.size === 0) this.names.delete(key);
-    return { local: true, cluster: p.nodes.size === 0 };
+    const remote = p.nodes?.size ?? 0;
+    if (remote === 0) this.names.delete(key);
+    return { local: true, cluster: remote === 0 };
   }
 
   /** Returns true when the name became present in the room. */
@@ -56,14 +57,14 @@ export class Room {
       this.names.set(key, { display, local: 0, nodes: new Set([node]) });
       return true;
     }
-    p.nodes.add(node);
+    (p.nodes ??= new Set()).add(node);
     return false;
   }
 
   /** Returns true when the name is no longer present in the room. */
   removeRemote(key: string, node: string): boolean {
     const p = this.names.get(key);
-    if (!p || !p.nodes.delete(node)) return false;
+    if (!p?.nodes?.delete(node)) return false;
     if (p.local > 0 || p.nodes.size > 0) return false;
     this.names.delete(key);
     return true;
@@ -75,7 +76,7 @@ export class Room {
 
   /** Keys of the names another node reports here. */
   remoteKeys(node: string): string[] {
-    return [...this.names].filter(([, p]) => p.nodes.has(node)).map(([k]) => k);
+    return [...this.names].filter(([, p]) => p.nodes?.has(node)).map(([k]) => k);
   }
 
   /** This node's own members, as [key, display] pairs, for snapshots. */

@@ -17,6 +17,8 @@ export interface Subscription {
   lastTyping: number;
 }
 
+const SETTLED: Promise<void> = Promise.resolve();
+
 export class Session {
   name: string;
   key: string;
@@ -28,7 +30,9 @@ export class Session {
   current: string | undefined;
   closed = false;
   /** Requests are served one after another, in arrival order. */
-  queue: Promise<void> = Promise.resolve();
+  queue: Promise<void> = SETTLED;
+  /** Name changes, limited per minute; made on the first change. */
+  renames: TokenBucket | undefined;
   readonly bucket: TokenBucket;
 
   constructor(
@@ -36,8 +40,6 @@ export class Session {
     readonly peer: Peer,
     guestName: string,
     bucket: TokenBucket,
-    /** Name changes, limited per minute. */
-    readonly renames: TokenBucket,
   ) {
     this.name = guestName;
     this.key = guestName.toLowerCase();

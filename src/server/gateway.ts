@@ -1,31 +1,16 @@
-// The WebSocket gateway: upgrade (origin, subprotocol, per-address limit), frames in (binary,
-// size and UTF-8 checks, rate limit), frames out (bounded buffer), heartbeat, close.
+// The WebSocket gateway: the upgrade (origin, subprotocol, per-address limit), the heartbeat,
+// and closing everyone; each connection's own work is in connection.ts.
 
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer, type WebSocket, type RawData } from 'ws';
+import { WebSocketServer } from 'ws';
 import { SUBPROTOCOL } from '../protocol/index.js';
-import {
-  serveJson,
-  serveText,
-  startText,
-  type Chat,
-  type Frame,
-  type Peer,
-  type Session,
-} from '../core/index.js';
+import type { Chat } from '../core/index.js';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
-import { originAllowed } from './origin.js';
 import type { Metrics } from './metrics.js';
-import { Outlet } from './outlet.js';
-
-interface Conn {
-  ws: WebSocket;
-  session: Session;
-  address: string;
-  alive: boolean;
-}
+import { originAllowed } from './origin.js';
+import { Connection, type Shared } from './connection.js';
 
 export interface Gateway {
   /** Takes an HTTP upgrade request from either port. */
@@ -47,8 +32,16 @@ export function createGateway(
   metrics: Metrics,
   pagePort: () => number,
 ): Gateway {
-  const conns = new Set<Conn>();
+  const conns = new Set<Connection>();
   const perAddress = new Map<string, number>();
+  const shared: Shared = {
+    chat,
+    config,
+    log,
+    metrics,
+    conns,
+    onError: (err) => log.error('request-failed', { err }),
+  };
   const wss = new WebSocketServer({
     noServer: true,
     maxPayload: config.maxMessageBytes,
@@ -56,9 +49,8 @@ export function createGateway(
     clientTracking: false,
     handleProtocols: (protocols) => (protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
   });
-  const onError = (err: unknown) => log.error('request-failed', { err });
 
-  // One timer for every connection: a peer that missed a whole interval is dropped.
+  // One timer for every connection: a peer that has not answered since the last ping is dropped.
   const heartbeat = setInterval(() => {
     for (const c of conns) {
       if (!c.alive) {
@@ -71,84 +63,6 @@ export function createGateway(
     }
   }, config.heartbeatMs);
   heartbeat.unref();
-
-  function accept(ws: WebSocket, address: string): void {
-    const codec = ws.protocol === SUBPROTOCOL ? 'json' : 'text';
-    const outlet = new Outlet(ws);
-    // Whatever was queued before a close frame goes out before it.
-    const close = (code: number, reason: string) => {
-      outlet.flush();
-      ws.close(code, reason);
-    };
-    const peer: Peer = {
-      codec,
-      address,
-      send(frame: Frame) {
-        if (ws.readyState !== ws.OPEN) return;
-        if (outlet.backlog + frame.bytes.length > config.sendBufferBytes) {
-          log.warn('slow-consumer', { address, buffered: outlet.backlog });
-          metrics.slowConsumers.inc();
-          close(1013, 'SLOW_CONSUMER');
-          // A consumer that stopped reading will not read the close frame either.
-          setTimeout(() => ws.terminate(), 1000).unref();
-          return;
-        }
-        outlet.push(frame);
-      },
-      close,
-    };
-    const session = chat.connect(peer);
-    const conn: Conn = { ws, session, address, alive: true };
-    conns.add(conn);
-    metrics.connections.inc();
-    log.info('connect', { address, codec, name: session.name });
-    if (codec === 'text') startText(chat, session, onError);
-
-    ws.on('pong', () => {
-      conn.alive = true;
-    });
-    ws.on('message', (data: RawData, isBinary: boolean) => {
-      conn.alive = true;
-      if (isBinary) {
-        close(1003, 'BINARY_UNSUPPORTED');
-        return;
-      }
-      const verdict = session.bucket.take(Date.now());
-      if (verdict === 'close') {
-        log.warn('refused', { address, reason: 'rate limit, policy close' });
-        chat.telemetry.refused('POLICY_VIOLATION');
-        close(1008, 'POLICY_VIOLATION');
-        return;
-      }
-      if (verdict === 'refuse') {
-        chat.telemetry.refused('RATE_LIMITED');
-        if (codec === 'json')
-          session.event({
-            type: 'error',
-            code: 'RATE_LIMITED',
-            message: 'Too many messages; slow down.',
-          });
-        else session.line('! Too many messages; slow down.');
-        return;
-      }
-      const text = data.toString();
-      if (codec === 'json') serveJson(chat, session, text, onError);
-      else serveText(chat, session, text, onError);
-    });
-    ws.on('error', (err: Error & { code?: string }) => {
-      // ws has already sent the close frame that goes with it (1007, 1009, ...).
-      log.info('peer-error', { address, code: err.code ?? 'unknown' });
-    });
-    ws.on('close', (code: number) => {
-      conns.delete(conn);
-      metrics.connections.dec();
-      const n = (perAddress.get(address) ?? 1) - 1;
-      if (n > 0) perAddress.set(address, n);
-      else perAddress.delete(address);
-      chat.disconnect(session);
-      log.info('disconnect', { address, code });
-    });
-  }
 
   return {
     upgrade(req, socket, head) {
@@ -167,17 +81,13 @@ export function createGateway(
         return refuse(socket, 429, 'Too Many Requests');
       }
       perAddress.set(address, open + 1);
-      let accepted = false;
+      // The raw socket closes once, whether or not the upgrade went through.
       socket.once('close', () => {
-        if (accepted) return;
         const n = (perAddress.get(address) ?? 1) - 1;
         if (n > 0) perAddress.set(address, n);
         else perAddress.delete(address);
       });
-      wss.handleUpgrade(req, socket, head, (ws) => {
-        accepted = true;
-        accept(ws, address);
-      });
+      wss.handleUpgrade(req, socket, head, (ws) => new Connection(ws, address, shared));
     },
     async closeAll(code, reason, ms) {
       const all = [...conns];
@@ -188,7 +98,7 @@ export function createGateway(
               new Promise<void>((resolve) => {
                 if (c.ws.readyState === c.ws.CLOSED) return resolve();
                 c.ws.once('close', () => resolve());
-                c.session.peer.close(code, reason);
+                c.close(code, reason);
               }),
           ),
         ),

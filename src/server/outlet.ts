@@ -43,11 +43,12 @@ function flushAll(): void {
 }
 
 export class Outlet {
-  private pending: Buffer[] = [];
+  // Allocated on first use: most connections are idle most of the time.
+  private pending: Buffer[] | undefined;
   private pendingBytes = 0;
   private readonly socket: Socket;
 
-  constructor(private readonly ws: WebSocket) {
+  constructor(readonly ws: WebSocket) {
     // ws keeps the socket private; frames are written to it whole, between ws's own frames
     // (pings, close), which ws also writes whole: permessage-deflate is off, so ws never holds
     // a frame back.
@@ -61,7 +62,7 @@ export class Outlet {
 
   push(frame: Frame): void {
     const buf = wire(frame);
-    this.pending.push(buf);
+    (this.pending ??= []).push(buf);
     this.pendingBytes += buf.length;
     if (this.pendingBytes >= FLUSH_BYTES) {
       this.flush();
@@ -77,8 +78,8 @@ export class Outlet {
   /** Writes what is pending; called once per turn, and before a close frame. */
   flush(): void {
     const list = this.pending;
-    if (list.length === 0) return;
-    this.pending = [];
+    if (!list || list.length === 0) return;
+    this.pending = undefined;
     this.pendingBytes = 0;
     dirty.delete(this);
     if (this.ws.readyState !== this.ws.OPEN) return;
