@@ -29,6 +29,8 @@ export interface Config {
   /** A handshake whose headers take longer than this is dropped. */
   handshakeTimeoutMs: number;
   historyBound: number;
+  /** Least time between two writes to a busy socket, so bursts share writes. */
+  fanoutGatherMs: number;
   /** Per-connection send buffer; past it the connection is a slow consumer and is closed. */
   sendBufferBytes: number;
   heartbeatMs: number;
@@ -38,7 +40,7 @@ export interface Config {
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
 }
 
-type Kind = 'port' | 'int' | 'string' | 'origins' | 'sync' | 'level';
+type Kind = 'port' | 'int' | 'int0' | 'string' | 'origins' | 'sync' | 'level';
 
 interface Setting {
   key: keyof Config;
@@ -177,6 +179,13 @@ export const SETTINGS: Setting[] = [
     help: 'unsent bytes per connection before it is closed with 1013',
   },
   {
+    key: 'fanoutGatherMs',
+    flag: 'fanout-gather-ms',
+    env: 'PARLEY_FANOUT_GATHER_MS',
+    kind: 'int0',
+    help: 'least time between writes to a busy socket; 0 writes at the end of every turn',
+  },
+  {
     key: 'heartbeatMs',
     flag: 'heartbeat-ms',
     env: 'PARLEY_HEARTBEAT_MS',
@@ -226,6 +235,7 @@ export const DEFAULTS: Config = {
   handshakeTimeoutMs: 10_000,
   historyBound: 500,
   sendBufferBytes: 1024 * 1024,
+  fanoutGatherMs: 10,
   heartbeatMs: 30_000,
   clusterHeartbeatMs: 5000,
   shutdownMs: 10_000,
@@ -246,6 +256,10 @@ function parseValue(s: Setting, raw: string): Config[keyof Config] {
     case 'int': {
       if (!/^\d{1,12}$/.test(raw) || Number(raw) < 1)
         throw bad('expected a whole number of at least 1');
+      return Number(raw);
+    }
+    case 'int0': {
+      if (!/^\d{1,12}$/.test(raw)) throw bad('expected a whole number');
       return Number(raw);
     }
     case 'string':

@@ -16,7 +16,7 @@ import {
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
-import { Outlet } from './outlet.js';
+import { Outlet, type FlushSchedule } from './outlet.js';
 
 /** What every connection of one gateway shares. */
 export interface Shared {
@@ -25,6 +25,7 @@ export interface Shared {
   log: Logger;
   metrics: Metrics;
   conns: Set<Connection>;
+  schedule: FlushSchedule;
   onError(err: unknown): void;
 }
 
@@ -42,7 +43,7 @@ export class Connection extends Outlet implements Peer {
     readonly address: string,
     readonly shared: Shared,
   ) {
-    super(ws);
+    super(ws, shared.schedule, shared.config.sendBufferBytes);
     this.codec = ws.protocol === SUBPROTOCOL ? 'json' : 'text';
     (ws as Tagged)[CONNECTION] = this;
     shared.conns.add(this);
@@ -57,18 +58,17 @@ export class Connection extends Outlet implements Peer {
   }
 
   send(frame: Frame): void {
-    if (this.ws.readyState !== this.ws.OPEN) return;
-    const { config, log, metrics } = this.shared;
-    if (this.backlog + frame.bytes.length > config.sendBufferBytes) {
-      log.warn('slow-consumer', { address: this.address, buffered: this.backlog });
-      metrics.slowConsumers.inc();
-      this.close(1013, 'SLOW_CONSUMER');
-      // A consumer that stopped reading will not read the close frame either.
-      const ws = this.ws;
-      setTimeout(() => ws.terminate(), 1000).unref();
-      return;
-    }
-    this.push(frame);
+    if (this.ws.readyState === this.ws.OPEN) this.push(frame);
+  }
+
+  protected overflowed(backlog: number): void {
+    const { log, metrics } = this.shared;
+    log.warn('slow-consumer', { address: this.address, buffered: backlog });
+    metrics.slowConsumers.inc();
+    this.close(1013, 'SLOW_CONSUMER');
+    // A consumer that stopped reading will not read the close frame either.
+    const ws = this.ws;
+    setTimeout(() => ws.terminate(), 1000).unref();
   }
 
   /** Whatever was queued before the close frame goes out before it. */

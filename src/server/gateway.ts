@@ -11,6 +11,7 @@ import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 import { originAllowed } from './origin.js';
 import { Connection, type Shared } from './connection.js';
+import { FlushSchedule } from './outlet.js';
 
 export interface Gateway {
   /** Takes an HTTP upgrade request from either port. */
@@ -40,6 +41,7 @@ export function createGateway(
     log,
     metrics,
     conns,
+    schedule: new FlushSchedule(config.fanoutGatherMs),
     onError: (err) => log.error('request-failed', { err }),
   };
   const wss = new WebSocketServer({

@@ -30,65 +30,82 @@ export function wire(frame: Frame): Buffer {
   return buf;
 }
 
-/** Past this, a socket's turn is written at once rather than at the end of the turn. */
+/** Past this, a socket's frames are written at once rather than at the flush. */
 const FLUSH_BYTES = 64 * 1024;
 
-const dirty = new Set<Outlet>();
-let scheduled = false;
+/**
+ * When queued frames are written. After a quiet spell the next flush comes at the end of the
+ * current event-loop turn, so a lone message is not delayed; while messages keep coming,
+ * flushes are at least `gatherMs` apart, so a busy socket gets several messages per write.
+ * Writes, not messages, are what cost here: each is a system call and a TCP segment.
+ */
+export class FlushSchedule {
+  private queue: Outlet[] = [];
+  private armed = false;
+  private last = -Infinity;
 
-function flushAll(): void {
-  scheduled = false;
-  for (const o of dirty) o.flush();
-  dirty.clear();
+  constructor(private readonly gatherMs: number) {}
+
+  add(o: Outlet): void {
+    this.queue.push(o);
+    if (this.armed) return;
+    this.armed = true;
+    const wait = this.last + this.gatherMs - performance.now();
+    if (wait <= 0) setImmediate(this.run);
+    else setTimeout(this.run, wait);
+  }
+
+  private readonly run = (): void => {
+    this.armed = false;
+    this.last = performance.now();
+    const queue = this.queue;
+    this.queue = [];
+    for (const o of queue) o.flush();
+  };
 }
 
-export class Outlet {
+export abstract class Outlet {
   // Allocated on first use: most connections are idle most of the time.
   private pending: Buffer[] | undefined;
   private pendingBytes = 0;
   private readonly socket: Socket;
 
-  constructor(readonly ws: WebSocket) {
+  constructor(
+    readonly ws: WebSocket,
+    private readonly schedule: FlushSchedule,
+    /** Unsent bytes a socket may hold before its reader counts as stopped. */
+    private readonly limit: number,
+  ) {
     // ws keeps the socket private; frames are written to it whole, between ws's own frames
     // (pings, close), which ws also writes whole: permessage-deflate is off, so ws never holds
     // a frame back.
     this.socket = (ws as unknown as { _socket: Socket })._socket;
   }
 
-  /** Bytes the socket could not hand to the kernel yet: what a reader that stopped grows. */
-  get backlog(): number {
-    return this.ws.bufferedAmount;
-  }
+  /** The socket holds more than the limit: its reader has stopped. */
+  protected abstract overflowed(backlog: number): void;
 
   push(frame: Frame): void {
     const buf = wire(frame);
-    (this.pending ??= []).push(buf);
+    if (this.pending) this.pending.push(buf);
+    else {
+      this.pending = [buf];
+      this.schedule.add(this);
+    }
     this.pendingBytes += buf.length;
-    if (this.pendingBytes >= FLUSH_BYTES) {
-      this.flush();
-      return;
-    }
-    if (this.pending.length === 1) dirty.add(this);
-    if (!scheduled) {
-      scheduled = true;
-      setImmediate(flushAll);
-    }
+    if (this.pendingBytes >= FLUSH_BYTES) this.flush();
   }
 
-  /** Writes what is pending; called once per turn, and before a close frame. */
+  /** Writes what is pending in one write; called by the schedule, and before a close frame. */
   flush(): void {
     const list = this.pending;
-    if (!list || list.length === 0) return;
+    if (!list) return;
+    const bytes = this.pendingBytes;
     this.pending = undefined;
     this.pendingBytes = 0;
-    dirty.delete(this);
     if (this.ws.readyState !== this.ws.OPEN) return;
-    if (list.length === 1) {
-      this.socket.write(list[0] as Buffer);
-      return;
-    }
-    this.socket.cork();
-    for (const b of list) this.socket.write(b);
-    this.socket.uncork();
+    this.socket.write(list.length === 1 ? (list[0] as Buffer) : Buffer.concat(list, bytes));
+    const backlog = this.socket.writableLength;
+    if (backlog > this.limit) this.overflowed(backlog);
   }
 }
