@@ -1,0 +1,103 @@
+// Messages between bench/run.ts and the load generator (bench/loadgen.ts), over Node's IPC channel.
+
+export interface ConnectCommand {
+  cmd: 'connect';
+  url: string;
+  n: number;
+  /** Handshakes in flight at once. */
+  concurrency: number;
+  /** 0: everyone stays where the server puts them; K: client i sends `/join room<i % K>`. */
+  rooms: number;
+  /** WebSocket subprotocol to ask for; none gives Parley's text mode. */
+  protocol?: string;
+  /** How long to wait for every client's first frame (or join confirmation). */
+  readyTimeoutMs: number;
+  /** `raw`: a minimal WebSocket client on net.Socket (light); `ws`: the ws package's client. */
+  client: 'raw' | 'ws';
+}
+
+export interface SettleCommand {
+  cmd: 'settle';
+  /** Done once no frame arrived for this long. */
+  quietMs: number;
+  maxMs: number;
+}
+
+export interface RunCommand {
+  cmd: 'run';
+  /** 0-9, embedded in every message so that stragglers of another window are not counted. */
+  phase: number;
+  /** Messages per second, all senders together. */
+  rate: number;
+  sendersPerRoom: number;
+  durationMs: number;
+  /**
+   * After the last send, wait for the deliveries still in flight: until all are in, or no frame
+   * at all came for `quietMs`, or `drainMs` passed. An overloaded server delivers its backlog
+   * late; only what has not come by then is counted as loss.
+   */
+  drainMs: number;
+  quietMs: number;
+  /** Message text length in bytes (the marker and padding). */
+  messageBytes: number;
+}
+
+export interface CloseCommand {
+  cmd: 'close';
+}
+
+export type Command = ConnectCommand | SettleCommand | RunCommand | CloseCommand;
+
+export interface ConnectResult {
+  opened: number;
+  failed: number;
+  errors: string[];
+  /** From the first handshake started to the last one completed. */
+  handshakeMs: number;
+  /** Clients whose first frame (or join confirmation) arrived. */
+  ready: number;
+  readyMs: number;
+  /** Every frame received while connecting (welcome, presence lines, ...). */
+  frames: number;
+}
+
+export interface SettleResult {
+  ms: number;
+  frames: number;
+  quiet: boolean;
+}
+
+export interface LatencySummary {
+  count: number;
+  meanMs: number;
+  p50Ms: number;
+  p90Ms: number;
+  p99Ms: number;
+  p999Ms: number;
+  maxMs: number;
+}
+
+export interface RunResult {
+  sent: number;
+  expected: number;
+  received: number;
+  /** Frames with this window's marker beyond the expected count (duplicates). */
+  extra: number;
+  /** Clients in the senders' rooms that got none of this window's messages. */
+  silentClients: number;
+  sendMs: number;
+  /** From the first send to the last delivery of this window. */
+  spanMs: number;
+  drained: boolean;
+  latency: LatencySummary;
+  /** How far the send schedule slipped at worst (the load generator's own lag). */
+  maxScheduleSlipMs: number;
+}
+
+export type Request = Command & { id: number };
+export type Reply =
+  { id: number; ok: true; result: unknown } | { id: number; ok: false; error: string };
+
+/** Commands to bench/server-hook.mjs inside a server under test. */
+export type HookCommand =
+  { cmd: 'gc' } | { cmd: 'prof-start'; intervalUs?: number } | { cmd: 'prof-stop'; file: string };

@@ -1,0 +1,1139 @@
+// `npm run bench`: Parley's fan-out against the tutorial's plain `ws` broadcast loop, same
+// scenarios, same run. Each server runs as its own process (pinned to core 0 where taskset
+// exists), driven by a separate load generator (bench/loadgen.ts, pinned to core 1), on
+// 127.0.0.1 only. See bench/README.md for what is measured and how.
+//
+//   node --import tsx bench/run.ts [--quick] [--scenario NAME[,NAME]] [--servers parley,plain]
+//        [--windows N] [--window-ms MS] [--server-from dist|src] [--profile] [--no-pin]
+//        [--idle-protocol json|text] [--client ws|raw] [--out FILE]
+
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import {
+  closeSync,
+  copyFileSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { createConnection, createServer } from 'node:net';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { join, relative } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import type { Command, ConnectResult, HookCommand, Reply, RunResult, SettleResult } from './ipc.js';
+import { summarizeProfile, type ProfileSummary } from './profile.js';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const benchDir = join(root, 'bench');
+const resultsDir = join(benchDir, 'results');
+const hook = join(benchDir, 'server-hook.mjs');
+/**
+ * This run's scratch folder, outside the tree (so linters never see it): the copy of Parley's
+ * code and the servers' data folders. Removed at exit; a run that was killed leaves its folder,
+ * and the next run removes it.
+ */
+const runDir = join(tmpdir(), `parley-bench-${process.pid}`);
+const snapshotDir = join(runDir, 'snapshot');
+
+function removeStaleRunDirs(): void {
+  for (const name of readdirSync(tmpdir())) {
+    const m = /^parley-bench-(\d+)$/.exec(name);
+    if (!m || Number(m[1]) === process.pid) continue;
+    try {
+      process.kill(Number(m[1]), 0);
+    } catch {
+      rmSync(join(tmpdir(), name), { recursive: true, force: true });
+    }
+  }
+}
+
+// ---- options ----------------------------------------------------------------------------------
+
+interface Options {
+  quick: boolean;
+  scenarios: string[];
+  servers: ServerKind[];
+  windows: number;
+  windowMs: number;
+  warmupMs: number;
+  serverFrom: 'dist' | 'src';
+  profile: boolean;
+  pin: boolean;
+  idleProtocol: 'text' | 'json';
+  client: 'raw' | 'ws';
+  gatherMs: number;
+  parleyArgs: string[];
+  maxWaitPct: number;
+  retries: number;
+  out: string;
+  deadlineS: number;
+}
+
+type ServerKind = 'parley' | 'plain' | 'prefab';
+const SERVER_NAMES: Record<ServerKind, string> = {
+  parley: 'Parley',
+  plain: 'plain ws',
+  prefab: 'prefab ref',
+};
+
+const USAGE = `usage: node --import tsx bench/run.ts [options]
+  --quick                  smaller scenarios and shorter windows (about 2 minutes)
+  --scenario NAME[,NAME]   run only these (prefixes work): ${'one-room-2000, one-room-1000, rooms-50x40, idle-10000'}
+  --servers parley,plain   which servers to run (default both); add prefab for the reference
+                           server bench/prefab-ws-server.ts (pre-framed, one write per turn)
+  --gather-ms N            prefab only: coalesce for N ms before writing (default 0: per turn)
+  --parley-args "ARGS"     more flags for Parley, e.g. "--sqlite-synchronous NORMAL"
+  --windows N              measured windows per scenario and server (default 3)
+  --window-ms MS           length of one measured window (default 10000, quick 3000)
+  --server-from dist|src   Parley from dist/ (built) or src/ through tsx (default: dist when fresh)
+  --profile                add one more window per server under the V8 CPU profiler, left out of
+                           the medians; profiles go to bench/results/prof/
+  --idle-protocol json|text  how idle clients connect to Parley: json (default) asks for the
+                           parley.v1 subprotocol and joins nothing; text lands in the lobby, and
+                           every arrival is announced to everyone there (N²/2 presence lines)
+  --client ws|raw          load-generator clients: the ws package's client (default), or raw:
+                           frames walked in place on a plain socket (same cost here: the
+                           kernel and Node's socket reads dominate)
+  --max-wait-pct P         a window in which the server or the load generator waited for a CPU
+                           (other processes' turn) more than P% of the time is run again
+                           (default 20; the machine is shared)
+  --retries N              at most N such re-runs per scenario and server (default 3)
+  --no-pin                 do not pin the processes to cores
+  --out FILE               JSON results (default bench/results/latest.json)`;
+
+const SWITCHES = new Set(['--quick', '--profile', '--no-pin', '--help']);
+const WITH_VALUE = new Set([
+  '--scenario',
+  '--servers',
+  '--windows',
+  '--window-ms',
+  '--server-from',
+  '--idle-protocol',
+  '--client',
+  '--gather-ms',
+  '--parley-args',
+  '--max-wait-pct',
+  '--retries',
+  '--out',
+  '--deadline-s',
+]);
+
+function parseOptions(argv: string[]): Options {
+  const switches = new Set<string>();
+  const values = new Map<string, string>();
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] ?? '';
+    if (SWITCHES.has(a)) switches.add(a);
+    else if (WITH_VALUE.has(a)) {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${a} needs a value`);
+      values.set(a, v);
+    } else throw new Error(`unknown option ${a}`);
+  }
+  if (switches.has('--help')) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  const quick = switches.has('--quick');
+  const value = (flag: string): string | undefined => values.get(flag);
+  const int = (flag: string, dflt: number, min = 1): number => {
+    const v = value(flag);
+    if (v === undefined) return dflt;
+    if (!/^\d+$/.test(v) || Number(v) < min)
+      throw new Error(`${flag}: expected a whole number of at least ${min}`);
+    return Number(v);
+  };
+  const servers = (value('--servers') ?? 'parley,plain').split(',');
+  for (const s of servers)
+    if (s !== 'parley' && s !== 'plain' && s !== 'prefab') throw new Error(`unknown server ${s}`);
+  const from = value('--server-from');
+  if (from !== undefined && from !== 'dist' && from !== 'src')
+    throw new Error('--server-from: dist or src');
+  const idle = value('--idle-protocol') ?? 'json';
+  if (idle !== 'text' && idle !== 'json') throw new Error('--idle-protocol: text or json');
+  const client = value('--client') ?? 'ws';
+  if (client !== 'raw' && client !== 'ws') throw new Error('--client: raw or ws');
+  return {
+    quick,
+    scenarios: (value('--scenario') ?? '').split(',').filter(Boolean),
+    servers: servers as ServerKind[],
+    windows: int('--windows', 3),
+    windowMs: int('--window-ms', quick ? 3000 : 10_000),
+    warmupMs: quick ? 1000 : 3000,
+    serverFrom: from ?? (distIsFresh() ? 'dist' : 'src'),
+    profile: switches.has('--profile'),
+    pin: !switches.has('--no-pin'),
+    idleProtocol: idle,
+    client,
+    gatherMs: int('--gather-ms', 0, 0),
+    parleyArgs: (value('--parley-args') ?? '').split(/\s+/).filter(Boolean),
+    maxWaitPct: int('--max-wait-pct', 20),
+    retries: int('--retries', 3, 0),
+    out: value('--out') ?? join(resultsDir, 'latest.json'),
+    deadlineS: int('--deadline-s', quick ? 600 : 1800),
+  };
+}
+
+/**
+ * Others may rebuild dist/ or edit src/ while the bench runs, so Parley runs from a copy taken
+ * at the start, in a temporary folder with the project's package.json and a link to its
+ * node_modules (so that the module type and the packages resolve as they do in place).
+ * Returns a hash of the copied code, to tell runs of different code apart.
+ */
+function snapshotParley(from: 'dist' | 'src'): string {
+  rmSync(snapshotDir, { recursive: true, force: true });
+  mkdirSync(snapshotDir, { recursive: true });
+  cpSync(join(root, from), join(snapshotDir, from), {
+    recursive: true,
+    filter: (src) => !src.endsWith('.map') && !src.includes(`${from}/client`),
+  });
+  copyFileSync(join(root, 'package.json'), join(snapshotDir, 'package.json'));
+  symlinkSync(join(root, 'node_modules'), join(snapshotDir, 'node_modules'), 'dir');
+  const hash = createHash('sha256');
+  const walk = (dir: string): void => {
+    const entries = readdirSync(dir, { withFileTypes: true });
+    entries.sort((a, b) => a.name.localeCompare(b.name));
+    for (const d of entries) {
+      const p = join(dir, d.name);
+      if (d.isDirectory()) walk(p);
+      else hash.update(relative(snapshotDir, p)).update(readFileSync(p));
+    }
+  };
+  walk(join(snapshotDir, from));
+  return hash.digest('hex').slice(0, 16);
+}
+
+/** dist/ is usable when its entry exists and no file under src/server, core, protocol, store or bus is newer. */
+function distIsFresh(): boolean {
+  const entry = join(root, 'dist', 'server', 'main.js');
+  if (!existsSync(entry)) return false;
+  const built = statSync(entry).mtimeMs;
+  const newer = (dir: string): boolean =>
+    readdirSync(dir, { withFileTypes: true }).some((d) => {
+      const p = join(dir, d.name);
+      if (d.isDirectory()) return d.name !== 'client' && newer(p);
+      return d.name.endsWith('.ts') && statSync(p).mtimeMs > built;
+    });
+  return !newer(join(root, 'src'));
+}
+
+// ---- scenarios --------------------------------------------------------------------------------
+
+interface Scenario {
+  name: string;
+  title: string;
+  clients: number;
+  /** 0: everyone in the one room the server puts them in (the lobby); K: K rooms via /join. */
+  rooms: number;
+  /** Messages per second, all senders together. */
+  rate: number;
+  sendersPerRoom: number;
+  idle: boolean;
+}
+
+function scenarios(quick: boolean): Scenario[] {
+  const q = (full: number, small: number) => (quick ? small : full);
+  const one2 = q(2000, 400);
+  const one1 = q(1000, 200);
+  const rooms = q(50, 10);
+  const perRoom = q(40, 20);
+  const idle = q(10_000, 2000);
+  return [
+    {
+      name: 'one-room-2000',
+      title: `${one2} clients in one room, 10 senders, 100 msg/s in all`,
+      clients: one2,
+      rooms: 0,
+      rate: 100,
+      sendersPerRoom: 10,
+      idle: false,
+    },
+    {
+      name: 'one-room-1000',
+      title: `${one1} clients in one room, 10 senders, 50 msg/s in all`,
+      clients: one1,
+      rooms: 0,
+      rate: 50,
+      sendersPerRoom: 10,
+      idle: false,
+    },
+    {
+      name: 'rooms-50x40',
+      title: `${rooms} rooms of ${perRoom} clients, 2 senders a room, ${rooms * 5} msg/s in all`,
+      clients: rooms * perRoom,
+      rooms,
+      rate: rooms * 5,
+      sendersPerRoom: 2,
+      idle: false,
+    },
+    {
+      name: 'idle-10000',
+      title: `${idle} idle connections`,
+      clients: idle,
+      rooms: 0,
+      rate: 0,
+      sendersPerRoom: 0,
+      idle: true,
+    },
+  ];
+}
+
+// ---- processes --------------------------------------------------------------------------------
+
+const children = new Set<ChildProcess>();
+const tempDirs: string[] = [];
+
+function killAll(): void {
+  for (const c of children) {
+    try {
+      c.kill('SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
+  tempDirs.length = 0;
+}
+
+process.on('exit', killAll);
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.once(sig, () => {
+    console.error(`\nbench: ${sig}, stopping`);
+    killAll();
+    process.exit(130);
+  });
+}
+
+const hasTaskset = spawnSync('taskset', ['--version'], { stdio: 'ignore' }).status === 0;
+const canPin = hasTaskset && cpus().length >= 2;
+const CLK_TCK =
+  Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+const FD_LIMIT =
+  Number(spawnSync('bash', ['-c', 'ulimit -Hn'], { encoding: 'utf8' }).stdout.trim()) || 1024;
+
+/** Spawns argv with the file limit raised to the hard limit and, if asked, pinned to a core. */
+function spawnChild(
+  argv: string[],
+  core: number | undefined,
+  stdio: ('ignore' | 'inherit' | 'ipc' | number)[],
+): ChildProcess {
+  const pinned = core !== undefined ? ['taskset', '-c', String(core)] : [];
+  const proc = spawn(
+    'bash',
+    ['-c', 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"', 'bench', ...pinned, ...argv],
+    { cwd: root, stdio },
+  );
+  children.add(proc);
+  proc.on('exit', () => children.delete(proc));
+  return proc;
+}
+
+/** Request/reply over a child's IPC channel. */
+class Rpc {
+  private next = 1;
+  private readonly waiting = new Map<
+    number,
+    { resolve(v: unknown): void; reject(e: Error): void; timer: ReturnType<typeof setTimeout> }
+  >();
+  exited = false;
+
+  constructor(
+    readonly proc: ChildProcess,
+    readonly name: string,
+  ) {
+    proc.on('message', (m: Reply | { ready: true }) => {
+      if (!('id' in m)) return;
+      const w = this.waiting.get(m.id);
+      if (!w) return;
+      this.waiting.delete(m.id);
+      clearTimeout(w.timer);
+      if (m.ok) w.resolve(m.result);
+      else w.reject(new Error(`${name}: ${m.error}`));
+    });
+    proc.on('exit', (code, signal) => {
+      this.exited = true;
+      for (const w of this.waiting.values()) {
+        clearTimeout(w.timer);
+        w.reject(new Error(`${name} exited (${signal ?? code}) while busy`));
+      }
+      this.waiting.clear();
+    });
+  }
+
+  call<T>(cmd: Command | HookCommand, timeoutMs: number): Promise<T> {
+    const id = this.next++;
+    return new Promise<T>((resolve, reject) => {
+      if (this.exited || !this.proc.connected) {
+        reject(new Error(`${this.name} is not running`));
+        return;
+      }
+      const timer = setTimeout(() => {
+        this.waiting.delete(id);
+        reject(new Error(`${this.name}: ${cmd.cmd} took longer than ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.waiting.set(id, { resolve: resolve as (v: unknown) => void, reject, timer });
+      this.proc.send({ ...cmd, id });
+    });
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const address = s.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createConnection({ host: '127.0.0.1', port });
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+function exited(proc: ChildProcess): Promise<void> {
+  if (proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve();
+  return new Promise((r) => proc.once('exit', () => r()));
+}
+
+// ---- /proc accounting -------------------------------------------------------------------------
+
+interface Cpu {
+  userUs: number;
+  sysUs: number;
+}
+
+function readCpu(pid: number): Cpu {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const tick = 1e6 / CLK_TCK;
+  return { userUs: Number(f[11]) * tick, sysUs: Number(f[12]) * tick };
+}
+
+function cpuDelta(a: Cpu, b: Cpu): Cpu & { totalUs: number } {
+  const userUs = b.userUs - a.userUs;
+  const sysUs = b.sysUs - a.sysUs;
+  return { userUs, sysUs, totalUs: userUs + sysUs };
+}
+
+/** Nanoseconds the main thread ran, and waited runnable for a CPU (other processes' turn). */
+function readSched(pid: number): { runNs: number; waitNs: number } {
+  const [run, wait] = readFileSync(`/proc/${pid}/schedstat`, 'utf8').trim().split(' ');
+  return { runNs: Number(run), waitNs: Number(wait) };
+}
+
+function readRssKiB(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) : NaN;
+}
+
+// ---- servers under test -----------------------------------------------------------------------
+
+interface ServerUnderTest {
+  kind: ServerKind;
+  proc: ChildProcess;
+  pid: number;
+  url: string;
+  rpc: Rpc;
+  command: string;
+}
+
+async function startServer(
+  kind: ServerKind,
+  sc: Scenario,
+  opts: Options,
+  logFile: string,
+): Promise<ServerUnderTest> {
+  for (let attempt = 1; ; attempt++) {
+    const wsPort = await freePort();
+    let argv: string[];
+    if (kind === 'parley') {
+      const httpPort = await freePort();
+      const data = mkdtempSync(join(runDir, 'data-'));
+      const entry =
+        opts.serverFrom === 'dist'
+          ? [join(snapshotDir, 'dist', 'server', 'main.js')]
+          : ['--import', 'tsx', join(snapshotDir, 'src', 'server', 'main.ts')];
+      argv = [
+        'node',
+        '--expose-gc',
+        '--import',
+        hook,
+        ...entry,
+        ...['--host', '127.0.0.1', '--http-port', String(httpPort), '--ws-port', String(wsPort)],
+        ...['--data-dir', data, '--log-level', 'warn'],
+        ...['--rate', '100000', '--rate-burst', '100000', '--connections-per-address', '100000'],
+        ...opts.parleyArgs,
+      ];
+    } else {
+      argv = ['node', '--expose-gc', '--import', hook, '--import', 'tsx'];
+      argv.push(`bench/${kind}-ws-server.ts`, '--port', String(wsPort));
+      if (sc.rooms > 0) argv.push('--rooms');
+      if (kind === 'prefab') argv.push('--gather-ms', String(opts.gatherMs));
+    }
+    const log = openSync(logFile, 'a');
+    const proc = spawnChild(argv, opts.pin && canPin ? 0 : undefined, ['ignore', log, log, 'ipc']);
+    closeSync(log);
+    const rpc = new Rpc(proc, kind);
+    const deadline = performance.now() + 30_000;
+    let up = false;
+    while (!rpc.exited && performance.now() < deadline) {
+      if (await canConnect(wsPort)) {
+        up = true;
+        break;
+      }
+      await sleep(100);
+    }
+    if (up && proc.pid !== undefined) {
+      const comm = readFileSync(`/proc/${proc.pid}/comm`, 'utf8').trim();
+      if (comm !== 'node') throw new Error(`${kind}: pid ${proc.pid} is ${comm}, not node`);
+      return {
+        kind,
+        proc,
+        pid: proc.pid,
+        url: `ws://127.0.0.1:${wsPort}`,
+        rpc,
+        command: argv.map((a) => (a.startsWith(root) ? relative(root, a) : a)).join(' '),
+      };
+    }
+    proc.kill('SIGKILL');
+    await exited(proc);
+    if (attempt >= 3) {
+      const tail = readFileSync(logFile, 'utf8').split('\n').slice(-15).join('\n');
+      throw new Error(`${kind} did not start (see ${relative(root, logFile)}):\n${tail}`);
+    }
+  }
+}
+
+async function startLoadgen(opts: Options): Promise<Rpc> {
+  const proc = spawnChild(
+    ['node', '--import', 'tsx', 'bench/loadgen.ts'],
+    opts.pin && canPin ? 1 : undefined,
+    ['ignore', 'inherit', 'inherit', 'ipc'],
+  );
+  const rpc = new Rpc(proc, 'loadgen');
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('loadgen did not start')), 30_000);
+    proc.on('message', (m: { ready?: boolean }) => {
+      if (m.ready) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    proc.once('exit', () => reject(new Error('loadgen exited at start')));
+  });
+  return rpc;
+}
+
+// ---- one scenario against one server ----------------------------------------------------------
+
+interface WindowResult extends RunResult {
+  profiled: boolean;
+  /** The server or the load generator waited for a CPU more than --max-wait-pct of the window. */
+  contended: boolean;
+  /** Contended and run again: left out of the medians. */
+  replaced: boolean;
+  wallMs: number;
+  deliveriesPerS: number;
+  serverCpuUs: number;
+  serverUserUs: number;
+  serverSysUs: number;
+  /** Server CPU time per delivery, microseconds (user + system). */
+  cpuUsPerDelivery: number;
+  userUsPerDelivery: number;
+  sysUsPerDelivery: number;
+  /** Share of one core used over the window. */
+  serverCorePct: number;
+  /** Share of the window the server's main thread was runnable but waiting for a CPU. */
+  serverWaitPct: number;
+  loadgenCorePct: number;
+  loadgenWaitPct: number;
+  /** Load generator CPU per frame it received, microseconds (user, system). */
+  loadgenUserUsPerFrame: number;
+  loadgenSysUsPerFrame: number;
+  loss: number;
+}
+
+interface SideResult {
+  server: ServerKind;
+  command: string;
+  connect: ConnectResult & {
+    handshakesPerS: number;
+    serverCpuUsPerConnection: number;
+    settle: SettleResult;
+    settleServerCpuUs: number;
+  };
+  memory: {
+    rssBeforeKiB: number;
+    rssAfterKiB: number;
+    heapUsedBefore: number;
+    heapUsedAfter: number;
+    rssPerConnectionKiB: number;
+    heapPerConnectionKiB: number;
+  };
+  warmup?: RunResult;
+  windows: WindowResult[];
+  profile?: ProfileSummary & { file: string };
+  error?: string;
+}
+
+type Memory = { heapUsed: number };
+
+async function runSide(kind: ServerKind, sc: Scenario, opts: Options): Promise<SideResult> {
+  mkdirSync(resultsDir, { recursive: true });
+  const logFile = join(resultsDir, `${sc.name}-${kind}.log`);
+  writeFileSync(logFile, '');
+  const server = await startServer(kind, sc, opts, logFile);
+  let lg: Rpc | undefined;
+  try {
+    lg = await startLoadgen(opts);
+    const loadPid = lg.proc.pid ?? 0;
+    const settleGc = async () => {
+      const m = await server.rpc.call<Memory>({ cmd: 'gc' }, 60_000);
+      await sleep(300);
+      return { rss: readRssKiB(server.pid), heap: m.heapUsed };
+    };
+    const before = await settleGc();
+
+    const protocol =
+      kind === 'parley' && sc.idle && opts.idleProtocol === 'json' ? 'parley.v1' : undefined;
+    const c0 = readCpu(server.pid);
+    const conn = await lg.call<ConnectResult>(
+      {
+        cmd: 'connect',
+        url: server.url,
+        n: sc.clients,
+        concurrency: 100,
+        rooms: sc.rooms,
+        ...(protocol ? { protocol } : {}),
+        readyTimeoutMs: 120_000,
+        client: opts.client,
+      } satisfies Command,
+      600_000,
+    );
+    const c1 = readCpu(server.pid);
+    const settle = await lg.call<SettleResult>(
+      { cmd: 'settle', quietMs: 1500, maxMs: 300_000 } satisfies Command,
+      310_000,
+    );
+    const c2 = readCpu(server.pid);
+    const after = await settleGc();
+    const n = Math.max(1, conn.opened);
+    const side: SideResult = {
+      server: kind,
+      command: server.command,
+      connect: {
+        ...conn,
+        handshakesPerS: conn.opened / (conn.handshakeMs / 1000),
+        serverCpuUsPerConnection: cpuDelta(c0, c1).totalUs / n,
+        settle,
+        settleServerCpuUs: cpuDelta(c1, c2).totalUs,
+      },
+      memory: {
+        rssBeforeKiB: before.rss,
+        rssAfterKiB: after.rss,
+        heapUsedBefore: before.heap,
+        heapUsedAfter: after.heap,
+        rssPerConnectionKiB: (after.rss - before.rss) / n,
+        heapPerConnectionKiB: (after.heap - before.heap) / 1024 / n,
+      },
+      windows: [],
+    };
+    note(
+      `${kind}: ${conn.opened}/${sc.clients} connected in ${fmt(conn.handshakeMs / 1000, 1)} s` +
+        `, ready ${conn.ready} in ${fmt(conn.readyMs / 1000, 1)} s, settled after ${fmt(settle.ms / 1000, 1)} s` +
+        ` (${conn.frames} frames while connecting)` +
+        (conn.failed ? `, ${conn.failed} failed: ${conn.errors.join('; ')}` : ''),
+    );
+    if (sc.idle) return side;
+
+    const runCmd = (phase: number, durationMs: number): Command => ({
+      cmd: 'run',
+      phase,
+      rate: sc.rate,
+      sendersPerRoom: sc.sendersPerRoom,
+      durationMs,
+      drainMs: 60_000,
+      quietMs: 3000,
+      messageBytes: 100,
+    });
+    side.warmup = await lg.call<RunResult>(runCmd(0, opts.warmupMs), opts.warmupMs + 90_000);
+    // `windows` windows count; one spoiled by other processes (the server or the load generator
+    // waited for a CPU more than --max-wait-pct of it) is run again, at most --retries times.
+    let counted = 0;
+    let retries = 0;
+    let phase = 0;
+    for (let w = 1; counted < opts.windows || (opts.profile && !side.profile); w++) {
+      const profiled = counted >= opts.windows;
+      phase = (phase % 9) + 1;
+      // Each window starts on a quiet server: whatever backlog the last one left is gone.
+      await lg.call<SettleResult>({ cmd: 'settle', quietMs: 1000, maxMs: 60_000 }, 70_000);
+      if (profiled) await server.rpc.call({ cmd: 'prof-start' }, 10_000);
+      const s0 = readCpu(server.pid);
+      const l0 = readCpu(loadPid);
+      const q0 = readSched(server.pid);
+      const g0 = readSched(loadPid);
+      const t0 = performance.now();
+      const r = await lg.call<RunResult>(runCmd(phase, opts.windowMs), opts.windowMs + 90_000);
+      const t1 = performance.now();
+      const s1 = readCpu(server.pid);
+      const l1 = readCpu(loadPid);
+      const q1 = readSched(server.pid);
+      const g1 = readSched(loadPid);
+      if (profiled) {
+        const dir = join(resultsDir, 'prof');
+        mkdirSync(dir, { recursive: true });
+        const file = join(dir, `${sc.name}-${kind}.cpuprofile`);
+        await server.rpc.call({ cmd: 'prof-stop', file }, 60_000);
+        side.profile = { file: relative(root, file), ...summarizeProfile(file) };
+      }
+      const sd = cpuDelta(s0, s1);
+      const ld = cpuDelta(l0, l1);
+      const wall = t1 - t0;
+      const d = Math.max(1, r.received);
+      const contended =
+        Math.max(q1.waitNs - q0.waitNs, g1.waitNs - g0.waitNs) / 1e6 / wall > opts.maxWaitPct / 100;
+      const replaced = !profiled && contended && retries < opts.retries;
+      if (replaced) retries++;
+      else if (!profiled) counted++;
+      const win: WindowResult = {
+        ...r,
+        profiled,
+        contended,
+        replaced,
+        wallMs: wall,
+        deliveriesPerS: r.received / (r.spanMs / 1000),
+        serverCpuUs: sd.totalUs,
+        serverUserUs: sd.userUs,
+        serverSysUs: sd.sysUs,
+        cpuUsPerDelivery: sd.totalUs / d,
+        userUsPerDelivery: sd.userUs / d,
+        sysUsPerDelivery: sd.sysUs / d,
+        serverCorePct: (sd.totalUs / 1000 / wall) * 100,
+        serverWaitPct: ((q1.waitNs - q0.waitNs) / 1e6 / wall) * 100,
+        loadgenCorePct: (ld.totalUs / 1000 / wall) * 100,
+        loadgenWaitPct: ((g1.waitNs - g0.waitNs) / 1e6 / wall) * 100,
+        loadgenUserUsPerFrame: ld.userUs / d,
+        loadgenSysUsPerFrame: ld.sysUs / d,
+        loss: r.expected - r.received,
+      };
+      side.windows.push(win);
+      note(
+        `${kind} window ${w}${profiled ? ' (profiled)' : ''}${replaced ? ' (contended: run again)' : ''}: ` +
+          `${fmt(win.deliveriesPerS, 0)} deliveries/s, ` +
+          `${fmt(win.cpuUsPerDelivery, 2)} µs CPU/delivery, p99 ${fmt(r.latency.p99Ms, 2)} ms, ` +
+          `loss ${win.loss}, server ${fmt(win.serverCorePct, 0)}% / loadgen ${fmt(win.loadgenCorePct, 0)}% of a core` +
+          `; waited for a CPU ${fmt(win.serverWaitPct, 0)}% / ${fmt(win.loadgenWaitPct, 0)}%`,
+      );
+    }
+    return side;
+  } finally {
+    // The server goes first, so that no one pays for a thousand goodbyes.
+    server.proc.kill('SIGKILL');
+    await exited(server.proc);
+    if (lg) {
+      await lg.call({ cmd: 'close' }, 15_000).catch(() => undefined);
+      lg.proc.kill('SIGKILL');
+      await exited(lg.proc);
+    }
+  }
+}
+
+// ---- reporting --------------------------------------------------------------------------------
+
+function median(xs: number[]): number {
+  const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (s.length === 0) return NaN;
+  const m = Math.floor(s.length / 2);
+  const at = (i: number) => s[i] ?? NaN;
+  return s.length % 2 ? at(m) : (at(m - 1) + at(m)) / 2;
+}
+
+function fmt(x: number, digits = 2): string {
+  if (!Number.isFinite(x)) return '-';
+  return x.toLocaleString('en-US', {
+    minimumFractionDigits: digits,
+    maximumFractionDigits: digits,
+  });
+}
+
+function note(line: string): void {
+  process.stdout.write(`  ${line}\n`);
+}
+
+interface Row {
+  label: string;
+  key: string;
+  digits: number;
+  get(s: SideResult): number[];
+  /** Lower is better (for the ratio's reading). */
+  lower: boolean;
+}
+
+const measured = (s: SideResult) => s.windows.filter((w) => !w.profiled && !w.replaced);
+const perWindow =
+  (f: (w: WindowResult) => number) =>
+  (s: SideResult): number[] =>
+    measured(s).map(f);
+const once =
+  (f: (s: SideResult) => number) =>
+  (s: SideResult): number[] => [f(s)];
+
+const LOAD_ROWS: Row[] = [
+  {
+    label: 'deliveries/s',
+    key: 'deliveriesPerS',
+    digits: 0,
+    get: perWindow((w) => w.deliveriesPerS),
+    lower: false,
+  },
+  {
+    label: 'latency p50 (ms)',
+    key: 'p50Ms',
+    digits: 2,
+    get: perWindow((w) => w.latency.p50Ms),
+    lower: true,
+  },
+  {
+    label: 'latency p99 (ms)',
+    key: 'p99Ms',
+    digits: 2,
+    get: perWindow((w) => w.latency.p99Ms),
+    lower: true,
+  },
+  {
+    label: 'latency p99.9 (ms)',
+    key: 'p999Ms',
+    digits: 2,
+    get: perWindow((w) => w.latency.p999Ms),
+    lower: true,
+  },
+  {
+    label: 'latency max (ms)',
+    key: 'maxMs',
+    digits: 2,
+    get: perWindow((w) => w.latency.maxMs),
+    lower: true,
+  },
+  {
+    label: 'server CPU µs/delivery',
+    key: 'cpuUsPerDelivery',
+    digits: 3,
+    get: perWindow((w) => w.cpuUsPerDelivery),
+    lower: true,
+  },
+  {
+    label: '  user µs/delivery',
+    key: 'userUsPerDelivery',
+    digits: 3,
+    get: perWindow((w) => w.userUsPerDelivery),
+    lower: true,
+  },
+  {
+    label: '  system µs/delivery',
+    key: 'sysUsPerDelivery',
+    digits: 3,
+    get: perWindow((w) => w.sysUsPerDelivery),
+    lower: true,
+  },
+  {
+    label: 'server CPU, % of a core',
+    key: 'serverCorePct',
+    digits: 0,
+    get: perWindow((w) => w.serverCorePct),
+    lower: true,
+  },
+  {
+    label: 'server waiting for a CPU, %',
+    key: 'serverWaitPct',
+    digits: 0,
+    get: perWindow((w) => w.serverWaitPct),
+    lower: true,
+  },
+  {
+    label: 'loss (deliveries)',
+    key: 'loss',
+    digits: 0,
+    get: perWindow((w) => w.loss),
+    lower: true,
+  },
+  {
+    label: 'loadgen CPU, % of a core',
+    key: 'loadgenCorePct',
+    digits: 0,
+    get: perWindow((w) => w.loadgenCorePct),
+    lower: true,
+  },
+];
+
+const SETUP_ROWS: Row[] = [
+  {
+    label: 'handshakes/s',
+    key: 'handshakesPerS',
+    digits: 0,
+    get: once((s) => s.connect.handshakesPerS),
+    lower: false,
+  },
+  {
+    label: 'server CPU µs/connection',
+    key: 'cpuUsPerConnection',
+    digits: 0,
+    get: once((s) => s.connect.serverCpuUsPerConnection),
+    lower: true,
+  },
+  {
+    label: 'frames while connecting',
+    key: 'setupFrames',
+    digits: 0,
+    get: once((s) => s.connect.frames),
+    lower: true,
+  },
+  {
+    label: 'time to settle (s)',
+    key: 'settleS',
+    digits: 1,
+    get: once((s) => (s.connect.readyMs + s.connect.settle.ms) / 1000),
+    lower: true,
+  },
+  {
+    label: 'memory/connection, RSS (KiB)',
+    key: 'rssPerConnectionKiB',
+    digits: 1,
+    get: once((s) => s.memory.rssPerConnectionKiB),
+    lower: true,
+  },
+  {
+    label: 'memory/connection, heap (KiB)',
+    key: 'heapPerConnectionKiB',
+    digits: 1,
+    get: once((s) => s.memory.heapPerConnectionKiB),
+    lower: true,
+  },
+];
+
+interface ScenarioReport {
+  name: string;
+  title: string;
+  scenario: Scenario;
+  sides: Partial<Record<ServerKind, SideResult>>;
+  /** Per metric: each server's median, and each other server's ratio to plain ws. */
+  medians: Record<string, Partial<Record<ServerKind | `${ServerKind}/plain`, number>>>;
+}
+
+function report(sc: Scenario, sides: Partial<Record<ServerKind, SideResult>>): ScenarioReport {
+  const rows = sc.idle ? SETUP_ROWS : [...LOAD_ROWS, ...SETUP_ROWS];
+  const medians: ScenarioReport['medians'] = {};
+  const kinds = (['parley', 'plain', 'prefab'] as const).filter((k) => sides[k]);
+  const others = kinds.filter((k) => k !== 'plain' && sides.plain);
+  const head = [
+    '',
+    ...kinds.map((k) => SERVER_NAMES[k]),
+    ...others.map((k) => `${SERVER_NAMES[k]}/plain`),
+  ];
+  const table: string[][] = [head];
+  for (const row of rows) {
+    const values = (k: ServerKind): number[] => {
+      const side = sides[k];
+      return side && !side.error ? row.get(side) : [];
+    };
+    const m: ScenarioReport['medians'][string] = {};
+    const cells = [row.label];
+    for (const k of kinds) {
+      m[k] = median(values(k));
+      cells.push(fmt(m[k] ?? NaN, row.digits));
+    }
+    const base = values('plain');
+    for (const k of others) {
+      // The median of the per-window ratios (window i against window i).
+      const ratios = values(k)
+        .map((x, i) => x / (base[i] ?? NaN))
+        .filter((x) => Number.isFinite(x));
+      const ratio = ratios.length ? median(ratios) : (m[k] ?? NaN) / (m.plain ?? NaN);
+      m[`${k}/plain`] = ratio;
+      cells.push(Number.isFinite(ratio) ? `${fmt(ratio, 2)}x` : '-');
+    }
+    medians[row.key] = m;
+    table.push(cells);
+  }
+  const widths = head.map((_, i) => Math.max(...table.map((r) => (r[i] ?? '').length)));
+  console.log('');
+  console.log(`== ${sc.name}: ${sc.title} ==`);
+  const first = kinds.map((k) => sides[k]).find((x) => x && !x.error);
+  if (!sc.idle && first)
+    console.log(
+      `   (medians of ${measured(first).length} windows; ratio = median of the per-window ratios)`,
+    );
+  for (const r of table) {
+    console.log(
+      '   ' +
+        r
+          .map((cell, i) => (i === 0 ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0)))
+          .join('   '),
+    );
+  }
+  for (const k of kinds) {
+    const s = sides[k];
+    if (!s) continue;
+    if (s.error) {
+      console.log(`   ${s.server} failed: ${s.error}`);
+      continue;
+    }
+    if (sc.idle) continue;
+    const lg = median(perWindow((w) => w.loadgenCorePct)(s));
+    const sv = median(perWindow((w) => w.serverCorePct)(s));
+    const lost = median(perWindow((w) => w.loss)(s));
+    if (sv > 90)
+      console.log(
+        `   note: ${s.server} used ${fmt(sv, 0)}% of its core: it is saturated, so its latency measures its backlog`,
+      );
+    if (lg > 90)
+      console.log(
+        `   note: the load generator used ${fmt(lg, 0)}% of its core against ${s.server}: it is a bottleneck too`,
+      );
+    if (lost > 0) console.log(`   note: ${s.server} left deliveries undelivered after the drain`);
+  }
+  return { name: sc.name, title: sc.title, scenario: sc, sides, medians };
+}
+
+function printProfile(s: SideResult): void {
+  if (!s.profile) return;
+  const pr = s.profile;
+  console.log(
+    `\n   ${s.server}: CPU profile of one window (${pr.file}), ${fmt(pr.totalMs, 0)} ms sampled`,
+  );
+  console.log('     by area (self time):');
+  for (const [k, v] of pr.categories.slice(0, 12))
+    console.log(`       ${fmt((v / pr.busyMs) * 100, 1).padStart(5)}%  ${k}`);
+  console.log('     hottest functions (self time, % of busy):');
+  for (const f of pr.self.slice(0, 18))
+    console.log(`       ${fmt((f.ms / pr.busyMs) * 100, 1).padStart(5)}%  ${f.name}`);
+  console.log('     inclusive (% of busy):');
+  for (const f of pr.inclusive.slice(0, 18))
+    console.log(`       ${fmt((f.ms / pr.busyMs) * 100, 1).padStart(5)}%  ${f.name}`);
+}
+
+// ---- main -------------------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  let opts: Options;
+  try {
+    opts = parseOptions(process.argv.slice(2));
+  } catch (e) {
+    console.error(`bench: ${e instanceof Error ? e.message : String(e)}\n${USAGE}`);
+    process.exit(2);
+  }
+  const all = scenarios(opts.quick);
+  const chosen = opts.scenarios.length
+    ? all.filter((s) => opts.scenarios.some((want) => s.name.startsWith(want)))
+    : all;
+  if (chosen.length === 0) {
+    console.error(`bench: no scenario matches ${opts.scenarios.join(', ')}`);
+    process.exit(2);
+  }
+  for (const sc of chosen) {
+    if (sc.clients + 200 > FD_LIMIT) {
+      console.error(
+        `bench: ${sc.name} needs ${sc.clients} connections but the file limit is ${FD_LIMIT}; lowering`,
+      );
+      sc.clients = FD_LIMIT - 200;
+    }
+  }
+  const deadline = setTimeout(() => {
+    console.error(`bench: still running after ${opts.deadlineS} s; stopping`);
+    killAll();
+    process.exit(1);
+  }, opts.deadlineS * 1000);
+  deadline.unref();
+
+  const git = (args: string[]) =>
+    spawnSync('git', args, { cwd: root, encoding: 'utf8' }).stdout?.trim() ?? '';
+  const started = new Date();
+  removeStaleRunDirs();
+  mkdirSync(runDir, { recursive: true });
+  tempDirs.push(runDir);
+  const loadBefore = loadavg();
+  const snapshot = opts.servers.includes('parley') ? snapshotParley(opts.serverFrom) : undefined;
+  console.log(
+    `bench: ${opts.quick ? 'quick' : 'full'} run; Parley from a copy of ${opts.serverFrom === 'dist' ? 'dist/ (built)' : 'src/ (through tsx)'}` +
+      `${snapshot ? ` (${snapshot})` : ''}; ` +
+      `${opts.windows} window(s) of ${opts.windowMs / 1000} s after ${opts.warmupMs / 1000} s of warm-up`,
+  );
+  console.log(
+    `bench: ${cpus().length} cores, ${canPin && opts.pin ? 'server on core 0, load generator on core 1' : 'not pinned'}; ` +
+      `load average ${loadBefore.map((x) => x.toFixed(2)).join(' ')}; file limit ${FD_LIMIT}`,
+  );
+
+  const reports: ScenarioReport[] = [];
+  for (const sc of chosen) {
+    console.log(`\n-- ${sc.name}: ${sc.title}`);
+    const sides: Partial<Record<ServerKind, SideResult>> = {};
+    for (const kind of opts.servers) {
+      try {
+        sides[kind] = await runSide(kind, sc, opts);
+      } catch (e) {
+        const error = e instanceof Error ? e.message : String(e);
+        note(`${kind} failed: ${error}`);
+        sides[kind] = { server: kind, error } as SideResult;
+      }
+    }
+    reports.push(report(sc, sides));
+    for (const s of Object.values(sides)) if (s) printProfile(s);
+  }
+
+  const out = {
+    command: `node --import tsx bench/run.ts ${process.argv.slice(2).join(' ')}`.trim(),
+    started: started.toISOString(),
+    finished: new Date().toISOString(),
+    node: process.version,
+    machine: {
+      cpus: cpus().length,
+      model: cpus()[0]?.model,
+      memoryGiB: totalmem() / 2 ** 30,
+      loadavgBefore: loadBefore,
+      loadavgAfter: loadavg(),
+      pinned: canPin && opts.pin,
+      clockTicksPerS: CLK_TCK,
+      fileLimit: FD_LIMIT,
+    },
+    git: {
+      head: git(['rev-parse', 'HEAD']),
+      dirty: git(['status', '--porcelain', 'src']).length > 0,
+    },
+    parley: { from: opts.serverFrom, snapshot },
+    options: opts,
+    scenarios: reports,
+  };
+  mkdirSync(join(opts.out, '..'), { recursive: true });
+  writeFileSync(opts.out, JSON.stringify(out, null, 2) + '\n');
+  console.log(`\nbench: results in ${relative(root, opts.out)}`);
+  clearTimeout(deadline);
+  killAll();
+}
+
+main().catch((e: unknown) => {
+  console.error('bench: failed:', e);
+  killAll();
+  process.exit(1);
+});
