@@ -2,7 +2,8 @@
 
 export interface ConnectCommand {
   cmd: 'connect';
-  url: string;
+  /** One URL per node: client i connects to `urls[i % urls.length]` and is on node i mod that. */
+  urls: string[];
   n: number;
   /** Handshakes in flight at once. */
   concurrency: number;
@@ -29,6 +30,7 @@ export interface RunCommand {
   phase: number;
   /** Messages per second, all senders together. */
   rate: number;
+  /** Senders per room, spread evenly over the nodes the room's clients are on. */
   sendersPerRoom: number;
   durationMs: number;
   /**
@@ -77,6 +79,15 @@ export interface LatencySummary {
   maxMs: number;
 }
 
+/** Deliveries of one kind: sender and receiver on the same node, or on different nodes. */
+export interface DeliveryClass {
+  /** Deliveries of this kind that the window's sends called for. */
+  expected: number;
+  /** Deliveries of this kind received (duplicates included). */
+  received: number;
+  latency: LatencySummary;
+}
+
 export interface RunResult {
   sent: number;
   expected: number;
@@ -92,6 +103,11 @@ export interface RunResult {
   latency: LatencySummary;
   /** How far the send schedule slipped at worst (the load generator's own lag). */
   maxScheduleSlipMs: number;
+  /** Senders per node (index = node). */
+  sendersPerNode: number[];
+  /** The deliveries split by where the sender and the receiver are connected. */
+  sameNode: DeliveryClass;
+  crossNode: DeliveryClass;
 }
 
 export type Request = Command & { id: number };

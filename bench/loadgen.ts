@@ -5,6 +5,9 @@
 // A bench message is `|~P|SSSSS|NNNNNNNN|TTTTTTTTTTTTTTT|xxx...`: window P, sender S, number N,
 // send time T in microseconds on this process's clock. Parley's text mode delivers it as
 // `name: |~...`, the plain server as sent, so the marker is searched for inside each frame.
+//
+// With several nodes (the cluster scenario), client i connects to node i mod K, and each delivery
+// is also counted as same-node or cross-node: the sender number S says which node sent it.
 
 import { randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
@@ -25,6 +28,8 @@ import type {
 
 interface Client {
   room: number;
+  /** Index of the node (server URL) it is connected to. */
+  node: number;
   open: boolean;
   ready: boolean;
   /** Frames of the current window received. */
@@ -39,6 +44,8 @@ const MARK = Buffer.from('|~');
 const DIGIT0 = 48;
 // Offsets from the start of the marker.
 const PHASE_AT = 2;
+const SENDER_AT = 2 + 1 + 1;
+const SENDER_DIGITS = 5;
 const TIME_AT = 2 + 1 + 1 + 5 + 1 + 8 + 1;
 const TIME_DIGITS = 15;
 const JOINED = Buffer.from('* Now talking in #');
@@ -51,24 +58,36 @@ let lastFrameAt = 0;
 let phase = -1;
 let phaseGot = 0;
 let lastPhaseAt = 0;
-let latencies = new Uint32Array(1 << 16);
-let latN = 0;
+/** Latencies in µs, growing as needed. */
+class Samples {
+  values = new Uint32Array(1 << 16);
+  n = 0;
+  add(us: number): void {
+    if (this.n === this.values.length) {
+      const bigger = new Uint32Array(this.values.length * 2);
+      bigger.set(this.values);
+      this.values = bigger;
+    }
+    this.values[this.n++] = us < 0 ? 0 : us;
+  }
+  get all(): Uint32Array {
+    return this.values.subarray(0, this.n);
+  }
+}
+const latencies = new Samples();
+const sameNode = new Samples();
+const crossNode = new Samples();
+/** The node of each sender of the current window, by sender number. */
+let senderNode: number[] = [];
 
 // Readiness while connecting.
 let roomsMode = false;
+/** How many nodes the clients are spread over. */
+let nodeCount = 1;
 let readyCount = 0;
 let lastReadyAt = 0;
 
 const nowUs = () => Math.round(performance.now() * 1000);
-
-function record(us: number): void {
-  if (latN === latencies.length) {
-    const bigger = new Uint32Array(latencies.length * 2);
-    bigger.set(latencies);
-    latencies = bigger;
-  }
-  latencies[latN++] = us < 0 ? 0 : us;
-}
 
 /** One text frame's payload, `buf[start, end)`. */
 function onText(c: Client, buf: Buffer, start: number, end: number): void {
@@ -89,11 +108,16 @@ function onText(c: Client, buf: Buffer, start: number, end: number): void {
   let t = 0;
   for (let i = at + TIME_AT, stop = i + TIME_DIGITS; i < stop; i++)
     t = t * 10 + (buf[i] ?? DIGIT0) - DIGIT0;
+  let s = 0;
+  for (let i = at + SENDER_AT, stop = i + SENDER_DIGITS; i < stop; i++)
+    s = s * 10 + (buf[i] ?? DIGIT0) - DIGIT0;
   const now = performance.now();
   lastPhaseAt = now;
   phaseGot++;
   c.got++;
-  record(Math.round(now * 1000) - t);
+  const us = Math.round(now * 1000) - t;
+  latencies.add(us);
+  (senderNode[s] === c.node ? sameNode : crossNode).add(us);
 }
 
 interface Handlers {
@@ -225,6 +249,7 @@ function rawClient(url: string, protocol: string | undefined, c: Client, h: Hand
 
 function connectAll(cmd: ConnectCommand): Promise<ConnectResult> {
   roomsMode = cmd.rooms > 0;
+  nodeCount = cmd.urls.length;
   readyCount = 0;
   const framesBefore = frames;
   const t0 = performance.now();
@@ -261,8 +286,10 @@ function connectAll(cmd: ConnectCommand): Promise<ConnectResult> {
     };
     const start = (i: number) => {
       inflight++;
+      const node = i % cmd.urls.length;
       const c: Client = {
         room: cmd.rooms > 0 ? i % cmd.rooms : 0,
+        node,
         open: false,
         ready: false,
         got: 0,
@@ -292,7 +319,8 @@ function connectAll(cmd: ConnectCommand): Promise<ConnectResult> {
           c.onGone?.();
         },
       };
-      (cmd.client === 'ws' ? wsClient : rawClient)(cmd.url, cmd.protocol, c, h);
+      const url = cmd.urls[node] ?? '';
+      (cmd.client === 'ws' ? wsClient : rawClient)(url, cmd.protocol, c, h);
     };
     if (cmd.n === 0) finish();
     else launch();
@@ -342,27 +370,49 @@ function summarize(values: Uint32Array): LatencySummary {
 }
 
 function run(cmd: RunCommand): Promise<RunResult> {
-  // Members per room, and the first few ready clients of each room as its senders.
+  // Members per room (and per node of the room), and the first few ready clients of each room as
+  // its senders, at most their share from each node first (so a room on two nodes has senders
+  // on both), then any ready client if a node had too few.
   const members = new Map<number, number>();
-  const senders: Client[] = [];
-  const perRoom = new Map<number, number>();
+  const membersOn = new Map<string, number>();
+  const onNode = (room: number, node: number) => `${room}/${node}`;
   for (const c of clients) {
     if (!c.open) continue;
     c.got = 0;
     members.set(c.room, (members.get(c.room) ?? 0) + 1);
-    const k = perRoom.get(c.room) ?? 0;
-    if (c.ready && k < cmd.sendersPerRoom) {
+    const key = onNode(c.room, c.node);
+    membersOn.set(key, (membersOn.get(key) ?? 0) + 1);
+  }
+  const senders: Client[] = [];
+  const perRoom = new Map<number, number>();
+  const perRoomNode = new Map<string, number>();
+  const share = Math.ceil(cmd.sendersPerRoom / Math.max(1, nodeCount));
+  for (const capped of [true, false]) {
+    for (const c of clients) {
+      if (!c.open || !c.ready || senders.includes(c)) continue;
+      const k = perRoom.get(c.room) ?? 0;
+      if (k >= cmd.sendersPerRoom) continue;
+      const key = onNode(c.room, c.node);
+      const kn = perRoomNode.get(key) ?? 0;
+      if (capped && kn >= share) continue;
       perRoom.set(c.room, k + 1);
+      perRoomNode.set(key, kn + 1);
       senders.push(c);
     }
   }
+  senderNode = senders.map((c) => c.node);
+  const sendersPerNode = Array.from({ length: Math.max(1, nodeCount) }, () => 0);
+  for (const c of senders) sendersPerNode[c.node] = (sendersPerNode[c.node] ?? 0) + 1;
   phase = cmd.phase;
   phaseGot = 0;
-  latN = 0;
+  latencies.n = 0;
+  sameNode.n = 0;
+  crossNode.n = 0;
   const total = Math.round((cmd.rate * cmd.durationMs) / 1000);
   const periodMs = 1000 / cmd.rate;
   let sent = 0;
   let expected = 0;
+  let expectedSame = 0;
   let maxSlip = 0;
   const t0 = performance.now();
   lastPhaseAt = t0;
@@ -376,7 +426,20 @@ function run(cmd: RunCommand): Promise<RunResult> {
     c.send(head.padEnd(cmd.messageBytes, 'x'));
     sent++;
     expected += members.get(c.room) ?? 0;
+    expectedSame += membersOn.get(onNode(c.room, c.node)) ?? 0;
   };
+  const split = () => ({
+    sameNode: {
+      expected: expectedSame,
+      received: sameNode.n,
+      latency: summarize(sameNode.all),
+    },
+    crossNode: {
+      expected: expected - expectedSame,
+      received: crossNode.n,
+      latency: summarize(crossNode.all),
+    },
+  });
 
   return new Promise((resolve) => {
     if (senders.length === 0) {
@@ -391,6 +454,8 @@ function run(cmd: RunCommand): Promise<RunResult> {
         drained: true,
         latency: summarize(new Uint32Array(0)),
         maxScheduleSlipMs: 0,
+        sendersPerNode,
+        ...split(),
       });
       return;
     }
@@ -408,8 +473,10 @@ function run(cmd: RunCommand): Promise<RunResult> {
         sendMs: sendEnd - t0,
         spanMs: Math.max(sendEnd, lastPhaseAt) - t0,
         drained,
-        latency: summarize(latencies.subarray(0, latN)),
+        latency: summarize(latencies.all),
         maxScheduleSlipMs: maxSlip,
+        sendersPerNode,
+        ...split(),
       };
       phase = -1;
       resolve(result);

@@ -97,9 +97,9 @@ const USAGE = `usage: node --import tsx bench/run.ts [options]
   --server-from dist|src   Parley from dist/ (built) or src/ through tsx (default: dist when fresh)
   --profile                add one more window per server under the V8 CPU profiler, left out of
                            the medians; profiles go to bench/results/prof/
-  --idle-protocol json|text  how idle clients connect to Parley: json (default) asks for the
-                           parley.v1 subprotocol and joins nothing; text lands in the lobby, and
-                           every arrival is announced to everyone there (N²/2 presence lines)
+  --idle-protocol text|json  how idle clients connect to Parley: text (default) lands in the
+                           lobby, as the plain server's clients are all in its broadcast set;
+                           json asks for the parley.v1 subprotocol and joins nothing
   --client ws|raw          load-generator clients: the ws package's client (default), or raw:
                            frames walked in place on a plain socket (same cost here: the
                            kernel and Node's socket reads dominate)
@@ -158,7 +158,7 @@ function parseOptions(argv: string[]): Options {
   const from = value('--server-from');
   if (from !== undefined && from !== 'dist' && from !== 'src')
     throw new Error('--server-from: dist or src');
-  const idle = value('--idle-protocol') ?? 'json';
+  const idle = value('--idle-protocol') ?? 'text';
   if (idle !== 'text' && idle !== 'json') throw new Error('--idle-protocol: text or json');
   const client = value('--client') ?? 'ws';
   if (client !== 'raw' && client !== 'ws') throw new Error('--client: raw or ws');
