@@ -42,7 +42,8 @@ interface Pending {
 interface Identity {
   display: string;
   tokenHash: string | undefined;
-  sessions: Set<Session>;
+  /** Usually one; more when the same person has several tabs. */
+  sessions: Session[];
 }
 
 export interface Resolved {
@@ -54,7 +55,7 @@ export interface Resolved {
 export class Chat {
   private readonly rooms = new Map<string, Room>();
   private readonly identities = new Map<string, Identity>();
-  private readonly sessions = new Set<Session>();
+  private sessionCount = 0;
   private pending: Pending[] = [];
   private flushing = false;
   private flushScheduled = false;
@@ -69,7 +70,7 @@ export class Chat {
   }
 
   get connectionCount(): number {
-    return this.sessions.size;
+    return this.sessionCount;
   }
 
   // ---- connections --------------------------------------------------------------------------
@@ -82,7 +83,7 @@ export class Chat {
       this.guestName(),
       new TokenBucket(limits.ratePerSecond, limits.rateBurst, clock.now()),
     );
-    this.sessions.add(session);
+    this.sessionCount++;
     this.attachIdentity(session);
     if (session.isText) {
       session.line(WELCOME_TEXT);
@@ -104,7 +105,7 @@ export class Chat {
     session.closed = true;
     for (const sub of [...session.subs.values()]) this.unsubscribe(session, sub);
     this.detachIdentity(session);
-    this.sessions.delete(session);
+    this.sessionCount--;
   }
 
   /** Resolves once every queued send is committed (for a graceful stop). */
@@ -131,17 +132,17 @@ export class Chat {
   private attachIdentity(session: Session): void {
     let id = this.identities.get(session.key);
     if (!id) {
-      id = { display: session.name, tokenHash: session.tokenHash, sessions: new Set() };
+      id = { display: session.name, tokenHash: session.tokenHash, sessions: [] };
       this.identities.set(session.key, id);
     }
-    id.sessions.add(session);
+    id.sessions.push(session);
   }
 
   private detachIdentity(session: Session): void {
     const id = this.identities.get(session.key);
     if (!id) return;
-    id.sessions.delete(session);
-    if (id.sessions.size === 0) this.identities.delete(session.key);
+    id.sessions = id.sessions.filter((s) => s !== session);
+    if (id.sessions.length === 0) this.identities.delete(session.key);
   }
 
   /**
@@ -180,7 +181,7 @@ export class Chat {
     if (
       live &&
       live.tokenHash !== hash &&
-      !(live.sessions.size === 1 && live.sessions.has(session))
+      !(live.sessions.length === 1 && live.sessions[0] === session)
     ) {
       throw new ChatError('NAME_TAKEN');
     }

@@ -26,6 +26,8 @@ export interface Shared {
   metrics: Metrics;
   conns: Set<Connection>;
   schedule: FlushSchedule;
+  /** Gives back the connection's place in its address's count. */
+  release(address: string): void;
   onError(err: unknown): void;
 }
 
@@ -105,6 +107,7 @@ export class Connection extends Outlet implements Peer {
     conns.delete(this);
     metrics.connections.dec();
     chat.disconnect(this.session);
+    this.shared.release(this.address);
     log.info('disconnect', { address: this.address, code });
   }
 }

@@ -22,6 +22,10 @@ export interface Gateway {
   stop(): void;
 }
 
+function destroyOnError(this: Duplex): void {
+  this.destroy();
+}
+
 function refuse(socket: Duplex, status: number, text: string): void {
   socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
 }
@@ -35,7 +39,13 @@ export function createGateway(
 ): Gateway {
   const conns = new Set<Connection>();
   const perAddress = new Map<string, number>();
+  const release = (address: string) => {
+    const n = (perAddress.get(address) ?? 1) - 1;
+    if (n > 0) perAddress.set(address, n);
+    else perAddress.delete(address);
+  };
   const shared: Shared = {
+    release,
     chat,
     config,
     log,
@@ -68,7 +78,7 @@ export function createGateway(
 
   return {
     upgrade(req, socket, head) {
-      socket.on('error', () => socket.destroy());
+      socket.on('error', destroyOnError);
       const address = req.socket.remoteAddress ?? 'unknown';
       const origin = req.headers.origin;
       if (!originAllowed(origin, req.headers.host, pagePort(), config.allowedOrigins)) {
@@ -83,13 +93,13 @@ export function createGateway(
         return refuse(socket, 429, 'Too Many Requests');
       }
       perAddress.set(address, open + 1);
-      // The raw socket closes once, whether or not the upgrade went through.
-      socket.once('close', () => {
-        const n = (perAddress.get(address) ?? 1) - 1;
-        if (n > 0) perAddress.set(address, n);
-        else perAddress.delete(address);
+      let accepted = false;
+      // With no verifyClient, ws completes or refuses the upgrade before handleUpgrade returns.
+      wss.handleUpgrade(req, socket, head, (ws) => {
+        accepted = true;
+        new Connection(ws, address, shared);
       });
-      wss.handleUpgrade(req, socket, head, (ws) => new Connection(ws, address, shared));
+      if (!accepted) release(address);
     },
     async closeAll(code, reason, ms) {
       const all = [...conns];
