@@ -2,7 +2,8 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startTestServer, TestClient, type TestServer } from './helpers.js';
+import { startTestServer, tempDir, TestClient, type TestServer } from './helpers.js';
+import { spawnNode } from './cluster-harness.js';
 import type { ServerEvent } from '../src/protocol/index.js';
 
 let server: TestServer;
@@ -363,6 +364,22 @@ test('text mode: /nick, /join, /who, /rooms, /me, /msg, /part, /history, /help a
   assert.equal(await t2.next((f) => f.startsWith('* You are now')), '* You are now TextUser.');
   t2.close();
   friend.close();
+});
+
+test('text messages after a restart are new messages, not resends of old ones', async () => {
+  // Separate processes: server-made message ids must not repeat from one process to the next.
+  const dataDir = tempDir();
+  for (const line of ['before the restart', 'after the restart']) {
+    const node = await spawnNode(['--data-dir', dataDir]);
+    try {
+      const c = await TestClient.open(`ws://127.0.0.1:${node.port}/ws`);
+      c.send(line);
+      await c.next((f) => f.endsWith(`: ${line}`));
+      c.close();
+    } finally {
+      await node.kill('SIGKILL');
+    }
+  }
 });
 
 test('history survives a restart', async () => {

@@ -56,6 +56,7 @@ export class Chat {
   private readonly rooms = new Map<string, Room>();
   private readonly identities = new Map<string, Identity>();
   private sessionCount = 0;
+  private serverCids = 0;
   private pending: Pending[] = [];
   private flushing = false;
   private flushScheduled = false;
@@ -752,6 +753,15 @@ export class Chat {
       if (s.key === key || s.isText) continue;
       s.event({ type: 'typing', room: sub.label, name, ttlMs });
     }
+  }
+
+  /**
+   * A message id for a client that makes none (text mode does not resend). It names this node
+   * process, so two nodes, or one node before and after a restart, never make the same id:
+   * the store would take the second for a resend of the first.
+   */
+  serverCid(session: Session): string {
+    return `t-${this.deps.nodeId}-${session.id.toString(36)}-${(this.serverCids++).toString(36)}`;
   }
 
   /** The label of a session's room id, for text replies. */

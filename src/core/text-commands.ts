@@ -12,12 +12,6 @@ import {
 import type { Chat } from './chat.js';
 import type { Session } from './session.js';
 
-let textCid = 0;
-/** Text clients do not resend, so a server-made id is enough for them. */
-function nextCid(session: Session): string {
-  return `t${session.id.toString(36)}-${(textCid++).toString(36)}`;
-}
-
 /** Joins the lobby for a new text connection, so the tutorial's clients talk at once. */
 export function startText(chat: Chat, session: Session, onError: (e: unknown) => void): void {
   chat.serve(session, () =>
@@ -61,14 +55,14 @@ async function run(
     case 'say': {
       if (!session.current) throw new ChatError('NOT_IN_ROOM', 'Join a room first: /join ROOM');
       chat
-        .send(session, session.current, nextCid(session), c.text, c.me)
+        .send(session, session.current, chat.serverCid(session), c.text, c.me)
         .catch((e: unknown) => reply(chat, session, e, onError));
       return;
     }
     case 'msg': {
       const to = c.to.startsWith('@') ? c.to : `@${c.to}`;
       chat
-        .send(session, to, nextCid(session), c.text, false)
+        .send(session, to, chat.serverCid(session), c.text, false)
         .catch((e: unknown) => reply(chat, session, e, onError));
       return;
     }
