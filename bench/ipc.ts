@@ -105,6 +105,8 @@ export interface RunResult {
   maxScheduleSlipMs: number;
   /** Senders per node (index = node). */
   sendersPerNode: number[];
+  /** Deliveries expected and received, by the node of the message's sender (index = node). */
+  bySenderNode: { expected: number; received: number }[];
   /** The deliveries split by where the sender and the receiver are connected. */
   sameNode: DeliveryClass;
   crossNode: DeliveryClass;

@@ -79,6 +79,8 @@ const sameNode = new Samples();
 const crossNode = new Samples();
 /** The node of each sender of the current window, by sender number. */
 let senderNode: number[] = [];
+/** Deliveries received in the current window, by the sender's node. */
+let fromNode: number[] = [];
 
 // Readiness while connecting.
 let roomsMode = false;
@@ -117,7 +119,9 @@ function onText(c: Client, buf: Buffer, start: number, end: number): void {
   c.got++;
   const us = Math.round(now * 1000) - t;
   latencies.add(us);
-  (senderNode[s] === c.node ? sameNode : crossNode).add(us);
+  const from = senderNode[s] ?? 0;
+  (from === c.node ? sameNode : crossNode).add(us);
+  fromNode[from] = (fromNode[from] ?? 0) + 1;
 }
 
 interface Handlers {
@@ -401,8 +405,11 @@ function run(cmd: RunCommand): Promise<RunResult> {
     }
   }
   senderNode = senders.map((c) => c.node);
-  const sendersPerNode = Array.from({ length: Math.max(1, nodeCount) }, () => 0);
+  const perNode = () => Array.from({ length: Math.max(1, nodeCount) }, () => 0);
+  const sendersPerNode = perNode();
   for (const c of senders) sendersPerNode[c.node] = (sendersPerNode[c.node] ?? 0) + 1;
+  const expectedFrom = perNode();
+  fromNode = perNode();
   phase = cmd.phase;
   phaseGot = 0;
   latencies.n = 0;
@@ -427,8 +434,13 @@ function run(cmd: RunCommand): Promise<RunResult> {
     sent++;
     expected += members.get(c.room) ?? 0;
     expectedSame += membersOn.get(onNode(c.room, c.node)) ?? 0;
+    expectedFrom[c.node] = (expectedFrom[c.node] ?? 0) + (members.get(c.room) ?? 0);
   };
   const split = () => ({
+    bySenderNode: expectedFrom.map((expected, node) => ({
+      expected,
+      received: fromNode[node] ?? 0,
+    })),
     sameNode: {
       expected: expectedSame,
       received: sameNode.n,

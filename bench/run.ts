@@ -1,11 +1,14 @@
 // `npm run bench`: Parley's fan-out against the tutorial's plain `ws` broadcast loop, same
 // scenarios, same run. Each server runs as its own process (pinned to core 0 where taskset
 // exists), driven by a separate load generator (bench/loadgen.ts, pinned to core 1), on
-// 127.0.0.1 only. See bench/README.md for what is measured and how.
+// 127.0.0.1 only. The cluster scenario runs Parley on PostgreSQL + Redis instead, one node and
+// then two (node A on core 0, node B on core 1, the load generator unpinned), and compares them.
+// See bench/README.md for what is measured and how.
 //
 //   node --import tsx bench/run.ts [--quick] [--scenario NAME[,NAME]] [--servers parley,plain]
 //        [--windows N] [--window-ms MS] [--server-from dist|src] [--profile] [--no-pin]
-//        [--idle-protocol json|text] [--client ws|raw] [--out FILE]
+//        [--idle-protocol json|text] [--client ws|raw] [--postgres URL] [--redis URL]
+//        [--out FILE]
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -29,7 +32,17 @@ import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join, relative } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import type { Command, ConnectResult, HookCommand, Reply, RunResult, SettleResult } from './ipc.js';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import type {
+  Command,
+  ConnectResult,
+  HookCommand,
+  LatencySummary,
+  Reply,
+  RunResult,
+  SettleResult,
+} from './ipc.js';
 import { summarizeProfile, type ProfileSummary } from './profile.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -76,6 +89,10 @@ interface Options {
   retries: number;
   out: string;
   deadlineS: number;
+  /** The cluster scenario's PostgreSQL database (each side gets a fresh schema in it). */
+  postgres: string;
+  /** The cluster scenario's Redis (each side gets a fresh pub/sub channel on it). */
+  redis: string;
 }
 
 type ServerKind = 'parley' | 'plain' | 'prefab';
@@ -85,9 +102,14 @@ const SERVER_NAMES: Record<ServerKind, string> = {
   prefab: 'prefab ref',
 };
 
+const DEFAULT_POSTGRES = 'postgres://postgres@127.0.0.1:5432/test';
+const DEFAULT_REDIS = 'redis://127.0.0.1:6379';
+
 const USAGE = `usage: node --import tsx bench/run.ts [options]
-  --quick                  smaller scenarios and shorter windows (about 2 minutes)
-  --scenario NAME[,NAME]   run only these (prefixes work): ${'one-room-2000, one-room-1000, rooms-50x40, idle-10000'}
+  --quick                  smaller scenarios and shorter windows (about 3-4 minutes)
+  --scenario NAME[,NAME]   run only these (prefixes work): ${'one-room-2000, one-room-1000, rooms-50x40, idle-10000, cluster-2'}
+                           (cluster-2: Parley on PostgreSQL + Redis, 1 node against 2 nodes;
+                           --scenario cluster runs only it)
   --servers parley,plain   which servers to run (default both); add prefab for the reference
                            server bench/prefab-ws-server.ts (pre-framed, one write per turn)
   --gather-ms N            prefab only: coalesce for N ms before writing (default 0: per turn)
@@ -108,6 +130,11 @@ const USAGE = `usage: node --import tsx bench/run.ts [options]
                            (default 20; the machine is shared)
   --retries N              at most N such re-runs per scenario and server (default 3)
   --no-pin                 do not pin the processes to cores
+  --postgres URL           cluster-2's database; each side gets a fresh schema there, dropped
+                           at the end (default $PARLEY_TEST_POSTGRES or
+                           ${DEFAULT_POSTGRES})
+  --redis URL              cluster-2's Redis; each side gets a fresh channel (default
+                           $PARLEY_TEST_REDIS or ${DEFAULT_REDIS})
   --out FILE               JSON results (default bench/results/latest.json)`;
 
 const SWITCHES = new Set(['--quick', '--profile', '--no-pin', '--help']);
@@ -125,6 +152,8 @@ const WITH_VALUE = new Set([
   '--retries',
   '--out',
   '--deadline-s',
+  '--postgres',
+  '--redis',
 ]);
 
 function parseOptions(argv: string[]): Options {
@@ -180,6 +209,8 @@ function parseOptions(argv: string[]): Options {
     retries: int('--retries', 3, 0),
     out: value('--out') ?? join(resultsDir, 'latest.json'),
     deadlineS: int('--deadline-s', quick ? 600 : 1800),
+    postgres: value('--postgres') ?? process.env.PARLEY_TEST_POSTGRES ?? DEFAULT_POSTGRES,
+    redis: value('--redis') ?? process.env.PARLEY_TEST_REDIS ?? DEFAULT_REDIS,
   };
 }
 
@@ -238,6 +269,11 @@ interface Scenario {
   rate: number;
   sendersPerRoom: number;
   idle: boolean;
+  /**
+   * Parley alone on PostgreSQL + Redis: one node, then two nodes with the clients (and the
+   * senders) split evenly between them, compared with each other instead of with plain ws.
+   */
+  cluster?: boolean;
 }
 
 function scenarios(quick: boolean): Scenario[] {
@@ -247,6 +283,7 @@ function scenarios(quick: boolean): Scenario[] {
   const rooms = q(50, 10);
   const perRoom = q(40, 20);
   const idle = q(10_000, 2000);
+  const cluster = q(1000, 200);
   return [
     {
       name: 'one-room-2000',
@@ -284,7 +321,60 @@ function scenarios(quick: boolean): Scenario[] {
       sendersPerRoom: 0,
       idle: true,
     },
+    {
+      name: 'cluster-2',
+      title:
+        `${cluster} clients in one room, 10 senders, 50 msg/s in all, Parley on PostgreSQL + Redis: ` +
+        '1 node, then 2 nodes with the clients and senders split evenly',
+      clients: cluster,
+      rooms: 0,
+      rate: 50,
+      sendersPerRoom: 10,
+      idle: false,
+      cluster: true,
+    },
   ];
+}
+
+/** One column of a scenario's table: a server, or in the cluster scenario a number of nodes. */
+interface SideSpec {
+  /** Key in the results: parley, plain or prefab; 1-node or 2-nodes in the cluster scenario. */
+  key: string;
+  label: string;
+  /** How the ratio column calls it when it is the base. */
+  short: string;
+  kind: ServerKind;
+  /** Parley nodes on PostgreSQL + Redis; 0: one server on its own store (Parley: SQLite). */
+  nodes: number;
+}
+
+const NODE_NAMES = ['A', 'B', 'C', 'D'];
+
+/** The sides of a scenario, and the one the others are divided by (if it runs). */
+function sideSpecs(sc: Scenario, opts: Options): { specs: SideSpec[]; base: string | undefined } {
+  if (sc.cluster) {
+    if (!opts.servers.includes('parley')) return { specs: [], base: undefined };
+    return {
+      specs: [1, 2].map((n) => ({
+        key: n === 1 ? '1-node' : `${n}-nodes`,
+        label: n === 1 ? '1 node' : `${n} nodes`,
+        short: n === 1 ? '1 node' : `${n} nodes`,
+        kind: 'parley',
+        nodes: n,
+      })),
+      base: '1-node',
+    };
+  }
+  return {
+    specs: opts.servers.map((k) => ({
+      key: k,
+      label: SERVER_NAMES[k],
+      short: k,
+      kind: k,
+      nodes: 0,
+    })),
+    base: opts.servers.includes('plain') ? 'plain' : undefined,
+  };
 }
 
 // ---- processes --------------------------------------------------------------------------------
@@ -304,12 +394,21 @@ function killAll(): void {
   tempDirs.length = 0;
 }
 
+/** Kills the children, drops the cluster schemas still there (at most 5 s), then exits. */
+function stopAndExit(code: number): void {
+  killAll();
+  const timer = setTimeout(() => process.exit(code), 5000);
+  void dropPendingSchemas().finally(() => {
+    clearTimeout(timer);
+    process.exit(code);
+  });
+}
+
 process.on('exit', killAll);
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   process.once(sig, () => {
     console.error(`\nbench: ${sig}, stopping`);
-    killAll();
-    process.exit(130);
+    stopAndExit(130);
   });
 }
 
@@ -449,6 +548,162 @@ function readRssKiB(pid: number): number {
   return m ? Number(m[1]) : NaN;
 }
 
+/** CPU of every PostgreSQL and Redis process on the machine (whoever else uses them too). */
+function readServicesCpu(): Map<number, Cpu> {
+  const out = new Map<number, Cpu>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const comm = readFileSync(`/proc/${name}/comm`, 'utf8').trim();
+      if (comm === 'postgres' || comm === 'redis-server')
+        out.set(Number(name), readCpu(Number(name)));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+/** CPU microseconds used between the two readings by the processes present in both. */
+function servicesCpuUs(a: Map<number, Cpu>, b: Map<number, Cpu>): number {
+  let us = 0;
+  for (const [pid, end] of b) {
+    const start = a.get(pid);
+    if (start) us += cpuDelta(start, end).totalUs;
+  }
+  return us;
+}
+
+// ---- PostgreSQL and Redis (the cluster scenario) ----------------------------------------------
+
+function hostPort(url: string, port: number): string {
+  try {
+    const u = new URL(url);
+    return `${u.hostname}:${u.port || port}`;
+  } catch {
+    return url;
+  }
+}
+
+function reason(err: unknown): string {
+  if (err instanceof AggregateError && err.errors.length > 0) return reason(err.errors[0]);
+  return err instanceof Error ? err.message || err.name : String(err);
+}
+
+function pgPool(opts: Options): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString: opts.postgres,
+    max: 1,
+    connectionTimeoutMillis: 3000,
+  });
+  pool.on('error', () => undefined);
+  return pool;
+}
+
+/** Runs fn on a one-connection pool to opts.postgres, then ends the pool. */
+async function withPostgres<T>(opts: Options, fn: (pool: pg.Pool) => Promise<T>): Promise<T> {
+  const pool = pgPool(opts);
+  try {
+    return await fn(pool);
+  } finally {
+    await pool.end().catch(() => undefined);
+  }
+}
+
+/** Resolves when PostgreSQL and Redis both answer; otherwise throws what to do about it. */
+async function checkServices(opts: Options): Promise<void> {
+  const problems: string[] = [];
+  try {
+    await withPostgres(opts, (pool) => pool.query('SELECT 1'));
+  } catch (err) {
+    problems.push(
+      `PostgreSQL is not reachable at ${hostPort(opts.postgres, 5432)} (${reason(err)}): start it ` +
+        '(.ci/run does, or `pg_ctlcluster 15 main start`, then `createdb -U postgres test` if the ' +
+        'database is missing), or pass --postgres URL',
+    );
+  }
+  const redis = new Redis(opts.redis, {
+    lazyConnect: true,
+    connectTimeout: 3000,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
+  let socketError: unknown;
+  redis.on('error', (err) => (socketError = err));
+  try {
+    await redis.connect();
+    await redis.ping();
+    redis.disconnect();
+  } catch (err) {
+    if (redis.status !== 'end') redis.disconnect();
+    problems.push(
+      `Redis is not reachable at ${hostPort(opts.redis, 6379)} (${reason(socketError ?? err)}): ` +
+        'start it (.ci/run does, or `redis-server --daemonize yes --bind 127.0.0.1 --port 6379 ' +
+        '--save ""`), or pass --redis URL',
+    );
+  }
+  if (problems.length) throw new Error(problems.join('; '));
+}
+
+/** Schemas this run created (or is about to), until dropped. */
+const pendingSchemas = new Set<string>();
+const SCHEMA_PREFIX = 'parley_bench_';
+
+/** A fresh schema and channel for one side of the cluster scenario. */
+function freshBackend(
+  opts: Options,
+  key: string,
+): { schema: string; storeUrl: string; busUrl: string } {
+  const stamp = `${process.pid}_${Date.now().toString(36)}`;
+  const schema = `${SCHEMA_PREFIX}${stamp}_${key.replace(/\W/g, '_')}`;
+  const store = new URL(opts.postgres);
+  store.searchParams.set('schema', schema);
+  const bus = new URL(opts.redis);
+  bus.searchParams.set('channel', `parley-bench:${stamp}:${key}`);
+  pendingSchemas.add(schema);
+  return { schema, storeUrl: store.toString(), busUrl: bus.toString() };
+}
+
+async function dropSchema(opts: Options, schema: string): Promise<void> {
+  await withPostgres(opts, (pool) => pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`));
+  pendingSchemas.delete(schema);
+}
+
+let lastOptions: Options | undefined;
+
+async function dropPendingSchemas(): Promise<void> {
+  const opts = lastOptions;
+  if (!opts) return;
+  for (const schema of [...pendingSchemas]) await dropSchema(opts, schema).catch(() => undefined);
+}
+
+/**
+ * Schemas left by runs that were killed: named parley_bench_<pid>_<time>_..., their process gone
+ * and older than an hour (so a run of another machine on the same database is left alone).
+ */
+async function dropStaleSchemas(opts: Options): Promise<string[]> {
+  return withPostgres(opts, async (pool) => {
+    const r = await pool.query<{ nspname: string }>(
+      "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'parley\\_bench\\_%'",
+    );
+    const dropped: string[] = [];
+    for (const { nspname } of r.rows) {
+      const m = /^parley_bench_(\d+)_([0-9a-z]+)_/.exec(nspname);
+      if (!m || Number(m[1]) === process.pid) continue;
+      if (Date.now() - parseInt(m[2] ?? '', 36) < 3600_000) continue;
+      try {
+        process.kill(Number(m[1]), 0);
+        continue;
+      } catch {
+        // its run is gone
+      }
+      await pool.query(`DROP SCHEMA IF EXISTS "${nspname}" CASCADE`);
+      dropped.push(nspname);
+    }
+    return dropped;
+  });
+}
+
 // ---- servers under test -----------------------------------------------------------------------
 
 interface ServerUnderTest {
@@ -465,6 +720,8 @@ async function startServer(
   sc: Scenario,
   opts: Options,
   logFile: string,
+  /** The core to pin it to, if any, and more flags (the cluster scenario's store and bus). */
+  place: { core: number | undefined; args: string[] },
 ): Promise<ServerUnderTest> {
   for (let attempt = 1; ; attempt++) {
     const wsPort = await freePort();
@@ -485,6 +742,7 @@ async function startServer(
         ...['--host', '127.0.0.1', '--http-port', String(httpPort), '--ws-port', String(wsPort)],
         ...['--data-dir', data, '--log-level', 'warn'],
         ...['--rate', '100000', '--rate-burst', '100000', '--connections-per-address', '100000'],
+        ...place.args,
         ...opts.parleyArgs,
       ];
     } else {
@@ -494,7 +752,7 @@ async function startServer(
       if (kind === 'prefab') argv.push('--gather-ms', String(opts.gatherMs));
     }
     const log = openSync(logFile, 'a');
-    const proc = spawnChild(argv, opts.pin && canPin ? 0 : undefined, ['ignore', log, log, 'ipc']);
+    const proc = spawnChild(argv, place.core, ['ignore', log, log, 'ipc']);
     closeSync(log);
     const rpc = new Rpc(proc, kind);
     const deadline = performance.now() + 30_000;
@@ -515,7 +773,7 @@ async function startServer(
         pid: proc.pid,
         url: `ws://127.0.0.1:${wsPort}`,
         rpc,
-        command: argv.map((a) => (a.startsWith(root) ? relative(root, a) : a)).join(' '),
+        command: argv.map((a) => redactArg(a.startsWith(root) ? relative(root, a) : a)).join(' '),
       };
     }
     proc.kill('SIGKILL');
@@ -527,12 +785,13 @@ async function startServer(
   }
 }
 
-async function startLoadgen(opts: Options): Promise<Rpc> {
-  const proc = spawnChild(
-    ['node', '--import', 'tsx', 'bench/loadgen.ts'],
-    opts.pin && canPin ? 1 : undefined,
-    ['ignore', 'inherit', 'inherit', 'ipc'],
-  );
+async function startLoadgen(core: number | undefined): Promise<Rpc> {
+  const proc = spawnChild(['node', '--import', 'tsx', 'bench/loadgen.ts'], core, [
+    'ignore',
+    'inherit',
+    'inherit',
+    'ipc',
+  ]);
   const rpc = new Rpc(proc, 'loadgen');
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('loadgen did not start')), 30_000);
@@ -551,23 +810,29 @@ async function startLoadgen(opts: Options): Promise<Rpc> {
 
 interface WindowResult extends RunResult {
   profiled: boolean;
-  /** The server or the load generator waited for a CPU more than --max-wait-pct of the window. */
+  /** A server, or the load generator, waited for a CPU more than --max-wait-pct of the window. */
   contended: boolean;
   /** Contended and run again: left out of the medians. */
   replaced: boolean;
   wallMs: number;
   deliveriesPerS: number;
+  /** Server CPU time, summed over the nodes in the cluster scenario. */
   serverCpuUs: number;
   serverUserUs: number;
   serverSysUs: number;
-  /** Server CPU time per delivery, microseconds (user + system). */
+  /** Server CPU time per delivery, microseconds (user + system), summed over the nodes. */
   cpuUsPerDelivery: number;
   userUsPerDelivery: number;
   sysUsPerDelivery: number;
-  /** Share of one core used over the window. */
+  /** Share of one core used over the window (summed over the nodes: up to 100% per node). */
   serverCorePct: number;
-  /** Share of the window the server's main thread was runnable but waiting for a CPU. */
+  /** Share of the window the server's main thread was runnable but waiting for a CPU (the most of any node). */
   serverWaitPct: number;
+  /** Per node (one entry outside the cluster scenario). */
+  nodeCorePct: number[];
+  nodeWaitPct: number[];
+  /** Cluster scenario: every PostgreSQL and Redis process on the machine, share of one core. */
+  servicesCorePct?: number;
   loadgenCorePct: number;
   loadgenWaitPct: number;
   /** Load generator CPU per frame it received, microseconds (user, system). */
@@ -578,7 +843,15 @@ interface WindowResult extends RunResult {
 
 interface SideResult {
   server: ServerKind;
+  /** Column label: the server's name, or `2 nodes` in the cluster scenario. */
+  label: string;
+  /** Parley nodes on PostgreSQL + Redis (cluster scenario), else 0. */
+  nodes: number;
+  /** The server's command line (the first node's in the cluster scenario). */
   command: string;
+  /** Every node's command line, and the core each process was pinned to. */
+  commands: string[];
+  pinning: string;
   connect: ConnectResult & {
     handshakesPerS: number;
     serverCpuUsPerConnection: number;
@@ -601,29 +874,57 @@ interface SideResult {
 
 type Memory = { heapUsed: number };
 
-async function runSide(kind: ServerKind, sc: Scenario, opts: Options): Promise<SideResult> {
+const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+
+/** `//user:secret@` becomes `//user:***@`, for what goes into logs and results. */
+function redactArg(a: string): string {
+  return a.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
+}
+
+async function runSide(spec: SideSpec, sc: Scenario, opts: Options): Promise<SideResult> {
   mkdirSync(resultsDir, { recursive: true });
-  const logFile = join(resultsDir, `${sc.name}-${kind}.log`);
-  writeFileSync(logFile, '');
-  const server = await startServer(kind, sc, opts, logFile);
+  const pin = opts.pin && canPin;
+  const cluster = spec.nodes > 0;
+  const count = Math.max(1, spec.nodes);
+  // Outside the cluster scenario: the server on core 0, the load generator on core 1. In it:
+  // node i on core i (one node per core), the load generator unpinned, as are PostgreSQL and
+  // Redis, in both columns alike.
+  const coreOf = (i: number) => (pin ? i % cpus().length : undefined);
+  const loadgenCore = pin && !cluster ? 1 : undefined;
+  const backend = cluster ? freshBackend(opts, spec.key) : undefined;
+  const servers: ServerUnderTest[] = [];
   let lg: Rpc | undefined;
   try {
-    lg = await startLoadgen(opts);
+    for (let i = 0; i < count; i++) {
+      const base = cluster
+        ? `${sc.name}-${spec.key}-${NODE_NAMES[i] ?? i}`
+        : `${sc.name}-${spec.kind}`;
+      const logFile = join(resultsDir, `${base}.log`);
+      writeFileSync(logFile, '');
+      const args = backend ? ['--store', backend.storeUrl, '--bus', backend.busUrl] : [];
+      servers.push(await startServer(spec.kind, sc, opts, logFile, { core: coreOf(i), args }));
+    }
+    lg = await startLoadgen(loadgenCore);
     const loadPid = lg.proc.pid ?? 0;
+    const pids = servers.map((s) => s.pid);
+    const cpuNow = (): Cpu => {
+      const all = pids.map(readCpu);
+      return { userUs: sum(all.map((c) => c.userUs)), sysUs: sum(all.map((c) => c.sysUs)) };
+    };
     const settleGc = async () => {
-      const m = await server.rpc.call<Memory>({ cmd: 'gc' }, 60_000);
+      const ms = await Promise.all(servers.map((s) => s.rpc.call<Memory>({ cmd: 'gc' }, 60_000)));
       await sleep(300);
-      return { rss: readRssKiB(server.pid), heap: m.heapUsed };
+      return { rss: sum(pids.map(readRssKiB)), heap: sum(ms.map((m) => m.heapUsed)) };
     };
     const before = await settleGc();
 
     const protocol =
-      kind === 'parley' && sc.idle && opts.idleProtocol === 'json' ? 'parley.v1' : undefined;
-    const c0 = readCpu(server.pid);
+      spec.kind === 'parley' && sc.idle && opts.idleProtocol === 'json' ? 'parley.v1' : undefined;
+    const c0 = cpuNow();
     const conn = await lg.call<ConnectResult>(
       {
         cmd: 'connect',
-        url: server.url,
+        urls: servers.map((s) => s.url),
         n: sc.clients,
         concurrency: 100,
         rooms: sc.rooms,
@@ -633,17 +934,29 @@ async function runSide(kind: ServerKind, sc: Scenario, opts: Options): Promise<S
       } satisfies Command,
       600_000,
     );
-    const c1 = readCpu(server.pid);
+    const c1 = cpuNow();
     const settle = await lg.call<SettleResult>(
       { cmd: 'settle', quietMs: 1500, maxMs: 300_000 } satisfies Command,
       310_000,
     );
-    const c2 = readCpu(server.pid);
+    const c2 = cpuNow();
     const after = await settleGc();
     const n = Math.max(1, conn.opened);
+    const where = (i: number) => {
+      const core = coreOf(i);
+      return core === undefined ? 'unpinned' : `core ${core}`;
+    };
     const side: SideResult = {
-      server: kind,
-      command: server.command,
+      server: spec.kind,
+      label: spec.label,
+      nodes: spec.nodes,
+      command: servers[0]?.command ?? '',
+      commands: servers.map((s) => s.command),
+      pinning:
+        servers
+          .map((_, i) => `${cluster ? `node ${NODE_NAMES[i] ?? i}` : 'server'} ${where(i)}`)
+          .join(', ') +
+        `, load generator ${loadgenCore === undefined ? 'unpinned' : `core ${loadgenCore}`}`,
       connect: {
         ...conn,
         handshakesPerS: conn.opened / (conn.handshakeMs / 1000),
@@ -662,11 +975,12 @@ async function runSide(kind: ServerKind, sc: Scenario, opts: Options): Promise<S
       windows: [],
     };
     note(
-      `${kind}: ${conn.opened}/${sc.clients} connected in ${fmt(conn.handshakeMs / 1000, 1)} s` +
+      `${spec.key}: ${conn.opened}/${sc.clients} connected in ${fmt(conn.handshakeMs / 1000, 1)} s` +
         `, ready ${conn.ready} in ${fmt(conn.readyMs / 1000, 1)} s, settled after ${fmt(settle.ms / 1000, 1)} s` +
         ` (${conn.frames} frames while connecting)` +
         (conn.failed ? `, ${conn.failed} failed: ${conn.errors.join('; ')}` : ''),
     );
+    if (cluster) note(`${spec.key}: ${side.pinning}`);
     if (sc.idle) return side;
 
     const runCmd = (phase: number, durationMs: number): Command => ({
@@ -680,41 +994,59 @@ async function runSide(kind: ServerKind, sc: Scenario, opts: Options): Promise<S
       messageBytes: 100,
     });
     side.warmup = await lg.call<RunResult>(runCmd(0, opts.warmupMs), opts.warmupMs + 90_000);
-    // `windows` windows count; one spoiled by other processes (the server or the load generator
+    if (cluster)
+      note(
+        `${spec.key}: senders per node ${side.warmup.sendersPerNode.join(' / ')}` +
+          (spec.nodes > 1
+            ? `; warm-up: ${fmt((side.warmup.crossNode.expected / Math.max(1, side.warmup.expected)) * 100, 0)}% of the deliveries cross nodes`
+            : ''),
+      );
+    // `windows` windows count; one spoiled by other processes (a server or the load generator
     // waited for a CPU more than --max-wait-pct of it) is run again, at most --retries times.
     let counted = 0;
     let retries = 0;
     let phase = 0;
+    const profiledServer = servers[0];
     for (let w = 1; counted < opts.windows || (opts.profile && !side.profile); w++) {
       const profiled = counted >= opts.windows;
       phase = (phase % 9) + 1;
       // Each window starts on a quiet server: whatever backlog the last one left is gone.
       await lg.call<SettleResult>({ cmd: 'settle', quietMs: 1000, maxMs: 60_000 }, 70_000);
-      if (profiled) await server.rpc.call({ cmd: 'prof-start' }, 10_000);
-      const s0 = readCpu(server.pid);
+      if (profiled) await profiledServer?.rpc.call({ cmd: 'prof-start' }, 10_000);
+      const s0 = pids.map(readCpu);
       const l0 = readCpu(loadPid);
-      const q0 = readSched(server.pid);
+      const q0 = pids.map(readSched);
       const g0 = readSched(loadPid);
+      const v0 = cluster ? readServicesCpu() : undefined;
       const t0 = performance.now();
       const r = await lg.call<RunResult>(runCmd(phase, opts.windowMs), opts.windowMs + 90_000);
       const t1 = performance.now();
-      const s1 = readCpu(server.pid);
+      const s1 = pids.map(readCpu);
       const l1 = readCpu(loadPid);
-      const q1 = readSched(server.pid);
+      const q1 = pids.map(readSched);
       const g1 = readSched(loadPid);
-      if (profiled) {
+      const v1 = cluster ? readServicesCpu() : undefined;
+      if (profiled && profiledServer) {
         const dir = join(resultsDir, 'prof');
         mkdirSync(dir, { recursive: true });
-        const file = join(dir, `${sc.name}-${kind}.cpuprofile`);
-        await server.rpc.call({ cmd: 'prof-stop', file }, 60_000);
+        const file = join(dir, `${sc.name}-${spec.key}.cpuprofile`);
+        await profiledServer.rpc.call({ cmd: 'prof-stop', file }, 60_000);
         side.profile = { file: relative(root, file), ...summarizeProfile(file) };
       }
-      const sd = cpuDelta(s0, s1);
-      const ld = cpuDelta(l0, l1);
       const wall = t1 - t0;
+      const nodeCpu = s1.map((end, i) => cpuDelta(s0[i] ?? end, end));
+      const sd = {
+        userUs: sum(nodeCpu.map((c) => c.userUs)),
+        sysUs: sum(nodeCpu.map((c) => c.sysUs)),
+        totalUs: sum(nodeCpu.map((c) => c.totalUs)),
+      };
+      const nodeWaitPct = pids.map(
+        (_, i) => (((q1[i]?.waitNs ?? 0) - (q0[i]?.waitNs ?? 0)) / 1e6 / wall) * 100,
+      );
+      const ld = cpuDelta(l0, l1);
+      const loadgenWaitPct = ((g1.waitNs - g0.waitNs) / 1e6 / wall) * 100;
       const d = Math.max(1, r.received);
-      const contended =
-        Math.max(q1.waitNs - q0.waitNs, g1.waitNs - g0.waitNs) / 1e6 / wall > opts.maxWaitPct / 100;
+      const contended = Math.max(loadgenWaitPct, ...nodeWaitPct) > opts.maxWaitPct;
       const replaced = !profiled && contended && retries < opts.retries;
       if (replaced) retries++;
       else if (!profiled) counted++;
@@ -732,32 +1064,46 @@ async function runSide(kind: ServerKind, sc: Scenario, opts: Options): Promise<S
         userUsPerDelivery: sd.userUs / d,
         sysUsPerDelivery: sd.sysUs / d,
         serverCorePct: (sd.totalUs / 1000 / wall) * 100,
-        serverWaitPct: ((q1.waitNs - q0.waitNs) / 1e6 / wall) * 100,
+        serverWaitPct: Math.max(...nodeWaitPct),
+        nodeCorePct: nodeCpu.map((c) => (c.totalUs / 1000 / wall) * 100),
+        nodeWaitPct,
+        ...(v0 && v1 ? { servicesCorePct: (servicesCpuUs(v0, v1) / 1000 / wall) * 100 } : {}),
         loadgenCorePct: (ld.totalUs / 1000 / wall) * 100,
-        loadgenWaitPct: ((g1.waitNs - g0.waitNs) / 1e6 / wall) * 100,
+        loadgenWaitPct,
         loadgenUserUsPerFrame: ld.userUs / d,
         loadgenSysUsPerFrame: ld.sysUs / d,
         loss: r.expected - r.received,
       };
       side.windows.push(win);
+      const pcts = (xs: number[]) => xs.map((x) => fmt(x, 0)).join('+');
       note(
-        `${kind} window ${w}${profiled ? ' (profiled)' : ''}${replaced ? ' (contended: run again)' : ''}: ` +
+        `${spec.key} window ${w}${profiled ? ' (profiled)' : ''}${replaced ? ' (contended: run again)' : ''}: ` +
           `${fmt(win.deliveriesPerS, 0)} deliveries/s, ` +
-          `${fmt(win.cpuUsPerDelivery, 2)} µs CPU/delivery, p99 ${fmt(r.latency.p99Ms, 2)} ms, ` +
-          `loss ${win.loss}, server ${fmt(win.serverCorePct, 0)}% / loadgen ${fmt(win.loadgenCorePct, 0)}% of a core` +
-          `; waited for a CPU ${fmt(win.serverWaitPct, 0)}% / ${fmt(win.loadgenWaitPct, 0)}%`,
+          `${fmt(win.cpuUsPerDelivery, 2)} µs CPU/delivery, p99 ${fmt(r.latency.p99Ms, 2)} ms` +
+          (spec.nodes > 1
+            ? ` (same node ${fmt(r.sameNode.latency.p99Ms, 2)}, cross-node ${fmt(r.crossNode.latency.p99Ms, 2)})`
+            : '') +
+          `, loss ${win.loss}, server ${pcts(win.nodeCorePct)}% / loadgen ${fmt(win.loadgenCorePct, 0)}% of a core` +
+          (win.servicesCorePct !== undefined
+            ? ` / PostgreSQL + Redis ${fmt(win.servicesCorePct, 0)}%`
+            : '') +
+          `; waited for a CPU ${pcts(nodeWaitPct)}% / ${fmt(win.loadgenWaitPct, 0)}%`,
       );
     }
     return side;
   } finally {
-    // The server goes first, so that no one pays for a thousand goodbyes.
-    server.proc.kill('SIGKILL');
-    await exited(server.proc);
+    // The servers go first, so that no one pays for a thousand goodbyes.
+    for (const s of servers) s.proc.kill('SIGKILL');
+    await Promise.all(servers.map((s) => exited(s.proc)));
     if (lg) {
       await lg.call({ cmd: 'close' }, 15_000).catch(() => undefined);
       lg.proc.kill('SIGKILL');
       await exited(lg.proc);
     }
+    if (backend)
+      await dropSchema(opts, backend.schema).catch((e: unknown) =>
+        note(`could not drop schema ${backend.schema}: ${reason(e)}`),
+      );
   }
 }
 
@@ -933,46 +1279,156 @@ const SETUP_ROWS: Row[] = [
   },
 ];
 
+/** Cluster scenario rows: where a delivery crossed nodes, and the busiest node. */
+const latencyOf =
+  (which: 'sameNode' | 'crossNode', f: (l: LatencySummary) => number) =>
+  (w: WindowResult): number =>
+    w[which].latency.count > 0 ? f(w[which].latency) : NaN;
+
+const CLUSTER_LATENCY_ROWS: Row[] = (['sameNode', 'crossNode'] as const).flatMap((which) =>
+  (
+    [
+      ['p50', 'P50Ms', (l: LatencySummary) => l.p50Ms],
+      ['p99', 'P99Ms', (l: LatencySummary) => l.p99Ms],
+      ['p99.9', 'P999Ms', (l: LatencySummary) => l.p999Ms],
+    ] as const
+  ).map(([label, key, f]) => ({
+    label: `  ${which === 'sameNode' ? 'same-node' : 'cross-node'} ${label} (ms)`,
+    key: `${which}${key}`,
+    digits: 2,
+    get: perWindow(latencyOf(which, f)),
+    lower: true,
+  })),
+);
+
+const CLUSTER_SHARE_ROW: Row = {
+  label: 'cross-node deliveries, %',
+  key: 'crossNodePct',
+  digits: 1,
+  get: perWindow((w) => (w.crossNode.expected / Math.max(1, w.expected)) * 100),
+  lower: false,
+};
+
+const CLUSTER_CPU_ROWS: Row[] = [
+  {
+    label: '  busiest node, % of a core',
+    key: 'busiestNodeCorePct',
+    digits: 0,
+    get: perWindow((w) => Math.max(...w.nodeCorePct)),
+    lower: true,
+  },
+  {
+    label: 'PostgreSQL + Redis CPU, % of a core',
+    key: 'servicesCorePct',
+    digits: 0,
+    get: perWindow((w) => w.servicesCorePct ?? NaN),
+    lower: true,
+  },
+];
+
+const CLUSTER_LOSS_ROW: Row = {
+  label: '  cross-node loss',
+  key: 'crossNodeLoss',
+  digits: 0,
+  get: perWindow((w) =>
+    w.crossNode.expected > 0 ? w.crossNode.expected - w.crossNode.received : NaN,
+  ),
+  lower: true,
+};
+
+/** The load rows of the cluster scenario: the usual ones, with the cluster's after their kin. */
+function clusterLoadRows(): Row[] {
+  const out: Row[] = [];
+  for (const row of LOAD_ROWS) {
+    out.push(row);
+    if (row.key === 'deliveriesPerS') out.push(CLUSTER_SHARE_ROW);
+    if (row.key === 'maxMs') out.push(...CLUSTER_LATENCY_ROWS);
+    if (row.key === 'serverCorePct') out.push(...CLUSTER_CPU_ROWS);
+    if (row.key === 'loss') out.push(CLUSTER_LOSS_ROW);
+  }
+  return out;
+}
+
 interface ScenarioReport {
   name: string;
   title: string;
   scenario: Scenario;
-  sides: Partial<Record<ServerKind, SideResult>>;
-  /** Per metric: each server's median, and each other server's ratio to plain ws. */
-  medians: Record<string, Partial<Record<ServerKind | `${ServerKind}/plain`, number>>>;
+  /** By side key: parley, plain, prefab; 1-node, 2-nodes in the cluster scenario. */
+  sides: Record<string, SideResult>;
+  /**
+   * Per metric: each side's median, and each other side's ratio to the base side
+   * (`parley/plain`; `2-nodes/1-node` in the cluster scenario).
+   */
+  medians: Record<string, Record<string, number>>;
 }
 
-function report(sc: Scenario, sides: Partial<Record<ServerKind, SideResult>>): ScenarioReport {
-  const rows = sc.idle ? SETUP_ROWS : [...LOAD_ROWS, ...SETUP_ROWS];
+const DISPLAY_ORDER = ['parley', 'plain', 'prefab'];
+
+/** Where the cluster's losses came from: the deliveries lost, by the node the sender was on. */
+function lossBySenderNode(s: SideResult): string {
+  const ws = measured(s);
+  const parts = (ws[0]?.bySenderNode ?? []).map((_, node) => {
+    const expected = sum(ws.map((w) => w.bySenderNode[node]?.expected ?? 0));
+    const received = sum(ws.map((w) => w.bySenderNode[node]?.received ?? 0));
+    const lost = Math.max(0, expected - received);
+    return (
+      `node ${NODE_NAMES[node] ?? node} ${fmt(lost, 0)} of ${fmt(expected, 0)} ` +
+      `(${fmt((lost / Math.max(1, expected)) * 100, 1)}%)`
+    );
+  });
+  return `deliveries lost by the sender's node, over the ${ws.length} windows: ${parts.join('; ')}`;
+}
+
+function report(
+  sc: Scenario,
+  specs: SideSpec[],
+  sides: Record<string, SideResult>,
+  baseKey: string | undefined,
+): ScenarioReport {
+  const rows = sc.idle
+    ? SETUP_ROWS
+    : [...(sc.cluster ? clusterLoadRows() : LOAD_ROWS), ...SETUP_ROWS];
   const medians: ScenarioReport['medians'] = {};
-  const kinds = (['parley', 'plain', 'prefab'] as const).filter((k) => sides[k]);
-  const others = kinds.filter((k) => k !== 'plain' && sides.plain);
+  const shown = specs
+    .filter((s) => sides[s.key])
+    .sort((a, b) => DISPLAY_ORDER.indexOf(a.key) - DISPLAY_ORDER.indexOf(b.key));
+  const errors = new Set(shown.map((s) => sides[s.key]?.error));
+  if (!errors.has(undefined)) {
+    // Nothing ran: no table of dashes, just why.
+    console.log(`\n== ${sc.name}: FAILED ==`);
+    for (const e of errors) console.log(`   ${e ?? ''}`);
+    return { name: sc.name, title: sc.title, scenario: sc, sides, medians };
+  }
+  const base = shown.find((s) => s.key === baseKey);
+  const others = base ? shown.filter((s) => s !== base) : [];
   const head = [
     '',
-    ...kinds.map((k) => SERVER_NAMES[k]),
-    ...others.map((k) => `${SERVER_NAMES[k]}/plain`),
+    ...shown.map((s) => s.label),
+    ...others.map((s) => `${s.label}/${base?.short ?? ''}`),
   ];
   const table: string[][] = [head];
   for (const row of rows) {
-    const values = (k: ServerKind): number[] => {
-      const side = sides[k];
+    const values = (key: string): number[] => {
+      const side = sides[key];
       return side && !side.error ? row.get(side) : [];
     };
     const m: ScenarioReport['medians'][string] = {};
     const cells = [row.label];
-    for (const k of kinds) {
-      m[k] = median(values(k));
-      cells.push(fmt(m[k] ?? NaN, row.digits));
+    for (const s of shown) {
+      m[s.key] = median(values(s.key));
+      cells.push(fmt(m[s.key] ?? NaN, row.digits));
     }
-    const base = values('plain');
-    for (const k of others) {
-      // The median of the per-window ratios (window i against window i).
-      const ratios = values(k)
-        .map((x, i) => x / (base[i] ?? NaN))
-        .filter((x) => Number.isFinite(x));
-      const ratio = ratios.length ? median(ratios) : (m[k] ?? NaN) / (m.plain ?? NaN);
-      m[`${k}/plain`] = ratio;
-      cells.push(Number.isFinite(ratio) ? `${fmt(ratio, 2)}x` : '-');
+    if (base) {
+      const baseValues = values(base.key);
+      for (const s of others) {
+        // The median of the per-window ratios (window i against window i).
+        const ratios = values(s.key)
+          .map((x, i) => x / (baseValues[i] ?? NaN))
+          .filter((x) => Number.isFinite(x));
+        const ratio = ratios.length ? median(ratios) : (m[s.key] ?? NaN) / (m[base.key] ?? NaN);
+        m[`${s.key}/${base.key}`] = ratio;
+        cells.push(Number.isFinite(ratio) ? `${fmt(ratio, 2)}x` : '-');
+      }
     }
     medians[row.key] = m;
     table.push(cells);
@@ -980,7 +1436,7 @@ function report(sc: Scenario, sides: Partial<Record<ServerKind, SideResult>>): S
   const widths = head.map((_, i) => Math.max(...table.map((r) => (r[i] ?? '').length)));
   console.log('');
   console.log(`== ${sc.name}: ${sc.title} ==`);
-  const first = kinds.map((k) => sides[k]).find((x) => x && !x.error);
+  const first = shown.map((s) => sides[s.key]).find((x) => x && !x.error);
   if (!sc.idle && first)
     console.log(
       `   (medians of ${measured(first).length} windows; ratio = median of the per-window ratios)`,
@@ -993,26 +1449,40 @@ function report(sc: Scenario, sides: Partial<Record<ServerKind, SideResult>>): S
           .join('   '),
     );
   }
-  for (const k of kinds) {
-    const s = sides[k];
+  if (sc.cluster && first) {
+    console.log(
+      '   server CPU rows are summed over the nodes (a node can use 100% of a core); PostgreSQL +\n' +
+        '   Redis is every such process on the machine, whoever uses it.',
+    );
+    for (const spec of shown) {
+      const s = sides[spec.key];
+      if (s && !s.error) console.log(`   pinning, ${spec.label}: ${s.pinning}`);
+    }
+  }
+  for (const spec of shown) {
+    const s = sides[spec.key];
     if (!s) continue;
     if (s.error) {
-      console.log(`   ${s.server} failed: ${s.error}`);
+      console.log(`   ${spec.label} failed: ${s.error}`);
       continue;
     }
     if (sc.idle) continue;
     const lg = median(perWindow((w) => w.loadgenCorePct)(s));
-    const sv = median(perWindow((w) => w.serverCorePct)(s));
+    const sv = median(perWindow((w) => Math.max(...w.nodeCorePct))(s));
     const lost = median(perWindow((w) => w.loss)(s));
+    const who = s.nodes > 1 ? `the busiest node of ${s.label}` : spec.label;
     if (sv > 90)
       console.log(
-        `   note: ${s.server} used ${fmt(sv, 0)}% of its core: it is saturated, so its latency measures its backlog`,
+        `   note: ${who} used ${fmt(sv, 0)}% of its core: it is saturated, so its latency measures its backlog`,
       );
     if (lg > 90)
       console.log(
-        `   note: the load generator used ${fmt(lg, 0)}% of its core against ${s.server}: it is a bottleneck too`,
+        `   note: the load generator used ${fmt(lg, 0)}% of ${s.nodes > 0 ? 'a' : 'its'} core against ${spec.label}: it is a bottleneck too`,
       );
-    if (lost > 0) console.log(`   note: ${s.server} left deliveries undelivered after the drain`);
+    if (lost > 0) {
+      console.log(`   note: ${spec.label} left deliveries undelivered after the drain`);
+      if (s.nodes > 1) console.log(`   ${lossBySenderNode(s)}`);
+    }
   }
   return { name: sc.name, title: sc.title, scenario: sc, sides, medians };
 }
@@ -1021,7 +1491,7 @@ function printProfile(s: SideResult): void {
   if (!s.profile) return;
   const pr = s.profile;
   console.log(
-    `\n   ${s.server}: CPU profile of one window (${pr.file}), ${fmt(pr.totalMs, 0)} ms sampled`,
+    `\n   ${s.label}${s.nodes > 1 ? ' (node A)' : ''}: CPU profile of one window (${pr.file}), ${fmt(pr.totalMs, 0)} ms sampled`,
   );
   console.log('     by area (self time):');
   for (const [k, v] of pr.categories.slice(0, 12))
@@ -1052,6 +1522,8 @@ async function main(): Promise<void> {
     console.error(`bench: no scenario matches ${opts.scenarios.join(', ')}`);
     process.exit(2);
   }
+  lastOptions = opts;
+  const withCluster = chosen.some((s) => s.cluster) && opts.servers.includes('parley');
   for (const sc of chosen) {
     if (sc.clients + 200 > FD_LIMIT) {
       console.error(
@@ -1062,8 +1534,7 @@ async function main(): Promise<void> {
   }
   const deadline = setTimeout(() => {
     console.error(`bench: still running after ${opts.deadlineS} s; stopping`);
-    killAll();
-    process.exit(1);
+    stopAndExit(1);
   }, opts.deadlineS * 1000);
   deadline.unref();
 
@@ -1075,31 +1546,61 @@ async function main(): Promise<void> {
   tempDirs.push(runDir);
   const loadBefore = loadavg();
   const snapshot = opts.servers.includes('parley') ? snapshotParley(opts.serverFrom) : undefined;
+  // Said at once rather than after the other scenarios; checked again when its turn comes.
+  if (withCluster)
+    await checkServices(opts).catch((e: unknown) => {
+      console.error(`bench: cluster-2 will fail: ${reason(e)}`);
+    });
   console.log(
     `bench: ${opts.quick ? 'quick' : 'full'} run; Parley from a copy of ${opts.serverFrom === 'dist' ? 'dist/ (built)' : 'src/ (through tsx)'}` +
       `${snapshot ? ` (${snapshot})` : ''}; ` +
       `${opts.windows} window(s) of ${opts.windowMs / 1000} s after ${opts.warmupMs / 1000} s of warm-up`,
   );
   console.log(
-    `bench: ${cpus().length} cores, ${canPin && opts.pin ? 'server on core 0, load generator on core 1' : 'not pinned'}; ` +
+    `bench: ${cpus().length} cores, ${canPin && opts.pin ? `server on core 0, load generator on core 1${withCluster ? ' (cluster-2: node A on core 0, node B on core 1, load generator unpinned)' : ''}` : 'not pinned'}; ` +
       `load average ${loadBefore.map((x) => x.toFixed(2)).join(' ')}; file limit ${FD_LIMIT}`,
   );
 
   const reports: ScenarioReport[] = [];
+  let failures = 0;
   for (const sc of chosen) {
+    const { specs, base } = sideSpecs(sc, opts);
+    if (specs.length === 0) {
+      console.log(`\n-- ${sc.name}: skipped (it runs Parley only, and --servers leaves it out)`);
+      continue;
+    }
     console.log(`\n-- ${sc.name}: ${sc.title}`);
-    const sides: Partial<Record<ServerKind, SideResult>> = {};
-    for (const kind of opts.servers) {
+    // The cluster scenario needs PostgreSQL and Redis: without them it fails, it is not skipped.
+    let unavailable: string | undefined;
+    if (sc.cluster) {
       try {
-        sides[kind] = await runSide(kind, sc, opts);
+        await checkServices(opts);
+        const stale = await dropStaleSchemas(opts);
+        if (stale.length) note(`dropped ${stale.length} schema(s) left by killed runs`);
       } catch (e) {
-        const error = e instanceof Error ? e.message : String(e);
-        note(`${kind} failed: ${error}`);
-        sides[kind] = { server: kind, error } as SideResult;
+        unavailable = reason(e);
       }
     }
-    reports.push(report(sc, sides));
-    for (const s of Object.values(sides)) if (s) printProfile(s);
+    if (unavailable) note(`failed: ${unavailable}`);
+    const sides: Record<string, SideResult> = {};
+    for (const spec of specs) {
+      try {
+        if (unavailable) throw new Error(unavailable);
+        sides[spec.key] = await runSide(spec, sc, opts);
+      } catch (e) {
+        const error = e instanceof Error ? e.message : String(e);
+        failures++;
+        if (!unavailable) note(`${spec.key} failed: ${error}`);
+        sides[spec.key] = {
+          server: spec.kind,
+          label: spec.label,
+          nodes: spec.nodes,
+          error,
+        } as SideResult;
+      }
+    }
+    reports.push(report(sc, specs, sides, base));
+    for (const s of Object.values(sides)) printProfile(s);
   }
 
   const out = {
@@ -1122,18 +1623,21 @@ async function main(): Promise<void> {
       dirty: git(['status', '--porcelain', 'src']).length > 0,
     },
     parley: { from: opts.serverFrom, snapshot },
-    options: opts,
+    options: { ...opts, postgres: redactArg(opts.postgres), redis: redactArg(opts.redis) },
     scenarios: reports,
   };
   mkdirSync(join(opts.out, '..'), { recursive: true });
   writeFileSync(opts.out, JSON.stringify(out, null, 2) + '\n');
   console.log(`\nbench: results in ${relative(root, opts.out)}`);
+  if (failures) {
+    console.error(`bench: ${failures} side(s) failed (see above)`);
+    process.exitCode = 1;
+  }
   clearTimeout(deadline);
   killAll();
 }
 
 main().catch((e: unknown) => {
   console.error('bench: failed:', e);
-  killAll();
-  process.exit(1);
+  stopAndExit(1);
 });
