@@ -46,6 +46,14 @@ interface Identity {
   sessions: Session[];
 }
 
+/** What a join tells its caller; the member list is the caller's to read, if it wants it. */
+export interface Joined {
+  id: string;
+  label: string;
+  lastSeq: number;
+  room: Room;
+}
+
 export interface Resolved {
   id: string;
   label: string;
@@ -270,7 +278,7 @@ export class Chat {
     session: Session,
     label: string,
     since: number | undefined,
-    onJoined: (info: { id: string; label: string; lastSeq: number; members: string[] }) => void,
+    onJoined: (info: Joined) => void,
   ): Promise<void> {
     const r = await this.resolve(session, label);
     const existing = session.subs.get(r.id);
@@ -279,7 +287,7 @@ export class Chat {
         id: r.id,
         label: r.label,
         lastSeq: existing.room.lastSeq,
-        members: existing.room.members(),
+        room: existing.room,
       });
       return;
     }
@@ -297,7 +305,7 @@ export class Chat {
     if (session.subs.get(r.id) !== sub) return;
     room.lastSeq = Math.max(room.lastSeq, latest);
     sub.cursor = since === undefined ? latest : Math.min(since, latest);
-    onJoined({ id: r.id, label: r.label, lastSeq: latest, members: room.members() });
+    onJoined({ id: r.id, label: r.label, lastSeq: latest, room });
     await this.catchUp(session, sub);
   }
 

@@ -66,7 +66,7 @@ async function run(
           of: 'join',
           room: j.label,
           lastSeq: j.lastSeq,
-          members: j.members,
+          members: j.room.members(),
         }),
       );
       return;

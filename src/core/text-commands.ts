@@ -75,7 +75,7 @@ async function run(
     case 'join':
       await chat.join(session, c.room, undefined, (j) => {
         session.current = j.id;
-        session.line(`* Now talking in #${j.label} with ${j.members.join(', ')}`);
+        session.line(`* Now talking in #${j.label} with ${j.room.members().join(', ')}`);
       });
       return;
     case 'part': {

@@ -34,32 +34,47 @@ export function wire(frame: Frame): Buffer {
 const FLUSH_BYTES = 64 * 1024;
 
 /**
- * When queued frames are written. After a quiet spell the next flush comes at the end of the
- * current event-loop turn, so a lone message is not delayed; while messages keep coming,
- * flushes are at least `gatherMs` apart, so a busy socket gets several messages per write.
- * Writes, not messages, are what cost here: each is a system call and a TCP segment.
+ * When queued frames are written. A socket that has not been written to for `gatherMs` is
+ * written at the end of the current event-loop turn, so a lone message is not delayed; a socket
+ * written to more recently waits for the next gather tick, so a busy socket gets several
+ * messages per write. Writes, not messages, are what cost here: each is a system call and a TCP
+ * segment. Two queues and at most one timer serve every socket.
  */
 export class FlushSchedule {
-  private queue: Outlet[] = [];
-  private armed = false;
-  private last = -Infinity;
+  private soon: Outlet[] = [];
+  private later: Outlet[] = [];
+  private soonArmed = false;
+  private laterArmed = false;
 
-  constructor(private readonly gatherMs: number) {}
+  constructor(readonly gatherMs: number) {}
 
-  add(o: Outlet): void {
-    this.queue.push(o);
-    if (this.armed) return;
-    this.armed = true;
-    const wait = this.last + this.gatherMs - performance.now();
-    if (wait <= 0) setImmediate(this.run);
-    else setTimeout(this.run, wait);
+  add(o: Outlet, idleFor: number): void {
+    if (idleFor >= this.gatherMs) {
+      this.soon.push(o);
+      if (!this.soonArmed) {
+        this.soonArmed = true;
+        setImmediate(this.runSoon);
+      }
+      return;
+    }
+    this.later.push(o);
+    if (!this.laterArmed) {
+      this.laterArmed = true;
+      setTimeout(this.runLater, this.gatherMs - idleFor);
+    }
   }
 
-  private readonly run = (): void => {
-    this.armed = false;
-    this.last = performance.now();
-    const queue = this.queue;
-    this.queue = [];
+  private readonly runSoon = (): void => {
+    this.soonArmed = false;
+    const queue = this.soon;
+    this.soon = [];
+    for (const o of queue) o.flush();
+  };
+
+  private readonly runLater = (): void => {
+    this.laterArmed = false;
+    const queue = this.later;
+    this.later = [];
     for (const o of queue) o.flush();
   };
 }
@@ -68,6 +83,7 @@ export abstract class Outlet {
   // Allocated on first use: most connections are idle most of the time.
   private pending: Buffer[] | undefined;
   private pendingBytes = 0;
+  private lastWrite = -Infinity;
   private readonly socket: Socket;
 
   constructor(
@@ -90,7 +106,7 @@ export abstract class Outlet {
     if (this.pending) this.pending.push(buf);
     else {
       this.pending = [buf];
-      this.schedule.add(this);
+      this.schedule.add(this, performance.now() - this.lastWrite);
     }
     this.pendingBytes += buf.length;
     if (this.pendingBytes >= FLUSH_BYTES) this.flush();
@@ -104,6 +120,7 @@ export abstract class Outlet {
     this.pending = undefined;
     this.pendingBytes = 0;
     if (this.ws.readyState !== this.ws.OPEN) return;
+    this.lastWrite = performance.now();
     this.socket.write(list.length === 1 ? (list[0] as Buffer) : Buffer.concat(list, bytes));
     const backlog = this.socket.writableLength;
     if (backlog > this.limit) this.overflowed(backlog);
