@@ -3,9 +3,14 @@
 
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import WebSocket from 'ws';
+import { startParley, type RunningServer } from '../src/server/app.js';
+import type { Config } from '../src/server/config.js';
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 /** Bound on every wait for something the page should show soon. */
@@ -298,5 +303,31 @@ export class Bot {
 
   close(): void {
     this.ws.close();
+  }
+}
+
+/** A fresh server and Chromium for one test; both are closed, and the data removed, after. */
+export async function withPageServer(
+  body: (ctx: { server: RunningServer; browser: Browser }) => Promise<void>,
+  overrides: Partial<Config> = {},
+): Promise<void> {
+  assertPageBuilt();
+  const dataDir = await mkdtemp(join(tmpdir(), 'parley-browser-'));
+  const server = await startParley({
+    wsPort: 0,
+    httpPort: 0,
+    host: '127.0.0.1',
+    logLevel: 'warn',
+    dataDir,
+    ...overrides,
+  });
+  let browser: Browser | undefined;
+  try {
+    browser = await launchChromium();
+    await body({ server, browser });
+  } finally {
+    await browser?.close();
+    await server.stop();
+    await rm(dataDir, { recursive: true, force: true });
   }
 }

@@ -3,22 +3,17 @@
 // action, the page's static markup (no inline script or style), and the phone drawer.
 
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { test } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
-import { startParley } from '../src/server/app.js';
+import type { Page } from 'playwright-core';
 import {
   DESKTOP,
-  PHONE,
-  WAIT_MS,
-  assertPageBuilt,
-  launchChromium,
   openChatPage,
+  PHONE,
   skipName,
+  WAIT_MS,
   waitForText,
   waitReady,
+  withPageServer,
 } from './browser-helpers.js';
 
 interface Focused {
@@ -42,18 +37,7 @@ function focused(page: Page): Promise<Focused> {
 }
 
 test('browser: keyboard only, from the name prompt to leaving a room; phone drawer', async () => {
-  assertPageBuilt();
-  const dataDir = await mkdtemp(join(tmpdir(), 'parley-browser-'));
-  const server = await startParley({
-    wsPort: 0,
-    httpPort: 0,
-    host: '127.0.0.1',
-    logLevel: 'warn',
-    dataDir,
-  });
-  let browser: Browser | undefined;
-  try {
-    browser = await launchChromium();
+  await withPageServer(async ({ server, browser }) => {
     const a = await openChatPage(browser, server.httpUrl, DESKTOP);
     const page = a.page;
     await waitReady(page);
@@ -149,9 +133,5 @@ test('browser: keyboard only, from the name prompt to leaving a room; phone draw
     assert.ok(overflow <= 0, `the page is ${overflow}px wider than the screen`);
 
     for (const [i, p] of [a, b].entries()) assert.deepEqual(p.problems, [], `page ${i + 1} errors`);
-  } finally {
-    await browser?.close();
-    await server.stop();
-    await rm(dataDir, { recursive: true, force: true });
-  }
+  });
 });

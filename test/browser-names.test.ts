@@ -3,27 +3,24 @@
 // can be retried (same cid, delivered once) or discarded.
 
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
-import { startParley } from '../src/server/app.js';
+import type { Page } from 'playwright-core';
 import {
-  DESKTOP,
-  PHONE,
-  WAIT_MS,
-  assertPageBuilt,
   chooseName,
   countText,
-  launchChromium,
+  DESKTOP,
   openChatPage,
+  PHONE,
   sendLine,
   storedOutbox,
   until,
+  WAIT_MS,
   waitForText,
   waitReady,
+  withPageServer,
 } from './browser-helpers.js';
 
 const ARTIFACTS = fileURLToPath(new URL('../test-artifacts/', import.meta.url));
@@ -35,18 +32,7 @@ async function tryName(page: Page, name: string): Promise<void> {
 }
 
 test('browser: the name prompt, its errors, changing names, and retrying a failed send', async () => {
-  assertPageBuilt();
-  const dataDir = await mkdtemp(join(tmpdir(), 'parley-browser-'));
-  const server = await startParley({
-    wsPort: 0,
-    httpPort: 0,
-    host: '127.0.0.1',
-    logLevel: 'warn',
-    dataDir,
-  });
-  let browser: Browser | undefined;
-  try {
-    browser = await launchChromium();
+  await withPageServer(async ({ server, browser }) => {
     const a = await openChatPage(browser, server.httpUrl, DESKTOP);
     await chooseName(a.page, 'alice');
     const b = await openChatPage(browser, server.httpUrl, PHONE);
@@ -152,9 +138,5 @@ test('browser: the name prompt, its errors, changing names, and retrying a faile
     await waitForText(c.page, '#log section[data-room="@bob"] .msg .text', 'are you there?');
     assert.equal(await countText(c.page, '#log .msg .text', 'are you there?'), 1);
     for (const [i, p] of [b, c].entries()) assert.deepEqual(p.problems, [], `page ${i + 1} errors`);
-  } finally {
-    await browser?.close();
-    await server.stop();
-    await rm(dataDir, { recursive: true, force: true });
-  }
+  });
 });

@@ -3,26 +3,23 @@
 // announcements, the phone drawer, and screenshots at desktop and phone sizes, light and dark.
 
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
-import { startParley } from '../src/server/app.js';
+import type { Page } from 'playwright-core';
 import {
-  DESKTOP,
-  FAKE_TAB,
-  PHONE,
-  WAIT_MS,
-  assertPageBuilt,
   chooseName,
   countText,
-  launchChromium,
+  DESKTOP,
+  FAKE_TAB,
   openChatPage,
+  PHONE,
   sendLine,
+  WAIT_MS,
   waitForText,
   waitReady,
+  withPageServer,
 } from './browser-helpers.js';
 
 const ARTIFACTS = fileURLToPath(new URL('../test-artifacts/', import.meta.url));
@@ -35,18 +32,7 @@ async function openDrawer(page: Page): Promise<void> {
 }
 
 test('browser: rooms, a direct conversation, unread counts, mentions, title and notifications', async () => {
-  assertPageBuilt();
-  const dataDir = await mkdtemp(join(tmpdir(), 'parley-browser-'));
-  const server = await startParley({
-    wsPort: 0,
-    httpPort: 0,
-    host: '127.0.0.1',
-    logLevel: 'warn',
-    dataDir,
-  });
-  let browser: Browser | undefined;
-  try {
-    browser = await launchChromium();
+  await withPageServer(async ({ server, browser }) => {
     const a = await openChatPage(browser, server.httpUrl, DESKTOP, { init: FAKE_TAB });
     const b = await openChatPage(browser, server.httpUrl, PHONE);
     await chooseName(a.page, 'alice');
@@ -174,9 +160,5 @@ test('browser: rooms, a direct conversation, unread counts, mentions, title and 
     await b.page.screenshot({ path: join(ARTIFACTS, 'phone-rooms-dark.png') });
 
     for (const [i, p] of [a, b].entries()) assert.deepEqual(p.problems, [], `page ${i + 1} errors`);
-  } finally {
-    await browser?.close();
-    await server.stop();
-    await rm(dataDir, { recursive: true, force: true });
-  }
+  });
 });

@@ -3,23 +3,18 @@
 // they open safely; plus unit tests of the tokenizer that decides what is a link or a mention.
 
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { test } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
-import { startParley } from '../src/server/app.js';
+import type { Page } from 'playwright-core';
 import { safeHref, tokenize } from '../src/client/rich-text.js';
 import {
-  DESKTOP,
-  assertPageBuilt,
   chooseName,
   countText,
-  launchChromium,
+  DESKTOP,
   openChatPage,
   sendLine,
   waitForText,
   waitReady,
+  withPageServer,
 } from './browser-helpers.js';
 
 const MSG = '#log .msg .text';
@@ -45,18 +40,7 @@ async function noActiveContent(page: Page, where: string): Promise<void> {
 }
 
 test('browser: names and messages with markup render as inert text; only http(s) links', async () => {
-  assertPageBuilt();
-  const dataDir = await mkdtemp(join(tmpdir(), 'parley-browser-'));
-  const server = await startParley({
-    wsPort: 0,
-    httpPort: 0,
-    host: '127.0.0.1',
-    logLevel: 'warn',
-    dataDir,
-  });
-  let browser: Browser | undefined;
-  try {
-    browser = await launchChromium();
+  await withPageServer(async ({ server, browser }) => {
     const a = await openChatPage(browser, server.httpUrl, DESKTOP);
     const b = await openChatPage(browser, server.httpUrl, DESKTOP);
     await chooseName(a.page, EVIL_NAME);
@@ -131,11 +115,7 @@ test('browser: names and messages with markup render as inert text; only http(s)
     );
     await noActiveContent(c.page, 'page 3 pending');
     await c.context.close();
-  } finally {
-    await browser?.close();
-    await server.stop();
-    await rm(dataDir, { recursive: true, force: true });
-  }
+  });
 });
 
 test('client: only http and https URLs become links, trailing punctuation stays text', () => {
