@@ -54,7 +54,7 @@ export interface Joined {
   room: Room;
 }
 
-export interface Resolved {
+interface Resolved {
   id: string;
   label: string;
   direct?: [string, string];

@@ -12,6 +12,6 @@ export type {
   Peer,
   Telemetry,
 } from './ports.js';
-export { DEFAULT_LIMITS, NO_TELEMETRY } from './ports.js';
+export { DEFAULT_LIMITS } from './ports.js';
 export { serveJson } from './json-requests.js';
 export { serveText, startText } from './text-commands.js';

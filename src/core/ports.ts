@@ -23,14 +23,6 @@ export interface Telemetry {
   refused(code: string): void;
 }
 
-export const NO_TELEMETRY: Telemetry = {
-  messageIn: () => undefined,
-  committed: () => undefined,
-  fannedOut: () => undefined,
-  replayed: () => undefined,
-  refused: () => undefined,
-};
-
 /** A frame encoded once and written to many connections. */
 export interface Frame {
   readonly text: string;
