@@ -15,7 +15,7 @@ import {
   type ServerEvent,
 } from '../protocol/index.js';
 import { MessageFrames, jsonFrame, frame } from './frames.js';
-import type { Bell, CoreDeps, NodeRoom, Peer } from './ports.js';
+import type { Bell, CoreDeps, Draft, NodeRoom, Peer } from './ports.js';
 import { TokenBucket } from './rate-limit.js';
 import { Room, directId, labelFor } from './room.js';
 import { Session, type Subscription } from './session.js';
@@ -26,14 +26,7 @@ const TYPING_MIN_INTERVAL_MS = 1000;
 const GUEST_PREFIX = 'guest-';
 
 interface Pending {
-  draft: {
-    room: string;
-    cid: string;
-    from: string;
-    text: string;
-    me: boolean;
-    direct?: [string, string];
-  };
+  draft: Draft;
   label: string;
   resolve(m: ChatMessage): void;
   reject(e: unknown): void;
@@ -63,7 +56,6 @@ interface Resolved {
 export class Chat {
   private readonly rooms = new Map<string, Room>();
   private readonly identities = new Map<string, Identity>();
-  private sessionCount = 0;
   private serverCids = 0;
   private pending: Pending[] = [];
   private flushing = false;
@@ -78,10 +70,6 @@ export class Chat {
     return this.deps.telemetry;
   }
 
-  get connectionCount(): number {
-    return this.sessionCount;
-  }
-
   // ---- connections --------------------------------------------------------------------------
 
   connect(peer: Peer): Session {
@@ -92,7 +80,6 @@ export class Chat {
       this.guestName(),
       new TokenBucket(limits.ratePerSecond, limits.rateBurst, clock.now()),
     );
-    this.sessionCount++;
     this.attachIdentity(session);
     if (session.isText) {
       session.line(WELCOME_TEXT);
@@ -114,7 +101,6 @@ export class Chat {
     session.closed = true;
     for (const sub of [...session.subs.values()]) this.unsubscribe(session, sub);
     this.detachIdentity(session);
-    this.sessionCount--;
   }
 
   /** Resolves once every queued send is committed (for a graceful stop). */

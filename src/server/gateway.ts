@@ -18,7 +18,6 @@ export interface Gateway {
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
   /** Closes every connection with the given code; resolves when they are gone or after ms. */
   closeAll(code: number, reason: string, ms: number): Promise<void>;
-  readonly size: number;
   stop(): void;
 }
 
@@ -117,9 +116,6 @@ export function createGateway(
         new Promise((r) => setTimeout(r, ms).unref()),
       ]);
       for (const c of conns) c.ws.terminate();
-    },
-    get size() {
-      return conns.size;
     },
     stop() {
       clearInterval(heartbeat);
