@@ -3,7 +3,8 @@
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type pg from 'pg';
@@ -451,6 +452,31 @@ describe('openStore', () => {
     } finally {
       await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
       await admin.end();
+    }
+  });
+});
+
+describe('sqlite store', () => {
+  test('checkpoints on a worker thread, never inside a commit', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'parley-checkpoint-'));
+    const file = join(dir, 'parley.db');
+    try {
+      const store = await openStore(`sqlite:${file}`);
+      const empty = (await stat(file)).size;
+      // About four WAL pages a commit: well past the 1,000 pages at which SQLite's own
+      // checkpoint would have run inside one of these commits.
+      for (let i = 0; i < 400; i++) await store.append([draft(`room${i % 40}`, `c${i}`)], NOW);
+      assert.equal((await stat(file)).size, empty, 'no commit copied the WAL into the file');
+      assert.ok((await stat(`${file}-wal`)).size > 1000 * 4096);
+      const deadline = Date.now() + 5000;
+      while ((await stat(file)).size === empty && Date.now() < deadline) await sleep(50);
+      assert.ok((await stat(file)).size > empty, 'the worker copied the WAL into the file');
+      await store.close();
+      const again = await openStore(`sqlite:${file}`);
+      assert.equal(await again.lastSeq('room7'), 10);
+      await again.close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });

@@ -1,10 +1,12 @@
 // The embedded default: SQLite through better-sqlite3, WAL mode, one file in the data folder.
 // better-sqlite3 is synchronous; a whole batch is one short transaction, so the event loop
-// is held only for the commit itself.
+// is held only for the commit itself. Checkpoints, which fsync, run on a worker thread.
 
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import type { ChatMessage } from '../protocol/index.js';
 import type { Committed, Draft, MessageStore } from './types.js';
 
@@ -59,6 +61,67 @@ function toMessage(r: Row): ChatMessage {
 
 export type Synchronous = 'FULL' | 'NORMAL' | 'EXTRA';
 
+/** How often the worker copies the WAL back into the database file. */
+const CHECKPOINT_EVERY_MS = 1000;
+/** WAL pages past which the worker makes writers wait once so the WAL can start over. */
+const RESTART_PAGES = 16_384;
+
+// The worker's whole program. It is CommonJS source run with `eval`, so the same code runs from
+// dist/ and from src/ under tsx (which does not reach into workers on Node 20). PASSIVE never
+// waits for the writer, but under steady writes a new commit nearly always lands while it runs,
+// and then the WAL cannot start over and keeps growing; past RESTART_PAGES a RESTART checkpoint
+// holds writers back once (a few milliseconds) so that it does.
+const CHECKPOINTER = `
+const { parentPort, workerData } = require('node:worker_threads');
+const Database = require(workerData.driver);
+const db = new Database(workerData.file);
+db.pragma('busy_timeout = 5000');
+const timer = setInterval(() => {
+  const [passive] = db.pragma('wal_checkpoint(PASSIVE)');
+  if (passive.log > workerData.restartPages) db.pragma('wal_checkpoint(RESTART)');
+}, workerData.everyMs);
+parentPort.on('message', () => {
+  clearInterval(timer);
+  db.close();
+  parentPort.close();
+});
+`;
+
+/**
+ * SQLite's automatic checkpoint runs inside the commit that crosses 1,000 WAL pages, and its
+ * fsyncs stall the event loop for several milliseconds. A worker thread checkpoints instead, on
+ * its own connection. Should the worker fail, SQLite's own checkpoint comes back.
+ */
+function startCheckpointer(db: Database.Database, file: string): () => Promise<void> {
+  db.pragma('wal_autocheckpoint = 0');
+  const worker = new Worker(CHECKPOINTER, {
+    eval: true,
+    workerData: {
+      driver: createRequire(import.meta.url).resolve('better-sqlite3'),
+      file,
+      everyMs: CHECKPOINT_EVERY_MS,
+      restartPages: RESTART_PAGES,
+    },
+  });
+  worker.unref();
+  let running = true;
+  const fallBack = () => {
+    if (!running) return;
+    running = false;
+    if (db.open) db.pragma('wal_autocheckpoint = 1000');
+  };
+  worker.on('error', fallBack);
+  worker.on('exit', fallBack);
+  return async () => {
+    if (!running) return;
+    running = false;
+    const exited = new Promise((resolve) => worker.once('exit', resolve));
+    worker.ref(); // the close is awaited: keep the process up until the worker is gone
+    worker.postMessage('stop');
+    await exited;
+  };
+}
+
 export function openSqliteStore(file: string, synchronous: Synchronous = 'NORMAL'): MessageStore {
   if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
   const db = new Database(file);
@@ -68,7 +131,11 @@ export function openSqliteStore(file: string, synchronous: Synchronous = 'NORMAL
   // last commits, and FULL (an fsync per commit) closes that too, at a latency cost.
   db.pragma(`synchronous = ${synchronous}`);
   db.pragma('busy_timeout = 5000');
+  // A WAL that grew under a burst is cut back to this when it restarts.
+  db.pragma(`journal_size_limit = ${64 * 1024 * 1024}`);
   db.exec(SCHEMA);
+  const stopCheckpointer =
+    file === ':memory:' ? () => Promise.resolve() : startCheckpointer(db, file);
 
   const q = {
     byCid: db.prepare<[string, string], Row>('SELECT * FROM messages WHERE room = ? AND cid = ?'),
@@ -141,6 +208,10 @@ export function openSqliteStore(file: string, synchronous: Synchronous = 'NORMAL
     claimName: (key, hash, now) => later(() => claimTx(key, hash, now)),
     nameExists: (key) => later(() => q.name.get(key) !== undefined),
     ping: () => later(() => void db.prepare('SELECT 1').get()),
-    close: () => later(() => void db.close()),
+    // The worker goes first: the last connection to close checkpoints what is left.
+    close: async () => {
+      await stopCheckpointer();
+      db.close();
+    },
   };
 }
