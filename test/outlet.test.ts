@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as ws from 'ws';
-import { wire } from '../src/server/outlet.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { FlushSchedule, wire, type Flushable } from '../src/server/outlet.js';
 
 // ws's own frame parser (untyped in @types/ws) judges the framing.
 interface FrameReceiver {
@@ -30,4 +31,81 @@ test('frames are framed once, with every length form a client decodes', async ()
     receiver.write(buf);
     assert.equal(await got, text, `length ${n}`);
   }
+});
+
+/** Sockets as the schedule sees them: each write holds the CPU for `costMs`, as a syscall does. */
+class FakeSocket implements Flushable {
+  pending = 0;
+  messages = 0;
+  writes = 0;
+  private lastWrite = -Infinity;
+  constructor(
+    private readonly schedule: FlushSchedule,
+    private readonly costMs: number,
+  ) {}
+  push(): void {
+    if (this.pending++ === 0) this.schedule.add(this, this.lastWrite);
+  }
+  flush(): void {
+    this.lastWrite = this.schedule.runStartedAt ?? performance.now();
+    this.messages += this.pending;
+    this.pending = 0;
+    this.writes++;
+    const until = performance.now() + this.costMs;
+    while (performance.now() < until);
+  }
+}
+
+/** Sends a message to every socket every `everyMs` for `forMs`, then lets the last writes out. */
+async function traffic(sockets: FakeSocket[], everyMs: number, forMs: number): Promise<void> {
+  const end = performance.now() + forMs;
+  while (performance.now() < end) {
+    for (const s of sockets) s.push();
+    await sleep(everyMs);
+  }
+  await sleep(120);
+}
+
+const total = (sockets: FakeSocket[], key: 'messages' | 'writes') =>
+  sockets.reduce((n, s) => n + s[key], 0);
+
+test('while writes are cheap, each message is written at once, in its own write', async () => {
+  const schedule = new FlushSchedule(50);
+  const sockets = Array.from({ length: 20 }, () => new FakeSocket(schedule, 0));
+  await traffic(sockets, 10, 600);
+  assert.ok(schedule.windowMs <= 1, `window ${schedule.windowMs} ms`);
+  assert.equal(total(sockets, 'writes'), total(sockets, 'messages'));
+});
+
+test('under a flood the window grows, up to its ceiling, and writes carry several messages', async () => {
+  const schedule = new FlushSchedule(50);
+  // Writing all 100 takes 20 ms, and a message comes every 5 ms: writes alone would need
+  // four times the event loop.
+  const sockets = Array.from({ length: 100 }, () => new FakeSocket(schedule, 0.2));
+  await traffic(sockets, 5, 1000);
+  const [messages0, writes0] = [total(sockets, 'messages'), total(sockets, 'writes')];
+  await traffic(sockets, 5, 1000);
+  const messages = total(sockets, 'messages') - messages0;
+  const writes = total(sockets, 'writes') - writes0;
+  assert.ok(schedule.windowMs > 10, `window ${schedule.windowMs} ms`);
+  assert.ok(schedule.windowMs <= 50, `window ${schedule.windowMs} ms`);
+  assert.ok(messages >= 2 * writes, `${messages} messages in ${writes} writes`);
+  assert.ok(
+    sockets.every((s) => s.pending === 0),
+    'every message was written',
+  );
+
+  // Once the flood is over, the window comes back down.
+  await sleep(1000);
+  await traffic(sockets, 10, 10);
+  assert.ok(schedule.windowMs <= 5, `window ${schedule.windowMs} ms after a quiet second`);
+});
+
+test('a ceiling of 0 writes every socket at the end of every turn, even under a flood', async () => {
+  const schedule = new FlushSchedule(0);
+  const sockets = Array.from({ length: 100 }, () => new FakeSocket(schedule, 0.2));
+  await traffic(sockets, 5, 600);
+  assert.equal(schedule.windowMs, 0);
+  assert.equal(total(sockets, 'writes'), total(sockets, 'messages'));
+  assert.ok(sockets.every((s) => s.pending === 0));
 });

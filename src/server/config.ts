@@ -183,7 +183,7 @@ export const SETTINGS: Setting[] = [
     flag: 'fanout-gather-ms',
     env: 'PARLEY_FANOUT_GATHER_MS',
     kind: 'int0',
-    help: 'least time between writes to a busy socket; 0 writes at the end of every turn',
+    help: 'most time a busy socket gathers frames into one write, reached only under load; 0 writes at the end of every turn',
   },
   {
     key: 'heartbeatMs',
@@ -235,7 +235,7 @@ export const DEFAULTS: Config = {
   handshakeTimeoutMs: 10_000,
   historyBound: 500,
   sendBufferBytes: 1024 * 1024,
-  fanoutGatherMs: 10,
+  fanoutGatherMs: 50,
   heartbeatMs: 30_000,
   clusterHeartbeatMs: 5000,
   shutdownMs: 10_000,

@@ -33,23 +33,51 @@ export function wire(frame: Frame): Buffer {
 /** Past this, a socket's frames are written at once rather than at the flush. */
 const FLUSH_BYTES = 64 * 1024;
 
+/** What the schedule flushes: an outlet, or anything that writes what it holds. */
+export interface Flushable {
+  flush(): void;
+}
+
+/** The share of the event loop that fan-out writes may take before busy sockets gather longer. */
+const WRITE_SHARE = 0.4;
+/** How often the gather window is judged again, from the time writes took since. */
+const JUDGE_EVERY_MS = 200;
+/** The least window: within a burst, a socket just written waits at least this long. */
+const MIN_WINDOW_MS = 1;
+
 /**
- * When queued frames are written. A socket that has not been written to for `gatherMs` is
- * written at the end of the current event-loop turn, so a lone message is not delayed; a socket
- * written to more recently waits for the next gather tick, so a busy socket gets several
- * messages per write. Writes, not messages, are what cost here: each is a system call and a TCP
- * segment. Two queues and at most one timer serve every socket.
+ * When queued frames are written. A socket that has not been written to for the current window
+ * is written at the end of the current event-loop turn, so a lone message is not delayed; a
+ * socket written to more recently waits until the window has passed, so a busy socket gets
+ * several messages per write. Writes, not messages, are what cost here: each is a system call
+ * and a TCP segment, about the same for one message or ten.
+ *
+ * The window adapts to load. While writes take less than WRITE_SHARE of the event loop it stays
+ * near MIN_WINDOW_MS and latency is that of a write per turn; past it, the window grows (at most
+ * doubling per judgement, up to `maxMs`) until they take that share again, so a server under a
+ * flood spends its time on more messages per write instead of saturating. Two queues and at most
+ * one timer serve every socket.
  */
 export class FlushSchedule {
-  private soon: Outlet[] = [];
-  private later: Outlet[] = [];
+  private soon: Flushable[] = [];
+  private later: Flushable[] = [];
   private soonArmed = false;
   private laterArmed = false;
+  /** How long a recently written socket waits, in ms. */
+  windowMs: number;
+  /** Set while a run writes: every socket of one run counts as written at its start. */
+  runStartedAt: number | undefined;
+  private busyMs = 0;
+  private judgedAt = performance.now();
 
-  constructor(readonly gatherMs: number) {}
+  /** `maxMs` bounds the window; 0 writes every socket at the end of every turn. */
+  constructor(readonly maxMs: number) {
+    this.windowMs = Math.min(MIN_WINDOW_MS, maxMs);
+  }
 
-  add(o: Outlet, idleFor: number): void {
-    if (idleFor >= this.gatherMs) {
+  add(o: Flushable, lastWrite: number): void {
+    const idleFor = performance.now() - lastWrite;
+    if (idleFor >= this.windowMs) {
       this.soon.push(o);
       if (!this.soonArmed) {
         this.soonArmed = true;
@@ -60,7 +88,7 @@ export class FlushSchedule {
     this.later.push(o);
     if (!this.laterArmed) {
       this.laterArmed = true;
-      setTimeout(this.runLater, this.gatherMs - idleFor);
+      setTimeout(this.runLater, this.windowMs - idleFor);
     }
   }
 
@@ -68,18 +96,40 @@ export class FlushSchedule {
     this.soonArmed = false;
     const queue = this.soon;
     this.soon = [];
-    for (const o of queue) o.flush();
+    this.run(queue);
   };
 
   private readonly runLater = (): void => {
     this.laterArmed = false;
     const queue = this.later;
     this.later = [];
-    for (const o of queue) o.flush();
+    this.run(queue);
   };
+
+  private run(queue: Flushable[]): void {
+    const start = performance.now();
+    this.runStartedAt = start;
+    for (const o of queue) o.flush();
+    this.runStartedAt = undefined;
+    const end = performance.now();
+    this.busyMs += end - start;
+    if (end - this.judgedAt >= JUDGE_EVERY_MS) this.judge(end);
+  }
+
+  private judge(now: number): void {
+    const elapsed = now - this.judgedAt;
+    const share = this.busyMs / elapsed;
+    this.busyMs = 0;
+    this.judgedAt = now;
+    // Grow at most twofold per judgement; shrink at most by half per period that passed, so a
+    // quiet minute brings the window all the way down.
+    const factor = Math.min(2, Math.max(0.5 ** (elapsed / JUDGE_EVERY_MS), share / WRITE_SHARE));
+    const next = Math.max(this.windowMs, MIN_WINDOW_MS) * factor;
+    this.windowMs = Math.min(this.maxMs, Math.max(MIN_WINDOW_MS, next));
+  }
 }
 
-export abstract class Outlet {
+export abstract class Outlet implements Flushable {
   // Allocated on first use: most connections are idle most of the time.
   private pending: Buffer[] | undefined;
   private pendingBytes = 0;
@@ -106,7 +156,7 @@ export abstract class Outlet {
     if (this.pending) this.pending.push(buf);
     else {
       this.pending = [buf];
-      this.schedule.add(this, performance.now() - this.lastWrite);
+      this.schedule.add(this, this.lastWrite);
     }
     this.pendingBytes += buf.length;
     if (this.pendingBytes >= FLUSH_BYTES) this.flush();
@@ -120,7 +170,7 @@ export abstract class Outlet {
     this.pending = undefined;
     this.pendingBytes = 0;
     if (this.ws.readyState !== this.ws.OPEN) return;
-    this.lastWrite = performance.now();
+    this.lastWrite = this.schedule.runStartedAt ?? performance.now();
     this.socket.write(list.length === 1 ? (list[0] as Buffer) : Buffer.concat(list, bytes));
     const backlog = this.socket.writableLength;
     if (backlog > this.limit) this.overflowed(backlog);
