@@ -104,6 +104,25 @@ test('a garbage upgrade request ends only its own socket', async () => {
   c.close();
 });
 
+test('the heartbeat spreads its pings over the interval rather than pinging everyone at once', async () => {
+  const clients = await Promise.all(
+    Array.from({ length: 20 }, async () => {
+      const ws = new WebSocket(server.wsUrl);
+      await new Promise((r) => ws.once('open', r));
+      return ws;
+    }),
+  );
+  // The first ping each client gets from now on; the interval here is 200 ms.
+  const from = performance.now();
+  const pinged = await Promise.all(
+    clients.map((ws) => new Promise<number>((r) => ws.once('ping', () => r(performance.now())))),
+  );
+  const spread = Math.max(...pinged) - Math.min(...pinged);
+  assert.ok(Math.max(...pinged) - from <= 400, 'everyone pinged within one interval or so');
+  assert.ok(spread >= 80, `pings spread over ${spread.toFixed(0)} ms of a 200 ms interval`);
+  for (const ws of clients) ws.close();
+});
+
 test('a peer that stops answering pings is dropped by the shared heartbeat', async () => {
   const ws = new WebSocket(server.wsUrl, { autoPong: false });
   let code = 0;

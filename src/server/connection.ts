@@ -34,11 +34,17 @@ export interface Shared {
 const CONNECTION = Symbol('parley.connection');
 type Tagged = WebSocket & { [CONNECTION]?: Connection };
 
+/** The heartbeat pings one slice of the connections per tick (see gateway.ts). */
+export const HEARTBEAT_SLICES = 10;
+let connections = 0;
+
 export class Connection extends Outlet implements Peer {
   readonly codec: 'json' | 'text';
   readonly session: Session;
   /** Cleared by each heartbeat, set by any frame or pong. */
   alive = true;
+  /** Which heartbeat tick of a round pings this connection. */
+  readonly beatSlot = connections++ % HEARTBEAT_SLICES;
 
   constructor(
     ws: WebSocket,

@@ -10,7 +10,7 @@ import type { Config } from './config.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 import { originAllowed } from './origin.js';
-import { Connection, type Shared } from './connection.js';
+import { Connection, HEARTBEAT_SLICES, type Shared } from './connection.js';
 import { FlushSchedule } from './outlet.js';
 
 export interface Gateway {
@@ -61,9 +61,15 @@ export function createGateway(
     handleProtocols: (protocols) => (protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
   });
 
-  // One timer for every connection: a peer that has not answered since the last ping is dropped.
+  // One timer for every connection. Each tick pings one slice of them, so that a round of pings
+  // (and of pongs coming back) is spread over the interval instead of holding the event loop
+  // for tens of milliseconds at once. A peer that has not answered since its last ping, one
+  // interval ago, is dropped.
+  let tick = 0;
   const heartbeat = setInterval(() => {
+    const slot = tick++ % HEARTBEAT_SLICES;
     for (const c of conns) {
+      if (c.beatSlot !== slot) continue;
       if (!c.alive) {
         log.info('disconnect', { address: c.address, reason: 'heartbeat timeout' });
         c.ws.terminate();
@@ -72,7 +78,7 @@ export function createGateway(
       c.alive = false;
       c.ws.ping();
     }
-  }, config.heartbeatMs);
+  }, config.heartbeatMs / HEARTBEAT_SLICES);
   heartbeat.unref();
 
   return {
