@@ -109,3 +109,15 @@ test('a ceiling of 0 writes every socket at the end of every turn, even under a 
   assert.equal(total(sockets, 'writes'), total(sockets, 'messages'));
   assert.ok(sockets.every((s) => s.pending === 0));
 });
+
+test('frames pending for many sockets are joined once and the same bytes go to each', () => {
+  const schedule = new FlushSchedule(50);
+  const [a, b, c] = ['one', 'two', 'three'].map((t) => Buffer.from(t));
+  if (!a || !b || !c) throw new Error('unreachable');
+  const first = schedule.joined([a, b], a.length + b.length);
+  assert.equal(first.toString(), 'onetwo');
+  assert.equal(schedule.joined([a, b], a.length + b.length), first, 'joined once');
+  const other = schedule.joined([a, c], a.length + c.length);
+  assert.equal(other.toString(), 'onethree');
+  assert.equal(schedule.joined([a, b, c], 11).toString(), 'onetwothree');
+});

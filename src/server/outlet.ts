@@ -69,6 +69,8 @@ export class FlushSchedule {
   runStartedAt: number | undefined;
   private busyMs = 0;
   private judgedAt = performance.now();
+  private lastList: readonly Buffer[] = [];
+  private lastJoined: Buffer | undefined;
 
   /** `maxMs` bounds the window; 0 writes every socket at the end of every turn. */
   constructor(readonly maxMs: number) {
@@ -114,6 +116,19 @@ export class FlushSchedule {
     const end = performance.now();
     this.busyMs += end - start;
     if (end - this.judgedAt >= JUDGE_EVERY_MS) this.judge(end);
+  }
+
+  /**
+   * The frames as one buffer. Every member of a room holds the same frames in the same order,
+   * so one run joins them once and every socket gets the same bytes.
+   */
+  joined(list: readonly Buffer[], bytes: number): Buffer {
+    const last = this.lastList;
+    if (this.lastJoined && last.length === list.length && list.every((b, i) => b === last[i]))
+      return this.lastJoined;
+    this.lastList = list;
+    this.lastJoined = Buffer.concat(list, bytes);
+    return this.lastJoined;
   }
 
   private judge(now: number): void {
@@ -171,7 +186,7 @@ export abstract class Outlet implements Flushable {
     this.pendingBytes = 0;
     if (this.ws.readyState !== this.ws.OPEN) return;
     this.lastWrite = this.schedule.runStartedAt ?? performance.now();
-    this.socket.write(list.length === 1 ? (list[0] as Buffer) : Buffer.concat(list, bytes));
+    this.socket.write(list.length === 1 ? (list[0] as Buffer) : this.schedule.joined(list, bytes));
     const backlog = this.socket.writableLength;
     if (backlog > this.limit) this.overflowed(backlog);
   }
