@@ -44,11 +44,21 @@ export interface RunCommand {
   messageBytes: number;
 }
 
+/**
+ * The last `n` clients (never senders: those are the first ready ones) stop reading their
+ * sockets for good, as a client on a dead network or a frozen tab does. They are left out of
+ * the expected deliveries from then on.
+ */
+export interface StallCommand {
+  cmd: 'stall';
+  n: number;
+}
+
 export interface CloseCommand {
   cmd: 'close';
 }
 
-export type Command = ConnectCommand | SettleCommand | RunCommand | CloseCommand;
+export type Command = ConnectCommand | SettleCommand | RunCommand | StallCommand | CloseCommand;
 
 export interface ConnectResult {
   opened: number;
@@ -110,6 +120,8 @@ export interface RunResult {
   /** The deliveries split by where the sender and the receiver are connected. */
   sameNode: DeliveryClass;
   crossNode: DeliveryClass;
+  /** Clients that stopped reading (left out of `expected`). */
+  stalled: number;
 }
 
 export type Request = Command & { id: number };

@@ -10,7 +10,7 @@
 // is also counted as same-node or cross-node: the sender number S says which node sent it.
 
 import { randomBytes } from 'node:crypto';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { WebSocket, type RawData } from 'ws';
 import type {
@@ -38,6 +38,9 @@ interface Client {
   /** Ends the connection at once; `onGone` fires when it is closed. */
   kill(): void;
   onGone?: () => void;
+  /** Stops reading the socket for good. */
+  pause(): void;
+  stalled: boolean;
 }
 
 const MARK = Buffer.from('|~');
@@ -143,6 +146,7 @@ function wsClient(url: string, protocol: string | undefined, c: Client, h: Handl
   let lastError = 'closed';
   c.send = (text) => ws.send(text);
   c.kill = () => ws.terminate();
+  c.pause = () => (ws as unknown as { _socket: Socket })._socket.pause();
   ws.on('open', () => {
     opened = true;
     h.open();
@@ -191,6 +195,7 @@ function rawClient(url: string, protocol: string | undefined, c: Client, h: Hand
   };
   c.send = (text) => frame(0x1, Buffer.from(text));
   c.kill = () => socket.destroy();
+  c.pause = () => socket.pause();
 
   const parse = (buf: Buffer) => {
     let off = 0;
@@ -299,6 +304,8 @@ function connectAll(cmd: ConnectCommand): Promise<ConnectResult> {
         got: 0,
         send: () => undefined,
         kill: () => undefined,
+        pause: () => undefined,
+        stalled: false,
       };
       const h: Handlers = {
         open() {
@@ -381,7 +388,7 @@ function run(cmd: RunCommand): Promise<RunResult> {
   const membersOn = new Map<string, number>();
   const onNode = (room: number, node: number) => `${room}/${node}`;
   for (const c of clients) {
-    if (!c.open) continue;
+    if (!c.open || c.stalled) continue;
     c.got = 0;
     members.set(c.room, (members.get(c.room) ?? 0) + 1);
     const key = onNode(c.room, c.node);
@@ -393,7 +400,7 @@ function run(cmd: RunCommand): Promise<RunResult> {
   const share = Math.ceil(cmd.sendersPerRoom / Math.max(1, nodeCount));
   for (const capped of [true, false]) {
     for (const c of clients) {
-      if (!c.open || !c.ready || senders.includes(c)) continue;
+      if (!c.open || !c.ready || c.stalled || senders.includes(c)) continue;
       const k = perRoom.get(c.room) ?? 0;
       if (k >= cmd.sendersPerRoom) continue;
       const key = onNode(c.room, c.node);
@@ -468,6 +475,7 @@ function run(cmd: RunCommand): Promise<RunResult> {
         maxScheduleSlipMs: 0,
         sendersPerNode,
         ...split(),
+        stalled: clients.filter((c) => c.stalled).length,
       });
       return;
     }
@@ -475,7 +483,8 @@ function run(cmd: RunCommand): Promise<RunResult> {
     const finish = (drained: boolean) => {
       const room = new Set(senders.map((c) => c.room));
       let silent = 0;
-      for (const c of clients) if (c.open && room.has(c.room) && c.got === 0) silent++;
+      for (const c of clients)
+        if (c.open && !c.stalled && room.has(c.room) && c.got === 0) silent++;
       const result: RunResult = {
         sent,
         expected,
@@ -489,6 +498,7 @@ function run(cmd: RunCommand): Promise<RunResult> {
         maxScheduleSlipMs: maxSlip,
         sendersPerNode,
         ...split(),
+        stalled: clients.filter((c) => c.stalled).length,
       };
       phase = -1;
       resolve(result);
@@ -513,6 +523,15 @@ function run(cmd: RunCommand): Promise<RunResult> {
       }, 5);
     }, 1);
   });
+}
+
+function stall(n: number): { stalled: number } {
+  const chosen = clients.filter((c) => c.open && !c.stalled).slice(-n);
+  for (const c of chosen) {
+    c.stalled = true;
+    c.pause();
+  }
+  return { stalled: chosen.length };
 }
 
 function close(): Promise<{ closed: number }> {
@@ -541,6 +560,8 @@ async function handle(cmd: Command): Promise<unknown> {
       return settle(cmd);
     case 'run':
       return run(cmd);
+    case 'stall':
+      return stall(cmd.n);
     case 'close':
       return close();
   }

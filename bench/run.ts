@@ -107,7 +107,8 @@ const DEFAULT_REDIS = 'redis://127.0.0.1:6379';
 
 const USAGE = `usage: node --import tsx bench/run.ts [options]
   --quick                  smaller scenarios and shorter windows (about 3-4 minutes)
-  --scenario NAME[,NAME]   run only these (prefixes work): ${'one-room-2000, one-room-1000, rooms-50x40, idle-10000, cluster-2'}
+  --scenario NAME[,NAME]   run only these (prefixes work): ${'one-room-2000, one-room-1000, rooms-50x40, idle-10000, cluster-2,'}
+                           slow-base, slow-stalled (--scenario slow runs both)
                            (cluster-2: Parley on PostgreSQL + Redis, 1 node against 2 nodes;
                            --scenario cluster runs only it)
   --servers parley,plain   which servers to run (default both); add prefab for the reference
@@ -274,6 +275,12 @@ interface Scenario {
    * senders) split evenly between them, compared with each other instead of with plain ws.
    */
   cluster?: boolean;
+  /** Message text length in bytes. */
+  messageBytes: number;
+  /** Clients that stop reading after connecting (slow consumers); the others are measured. */
+  stalled: number;
+  /** The scenario this one is compared with: the same load without the stalled clients. */
+  baseline?: string;
 }
 
 function scenarios(quick: boolean): Scenario[] {
@@ -284,6 +291,9 @@ function scenarios(quick: boolean): Scenario[] {
   const perRoom = q(40, 20);
   const idle = q(10_000, 2000);
   const cluster = q(1000, 200);
+  const slow = q(500, 100);
+  const stalled = q(10, 2);
+  const common = { messageBytes: 100, stalled: 0 };
   return [
     {
       name: 'one-room-2000',
@@ -293,6 +303,7 @@ function scenarios(quick: boolean): Scenario[] {
       rate: 100,
       sendersPerRoom: 10,
       idle: false,
+      ...common,
     },
     {
       name: 'one-room-1000',
@@ -302,6 +313,7 @@ function scenarios(quick: boolean): Scenario[] {
       rate: 50,
       sendersPerRoom: 10,
       idle: false,
+      ...common,
     },
     {
       name: 'rooms-50x40',
@@ -311,6 +323,7 @@ function scenarios(quick: boolean): Scenario[] {
       rate: rooms * 5,
       sendersPerRoom: 2,
       idle: false,
+      ...common,
     },
     {
       name: 'idle-10000',
@@ -320,6 +333,7 @@ function scenarios(quick: boolean): Scenario[] {
       rate: 0,
       sendersPerRoom: 0,
       idle: true,
+      ...common,
     },
     {
       name: 'cluster-2',
@@ -332,6 +346,32 @@ function scenarios(quick: boolean): Scenario[] {
       sendersPerRoom: 10,
       idle: false,
       cluster: true,
+      ...common,
+    },
+    // 4 KiB messages, so that a client that stops reading fills the kernel's buffers and then
+    // the server's own within the run (200 KiB/s each).
+    {
+      name: 'slow-base',
+      title: `${slow} clients in one room, 10 senders, 50 msg/s of 4 KiB in all (the baseline of slow-stalled)`,
+      clients: slow,
+      rooms: 0,
+      rate: 50,
+      sendersPerRoom: 10,
+      idle: false,
+      messageBytes: 4096,
+      stalled: 0,
+    },
+    {
+      name: 'slow-stalled',
+      title: `slow-base with ${stalled} more clients that stop reading as soon as they are connected`,
+      clients: slow + stalled,
+      rooms: 0,
+      rate: 50,
+      sendersPerRoom: 10,
+      idle: false,
+      messageBytes: 4096,
+      stalled,
+      baseline: 'slow-base',
     },
   ];
 }
@@ -711,6 +751,8 @@ interface ServerUnderTest {
   proc: ChildProcess;
   pid: number;
   url: string;
+  /** Parley's /metrics. */
+  metricsUrl?: string;
   rpc: Rpc;
   command: string;
 }
@@ -726,8 +768,10 @@ async function startServer(
   for (let attempt = 1; ; attempt++) {
     const wsPort = await freePort();
     let argv: string[];
+    let metricsUrl: string | undefined;
     if (kind === 'parley') {
       const httpPort = await freePort();
+      metricsUrl = `http://127.0.0.1:${httpPort}/metrics`;
       const data = mkdtempSync(join(runDir, 'data-'));
       const entry =
         opts.serverFrom === 'dist'
@@ -772,6 +816,7 @@ async function startServer(
         proc,
         pid: proc.pid,
         url: `ws://127.0.0.1:${wsPort}`,
+        ...(metricsUrl ? { metricsUrl } : {}),
         rpc,
         command: argv.map((a) => redactArg(a.startsWith(root) ? relative(root, a) : a)).join(' '),
       };
@@ -868,6 +913,14 @@ interface SideResult {
   };
   warmup?: RunResult;
   windows: WindowResult[];
+  /** Server RSS (summed over nodes) before the first window and after the last. */
+  rssWindowsKiB?: { start: number; end: number };
+  /** Scenarios with stalled clients: what the server did with them. */
+  stall?: {
+    clients: number;
+    /** Parley's parley_slow_consumers_total at the end (the plain server has no such policy). */
+    closedAsSlow?: number;
+  };
   profile?: ProfileSummary & { file: string };
   error?: string;
 }
@@ -991,8 +1044,13 @@ async function runSide(spec: SideSpec, sc: Scenario, opts: Options): Promise<Sid
       durationMs,
       drainMs: 60_000,
       quietMs: 3000,
-      messageBytes: 100,
+      messageBytes: sc.messageBytes,
     });
+    let rssStartKiB = 0;
+    if (sc.stalled > 0) {
+      const r = await lg.call<{ stalled: number }>({ cmd: 'stall', n: sc.stalled }, 10_000);
+      note(`${spec.key}: ${r.stalled} clients stopped reading`);
+    }
     side.warmup = await lg.call<RunResult>(runCmd(0, opts.warmupMs), opts.warmupMs + 90_000);
     if (cluster)
       note(
@@ -1010,6 +1068,7 @@ async function runSide(spec: SideSpec, sc: Scenario, opts: Options): Promise<Sid
     for (let w = 1; counted < opts.windows || (opts.profile && !side.profile); w++) {
       const profiled = counted >= opts.windows;
       phase = (phase % 9) + 1;
+      if (w === 1) rssStartKiB = sum(pids.map(readRssKiB));
       // Each window starts on a quiet server: whatever backlog the last one left is gone.
       await lg.call<SettleResult>({ cmd: 'settle', quietMs: 1000, maxMs: 60_000 }, 70_000);
       if (profiled) await profiledServer?.rpc.call({ cmd: 'prof-start' }, 10_000);
@@ -1090,6 +1149,15 @@ async function runSide(spec: SideSpec, sc: Scenario, opts: Options): Promise<Sid
           `; waited for a CPU ${pcts(nodeWaitPct)}% / ${fmt(win.loadgenWaitPct, 0)}%`,
       );
     }
+    side.rssWindowsKiB = { start: rssStartKiB, end: sum(pids.map(readRssKiB)) };
+    if (sc.stalled > 0) {
+      const metricsUrl = servers[0]?.metricsUrl;
+      const closedAsSlow = metricsUrl ? await slowConsumers(metricsUrl) : undefined;
+      side.stall = {
+        clients: sc.stalled,
+        ...(closedAsSlow === undefined ? {} : { closedAsSlow }),
+      };
+    }
     return side;
   } finally {
     // The servers go first, so that no one pays for a thousand goodbyes.
@@ -1105,6 +1173,14 @@ async function runSide(spec: SideSpec, sc: Scenario, opts: Options): Promise<Sid
         note(`could not drop schema ${backend.schema}: ${reason(e)}`),
       );
   }
+}
+
+/** Parley's count of connections closed as slow consumers. */
+async function slowConsumers(metricsUrl: string): Promise<number> {
+  const text = await (await fetch(metricsUrl)).text();
+  const m = /^parley_slow_consumers_total (\d+)/m.exec(text);
+  if (!m) throw new Error(`no parley_slow_consumers_total in ${metricsUrl}`);
+  return Number(m[1]);
 }
 
 // ---- reporting --------------------------------------------------------------------------------
@@ -1487,6 +1563,40 @@ function report(
   return { name: sc.name, title: sc.title, scenario: sc, sides, medians };
 }
 
+/**
+ * What the stalled clients did to everyone else: the others' p99 against the same load without
+ * them (the baseline scenario, run just before), and server memory over the windows.
+ */
+function printStall(
+  sc: Scenario,
+  sides: Record<string, SideResult>,
+  baseline: ScenarioReport | undefined,
+): void {
+  const grown = (s: SideResult | undefined) =>
+    s?.rssWindowsKiB ? (s.rssWindowsKiB.end - s.rssWindowsKiB.start) / 1024 : NaN;
+  const mib = (x: number) => `${x >= 0 ? '+' : ''}${fmt(x, 1)} MiB`;
+  console.log(`   with ${sc.stalled} clients that stopped reading, against ${sc.baseline ?? '-'}:`);
+  for (const key of DISPLAY_ORDER) {
+    const s = sides[key];
+    if (!s?.stall) continue;
+    const p99 = median(perWindow((w) => w.latency.p99Ms)(s));
+    const before = baseline?.medians['p99Ms']?.[key];
+    const base = baseline?.sides[key];
+    const vs =
+      before === undefined
+        ? '(no baseline run)'
+        : `against ${fmt(before, 2)} ms: ${fmt(p99 / before, 2)}x`;
+    const closed =
+      s.stall.closedAsSlow === undefined
+        ? 'no policy for slow consumers'
+        : `${s.stall.closedAsSlow} of ${s.stall.clients} closed as slow consumers (1013)`;
+    console.log(
+      `   ${s.label}: others' p99 ${fmt(p99, 2)} ms ${vs}; server RSS ${mib(grown(s))} over the windows ` +
+        `(${mib(grown(base))} without them); ${closed}`,
+    );
+  }
+}
+
 function printProfile(s: SideResult): void {
   if (!s.profile) return;
   const pr = s.profile;
@@ -1600,6 +1710,8 @@ async function main(): Promise<void> {
       }
     }
     reports.push(report(sc, specs, sides, base));
+    const baseline = reports.find((r) => r.name === sc.baseline);
+    if (sc.stalled > 0) printStall(sc, sides, baseline);
     for (const s of Object.values(sides)) printProfile(s);
   }
 
