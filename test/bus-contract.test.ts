@@ -332,6 +332,7 @@ describe('openBus', () => {
   test('gives the in-process bus for no URL and for local', async () => {
     for (const url of [undefined, '', 'local']) {
       const bus = openBus(url);
+      assert.equal(bus.shared, false, 'a node alone: no heartbeat');
       const seen = collect(bus);
       bus.publish(typing);
       await eventually('the event', () => seen.length === 1);
@@ -360,6 +361,7 @@ describe('openBus', () => {
       const bus = openBus(`${REDIS_URL}?channel=${channel}&connectionName=${name}`);
       await waitForSubscribers(admin, channel, 1);
       await bus.ping();
+      assert.equal(bus.shared, true, 'other nodes listen: the heartbeat runs');
       const count = async () =>
         String(await admin.client('LIST'))
           .split('\n')

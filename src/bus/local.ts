@@ -6,6 +6,7 @@ import type { Bus, BusEvent } from './types.js';
 export function createLocalBus(): Bus {
   const handlers: ((e: BusEvent) => void)[] = [];
   return {
+    shared: false,
     publish(event) {
       queueMicrotask(() => {
         for (const h of handlers) h(event);

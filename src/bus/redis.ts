@@ -62,6 +62,7 @@ export function createRedisBus(pub: Redis, sub: Redis, options: RedisBusOptions 
   });
 
   return {
+    shared: true,
     publish(event) {
       if (closed) return;
       try {

@@ -7,6 +7,8 @@ import type { Bell } from '../core/ports.js';
 export type BusEvent = Bell;
 
 export interface Bus {
+  /** Other nodes can share it: only then does a node need to announce itself (the heartbeat). */
+  readonly shared: boolean;
   /** Fire and forget; a lost event is recovered from the store by the receiver. */
   publish(event: BusEvent): void;
   /** Every event published by any node, this one included. */

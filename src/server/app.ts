@@ -90,8 +90,11 @@ export async function startParley(
     log.warn('bus-resync', { reason: 'the bus reconnected; catching up from the store' });
     chat.resync().catch((err: unknown) => log.error('internal-error', { context: 'resync', err }));
   });
-  const clusterHeartbeat = setInterval(() => chat.tick(), config.clusterHeartbeatMs);
-  clusterHeartbeat.unref();
+  // A node alone has no one to announce itself to.
+  const clusterHeartbeat = bus.shared
+    ? setInterval(() => chat.tick(), config.clusterHeartbeatMs)
+    : undefined;
+  clusterHeartbeat?.unref();
 
   let httpPort = config.httpPort;
   const gateway = createGateway(chat, config, log, metrics, () => httpPort);
