@@ -76,6 +76,11 @@ test('metrics count connections, messages, deliveries, commits and refusals', as
     assert.ok(value(/^parley_fanout_seconds_count (\d+)/m) >= 1);
     assert.ok(value(/^parley_refusals_total\{code="RATE_LIMITED"\} (\d+)/m) >= 1);
     assert.match(text, /^parley_slow_consumers_total 0/m);
+    assert.equal(
+      value(/^parley_fanout_gather_window_seconds ([\d.e-]+)/m),
+      0.001,
+      '1 ms while quiet',
+    );
     a.close();
     b.close();
   });

@@ -43,6 +43,8 @@ export function createGateway(
     if (n > 0) perAddress.set(address, n);
     else perAddress.delete(address);
   };
+  const schedule = new FlushSchedule(config.fanoutGatherMs);
+  metrics.watchGatherWindow(() => schedule.windowMs);
   const shared: Shared = {
     release,
     chat,
@@ -50,7 +52,7 @@ export function createGateway(
     log,
     metrics,
     conns,
-    schedule: new FlushSchedule(config.fanoutGatherMs),
+    schedule,
     onError: (err) => log.error('request-failed', { err }),
   };
   const wss = new WebSocketServer({

@@ -10,10 +10,21 @@ export interface Metrics {
   connections: Gauge;
   slowConsumers: Counter;
   handshakesRefused: Counter<'reason'>;
+  /** Where each scrape reads the fan-out gather window from, in ms (the gateway's schedule). */
+  watchGatherWindow(read: () => number): void;
 }
 
 export function createMetrics(): Metrics {
   const registry = new Registry();
+  let gatherWindowMs = () => 0;
+  new Gauge({
+    name: 'parley_fanout_gather_window_seconds',
+    help: 'How long a busy socket gathers frames into one write now; it grows under load',
+    registers: [registry],
+    collect() {
+      this.set(gatherWindowMs() / 1000);
+    },
+  });
   collectDefaultMetrics({ register: registry, prefix: 'parley_' });
   const messagesIn = new Counter({
     name: 'parley_messages_in_total',
@@ -82,5 +93,8 @@ export function createMetrics(): Metrics {
       labelNames: ['reason'],
       registers: [registry],
     }),
+    watchGatherWindow(read) {
+      gatherWindowMs = read;
+    },
   };
 }
