@@ -77,8 +77,14 @@ const Database = require(workerData.driver);
 const db = new Database(workerData.file);
 db.pragma('busy_timeout = 5000');
 const timer = setInterval(() => {
-  const [passive] = db.pragma('wal_checkpoint(PASSIVE)');
-  if (passive.log > workerData.restartPages) db.pragma('wal_checkpoint(RESTART)');
+  try {
+    const [passive] = db.pragma('wal_checkpoint(PASSIVE)');
+    if (passive.log > workerData.restartPages) db.pragma('wal_checkpoint(RESTART)');
+  } catch (err) {
+    // Busy past busy_timeout: try again next time. Anything else ends the worker, and the
+    // store falls back to SQLite's own checkpoint.
+    if (err.code !== 'SQLITE_BUSY') throw err;
+  }
 }, workerData.everyMs);
 parentPort.on('message', () => {
   clearInterval(timer);
