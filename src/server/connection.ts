@@ -16,6 +16,7 @@ import {
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
+import type { Beating, Heartbeat } from './heartbeat.js';
 import { Outlet, type FlushSchedule } from './outlet.js';
 
 /** What every connection of one gateway shares. */
@@ -25,6 +26,7 @@ export interface Shared {
   log: Logger;
   metrics: Metrics;
   conns: Set<Connection>;
+  heartbeat: Heartbeat<Connection>;
   schedule: FlushSchedule;
   /** Gives back the connection's place in its address's count. */
   release(address: string): void;
@@ -34,17 +36,12 @@ export interface Shared {
 const CONNECTION = Symbol('parley.connection');
 type Tagged = WebSocket & { [CONNECTION]?: Connection };
 
-/** The heartbeat pings one slice of the connections per tick (see gateway.ts). */
-export const HEARTBEAT_SLICES = 10;
-let connections = 0;
-
-export class Connection extends Outlet implements Peer {
+export class Connection extends Outlet implements Peer, Beating {
   readonly codec: 'json' | 'text';
   readonly session: Session;
   /** Cleared by each heartbeat, set by any frame or pong. */
   alive = true;
-  /** Which heartbeat tick of a round pings this connection. */
-  readonly beatSlot = connections++ % HEARTBEAT_SLICES;
+  beatSlice = 0;
 
   constructor(
     ws: WebSocket,
@@ -55,6 +52,7 @@ export class Connection extends Outlet implements Peer {
     this.codec = ws.protocol === SUBPROTOCOL ? 'json' : 'text';
     (ws as Tagged)[CONNECTION] = this;
     shared.conns.add(this);
+    shared.heartbeat.add(this);
     shared.metrics.connections.inc();
     this.session = shared.chat.connect(this);
     shared.log.info('connect', { address, codec: this.codec, name: this.session.name });
@@ -77,6 +75,10 @@ export class Connection extends Outlet implements Peer {
     // A consumer that stopped reading will not read the close frame either.
     const ws = this.ws;
     setTimeout(() => ws.terminate(), 1000).unref();
+  }
+
+  ping(): void {
+    this.ws.ping();
   }
 
   /** Whatever was queued before the close frame goes out before it. */
@@ -109,8 +111,9 @@ export class Connection extends Outlet implements Peer {
   }
 
   closed(code: number): void {
-    const { chat, conns, log, metrics } = this.shared;
+    const { chat, conns, heartbeat, log, metrics } = this.shared;
     conns.delete(this);
+    heartbeat.delete(this);
     metrics.connections.dec();
     chat.disconnect(this.session);
     this.shared.release(this.address);

@@ -10,7 +10,8 @@ import type { Config } from './config.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 import { originAllowed } from './origin.js';
-import { Connection, HEARTBEAT_SLICES, type Shared } from './connection.js';
+import { Connection, type Shared } from './connection.js';
+import { Heartbeat } from './heartbeat.js';
 import { FlushSchedule } from './outlet.js';
 
 export interface Gateway {
@@ -45,6 +46,10 @@ export function createGateway(
   };
   const schedule = new FlushSchedule(config.fanoutGatherMs);
   metrics.watchGatherWindow(() => schedule.windowMs);
+  const heartbeat = new Heartbeat<Connection>(config.heartbeatMs, (c) => {
+    log.info('disconnect', { address: c.address, reason: 'heartbeat timeout' });
+    c.ws.terminate();
+  });
   const shared: Shared = {
     release,
     chat,
@@ -52,6 +57,7 @@ export function createGateway(
     log,
     metrics,
     conns,
+    heartbeat,
     schedule,
     onError: (err) => log.error('request-failed', { err }),
   };
@@ -62,26 +68,6 @@ export function createGateway(
     clientTracking: false,
     handleProtocols: (protocols) => (protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
   });
-
-  // One timer for every connection. Each tick pings one slice of them, so that a round of pings
-  // (and of pongs coming back) is spread over the interval instead of holding the event loop
-  // for tens of milliseconds at once. A peer that has not answered since its last ping, one
-  // interval ago, is dropped.
-  let tick = 0;
-  const heartbeat = setInterval(() => {
-    const slot = tick++ % HEARTBEAT_SLICES;
-    for (const c of conns) {
-      if (c.beatSlot !== slot) continue;
-      if (!c.alive) {
-        log.info('disconnect', { address: c.address, reason: 'heartbeat timeout' });
-        c.ws.terminate();
-        continue;
-      }
-      c.alive = false;
-      c.ws.ping();
-    }
-  }, config.heartbeatMs / HEARTBEAT_SLICES);
-  heartbeat.unref();
 
   return {
     upgrade(req, socket, head) {
@@ -126,7 +112,7 @@ export function createGateway(
       for (const c of conns) c.ws.terminate();
     },
     stop() {
-      clearInterval(heartbeat);
+      heartbeat.stop();
       wss.close();
     },
   };
