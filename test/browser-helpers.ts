@@ -306,28 +306,52 @@ export class Bot {
   }
 }
 
+export interface PageServer {
+  /** The server as first started; its page URL and port stay the same across restart(). */
+  server: RunningServer;
+  browser: Browser;
+  /** Stops the server (with `code` for its clients); it stays down until restart(). */
+  stop(code?: number): Promise<void>;
+  /** Starts the server again on the same page port and data folder. */
+  restart(): Promise<void>;
+}
+
 /** A fresh server and Chromium for one test; both are closed, and the data removed, after. */
 export async function withPageServer(
-  body: (ctx: { server: RunningServer; browser: Browser }) => Promise<void>,
+  body: (ctx: PageServer) => Promise<void>,
   overrides: Partial<Config> = {},
 ): Promise<void> {
   assertPageBuilt();
   const dataDir = await mkdtemp(join(tmpdir(), 'parley-browser-'));
-  const server = await startParley({
+  const options = {
     wsPort: 0,
     httpPort: 0,
     host: '127.0.0.1',
     logLevel: 'warn',
     dataDir,
     ...overrides,
-  });
+  } as const;
+  let server = await startParley(options);
+  let running = true;
   let browser: Browser | undefined;
   try {
     browser = await launchChromium();
-    await body({ server, browser });
+    const first = server;
+    await body({
+      server: first,
+      browser,
+      async stop(code) {
+        await server.stop(code);
+        running = false;
+      },
+      async restart() {
+        server = await startParley({ ...options, httpPort: first.httpPort });
+        running = true;
+      },
+    });
   } finally {
     await browser?.close();
-    await server.stop();
+    if (running) await server.stop();
     await rm(dataDir, { recursive: true, force: true });
   }
 }

@@ -3,21 +3,16 @@
 // server is down), and arrives exactly once for everyone when the server is back.
 
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
-import type { Browser } from 'playwright-core';
-import { startParley, type RunningServer } from '../src/server/app.js';
 import {
   DESKTOP,
   PHONE,
   WAIT_MS,
-  assertPageBuilt,
   chooseName,
   countText,
-  launchChromium,
   openChatPage,
   sendLine,
   shownSeqs,
@@ -25,6 +20,7 @@ import {
   until,
   waitForText,
   waitReady,
+  withPageServer,
 } from './browser-helpers.js';
 
 const ARTIFACTS = fileURLToPath(new URL('../test-artifacts/', import.meta.url));
@@ -34,14 +30,7 @@ const PENDING = '#pending .pending .text';
 const RECONNECT_MS = 30_000;
 
 test('browser: a send typed offline survives a reload and arrives exactly once for both', async () => {
-  assertPageBuilt();
-  const dataDir = await mkdtemp(join(tmpdir(), 'parley-browser-'));
-  const options = { wsPort: 0, host: '127.0.0.1', logLevel: 'warn', dataDir } as const;
-  let server: RunningServer = await startParley({ ...options, httpPort: 0 });
-  let running = true;
-  let browser: Browser | undefined;
-  try {
-    browser = await launchChromium();
+  await withPageServer(async ({ server, browser, stop, restart }) => {
     const a = await openChatPage(browser, server.httpUrl, DESKTOP);
     const b = await openChatPage(browser, server.httpUrl, PHONE);
     await chooseName(a.page, 'ada');
@@ -60,8 +49,7 @@ test('browser: a send typed offline survives a reload and arrives exactly once f
     await sendLine(a.page, 'before the outage');
     for (const p of [a, b]) await waitForText(p.page, MSG, 'before the outage');
 
-    await server.stop();
-    running = false;
+    await stop();
     for (const p of [a, b]) await waitForText(p.page, SYS, 'Connection lost.');
 
     // Typed while offline: pending, and on disk.
@@ -92,8 +80,7 @@ test('browser: a send typed offline survives a reload and arrives exactly once f
     await a.page.screenshot({ path: join(ARTIFACTS, 'desktop-offline-reloaded.png') });
 
     // Same port, same data: both come back by themselves and send what they kept.
-    server = await startParley({ ...options, httpPort: server.httpPort });
-    running = true;
+    await restart();
     await waitForText(a.page, SYS, 'Connection opened.', 1, RECONNECT_MS);
     await waitForText(b.page, SYS, 'Connection opened.', 2, RECONNECT_MS);
     for (const p of [a, b]) {
@@ -120,22 +107,11 @@ test('browser: a send typed offline survives a reload and arrives exactly once f
     await waitForText(a.page, MSG, offline);
     assert.equal(await countText(a.page, MSG, offline), 1);
     assert.equal(await a.page.locator('#pending .pending').count(), 0);
-  } finally {
-    await browser?.close();
-    if (running) await server.stop();
-    await rm(dataDir, { recursive: true, force: true });
-  }
+  });
 });
 
 test('browser: the server restarts mid-conversation; nothing is lost or repeated', async () => {
-  assertPageBuilt();
-  const dataDir = await mkdtemp(join(tmpdir(), 'parley-browser-'));
-  const options = { wsPort: 0, host: '127.0.0.1', logLevel: 'warn', dataDir } as const;
-  let server: RunningServer = await startParley({ ...options, httpPort: 0 });
-  let running = true;
-  let browser: Browser | undefined;
-  try {
-    browser = await launchChromium();
+  await withPageServer(async ({ server, browser, stop, restart }) => {
     const a = await openChatPage(browser, server.httpUrl, DESKTOP);
     const b = await openChatPage(browser, server.httpUrl, DESKTOP);
     await chooseName(a.page, 'ann');
@@ -157,12 +133,10 @@ test('browser: the server restarts mid-conversation; nothing is lost or repeated
     for (const [i, t] of texts.entries()) {
       const p = t.page === 0 ? a : b;
       if (i === 8) {
-        await server.stop(1012);
-        running = false;
+        await stop(1012);
       }
       if (i === 16) {
-        server = await startParley({ ...options, httpPort: server.httpPort });
-        running = true;
+        await restart();
       }
       if (t.room === 'lobby') await sendLine(p.page, '/join lobby');
       await sendLine(p.page, t.text);
@@ -189,11 +163,7 @@ test('browser: the server restarts mid-conversation; nothing is lost or repeated
       assert.equal(await p.page.locator('#pending .pending').count(), 0);
       assert.deepEqual(p.problems, [], `page ${i + 1} errors`);
     }
-  } finally {
-    await browser?.close();
-    if (running) await server.stop();
-    await rm(dataDir, { recursive: true, force: true });
-  }
+  });
 });
 
 function range(from: number, to: number): number[] {

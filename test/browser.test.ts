@@ -2,28 +2,25 @@
 // server restart loses nothing and shows nothing twice. Screenshots go to test-artifacts/.
 
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
-import type { Browser, WebSocketRoute } from 'playwright-core';
+import type { WebSocketRoute } from 'playwright-core';
 import { WELCOME_TEXT } from '../src/protocol/index.js';
-import { startParley } from '../src/server/app.js';
 import { BACKOFF_CAP_MS, backoffDelay, socketUrl } from '../src/client/connection.js';
 import {
   DESKTOP,
   PHONE,
-  assertPageBuilt,
   chooseName,
   countText,
-  launchChromium,
   openChatPage,
   sendLine,
   shownSeqs,
   skipName,
   waitForText,
   waitReady,
+  withPageServer,
   type ChatPage,
 } from './browser-helpers.js';
 
@@ -33,16 +30,9 @@ const MSG = '#log .msg .text';
 const PENDING = '#pending .pending .text';
 /** Reconnecting waits for a backoff of up to a few seconds after the server comes back. */
 const RECONNECT_MS = 30_000;
-/** Every server here: loopback, any free WebSocket port, only warnings in the test output. */
-const SERVER = { wsPort: 0, host: '127.0.0.1', logLevel: 'warn' } as const;
 
 test('browser: two pages chat in real time, show text as text, and survive a server restart', async () => {
-  assertPageBuilt();
-  const dataDir = await mkdtemp(join(tmpdir(), 'parley-browser-'));
-  let browser: Browser | undefined;
-  let server = await startParley({ ...SERVER, httpPort: 0, dataDir });
-  let running = true;
-  try {
+  await withPageServer(async ({ server, browser, stop, restart }) => {
     // The page: strict CSP, no inline script.
     const res = await fetch(server.httpUrl);
     assert.equal(res.status, 200);
@@ -56,7 +46,6 @@ test('browser: two pages chat in real time, show text as text, and survive a ser
     assert.doesNotMatch(html, /\son[a-z]+\s*=/i, 'inline event handler in index.html');
     assert.doesNotMatch(html, /\sstyle\s*=/i, 'inline style attribute in index.html');
 
-    browser = await launchChromium();
     const a = await openChatPage(browser, server.httpUrl, DESKTOP);
     const b = await openChatPage(browser, server.httpUrl, PHONE);
     const both: ChatPage[] = [a, b];
@@ -84,8 +73,7 @@ test('browser: two pages chat in real time, show text as text, and survive a ser
     }
 
     // Server gone: both pages say so and show that they will retry.
-    await server.stop();
-    running = false;
+    await stop();
     for (const p of both) {
       await waitForText(p.page, SYS, 'Connection lost.');
       await p.page.waitForSelector(
@@ -108,13 +96,7 @@ test('browser: two pages chat in real time, show text as text, and survive a ser
     await waitForText(a.page, PENDING, offline);
 
     // Same page port, same data: both pages come back by themselves.
-    server = await startParley({
-      httpPort: server.httpPort,
-      wsPort: 0,
-      host: '127.0.0.1',
-      dataDir,
-    });
-    running = true;
+    await restart();
     for (const p of both) await waitForText(p.page, SYS, 'Connection opened.', 2, RECONNECT_MS);
     for (const p of both) await waitForText(p.page, MSG, offline);
     assert.equal(await countText(a.page, PENDING, offline), 0, 'the offline send is still pending');
@@ -143,20 +125,11 @@ test('browser: two pages chat in real time, show text as text, and survive a ser
     await b.page.screenshot({ path: join(ARTIFACTS, 'phone-restart.png') });
     await b.page.emulateMedia({ colorScheme: 'dark' });
     await b.page.screenshot({ path: join(ARTIFACTS, 'phone-restart-dark.png') });
-  } finally {
-    await browser?.close();
-    if (running) await server.stop();
-    await rm(dataDir, { recursive: true, force: true });
-  }
+  });
 });
 
 test('browser: commands, rooms, direct messages, typing and errors', async () => {
-  assertPageBuilt();
-  const dataDir = await mkdtemp(join(tmpdir(), 'parley-browser-'));
-  const server = await startParley({ ...SERVER, httpPort: 0, dataDir });
-  let browser: Browser | undefined;
-  try {
-    browser = await launchChromium();
+  await withPageServer(async ({ server, browser }) => {
     const a = await openChatPage(browser, server.httpUrl, DESKTOP);
     const b = await openChatPage(browser, server.httpUrl, DESKTOP);
     for (const p of [a, b]) {
@@ -238,70 +211,63 @@ test('browser: commands, rooms, direct messages, typing and errors', async () =>
 
     await b.page.screenshot({ path: join(ARTIFACTS, 'desktop-direct.png') });
     for (const [i, p] of [a, b].entries()) assert.deepEqual(p.problems, [], `page ${i + 1} errors`);
-  } finally {
-    await browser?.close();
-    await server.stop();
-    await rm(dataDir, { recursive: true, force: true });
-  }
+  });
 });
 
 test('browser: a page that missed more than the replay bound pages history to fill the gap', async () => {
-  assertPageBuilt();
-  const dataDir = await mkdtemp(join(tmpdir(), 'parley-browser-'));
-  const server = await startParley({ ...SERVER, httpPort: 0, dataDir, historyBound: 3 });
-  let browser: Browser | undefined;
-  try {
-    browser = await launchChromium();
-    const a = await openChatPage(browser, server.httpUrl, DESKTOP);
-    // Page b's socket goes through a route: passed to the server, or (while `cut`) a socket
-    // that opens and never speaks, so b stays away until the test lets it back.
-    const b = await openChatPage(browser, 'about:blank', DESKTOP);
-    let cut = false;
-    const sockets: WebSocketRoute[] = [];
-    const toB: string[] = [];
-    await b.context.routeWebSocket(/\/ws$/, (ws) => {
-      sockets.push(ws);
-      if (cut) return;
-      const upstream = ws.connectToServer();
-      upstream.onMessage((m) => {
-        toB.push(String(m));
-        ws.send(m);
+  await withPageServer(
+    async ({ server, browser }) => {
+      const a = await openChatPage(browser, server.httpUrl, DESKTOP);
+      // Page b's socket goes through a route: passed to the server, or (while `cut`) a socket
+      // that opens and never speaks, so b stays away until the test lets it back.
+      const b = await openChatPage(browser, 'about:blank', DESKTOP);
+      let cut = false;
+      const sockets: WebSocketRoute[] = [];
+      const toB: string[] = [];
+      await b.context.routeWebSocket(/\/ws$/, (ws) => {
+        sockets.push(ws);
+        if (cut) return;
+        const upstream = ws.connectToServer();
+        upstream.onMessage((m) => {
+          toB.push(String(m));
+          ws.send(m);
+        });
+        ws.onMessage((m) => upstream.send(m));
       });
-      ws.onMessage((m) => upstream.send(m));
-    });
-    await b.page.goto(server.httpUrl);
-    for (const p of [a, b]) {
-      await waitForText(p.page, SYS, WELCOME_TEXT);
-      await skipName(p.page);
-      await waitReady(p.page);
-    }
+      await b.page.goto(server.httpUrl);
+      for (const p of [a, b]) {
+        await waitForText(p.page, SYS, WELCOME_TEXT);
+        await skipName(p.page);
+        await waitReady(p.page);
+      }
 
-    await sendLine(a.page, 'm1');
-    for (const p of [a, b]) await waitForText(p.page, MSG, 'm1');
+      await sendLine(a.page, 'm1');
+      for (const p of [a, b]) await waitForText(p.page, MSG, 'm1');
 
-    cut = true;
-    await sockets.at(-1)?.close();
-    await waitForText(b.page, SYS, 'Connection lost.');
-    for (let i = 2; i <= 9; i++) {
-      await sendLine(a.page, `m${i}`);
-      await waitForText(a.page, MSG, `m${i}`);
-    }
-    // b is "connected" to a silent socket; it has missed m2..m9, more than the bound of 3.
-    assert.equal(await countText(b.page, MSG, 'm9'), 0);
-    cut = false;
-    await sockets.at(-1)?.close();
-    await waitForText(b.page, MSG, 'm9', 1, RECONNECT_MS);
-    await waitForText(b.page, MSG, 'm2');
-    const gaps = toB.map((f) => JSON.parse(f) as { type: string }).filter((e) => e.type === 'gap');
-    assert.deepEqual(gaps, [{ type: 'gap', room: 'lobby', after: 1, before: 7 }]);
-    assert.deepEqual(await shownSeqs(b.page, 'lobby'), [1, 2, 3, 4, 5, 6, 7, 8, 9]);
-    assert.deepEqual(await shownSeqs(a.page, 'lobby'), [1, 2, 3, 4, 5, 6, 7, 8, 9]);
-    for (const [i, p] of [a, b].entries()) assert.deepEqual(p.problems, [], `page ${i + 1} errors`);
-  } finally {
-    await browser?.close();
-    await server.stop();
-    await rm(dataDir, { recursive: true, force: true });
-  }
+      cut = true;
+      await sockets.at(-1)?.close();
+      await waitForText(b.page, SYS, 'Connection lost.');
+      for (let i = 2; i <= 9; i++) {
+        await sendLine(a.page, `m${i}`);
+        await waitForText(a.page, MSG, `m${i}`);
+      }
+      // b is "connected" to a silent socket; it has missed m2..m9, more than the bound of 3.
+      assert.equal(await countText(b.page, MSG, 'm9'), 0);
+      cut = false;
+      await sockets.at(-1)?.close();
+      await waitForText(b.page, MSG, 'm9', 1, RECONNECT_MS);
+      await waitForText(b.page, MSG, 'm2');
+      const gaps = toB
+        .map((f) => JSON.parse(f) as { type: string })
+        .filter((e) => e.type === 'gap');
+      assert.deepEqual(gaps, [{ type: 'gap', room: 'lobby', after: 1, before: 7 }]);
+      assert.deepEqual(await shownSeqs(b.page, 'lobby'), [1, 2, 3, 4, 5, 6, 7, 8, 9]);
+      assert.deepEqual(await shownSeqs(a.page, 'lobby'), [1, 2, 3, 4, 5, 6, 7, 8, 9]);
+      for (const [i, p] of [a, b].entries())
+        assert.deepEqual(p.problems, [], `page ${i + 1} errors`);
+    },
+    { historyBound: 3 },
+  );
 });
 
 test('client: reconnect delays are full jitter under a capped exponential', () => {
