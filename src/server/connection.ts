@@ -25,7 +25,6 @@ export interface Shared {
   config: Config;
   log: Logger;
   metrics: Metrics;
-  conns: Set<Connection>;
   heartbeat: Heartbeat<Connection>;
   schedule: FlushSchedule;
   /** Gives back the connection's place in its address's count. */
@@ -51,7 +50,6 @@ export class Connection extends Outlet implements Peer, Beating {
     super(ws, shared.schedule, shared.config.sendBufferBytes);
     this.codec = ws.protocol === SUBPROTOCOL ? 'json' : 'text';
     (ws as Tagged)[CONNECTION] = this;
-    shared.conns.add(this);
     shared.heartbeat.add(this);
     shared.metrics.connections.inc();
     this.session = shared.chat.connect(this);
@@ -111,8 +109,7 @@ export class Connection extends Outlet implements Peer, Beating {
   }
 
   closed(code: number): void {
-    const { chat, conns, heartbeat, log, metrics } = this.shared;
-    conns.delete(this);
+    const { chat, heartbeat, log, metrics } = this.shared;
     heartbeat.delete(this);
     metrics.connections.dec();
     chat.disconnect(this.session);

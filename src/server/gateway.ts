@@ -37,7 +37,6 @@ export function createGateway(
   metrics: Metrics,
   pagePort: () => number,
 ): Gateway {
-  const conns = new Set<Connection>();
   const perAddress = new Map<string, number>();
   const release = (address: string) => {
     const n = (perAddress.get(address) ?? 1) - 1;
@@ -56,7 +55,6 @@ export function createGateway(
     config,
     log,
     metrics,
-    conns,
     heartbeat,
     schedule,
     onError: (err) => log.error('request-failed', { err }),
@@ -95,7 +93,7 @@ export function createGateway(
       if (!accepted) release(address);
     },
     async closeAll(code, reason, ms) {
-      const all = [...conns];
+      const all = [...heartbeat];
       await Promise.race([
         Promise.all(
           all.map(
@@ -109,7 +107,7 @@ export function createGateway(
         ),
         new Promise((r) => setTimeout(r, ms).unref()),
       ]);
-      for (const c of conns) c.ws.terminate();
+      for (const c of heartbeat) c.ws.terminate();
     },
     stop() {
       heartbeat.stop();

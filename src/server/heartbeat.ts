@@ -13,7 +13,8 @@ export interface Beating {
   ping(): void;
 }
 
-export class Heartbeat<C extends Beating> {
+/** Every open connection, in its slice; iterating it visits them all. */
+export class Heartbeat<C extends Beating> implements Iterable<C> {
   private readonly slices: Set<C>[];
   private added = 0;
   private ticks = 0;
@@ -44,6 +45,10 @@ export class Heartbeat<C extends Beating> {
 
   delete(c: C): void {
     this.slices[c.beatSlice]?.delete(c);
+  }
+
+  *[Symbol.iterator](): Iterator<C> {
+    for (const slice of this.slices) yield* slice;
   }
 
   stop(): void {
