@@ -15,6 +15,14 @@ import type { Config } from '../src/server/config.js';
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 /** Bound on every wait for something the page should show soon. */
 export const WAIT_MS = 15_000;
+/** Reconnecting waits for a backoff of up to a few seconds after the server comes back. */
+export const RECONNECT_MS = 30_000;
+/** Screenshots go here. */
+export const ARTIFACTS = fileURLToPath(new URL('../test-artifacts/', import.meta.url));
+/** The page's system lines, message texts and pending (unsent) texts. */
+export const SYS = '#log .sys .text';
+export const MSG = '#log .msg .text';
+export const PENDING = '#pending .pending .text';
 
 export const DESKTOP = { width: 1280, height: 800 };
 export const PHONE = { width: 390, height: 844 };

@@ -8,6 +8,7 @@ import type { Page } from 'playwright-core';
 import {
   Bot,
   DESKTOP,
+  MSG,
   WAIT_MS,
   countText,
   openChatPage,
@@ -18,7 +19,6 @@ import {
   withPageServer,
 } from './browser-helpers.js';
 
-const MSG = '#log .msg .text';
 const range = (from: number, to: number) =>
   Array.from({ length: to - from + 1 }, (_, i) => from + i);
 

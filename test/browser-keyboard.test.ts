@@ -7,10 +7,11 @@ import { test } from 'node:test';
 import type { Page } from 'playwright-core';
 import {
   DESKTOP,
-  openChatPage,
   PHONE,
-  skipName,
+  SYS,
   WAIT_MS,
+  openChatPage,
+  skipName,
   waitForText,
   waitReady,
   withPageServer,
@@ -103,7 +104,7 @@ test('browser: keyboard only, from the name prompt to leaving a room; phone draw
       'Leave #kb',
     );
     await page.keyboard.press('Space');
-    await waitForText(page, '#log .sys .text', 'Left #kb.');
+    await waitForText(page, SYS, 'Left #kb.');
     await waitForText(page, '#room-title', '#lobby');
     assert.equal(await page.locator('#rooms [data-room="kb"]').count(), 0);
 

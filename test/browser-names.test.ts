@@ -5,25 +5,26 @@
 import assert from 'node:assert/strict';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import type { Page } from 'playwright-core';
 import {
+  ARTIFACTS,
+  DESKTOP,
+  MSG,
+  PHONE,
+  SYS,
+  WAIT_MS,
   chooseName,
   countText,
-  DESKTOP,
   openChatPage,
-  PHONE,
   sendLine,
   storedOutbox,
   until,
-  WAIT_MS,
   waitForText,
   waitReady,
   withPageServer,
 } from './browser-helpers.js';
 
-const ARTIFACTS = fileURLToPath(new URL('../test-artifacts/', import.meta.url));
 const FAILED = '#pending .pending.failed';
 
 async function tryName(page: Page, name: string): Promise<void> {
@@ -69,7 +70,7 @@ test('browser: the name prompt, its errors, changing names, and retrying a faile
 
     // alice leaves; her name stays hers: a newcomer is told it is reserved.
     await a.context.close();
-    await waitForText(b.page, '#log .sys .text', 'alice left #lobby.');
+    await waitForText(b.page, SYS, 'alice left #lobby.');
     const c = await openChatPage(browser, server.httpUrl, DESKTOP);
     await waitReady(c.page);
     await tryName(c.page, 'Alice');
@@ -104,7 +105,7 @@ test('browser: the name prompt, its errors, changing names, and retrying a faile
     await tryName(c.page, 'carol');
     await waitForText(c.page, '#me', 'carol');
     await waitForText(b.page, '#members li', 'carol');
-    await waitForText(b.page, '#log .sys .text', `${guest} is now known as carol.`);
+    await waitForText(b.page, SYS, `${guest} is now known as carol.`);
     await c.page
       .locator(FAILED, { hasText: 'are you there?' })
       .getByRole('button', { name: /^Retry/ })
@@ -124,8 +125,8 @@ test('browser: the name prompt, its errors, changing names, and retrying a faile
       .click();
     await c.page.waitForSelector('#pending .pending', { state: 'detached', timeout: WAIT_MS });
     await until('the outbox to be empty', async () => (await storedOutbox(c.page)).length === 0);
-    assert.equal(await countText(b.page, '#log .msg .text', 'are you there?'), 1);
-    assert.equal(await countText(c.page, '#log .msg .text', 'are you there?'), 1);
+    assert.equal(await countText(b.page, MSG, 'are you there?'), 1);
+    assert.equal(await countText(c.page, MSG, 'are you there?'), 1);
 
     // A reload keeps the chosen name without asking again.
     await c.page.reload();
@@ -136,7 +137,7 @@ test('browser: the name prompt, its errors, changing names, and retrying a faile
     await waitForText(c.page, '#directs button[data-room="@bob"]', '@bob');
     await c.page.click('#directs button[data-room="@bob"]');
     await waitForText(c.page, '#log section[data-room="@bob"] .msg .text', 'are you there?');
-    assert.equal(await countText(c.page, '#log .msg .text', 'are you there?'), 1);
+    assert.equal(await countText(c.page, MSG, 'are you there?'), 1);
     for (const [i, p] of [b, c].entries()) assert.deepEqual(p.problems, [], `page ${i + 1} errors`);
   });
 });

@@ -5,11 +5,15 @@
 import assert from 'node:assert/strict';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import {
+  ARTIFACTS,
   DESKTOP,
+  MSG,
+  PENDING,
   PHONE,
+  RECONNECT_MS,
+  SYS,
   WAIT_MS,
   chooseName,
   countText,
@@ -22,12 +26,6 @@ import {
   waitReady,
   withPageServer,
 } from './browser-helpers.js';
-
-const ARTIFACTS = fileURLToPath(new URL('../test-artifacts/', import.meta.url));
-const SYS = '#log .sys .text';
-const MSG = '#log .msg .text';
-const PENDING = '#pending .pending .text';
-const RECONNECT_MS = 30_000;
 
 test('browser: a send typed offline survives a reload and arrives exactly once for both', async () => {
   await withPageServer(async ({ server, browser, stop, restart }) => {

@@ -5,24 +5,23 @@
 import assert from 'node:assert/strict';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import type { Page } from 'playwright-core';
 import {
-  chooseName,
-  countText,
+  ARTIFACTS,
   DESKTOP,
   FAKE_TAB,
-  openChatPage,
   PHONE,
-  sendLine,
   WAIT_MS,
+  chooseName,
+  countText,
+  openChatPage,
+  sendLine,
   waitForText,
   waitReady,
   withPageServer,
 } from './browser-helpers.js';
 
-const ARTIFACTS = fileURLToPath(new URL('../test-artifacts/', import.meta.url));
 const inRoom = (room: string) => `#log section[data-room="${room}"] .msg .text`;
 const badge = (room: string) => `#side button[data-room="${room}"] .badge`;
 

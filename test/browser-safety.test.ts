@@ -7,9 +7,10 @@ import { test } from 'node:test';
 import type { Page } from 'playwright-core';
 import { safeHref, tokenize } from '../src/client/rich-text.js';
 import {
+  DESKTOP,
+  MSG,
   chooseName,
   countText,
-  DESKTOP,
   openChatPage,
   sendLine,
   waitForText,
@@ -17,7 +18,6 @@ import {
   withPageServer,
 } from './browser-helpers.js';
 
-const MSG = '#log .msg .text';
 /** A valid name (no spaces, at most 32 characters) that is also markup. */
 const EVIL_NAME = '<img/src=x/onerror=__xss=1>';
 const PAYLOADS = [

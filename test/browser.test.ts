@@ -4,14 +4,18 @@
 import assert from 'node:assert/strict';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import type { WebSocketRoute } from 'playwright-core';
 import { WELCOME_TEXT } from '../src/protocol/index.js';
 import { BACKOFF_CAP_MS, backoffDelay, socketUrl } from '../src/client/connection.js';
 import {
+  ARTIFACTS,
   DESKTOP,
+  MSG,
+  PENDING,
   PHONE,
+  RECONNECT_MS,
+  SYS,
   chooseName,
   countText,
   openChatPage,
@@ -23,13 +27,6 @@ import {
   withPageServer,
   type ChatPage,
 } from './browser-helpers.js';
-
-const ARTIFACTS = fileURLToPath(new URL('../test-artifacts/', import.meta.url));
-const SYS = '#log .sys .text';
-const MSG = '#log .msg .text';
-const PENDING = '#pending .pending .text';
-/** Reconnecting waits for a backoff of up to a few seconds after the server comes back. */
-const RECONNECT_MS = 30_000;
 
 test('browser: two pages chat in real time, show text as text, and survive a server restart', async () => {
   await withPageServer(async ({ server, browser, stop, restart }) => {
@@ -207,7 +204,7 @@ test('browser: commands, rooms, direct messages, typing and errors', async () =>
     await a.page.reload();
     await waitForText(a.page, SYS, 'You are alice.');
     await me(a, 'alice');
-    await waitForText(a.page, '#log .msg .text', 'waves');
+    await waitForText(a.page, MSG, 'waves');
 
     await b.page.screenshot({ path: join(ARTIFACTS, 'desktop-direct.png') });
     for (const [i, p] of [a, b].entries()) assert.deepEqual(p.problems, [], `page ${i + 1} errors`);
