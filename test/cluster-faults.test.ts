@@ -8,6 +8,7 @@ import { OwnRedis, freshSchema, spawnNode, type NodeProcess } from './cluster-ha
 import {
   SEED,
   checkContract,
+  allAcked,
   finalResync,
   pick,
   sleep,
@@ -93,12 +94,7 @@ test(
       sending = false;
       await traffic;
 
-      await waitFor(
-        () => clients.every((c) => c.outbox.size === 0),
-        'every send acked',
-        30_000,
-        clients,
-      );
+      await allAcked(clients, 30_000);
       await finalResync(clients);
       const moved = clients.filter((c) => c.reconnects >= 2).length;
       summarize('cluster', clients, started, ` nodes=3 killed=1 redisRestarts=1 moved=${moved}`);

@@ -16,6 +16,7 @@ import { startTestServer, tempDir } from './helpers.js';
 import {
   SEED,
   checkContract,
+  allAcked,
   finalResync,
   pick,
   sleep,
@@ -78,12 +79,7 @@ test(
       );
       chaos = false;
       await chaosLoop;
-      await waitFor(
-        () => clients.every((c) => c.outbox.size === 0),
-        'every send acked',
-        20_000,
-        clients,
-      );
+      await allAcked(clients, 20_000);
       // What the chaos caused, before the final resync adds a reconnect of its own.
       const reconnects = clients.reduce((sum, c) => sum + c.reconnects, 0);
       const gaps = total(clients, 'gaps');
@@ -255,13 +251,7 @@ test(
       sending = false;
       await traffic;
 
-      await waitFor(
-        () => clients.every((c) => c.outbox.size === 0),
-        'every send acked',
-        20_000,
-        clients,
-        () => server.tailText(),
-      );
+      await allAcked(clients, 20_000, () => server.tailText());
       await finalResync(clients, () => server.tailText());
       summarize(
         'kill -9',

@@ -163,6 +163,21 @@ export function summarize(
   );
 }
 
+/** Resolves once every client's outbox is empty: each send it made was acked. */
+export async function allAcked(
+  clients: FaultClient[],
+  ms: number,
+  more?: () => string,
+): Promise<void> {
+  await waitFor(
+    () => clients.every((c) => c.outbox.size === 0),
+    'every send acked',
+    ms,
+    clients,
+    more,
+  );
+}
+
 /** Every client reconnects and joins with `since`; resolves when each has caught up. */
 export async function finalResync(clients: FaultClient[], more?: () => string): Promise<void> {
   const epochs = clients.map((c) => c.epoch);
