@@ -89,16 +89,18 @@ test('under a flood the window grows, up to its ceiling, and writes carry severa
   const writes = total(sockets, 'writes') - writes0;
   assert.ok(schedule.windowMs > 10, `window ${schedule.windowMs} ms`);
   assert.ok(schedule.windowMs <= 50, `window ${schedule.windowMs} ms`);
-  assert.ok(messages >= 2 * writes, `${messages} messages in ${writes} writes`);
+  // One message a write would be no gathering at all.
+  assert.ok(messages >= 1.5 * writes, `${messages} messages in ${writes} writes`);
   assert.ok(
     sockets.every((s) => s.pending === 0),
     'every message was written',
   );
 
-  // Once the flood is over, the window comes back down.
+  // Once the flood is over, the window comes back down to its floor: a quiet second, then cheap
+  // writes for long enough to be judged a few times.
   await sleep(1000);
-  await traffic(sockets, 10, 10);
-  assert.ok(schedule.windowMs <= 5, `window ${schedule.windowMs} ms after a quiet second`);
+  await traffic([new FakeSocket(schedule, 0)], 10, 600);
+  assert.ok(schedule.windowMs <= 3, `window ${schedule.windowMs} ms once the flood is over`);
 });
 
 test('a ceiling of 0 writes every socket at the end of every turn, even under a flood', async () => {
