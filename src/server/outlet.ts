@@ -39,7 +39,7 @@ export interface Flushable {
 }
 
 /** The share of the event loop that fan-out writes may take before busy sockets gather longer. */
-const WRITE_SHARE = 0.4;
+const WRITE_SHARE = 0.3;
 /** How often the gather window is judged again, from the time writes took since. */
 const JUDGE_EVERY_MS = 200;
 /** The least window: within a burst, a socket just written waits at least this long. */
