@@ -123,3 +123,29 @@ test('frames pending for many sockets are joined once and the same bytes go to e
   assert.equal(other.toString(), 'onethree');
   assert.equal(schedule.joined([a, b, c], 11).toString(), 'onetwothree');
 });
+
+test('writeSoon, queued after the work of a turn, writes in that same check phase, once', async () => {
+  const schedule = new FlushSchedule(50);
+  const sockets = Array.from({ length: 3 }, () => new FakeSocket(schedule, 0));
+  const seen: number[] = [];
+  // As the server's defer does: the group commit, then writeSoon, both queued before the
+  // check phase; frames pushed inside it would otherwise wait for the next loop iteration.
+  const phase = new Promise<void>((resolve) => {
+    setImmediate(() => {
+      for (const s of sockets) s.push();
+      seen.push(total(sockets, 'writes'));
+    });
+    setImmediate(schedule.writeSoon);
+    setImmediate(() => {
+      seen.push(total(sockets, 'writes'));
+      resolve();
+    });
+  });
+  await phase;
+  await sleep(20);
+  assert.deepEqual(seen, [0, 3]);
+  assert.equal(total(sockets, 'writes'), 3, 'the pass it replaced did not write again');
+  assert.equal(total(sockets, 'messages'), 3);
+  schedule.writeSoon(); // nothing waits: a no-op
+  assert.equal(total(sockets, 'writes'), 3);
+});

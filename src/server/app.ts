@@ -12,6 +12,7 @@ import { createGateway } from './gateway.js';
 import { createHttpHandler, loadAssets } from './http.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics } from './metrics.js';
+import { FlushSchedule } from './outlet.js';
 
 export interface RunningServer {
   httpUrl: string;
@@ -62,11 +63,17 @@ export async function startParley(
   const bus = openBus(config.bus);
   const nodeId = randomBytes(6).toString('hex');
   const metrics = createMetrics();
+  const schedule = new FlushSchedule(config.fanoutGatherMs);
+  metrics.watchGatherWindow(() => schedule.windowMs);
   const chat = new Chat({
     log: store,
     bus,
     clock: { now: () => Date.now(), monotonic: () => performance.now() },
-    defer: (fn) => setImmediate(fn),
+    // The group commit's fan-out is written in the same check phase as the commit.
+    defer: (fn) => {
+      setImmediate(fn);
+      setImmediate(schedule.writeSoon);
+    },
     hashToken: (t) => createHash('sha256').update(t).digest('hex'),
     newToken: () => randomBytes(24).toString('base64url'),
     randomSuffix: () => randomBytes(3).toString('hex'),
@@ -97,7 +104,7 @@ export async function startParley(
   clusterHeartbeat?.unref();
 
   let httpPort = config.httpPort;
-  const gateway = createGateway(chat, config, log, metrics, () => httpPort);
+  const gateway = createGateway(chat, config, log, metrics, schedule, () => httpPort);
   // Header size and handshake time bound what a client can make the server hold before upgrade.
   const httpOptions = {
     maxHeaderSize: config.maxHeaderBytes,

@@ -12,7 +12,7 @@ import type { Metrics } from './metrics.js';
 import { originAllowed } from './origin.js';
 import { Connection, type Shared } from './connection.js';
 import { Heartbeat } from './heartbeat.js';
-import { FlushSchedule } from './outlet.js';
+import type { FlushSchedule } from './outlet.js';
 
 export interface Gateway {
   /** Takes an HTTP upgrade request from either port. */
@@ -35,6 +35,7 @@ export function createGateway(
   config: Config,
   log: Logger,
   metrics: Metrics,
+  schedule: FlushSchedule,
   pagePort: () => number,
 ): Gateway {
   const perAddress = new Map<string, number>();
@@ -43,8 +44,6 @@ export function createGateway(
     if (n > 0) perAddress.set(address, n);
     else perAddress.delete(address);
   };
-  const schedule = new FlushSchedule(config.fanoutGatherMs);
-  metrics.watchGatherWindow(() => schedule.windowMs);
   const heartbeat = new Heartbeat<Connection>(config.heartbeatMs, (c) => {
     log.info('disconnect', { address: c.address, reason: 'heartbeat timeout' });
     c.ws.terminate();

@@ -61,7 +61,7 @@ const MIN_WINDOW_MS = 1;
 export class FlushSchedule {
   private soon: Flushable[] = [];
   private later: Flushable[] = [];
-  private soonArmed = false;
+  private soonArmed: NodeJS.Immediate | undefined;
   private laterArmed = false;
   /** How long a recently written socket waits, in ms. */
   windowMs: number;
@@ -81,10 +81,7 @@ export class FlushSchedule {
     const idleFor = performance.now() - lastWrite;
     if (idleFor >= this.windowMs) {
       this.soon.push(o);
-      if (!this.soonArmed) {
-        this.soonArmed = true;
-        setImmediate(this.runSoon);
-      }
+      this.soonArmed ??= setImmediate(this.runSoon);
       return;
     }
     this.later.push(o);
@@ -94,8 +91,19 @@ export class FlushSchedule {
     }
   }
 
+  /**
+   * Writes what waits for the end of the turn now. Queued with setImmediate right after the
+   * work that produces frames (the group commit), it runs in the same check phase; otherwise
+   * the writes would wait for the next loop iteration, behind whatever its poll phase reads.
+   */
+  readonly writeSoon = (): void => {
+    if (!this.soonArmed) return;
+    clearImmediate(this.soonArmed);
+    this.runSoon();
+  };
+
   private readonly runSoon = (): void => {
-    this.soonArmed = false;
+    this.soonArmed = undefined;
     const queue = this.soon;
     this.soon = [];
     this.run(queue);
