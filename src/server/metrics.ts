@@ -10,7 +10,7 @@ export interface Metrics {
   connections: Gauge;
   slowConsumers: Counter;
   handshakesRefused: Counter<'reason'>;
-  /** Where each scrape reads the fan-out gather window from, in ms (the gateway's schedule). */
+  /** Where each scrape reads the fan-out gather window from, in ms (the fan-out's FlushSchedule). */
   watchGatherWindow(read: () => number): void;
 }
 
