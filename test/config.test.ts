@@ -2,6 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { ConfigError, DEFAULTS, SETTINGS, helpText, loadConfig } from '../src/server/config.js';
+import { openStore } from '../src/store/index.js';
+import { openBus } from '../src/bus/index.js';
 
 test('defaults: page on 8098, WebSockets on 8099, SQLite in ./data', () => {
   const c = loadConfig([], {});
@@ -65,4 +67,25 @@ test('the start command refuses a bad value with a non-zero exit and prints help
   const help = run(['--help']);
   assert.equal(help.status, 0);
   assert.match(help.stdout, /--allowed-origins/);
+});
+
+test('an unknown store or bus URL is refused by name, without its password', async () => {
+  await assert.rejects(
+    openStore('mysql://admin:hunter2@db.example/chat'),
+    (e: unknown) =>
+      e instanceof Error &&
+      /unknown store URL scheme "mysql:"/.test(e.message) &&
+      e.message.includes('admin:***@db.example') &&
+      !e.message.includes('hunter2'),
+  );
+  for (const url of ['nats://admin:hunter2@bus.example:4222', 'amqp://admin:hunter2@ bad host']) {
+    assert.throws(
+      () => openBus(url),
+      (e: unknown) =>
+        e instanceof Error &&
+        /unknown bus URL/.test(e.message) &&
+        e.message.includes('admin:***@') &&
+        !e.message.includes('hunter2'),
+    );
+  }
 });

@@ -6,13 +6,14 @@ import { Redis } from 'ioredis';
 import { createLocalBus } from './local.js';
 import { createRedisBus } from './redis.js';
 import type { Bus } from './types.js';
+import { redactUrl } from '../shared/redact-url.js';
 
 export function openBus(url: string | undefined): Bus {
   if (url === undefined || url === '' || url === 'local') return createLocalBus();
   const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(url)?.[1]?.toLowerCase();
   if (scheme === 'redis' || scheme === 'rediss') return openRedisUrl(url);
   throw new Error(
-    `unknown bus URL ${JSON.stringify(redact(url))}: use local (the default, one node) ` +
+    `unknown bus URL ${JSON.stringify(redactUrl(url))}: use local (the default, one node) ` +
       'or redis://host:6379',
   );
 }
@@ -65,15 +66,5 @@ async function shutdown(client: Redis): Promise<void> {
     client.disconnect();
   } finally {
     clearTimeout(timer);
-  }
-}
-
-function redact(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return url;
   }
 }

@@ -7,6 +7,7 @@ import pg from 'pg';
 import { openPostgresStore } from './postgres.js';
 import { openSqliteStore, type Synchronous } from './sqlite.js';
 import type { MessageStore } from './types.js';
+import { redactUrl } from '../shared/redact-url.js';
 
 const SCHEME = /^([A-Za-z][A-Za-z0-9+.-]*):/;
 
@@ -26,7 +27,7 @@ export async function openStore(
   if (scheme === 'sqlite') return openSqliteStore(sqlitePath(url), sync);
   if (scheme === 'postgres' || scheme === 'postgresql') return openPostgresUrl(url);
   throw new Error(
-    `unknown store URL scheme "${scheme}:" in ${redact(url)}: use sqlite:PATH (or a bare path) ` +
+    `unknown store URL scheme "${scheme}:" in ${redactUrl(url)}: use sqlite:PATH (or a bare path) ` +
       'or postgres://user@host:5432/database',
   );
 }
@@ -68,15 +69,4 @@ async function openPostgresUrl(url: string): Promise<MessageStore> {
       await pool.end();
     },
   };
-}
-
-/** The URL without its password, for messages and logs. */
-function redact(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
-  }
 }
