@@ -246,20 +246,33 @@ test('the Sec-WebSocket-Protocol ReDoS payload is answered at once', async () =>
   });
 });
 
+/** A raw socket that completes the handshake, sends `first` if given, and never reads again. */
+async function stalledSocket(port: number, first?: Buffer): Promise<net.Socket> {
+  const socket = net.connect(port, '127.0.0.1');
+  socket.on('error', () => undefined);
+  await new Promise((r) => socket.once('connect', r));
+  socket.write(
+    'GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+      `Sec-WebSocket-Key: ${Buffer.from('0123456789abcdef').toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+  );
+  await new Promise((r) => socket.once('data', r));
+  if (first) socket.write(first);
+  socket.pause();
+  return socket;
+}
+
+/** A client frame (masked, final) with a short payload. */
+function clientFrame(opcode: number, payload: Buffer): Buffer {
+  const mask = Buffer.from([1, 2, 3, 4]);
+  const head = Buffer.from([0x80 | opcode, 0x80 | payload.length]);
+  return Buffer.concat([head, mask, payload.map((b, i) => b ^ (mask[i % 4] as number))]);
+}
+
 test('a client that stops reading is closed once its buffer is full; others get everything', async () => {
   await withServer(
     { sendBufferBytes: 64 * 1024, rateBurst: 100_000, ratePerSecond: 100_000 },
     async (s) => {
-      // A raw socket that completes the handshake and then never reads again.
-      const slow = net.connect(s.wsPort, '127.0.0.1');
-      slow.on('error', () => undefined);
-      await new Promise((r) => slow.once('connect', r));
-      slow.write(
-        'GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
-          `Sec-WebSocket-Key: ${Buffer.from('0123456789abcdef').toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
-      );
-      await new Promise((r) => slow.once('data', r));
-      slow.pause();
+      const slow = await stalledSocket(s.wsPort);
       const sender = await TestClient.json(s);
       await sender.event('welcome');
       await sender.request({ type: 'join', room: 'lobby' });
@@ -277,6 +290,39 @@ test('a client that stops reading is closed once its buffer is full; others get 
       assert.equal(sender.closeCode, undefined, 'the reading client stays connected');
       const metrics = await (await get(s, '/metrics')).text();
       assert.match(metrics, /^parley_slow_consumers_total [1-9]/m);
+      slow.destroy();
+      sender.close();
+    },
+  );
+});
+
+test('a reader that stopped is closed after its limit, not after all the kernel would buffer', async () => {
+  const limit = 64 * 1024;
+  await withServer(
+    { sendBufferBytes: limit, rateBurst: 100_000, ratePerSecond: 100_000 },
+    async (s) => {
+      // It also claims, with an unasked pong, to have read far more than it was sent: ignored.
+      const slow = await stalledSocket(s.wsPort, clientFrame(0xa, Buffer.from('999999999')));
+      const sender = await TestClient.json(s);
+      await sender.event('welcome');
+      await sender.request({ type: 'join', room: 'lobby' });
+      const text = 'z'.repeat(4000);
+      const closed = async () =>
+        /^parley_slow_consumers_total [1-9]/m.test(await (await get(s, '/metrics')).text());
+      // The kernel alone would take megabytes for the stalled socket (its send buffer grows up
+      // to tcp_wmem's maximum) before the server's own buffer holds anything.
+      let sent = 0;
+      while (!(await closed())) {
+        assert.ok(sent < 16 * limit, `still open after ${sent} bytes were sent to it`);
+        sender.send({ type: 'send', room: 'lobby', cid: `z${sent}`, text });
+        sent += text.length;
+        await waitFor(
+          () => sender.events().filter((e) => e.type === 'msg').length * text.length >= sent,
+          'own message back',
+        );
+      }
+      assert.ok(sent <= 2 * limit, `closed after ${sent} bytes, limit ${limit}`);
+      assert.equal(sender.closeCode, undefined, 'the reading client stays connected');
       slow.destroy();
       sender.close();
     },

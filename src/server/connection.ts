@@ -122,9 +122,11 @@ function onMessage(this: Tagged, data: RawData, isBinary: boolean): void {
   this[CONNECTION]?.receive(data, isBinary);
 }
 
-function onPong(this: Tagged): void {
+function onPong(this: Tagged, echo: Buffer): void {
   const c = this[CONNECTION];
-  if (c) c.alive = true;
+  if (!c) return;
+  c.alive = true;
+  c.confirm(echo);
 }
 
 function onError(this: Tagged, err: Error & { code?: string }): void {

@@ -158,6 +158,10 @@ export abstract class Outlet implements Flushable {
   private pendingBytes = 0;
   private lastWrite = -Infinity;
   private readonly socket: Socket;
+  /** Bytes handed to the socket; the position the reader has confirmed; the last probe's. */
+  private written = 0;
+  private confirmed = 0;
+  private probed = 0;
 
   constructor(
     readonly ws: WebSocket,
@@ -195,7 +199,32 @@ export abstract class Outlet implements Flushable {
     if (this.ws.readyState !== this.ws.OPEN) return;
     this.lastWrite = this.schedule.runStartedAt ?? performance.now();
     this.socket.write(list.length === 1 ? (list[0] as Buffer) : this.schedule.joined(list, bytes));
+    this.written += bytes;
     const backlog = this.socket.writableLength;
-    if (backlog > this.limit) this.overflowed(backlog);
+    if (backlog > this.limit) return this.overflowed(backlog);
+    this.probe();
+  }
+
+  /**
+   * The kernel takes megabytes for a socket whose reader has stopped (its send buffer, up to
+   * tcp_wmem's maximum, and the peer's receive window) before `writableLength` grows at all, so
+   * that alone would let a stalled reader hold the limit plus several MiB, unnoticed for tens
+   * of seconds. A ping carrying the byte position is answered only once the reader has read up
+   * to it: past `limit` bytes unconfirmed the reader has stopped, whatever the kernel holds.
+   */
+  private probe(): void {
+    const unconfirmed = this.written - this.confirmed;
+    if (unconfirmed > this.limit) return this.overflowed(unconfirmed);
+    if (this.written - this.probed >= this.limit / 4) {
+      this.probed = this.written;
+      this.ws.ping(String(this.written));
+    }
+  }
+
+  /** A pong echoes a probe's position: the reader has read everything before it. */
+  confirm(echo: Buffer): void {
+    if (echo.length === 0 || echo.length > 16) return; // a heartbeat's pong, or not ours
+    const at = Number(echo.toString('latin1'));
+    if (Number.isSafeInteger(at) && at > this.confirmed && at <= this.written) this.confirmed = at;
   }
 }
