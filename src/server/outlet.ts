@@ -48,6 +48,8 @@ const WRITE_SHARE = 0.5;
 const JUDGE_EVERY_MS = 200;
 /** The least window: within a burst, a socket just written waits at least this long. */
 const MIN_WINDOW_MS = 1;
+/** How long a reader may go without confirming progress before being behind counts. */
+const PROBE_GRACE_MS = 1000;
 
 /**
  * When queued frames are written. A socket that has not been written to for the current window
@@ -166,6 +168,8 @@ export abstract class Outlet implements Flushable {
   private written = 0;
   private confirmed = 0;
   private probed = 0;
+  /** When the reader last confirmed progress, or was last asked with nothing outstanding. */
+  private progressAt = 0;
 
   constructor(
     readonly ws: WebSocket,
@@ -214,21 +218,28 @@ export abstract class Outlet implements Flushable {
    * tcp_wmem's maximum, and the peer's receive window) before `writableLength` grows at all, so
    * that alone would let a stalled reader hold the limit plus several MiB, unnoticed for tens
    * of seconds. A ping carrying the byte position is answered only once the reader has read up
-   * to it: past `limit` bytes unconfirmed the reader has stopped, whatever the kernel holds.
+   * to it: a reader more than `limit` bytes behind what it confirmed, and that confirmed nothing
+   * for PROBE_GRACE_MS, has stopped, whatever the kernel holds. The grace lets a burst larger
+   * than the limit (a replay on reconnect) reach a reader that is keeping up.
    */
   private probe(): void {
-    const unconfirmed = this.written - this.confirmed;
-    if (unconfirmed > this.limit) return this.overflowed(unconfirmed);
     if (this.written - this.probed >= this.limit / 4) {
+      // Nothing was outstanding: the reader was level, so the grace starts now.
+      if (this.probed === this.confirmed) this.progressAt = this.lastWrite;
       this.probed = this.written;
       this.ws.ping(String(this.written));
     }
+    const unconfirmed = this.written - this.confirmed;
+    if (unconfirmed > this.limit && this.lastWrite - this.progressAt > PROBE_GRACE_MS)
+      this.overflowed(unconfirmed);
   }
 
   /** A pong echoes a probe's position: the reader has read everything before it. */
   confirm(echo: Buffer): void {
     if (echo.length === 0 || echo.length > 16) return; // a heartbeat's pong, or not ours
     const at = Number(echo.toString('latin1'));
-    if (Number.isSafeInteger(at) && at > this.confirmed && at <= this.written) this.confirmed = at;
+    if (!Number.isSafeInteger(at) || at <= this.confirmed || at > this.written) return;
+    this.confirmed = at;
+    this.progressAt = performance.now();
   }
 }
