@@ -261,6 +261,19 @@ async function stalledSocket(port: number, first?: Buffer): Promise<net.Socket> 
   return socket;
 }
 
+/** A server whose send buffer limit is `limit` and whose rate limits stay out of the way. */
+function withSendLimit(limit: number, f: (s: TestServer) => Promise<void>) {
+  return withServer({ sendBufferBytes: limit, rateBurst: 100_000, ratePerSecond: 100_000 }, f);
+}
+
+/** A JSON client, welcomed and in `room`. */
+async function joined(s: TestServer, room: string): Promise<TestClient> {
+  const c = await TestClient.json(s);
+  await c.event('welcome');
+  await c.request({ type: 'join', room });
+  return c;
+}
+
 /** A client frame (masked, final) with a short payload. */
 function clientFrame(opcode: number, payload: Buffer): Buffer {
   const mask = Buffer.from([1, 2, 3, 4]);
@@ -269,93 +282,78 @@ function clientFrame(opcode: number, payload: Buffer): Buffer {
 }
 
 test('a client that stops reading is closed once its buffer is full; others get everything', async () => {
-  await withServer(
-    { sendBufferBytes: 64 * 1024, rateBurst: 100_000, ratePerSecond: 100_000 },
-    async (s) => {
-      const slow = await stalledSocket(s.wsPort);
-      const sender = await TestClient.json(s);
-      await sender.event('welcome');
-      await sender.request({ type: 'join', room: 'lobby' });
-      const text = 'y'.repeat(15_000);
-      const total = 600;
-      const back = () => sender.events().filter((e) => e.type === 'msg').length;
-      // The sender reads in this process, between the server's turns: it is sent to in steps of
-      // three messages, under its 64 KiB limit, so it keeps up as a reader elsewhere would. The
-      // stalled socket is sent all 9 MB, past what the kernel buffers for it.
-      for (let i = 0; i < total; i += 3) {
-        for (let j = i; j < Math.min(total, i + 3); j++)
-          sender.send({ type: 'send', room: 'lobby', cid: `s${j}`, text });
-        await waitFor(() => back() >= Math.min(total, i + 3), `message ${i + 3} back`, 30_000);
-      }
-      assert.equal(sender.closeCode, undefined, 'the reading client stays connected');
-      const metrics = await (await get(s, '/metrics')).text();
-      assert.match(metrics, /^parley_slow_consumers_total [1-9]/m);
-      slow.destroy();
-      sender.close();
-    },
-  );
+  await withSendLimit(64 * 1024, async (s) => {
+    const slow = await stalledSocket(s.wsPort);
+    const sender = await joined(s, 'lobby');
+    const text = 'y'.repeat(15_000);
+    const total = 600;
+    const back = () => sender.events().filter((e) => e.type === 'msg').length;
+    // The sender reads in this process, between the server's turns: it is sent to in steps of
+    // three messages, under its 64 KiB limit, so it keeps up as a reader elsewhere would. The
+    // stalled socket is sent all 9 MB, past what the kernel buffers for it.
+    for (let i = 0; i < total; i += 3) {
+      for (let j = i; j < Math.min(total, i + 3); j++)
+        sender.send({ type: 'send', room: 'lobby', cid: `s${j}`, text });
+      await waitFor(() => back() >= Math.min(total, i + 3), `message ${i + 3} back`, 30_000);
+    }
+    assert.equal(sender.closeCode, undefined, 'the reading client stays connected');
+    const metrics = await (await get(s, '/metrics')).text();
+    assert.match(metrics, /^parley_slow_consumers_total [1-9]/m);
+    slow.destroy();
+    sender.close();
+  });
 });
 
 test('a reader that stopped is closed after its limit, not after all the kernel would buffer', async () => {
   const limit = 64 * 1024;
-  await withServer(
-    { sendBufferBytes: limit, rateBurst: 100_000, ratePerSecond: 100_000 },
-    async (s) => {
-      // It also claims, with an unasked pong, to have read far more than it was sent: ignored.
-      const slow = await stalledSocket(s.wsPort, clientFrame(0xa, Buffer.from('999999999')));
-      const sender = await TestClient.json(s);
-      await sender.event('welcome');
-      await sender.request({ type: 'join', room: 'lobby' });
-      const text = 'z'.repeat(4000);
-      const closed = async () =>
-        /^parley_slow_consumers_total [1-9]/m.test(await (await get(s, '/metrics')).text());
-      // The kernel alone would take megabytes for the stalled socket (its send buffer grows up
-      // to tcp_wmem's maximum) before the server's own buffer holds anything.
-      // 80 KB a second: past the limit within a second, then its one second of grace.
-      let sent = 0;
-      while (!(await closed())) {
-        assert.ok(sent < 16 * limit, `still open after ${sent} bytes were sent to it`);
-        sender.send({ type: 'send', room: 'lobby', cid: `z${sent}`, text });
-        sent += text.length;
-        await waitFor(
-          () => sender.events().filter((e) => e.type === 'msg').length * text.length >= sent,
-          'own message back',
-        );
-        await new Promise((r) => setTimeout(r, 50));
-      }
-      assert.ok(sent <= 3 * limit, `closed after ${sent} bytes, limit ${limit}`);
-      assert.equal(sender.closeCode, undefined, 'the reading client stays connected');
-      slow.destroy();
-      sender.close();
-    },
-  );
+  await withSendLimit(limit, async (s) => {
+    // It also claims, with an unasked pong, to have read far more than it was sent: ignored.
+    const slow = await stalledSocket(s.wsPort, clientFrame(0xa, Buffer.from('999999999')));
+    const sender = await joined(s, 'lobby');
+    const text = 'z'.repeat(4000);
+    const closed = async () =>
+      /^parley_slow_consumers_total [1-9]/m.test(await (await get(s, '/metrics')).text());
+    // The kernel alone would take megabytes for the stalled socket (its send buffer grows up
+    // to tcp_wmem's maximum) before the server's own buffer holds anything.
+    // 80 KB a second: past the limit within a second, then its one second of grace.
+    let sent = 0;
+    while (!(await closed())) {
+      assert.ok(sent < 16 * limit, `still open after ${sent} bytes were sent to it`);
+      sender.send({ type: 'send', room: 'lobby', cid: `z${sent}`, text });
+      sent += text.length;
+      await waitFor(
+        () => sender.events().filter((e) => e.type === 'msg').length * text.length >= sent,
+        'own message back',
+      );
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.ok(sent <= 3 * limit, `closed after ${sent} bytes, limit ${limit}`);
+    assert.equal(sender.closeCode, undefined, 'the reading client stays connected');
+    slow.destroy();
+    sender.close();
+  });
 });
 
 test('a reader that keeps up gets a replay larger than its limit in one go, and stays', async () => {
   const limit = 64 * 1024;
-  await withServer(
-    { sendBufferBytes: limit, rateBurst: 100_000, ratePerSecond: 100_000 },
-    async (s) => {
-      const writer = await TestClient.json(s);
-      await writer.event('welcome');
-      await writer.request({ type: 'join', room: 'big' });
-      const text = 'r'.repeat(4000);
-      for (let i = 1; i <= 40; i++)
-        await writer.request({ type: 'send', room: 'big', cid: `b${i}`, text });
-      const reader = await TestClient.json(s);
-      await reader.event('welcome');
-      reader.send({ type: 'join', room: 'big', since: 0 });
-      const replay = await reader.take('msg', 40);
-      assert.deepEqual(
-        replay.map((m) => m.seq),
-        Array.from({ length: 40 }, (_, i) => i + 1),
-      );
-      await new Promise((r) => setTimeout(r, 1500)); // past the grace, with nothing more sent
-      writer.send({ type: 'send', room: 'big', cid: 'after', text: 'one more' });
-      await reader.event('msg', (m) => m.text === 'one more');
-      assert.equal(reader.closeCode, undefined, 'the reader stays connected');
-      writer.close();
-      reader.close();
-    },
-  );
+  await withSendLimit(limit, async (s) => {
+    const writer = await joined(s, 'big');
+    const text = 'r'.repeat(4000);
+    for (let i = 1; i <= 40; i++)
+      await writer.request({ type: 'send', room: 'big', cid: `b${i}`, text });
+    const reader = await TestClient.json(s);
+    await reader.event('welcome');
+    reader.send({ type: 'join', room: 'big', since: 0 });
+    const replay = await reader.take('msg', 40);
+    assert.deepEqual(
+      replay.map((m) => m.seq),
+      Array.from({ length: 40 }, (_, i) => i + 1),
+    );
+    await new Promise((r) => setTimeout(r, 1500)); // past the grace, with nothing more sent
+    writer.send({ type: 'send', room: 'big', cid: 'after', text: 'one more' });
+    await reader.event('msg', (m) => m.text === 'one more');
+    assert.equal(reader.closeCode, undefined, 'the reader stays connected');
+    writer.close();
+    reader.close();
+  });
 });
