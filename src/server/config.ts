@@ -31,7 +31,7 @@ export interface Config {
   historyBound: number;
   /** Least time between two writes to a busy socket, so bursts share writes. */
   fanoutGatherMs: number;
-  /** Per-connection send buffer; past it the connection is a slow consumer and is closed. */
+  /** How far a connection may be behind: unsent, or sent and not shown read; then it is closed. */
   sendBufferBytes: number;
   heartbeatMs: number;
   /** How often a node tells the others who is on it; three missed and it is taken for dead. */
@@ -176,7 +176,7 @@ export const SETTINGS: Setting[] = [
     flag: 'send-buffer-bytes',
     env: 'PARLEY_SEND_BUFFER_BYTES',
     kind: 'int',
-    help: 'unsent bytes per connection before it is closed with 1013',
+    help: 'bytes a connection may be behind (unsent, or sent and not read) before it is closed with 1013',
   },
   {
     key: 'fanoutGatherMs',

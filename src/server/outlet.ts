@@ -174,7 +174,7 @@ export abstract class Outlet implements Flushable {
   constructor(
     readonly ws: WebSocket,
     private readonly schedule: FlushSchedule,
-    /** Unsent bytes a socket may hold before its reader counts as stopped. */
+    /** Bytes a reader may be behind (unsent, or sent and not confirmed) before it counts as stopped. */
     private readonly limit: number,
   ) {
     // ws keeps the socket private; frames are written to it whole, between ws's own frames
