@@ -46,13 +46,15 @@ class FakeSocket implements Flushable {
   push(): void {
     if (this.pending++ === 0) this.schedule.add(this, this.lastWrite);
   }
-  flush(): void {
+  flush(): number {
+    const n = this.pending;
     this.lastWrite = this.schedule.runStartedAt ?? performance.now();
-    this.messages += this.pending;
+    this.messages += n;
     this.pending = 0;
     this.writes++;
     const until = performance.now() + this.costMs;
     while (performance.now() < until);
+    return n;
   }
 }
 
@@ -101,6 +103,43 @@ test('under a flood the window grows, up to its ceiling, and writes carry severa
   await sleep(1000);
   await traffic([new FakeSocket(schedule, 0)], 10, 600);
   assert.ok(schedule.windowMs <= 3, `window ${schedule.windowMs} ms once the flood is over`);
+});
+
+/** Counts what `sockets` get while `load` runs. */
+async function during(sockets: FakeSocket[], load: () => Promise<void>) {
+  const [messages0, writes0] = [total(sockets, 'messages'), total(sockets, 'writes')];
+  const started = performance.now();
+  await load();
+  return {
+    messages: total(sockets, 'messages') - messages0,
+    writes: total(sockets, 'writes') - writes0,
+    ms: performance.now() - started,
+  };
+}
+
+test('under a sustained flood writes keep to less of the loop, for headroom', async () => {
+  const schedule = new FlushSchedule(50);
+  // Writing all 100 takes 10 ms, and a message comes every 5 ms: twice the event loop.
+  const sockets = Array.from({ length: 100 }, () => new FakeSocket(schedule, 0.1));
+  await traffic(sockets, 5, 2000);
+  const { writes, messages, ms } = await during(sockets, () => traffic(sockets, 5, 1500));
+  // At the edge, the writes would take half the loop (about 20 writes a socket a second).
+  const share = (writes * 0.1) / ms;
+  assert.ok(share < 0.4, `writes took ${(share * 100).toFixed(0)}% of the loop`);
+  assert.ok(messages >= 2 * writes, `${messages} messages in ${writes} writes`);
+});
+
+test('after a sustained flood, a load below the edge is written a message at a time again', async () => {
+  const schedule = new FlushSchedule(50);
+  const flood = Array.from({ length: 100 }, () => new FakeSocket(schedule, 0.1));
+  await traffic(flood, 5, 1500);
+  // Writes that take 40% of the loop: below the edge, but above the share a sustained load aims
+  // for; gathered as long as the flood still counted.
+  const steady = Array.from({ length: 20 }, () => new FakeSocket(schedule, 0.2));
+  await traffic(steady, 10, 3500);
+  const { writes, messages } = await during(steady, () => traffic(steady, 10, 800));
+  assert.ok(schedule.windowMs <= 1, `window ${schedule.windowMs} ms`);
+  assert.equal(writes, messages);
 });
 
 test('a ceiling of 0 writes every socket at the end of every turn, even under a flood', async () => {

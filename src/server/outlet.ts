@@ -35,7 +35,8 @@ const FLUSH_BYTES = 64 * 1024;
 
 /** What the schedule flushes: an outlet, or anything that writes what it holds. */
 export interface Flushable {
-  flush(): void;
+  /** Writes what is held, in one write; returns how many frames that was (0: no write). */
+  flush(): number;
 }
 
 /**
@@ -44,6 +45,15 @@ export interface Flushable {
  * latency for CPU it is not short of; past it, gathering keeps it from saturating.
  */
 const WRITE_SHARE = 0.5;
+/**
+ * The share aimed at while the load is sustained: while writes would have taken more than
+ * WRITE_SHARE without gathering, at every judgement for SUSTAINED_MS. Such a server is near
+ * saturation, and at the edge of WRITE_SHARE each burst would tip it over: aiming lower leaves
+ * it headroom. It goes back to WRITE_SHARE after as long below it, so a spike changes nothing
+ * and a load right at the edge does not switch at every judgement.
+ */
+const GATHER_SHARE = 0.3;
+const SUSTAINED_MS = 1000;
 /** How often the gather window is judged again, from the time writes took since. */
 const JUDGE_EVERY_MS = 200;
 /** The least window: within a burst, a socket just written waits at least this long. */
@@ -61,8 +71,8 @@ const PROBE_GRACE_MS = 1000;
  * The window adapts to load. While writes take less than WRITE_SHARE of the event loop it stays
  * near MIN_WINDOW_MS and latency is that of a write per turn; past it, the window grows (at most
  * doubling per judgement, up to `maxMs`) until they take that share again, so a server under a
- * flood spends its time on more messages per write instead of saturating. Two queues and at most
- * one timer serve every socket.
+ * flood spends its time on more messages per write instead of saturating; under sustained load,
+ * until they take GATHER_SHARE. Two queues and at most one timer serve every socket.
  */
 export class FlushSchedule {
   private soon: Flushable[] = [];
@@ -74,7 +84,12 @@ export class FlushSchedule {
   /** Set while a run writes: every socket of one run counts as written at its start. */
   runStartedAt: number | undefined;
   private busyMs = 0;
+  private frames = 0;
+  private writes = 0;
   private judgedAt = performance.now();
+  /** Aiming for GATHER_SHARE; and since when the load has been on the other side of WRITE_SHARE. */
+  private sustained = false;
+  private crossedAt: number | undefined;
   private lastList: readonly Buffer[] = [];
   private lastJoined: Buffer | undefined;
 
@@ -125,7 +140,11 @@ export class FlushSchedule {
   private run(queue: Flushable[]): void {
     const start = performance.now();
     this.runStartedAt = start;
-    for (const o of queue) o.flush();
+    for (const o of queue) {
+      const n = o.flush();
+      this.frames += n;
+      if (n > 0) this.writes++;
+    }
     this.runStartedAt = undefined;
     const end = performance.now();
     this.busyMs += end - start;
@@ -148,11 +167,20 @@ export class FlushSchedule {
   private judge(now: number): void {
     const elapsed = now - this.judgedAt;
     const share = this.busyMs / elapsed;
-    this.busyMs = 0;
+    // What writes would have taken with a write per frame: a write costs about the same for one
+    // frame or several, so this slightly overstates it.
+    const demand = this.writes > 0 ? (share * this.frames) / this.writes : 0;
+    this.busyMs = this.frames = this.writes = 0;
     this.judgedAt = now;
+    if (demand > WRITE_SHARE === this.sustained) this.crossedAt = undefined;
+    else if (now - (this.crossedAt ??= now) >= SUSTAINED_MS) {
+      this.sustained = !this.sustained;
+      this.crossedAt = undefined;
+    }
+    const target = this.sustained ? GATHER_SHARE : WRITE_SHARE;
     // Grow at most twofold per judgement; shrink at most by half per period that passed, so a
     // quiet minute brings the window all the way down.
-    const factor = Math.min(2, Math.max(0.5 ** (elapsed / JUDGE_EVERY_MS), share / WRITE_SHARE));
+    const factor = Math.min(2, Math.max(0.5 ** (elapsed / JUDGE_EVERY_MS), share / target));
     const next = Math.max(this.windowMs, MIN_WINDOW_MS) * factor;
     this.windowMs = Math.min(this.maxMs, Math.max(MIN_WINDOW_MS, next));
   }
@@ -198,19 +226,20 @@ export abstract class Outlet implements Flushable {
   }
 
   /** Writes what is pending in one write; called by the schedule, and before a close frame. */
-  flush(): void {
+  flush(): number {
     const list = this.pending;
-    if (!list) return;
+    if (!list) return 0;
     const bytes = this.pendingBytes;
     this.pending = undefined;
     this.pendingBytes = 0;
-    if (this.ws.readyState !== this.ws.OPEN) return;
+    if (this.ws.readyState !== this.ws.OPEN) return 0;
     this.lastWrite = this.schedule.runStartedAt ?? performance.now();
     this.socket.write(list.length === 1 ? (list[0] as Buffer) : this.schedule.joined(list, bytes));
     this.written += bytes;
     const backlog = this.socket.writableLength;
-    if (backlog > this.limit) return this.overflowed(backlog);
-    this.probe();
+    if (backlog > this.limit) this.overflowed(backlog);
+    else this.probe();
+    return list.length;
   }
 
   /**
