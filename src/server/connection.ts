@@ -1,8 +1,8 @@
 // One WebSocket connection: the core's Peer, frames in (binary, rate limit) and frames out
-// (bounded, one write per turn). Listeners are shared module-level functions and the state is
-// one object, so an idle connection costs little memory.
+// (bounded, one write per turn). ws's events reach it without a listener per connection, so an
+// idle connection costs little memory.
 
-import type { WebSocket, RawData } from 'ws';
+import { WebSocket, type RawData } from 'ws';
 import { SUBPROTOCOL } from '../protocol/index.js';
 import {
   serveJson,
@@ -32,8 +32,41 @@ export interface Shared {
   onError(err: unknown): void;
 }
 
-const CONNECTION = Symbol('parley.connection');
-type Tagged = WebSocket & { [CONNECTION]?: Connection };
+/**
+ * ws's socket with a slot for its connection (the gateway has ws make these). ws reports
+ * everything through emit, and this hands Parley's events straight to the connection: four
+ * listeners and a tag on each socket would cost every connection memory.
+ */
+export class ConnectionSocket extends WebSocket {
+  connection: Connection | undefined = undefined;
+
+  override emit(event: string | symbol, ...args: unknown[]): boolean {
+    const c = this.connection;
+    switch (event) {
+      case 'message':
+        c?.receive(args[0] as RawData, args[1] as boolean);
+        break;
+      case 'pong':
+        if (c) {
+          c.alive = true;
+          c.confirm(args[0] as Buffer);
+        }
+        break;
+      case 'error': {
+        // ws has already sent the close frame that goes with it (1007, 1009, ...).
+        const code = (args[0] as { code?: unknown } | undefined)?.code;
+        c?.shared.log.info('peer-error', { address: c.address, code: code ?? 'unknown' });
+        // Handled: with no listener, EventEmitter would throw it and end the process.
+        if (this.listenerCount('error') === 0) return true;
+        break;
+      }
+      case 'close':
+        c?.closed(args[0] as number);
+        break;
+    }
+    return super.emit(event, ...args);
+  }
+}
 
 export class Connection extends Outlet implements Peer, Beating {
   readonly codec: 'json' | 'text';
@@ -43,22 +76,18 @@ export class Connection extends Outlet implements Peer, Beating {
   beatSlice = 0;
 
   constructor(
-    ws: WebSocket,
+    ws: ConnectionSocket,
     readonly address: string,
     readonly shared: Shared,
   ) {
     super(ws, shared.schedule, shared.config.sendBufferBytes);
     this.codec = ws.protocol === SUBPROTOCOL ? 'json' : 'text';
-    (ws as Tagged)[CONNECTION] = this;
+    ws.connection = this;
     shared.heartbeat.add(this);
     shared.metrics.connections.inc();
     this.session = shared.chat.connect(this);
     shared.log.info('connect', { address, codec: this.codec, name: this.session.name });
     if (this.codec === 'text') startText(shared.chat, this.session, shared.onError);
-    ws.on('message', onMessage);
-    ws.on('pong', onPong);
-    ws.on('error', onError);
-    ws.on('close', onClose);
   }
 
   send(frame: Frame): void {
@@ -116,25 +145,4 @@ export class Connection extends Outlet implements Peer, Beating {
     this.shared.release(this.address);
     log.info('disconnect', { address: this.address, code });
   }
-}
-
-function onMessage(this: Tagged, data: RawData, isBinary: boolean): void {
-  this[CONNECTION]?.receive(data, isBinary);
-}
-
-function onPong(this: Tagged, echo: Buffer): void {
-  const c = this[CONNECTION];
-  if (!c) return;
-  c.alive = true;
-  c.confirm(echo);
-}
-
-function onError(this: Tagged, err: Error & { code?: string }): void {
-  // ws has already sent the close frame that goes with it (1007, 1009, ...).
-  const c = this[CONNECTION];
-  c?.shared.log.info('peer-error', { address: c.address, code: err.code ?? 'unknown' });
-}
-
-function onClose(this: Tagged, code: number): void {
-  this[CONNECTION]?.closed(code);
 }

@@ -10,7 +10,7 @@ import type { Config } from './config.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 import { originAllowed } from './origin.js';
-import { Connection, type Shared } from './connection.js';
+import { Connection, ConnectionSocket, type Shared } from './connection.js';
 import { Heartbeat } from './heartbeat.js';
 import type { FlushSchedule } from './outlet.js';
 
@@ -58,7 +58,8 @@ export function createGateway(
     schedule,
     onError: (err) => log.error('request-failed', { err }),
   };
-  const wss = new WebSocketServer({
+  const wss = new WebSocketServer<typeof ConnectionSocket>({
+    WebSocket: ConnectionSocket,
     noServer: true,
     maxPayload: config.maxMessageBytes,
     perMessageDeflate: false,
@@ -89,7 +90,10 @@ export function createGateway(
         accepted = true;
         new Connection(ws, address, shared);
       });
-      if (!accepted) release(address);
+      // Once upgraded, ws's own handler destroys the socket on an error; a second listener
+      // would cost every connection a listener array.
+      if (accepted) socket.off('error', destroyOnError);
+      else release(address);
     },
     async closeAll(code, reason, ms) {
       const all = [...heartbeat];
