@@ -99,7 +99,7 @@ export class Chat {
   disconnect(session: Session): void {
     if (session.closed) return;
     session.closed = true;
-    for (const sub of [...session.subs.values()]) this.unsubscribe(session, sub);
+    for (const sub of session.subs) this.unsubscribe(session, sub);
     this.detachIdentity(session);
   }
 
@@ -212,7 +212,7 @@ export class Chat {
       identity.display = display;
       identity.tokenHash = tokenHash;
     }
-    for (const sub of [...session.subs.values()]) {
+    for (const sub of session.subs) {
       const { room } = sub;
       if (room.direct) {
         // Direct conversations belong to the name: a new name leaves the old ones behind.
@@ -267,7 +267,7 @@ export class Chat {
     onJoined: (info: Joined) => void,
   ): Promise<void> {
     const r = await this.resolve(session, label);
-    const existing = session.subs.get(r.id);
+    const existing = session.sub(r.id);
     if (existing) {
       onJoined({
         id: r.id,
@@ -277,7 +277,7 @@ export class Chat {
       });
       return;
     }
-    if (session.subs.size >= this.deps.limits.roomsPerConnection)
+    if (session.subs.length >= this.deps.limits.roomsPerConnection)
       throw new ChatError('TOO_MANY_ROOMS');
     const room = this.room(r.id, r.direct);
     const sub = this.subscribe(session, room, r.label, 0, true);
@@ -285,10 +285,10 @@ export class Chat {
     try {
       latest = await this.read(() => this.deps.log.lastSeq(r.id));
     } catch (e) {
-      if (session.subs.get(r.id) === sub) this.unsubscribe(session, sub);
+      if (session.sub(r.id) === sub) this.unsubscribe(session, sub);
       throw e;
     }
-    if (session.subs.get(r.id) !== sub) return;
+    if (session.sub(r.id) !== sub) return;
     room.lastSeq = Math.max(room.lastSeq, latest);
     sub.cursor = since === undefined ? latest : Math.min(since, latest);
     onJoined({ id: r.id, label: r.label, lastSeq: latest, room });
@@ -304,7 +304,7 @@ export class Chat {
   ): Subscription {
     const sub: Subscription = { room, label, cursor, catchingUp, lastTyping: 0 };
     room.subs.set(session, sub);
-    session.subs.set(room.id, sub);
+    session.addSub(sub);
     if (!room.direct && this.enterRoom(room, session.key, session.name)) {
       this.presence(room, session, session.name, 'join');
     }
@@ -313,7 +313,7 @@ export class Chat {
 
   async part(session: Session, label: string): Promise<string> {
     const r = await this.resolve(session, label);
-    const sub = session.subs.get(r.id);
+    const sub = session.sub(r.id);
     if (!sub) throw new ChatError('NOT_IN_ROOM');
     this.unsubscribe(session, sub);
     return r.label;
@@ -322,8 +322,8 @@ export class Chat {
   private unsubscribe(session: Session, sub: Subscription): void {
     const { room } = sub;
     room.subs.delete(session);
-    session.subs.delete(room.id);
-    if (session.current === room.id) session.current = session.subs.keys().next().value;
+    session.removeSub(room);
+    if (session.current === room.id) session.current = session.subs[0]?.room.id;
     if (!room.direct && this.leaveRoom(room, session.key, session.name)) {
       this.presence(room, session, session.name, 'leave');
     }
@@ -454,7 +454,7 @@ export class Chat {
     if (!isValidCid(cid)) throw new ChatError('CID_INVALID');
     if (!isValidText(text)) throw new ChatError('TEXT_INVALID');
     const r = await this.resolve(session, label);
-    if (!r.direct && !session.subs.has(r.id)) throw new ChatError('NOT_IN_ROOM');
+    if (!r.direct && !session.sub(r.id)) throw new ChatError('NOT_IN_ROOM');
     const draft = { room: r.id, cid, from: session.name, text, me, direct: r.direct };
     const message = await new Promise<ChatMessage>((resolve, reject) => {
       this.pending.push({ draft, label: r.label, resolve, reject });
@@ -723,7 +723,7 @@ export class Chat {
 
   async typing(session: Session, label: string): Promise<string> {
     const r = await this.resolve(session, label);
-    const sub = session.subs.get(r.id);
+    const sub = session.sub(r.id);
     if (!sub) throw new ChatError('NOT_IN_ROOM');
     const now = this.deps.clock.now();
     if (now - sub.lastTyping < TYPING_MIN_INTERVAL_MS) return r.label;
@@ -760,7 +760,7 @@ export class Chat {
 
   /** The label of a session's room id, for text replies. */
   labelOf(session: Session, id: string): string {
-    return session.subs.get(id)?.label ?? id;
+    return session.sub(id)?.label ?? id;
   }
 }
 

@@ -18,6 +18,7 @@ export interface Subscription {
 }
 
 const SETTLED: Promise<void> = Promise.resolve();
+const NONE: readonly Subscription[] = [];
 
 export class Session {
   name: string;
@@ -25,7 +26,11 @@ export class Session {
   /** Hash of the token that owns the name; undefined for a guest. */
   tokenHash: string | undefined;
   token: string | undefined;
-  readonly subs = new Map<string, Subscription>();
+  /**
+   * The rooms this session is in, in the order joined. An array replaced on change, not a Map:
+   * most sessions are in one room or a few, and a Map's table alone costs about 250 bytes.
+   */
+  subs: readonly Subscription[] = NONE;
   /** The room plain lines go to (text mode). */
   current: string | undefined;
   closed = false;
@@ -44,6 +49,25 @@ export class Session {
     this.name = guestName;
     this.key = guestName.toLowerCase();
     this.bucket = bucket;
+  }
+
+  /** The subscription to a room, by its id. */
+  sub(room: string): Subscription | undefined {
+    for (const s of this.subs) if (s.room.id === room) return s;
+    return undefined;
+  }
+
+  addSub(sub: Subscription): void {
+    this.removeSub(sub.room);
+    this.subs = this.subs.concat(sub);
+  }
+
+  removeSub(room: Room): void {
+    const i = this.subs.findIndex((s) => s.room === room);
+    if (i < 0) return;
+    const rest = this.subs.slice();
+    rest.splice(i, 1);
+    this.subs = rest;
   }
 
   get claimed(): boolean {
