@@ -125,12 +125,17 @@ export class Chat {
   }
 
   private attachIdentity(session: Session): void {
-    let id = this.identities.get(session.key);
-    if (!id) {
-      id = { display: session.name, tokenHash: session.tokenHash, sessions: [] };
-      this.identities.set(session.key, id);
+    const id = this.identities.get(session.key);
+    // Arrays of the exact size: a push onto an empty array makes room for 17, and most names
+    // have one session, so each connection would carry 128 bytes of empty slots.
+    if (id) id.sessions = id.sessions.concat(session);
+    else {
+      this.identities.set(session.key, {
+        display: session.name,
+        tokenHash: session.tokenHash,
+        sessions: [session],
+      });
     }
-    id.sessions.push(session);
   }
 
   private detachIdentity(session: Session): void {
