@@ -172,10 +172,16 @@ export class FlushSchedule {
     const demand = this.writes > 0 ? (share * this.frames) / this.writes : 0;
     this.busyMs = this.frames = this.writes = 0;
     this.judgedAt = now;
-    if (demand > WRITE_SHARE === this.sustained) this.crossedAt = undefined;
-    else if (now - (this.crossedAt ??= now) >= SUSTAINED_MS) {
-      this.sustained = !this.sustained;
-      this.crossedAt = undefined;
+    // The load becomes sustained, or gone, once it has stayed on the other side of WRITE_SHARE
+    // for SUSTAINED_MS.
+    const over = demand > WRITE_SHARE;
+    if (over === this.sustained) this.crossedAt = undefined;
+    else {
+      this.crossedAt ??= now;
+      if (now - this.crossedAt >= SUSTAINED_MS) {
+        this.sustained = over;
+        this.crossedAt = undefined;
+      }
     }
     const target = this.sustained ? GATHER_SHARE : WRITE_SHARE;
     // Grow at most twofold per judgement; shrink at most by half per period that passed, so a
