@@ -54,11 +54,20 @@ export interface StallCommand {
   n: number;
 }
 
+/**
+ * The stalled clients the server has not closed are closed from this side, as a dead peer's
+ * connection is at last torn down, so the next window starts without them.
+ */
+export interface ReleaseCommand {
+  cmd: 'release';
+}
+
 export interface CloseCommand {
   cmd: 'close';
 }
 
-export type Command = ConnectCommand | SettleCommand | RunCommand | StallCommand | CloseCommand;
+export type Command =
+  ConnectCommand | SettleCommand | RunCommand | StallCommand | ReleaseCommand | CloseCommand;
 
 export interface ConnectResult {
   opened: number;

@@ -475,7 +475,7 @@ function run(cmd: RunCommand): Promise<RunResult> {
         maxScheduleSlipMs: 0,
         sendersPerNode,
         ...split(),
-        stalled: clients.filter((c) => c.stalled).length,
+        ...stalledCounts(),
       });
       return;
     }
@@ -498,7 +498,7 @@ function run(cmd: RunCommand): Promise<RunResult> {
         maxScheduleSlipMs: maxSlip,
         sendersPerNode,
         ...split(),
-        stalled: clients.filter((c) => c.stalled).length,
+        ...stalledCounts(),
       };
       phase = -1;
       resolve(result);
@@ -534,8 +534,15 @@ function stall(n: number): { stalled: number } {
   return { stalled: chosen.length };
 }
 
-function close(): Promise<{ closed: number }> {
-  const open = clients.filter((c) => c.open);
+// A stalled client does not read, so it does not see the server close it either: how many the
+// server closed is the server's to say (Parley's /metrics).
+function stalledCounts(): { stalled: number } {
+  return { stalled: clients.filter((c) => c.stalled).length };
+}
+
+/** Closes the clients that `pick` chooses among the open ones; resolves once they are gone. */
+function close(pick: (c: Client) => boolean = () => true): Promise<{ closed: number }> {
+  const open = clients.filter((c) => c.open && pick(c));
   return new Promise((resolve) => {
     let left = open.length;
     if (left === 0) return resolve({ closed: 0 });
@@ -562,6 +569,8 @@ async function handle(cmd: Command): Promise<unknown> {
       return run(cmd);
     case 'stall':
       return stall(cmd.n);
+    case 'release':
+      return close((c) => c.stalled);
     case 'close':
       return close();
   }

@@ -277,9 +277,12 @@ interface Scenario {
   cluster?: boolean;
   /** Message text length in bytes. */
   messageBytes: number;
-  /** Clients that stop reading after connecting (slow consumers); the others are measured. */
+  /**
+   * Clients that connect before each window and stop reading as it starts (slow consumers);
+   * the others are measured. Each such window is paired with one of `baseline`, the same load
+   * without them, run beside it in the same server process.
+   */
   stalled: number;
-  /** The scenario this one is compared with: the same load without the stalled clients. */
   baseline?: string;
 }
 
@@ -349,10 +352,12 @@ function scenarios(quick: boolean): Scenario[] {
       ...common,
     },
     // 4 KiB messages, so that a client that stops reading fills the kernel's buffers and then
-    // the server's own within the run (200 KiB/s each).
+    // the server's own within a window (200 KiB/s each).
     {
       name: 'slow-base',
-      title: `${slow} clients in one room, 10 senders, 50 msg/s of 4 KiB in all (the baseline of slow-stalled)`,
+      title:
+        `${slow} clients in one room, 10 senders, 50 msg/s of 4 KiB in all ` +
+        '(the baseline of slow-stalled: run with it, one window of each in turn)',
       clients: slow,
       rooms: 0,
       rate: 50,
@@ -363,8 +368,8 @@ function scenarios(quick: boolean): Scenario[] {
     },
     {
       name: 'slow-stalled',
-      title: `slow-base with ${stalled} more clients that stop reading as soon as they are connected`,
-      clients: slow + stalled,
+      title: `slow-base with ${stalled} more clients that connect before each window and stop reading as it starts`,
+      clients: slow,
       rooms: 0,
       rate: 50,
       sendersPerRoom: 10,
@@ -860,6 +865,8 @@ interface WindowResult extends RunResult {
   /** Contended and run again: left out of the medians. */
   replaced: boolean;
   wallMs: number;
+  /** Server RSS (summed over nodes) at the window's end minus at its start. */
+  rssGrowthKiB: number;
   deliveriesPerS: number;
   /** Server CPU time, summed over the nodes in the cluster scenario. */
   serverCpuUs: number;
@@ -912,7 +919,10 @@ interface SideResult {
     heapPerConnectionKiB: number;
   };
   warmup?: RunResult;
+  /** In the scenarios with stalled clients, those windows; the others are in `baseWindows`. */
   windows: WindowResult[];
+  /** Windows without stalled clients, each run beside the window of `windows` at its index. */
+  baseWindows?: WindowResult[];
   /** Server RSS (summed over nodes) before the first window and after the last. */
   rssWindowsKiB?: { start: number; end: number };
   /** Scenarios with stalled clients: what the server did with them. */
@@ -920,6 +930,8 @@ interface SideResult {
     clients: number;
     /** Parley's parley_slow_consumers_total at the end (the plain server has no such policy). */
     closedAsSlow?: number;
+    /** Per pair of windows: the others' p99 with the stalled clients ÷ without them. */
+    p99Ratios?: number[];
   };
   profile?: ProfileSummary & { file: string };
   error?: string;
@@ -934,7 +946,18 @@ function redactArg(a: string): string {
   return a.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
 }
 
-async function runSide(spec: SideSpec, sc: Scenario, opts: Options): Promise<SideResult> {
+/** A side whose servers and load generator are up and whose clients are connected and warm. */
+interface OpenSide {
+  side: SideResult;
+  /** Runs the next window (a pair with and without stalled clients); false if it must be run again. */
+  unit(w: number): Promise<boolean>;
+  /** One more window under the V8 profiler, left out of the medians. */
+  profile(w: number): Promise<void>;
+  /** Records what is left to record and stops every process of the side. */
+  close(): Promise<void>;
+}
+
+async function openSide(spec: SideSpec, sc: Scenario, opts: Options): Promise<OpenSide> {
   mkdirSync(resultsDir, { recursive: true });
   const pin = opts.pin && canPin;
   const cluster = spec.nodes > 0;
@@ -947,6 +970,20 @@ async function runSide(spec: SideSpec, sc: Scenario, opts: Options): Promise<Sid
   const backend = cluster ? freshBackend(opts, spec.key) : undefined;
   const servers: ServerUnderTest[] = [];
   let lg: Rpc | undefined;
+  const stop = async () => {
+    // The servers go first, so that no one pays for a thousand goodbyes.
+    for (const s of servers) s.proc.kill('SIGKILL');
+    await Promise.all(servers.map((s) => exited(s.proc)));
+    if (lg) {
+      await lg.call({ cmd: 'close' }, 15_000).catch(() => undefined);
+      lg.proc.kill('SIGKILL');
+      await exited(lg.proc);
+    }
+    if (backend)
+      await dropSchema(opts, backend.schema).catch((e: unknown) =>
+        note(`could not drop schema ${backend.schema}: ${reason(e)}`),
+      );
+  };
   try {
     for (let i = 0; i < count; i++) {
       const base = cluster
@@ -973,20 +1010,18 @@ async function runSide(spec: SideSpec, sc: Scenario, opts: Options): Promise<Sid
 
     const protocol =
       spec.kind === 'parley' && sc.idle && opts.idleProtocol === 'json' ? 'parley.v1' : undefined;
+    const connectCommand = (n: number): Command => ({
+      cmd: 'connect',
+      urls: servers.map((s) => s.url),
+      n,
+      concurrency: 100,
+      rooms: sc.rooms,
+      ...(protocol ? { protocol } : {}),
+      readyTimeoutMs: 120_000,
+      client: opts.client,
+    });
     const c0 = cpuNow();
-    const conn = await lg.call<ConnectResult>(
-      {
-        cmd: 'connect',
-        urls: servers.map((s) => s.url),
-        n: sc.clients,
-        concurrency: 100,
-        rooms: sc.rooms,
-        ...(protocol ? { protocol } : {}),
-        readyTimeoutMs: 120_000,
-        client: opts.client,
-      } satisfies Command,
-      600_000,
-    );
+    const conn = await lg.call<ConnectResult>(connectCommand(sc.clients), 600_000);
     const c1 = cpuNow();
     const settle = await lg.call<SettleResult>(
       { cmd: 'settle', quietMs: 1500, maxMs: 300_000 } satisfies Command,
@@ -1034,7 +1069,10 @@ async function runSide(spec: SideSpec, sc: Scenario, opts: Options): Promise<Sid
         (conn.failed ? `, ${conn.failed} failed: ${conn.errors.join('; ')}` : ''),
     );
     if (cluster) note(`${spec.key}: ${side.pinning}`);
-    if (sc.idle) return side;
+    if (sc.idle) {
+      const done = () => Promise.reject(new Error('an idle scenario has no windows'));
+      return { side, unit: done, profile: done, close: stop };
+    }
 
     const runCmd = (phase: number, durationMs: number): Command => ({
       cmd: 'run',
@@ -1046,11 +1084,6 @@ async function runSide(spec: SideSpec, sc: Scenario, opts: Options): Promise<Sid
       quietMs: 3000,
       messageBytes: sc.messageBytes,
     });
-    let rssStartKiB = 0;
-    if (sc.stalled > 0) {
-      const r = await lg.call<{ stalled: number }>({ cmd: 'stall', n: sc.stalled }, 10_000);
-      note(`${spec.key}: ${r.stalled} clients stopped reading`);
-    }
     side.warmup = await lg.call<RunResult>(runCmd(0, opts.warmupMs), opts.warmupMs + 90_000);
     if (cluster)
       note(
@@ -1059,32 +1092,40 @@ async function runSide(spec: SideSpec, sc: Scenario, opts: Options): Promise<Sid
             ? `; warm-up: ${fmt((side.warmup.crossNode.expected / Math.max(1, side.warmup.expected)) * 100, 0)}% of the deliveries cross nodes`
             : ''),
       );
-    // `windows` windows count; one spoiled by other processes (a server or the load generator
-    // waited for a CPU more than --max-wait-pct of it) is run again, at most --retries times.
-    let counted = 0;
-    let retries = 0;
+    const load = lg;
     let phase = 0;
+    let stalledWindows = 0;
     const profiledServer = servers[0];
-    for (let w = 1; counted < opts.windows || (opts.profile && !side.profile); w++) {
-      const profiled = counted >= opts.windows;
+    // One window. With `stalled`, that many more clients connect first and stop reading as it
+    // starts; the ones the server has not closed by its end are closed from the client side.
+    const measure = async (stalled: number, profiled: boolean): Promise<WindowResult> => {
       phase = (phase % 9) + 1;
-      if (w === 1) rssStartKiB = sum(pids.map(readRssKiB));
       // Each window starts on a quiet server: whatever backlog the last one left is gone.
-      await lg.call<SettleResult>({ cmd: 'settle', quietMs: 1000, maxMs: 60_000 }, 70_000);
+      await load.call<SettleResult>({ cmd: 'settle', quietMs: 1000, maxMs: 60_000 }, 70_000);
+      if (stalled > 0) {
+        const more = await load.call<ConnectResult>(connectCommand(stalled), 180_000);
+        if (more.ready < stalled)
+          throw new Error(`only ${more.ready} of ${stalled} clients to stall became ready`);
+        await load.call({ cmd: 'stall', n: stalled } satisfies Command, 10_000);
+        stalledWindows++;
+      }
       if (profiled) await profiledServer?.rpc.call({ cmd: 'prof-start' }, 10_000);
+      const rss0 = sum(pids.map(readRssKiB));
       const s0 = pids.map(readCpu);
       const l0 = readCpu(loadPid);
       const q0 = pids.map(readSched);
       const g0 = readSched(loadPid);
       const v0 = cluster ? readServicesCpu() : undefined;
       const t0 = performance.now();
-      const r = await lg.call<RunResult>(runCmd(phase, opts.windowMs), opts.windowMs + 90_000);
+      const r = await load.call<RunResult>(runCmd(phase, opts.windowMs), opts.windowMs + 90_000);
       const t1 = performance.now();
       const s1 = pids.map(readCpu);
       const l1 = readCpu(loadPid);
       const q1 = pids.map(readSched);
       const g1 = readSched(loadPid);
       const v1 = cluster ? readServicesCpu() : undefined;
+      const rss1 = sum(pids.map(readRssKiB));
+      if (stalled > 0) await load.call({ cmd: 'release' } satisfies Command, 15_000);
       if (profiled && profiledServer) {
         const dir = join(resultsDir, 'prof');
         mkdirSync(dir, { recursive: true });
@@ -1105,16 +1146,13 @@ async function runSide(spec: SideSpec, sc: Scenario, opts: Options): Promise<Sid
       const ld = cpuDelta(l0, l1);
       const loadgenWaitPct = ((g1.waitNs - g0.waitNs) / 1e6 / wall) * 100;
       const d = Math.max(1, r.received);
-      const contended = Math.max(loadgenWaitPct, ...nodeWaitPct) > opts.maxWaitPct;
-      const replaced = !profiled && contended && retries < opts.retries;
-      if (replaced) retries++;
-      else if (!profiled) counted++;
-      const win: WindowResult = {
+      return {
         ...r,
         profiled,
-        contended,
-        replaced,
+        contended: Math.max(loadgenWaitPct, ...nodeWaitPct) > opts.maxWaitPct,
+        replaced: false,
         wallMs: wall,
+        rssGrowthKiB: rss1 - rss0,
         deliveriesPerS: r.received / (r.spanMs / 1000),
         serverCpuUs: sd.totalUs,
         serverUserUs: sd.userUs,
@@ -1133,46 +1171,143 @@ async function runSide(spec: SideSpec, sc: Scenario, opts: Options): Promise<Sid
         loadgenSysUsPerFrame: ld.sysUs / d,
         loss: r.expected - r.received,
       };
-      side.windows.push(win);
-      const pcts = (xs: number[]) => xs.map((x) => fmt(x, 0)).join('+');
+    };
+    const pcts = (xs: number[]) => xs.map((x) => fmt(x, 0)).join('+');
+    const describe = (w: number, win: WindowResult, what: string) =>
       note(
-        `${spec.key} window ${w}${profiled ? ' (profiled)' : ''}${replaced ? ' (contended: run again)' : ''}: ` +
+        `${spec.key} window ${w}${what}${win.profiled ? ' (profiled)' : ''}${win.replaced ? ' (contended: run again)' : ''}: ` +
           `${fmt(win.deliveriesPerS, 0)} deliveries/s, ` +
-          `${fmt(win.cpuUsPerDelivery, 2)} µs CPU/delivery, p99 ${fmt(r.latency.p99Ms, 2)} ms` +
+          `${fmt(win.cpuUsPerDelivery, 2)} µs CPU/delivery, p99 ${fmt(win.latency.p99Ms, 2)} ms` +
           (spec.nodes > 1
-            ? ` (same node ${fmt(r.sameNode.latency.p99Ms, 2)}, cross-node ${fmt(r.crossNode.latency.p99Ms, 2)})`
+            ? ` (same node ${fmt(win.sameNode.latency.p99Ms, 2)}, cross-node ${fmt(win.crossNode.latency.p99Ms, 2)})`
             : '') +
           `, loss ${win.loss}, server ${pcts(win.nodeCorePct)}% / loadgen ${fmt(win.loadgenCorePct, 0)}% of a core` +
           (win.servicesCorePct !== undefined
             ? ` / PostgreSQL + Redis ${fmt(win.servicesCorePct, 0)}%`
             : '') +
-          `; waited for a CPU ${pcts(nodeWaitPct)}% / ${fmt(win.loadgenWaitPct, 0)}%`,
+          `; waited for a CPU ${pcts(win.nodeWaitPct)}% / ${fmt(win.loadgenWaitPct, 0)}%`,
       );
-    }
-    side.rssWindowsKiB = { start: rssStartKiB, end: sum(pids.map(readRssKiB)) };
-    if (sc.stalled > 0) {
-      const metricsUrl = servers[0]?.metricsUrl;
-      const closedAsSlow = metricsUrl ? await slowConsumers(metricsUrl) : undefined;
-      side.stall = {
-        clients: sc.stalled,
-        ...(closedAsSlow === undefined ? {} : { closedAsSlow }),
-      };
-    }
-    return side;
-  } finally {
-    // The servers go first, so that no one pays for a thousand goodbyes.
-    for (const s of servers) s.proc.kill('SIGKILL');
-    await Promise.all(servers.map((s) => exited(s.proc)));
-    if (lg) {
-      await lg.call({ cmd: 'close' }, 15_000).catch(() => undefined);
-      lg.proc.kill('SIGKILL');
-      await exited(lg.proc);
-    }
-    if (backend)
-      await dropSchema(opts, backend.schema).catch((e: unknown) =>
-        note(`could not drop schema ${backend.schema}: ${reason(e)}`),
-      );
+    // `windows` windows count (pairs of windows with and without stalled clients, in the
+    // scenarios that have them); one spoiled by other processes (a server or the load generator
+    // waited for a CPU more than --max-wait-pct of it) is run again, at most --retries times.
+    // A pair is judged as one. Its order alternates (without/with, then with/without, ...) so
+    // that a machine growing busier or quieter over the run weighs on both sides alike.
+    const rssStartKiB = sum(pids.map(readRssKiB));
+    let retries = 0;
+    // A unit is a window, or in the scenarios with stalled clients a pair of windows, one
+    // without them and one with them, judged as one. The pair's order alternates (without/with,
+    // then with/without, ...) so that a machine growing busier or quieter weighs on both alike.
+    // A unit spoiled by other processes (a server or the load generator waited for a CPU more
+    // than --max-wait-pct of a window) is run again, at most --retries times: it says so by
+    // returning false.
+    const unit = async (w: number): Promise<boolean> => {
+      const withFirst = sc.stalled > 0 && w % 2 === 0;
+      const first = await measure(withFirst ? sc.stalled : 0, false);
+      const second = sc.stalled > 0 ? await measure(withFirst ? 0 : sc.stalled, false) : undefined;
+      const pair = second ? [first, second] : [first];
+      const replaced = pair.some((x) => x.contended) && retries < opts.retries;
+      if (replaced) retries++;
+      for (const x of pair) x.replaced = replaced;
+      const [without, stalledOne] = withFirst ? [second, first] : [first, second];
+      if (without) {
+        if (stalledOne) (side.baseWindows ??= []).push(without);
+        else side.windows.push(without);
+        describe(w, without, stalledOne ? ' without stalled clients' : '');
+      }
+      if (stalledOne) {
+        side.windows.push(stalledOne);
+        describe(w, stalledOne, ` with ${sc.stalled} stalled clients`);
+      }
+      return !replaced;
+    };
+    const profile = async (w: number): Promise<void> => {
+      const win = await measure(sc.stalled, true);
+      side.windows.push(win);
+      describe(w, win, '');
+    };
+    const close = async (): Promise<void> => {
+      side.rssWindowsKiB = { start: rssStartKiB, end: sum(pids.map(readRssKiB)) };
+      try {
+        if (sc.stalled > 0) {
+          const metricsUrl = servers[0]?.metricsUrl;
+          const closedAsSlow = metricsUrl ? await slowConsumers(metricsUrl) : undefined;
+          side.stall = {
+            clients: sc.stalled * stalledWindows,
+            ...(closedAsSlow === undefined ? {} : { closedAsSlow }),
+          };
+        }
+      } finally {
+        await stop();
+      }
+    };
+    return { side, unit, profile, close };
+  } catch (e) {
+    await stop();
+    throw e;
   }
+}
+
+function failedSide(spec: SideSpec, error: string): SideResult {
+  return { server: spec.kind, label: spec.label, nodes: spec.nodes, error } as SideResult;
+}
+
+/**
+ * Runs a scenario's sides. In the load scenarios they are all up at once and take turns, one
+ * window each (A B, then B A, ...), so that what the rest of the machine does falls on every
+ * side alike and window i of each ran next to the others' window i. An idle side costs the
+ * others nothing: its clients send nothing and its server waits. The idle scenario (memory and
+ * handshakes) and the cluster scenario (which pins its nodes to both cores) run one side after
+ * the other.
+ */
+async function runSides(
+  sc: Scenario,
+  specs: SideSpec[],
+  opts: Options,
+): Promise<Record<string, SideResult>> {
+  const sides: Record<string, SideResult> = {};
+  const groups = sc.idle || sc.cluster ? specs.map((s) => [s]) : [specs];
+  for (const group of groups) {
+    const open: { spec: SideSpec; run: OpenSide; counted: number }[] = [];
+    const fail = (spec: SideSpec, e: unknown) => {
+      const error = reason(e);
+      note(`${spec.key} failed: ${error}`);
+      sides[spec.key] = failedSide(spec, error);
+    };
+    try {
+      for (const spec of group) {
+        try {
+          const run = await openSide(spec, sc, opts);
+          open.push({ spec, run, counted: 0 });
+          sides[spec.key] = run.side;
+        } catch (e) {
+          fail(spec, e);
+        }
+      }
+      // A side that fails is closed and left out; the others go on.
+      const attempt = async (o: (typeof open)[number], step: () => Promise<void>) => {
+        try {
+          await step();
+        } catch (e) {
+          fail(o.spec, e);
+          open.splice(open.indexOf(o), 1);
+          await o.run.close().catch(() => undefined);
+        }
+      };
+      for (let w = 1; !sc.idle && open.some((o) => o.counted < opts.windows); w++) {
+        for (const o of w % 2 ? [...open] : [...open].reverse()) {
+          if (o.counted < opts.windows)
+            await attempt(o, async () => {
+              if (await o.run.unit(w)) o.counted++;
+            });
+        }
+      }
+      if (opts.profile && !sc.idle)
+        for (const o of [...open]) await attempt(o, () => o.run.profile(opts.windows + 1));
+    } finally {
+      for (const o of open) await o.run.close().catch((e: unknown) => fail(o.spec, e));
+    }
+  }
+  return sides;
 }
 
 /** Parley's count of connections closed as slow consumers. */
@@ -1563,36 +1698,44 @@ function report(
   return { name: sc.name, title: sc.title, scenario: sc, sides, medians };
 }
 
+/** The same sides with the windows that ran without stalled clients: the baseline's columns. */
+function baselineSides(sides: Record<string, SideResult>): Record<string, SideResult> {
+  return Object.fromEntries(
+    Object.entries(sides).map(([k, s]) => [
+      k,
+      s.error
+        ? s
+        : { ...s, windows: s.baseWindows ?? [], baseWindows: undefined, stall: undefined },
+    ]),
+  );
+}
+
 /**
- * What the stalled clients did to everyone else: the others' p99 against the same load without
- * them (the baseline scenario, run just before), and server memory over the windows.
+ * What the stalled clients did to everyone else: per pair of windows, the others' p99 with them
+ * against the window beside it without them, and the server's memory over each.
  */
-function printStall(
-  sc: Scenario,
-  sides: Record<string, SideResult>,
-  baseline: ScenarioReport | undefined,
-): void {
-  const grown = (s: SideResult | undefined) =>
-    s?.rssWindowsKiB ? (s.rssWindowsKiB.end - s.rssWindowsKiB.start) / 1024 : NaN;
-  const mib = (x: number) => `${x >= 0 ? '+' : ''}${fmt(x, 1)} MiB`;
-  console.log(`   with ${sc.stalled} clients that stopped reading, against ${sc.baseline ?? '-'}:`);
+function printStall(sc: Scenario, sides: Record<string, SideResult>): void {
+  const mib = (kib: number) => `${kib >= 0 ? '+' : ''}${fmt(kib / 1024, 1)} MiB`;
+  console.log(
+    `   ${sc.stalled} clients stop reading at the start of each window; against the window beside it without them (${sc.baseline ?? '-'}):`,
+  );
   for (const key of DISPLAY_ORDER) {
     const s = sides[key];
     if (!s?.stall) continue;
-    const p99 = median(perWindow((w) => w.latency.p99Ms)(s));
-    const before = baseline?.medians['p99Ms']?.[key];
-    const base = baseline?.sides[key];
-    const vs =
-      before === undefined
-        ? '(no baseline run)'
-        : `against ${fmt(before, 2)} ms: ${fmt(p99 / before, 2)}x`;
+    const withThem = measured(s);
+    const without = measured({ ...s, windows: s.baseWindows ?? [] });
+    const ratios = withThem.map((w, i) => w.latency.p99Ms / (without[i]?.latency.p99Ms ?? NaN));
+    s.stall.p99Ratios = ratios;
+    const growth = (ws: WindowResult[]) => mib(median(ws.map((w) => w.rssGrowthKiB)));
     const closed =
       s.stall.closedAsSlow === undefined
-        ? 'no policy for slow consumers'
+        ? 'no policy for slow consumers (the load generator closed them at the end of each window)'
         : `${s.stall.closedAsSlow} of ${s.stall.clients} closed as slow consumers (1013)`;
     console.log(
-      `   ${s.label}: others' p99 ${fmt(p99, 2)} ms ${vs}; server RSS ${mib(grown(s))} over the windows ` +
-        `(${mib(grown(base))} without them); ${closed}`,
+      `   ${s.label}: others' p99 ${fmt(median(withThem.map((w) => w.latency.p99Ms)), 2)} ms with them, ` +
+        `${fmt(median(without.map((w) => w.latency.p99Ms)), 2)} ms without: ${fmt(median(ratios), 2)}x ` +
+        `(per pair ${ratios.map((r) => `${fmt(r, 2)}x`).join(', ')}); server RSS ${growth(withThem)} ` +
+        `over a window with them, ${growth(without)} without; ${closed}`,
     );
   }
 }
@@ -1674,6 +1817,8 @@ async function main(): Promise<void> {
   const reports: ScenarioReport[] = [];
   let failures = 0;
   for (const sc of chosen) {
+    // A baseline is measured in turn with the scenario that names it, in the same processes.
+    if (chosen.some((o) => o.baseline === sc.name)) continue;
     const { specs, base } = sideSpecs(sc, opts);
     if (specs.length === 0) {
       console.log(`\n-- ${sc.name}: skipped (it runs Parley only, and --servers leaves it out)`);
@@ -1692,26 +1837,14 @@ async function main(): Promise<void> {
       }
     }
     if (unavailable) note(`failed: ${unavailable}`);
-    const sides: Record<string, SideResult> = {};
-    for (const spec of specs) {
-      try {
-        if (unavailable) throw new Error(unavailable);
-        sides[spec.key] = await runSide(spec, sc, opts);
-      } catch (e) {
-        const error = e instanceof Error ? e.message : String(e);
-        failures++;
-        if (!unavailable) note(`${spec.key} failed: ${error}`);
-        sides[spec.key] = {
-          server: spec.kind,
-          label: spec.label,
-          nodes: spec.nodes,
-          error,
-        } as SideResult;
-      }
-    }
+    const sides = unavailable
+      ? Object.fromEntries(specs.map((spec) => [spec.key, failedSide(spec, unavailable)]))
+      : await runSides(sc, specs, opts);
+    failures += Object.values(sides).filter((s) => s.error !== undefined).length;
+    const baseline = all.find((o) => o.name === sc.baseline);
+    if (baseline) reports.push(report(baseline, specs, baselineSides(sides), base));
     reports.push(report(sc, specs, sides, base));
-    const baseline = reports.find((r) => r.name === sc.baseline);
-    if (sc.stalled > 0) printStall(sc, sides, baseline);
+    if (sc.stalled > 0) printStall(sc, sides);
     for (const s of Object.values(sides)) printProfile(s);
   }
 
