@@ -304,32 +304,70 @@ test('a client that stops reading is closed once its buffer is full; others get 
   });
 });
 
+/**
+ * `sender` sends messages of `size` bytes to the lobby, one at a time and `pauseMs` apart, until
+ * the server has closed a slow consumer; says how many bytes that took. It fails past `most`.
+ */
+async function floodUntilSlowClosed(
+  s: TestServer,
+  sender: TestClient,
+  most: number,
+  size = 4000,
+  pauseMs = 50,
+) {
+  const text = 'z'.repeat(size);
+  const closed = async () =>
+    /^parley_slow_consumers_total [1-9]/m.test(await (await get(s, '/metrics')).text());
+  let sent = 0;
+  while (!(await closed())) {
+    assert.ok(sent < most, `still open after ${sent} bytes were sent to it`);
+    sender.send({ type: 'send', room: 'lobby', cid: `z${sent}`, text });
+    sent += text.length;
+    await waitFor(
+      () => sender.events().filter((e) => e.type === 'msg').length * text.length >= sent,
+      'own message back',
+    );
+    await new Promise((r) => setTimeout(r, pauseMs));
+  }
+  return sent;
+}
+
 test('a reader that stopped is closed after its limit, not after all the kernel would buffer', async () => {
   const limit = 64 * 1024;
   await withSendLimit(limit, async (s) => {
     // It also claims, with an unasked pong, to have read far more than it was sent: ignored.
     const slow = await stalledSocket(s.wsPort, clientFrame(0xa, Buffer.from('999999999')));
     const sender = await joined(s, 'lobby');
-    const text = 'z'.repeat(4000);
-    const closed = async () =>
-      /^parley_slow_consumers_total [1-9]/m.test(await (await get(s, '/metrics')).text());
     // The kernel alone would take megabytes for the stalled socket (its send buffer grows up
-    // to tcp_wmem's maximum) before the server's own buffer holds anything.
-    // 80 KB a second: past the limit within a second, then its one second of grace.
-    let sent = 0;
-    while (!(await closed())) {
-      assert.ok(sent < 16 * limit, `still open after ${sent} bytes were sent to it`);
-      sender.send({ type: 'send', room: 'lobby', cid: `z${sent}`, text });
-      sent += text.length;
-      await waitFor(
-        () => sender.events().filter((e) => e.type === 'msg').length * text.length >= sent,
-        'own message back',
-      );
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    // to tcp_wmem's maximum) before the server's own buffer holds anything. At 80 KB a
+    // second it is past the limit within a second, then has its one second of grace.
+    const sent = await floodUntilSlowClosed(s, sender, 16 * limit);
     assert.ok(sent <= 3 * limit, `closed after ${sent} bytes, limit ${limit}`);
     assert.equal(sender.closeCode, undefined, 'the reading client stays connected');
     slow.destroy();
+    sender.close();
+  });
+});
+
+test('a slow consumer is reset, so the kernel lets go of what it queued for it', async () => {
+  const limit = 512 * 1024;
+  await withSendLimit(limit, async (s) => {
+    const slow = await stalledSocket(s.wsPort);
+    let got = 0;
+    slow.on('data', (d: Buffer) => (got += d.length));
+    const gone = new Promise((r) => slow.once('close', r));
+    const sender = await joined(s, 'lobby');
+    // About 1.6 MB a second: the server is past the limit, and then past its second of grace,
+    // with megabytes written to the stalled socket, most of them in the server's kernel buffer
+    // (the stalled reader's own holds 128 KB here).
+    const sent = await floodUntilSlowClosed(s, sender, 16 * limit, 16_000, 10);
+    await new Promise((r) => setTimeout(r, 1500)); // past the second the close frame is given
+    slow.resume();
+    await gone;
+    // After a FIN the kernel keeps the socket and everything queued on it until the reader
+    // takes it all (more than the limit, since the server closes it only past that); after a
+    // reset the reader gets only what its own buffer held.
+    assert.ok(got < limit / 2, `the stalled reader still got ${got} of the ${sent} bytes sent`);
     sender.close();
   });
 });

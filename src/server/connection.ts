@@ -99,9 +99,13 @@ export class Connection extends Outlet implements Peer, Beating {
     log.warn('slow-consumer', { address: this.address, buffered: backlog });
     metrics.slowConsumers.inc();
     this.close(1013, 'SLOW_CONSUMER');
-    // A consumer that stopped reading will not read the close frame either.
-    const ws = this.ws;
-    setTimeout(() => ws.terminate(), 1000).unref();
+    // A consumer that stopped reading will not read the close frame either. A reset, not a
+    // FIN: after a FIN the kernel would keep the socket, and the megabytes queued for it, for
+    // as long as the peer's window stays shut; a reset frees them at once.
+    const socket = this.socket;
+    setTimeout(() => {
+      if (!socket.destroyed) socket.resetAndDestroy();
+    }, 1000).unref();
   }
 
   ping(): void {

@@ -197,7 +197,7 @@ export abstract class Outlet implements Flushable {
   private pending: Buffer[] | undefined;
   private pendingBytes = 0;
   private lastWrite = -Infinity;
-  private readonly socket: Socket;
+  protected readonly socket: Socket;
   /** Bytes handed to the socket; the position the reader has confirmed; the last probe's. */
   private written = 0;
   private confirmed = 0;
