@@ -3,7 +3,7 @@
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -475,6 +475,37 @@ describe('sqlite store', () => {
       const again = await openStore(`sqlite:${file}`);
       assert.equal(await again.lastSeq('room7'), 10);
       await again.close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+  test('the checkpoint thread gives way to the event loop', async (t) => {
+    if (process.platform !== 'linux') return t.skip('nice per thread is Linux only');
+    /** Each thread's nice value, by thread id. */
+    const niceOf = async () => {
+      const nice = new Map<number, number>();
+      for (const id of await readdir('/proc/self/task')) {
+        const st = await readFile(`/proc/self/task/${id}/stat`, 'utf8').catch(() => '');
+        // Field 19; the command name before it, in parentheses, may hold spaces.
+        if (st) nice.set(Number(id), Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[16]));
+      }
+      return nice;
+    };
+    const niced = (m: Map<number, number>) => [...m.values()].filter((n) => n === 19).length;
+    const before = niced(await niceOf());
+    const dir = await mkdtemp(join(tmpdir(), 'parley-nice-'));
+    try {
+      const store = await openStore(`sqlite:${join(dir, 'parley.db')}`);
+      const deadline = Date.now() + 5000;
+      while (niced(await niceOf()) === before && Date.now() < deadline) await sleep(20);
+      const nice = await niceOf();
+      assert.equal(
+        niced(nice),
+        before + 1,
+        `threads' nice values: ${[...nice.values()].join(' ')}`,
+      );
+      assert.equal(nice.get(process.pid), 0, 'the event loop keeps its priority');
+      await store.close();
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

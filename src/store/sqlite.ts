@@ -65,6 +65,11 @@ export type Synchronous = 'FULL' | 'NORMAL' | 'EXTRA';
 const CHECKPOINT_EVERY_MS = 1000;
 /** WAL pages past which the worker makes writers wait once so the WAL can start over. */
 const RESTART_PAGES = 16_384;
+/**
+ * The checkpoint thread's nice value. A checkpoint copies megabytes for 15-20 ms; at equal
+ * priority it takes half of a core the event loop needs, once a second.
+ */
+const CHECKPOINT_NICE = 19;
 
 // The worker's whole program. It is CommonJS source run with `eval`, so the same code runs from
 // dist/ and from src/ under tsx (which does not reach into workers on Node 20). PASSIVE never
@@ -73,6 +78,12 @@ const RESTART_PAGES = 16_384;
 // holds writers back once (a few milliseconds) so that it does.
 const CHECKPOINTER = `
 const { parentPort, workerData } = require('node:worker_threads');
+try {
+  // Linux: this thread alone is niced (setpriority takes a thread id there), so that on a
+  // busy core it yields to the event loop. Elsewhere the call fails or means the process.
+  const tid = Number(require('node:fs').readlinkSync('/proc/thread-self').split('/').pop());
+  if (tid !== process.pid) require('node:os').setPriority(tid, workerData.nice);
+} catch {}
 const Database = require(workerData.driver);
 const db = new Database(workerData.file);
 db.pragma('busy_timeout = 5000');
@@ -107,6 +118,7 @@ function startCheckpointer(db: Database.Database, file: string): () => Promise<v
       file,
       everyMs: CHECKPOINT_EVERY_MS,
       restartPages: RESTART_PAGES,
+      nice: CHECKPOINT_NICE,
     },
   });
   worker.unref();
