@@ -1192,11 +1192,6 @@ async function openSide(spec: SideSpec, sc: Scenario, opts: Options): Promise<Op
             : '') +
           `; waited for a CPU ${pcts(win.nodeWaitPct)}% / ${fmt(win.loadgenWaitPct, 0)}%`,
       );
-    // `windows` windows count (pairs of windows with and without stalled clients, in the
-    // scenarios that have them); one spoiled by other processes (a server or the load generator
-    // waited for a CPU more than --max-wait-pct of it) is run again, at most --retries times.
-    // A pair is judged as one. Its order alternates (without/with, then with/without, ...) so
-    // that a machine growing busier or quieter over the run weighs on both sides alike.
     const rssStartKiB = sum(pids.map(readRssKiB));
     let retries = 0;
     // A unit is a window, or in the scenarios with stalled clients a pair of windows, one
