@@ -6,11 +6,11 @@ import { Redis } from 'ioredis';
 import { createLocalBus } from './local.js';
 import { createRedisBus } from './redis.js';
 import type { Bus } from './types.js';
-import { redactUrl } from '../shared/redact-url.js';
+import { redactUrl, schemeOf } from '../shared/url.js';
 
 export function openBus(url: string | undefined): Bus {
   if (url === undefined || url === '' || url === 'local') return createLocalBus();
-  const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(url)?.[1]?.toLowerCase();
+  const scheme = schemeOf(url);
   if (scheme === 'redis' || scheme === 'rediss') return openRedisUrl(url);
   throw new Error(
     `unknown bus URL ${JSON.stringify(redactUrl(url))}: use local (the default, one node) ` +

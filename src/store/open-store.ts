@@ -7,9 +7,7 @@ import pg from 'pg';
 import { openPostgresStore } from './postgres.js';
 import { openSqliteStore, type Synchronous } from './sqlite.js';
 import type { MessageStore } from './types.js';
-import { redactUrl } from '../shared/redact-url.js';
-
-const SCHEME = /^([A-Za-z][A-Za-z0-9+.-]*):/;
+import { redactUrl, schemeOf } from '../shared/url.js';
 
 export interface OpenStoreOptions {
   /** SQLite's durability setting; NORMAL unless told otherwise. */
@@ -21,7 +19,7 @@ export async function openStore(
   options: OpenStoreOptions = {},
 ): Promise<MessageStore> {
   const sync = options.sqliteSynchronous ?? 'NORMAL';
-  const scheme = SCHEME.exec(url)?.[1]?.toLowerCase();
+  const scheme = schemeOf(url);
   // A one-letter "scheme" is a Windows drive (C:\data\parley.db): a bare path.
   if (scheme === undefined || scheme.length === 1) return openSqliteStore(url, sync);
   if (scheme === 'sqlite') return openSqliteStore(sqlitePath(url), sync);
