@@ -55,8 +55,9 @@ export interface StallCommand {
 }
 
 /**
- * The stalled clients the server has not closed are closed from this side, as a dead peer's
- * connection is at last torn down, so the next window starts without them.
+ * The stalled clients are closed from this side (paused, they do not see the server close them
+ * either), as a dead peer's connection is at last torn down, so the next window starts without
+ * them.
  */
 export interface ReleaseCommand {
   cmd: 'release';

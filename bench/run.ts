@@ -1102,7 +1102,7 @@ async function openSide(spec: SideSpec, sc: Scenario, opts: Options): Promise<Op
     let stalledWindows = 0;
     const profiledServer = servers[0];
     // One window. With `stalled`, that many more clients connect first and stop reading as it
-    // starts; the ones the server has not closed by its end are closed from the client side.
+    // starts; at its end they are closed from the client side.
     const measure = async (stalled: number, profiled: boolean): Promise<WindowResult> => {
       phase = (phase % 9) + 1;
       // Each window starts on a quiet server: whatever backlog the last one left is gone.
