@@ -475,7 +475,7 @@ function run(cmd: RunCommand): Promise<RunResult> {
         maxScheduleSlipMs: 0,
         sendersPerNode,
         ...split(),
-        ...stalledCounts(),
+        stalled: clients.filter((c) => c.stalled).length,
       });
       return;
     }
@@ -498,7 +498,7 @@ function run(cmd: RunCommand): Promise<RunResult> {
         maxScheduleSlipMs: maxSlip,
         sendersPerNode,
         ...split(),
-        ...stalledCounts(),
+        stalled: clients.filter((c) => c.stalled).length,
       };
       phase = -1;
       resolve(result);
@@ -532,12 +532,6 @@ function stall(n: number): { stalled: number } {
     c.pause();
   }
   return { stalled: chosen.length };
-}
-
-// A stalled client does not read, so it does not see the server close it either: how many the
-// server closed is the server's to say (Parley's /metrics).
-function stalledCounts(): { stalled: number } {
-  return { stalled: clients.filter((c) => c.stalled).length };
 }
 
 /** Closes the clients that `pick` chooses among the open ones; resolves once they are gone. */

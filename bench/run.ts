@@ -928,15 +928,11 @@ interface SideResult {
   windows: WindowResult[];
   /** Windows without stalled clients, each run beside the window of `windows` at its index. */
   baseWindows?: WindowResult[];
-  /** Server RSS (summed over nodes) before the first window and after the last. */
-  rssWindowsKiB?: { start: number; end: number };
   /** Scenarios with stalled clients: what the server did with them. */
   stall?: {
     clients: number;
     /** Parley's parley_slow_consumers_total at the end (the plain server has no such policy). */
     closedAsSlow?: number;
-    /** Per pair of windows: the others' p99 with the stalled clients ÷ without them. */
-    p99Ratios?: number[];
   };
   profile?: ProfileSummary & { file: string };
   error?: string;
@@ -1192,7 +1188,6 @@ async function openSide(spec: SideSpec, sc: Scenario, opts: Options): Promise<Op
             : '') +
           `; waited for a CPU ${pcts(win.nodeWaitPct)}% / ${fmt(win.loadgenWaitPct, 0)}%`,
       );
-    const rssStartKiB = sum(pids.map(readRssKiB));
     let retries = 0;
     // A unit is a window, or in the scenarios with stalled clients a pair of windows, one
     // without them and one with them, judged as one. The pair's order alternates (without/with,
@@ -1226,7 +1221,6 @@ async function openSide(spec: SideSpec, sc: Scenario, opts: Options): Promise<Op
       describe(w, win, '');
     };
     const close = async (): Promise<void> => {
-      side.rssWindowsKiB = { start: rssStartKiB, end: sum(pids.map(readRssKiB)) };
       try {
         if (sc.stalled > 0) {
           const metricsUrl = servers[0]?.metricsUrl;
@@ -1726,7 +1720,6 @@ function printStall(sc: Scenario, sides: Record<string, SideResult>): void {
     const withThem = measured(s);
     const without = measured({ ...s, windows: s.baseWindows ?? [] });
     const ratios = withThem.map((w, i) => w.latency.p99Ms / (without[i]?.latency.p99Ms ?? NaN));
-    s.stall.p99Ratios = ratios;
     const growth = (ws: WindowResult[]) => mib(median(ws.map((w) => w.rssGrowthKiB)));
     const closed =
       s.stall.closedAsSlow === undefined

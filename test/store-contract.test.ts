@@ -479,6 +479,7 @@ describe('sqlite store', () => {
       await rm(dir, { recursive: true, force: true });
     }
   });
+
   test('the checkpoint thread gives way to the event loop', async (t) => {
     if (process.platform !== 'linux') return t.skip('nice per thread is Linux only');
     /** Each thread's nice value, by thread id. */
