@@ -7,6 +7,7 @@ import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import type pg from 'pg';
 import type { Draft, MessageStore } from '../src/store/index.js';
 import { openStore } from '../src/store/open-store.js';
@@ -463,9 +464,9 @@ describe('sqlite store', () => {
     try {
       const store = await openStore(`sqlite:${file}`);
       const empty = (await stat(file)).size;
-      // About four WAL pages a commit: well past the 1,000 pages at which SQLite's own
+      // Two or three WAL pages a commit: well past the 1,000 pages at which SQLite's own
       // checkpoint would have run inside one of these commits.
-      for (let i = 0; i < 400; i++) await store.append([draft(`room${i % 40}`, `c${i}`)], NOW);
+      for (let i = 0; i < 600; i++) await store.append([draft(`room${i % 40}`, `c${i}`)], NOW);
       assert.equal((await stat(file)).size, empty, 'no commit copied the WAL into the file');
       assert.ok((await stat(`${file}-wal`)).size > 1000 * 4096);
       const deadline = Date.now() + 5000;
@@ -473,8 +474,44 @@ describe('sqlite store', () => {
       assert.ok((await stat(file)).size > empty, 'the worker copied the WAL into the file');
       await store.close();
       const again = await openStore(`sqlite:${file}`);
-      assert.equal(await again.lastSeq('room7'), 10);
+      assert.equal(await again.lastSeq('room7'), 15);
       await again.close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('opens a database that kept a counter per room, and numbers on from it', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'parley-upgrade-'));
+    const file = join(dir, 'parley.db');
+    try {
+      const old = new Database(file);
+      old.exec(`
+        CREATE TABLE rooms (room TEXT PRIMARY KEY, last_seq INTEGER NOT NULL, dm_a TEXT, dm_b TEXT) STRICT;
+        CREATE TABLE messages (room TEXT NOT NULL, seq INTEGER NOT NULL, cid TEXT NOT NULL,
+          sender TEXT NOT NULL, body TEXT NOT NULL, me INTEGER NOT NULL, ts INTEGER NOT NULL,
+          PRIMARY KEY (room, seq)) STRICT, WITHOUT ROWID;
+        CREATE UNIQUE INDEX messages_cid ON messages(room, cid);
+        INSERT INTO rooms VALUES ('lobby', 2, NULL, NULL), ('dm:ann:bob', 1, 'ann', 'bob');
+        INSERT INTO messages VALUES ('lobby', 1, 'x1', 'ann', 'one', 0, 1), ('lobby', 2, 'x2', 'ann', 'two', 0, 2),
+          ('dm:ann:bob', 1, 'x3', 'ann', 'hi', 0, 3);`);
+      old.close();
+      const store = await openStore(`sqlite:${file}`);
+      assert.deepEqual(await store.rooms(), [{ room: 'lobby', lastSeq: 2 }]);
+      assert.deepEqual(await store.directRooms('bob'), ['dm:ann:bob']);
+      const [again] = await store.append([draft('lobby', 'resent', { cid: 'x2' })], NOW);
+      assert.deepEqual([again?.message.seq, again?.duplicate], [2, true]);
+      const [next] = await store.append([draft('lobby', 'three')], NOW);
+      assert.equal(next?.message.seq, 3);
+      assert.deepEqual(seqs(await store.after('lobby', 0, 10)), [1, 2, 3]);
+      await store.close();
+      const check = new Database(file, { readonly: true });
+      const columns = check.pragma('table_info(rooms)') as { name: string }[];
+      check.close();
+      assert.deepEqual(
+        columns.map((c) => c.name),
+        ['room', 'dm_a', 'dm_b'],
+      );
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

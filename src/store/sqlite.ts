@@ -13,7 +13,6 @@ import type { Committed, Draft, MessageStore } from './types.js';
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS rooms (
   room TEXT PRIMARY KEY,
-  last_seq INTEGER NOT NULL,
   dm_a TEXT,
   dm_b TEXT
 ) STRICT;
@@ -57,6 +56,16 @@ function toMessage(r: Row): ChatMessage {
     cid: r.cid,
     me: r.me === 1,
   };
+}
+
+/**
+ * Earlier databases kept each room's last number in `rooms.last_seq`, one more page for every
+ * commit to write. The number is now read from the messages themselves, which always agreed
+ * with it, so the column goes.
+ */
+function dropRoomCounter(db: Database.Database): void {
+  const columns = db.pragma('table_info(rooms)') as { name: string }[];
+  if (columns.some((c) => c.name === 'last_seq')) db.exec('ALTER TABLE rooms DROP COLUMN last_seq');
 }
 
 export type Synchronous = 'FULL' | 'NORMAL' | 'EXTRA';
@@ -152,34 +161,33 @@ export function openSqliteStore(file: string, synchronous: Synchronous = 'NORMAL
   // A WAL that grew under a burst is cut back to this when it restarts.
   db.pragma(`journal_size_limit = ${64 * 1024 * 1024}`);
   db.exec(SCHEMA);
+  dropRoomCounter(db);
   const stopCheckpointer =
     file === ':memory:' ? () => Promise.resolve() : startCheckpointer(db, file);
 
   const q = {
     byCid: db.prepare<[string, string], Row>('SELECT * FROM messages WHERE room = ? AND cid = ?'),
     ensureRoom: db.prepare<[string, string | null, string | null]>(
-      'INSERT INTO rooms (room, last_seq, dm_a, dm_b) VALUES (?, 0, ?, ?) ON CONFLICT DO NOTHING',
+      'INSERT INTO rooms (room, dm_a, dm_b) VALUES (?, ?, ?) ON CONFLICT DO NOTHING',
     ),
-    nextSeq: db.prepare<[string], { last_seq: number }>(
-      'UPDATE rooms SET last_seq = last_seq + 1 WHERE room = ? RETURNING last_seq',
+    // The primary key's last entry for the room: one seek, and no page to write for it.
+    lastSeq: db.prepare<[string], { seq: number }>(
+      'SELECT coalesce(max(seq), 0) AS seq FROM messages WHERE room = ?',
     ),
-    // A resend (same room and client id) inserts nothing; the caller then gives the seq back.
+    // A resend (same room and client id) inserts nothing, and so takes no number.
     insert: db.prepare<[string, number, string, string, string, number, number]>(
       'INSERT INTO messages (room, seq, cid, sender, body, me, ts) VALUES (?, ?, ?, ?, ?, ?, ?) ' +
         'ON CONFLICT (room, cid) DO NOTHING',
     ),
-    giveBack: db.prepare<[string]>('UPDATE rooms SET last_seq = last_seq - 1 WHERE room = ?'),
     after: db.prepare<[string, number, number], Row>(
       'SELECT * FROM messages WHERE room = ? AND seq > ? ORDER BY seq LIMIT ?',
     ),
     before: db.prepare<[string, number, number], Row>(
       'SELECT * FROM messages WHERE room = ? AND seq < ? ORDER BY seq DESC LIMIT ?',
     ),
-    lastSeq: db.prepare<[string], { last_seq: number }>(
-      'SELECT last_seq FROM rooms WHERE room = ?',
-    ),
-    rooms: db.prepare<[], { room: string; last_seq: number }>(
-      'SELECT room, last_seq FROM rooms WHERE dm_a IS NULL ORDER BY room',
+    rooms: db.prepare<[], { room: string; seq: number }>(
+      'SELECT room, (SELECT coalesce(max(seq), 0) FROM messages m WHERE m.room = r.room) AS seq ' +
+        'FROM rooms r WHERE dm_a IS NULL ORDER BY room',
     ),
     direct: db.prepare<[string, string], { room: string }>(
       'SELECT room FROM rooms WHERE dm_a = ? UNION SELECT room FROM rooms WHERE dm_b = ?',
@@ -192,19 +200,16 @@ export function openSqliteStore(file: string, synchronous: Synchronous = 'NORMAL
     ),
   };
 
-  // Two statements for a message in a room that exists, the usual case: the commit is most of
-  // a small room's cost per message, and each statement walks B-tree pages that the fan-out's
-  // socket writes have pushed out of the CPU caches.
+  // The next number is the room's last one plus one, read from the messages' own primary key,
+  // so a commit writes the pages of the message and its cid index and nothing else: the commit
+  // is most of a small room's cost per message. The rooms row is written once, with the first
+  // message. IMMEDIATE takes the write lock before the read, so that two connections cannot
+  // both read the same last number.
   const appendTx = db.transaction((drafts: readonly Draft[], now: number): Committed[] =>
     drafts.map((d) => {
-      let seq = q.nextSeq.get(d.room)?.last_seq;
-      if (seq === undefined) {
-        q.ensureRoom.run(d.room, d.direct?.[0] ?? null, d.direct?.[1] ?? null);
-        seq = q.nextSeq.get(d.room)?.last_seq;
-        if (seq === undefined) throw new Error(`room ${d.room} vanished inside a transaction`);
-      }
+      const seq = (q.lastSeq.get(d.room)?.seq ?? 0) + 1;
+      if (seq === 1) q.ensureRoom.run(d.room, d.direct?.[0] ?? null, d.direct?.[1] ?? null);
       if (q.insert.run(d.room, seq, d.cid, d.from, d.text, d.me ? 1 : 0, now).changes === 0) {
-        q.giveBack.run(d.room);
         const existing = q.byCid.get(d.room, d.cid);
         if (!existing) throw new Error(`message ${d.cid} in ${d.room} conflicted but is not there`);
         return { message: toMessage(existing), duplicate: true };
@@ -228,12 +233,12 @@ export function openSqliteStore(file: string, synchronous: Synchronous = 'NORMAL
 
   return {
     description: `sqlite ${file} (journal_mode=WAL, synchronous=${synchronous})`,
-    append: (drafts, now) => later(() => appendTx(drafts, now)),
+    append: (drafts, now) => later(() => appendTx.immediate(drafts, now)),
     after: (room, after, limit) => later(() => q.after.all(room, after, limit).map(toMessage)),
     before: (room, before, limit) =>
       later(() => q.before.all(room, before, limit).map(toMessage).reverse()),
-    lastSeq: (room) => later(() => q.lastSeq.get(room)?.last_seq ?? 0),
-    rooms: () => later(() => q.rooms.all().map((r) => ({ room: r.room, lastSeq: r.last_seq }))),
+    lastSeq: (room) => later(() => q.lastSeq.get(room)?.seq ?? 0),
+    rooms: () => later(() => q.rooms.all().map((r) => ({ room: r.room, lastSeq: r.seq }))),
     directRooms: (key) => later(() => q.direct.all(key, key).map((r) => r.room)),
     claimName: (key, hash, now) => later(() => claimTx(key, hash, now)),
     nameExists: (key) => later(() => q.name.get(key) !== undefined),
