@@ -57,8 +57,8 @@ export class Session {
     return undefined;
   }
 
+  /** Adds a room the session is not in: the chat checks that before it subscribes. */
   addSub(sub: Subscription): void {
-    this.removeSub(sub.room);
     this.subs = this.subs.concat(sub);
   }
 

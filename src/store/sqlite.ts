@@ -171,8 +171,8 @@ export function openSqliteStore(file: string, synchronous: Synchronous = 'NORMAL
       'INSERT INTO rooms (room, dm_a, dm_b) VALUES (?, ?, ?) ON CONFLICT DO NOTHING',
     ),
     // The primary key's last entry for the room: one seek, and no page to write for it.
-    lastSeq: db.prepare<[string], { seq: number }>(
-      'SELECT coalesce(max(seq), 0) AS seq FROM messages WHERE room = ?',
+    lastSeq: db.prepare<[string], { seq: number | null }>(
+      'SELECT max(seq) AS seq FROM messages WHERE room = ?',
     ),
     // A resend (same room and client id) inserts nothing, and so takes no number.
     insert: db.prepare<[string, number, string, string, string, number, number]>(
