@@ -35,8 +35,8 @@ export const LENIENT_ADDRESS_LIMITS: Partial<Config> = {
 
 /** The same, as command-line flags, for servers started as their own process. */
 export const LENIENT_ADDRESS_FLAGS: string[] = [
-  ['--address-rate', '--address-rate-burst', '--address-joins-per-minute'],
-  ['--address-names-per-hour', '--address-rooms-per-hour', '--address-handshakes-per-minute'],
+  ['--address-rate', '--address-rate-burst', '--address-joins'],
+  ['--address-names-per-hour', '--address-rooms-per-hour', '--address-handshakes'],
   ['--rooms-per-hour'],
 ]
   .flat()
