@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import WebSocket from 'ws';
+import { addressKey, KeyedBuckets } from '../src/core/index.js';
 import { DEFAULTS, type Config } from '../src/server/config.js';
 import { openStore } from '../src/store/open-store.js';
 import type { ServerEvent } from '../src/protocol/index.js';
@@ -505,4 +506,35 @@ test('an empty room idle past --room-idle-days leaves the list; a join brings it
   } finally {
     await s.dispose();
   }
+});
+
+test('an IPv6 host is limited by its /64, an IPv4 one by its address', () => {
+  assert.equal(addressKey('203.0.113.9'), '203.0.113.9');
+  assert.equal(addressKey('::ffff:203.0.113.9'), '203.0.113.9');
+  const key = '2001:db8:1:2::/64';
+  for (const a of ['2001:db8:1:2:3:4:5:6', '2001:0db8:0001:0002::', '2001:DB8:1:2:ffff::1']) {
+    assert.equal(addressKey(a), key, a);
+  }
+  assert.notEqual(addressKey('2001:db8:1:3::1'), key);
+  assert.equal(addressKey('::1'), '0:0:0:0::/64');
+  assert.equal(addressKey('fe80::1%eth0'), 'fe80:0:0:0::/64');
+  assert.equal(addressKey('64:ff9b::198.51.100.1'), '64:ff9b:0:0::/64');
+  // Not an address: kept as it is, so it still has a bucket of its own.
+  assert.equal(addressKey('a:b:c'), 'a:b:c');
+});
+
+test('the table of address buckets stays bounded under many addresses', () => {
+  const buckets = new KeyedBuckets(5, 60_000, 100);
+  let now = 1_000_000;
+  for (let i = 0; i < 10_000; i++) assert.ok(buckets.take(`10.0.${i >> 8}.${i & 255}`, now));
+  assert.ok(buckets.keys <= 100, `${buckets.keys} keys`);
+  // A bucket in use is kept and stays spent.
+  for (let i = 0; i < 5; i++) assert.ok(buckets.take('198.51.100.7', now));
+  assert.equal(buckets.take('198.51.100.7', now), false);
+  assert.equal(buckets.waitMs('198.51.100.7', now), 12_000);
+  // Refilled buckets are the same as none, and are dropped as new addresses come.
+  now += 60_000;
+  for (let i = 0; i < 3; i++) buckets.take(`192.0.2.${i}`, now);
+  assert.ok(buckets.keys <= 4, `${buckets.keys} keys`);
+  assert.ok(buckets.take('198.51.100.7', now));
 });
