@@ -538,3 +538,30 @@ test('the table of address buckets stays bounded under many addresses', () => {
   assert.ok(buckets.keys <= 4, `${buckets.keys} keys`);
   assert.ok(buckets.take('198.51.100.7', now));
 });
+
+test("a person's other tabs joining a room they are in cost no joins", async () => {
+  const s = await startTestServer({ addressJoinsPerMinute: 2 });
+  try {
+    const tabs: TestClient[] = [];
+    let token: string | undefined;
+    for (let i = 0; i < 4; i++) {
+      const c = await jsonFrom(s);
+      await c.event('welcome');
+      const h = await c.request({ type: 'hello', name: 'ann', ...(token ? { token } : {}) });
+      assert.ok(h.type === 'result' && h.of === 'hello', JSON.stringify(h));
+      token = h.token;
+      const j = await c.request({ type: 'join', room: 'lobby' });
+      assert.equal(j.type, 'result', JSON.stringify(j));
+      tabs.push(c);
+    }
+    // A join that would announce someone new is still counted.
+    const other = await jsonFrom(s);
+    await other.event('welcome');
+    assert.equal((await other.request({ type: 'join', room: 'lobby' })).type, 'result');
+    const refused = await other.request({ type: 'join', room: 'dev' });
+    assert.ok(refused.type === 'error' && refused.code === 'RATE_LIMITED', JSON.stringify(refused));
+    for (const c of [...tabs, other]) c.close();
+  } finally {
+    await s.dispose();
+  }
+});

@@ -372,12 +372,14 @@ export class Chat {
     await this.loadIndex();
     const { addresses } = this;
     const now = this.deps.clock.now();
-    if (!addresses.joins.take(session.address, now)) {
+    // Another tab of a name already in the room announces nothing, and costs nothing.
+    const present = this.rooms.get(id)?.displayOf(session.key) !== undefined;
+    if (!present && !addresses.joins.take(session.address, now)) {
       throw new ChatError('RATE_LIMITED', 'Too many joins from your address; wait a minute.');
     }
     if (this.index.has(id)) return;
     if (!addresses.newRooms.take(session.address, now)) {
-      addresses.joins.give(session.address, now);
+      if (!present) addresses.joins.give(session.address, now);
       throw new ChatError(
         'ROOM_LIMIT',
         'Too many new rooms from your address; join an existing one or try later.',
@@ -385,7 +387,7 @@ export class Chat {
     }
     if (!addresses.instanceRooms.take(INSTANCE, now)) {
       addresses.newRooms.give(session.address, now);
-      addresses.joins.give(session.address, now);
+      if (!present) addresses.joins.give(session.address, now);
       throw new ChatError('ROOM_LIMIT');
     }
   }
