@@ -27,8 +27,8 @@ const HISTORY_DEFAULT = 50;
 const HISTORY_MAX = 200;
 const TYPING_MIN_INTERVAL_MS = 1000;
 const GUEST_PREFIX = 'guest-';
-export const ROOM_PAGE_DEFAULT = 100;
-export const ROOM_PAGE_MAX = 500;
+const ROOM_PAGE_DEFAULT = 100;
+const ROOM_PAGE_MAX = 500;
 /** How often the room list drops rooms idle past the limit: the limit is counted in days. */
 const ROOM_EXPIRY_EVERY_MS = 60 * 60 * 1000;
 
