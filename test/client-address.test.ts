@@ -3,6 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IncomingHttpHeaders } from 'node:http';
+import { hostname } from 'node:os';
 import {
   TrustedProxies,
   canonicalAddress,
@@ -161,6 +162,7 @@ test('hosts: local names and IP literals, configured hosts and the hosts of allo
     '192.0.2.5',
     'chat.example.com',
     'other.example',
+    hostname(),
     undefined,
   ]) {
     assert.ok(ok(h), String(h));

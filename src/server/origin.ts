@@ -4,6 +4,7 @@
 // attacker points at this machine would count as the page's own origin.
 
 import { isIP } from 'node:net';
+import { hostname } from 'node:os';
 
 export function pageOrigin(hostHeader: string | undefined, pagePort: number): string | null {
   if (!hostHeader) return null;
@@ -41,15 +42,17 @@ export function hostName(hostHeader: string): string | null {
 }
 
 /**
- * Local names, any IP literal (rebinding needs a name the attacker controls; an address also
- * covers the public address of a machine behind NAT), the allowed hosts, and the hosts of the
- * allowed origins. A request without Host (HTTP/1.0) is no browser's.
+ * Local names (the machine's own name too, as a LAN reaches it), any IP literal (rebinding needs
+ * a name the attacker controls; an address also covers the public address of a machine behind
+ * NAT), the allowed hosts, and the hosts of the allowed origins. A request without Host
+ * (HTTP/1.0) is no browser's.
  */
 export function hostCheck(
   allowedHosts: readonly string[],
   allowedOrigins: readonly string[],
 ): (hostHeader: string | undefined) => boolean {
-  const names = new Set(['localhost', ...allowedHosts]);
+  const own = hostname().toLowerCase();
+  const names = new Set(['localhost', own, `${own.split('.')[0]}.local`, ...allowedHosts]);
   for (const o of allowedOrigins) names.add(new URL(o).hostname);
   return (hostHeader) => {
     if (hostHeader === undefined) return true;
