@@ -13,7 +13,8 @@ import { createHttpHandler, loadAssets } from './http.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics } from './metrics.js';
 import { FlushSchedule } from './outlet.js';
-import { addressOptions, createHttpGuard } from './http-guard.js';
+import { createHttpGuard } from './http-guard.js';
+import { addressOptions } from './client-address.js';
 import { SocketLimit } from './socket-limit.js';
 import { redactUrl } from '../shared/url.js';
 

@@ -165,6 +165,14 @@ export function forwardedByUntrusted(
   return req.headers['x-forwarded-for'] !== undefined || req.headers['forwarded'] !== undefined;
 }
 
+/** The settings' proxies and header, ready to match. */
+export function addressOptions(settings: {
+  trustProxy: readonly string[];
+  forwardedHeader: ForwardedHeader;
+}): ClientAddressOptions {
+  return { trusted: new TrustedProxies(settings.trustProxy), header: settings.forwardedHeader };
+}
+
 /** The one function every per-address limit, log line and metric keys on. */
 export function clientAddressResolver(options: ClientAddressOptions) {
   return (req: IncomingMessage): string =>

@@ -7,11 +7,10 @@ import { timingSafeEqual, createHash } from 'node:crypto';
 import type { Config } from './config.js';
 import { AddressRateLimit } from './address-rate-limit.js';
 import {
-  TrustedProxies,
+  addressOptions,
   clientAddressResolver,
   forwardedByUntrusted,
   isLoopback,
-  type ClientAddressOptions,
 } from './client-address.js';
 import { hostCheck } from './origin.js';
 
@@ -24,10 +23,6 @@ export interface HttpGuard {
 }
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
-
-export function addressOptions(config: Config): ClientAddressOptions {
-  return { trusted: new TrustedProxies(config.trustProxy), header: config.forwardedHeader };
-}
 
 export function createHttpGuard(config: Config, now: () => number): HttpGuard {
   const options = addressOptions(config);

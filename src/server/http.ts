@@ -121,7 +121,7 @@ async function handle(deps: HttpDeps, req: IncomingMessage, res: ServerResponse)
       res,
       421,
       'BAD_REQUEST',
-      'Unknown host; the server is configured with --allowed-hosts.',
+      'This server does not answer to that host name; --allowed-hosts adds it.',
     );
   }
   if (path === '/readyz') {
