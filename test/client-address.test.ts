@@ -99,6 +99,8 @@ test('Forwarded (RFC 7239): for= of each element, quoted IPv6 with port, obfusca
   assert.equal(h('For="[2001:db8:cafe::17]:4711";proto=https'), '2001:db8:cafe::17');
   assert.equal(h('for=6.6.6.6, for=203.0.113.7;by=127.0.0.1'), '203.0.113.7');
   assert.equal(h('for=203.0.113.7, for=unknown'), '127.0.0.1');
+  assert.equal(h('for="[2001:db8::9]:_gateway"'), '2001:db8::9');
+  assert.equal(h('for="203.0.113.7:_p"'), '203.0.113.7');
   assert.equal(h('for=_hidden'), '127.0.0.1');
   assert.equal(h('proto=https'), '127.0.0.1');
   // A quoted comma is not an element boundary.

@@ -111,6 +111,24 @@ test('the WebSocket history result has the same byte bound, and paging reaches e
   });
 });
 
+test('a budget smaller than one message still answers one message a page', async () => {
+  await withServer({ rateBurst: 1000, ratePerSecond: 1000, historyMaxBytes: 1 }, async (s) => {
+    await fillLobby(s, 3);
+    const c = await TestClient.json(s);
+    await c.event('welcome');
+    const r = (await c.request({ type: 'history', room: 'lobby', limit: 50 })) as Extract<
+      ServerEvent,
+      { type: 'result'; of: 'history' }
+    >;
+    assert.deepEqual(
+      r.messages.map((m) => m.seq),
+      [3],
+    );
+    assert.equal(r.more, true);
+    c.close();
+  });
+});
+
 test('half-open sockets from one address are cut at accept; others still connect', async () => {
   await withServer({ socketsPerAddress: 10 }, async (s) => {
     const attacker: net.Socket[] = [];
@@ -141,19 +159,17 @@ test('half-open sockets from one address are cut at accept; others still connect
     } finally {
       for (const a of attacker) a.destroy();
     }
-    // Closed sockets give their places back.
+    // Closed sockets give their places back (the server may see the close a moment later).
+    await waitFor(() => closed === 40, 'the attacker sockets to close');
     let again = 0;
-    await waitFor(
-      () => {
-        void httpGet(s.httpPort, '/healthz', { from: '127.0.0.2' }).then(
-          (r) => (again = r.status),
-          () => undefined,
-        );
-        return again === 200;
-      },
-      'the address to be let in again',
-      10_000,
-    );
+    for (let i = 0; i < 100 && again !== 200; i++) {
+      again = await httpGet(s.httpPort, '/healthz', { from: '127.0.0.2' }).then(
+        (r) => r.status,
+        () => 0,
+      );
+      if (again !== 200) await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.equal(again, 200, 'the address is let in again');
   });
 });
 

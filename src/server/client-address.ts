@@ -98,9 +98,10 @@ function splitOutsideQuotes(s: string, sep: string): string[] {
 /** An `X-Forwarded-For` entry or a `Forwarded` `for=` value, with any port dropped. */
 function hopAddress(raw: string): string | null {
   const v = raw.trim();
-  const bracketed = /^\[([^\]]+)\](?::\d{1,5})?$/.exec(v);
+  // RFC 7239 allows an obfuscated port (`_abc`) as well as a number.
+  const bracketed = /^\[([^\]]+)\](?::(?:\d{1,5}|_[\w.-]+))?$/.exec(v);
   if (bracketed) return canonicalAddress(bracketed[1] ?? '');
-  const v4port = /^(\d{1,3}(?:\.\d{1,3}){3}):\d{1,5}$/.exec(v);
+  const v4port = /^(\d{1,3}(?:\.\d{1,3}){3}):(?:\d{1,5}|_[\w.-]+)$/.exec(v);
   if (v4port) return canonicalAddress(v4port[1] ?? '');
   return canonicalAddress(v);
 }
