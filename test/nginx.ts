@@ -2,7 +2,7 @@
 // config in a temp folder and nginx as a child process on a free loopback port.
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync, mkdirSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { tempDir } from './helpers.js';
@@ -110,6 +110,7 @@ http {
     async stop() {
       if (!exited) child.kill('SIGTERM');
       await gone;
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }

@@ -3,6 +3,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
 import { TestClient, tempDir, waitFor } from './helpers.js';
 import { httpGet } from './http-helpers.js';
 import { startNginx, type Nginx } from './nginx.js';
@@ -10,6 +11,7 @@ import { startParley, type RunningServer } from '../src/server/app.js';
 import { createLogger } from '../src/server/logger.js';
 
 let parley: RunningServer;
+const dataDir = tempDir();
 let nginx: Nginx;
 const lines: string[] = [];
 
@@ -19,7 +21,7 @@ before(async () => {
       host: '127.0.0.1',
       httpPort: 0,
       wsPort: 0,
-      dataDir: tempDir(),
+      dataDir,
       // nginx reaches Parley from 127.0.0.1; the clients come from 127.0.0.2 and up.
       trustProxy: ['127.0.0.1'],
       httpRateBurst: 5,
@@ -32,6 +34,7 @@ before(async () => {
 after(async () => {
   await nginx.stop();
   await parley.stop();
+  rmSync(dataDir, { recursive: true, force: true });
 });
 
 const through = () => `ws://127.0.0.1:${nginx.port}/ws`;
