@@ -4,6 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
+import { rmSync } from 'node:fs';
 import { startTestServer, TestClient, tempDir, waitFor, type TestServer } from './helpers.js';
 import { httpGet } from './http-helpers.js';
 import { startParley } from '../src/server/app.js';
@@ -175,17 +176,19 @@ test('half-open sockets from one address are cut at accept; others still connect
 
 test('the start-up log names the Redis bus without its password', async () => {
   const lines: string[] = [];
+  const dataDir = tempDir();
   const s = await startParley(
     {
       host: '127.0.0.1',
       httpPort: 0,
       wsPort: 0,
-      dataDir: tempDir(),
+      dataDir,
       bus: 'redis://parley:hunter2-secret@127.0.0.1:1/0',
     },
     createLogger('info', (l) => lines.push(l)),
   );
   await s.stop();
+  rmSync(dataDir, { recursive: true, force: true });
   const started = lines.find((l) => l.includes('"started"')) ?? '';
   assert.match(started, /redis:\/\/parley:\*\*\*@127\.0\.0\.1:1/);
   assert.ok(!lines.join('\n').includes('hunter2'), 'no password in any log line');
