@@ -797,6 +797,7 @@ async function startServer(
         ...['--host', '127.0.0.1', '--http-port', String(httpPort), '--ws-port', String(wsPort)],
         ...['--data-dir', data, '--log-level', 'warn'],
         ...['--rate', '100000', '--rate-burst', '100000', '--connections-per-address', '100000'],
+        ...['--sockets-per-address', '100000'],
         ...place.args,
         ...opts.parleyArgs,
       ];

@@ -224,10 +224,10 @@ test('a header flood is answered 431, and a slow handshake is dropped', async ()
   await withServer({ maxHeaderBytes: 4096, handshakeTimeoutMs: 300 }, async (s) => {
     const flood = await rawRequest(
       s.wsPort,
-      `GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nX-Big: ${'a'.repeat(8000)}\r\n\r\n`,
+      `GET / HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nX-Big: ${'a'.repeat(8000)}\r\n\r\n`,
     );
     assert.match(flood.reply, /^HTTP\/1\.1 431/);
-    const slow = await rawRequest(s.httpPort, 'GET / HTTP/1.1\r\nHost: x\r\n');
+    const slow = await rawRequest(s.httpPort, 'GET / HTTP/1.1\r\nHost: localhost\r\n');
     assert.ok(slow.ms < 4000, `dropped after ${slow.ms} ms`);
   });
 });
@@ -238,7 +238,7 @@ test('the Sec-WebSocket-Protocol ReDoS payload is answered at once', async () =>
     const key = Buffer.from('0123456789abcdef').toString('base64');
     const r = await rawRequest(
       s.wsPort,
-      `GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\n` +
+      `GET / HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\n` +
         `Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: ${payload}\r\n\r\n`,
     );
     assert.match(r.reply, /^HTTP\/1\.1 (400|101)/);
@@ -252,7 +252,7 @@ async function stalledSocket(port: number, first?: Buffer): Promise<net.Socket> 
   socket.on('error', () => undefined);
   await new Promise((r) => socket.once('connect', r));
   socket.write(
-    'GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+    'GET / HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
       `Sec-WebSocket-Key: ${Buffer.from('0123456789abcdef').toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
   );
   await new Promise((r) => socket.once('data', r));

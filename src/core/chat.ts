@@ -10,6 +10,7 @@ import {
   isValidText,
   normalizeName,
   normalizeRoom,
+  utf8Length,
   type ChatMessage,
   type RoomInfo,
   type ServerEvent,
@@ -437,12 +438,18 @@ export class Chat {
     const n = Math.min(Math.max(limit ?? HISTORY_DEFAULT, 1), HISTORY_MAX);
     const upTo = before ?? (await this.read(() => this.deps.log.lastSeq(r.id))) + 1;
     const rows = await this.read(() => this.deps.log.before(r.id, upTo, n));
-    const first = rows[0];
-    return {
-      label: r.label,
-      messages: rows.map((m) => ({ ...m, room: r.label })),
-      more: first ? first.seq > 1 : false,
-    };
+    // Newest first until the byte budget is spent: a page of large messages is shorter, not larger.
+    const messages: ChatMessage[] = [];
+    let bytes = 0;
+    for (let i = rows.length - 1; i >= 0; i--) {
+      const m = { ...(rows[i] as ChatMessage), room: r.label };
+      bytes += utf8Length(JSON.stringify(m));
+      if (messages.length > 0 && bytes > this.deps.limits.historyMaxBytes) break;
+      messages.push(m);
+    }
+    messages.reverse();
+    const first = messages[0];
+    return { label: r.label, messages, more: first ? first.seq > 1 : false };
   }
 
   // ---- sending and delivery -----------------------------------------------------------------

@@ -13,6 +13,10 @@ import { createHttpHandler, loadAssets } from './http.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics } from './metrics.js';
 import { FlushSchedule } from './outlet.js';
+import { createHttpGuard } from './http-guard.js';
+import { addressOptions } from './client-address.js';
+import { SocketLimit } from './socket-limit.js';
+import { redactUrl } from '../shared/url.js';
 
 export interface RunningServer {
   httpUrl: string;
@@ -81,6 +85,7 @@ export async function startParley(
     limits: {
       ...DEFAULT_LIMITS,
       historyBound: config.historyBound,
+      historyMaxBytes: config.historyMaxBytes,
       ratePerSecond: config.ratePerSecond,
       rateBurst: config.rateBurst,
       roomsPerConnection: config.roomsPerConnection,
@@ -122,6 +127,8 @@ export async function startParley(
         await store.ping();
         await bus.ping();
       },
+      guard: createHttpGuard(config, () => performance.now()),
+      refused: metrics.httpRefused,
     }),
   );
   page.on('upgrade', (req, socket, head) => {
@@ -134,7 +141,13 @@ export async function startParley(
     res.end('This port speaks WebSocket only; the page is on the HTTP port.\n');
   });
   wsOnly.on('upgrade', (req, socket, head) => gateway.upgrade(req, socket, head));
-  for (const s of [page, wsOnly]) s.on('clientError', answerClientError);
+  const sockets = new SocketLimit(config.socketsPerAddress, addressOptions(config).trusted, () =>
+    metrics.socketsRefused.inc(),
+  );
+  for (const s of [page, wsOnly]) {
+    s.on('clientError', answerClientError);
+    sockets.watch(s);
+  }
 
   try {
     httpPort = await listen(page, config.httpPort, config.host);
@@ -157,7 +170,7 @@ export async function startParley(
     page: `http://${host}:${httpPort}`,
     websocket: [`ws://${host}:${wsPort}`, `ws://${host}:${httpPort}/ws`],
     store: store.description,
-    bus: config.bus,
+    bus: redactUrl(config.bus),
     node: nodeId,
   });
 

@@ -9,7 +9,8 @@ import type { Chat } from '../core/index.js';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
-import { originAllowed } from './origin.js';
+import { hostCheck, originAllowed } from './origin.js';
+import { addressOptions, clientAddressResolver } from './client-address.js';
 import { Connection, ConnectionSocket, type Shared } from './connection.js';
 import { Heartbeat } from './heartbeat.js';
 import type { FlushSchedule } from './outlet.js';
@@ -39,6 +40,8 @@ export function createGateway(
   pagePort: () => number,
 ): Gateway {
   const perAddress = new Map<string, number>();
+  const addressOf = clientAddressResolver(addressOptions(config));
+  const hostAllowed = hostCheck(config.allowedHosts, config.allowedOrigins);
   const release = (address: string) => {
     const n = (perAddress.get(address) ?? 1) - 1;
     if (n > 0) perAddress.set(address, n);
@@ -70,8 +73,13 @@ export function createGateway(
   return {
     upgrade(req, socket, head) {
       socket.on('error', destroyOnError);
-      const address = req.socket.remoteAddress ?? 'unknown';
+      const address = addressOf(req);
       const origin = req.headers.origin;
+      if (!hostAllowed(req.headers.host)) {
+        log.warn('refused', { address, reason: 'host', host: req.headers.host });
+        metrics.handshakesRefused.inc({ reason: 'host' });
+        return refuse(socket, 421, 'Misdirected Request');
+      }
       if (!originAllowed(origin, req.headers.host, pagePort(), config.allowedOrigins)) {
         log.warn('refused', { address, reason: 'origin', origin });
         metrics.handshakesRefused.inc({ reason: 'origin' });
