@@ -328,7 +328,9 @@ export class Chat {
     const { room } = sub;
     room.subs.delete(session);
     session.removeSub(room);
-    if (session.current === room.id) session.current = session.subs[0]?.room.id;
+    // Plain lines go on to another public room, never to a direct one the client did not pick.
+    if (session.current === room.id)
+      session.current = session.subs.find((s) => !s.room.direct)?.room.id;
     if (!room.direct && this.leaveRoom(room, session.key, session.name)) {
       this.presence(room, session, session.name, 'leave');
     }
