@@ -209,7 +209,14 @@ export class Chat {
     for (const id of ids) {
       const pair = pairOf(id);
       if (!pair || session.closed || session.sub(id)) continue;
-      const latest = await this.read(() => this.deps.log.lastSeq(id));
+      let latest: number;
+      try {
+        latest = await this.deps.log.lastSeq(id);
+      } catch (e) {
+        // The name is taken already; the next direct message subscribes the session anyway.
+        this.deps.onError(e, 'store');
+        return;
+      }
       // A message committed meanwhile subscribed the session already (subscribeParticipants).
       if (session.closed || session.sub(id) || !pair.includes(session.key)) continue;
       const room = this.room(id, pair);
