@@ -201,6 +201,8 @@ test('/join @name and /query name make a direct conversation current; labels rea
     await ada.next((f) => f.startsWith('* Left')),
     '* Left @bob3; now talking in #lobby',
   );
+  ada.send('/query');
+  assert.equal(await ada.next((f) => f.startsWith('!')), '! Usage: /query NAME [TEXT]');
   ada.send('/query bob3');
   assert.equal(await ada.next((f) => f.startsWith('* Now')), '* Now talking with @bob3');
   ada.send('/part lobby');

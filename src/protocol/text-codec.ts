@@ -38,6 +38,7 @@ const USAGE: Record<string, string> = {
   join: '/join ROOM',
   me: '/me ACTION',
   msg: '/msg NAME TEXT',
+  query: '/query NAME [TEXT]',
   history: '/history [N]',
 };
 
