@@ -352,7 +352,7 @@ test('text mode: /nick, /join, /who, /rooms, /me, /msg, /part, /history, /help a
   t.send('/help');
   assert.match(await t.next((f) => f.startsWith('Commands:')), /\/msg NAME TEXT/);
   t.send('/part');
-  assert.match(await t.next((f) => f.startsWith('* Left #textroom')), /now talking in lobby/);
+  assert.match(await t.next((f) => f.startsWith('* Left #textroom')), /now talking in #lobby$/);
   // A second text client cannot take the name without the key; with it, it can.
   const t2 = await TestClient.text(server);
   t2.send('/nick textuser');

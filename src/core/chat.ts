@@ -10,6 +10,7 @@ import {
   isValidText,
   normalizeName,
   normalizeRoom,
+  textLabel,
   utf8Length,
   type ChatMessage,
   type RoomInfo,
@@ -193,11 +194,36 @@ export class Chat {
     if (session.closed) return { name: n.display, token, direct: [] };
     this.rename(session, n.display, n.key, hash);
     const direct = await this.read(() => this.deps.log.directRooms(n.key));
+    if (session.isText) await this.enterDirect(session, direct);
     return {
       name: n.display,
       token,
       direct: direct.map((id) => labelFor(new Room(id, pairOf(id)), n.key)),
     };
+  }
+
+  /**
+   * A text client shows every direct message the moment it comes, in whatever room is current,
+   * so it is in all of its conversations at once: the people in them see it as present.
+   */
+  private async enterDirect(session: Session, ids: string[]): Promise<void> {
+    for (const id of ids) {
+      const pair = pairOf(id);
+      if (!pair || session.closed || session.sub(id)) continue;
+      let latest: number;
+      try {
+        latest = await this.deps.log.lastSeq(id);
+      } catch (e) {
+        // The name is taken already; the next direct message subscribes the session anyway.
+        this.deps.onError(e, 'store');
+        return;
+      }
+      // A message committed meanwhile subscribed the session already (subscribeParticipants).
+      if (session.closed || session.sub(id) || !pair.includes(session.key)) continue;
+      const room = this.room(id, pair);
+      room.lastSeq = Math.max(room.lastSeq, latest);
+      this.subscribe(session, room, labelFor(room, session.key), room.lastSeq, false);
+    }
   }
 
   private rename(
@@ -222,7 +248,7 @@ export class Chat {
       const { room } = sub;
       if (room.direct) {
         // Direct conversations belong to the name: a new name leaves the old ones behind.
-        if (oldKey !== key) this.unsubscribe(session, sub);
+        if (oldKey !== key) this.unsubscribe(session, sub, oldKey, oldName);
         continue;
       }
       const gone = this.leaveRoom(room, oldKey, oldName);
@@ -283,7 +309,9 @@ export class Chat {
       });
       return;
     }
-    if (session.subs.length >= this.deps.limits.roomsPerConnection)
+    // Direct conversations the server put a session in never keep it out of a room.
+    const counted = r.direct ? session.subs : session.subs.filter((s) => !s.room.direct);
+    if (counted.length >= this.deps.limits.roomsPerConnection)
       throw new ChatError('TOO_MANY_ROOMS');
     const room = this.room(r.id, r.direct);
     const sub = this.subscribe(session, room, r.label, 0, true);
@@ -311,7 +339,7 @@ export class Chat {
     const sub: Subscription = { room, label, cursor, catchingUp, lastTyping: 0 };
     room.subs.set(session, sub);
     session.addSub(sub);
-    if (!room.direct && this.enterRoom(room, session.key, session.name)) {
+    if (this.enterRoom(room, session.key, session.name)) {
       this.presence(room, session, session.name, 'join');
     }
     return sub;
@@ -325,14 +353,20 @@ export class Chat {
     return r.label;
   }
 
-  private unsubscribe(session: Session, sub: Subscription): void {
+  /** `key` and `name` are the session's, unless it is leaving under a name it just gave up. */
+  private unsubscribe(
+    session: Session,
+    sub: Subscription,
+    key = session.key,
+    name = session.name,
+  ): void {
     const { room } = sub;
     room.subs.delete(session);
     session.removeSub(room);
-    if (session.current === room.id) session.current = session.subs[0]?.room.id;
-    if (!room.direct && this.leaveRoom(room, session.key, session.name)) {
-      this.presence(room, session, session.name, 'leave');
-    }
+    // Plain lines go on to another public room, never to a direct one the client did not pick.
+    if (session.current === room.id)
+      session.current = session.subs.find((s) => !s.room.direct)?.room.id;
+    if (this.leaveRoom(room, key, name)) this.presence(room, session, name, 'leave');
     this.dropIfIdle(room);
   }
 
@@ -373,6 +407,15 @@ export class Chat {
     event: 'join' | 'leave',
   ): void {
     const verb = event === 'join' ? 'joined' : 'left';
+    if (room.direct) {
+      // Only the two participants are ever subscribed; each calls the room by the other's name.
+      for (const [s, sub] of room.subs) {
+        if (s === actor) continue;
+        if (s.isText) s.line(`* ${name} ${verb} ${textLabel(sub.label)}`);
+        else s.event({ type: 'presence', room: sub.label, name, event });
+      }
+      return;
+    }
     this.notice(
       room,
       actor,
@@ -549,8 +592,8 @@ export class Chat {
     name: string,
     event: 'join' | 'leave',
   ): void {
-    if (isDirect(id) || !normalizeRoom(id)) return;
-    const room = this.room(id);
+    const room = this.busRoom(id, [key]);
+    if (!room) return;
     if (event === 'join') {
       if (room.addRemote(key, name, node)) this.presence(room, undefined, name, 'join');
     } else {
@@ -560,12 +603,34 @@ export class Chat {
     this.dropIfIdle(room);
   }
 
+  /**
+   * The room another node speaks of, made if need be. A direct room is only taken for names
+   * that are in it, only while one of them is connected here (no one else could ever read of
+   * it), and always made with its pair, so it never shows as a public room.
+   */
+  private busRoom(id: string, keys: string[]): Room | undefined {
+    const pair = pairOf(id);
+    if (!pair) return isDirect(id) || !normalizeRoom(id) ? undefined : this.room(id);
+    if (directId(pair[0], pair[1]).id !== id) return undefined;
+    if (!keys.every((k) => pair.includes(k))) return undefined;
+    const existing = this.rooms.get(id);
+    if (existing) return existing.direct ? existing : undefined;
+    return pair.some((k) => this.identities.get(k)?.tokenHash) ? this.room(id, pair) : undefined;
+  }
+
   /** A heartbeat is the whole truth about a node: it heals lost presence and lost bells. */
   private applyHeartbeat(node: string, rooms: NodeRoom[]): void {
     const reported = new Set<string>();
     for (const r of rooms) {
       reported.add(r.room);
-      const room = this.rooms.get(r.room) ?? (r.members.length > 0 ? this.room(r.room) : undefined);
+      const room =
+        this.rooms.get(r.room) ??
+        (r.members.length > 0
+          ? this.busRoom(
+              r.room,
+              r.members.map(([k]) => k),
+            )
+          : undefined);
       if (!room) continue;
       const now = new Set(r.members.map(([k]) => k));
       const before = new Set(room.remoteKeys(node));

@@ -7,7 +7,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Chat, DEFAULT_LIMITS } from '../core/index.js';
 import { openStore } from '../store/open-store.js';
 import { openBus } from '../bus/open-bus.js';
-import { resolveConfig, type Config } from './config.js';
+import { ConfigError, SETTINGS, resolveConfig, type Config } from './config.js';
 import { createGateway } from './gateway.js';
 import { createHttpHandler, loadAssets } from './http.js';
 import { createLogger, type Logger } from './logger.js';
@@ -28,11 +28,30 @@ export interface RunningServer {
   stop(code?: number): Promise<void>;
 }
 
-function listen(server: Server, port: number, host: string): Promise<number> {
+/** Listens on the port of a setting; a port that cannot be had is a bad setting, named as such. */
+function listen(server: Server, key: 'httpPort' | 'wsPort', config: Config): Promise<number> {
+  const port = config[key];
   return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ port, host: host || undefined }, () => {
-      server.off('error', reject);
+    const fail = (e: Error & { code?: string }) => {
+      const why =
+        e.code === 'EADDRINUSE'
+          ? 'is in use'
+          : e.code === 'EACCES'
+            ? 'needs privileges this process lacks'
+            : undefined;
+      const setting = SETTINGS.find((s) => s.key === key);
+      reject(
+        why && setting
+          ? new ConfigError(
+              `port ${port} ${why} (on ${config.host || 'every address'}); ` +
+                `pick another with --${setting.flag} or ${setting.env}`,
+            )
+          : e,
+      );
+    };
+    server.once('error', fail);
+    server.listen({ port, host: config.host || undefined }, () => {
+      server.off('error', fail);
       resolve((server.address() as AddressInfo).port);
     });
   });
@@ -150,7 +169,7 @@ export async function startParley(
   }
 
   try {
-    httpPort = await listen(page, config.httpPort, config.host);
+    httpPort = await listen(page, 'httpPort', config);
   } catch (e) {
     await store.close();
     await bus.close();
@@ -158,7 +177,7 @@ export async function startParley(
   }
   let wsPort: number;
   try {
-    wsPort = await listen(wsOnly, config.wsPort, config.host);
+    wsPort = await listen(wsOnly, 'wsPort', config);
   } catch (e) {
     page.close();
     await store.close();

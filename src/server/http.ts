@@ -48,6 +48,9 @@ export function loadAssets(dir = PUBLIC_DIR): Map<string, Asset> {
   }
   const index = assets.get('/index.html');
   if (index) assets.set('/', index);
+  // Browsers and tools that never read the page's <link rel="icon"> still ask for this path.
+  const icon = assets.get('/favicon.svg');
+  if (icon) assets.set('/favicon.ico', icon);
   return assets;
 }
 
