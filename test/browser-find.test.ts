@@ -85,8 +85,9 @@ test('browser: Browse rooms lists the rooms with a way to join each, by keyboard
     await a.page.keyboard.press('Enter');
     await waitForText(a.page, '#room-title', '#design');
     await waitForText(a.page, '#members li', 'dora');
-    // Listed again, the joined room says so.
-    if ((await browse.getAttribute('aria-expanded')) !== 'true') await browse.click();
+    // Picking a room closes the list; opened again, it says which rooms are joined.
+    assert.equal(await browse.getAttribute('aria-expanded'), 'false');
+    await browse.click();
     await a.page.getByRole('button', { name: /^Open #design, 2 people, joined/ }).waitFor({
       timeout: WAIT_MS,
     });

@@ -50,6 +50,8 @@ test('browser: joins and leaves fold into one line; reloads and renames are not 
     ]);
 
     // dave reloads his page twice: alice is told of his first join only.
+    await sendLine(a.page, 'who else is coming?');
+    await waitForText(a.page, MSG, 'who else is coming?');
     const d = await openChatPage(browser, server.httpUrl, DESKTOP);
     await chooseName(d.page, 'dave');
     await waitReady(d.page);

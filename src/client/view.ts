@@ -109,12 +109,7 @@ export class View {
       }
     });
     byId('skip').addEventListener('click', () => this.text.focus());
-    this.browse.addEventListener('click', () => {
-      const open = this.browsePanel.hidden;
-      this.browsePanel.hidden = !open;
-      this.browse.setAttribute('aria-expanded', String(open));
-      if (open) hooks.browseRooms();
-    });
+    this.browse.addEventListener('click', () => this.setBrowsing(this.browsePanel.hidden));
   }
 
   // ---- header -------------------------------------------------------------------------------
@@ -258,6 +253,13 @@ export class View {
     );
   }
 
+  /** Opens (and fetches) or closes the list under "Browse rooms". */
+  setBrowsing(open: boolean): void {
+    this.browsePanel.hidden = !open;
+    this.browse.setAttribute('aria-expanded', String(open));
+    if (open) this.hooks.browseRooms();
+  }
+
   /** The room list under "Browse rooms"; `note` says why it is empty or still coming. */
   setDirectory(note: string, rooms: DirectoryItem[]): void {
     this.browseStatus.textContent = note;
@@ -275,7 +277,10 @@ export class View {
           'aria-label',
           r.joined ? `Open ${label}, ${people}, joined` : `Join ${label}, ${people}`,
         );
-        b.addEventListener('click', () => this.hooks.joinRoom(r.name));
+        b.addEventListener('click', () => {
+          this.setBrowsing(false);
+          this.hooks.joinRoom(r.name);
+        });
         li.append(b);
         return li;
       }),
