@@ -221,7 +221,7 @@ export class Chat {
     this.ready = false;
     this.requests.clear();
     this.inFlight.clear();
-    this.sys('Connection opened.', 'conn', this.current, { key: 'open' });
+    this.sys('Connection opened.', 'conn', this.current, { key: 'open', counted: true });
   }
 
   onClose(code: number, reason: string): void {
@@ -237,10 +237,10 @@ export class Chat {
         this.view.log.setOlder(r.name, 'more');
       }
     }
-    this.sys('Connection lost.', 'conn', this.current, { key: 'lost' });
+    this.sys('Connection lost.', 'conn', this.current, { key: 'lost', counted: true });
     this.saidUnreachable = true;
     const notice = closeNotice(code, reason);
-    if (notice) this.sys(notice, 'conn', this.current, { key: `close ${notice}` });
+    if (notice) this.sys(notice, 'conn', this.current, { key: `close ${notice}`, counted: true });
     this.view.announce(notice ?? 'Connection lost. Reconnecting.');
     // A name asked for from the prompt and not answered: ask again once connected.
     for (const p of this.requests.values()) {
@@ -265,7 +265,7 @@ export class Chat {
         : 'Cannot reach the server; trying again.',
       'conn',
       this.current,
-      { key: 'unreachable' },
+      { key: 'unreachable', counted: true },
     );
   }
 

@@ -58,6 +58,8 @@ export interface SysAction {
 export interface SysOptions {
   /** Said once per room and key; saying it again updates the line (see MessageLog.sys). */
   key?: string;
+  /** A keyed line said again shows how many times. */
+  counted?: boolean;
   action?: SysAction;
 }
 
@@ -171,11 +173,9 @@ export class MessageLog {
     line.dataset['ts'] = String(Date.now());
     const t = el('time', 'ts', clock(Date.now()));
     const parts: (Node | string)[] = [t, ' ', el('span', 'text', text)];
-    if (count > 1) {
-      line.dataset['count'] = String(count);
-      parts.push(el('span', 'count', ` (${count} times)`));
-    }
-    if (opts.action) parts.push(' ', this.actionButton(opts.action));
+    if (opts.key !== undefined) line.dataset['count'] = String(count);
+    if (count > 1 && opts.counted) parts.push(el('span', 'count', ` (${count} times)`));
+    if (opts.action) parts.push(this.actionButton(opts.action));
     line.replaceChildren(...parts);
     if (opts.key !== undefined) log.keyed.set(opts.key, line);
     this.keepView(room, false, () => {
