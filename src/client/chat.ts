@@ -150,7 +150,7 @@ function closeNotice(code: number, reason: string): string | undefined {
       return 'The server closed the connection after a frame it could not read; reconnecting…';
     default:
       if (known) return `${ERRORS[known].message} Reconnecting…`;
-      return reason ? `The server closed the connection: ${reason} Reconnecting…` : undefined;
+      return reason ? `The connection closed (${reason}); reconnecting…` : undefined;
   }
 }
 

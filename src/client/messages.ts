@@ -202,14 +202,6 @@ export class MessageLog {
     return !!line.isConnected && line.nextElementSibling === null;
   }
 
-  removeLine(line: HTMLElement): void {
-    const room = line.closest<HTMLElement>('.room-log')?.dataset['room'] ?? '';
-    const log = this.logs.get(room);
-    if (!log || !line.isConnected) return;
-    this.keepView(room, false, () => line.remove());
-    log.others--;
-  }
-
   private actionButton(a: SysAction): HTMLButtonElement {
     const b = button('sys-action', a.label);
     b.addEventListener('click', a.run);
