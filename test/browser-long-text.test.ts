@@ -12,6 +12,7 @@ import {
   DESKTOP,
   MSG,
   PENDING,
+  PHONE,
   chooseName,
   countText,
   openChatPage,
@@ -130,6 +131,15 @@ test('browser: long messages fold behind Show more; right-to-left text runs righ
     await waitForText(a.page, MSG, hebrew, 2);
     await mkdir(ARTIFACTS, { recursive: true });
     await a.page.screenshot({ path: join(ARTIFACTS, 'desktop-long-and-rtl.png') });
+    // A second reader on a phone sees the same folds, in the same directions.
+    const p = await openChatPage(browser, server.httpUrl, PHONE);
+    await chooseName(p.page, 'pia');
+    await waitReady(p.page);
+    await waitForText(p.page, MSG, 'short and plain');
+    assert.equal(await p.page.getByRole('button', { name: 'Show more' }).count(), 2);
+    await p.page.locator('#log .msg', { hasText: arabic }).scrollIntoViewIfNeeded();
+    await p.page.screenshot({ path: join(ARTIFACTS, 'phone-long-and-rtl.png') });
+    assert.deepEqual(p.problems, []);
     bot.close();
     assert.deepEqual(a.problems, []);
   });
