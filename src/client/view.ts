@@ -263,7 +263,6 @@ export class View {
   /** The room list under "Browse rooms"; `note` says why it is empty or still coming. */
   setDirectory(note: string, rooms: DirectoryItem[]): void {
     this.browseStatus.textContent = note;
-    this.browseStatus.hidden = !note;
     const hadFocus = this.browseList.contains(document.activeElement);
     this.browseList.replaceChildren(
       ...rooms.map((r) => {
