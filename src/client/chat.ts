@@ -7,9 +7,11 @@ import {
   ERRORS,
   LOBBY,
   TEXT_HELP,
+  TEXT_MAX_BYTES,
   decodeEvent,
   foldKey,
   isDirect,
+  isTextTooLong,
   isValidText,
   normalizeName,
   normalizeRoom,
@@ -19,8 +21,12 @@ import {
   type ErrorCode,
   type ErrorEvent as ErrorFrame,
   type RequestResult,
+  type RoomInfo,
+  utf8Length,
 } from '../protocol/index.js';
+import type { SysOptions } from './messages.js';
 import type { Outbox, OutboxEntry } from './outbox.js';
+import { PresenceNotes } from './presence-notes.js';
 import { mentionsName } from './rich-text.js';
 import {
   GUEST_PREFIX,
@@ -67,7 +73,11 @@ interface RoomState {
   loadingOlder: boolean;
   /** The other person's name as they write it, in a direct conversation. */
   peer?: string;
+  /** `members` came from the server on this connection (a join result or who). */
+  membersKnown: boolean;
 }
+
+type Presence = 'online' | 'offline' | 'unknown';
 
 type HistoryKind = 'latest' | 'older' | 'gap' | 'user';
 
@@ -84,6 +94,8 @@ interface Pending {
   /** History paging to fill a gap down to this seq. */
   gapAfter?: number;
   gapFetched?: number;
+  /** A room list for the sidebar's "Browse rooms". */
+  browse?: boolean;
 }
 
 export interface ChatDeps {
@@ -109,6 +121,37 @@ function isChosen(name: string): boolean {
 
 function sameName(a: string, b: string): boolean {
   return !!a && !!b && foldKey(a) === foldKey(b);
+}
+
+/** Kilobytes with one decimal, rounded up so that "over by" is never 0.0. */
+function kb(bytes: number): string {
+  return (Math.ceil(bytes / 102.4) / 10).toFixed(1);
+}
+
+/** What a close means for the person, in words; nothing when "Connection lost." says it all. */
+function closeNotice(code: number, reason: string): string | undefined {
+  const known = Object.hasOwn(ERRORS, reason) ? (reason as ErrorCode) : undefined;
+  const close = (known && (ERRORS[known] as { close?: number }).close) || code;
+  switch (close) {
+    case 1001:
+      return 'The server is stopping, maybe to restart; reconnecting once it is back…';
+    case 1012:
+      return 'The server is restarting; reconnecting…';
+    case 1013:
+      return 'This page fell behind; reconnecting to catch up…';
+    case 1011:
+      return 'The server could not catch this page up; reconnecting to try again…';
+    case 1008:
+      return 'The server closed the connection after too many bad or excess messages; reconnecting…';
+    case 1009:
+      return 'The server closed the connection: a message was too big. Reconnecting…';
+    case 1003:
+    case 1007:
+      return 'The server closed the connection after a frame it could not read; reconnecting…';
+    default:
+      if (known) return `${ERRORS[known].message} Reconnecting…`;
+      return reason ? `The connection closed (${reason}); reconnecting…` : undefined;
+  }
 }
 
 function clip(text: string, n = 200): string {
@@ -140,6 +183,9 @@ export class Chat {
   private wantedName: string | undefined;
   /** Messages from others that came while the tab was hidden. */
   private unseen = 0;
+  private readonly notes: PresenceNotes;
+  /** Direct messages sent with /msg, and the line in the room they were sent from. */
+  private readonly sentNotes = new Map<string, { to: string; line: HTMLElement }>();
 
   constructor(deps: ChatDeps) {
     this.deps = deps;
@@ -147,6 +193,7 @@ export class Chat {
     this.outbox = deps.outbox;
     this.identity = deps.identity;
     this.closed = deps.closed;
+    this.notes = new PresenceNotes(this.view.log);
     if (hasChosenName(this.identity)) this.myName = this.identity.name ?? '';
     this.view.setMe(this.myName || '…');
     for (const r of deps.rooms.rooms) {
@@ -174,27 +221,27 @@ export class Chat {
     this.ready = false;
     this.requests.clear();
     this.inFlight.clear();
-    this.sys('Connection opened.', 'conn');
+    this.sys('Connection opened.', 'conn', this.current, { key: 'open', counted: true });
   }
 
   onClose(code: number, reason: string): void {
     this.ready = false;
     this.inFlight.clear();
+    this.notes.reset();
     for (const r of this.rooms.values()) {
       r.synced = false;
+      r.membersKnown = false;
       r.typing.clear();
       if (r.loadingOlder) {
         r.loadingOlder = false;
         this.view.log.setOlder(r.name, 'more');
       }
     }
-    this.sys('Connection lost.', 'conn');
+    this.sys('Connection lost.', 'conn', this.current, { key: 'lost', counted: true });
     this.saidUnreachable = true;
-    if (reason) {
-      const known = Object.hasOwn(ERRORS, reason) ? ERRORS[reason as ErrorCode].message : reason;
-      this.sys(`${known} (${code})`, 'conn');
-    }
-    this.view.announce('Connection lost. Reconnecting.');
+    const notice = closeNotice(code, reason);
+    if (notice) this.sys(notice, 'conn', this.current, { key: `close ${notice}`, counted: true });
+    this.view.announce(notice ?? 'Connection lost. Reconnecting.');
     // A name asked for from the prompt and not answered: ask again once connected.
     for (const p of this.requests.values()) {
       if (p.prompt && p.req.type === 'hello' && p.req.name) this.wantedName = p.req.name;
@@ -217,6 +264,8 @@ export class Chat {
         ? 'Cannot reach the server. Your unsent messages are kept here and go out once it is back.'
         : 'Cannot reach the server; trying again.',
       'conn',
+      this.current,
+      { key: 'unreachable', counted: true },
     );
   }
 
@@ -228,7 +277,7 @@ export class Chat {
     }
     switch (ev.type) {
       case 'welcome':
-        this.sys(ev.text, 'welcome');
+        this.sys(ev.text, 'welcome', this.current, { key: 'welcome' });
         this.hello(0);
         return;
       case 'result':
@@ -277,19 +326,29 @@ export class Chat {
 
   // ---- user actions -----------------------------------------------------------------------------
 
-  /** A line from the message box: a message, or a command when it starts with `/`. */
-  submit(line: string): void {
-    if (!line.trim()) return;
+  /**
+   * A line from the message box: a message, or a command when it starts with `/`. False when
+   * the text could not go as it is, so the box keeps the draft.
+   */
+  submit(line: string): boolean {
+    if (!line.trim()) return true;
     const c = parseLine(line);
     switch (c.cmd) {
       case 'say':
-        this.say(this.current, c.text, c.me);
-        return;
+        return this.say(this.current, c.text, c.me) !== undefined;
       case 'msg': {
         const to = normalizeName(c.to);
-        if (!to) this.sys(ERRORS.NAME_INVALID.message, 'error');
-        else this.say(`@${to.key}`, c.text, false);
-        return;
+        if (!to) {
+          this.sys(ERRORS.NAME_INVALID.message, 'error');
+          return false;
+        }
+        const room = `@${to.key}`;
+        const cid = this.say(room, c.text, false);
+        if (cid === undefined) return false;
+        const line = this.sys(`Sending to ${roomLabel(room)}…`);
+        this.sentNotes.set(cid, { to: room, line });
+        this.renderPending();
+        return true;
       }
       case 'nick': {
         if (!normalizeName(c.name)) this.sys(ERRORS.NAME_INVALID.message, 'error');
@@ -297,17 +356,17 @@ export class Chat {
           const token = c.key ?? this.identity.token;
           this.request({ type: 'hello', name: c.name, token }, { user: true });
         }
-        return;
+        return true;
       }
       case 'join':
         this.joinRoom(c.room);
-        return;
+        return true;
       case 'part':
         this.part(c.room ?? this.current);
-        return;
+        return true;
       case 'rooms':
         if (this.online()) this.request({ type: 'rooms' }, { user: true });
-        return;
+        return true;
       case 'who': {
         const room = c.room
           ? isDirect(c.room)
@@ -316,7 +375,7 @@ export class Chat {
           : this.current;
         if (room === undefined) this.sys(ERRORS.ROOM_INVALID.message, 'error');
         else if (this.online()) this.request({ type: 'who', room }, { user: true });
-        return;
+        return true;
       }
       case 'history':
         if (this.online()) {
@@ -324,20 +383,20 @@ export class Chat {
             user: true,
           });
         }
-        return;
+        return true;
       case 'help':
         for (const l of TEXT_HELP.split('\n')) this.sys(l, 'help');
         this.sys('In this page: /who lists the members; Enter sends, Shift+Enter is a new line.');
-        return;
+        return true;
       case 'quit':
         this.sys('To leave, close this tab.');
-        return;
+        return true;
       case 'usage':
         this.sys(`Usage: ${c.usage}`, 'error');
-        return;
+        return false;
       case 'unknown':
         this.sys(`Unknown command /${c.name}; /help lists them.`, 'error');
-        return;
+        return false;
     }
   }
 
@@ -392,7 +451,8 @@ export class Chat {
     r.unread = 0;
     r.mentions = 0;
     this.view.showRoom(r.name);
-    if (this.ready && r.direct && !r.synced) this.join(r, true);
+    // A direct room live from a message alone has no member list yet: the join brings it.
+    if (this.ready && r.direct && (!r.synced || !r.membersKnown)) this.join(r, true);
     this.renderRooms();
     this.renderRoomDetails();
     this.renderPending();
@@ -449,6 +509,9 @@ export class Chat {
   }
 
   discard(cid: string): void {
+    const note = this.sentNotes.get(cid);
+    this.sentNotes.delete(cid);
+    if (note) this.view.log.setSysText(note.line, `Not sent to ${roomLabel(note.to)}: discarded.`);
     this.dropPending(cid);
   }
 
@@ -595,10 +658,20 @@ export class Chat {
 
   // ---- sending ----------------------------------------------------------------------------------
 
-  private say(room: string, text: string, me: boolean): void {
+  /** Queues a message; its cid, or undefined when refused (the reason is said). */
+  private say(room: string, text: string, me: boolean): string | undefined {
+    if (isTextTooLong(text)) {
+      const n = utf8Length(text);
+      this.sys(
+        `Too long to send: ${kb(n)} KB, ${kb(n - TEXT_MAX_BYTES)} KB over the ${TEXT_MAX_BYTES / 1024} KB limit. ` +
+          'It is still in the box: shorten it or send it in parts.',
+        'error',
+      );
+      return undefined;
+    }
     if (!isValidText(text)) {
       this.sys(ERRORS.TEXT_INVALID.message, 'error');
-      return;
+      return undefined;
     }
     const entry: OutboxEntry = { cid: randomId(), room, text, me, createdAt: Date.now() };
     // The others stop showing "typing" when the message lands; the next message may say so
@@ -608,6 +681,7 @@ export class Chat {
     this.renderPending();
     if (room === this.current) this.view.log.scrollToBottom();
     this.flushOutbox();
+    return entry.cid;
   }
 
   private flushOutbox(): void {
@@ -645,7 +719,9 @@ export class Chat {
       case 'join': {
         const r = this.room(ev.room);
         r.joined = true;
-        if (!r.direct) r.members = [...ev.members];
+        // In a direct room, the participants connected now.
+        r.members = [...ev.members];
+        r.membersKnown = true;
         if (!r.everSynced) {
           r.lastSeq = Math.max(r.lastSeq, ev.lastSeq);
           this.loadLatest(r);
@@ -670,13 +746,20 @@ export class Chat {
         this.onHistory(ev.room, ev.messages, ev.more, ctx);
         return;
       case 'rooms': {
+        if (ctx?.browse) {
+          this.showDirectory(ev.rooms);
+          return;
+        }
         const list = ev.rooms.map((x) => `${roomLabel(x.room)} (${x.members})`).join(', ');
         this.sys(`Rooms: ${list || 'none'}`);
         return;
       }
       case 'who': {
         const r = this.rooms.get(ev.room);
-        if (r && !r.direct) r.members = [...ev.members];
+        if (r && !r.direct) {
+          r.members = [...ev.members];
+          r.membersKnown = true;
+        }
         this.sys(`In ${roomLabel(ev.room)}: ${ev.members.join(', ') || 'no one'}`);
         this.renderRoomDetails();
         return;
@@ -701,7 +784,7 @@ export class Chat {
     }
     for (const d of direct) if (!this.closed.has(d)) this.room(d).joined = true;
     if (ctx?.handshake !== undefined) {
-      this.sys(`You are ${name}.`);
+      this.sys(`You are ${name}.`, '', this.current, { key: 'you' });
       this.onReady();
     } else {
       this.sys(`You are now known as ${name}.`);
@@ -817,11 +900,11 @@ export class Chat {
     if (event === 'join') r.members.push(name);
     else r.typing.delete(name);
     r.members.sort((a, b) => a.localeCompare(b));
-    this.sys(
-      `${name} ${event === 'join' ? 'joined' : 'left'} ${roomLabel(room)}.`,
-      'presence',
-      room,
-    );
+    // A direct room's presence only moves its dot; a line there would say the obvious.
+    if (!r.direct) {
+      if (event === 'join') this.notes.join(room, name);
+      else this.notes.leave(room, name);
+    }
     if (room === this.current) this.renderRoomDetails();
   }
 
@@ -830,7 +913,7 @@ export class Chat {
     if (!r) return;
     r.members = r.members.map((n) => (n === from ? to : n)).sort((a, b) => a.localeCompare(b));
     r.typing.delete(from);
-    this.sys(`${from} is now known as ${to}.`, 'presence', room);
+    if (!r.direct) this.notes.rename(room, from, to);
     if (room === this.current) this.renderRoomDetails();
   }
 
@@ -929,6 +1012,7 @@ export class Chat {
         unread: 0,
         mentions: 0,
         loadingOlder: false,
+        membersKnown: false,
       };
       this.rooms.set(name, r);
       this.renderRooms();
@@ -936,9 +1020,19 @@ export class Chat {
     return r;
   }
 
+  /** Who a direct conversation is between (whether connected or not). */
   private directMembers(r: RoomState): string[] {
     const peer = r.peer ?? r.name.slice(1);
     return sameName(peer, this.myName) ? [this.myName] : [this.myName, peer];
+  }
+
+  /** Connected now, not connected, or unknown (while we are not connected ourselves). */
+  private presenceOf(r: RoomState | undefined, name: string): Presence {
+    if (!this.ready || !r?.membersKnown)
+      return sameName(name, this.myName) && this.ready ? 'online' : 'unknown';
+    return r.members.some((m) => sameName(m, name)) || sameName(name, this.myName)
+      ? 'online'
+      : 'offline';
   }
 
   private reopen(room: string): void {
@@ -987,8 +1081,8 @@ export class Chat {
     return [...list.filter((r) => !r.direct), ...list.filter((r) => r.direct)].map((r) => r.name);
   }
 
-  private sys(text: string, cls = '', room = this.current): void {
-    this.view.log.sys(room, text, cls);
+  private sys(text: string, cls = '', room = this.current, opts?: SysOptions): HTMLElement {
+    return this.view.log.sys(room, text, cls, opts);
   }
 
   private renderRooms(): void {
@@ -1004,7 +1098,7 @@ export class Chat {
   private renderRoomDetails(): void {
     const r = this.rooms.get(this.current);
     const members = r?.direct ? this.directMembers(r) : (r?.members ?? []);
-    this.view.setMembers(this.current, members, this.myName);
+    this.view.setMembers(this.current, members, this.myName, (n) => this.presenceOf(r, n));
     this.renderTyping();
   }
 
@@ -1027,5 +1121,55 @@ export class Chat {
 
   private renderPending(): void {
     this.view.setPending(this.outbox.entries(), this.myName, this.ready);
+    this.renderSentNotes();
+  }
+
+  /** "Sending to @bob…" becomes "Sent to @bob." (with a way there) once it left the outbox. */
+  private renderSentNotes(): void {
+    for (const [cid, note] of this.sentNotes) {
+      const e = this.outbox.get(cid);
+      const to = roomLabel(note.to);
+      if (e?.error !== undefined) {
+        this.view.log.setSysText(note.line, `Not sent to ${to}: ${e.error}`);
+      } else if (e) {
+        this.view.log.setSysText(note.line, `Sending to ${to}…`);
+      } else {
+        this.sentNotes.delete(cid);
+        this.reopen(note.to);
+        this.room(note.to).joined = true;
+        this.renderRooms();
+        this.view.log.setSysText(note.line, `Sent to ${to}.`, {
+          label: `Open ${to}`,
+          run: () => this.openDirect(note.to.slice(1)),
+        });
+      }
+    }
+  }
+
+  // ---- room directory ----------------------------------------------------------------------------
+
+  /** "Browse rooms" in the sidebar: asks the server for the list. */
+  browseRooms(): void {
+    if (!this.ready) {
+      this.view.setDirectory('Not connected; the list comes once the connection is back.', []);
+      return;
+    }
+    this.view.setDirectory('Loading the rooms…', []);
+    this.request({ type: 'rooms' }, { browse: true });
+  }
+
+  private showDirectory(rooms: RoomInfo[]): void {
+    // Read only the fields every version of the result has.
+    const list = rooms
+      .filter((x) => typeof x.room === 'string' && !isDirect(x.room))
+      .map((x) => ({
+        name: x.room,
+        members: typeof x.members === 'number' ? x.members : 0,
+        joined: !!this.rooms.get(x.room)?.joined,
+      }));
+    this.view.setDirectory(
+      list.length ? '' : 'No rooms yet. Type a name below to start one.',
+      list,
+    );
   }
 }

@@ -34,6 +34,12 @@ async function start(): Promise<void> {
       if (view.drawerOpen()) view.setDrawer(false);
       view.text.focus();
     },
+    browseRooms: () => late.chat?.browseRooms(),
+    joinRoom: (room) => {
+      late.chat?.joinRoom(room);
+      if (view.drawerOpen()) view.setDrawer(false);
+      view.text.focus();
+    },
     retry: (cid) => late.chat?.retry(cid),
     discard: (cid) => late.chat?.discard(cid),
   });
@@ -82,10 +88,10 @@ async function start(): Promise<void> {
     view.text.style.height = `${Math.min(view.text.scrollHeight + 2, TEXT_MAX_PX)}px`;
   };
   const send = (): void => {
-    const line = view.text.value;
+    // A line that cannot go as it is (too long, say) stays in the box to be fixed.
+    if (!c.submit(view.text.value)) return;
     view.text.value = '';
     grow();
-    c.submit(line);
   };
   view.sendForm.addEventListener('submit', (e) => {
     e.preventDefault();

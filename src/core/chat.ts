@@ -7,6 +7,7 @@ import {
   WELCOME_TEXT,
   isDirect,
   isValidCid,
+  isTextTooLong,
   isValidText,
   normalizeName,
   normalizeRoom,
@@ -507,6 +508,7 @@ export class Chat {
   ): Promise<{ label: string; message: ChatMessage }> {
     this.deps.telemetry.messageIn();
     if (!isValidCid(cid)) throw new ChatError('CID_INVALID');
+    if (isTextTooLong(text)) throw new ChatError('TEXT_TOO_LONG');
     if (!isValidText(text)) throw new ChatError('TEXT_INVALID');
     const r = await this.resolve(session, label);
     if (!r.direct && !session.sub(r.id)) throw new ChatError('NOT_IN_ROOM');
