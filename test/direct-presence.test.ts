@@ -67,10 +67,10 @@ test('a direct join lists the participants connected to it; they hear each other
   const bob = await named(server, 'bob');
   const carol = await named(server, 'carol');
   for (const c of [ann, bob, carol]) await joinMembers(c, 'lobby');
-  // ann is connected but has not opened the conversation: she is not in it.
-  assert.deepEqual(await joinMembers(bob, '@ann'), ['bob']);
+  // ann is connected: opening the conversation puts her in it, so bob sees her there.
+  assert.deepEqual(await joinMembers(bob, '@ann'), ['ann', 'bob']);
   // carol's "@ann" is her own conversation with ann: bob is not in it.
-  assert.deepEqual(await joinMembers(carol, '@ann'), ['carol']);
+  assert.deepEqual(await joinMembers(carol, '@ann'), ['ann', 'carol']);
   assert.deepEqual(await joinMembers(ann, '@bob'), ['ann', 'bob']);
   const came = await bob.event('presence', (e) => e.room === '@ann');
   assert.deepEqual([came.name, came.event], ['ann', 'join']);
@@ -85,7 +85,11 @@ test('a direct join lists the participants connected to it; they hear each other
   // carol is told nothing of ann and bob's conversation (and ann never opened carol's).
   const late = await carol.request({ type: 'who', room: 'lobby' });
   assert.equal(late.type, 'result', 'carol has been served everything sent before');
-  assert.deepEqual(presenceAbout(carol, []), []);
+  assert.deepEqual(
+    presenceAbout(carol, ['bob']).filter((e) => e.type === 'presence' && e.name !== 'ann'),
+    [],
+  );
+  assert.ok(presenceAbout(carol, []).every((e) => e.type === 'presence' && e.room === '@ann'));
   const rooms = await carol.request({ type: 'rooms' });
   assert.ok(rooms.type === 'result' && rooms.of === 'rooms');
   if (rooms.type === 'result' && rooms.of === 'rooms') {
@@ -200,14 +204,20 @@ test('two nodes: direct presence crosses them for the participants only; forged 
       const body = (await res.json()) as { rooms: { room: string }[] };
       assert.ok(!body.rooms.some((r) => r.room.includes('@')), JSON.stringify(body.rooms));
     }
-    // eve's own conversation with ann: ann is not in it.
-    assert.deepEqual(await joinMembers(eve, '@ann'), ['eve']);
+    // eve's own conversation with ann: ann, connected on the same node, is put in it.
+    assert.deepEqual(await joinMembers(eve, '@ann'), ['ann', 'eve']);
     assert.deepEqual(await joinMembers(bob, '@ann'), ['ann', 'bob']);
     assert.deepEqual(
       presenceAbout(bob, []).filter((e) => e.type === 'presence' && e.name !== 'ann'),
       [],
     );
-    assert.deepEqual(presenceAbout(eve, ['ann', 'bob', 'zed']), []);
+    // eve hears of ann only in her own conversation with her, and of bob and zed nothing.
+    assert.deepEqual(
+      presenceAbout(eve, ['ann', 'bob', 'zed']).filter(
+        (e) => e.type === 'presence' && (e.room !== '@ann' || e.name !== 'ann'),
+      ),
+      [],
+    );
     // ann leaves n1: bob on n2 hears it.
     ann.close();
     await bob.event('presence', (e) => e.room === '@ann' && e.event === 'leave');

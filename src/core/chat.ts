@@ -326,6 +326,7 @@ export class Chat {
     if (session.sub(r.id) !== sub) return;
     room.lastSeq = Math.max(room.lastSeq, latest);
     sub.cursor = since === undefined ? latest : Math.min(since, latest);
+    if (r.direct) this.addParticipants(room, r.direct);
     onJoined({ id: r.id, label: r.label, lastSeq: latest, room });
     await this.catchUp(session, sub);
   }
@@ -587,6 +588,50 @@ export class Chat {
     }
   }
 
+  /**
+   * Puts the connected sessions of a direct room's participants in it, as a message to them
+   * would: whoever opens a conversation sees at once whether the other person is connected,
+   * even before either has written in it. They start level with the room's last message.
+   */
+  private addParticipants(room: Room, pair: [string, string]): void {
+    for (const key of new Set(pair)) {
+      const identity = this.identities.get(key);
+      if (!identity?.tokenHash) continue;
+      for (const s of identity.sessions) {
+        if (!room.subs.has(s)) this.subscribe(s, room, labelFor(room, key), room.lastSeq, false);
+      }
+    }
+  }
+
+  /**
+   * Another node's participant opened a direct room: this node's participants join it too, once
+   * the store confirms that the one who came is a real name (a bus message alone is not proof).
+   */
+  private async addParticipantsFromStore(
+    room: Room,
+    pair: [string, string],
+    came: string,
+  ): Promise<void> {
+    const local = pair.some((k) =>
+      this.identities.get(k)?.sessions.some((s) => !room.subs.has(s) && s.claimed),
+    );
+    if (!local) return;
+    let latest: number;
+    try {
+      if (!(await this.deps.log.nameExists(came))) return;
+      latest = await this.deps.log.lastSeq(room.id);
+    } catch (e) {
+      // Presence only: the next message to them subscribes them anyway.
+      this.deps.onError(e, 'store');
+      return;
+    }
+    // The room may have emptied and gone meanwhile; the one in the map is the live one.
+    const live = this.room(room.id, pair);
+    live.lastSeq = Math.max(live.lastSeq, latest);
+    this.addParticipants(live, pair);
+    this.dropIfIdle(live);
+  }
+
   private remotePresence(
     node: string,
     id: string,
@@ -598,6 +643,7 @@ export class Chat {
     if (!room) return;
     if (event === 'join') {
       if (room.addRemote(key, name, node)) this.presence(room, undefined, name, 'join');
+      if (room.direct) void this.addParticipantsFromStore(room, room.direct, key);
     } else {
       const display = room.displayOf(key) ?? name;
       if (room.removeRemote(key, node)) this.presence(room, undefined, display, 'leave');
