@@ -48,6 +48,13 @@ async function typeAll(page: Page, texts: string[]): Promise<void> {
   for (const t of texts) await sendLine(page, t);
 }
 
+/** How many requests the running server refused for the rate (since it started). */
+async function rateRefusals(httpUrl: string): Promise<number> {
+  const text = await (await fetch(new URL('metrics', httpUrl))).text();
+  const m = /^parley_refusals_total\{code="RATE_LIMITED"\} (\d+)/m.exec(text);
+  return m ? Number(m[1]) : 0;
+}
+
 async function errorLines(page: Page): Promise<string[]> {
   return page.$$eval('#log .sys.error .text', (els) => els.map((e) => e.textContent ?? ''));
 }
@@ -93,6 +100,7 @@ for (const count of [45, 300]) {
         stored.map((m) => m.seq),
         want.map((_, i) => i + 1),
       );
+      assert.equal(await rateRefusals(server.httpUrl), 0, 'the page kept to the rate limit');
       assert.equal(await a.page.getAttribute('#status', 'data-state'), 'connected');
       assert.equal(await a.page.locator('#pending .pending').count(), 0);
       assert.deepEqual(await errorLines(a.page), [], 'no error lines');
