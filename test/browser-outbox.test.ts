@@ -108,3 +108,66 @@ for (const count of [45, 300]) {
     });
   });
 }
+
+/**
+ * Makes the page believe the server allows ten times the rate it does (as when another tab
+ * shares the server's budget): the server refuses some of its sends.
+ */
+const OVERSTATED_RATE = `(() => {
+  const d = Object.getOwnPropertyDescriptor(WebSocket.prototype, 'onmessage');
+  Object.defineProperty(WebSocket.prototype, 'onmessage', {
+    configurable: true,
+    get: d.get,
+    set(fn) {
+      d.set.call(this, (e) => {
+        let data = e.data;
+        if (typeof data === 'string' && data.includes('"type":"welcome"')) {
+          const w = JSON.parse(data);
+          w.limits.ratePerSecond *= 10;
+          w.limits.rateBurst *= 10;
+          data = JSON.stringify(w);
+        }
+        fn.call(this, { data });
+      });
+    },
+  });
+})();`;
+
+test('browser: sends the server refuses for the rate go again by themselves, in order', async () => {
+  await withPageServer(async ({ server, browser, stop, restart }) => {
+    const a = await openChatPage(browser, server.httpUrl, DESKTOP, { init: OVERSTATED_RATE });
+    await chooseName(a.page, 'ada');
+    await waitReady(a.page);
+
+    await stop();
+    await waitForText(a.page, SYS, 'Connection lost.');
+    const texts = Array.from({ length: 120 }, (_, i) => `pushed ${i + 1}`);
+    await typeAll(a.page, texts);
+    await waitForText(a.page, PENDING, texts[texts.length - 1] ?? '');
+
+    await restart();
+    await waitReady(a.page, RECONNECT_MS);
+    const after = 'typed after the reconnect';
+    await sendLine(a.page, after);
+    const want = [...texts, after];
+    await until(
+      'every message to be stored',
+      async () => (await storedLobby(server.httpUrl)).length >= want.length,
+      RECONNECT_MS * 2,
+    );
+    await until(
+      'nothing left pending in the page',
+      async () => (await a.page.locator('#pending .pending').count()) === 0,
+    );
+    await a.page.waitForTimeout(500);
+    assert.ok((await rateRefusals(server.httpUrl)) > 0, 'the server did refuse some');
+    const stored = await storedLobby(server.httpUrl);
+    assert.deepEqual(
+      stored.map((m) => m.text),
+      want,
+      'each message stored once, in the order typed',
+    );
+    assert.deepEqual(await errorLines(a.page), [], 'no error lines');
+    assert.deepEqual(a.problems, []);
+  });
+});
