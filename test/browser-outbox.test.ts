@@ -109,6 +109,34 @@ for (const count of [45, 300]) {
   });
 }
 
+test('browser: 150 messages typed quickly while connected all go out once, in order', async () => {
+  await withPageServer(async ({ server, browser }) => {
+    const a = await openChatPage(browser, server.httpUrl, DESKTOP);
+    await chooseName(a.page, 'ada');
+    await waitReady(a.page);
+    const texts = Array.from({ length: 150 }, (_, i) => `quick ${i + 1}`);
+    await typeAll(a.page, texts);
+    await until(
+      'every message to be stored',
+      async () => (await storedLobby(server.httpUrl)).length >= texts.length,
+      RECONNECT_MS * 2,
+    );
+    await until(
+      'nothing left pending in the page',
+      async () => (await a.page.locator('#pending .pending').count()) === 0,
+    );
+    await a.page.waitForTimeout(500);
+    const stored = await storedLobby(server.httpUrl);
+    assert.deepEqual(
+      stored.map((m) => m.text),
+      texts,
+    );
+    assert.equal(await rateRefusals(server.httpUrl), 0, 'the page kept to the rate limit');
+    assert.deepEqual(await errorLines(a.page), [], 'no error lines');
+    assert.deepEqual(a.problems, []);
+  });
+});
+
 /**
  * Makes the page believe the server allows ten times the rate it does (as when another tab
  * shares the server's budget): the server refuses some of its sends.
