@@ -52,6 +52,11 @@ test('browser: the network goes away; the page says so, keeps the message, sends
 
     await a.context.setOffline(true);
     await waitLost(a.page, 1, NOTICE_MS);
+    await a.page.waitForFunction(
+      () => /^no network/.test(document.getElementById('status')?.textContent ?? ''),
+      null,
+      { timeout: NOTICE_MS, polling: 100 },
+    );
 
     const text = 'typed with no network';
     await sendLine(a.page, text);
