@@ -7,6 +7,7 @@ import { startTestServer, TestClient, tempDir, waitFor, type TestServer } from '
 import { createLogger } from '../src/server/logger.js';
 import { SECURITY_HEADERS } from '../src/server/http.js';
 import { spawnNode } from './cluster-harness.js';
+import type { ServerEvent } from '../src/protocol/index.js';
 
 async function withServer(
   overrides: Parameters<typeof startTestServer>[0],
@@ -177,6 +178,50 @@ test('rate limit: an error first, then a policy close; other clients unaffected'
       text: 'still fine',
     });
     assert.equal(ack.type, 'ack');
+  });
+});
+
+test('a request refused for the rate echoes its id; the welcome says the rate it keeps to', async () => {
+  await withServer({ rateBurst: 6, ratePerSecond: 2 }, async (s) => {
+    const c = await TestClient.json(s);
+    const w = await c.event('welcome');
+    assert.deepEqual(w.limits, {
+      maxMessageBytes: 64 * 1024,
+      maxTextBytes: 16 * 1024,
+      historyBound: 500,
+      ratePerSecond: 2,
+      rateBurst: 6,
+    });
+    for (let i = 1; i <= 8; i++) c.send({ type: 'ping', id: `p${i}` });
+    // A frame with no usable id (too long, or not JSON) is refused without one.
+    c.send({ type: 'ping', id: 'x'.repeat(65) });
+    c.send('not json');
+    await waitFor(() => c.events().length >= 11, 'every reply');
+    const replies = c.events().slice(1);
+    const ok = replies.flatMap((e) => (e.type === 'result' && e.of === 'ping' ? [e.id] : []));
+    const refused = replies.flatMap((e) =>
+      e.type === 'error' && e.code === 'RATE_LIMITED' ? [e.id] : [],
+    );
+    assert.deepEqual(ok, ['p1', 'p2', 'p3', 'p4', 'p5', 'p6']);
+    assert.deepEqual(refused, ['p7', 'p8', undefined, undefined]);
+  });
+});
+
+test('ping is answered in JSON mode, in order with the other requests', async () => {
+  await withServer({}, async (s) => {
+    const c = await TestClient.json(s);
+    await c.event('welcome');
+    const r = await c.request({ type: 'ping' });
+    assert.ok(r.type === 'result' && r.of === 'ping', JSON.stringify(r));
+    c.send({ type: 'join', id: 'j', room: 'lobby' });
+    c.send({ type: 'ping', id: 'p' });
+    const idOf = (e: ServerEvent): string | undefined => ('id' in e ? e.id : undefined);
+    await waitFor(() => c.events().some((e) => idOf(e) === 'p'), 'the ping reply');
+    const order = c
+      .events()
+      .filter((e) => e.type === 'result')
+      .map(idOf);
+    assert.deepEqual(order.slice(-2), ['j', 'p']);
   });
 });
 

@@ -26,6 +26,7 @@ import {
 } from '../protocol/index.js';
 import type { SysOptions } from './messages.js';
 import type { Outbox, OutboxEntry } from './outbox.js';
+import { Pacer } from './pacer.js';
 import { PresenceNotes } from './presence-notes.js';
 import { mentionsName } from './rich-text.js';
 import {
@@ -49,8 +50,13 @@ const TYPING_EVERY_MS = 3000;
 const TYPING_AFTER_SEND_MS = 1000;
 /** Wait before resending a send the server refused for now (rate limit, store down). */
 const RETRY_SEND_MS = 3000;
-/** Sends on the wire at once; the rest follow as acks come (stays under the rate limit). */
+/** Sends on the wire at once; the rest follow as acks come, as fast as the pacer lets them. */
 const MAX_IN_FLIGHT = 8;
+/** A request unanswered this long, with nothing else heard meanwhile: the connection is dead. */
+const REPLY_TIMEOUT_MS = 5000;
+/** Nothing heard this long: ask (browsers cannot send WebSocket pings). */
+const QUIET_MS = 12_000;
+const WATCH_EVERY_MS = 1000;
 /** Errors after which a send is tried again by itself; any other error waits for the user. */
 const TRANSIENT: ReadonlySet<ErrorCode> = new Set(['RATE_LIMITED', 'STORE_UNAVAILABLE']);
 
@@ -84,6 +90,10 @@ type HistoryKind = 'latest' | 'older' | 'gap' | 'user';
 /** What a request was for, so its reply or error can be handled. */
 interface Pending {
   req: ClientRequest;
+  /** When it went on the wire (epoch ms). */
+  sentAt?: number;
+  /** Worth sending now or never (typing): never queued behind others. */
+  optional?: boolean;
   /** Handshake hello: 0 with the stored name, 1 token only, 2 a fresh token. */
   handshake?: number;
   /** The user asked (command or form), so say what happened. */
@@ -109,6 +119,8 @@ export interface ChatDeps {
   askName: boolean;
   /** Hands a frame to the socket; false when not connected. */
   transmit(frame: string): boolean;
+  /** Gives up on the connection (it stopped answering); onClose follows at once. */
+  drop(): void;
   /** True while the tab is not visible. */
   hidden(): boolean;
   /** A desktop notification (when the user allowed them). */
@@ -174,7 +186,18 @@ export class Chat {
   /** "Cannot reach the server" was said since the last connection. */
   private saidUnreachable = false;
   private nextId = 1;
+  /** The socket is open (the hello may not be answered yet). */
+  private connected = false;
+  /** On the wire and not answered, oldest first. */
   private readonly requests = new Map<string, Pending>();
+  /** Made while the pacer had no token: they go first, in order, as tokens come. */
+  private readonly waiting: Pending[] = [];
+  private readonly pacer = new Pacer();
+  private paceTimer: ReturnType<typeof setTimeout> | undefined;
+  /** A send was refused for now: no more go until those in flight settle and the wait is over. */
+  private held = false;
+  private lastHeard = 0;
+  private watchTimer: ReturnType<typeof setInterval> | undefined;
   private readonly inFlight = new Set<string>();
   private readonly typingSent = new Map<string, number>();
   private typingTimer: ReturnType<typeof setTimeout> | undefined;
@@ -219,15 +242,21 @@ export class Chat {
   onOpen(): void {
     this.saidUnreachable = false;
     this.ready = false;
+    this.connected = true;
     this.requests.clear();
     this.inFlight.clear();
+    this.stopSending();
+    this.lastHeard = Date.now();
+    this.watchTimer = setInterval(() => this.watch(), WATCH_EVERY_MS);
     this.sys('Connection opened.', 'conn', this.current, { key: 'open', counted: true });
   }
 
   onClose(code: number, reason: string): void {
     this.ready = false;
+    this.connected = false;
     this.inFlight.clear();
     this.notes.reset();
+    this.stopSending();
     for (const r of this.rooms.values()) {
       r.synced = false;
       r.membersKnown = false;
@@ -270,6 +299,7 @@ export class Chat {
   }
 
   onFrame(frame: string): void {
+    this.lastHeard = Date.now();
     const ev = decodeEvent(frame);
     if (!ev) {
       this.sys(frame);
@@ -278,6 +308,11 @@ export class Chat {
     switch (ev.type) {
       case 'welcome':
         this.sys(ev.text, 'welcome', this.current, { key: 'welcome' });
+        // The server's bucket for this connection starts full; ours too, a little smaller.
+        this.pacer.reset(
+          { ratePerSecond: ev.limits.ratePerSecond, rateBurst: ev.limits.rateBurst },
+          Date.now(),
+        );
         this.hello(0);
         return;
       case 'result':
@@ -477,8 +512,9 @@ export class Chat {
     if (!this.ready || !r?.synced || !text.trim() || text.startsWith('/')) return;
     const now = Date.now();
     if (now - (this.typingSent.get(r.name) ?? 0) < TYPING_EVERY_MS) return;
-    this.typingSent.set(r.name, now);
-    this.request({ type: 'typing', room: r.name });
+    if (this.request({ type: 'typing', room: r.name }, { optional: true })) {
+      this.typingSent.set(r.name, now);
+    }
   }
 
   /** The reader wants older messages of a room (scrolled near its top, or pressed the button). */
@@ -610,11 +646,51 @@ export class Chat {
     );
   }
 
+  /** Sends now, or as soon as the pacer allows; false when not connected (or dropped). */
   private request(req: ClientRequest, ctx: Omit<Pending, 'req'> = {}): boolean {
-    const id = `r${this.nextId++}`;
-    if (!this.deps.transmit(JSON.stringify({ ...req, id }))) return false;
-    this.requests.set(id, { req, ...ctx });
+    if (!this.connected) return false;
+    const p: Pending = { req, ...ctx };
+    if (this.waiting.length === 0 && this.pacer.take(Date.now()) === 0) return this.transmit(p);
+    if (p.optional) return false;
+    this.waiting.push(p);
+    this.flushOutbox();
     return true;
+  }
+
+  private transmit(p: Pending): boolean {
+    const id = `r${this.nextId++}`;
+    if (!this.deps.transmit(JSON.stringify({ ...p.req, id }))) return false;
+    p.sentAt = Date.now();
+    this.requests.set(id, p);
+    return true;
+  }
+
+  /** The connection is gone: nothing waits to go on it. */
+  private stopSending(): void {
+    this.waiting.length = 0;
+    this.held = false;
+    clearTimeout(this.paceTimer);
+    clearTimeout(this.retryTimer);
+    clearInterval(this.watchTimer);
+    this.paceTimer = this.retryTimer = this.watchTimer = undefined;
+  }
+
+  /**
+   * Notices a dead connection the browser did not report (a network path that went away
+   * without a reset): pings a quiet one, and drops one that leaves a request unanswered.
+   */
+  private watch(): void {
+    const now = Date.now();
+    const oldest = this.requests.values().next().value;
+    if (oldest?.sentAt !== undefined) {
+      if (now - oldest.sentAt > REPLY_TIMEOUT_MS && now - this.lastHeard > REPLY_TIMEOUT_MS) {
+        this.deps.drop();
+      }
+      return;
+    }
+    if (now - this.lastHeard > QUIET_MS && this.waiting.length === 0) {
+      this.request({ type: 'ping' });
+    }
   }
 
   private take(id: string | undefined): Pending | undefined {
@@ -684,23 +760,47 @@ export class Chat {
     return entry.cid;
   }
 
+  /**
+   * Sends what waits, as fast as the pacer allows: requests made while it had no token first,
+   * then the outbox, oldest first. Sends pipelined on one connection are committed in order.
+   */
   private flushOutbox(): void {
-    clearTimeout(this.retryTimer);
-    this.retryTimer = undefined;
-    if (!this.ready) return;
-    for (const e of this.outbox.entries()) {
-      if (this.inFlight.size >= MAX_IN_FLIGHT) break;
-      if (e.error !== undefined || this.inFlight.has(e.cid)) continue;
-      const sent = this.request({
-        type: 'send',
-        room: e.room,
-        cid: e.cid,
-        text: e.text,
-        me: e.me,
-      });
-      if (!sent) break;
-      this.inFlight.add(e.cid);
+    clearTimeout(this.paceTimer);
+    this.paceTimer = undefined;
+    if (!this.connected) return;
+    for (;;) {
+      const next = this.waiting[0] ?? this.nextSend();
+      if (!next) return;
+      const wait = this.pacer.take(Date.now());
+      if (wait > 0) {
+        this.paceTimer = setTimeout(() => this.flushOutbox(), wait);
+        return;
+      }
+      if (next === this.waiting[0]) this.waiting.shift();
+      if (!this.transmit(next)) return;
+      if (next.req.type === 'send') this.inFlight.add(next.req.cid);
     }
+  }
+
+  /** The oldest send not on the wire, unless sends are held or enough are in flight. */
+  private nextSend(): Pending | undefined {
+    if (!this.ready || this.inFlight.size >= MAX_IN_FLIGHT) return undefined;
+    if (this.held) {
+      // Resume from the oldest unacked once those in flight have settled, after the wait.
+      if (this.inFlight.size === 0) {
+        this.retryTimer ??= setTimeout(() => {
+          this.retryTimer = undefined;
+          this.held = false;
+          this.flushOutbox();
+        }, RETRY_SEND_MS);
+      }
+      return undefined;
+    }
+    for (const e of this.outbox.entries()) {
+      if (e.error !== undefined || this.inFlight.has(e.cid)) continue;
+      return { req: { type: 'send', room: e.room, cid: e.cid, text: e.text, me: e.me } };
+    }
+    return undefined;
   }
 
   private dropPending(cid: string): void {
@@ -765,6 +865,7 @@ export class Chat {
         return;
       }
       case 'typing':
+      case 'ping':
         return;
     }
   }
@@ -927,6 +1028,13 @@ export class Chat {
   private onError(ev: ErrorFrame): void {
     const ctx = this.take(ev.id);
     const req = ctx?.req;
+    if (ev.code === 'RATE_LIMITED' && ctx) this.pacer.refused(Date.now());
+    if (ev.code === 'RATE_LIMITED' && ctx && this.again(ctx)) {
+      // Refused before it was read: it goes again first, once the pacer allows.
+      this.waiting.unshift({ ...ctx, sentAt: undefined });
+      this.flushOutbox();
+      return;
+    }
     if (ctx?.handshake !== undefined && ctx.handshake < 2) {
       const name = req?.type === 'hello' ? req.name : undefined;
       this.sys(name ? `Could not take the name ${name}: ${ev.message}` : ev.message, 'error');
@@ -943,7 +1051,10 @@ export class Chat {
     if (req?.type === 'send') {
       this.inFlight.delete(req.cid);
       if (TRANSIENT.has(ev.code)) {
-        this.retryTimer ??= setTimeout(() => this.flushOutbox(), RETRY_SEND_MS);
+        // Later sends may be in flight and land first: hold the rest, so that what is sent
+        // again is not overtaken by more than those.
+        this.held = true;
+        this.flushOutbox();
         return;
       }
       const e = this.outbox.get(req.cid);
@@ -978,6 +1089,20 @@ export class Chat {
     if (req?.type === 'typing') return;
     this.sys(`Error: ${ev.message}`, 'error');
     this.renderRooms();
+  }
+
+  /** A request refused for the rate that is sent again by itself (a send has its own way). */
+  private again(ctx: Pending): boolean {
+    switch (ctx.req.type) {
+      case 'send':
+      case 'typing':
+        return false;
+      case 'hello':
+        // A name the user asked for: the prompt says to wait.
+        return ctx.handshake !== undefined;
+      default:
+        return true;
+    }
   }
 
   private nameError(name: string, code: ErrorCode, message: string): string {

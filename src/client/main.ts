@@ -76,6 +76,7 @@ async function start(): Promise<void> {
     closed: loadClosed(),
     askName: !hasChosenName(identity) && !nameSkipped(),
     transmit: (frame) => conn.send(frame),
+    drop: () => conn.drop(),
     hidden: () => document.visibilityState === 'hidden',
     notify: (title, body, room) =>
       notifier.show(title, body, `parley:${room}`, () => c.switchTo(room)),
@@ -146,6 +147,8 @@ async function start(): Promise<void> {
     }
   });
   window.addEventListener('online', () => conn.retryNow());
+  // The socket may not notice for minutes; the browser knows now.
+  window.addEventListener('offline', () => conn.drop());
   view.retryButton.addEventListener('click', () => conn.retryNow());
 
   conn.start();

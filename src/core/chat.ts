@@ -4,6 +4,7 @@
 import {
   ChatError,
   LOBBY,
+  TEXT_MAX_BYTES,
   WELCOME_TEXT,
   isDirect,
   isValidCid,
@@ -92,7 +93,13 @@ export class Chat {
           type: 'welcome',
           text: WELCOME_TEXT,
           name: session.name,
-          limits: { maxMessageBytes: limits.maxMessageBytes, historyBound: limits.historyBound },
+          limits: {
+            maxMessageBytes: limits.maxMessageBytes,
+            maxTextBytes: TEXT_MAX_BYTES,
+            historyBound: limits.historyBound,
+            ratePerSecond: limits.ratePerSecond,
+            rateBurst: limits.rateBurst,
+          },
         }),
       );
     }
