@@ -108,7 +108,8 @@ const DEFAULT_REDIS = 'redis://127.0.0.1:6379';
 const USAGE = `usage: node --import tsx bench/run.ts [options]
   --quick                  smaller scenarios and shorter windows (about 3-4 minutes)
   --scenario NAME[,NAME]   run only these (prefixes work): ${'one-room-2000, one-room-1000, rooms-50x40, idle-10000, cluster-2,'}
-                           slow-base, slow-stalled (--scenario slow runs both)
+                           slow-base, slow-stalled (--scenario slow runs both), attack
+                           (bench/attack.ts: one hostile address, default limits, bystanders)
                            (cluster-2: Parley on PostgreSQL + Redis, 1 node against 2 nodes;
                            --scenario cluster runs only it)
   --servers parley,plain   which servers to run (default both); add prefab for the reference
@@ -796,6 +797,7 @@ async function startServer(
         ...['--host', '127.0.0.1', '--http-port', String(httpPort), '--ws-port', String(wsPort)],
         ...['--data-dir', data, '--log-level', 'warn'],
         ...['--rate', '100000', '--rate-burst', '100000', '--connections-per-address', '100000'],
+        ...['--sockets-per-address', '100000'],
         ...place.args,
         ...opts.parleyArgs,
       ];
@@ -1762,9 +1764,17 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const all = scenarios(opts.quick);
-  const chosen = opts.scenarios.length
-    ? all.filter((s) => opts.scenarios.some((want) => s.name.startsWith(want)))
-    : all;
+  // The attack scenario is its own program (bench/attack.ts): one server, bystanders, attackers.
+  const attack = opts.scenarios.length === 0 || opts.scenarios.includes('attack');
+  const wanted = opts.scenarios.filter((s) => s !== 'attack');
+  const chosen =
+    opts.scenarios.length === 0
+      ? all
+      : all.filter((s) => wanted.some((want) => s.name.startsWith(want)));
+  if (chosen.length === 0 && attack) {
+    process.exitCode = runAttack(opts);
+    return;
+  }
   if (chosen.length === 0) {
     console.error(`bench: no scenario matches ${opts.scenarios.join(', ')}`);
     process.exit(2);
@@ -1874,6 +1884,17 @@ async function main(): Promise<void> {
   }
   clearTimeout(deadline);
   killAll();
+  if (attack && runAttack(opts) !== 0) process.exitCode = 1;
+}
+
+/** Runs bench/attack.ts on core 1 (it puts the server on core 0); its exit status. */
+function runAttack(opts: Options): number {
+  console.log('\n-- attack: one hostile address against default limits, bystanders beside it');
+  const cmd = [process.execPath, '--import', 'tsx', join(benchDir, 'attack.ts')];
+  if (opts.quick) cmd.push('--quick');
+  const argv = canPin && opts.pin ? ['taskset', '-c', '1', ...cmd] : cmd;
+  const r = spawnSync(argv[0] ?? process.execPath, argv.slice(1), { cwd: root, stdio: 'inherit' });
+  return r.status ?? 1;
 }
 
 main().catch((e: unknown) => {

@@ -1,6 +1,6 @@
 // npm run build: server code with tsc into dist/, the page with esbuild into dist/public/
-// (app.js, the offline service worker sw.js, minified style.css, index.html), then a check that
-// the page stays small: all its JS and CSS together under 100 KB gzipped.
+// (app.js, the offline service worker sw.js, minified style.css, index.html, favicon.svg), then a
+// check that the page stays small: all its JS and CSS together under 100 KB gzipped.
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -47,7 +47,8 @@ await build({
   format: 'iife',
 });
 await build({ ...common, entryPoints: ['src/client/style.css'], outfile: join(out, 'style.css') });
-copyFileSync(join(root, 'src', 'client', 'index.html'), join(out, 'index.html'));
+for (const f of ['index.html', 'favicon.svg'])
+  copyFileSync(join(root, 'src', 'client', f), join(out, f));
 
 let total = 0;
 for (const f of readdirSync(out).filter((n) => /\.(js|css)$/.test(n))) {

@@ -71,6 +71,7 @@ test('browser: keyboard only, from the name prompt to leaving a room; phone draw
       ...notify,
       'button.room current',
       'button.leave',
+      'browse',
       'join-input',
       'join-button',
       'log',

@@ -70,7 +70,8 @@ test('browser: the name prompt, its errors, changing names, and retrying a faile
 
     // alice leaves; her name stays hers: a newcomer is told it is reserved.
     await a.context.close();
-    await waitForText(b.page, SYS, 'alice left #lobby.');
+    // Said once the wait for a reconnect is over.
+    await waitForText(b.page, SYS, 'alice left.', 1, WAIT_MS * 2);
     const c = await openChatPage(browser, server.httpUrl, DESKTOP);
     await waitReady(c.page);
     await tryName(c.page, 'Alice');
@@ -105,7 +106,17 @@ test('browser: the name prompt, its errors, changing names, and retrying a faile
     await tryName(c.page, 'carol');
     await waitForText(c.page, '#me', 'carol');
     await waitForText(b.page, '#members li', 'carol');
-    await waitForText(b.page, SYS, `${guest} is now known as carol.`);
+    // Joined as a guest and named soon after: one join, under the name.
+    await b.page.waitForFunction(
+      () =>
+        [...document.querySelectorAll('#log .sys.presence .text')].some((l) =>
+          /\bcarol joined\b/.test(l.textContent ?? ''),
+        ),
+      null,
+      { timeout: WAIT_MS },
+    );
+    const said = await b.page.$$eval(SYS, (ls) => ls.map((l) => l.textContent ?? ''));
+    assert.equal(said.filter((t) => t.includes(guest)).length, 0, said.join('\n'));
     await c.page
       .locator(FAILED, { hasText: 'are you there?' })
       .getByRole('button', { name: /^Retry/ })

@@ -172,6 +172,45 @@ test('bad requests get errors, change nothing, and leave others unaffected', asy
   good.close();
 });
 
+test('text over 16 KiB is refused as too long, in JSON and text mode, and nothing is stored', async () => {
+  const c = await named('longwriter');
+  await c.request({ type: 'join', room: 'longroom' });
+  const over = 'x'.repeat(16 * 1024 + 1);
+  expectError(
+    await c.request({ type: 'send', room: 'longroom', cid: 'long1', text: over }),
+    'TEXT_TOO_LONG',
+  );
+  // Two-byte letters: 8,193 of them are 16,386 bytes, over the limit though under 16 Ki characters.
+  const wide = 'é'.repeat(8 * 1024 + 1);
+  expectError(
+    await c.request({ type: 'send', room: 'longroom', cid: 'long2', text: wide }),
+    'TEXT_TOO_LONG',
+  );
+  // Short bad text keeps its own code.
+  expectError(
+    await c.request({ type: 'send', room: 'longroom', cid: 'bad1', text: 'a\u0007' }),
+    'TEXT_INVALID',
+  );
+  const exact = 'y'.repeat(16 * 1024);
+  assert.equal(
+    (await c.request({ type: 'send', room: 'longroom', cid: 'fits', text: exact })).type,
+    'ack',
+  );
+  const h = await c.request({ type: 'history', room: 'longroom' });
+  if (h.type === 'result' && h.of === 'history') {
+    assert.deepEqual(
+      h.messages.map((m) => m.cid),
+      ['fits'],
+    );
+  } else assert.fail(JSON.stringify(h));
+  const t = await TestClient.text(server);
+  await t.next((f) => f === 'Welcome to the chat!!!');
+  t.send(over);
+  assert.match(await t.next((f) => f.startsWith('!')), /at most 16 KiB/);
+  t.close();
+  c.close();
+});
+
 test('rooms past the presence notice limit stop announcing joins', async () => {
   const small = await startTestServer({ presenceNoticeLimit: 2 });
   try {
@@ -352,7 +391,7 @@ test('text mode: /nick, /join, /who, /rooms, /me, /msg, /part, /history, /help a
   t.send('/help');
   assert.match(await t.next((f) => f.startsWith('Commands:')), /\/msg NAME TEXT/);
   t.send('/part');
-  assert.match(await t.next((f) => f.startsWith('* Left #textroom')), /now talking in lobby/);
+  assert.match(await t.next((f) => f.startsWith('* Left #textroom')), /now talking in #lobby$/);
   // A second text client cannot take the name without the key; with it, it can.
   const t2 = await TestClient.text(server);
   t2.send('/nick textuser');

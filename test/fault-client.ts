@@ -441,7 +441,8 @@ export class FaultClient {
       return;
     }
     // A refused send stays in the outbox; try it again on this connection a little later.
-    // RATE_LIMITED from the gateway carries no id: every unacked send is tried again.
+    // An error with no id (a refused frame whose id could not be read): every unacked send
+    // is tried again.
     const cids = p === undefined ? [...this.outbox.keys()] : [p.cid];
     const t = setTimeout(
       () => {

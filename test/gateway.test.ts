@@ -95,7 +95,9 @@ test('a garbage upgrade request ends only its own socket', async () => {
   const sock = net.connect(server.wsPort, '127.0.0.1');
   sock.on('error', () => undefined);
   await new Promise((r) => sock.once('connect', r));
-  sock.write('GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
+  sock.write(
+    'GET / HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n',
+  );
   const reply = await new Promise<string>((r) => sock.once('data', (d) => r(d.toString())));
   assert.match(reply, /^HTTP\/1\.1 400/);
   sock.destroy();

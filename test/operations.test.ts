@@ -7,6 +7,7 @@ import { startTestServer, TestClient, tempDir, waitFor, type TestServer } from '
 import { createLogger } from '../src/server/logger.js';
 import { SECURITY_HEADERS } from '../src/server/http.js';
 import { spawnNode } from './cluster-harness.js';
+import type { ServerEvent } from '../src/protocol/index.js';
 
 async function withServer(
   overrides: Parameters<typeof startTestServer>[0],
@@ -180,6 +181,50 @@ test('rate limit: an error first, then a policy close; other clients unaffected'
   });
 });
 
+test('a request refused for the rate echoes its id; the welcome says the rate it keeps to', async () => {
+  await withServer({ rateBurst: 6, ratePerSecond: 2 }, async (s) => {
+    const c = await TestClient.json(s);
+    const w = await c.event('welcome');
+    assert.deepEqual(w.limits, {
+      maxMessageBytes: 64 * 1024,
+      maxTextBytes: 16 * 1024,
+      historyBound: 500,
+      ratePerSecond: 2,
+      rateBurst: 6,
+    });
+    for (let i = 1; i <= 8; i++) c.send({ type: 'ping', id: `p${i}` });
+    // A frame with no usable id (too long, or not JSON) is refused without one.
+    c.send({ type: 'ping', id: 'x'.repeat(65) });
+    c.send('not json');
+    await waitFor(() => c.events().length >= 11, 'every reply');
+    const replies = c.events().slice(1);
+    const ok = replies.flatMap((e) => (e.type === 'result' && e.of === 'ping' ? [e.id] : []));
+    const refused = replies.flatMap((e) =>
+      e.type === 'error' && e.code === 'RATE_LIMITED' ? [e.id] : [],
+    );
+    assert.deepEqual(ok, ['p1', 'p2', 'p3', 'p4', 'p5', 'p6']);
+    assert.deepEqual(refused, ['p7', 'p8', undefined, undefined]);
+  });
+});
+
+test('ping is answered in JSON mode, in order with the other requests', async () => {
+  await withServer({}, async (s) => {
+    const c = await TestClient.json(s);
+    await c.event('welcome');
+    const r = await c.request({ type: 'ping' });
+    assert.ok(r.type === 'result' && r.of === 'ping', JSON.stringify(r));
+    c.send({ type: 'join', id: 'j', room: 'lobby' });
+    c.send({ type: 'ping', id: 'p' });
+    const idOf = (e: ServerEvent): string | undefined => ('id' in e ? e.id : undefined);
+    await waitFor(() => c.events().some((e) => idOf(e) === 'p'), 'the ping reply');
+    const order = c
+      .events()
+      .filter((e) => e.type === 'result')
+      .map(idOf);
+    assert.deepEqual(order.slice(-2), ['j', 'p']);
+  });
+});
+
 test('connections per address, rooms per connection and name changes per minute are limited', async () => {
   await withServer(
     { connectionsPerAddress: 3, roomsPerConnection: 2, renamesPerMinute: 2 },
@@ -224,10 +269,10 @@ test('a header flood is answered 431, and a slow handshake is dropped', async ()
   await withServer({ maxHeaderBytes: 4096, handshakeTimeoutMs: 300 }, async (s) => {
     const flood = await rawRequest(
       s.wsPort,
-      `GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nX-Big: ${'a'.repeat(8000)}\r\n\r\n`,
+      `GET / HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nX-Big: ${'a'.repeat(8000)}\r\n\r\n`,
     );
     assert.match(flood.reply, /^HTTP\/1\.1 431/);
-    const slow = await rawRequest(s.httpPort, 'GET / HTTP/1.1\r\nHost: x\r\n');
+    const slow = await rawRequest(s.httpPort, 'GET / HTTP/1.1\r\nHost: localhost\r\n');
     assert.ok(slow.ms < 4000, `dropped after ${slow.ms} ms`);
   });
 });
@@ -238,7 +283,7 @@ test('the Sec-WebSocket-Protocol ReDoS payload is answered at once', async () =>
     const key = Buffer.from('0123456789abcdef').toString('base64');
     const r = await rawRequest(
       s.wsPort,
-      `GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\n` +
+      `GET / HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\n` +
         `Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: ${payload}\r\n\r\n`,
     );
     assert.match(r.reply, /^HTTP\/1\.1 (400|101)/);
@@ -252,7 +297,7 @@ async function stalledSocket(port: number, first?: Buffer): Promise<net.Socket> 
   socket.on('error', () => undefined);
   await new Promise((r) => socket.once('connect', r));
   socket.write(
-    'GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+    'GET / HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
       `Sec-WebSocket-Key: ${Buffer.from('0123456789abcdef').toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
   );
   await new Promise((r) => socket.once('data', r));

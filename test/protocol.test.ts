@@ -8,6 +8,7 @@ import {
   normalizeName,
   normalizeRoom,
   parseLine,
+  requestId,
   utf8Length,
 } from '../src/protocol/index.js';
 
@@ -101,6 +102,33 @@ test('JSON codec: bad frames get stable codes', () => {
     const d = decodeRequest(frame);
     assert.equal(d.ok, false, frame);
     if (!d.ok) assert.equal(d.code, code, frame);
+  }
+});
+
+test('JSON codec: ping is a request with nothing but its id', () => {
+  assert.deepEqual(decodeRequest('{"type":"ping","id":"p1","extra":1}'), {
+    ok: true,
+    request: { type: 'ping', id: 'p1' },
+  });
+  assert.deepEqual(decodeRequest('{"type":"ping"}'), {
+    ok: true,
+    request: { type: 'ping', id: undefined },
+  });
+});
+
+test('JSON codec: the id of a frame refused unread, when it has one a request could carry', () => {
+  assert.equal(requestId('{"type":"send","id":"r7","room":"lobby"}'), 'r7');
+  assert.equal(requestId(`{"id":"${'x'.repeat(64)}"}`), 'x'.repeat(64));
+  for (const frame of [
+    `{"id":"${'x'.repeat(65)}"}`,
+    '{"id":7}',
+    '{"__proto__":{"id":"inherited"}}',
+    '["id"]',
+    'null',
+    'not json',
+    '',
+  ]) {
+    assert.equal(requestId(frame), undefined, frame);
   }
 });
 

@@ -7,9 +7,11 @@ import {
   ERRORS,
   LOBBY,
   TEXT_HELP,
+  TEXT_MAX_BYTES,
   decodeEvent,
   foldKey,
   isDirect,
+  isTextTooLong,
   isValidText,
   normalizeName,
   normalizeRoom,
@@ -19,8 +21,13 @@ import {
   type ErrorCode,
   type ErrorEvent as ErrorFrame,
   type RequestResult,
+  type RoomInfo,
+  utf8Length,
 } from '../protocol/index.js';
+import type { SysOptions } from './messages.js';
 import type { Outbox, OutboxEntry } from './outbox.js';
+import { Pacer } from './pacer.js';
+import { PresenceNotes } from './presence-notes.js';
 import { mentionsName } from './rich-text.js';
 import {
   GUEST_PREFIX,
@@ -43,8 +50,13 @@ const TYPING_EVERY_MS = 3000;
 const TYPING_AFTER_SEND_MS = 1000;
 /** Wait before resending a send the server refused for now (rate limit, store down). */
 const RETRY_SEND_MS = 3000;
-/** Sends on the wire at once; the rest follow as acks come (stays under the rate limit). */
+/** Sends on the wire at once; the rest follow as acks come, as fast as the pacer lets them. */
 const MAX_IN_FLIGHT = 8;
+/** A request unanswered this long, with nothing else heard meanwhile: the connection is dead. */
+const REPLY_TIMEOUT_MS = 5000;
+/** Nothing heard this long: ask (browsers cannot send WebSocket pings). */
+const QUIET_MS = 12_000;
+const WATCH_EVERY_MS = 1000;
 /** Errors after which a send is tried again by itself; any other error waits for the user. */
 const TRANSIENT: ReadonlySet<ErrorCode> = new Set(['RATE_LIMITED', 'STORE_UNAVAILABLE']);
 
@@ -67,13 +79,21 @@ interface RoomState {
   loadingOlder: boolean;
   /** The other person's name as they write it, in a direct conversation. */
   peer?: string;
+  /** `members` came from the server on this connection (a join result or who). */
+  membersKnown: boolean;
 }
+
+type Presence = 'online' | 'offline' | 'unknown';
 
 type HistoryKind = 'latest' | 'older' | 'gap' | 'user';
 
 /** What a request was for, so its reply or error can be handled. */
 interface Pending {
   req: ClientRequest;
+  /** When it went on the wire (epoch ms). */
+  sentAt?: number;
+  /** Worth sending now or never (typing): never queued behind others. */
+  optional?: boolean;
   /** Handshake hello: 0 with the stored name, 1 token only, 2 a fresh token. */
   handshake?: number;
   /** The user asked (command or form), so say what happened. */
@@ -84,6 +104,8 @@ interface Pending {
   /** History paging to fill a gap down to this seq. */
   gapAfter?: number;
   gapFetched?: number;
+  /** A room list for the sidebar's "Browse rooms". */
+  browse?: boolean;
 }
 
 export interface ChatDeps {
@@ -97,6 +119,8 @@ export interface ChatDeps {
   askName: boolean;
   /** Hands a frame to the socket; false when not connected. */
   transmit(frame: string): boolean;
+  /** Gives up on the connection (it stopped answering); onClose follows at once. */
+  drop(): void;
   /** True while the tab is not visible. */
   hidden(): boolean;
   /** A desktop notification (when the user allowed them). */
@@ -109,6 +133,37 @@ function isChosen(name: string): boolean {
 
 function sameName(a: string, b: string): boolean {
   return !!a && !!b && foldKey(a) === foldKey(b);
+}
+
+/** Kilobytes with one decimal, rounded up so that "over by" is never 0.0. */
+function kb(bytes: number): string {
+  return (Math.ceil(bytes / 102.4) / 10).toFixed(1);
+}
+
+/** What a close means for the person, in words; nothing when "Connection lost." says it all. */
+function closeNotice(code: number, reason: string): string | undefined {
+  const known = Object.hasOwn(ERRORS, reason) ? (reason as ErrorCode) : undefined;
+  const close = (known && (ERRORS[known] as { close?: number }).close) || code;
+  switch (close) {
+    case 1001:
+      return 'The server is stopping, maybe to restart; reconnecting once it is back…';
+    case 1012:
+      return 'The server is restarting; reconnecting…';
+    case 1013:
+      return 'This page fell behind; reconnecting to catch up…';
+    case 1011:
+      return 'The server could not catch this page up; reconnecting to try again…';
+    case 1008:
+      return 'The server closed the connection after too many bad or excess messages; reconnecting…';
+    case 1009:
+      return 'The server closed the connection: a message was too big. Reconnecting…';
+    case 1003:
+    case 1007:
+      return 'The server closed the connection after a frame it could not read; reconnecting…';
+    default:
+      if (known) return `${ERRORS[known].message} Reconnecting…`;
+      return reason ? `The connection closed (${reason}); reconnecting…` : undefined;
+  }
 }
 
 function clip(text: string, n = 200): string {
@@ -131,7 +186,18 @@ export class Chat {
   /** "Cannot reach the server" was said since the last connection. */
   private saidUnreachable = false;
   private nextId = 1;
+  /** The socket is open (the hello may not be answered yet). */
+  private connected = false;
+  /** On the wire and not answered, oldest first. */
   private readonly requests = new Map<string, Pending>();
+  /** Made while the pacer had no token: they go first, in order, as tokens come. */
+  private readonly waiting: Pending[] = [];
+  private readonly pacer = new Pacer();
+  private paceTimer: ReturnType<typeof setTimeout> | undefined;
+  /** A send was refused for now: no more go until those in flight settle and the wait is over. */
+  private held = false;
+  private lastHeard = 0;
+  private watchTimer: ReturnType<typeof setInterval> | undefined;
   private readonly inFlight = new Set<string>();
   private readonly typingSent = new Map<string, number>();
   private typingTimer: ReturnType<typeof setTimeout> | undefined;
@@ -140,6 +206,9 @@ export class Chat {
   private wantedName: string | undefined;
   /** Messages from others that came while the tab was hidden. */
   private unseen = 0;
+  private readonly notes: PresenceNotes;
+  /** Direct messages sent with /msg, and the line in the room they were sent from. */
+  private readonly sentNotes = new Map<string, { to: string; line: HTMLElement }>();
 
   constructor(deps: ChatDeps) {
     this.deps = deps;
@@ -147,6 +216,7 @@ export class Chat {
     this.outbox = deps.outbox;
     this.identity = deps.identity;
     this.closed = deps.closed;
+    this.notes = new PresenceNotes(this.view.log);
     if (hasChosenName(this.identity)) this.myName = this.identity.name ?? '';
     this.view.setMe(this.myName || '…');
     for (const r of deps.rooms.rooms) {
@@ -172,29 +242,35 @@ export class Chat {
   onOpen(): void {
     this.saidUnreachable = false;
     this.ready = false;
+    this.connected = true;
     this.requests.clear();
     this.inFlight.clear();
-    this.sys('Connection opened.', 'conn');
+    this.stopSending();
+    this.lastHeard = Date.now();
+    this.watchTimer = setInterval(() => this.watch(), WATCH_EVERY_MS);
+    this.sys('Connection opened.', 'conn', this.current, { key: 'open', counted: true });
   }
 
   onClose(code: number, reason: string): void {
     this.ready = false;
+    this.connected = false;
     this.inFlight.clear();
+    this.notes.reset();
+    this.stopSending();
     for (const r of this.rooms.values()) {
       r.synced = false;
+      r.membersKnown = false;
       r.typing.clear();
       if (r.loadingOlder) {
         r.loadingOlder = false;
         this.view.log.setOlder(r.name, 'more');
       }
     }
-    this.sys('Connection lost.', 'conn');
+    this.sys('Connection lost.', 'conn', this.current, { key: 'lost', counted: true });
     this.saidUnreachable = true;
-    if (reason) {
-      const known = Object.hasOwn(ERRORS, reason) ? ERRORS[reason as ErrorCode].message : reason;
-      this.sys(`${known} (${code})`, 'conn');
-    }
-    this.view.announce('Connection lost. Reconnecting.');
+    const notice = closeNotice(code, reason);
+    if (notice) this.sys(notice, 'conn', this.current, { key: `close ${notice}`, counted: true });
+    this.view.announce(notice ?? 'Connection lost. Reconnecting.');
     // A name asked for from the prompt and not answered: ask again once connected.
     for (const p of this.requests.values()) {
       if (p.prompt && p.req.type === 'hello' && p.req.name) this.wantedName = p.req.name;
@@ -217,10 +293,13 @@ export class Chat {
         ? 'Cannot reach the server. Your unsent messages are kept here and go out once it is back.'
         : 'Cannot reach the server; trying again.',
       'conn',
+      this.current,
+      { key: 'unreachable', counted: true },
     );
   }
 
   onFrame(frame: string): void {
+    this.lastHeard = Date.now();
     const ev = decodeEvent(frame);
     if (!ev) {
       this.sys(frame);
@@ -228,7 +307,12 @@ export class Chat {
     }
     switch (ev.type) {
       case 'welcome':
-        this.sys(ev.text, 'welcome');
+        this.sys(ev.text, 'welcome', this.current, { key: 'welcome' });
+        // The server's bucket for this connection starts full; ours too, a little smaller.
+        this.pacer.reset(
+          { ratePerSecond: ev.limits.ratePerSecond, rateBurst: ev.limits.rateBurst },
+          Date.now(),
+        );
         this.hello(0);
         return;
       case 'result':
@@ -277,19 +361,29 @@ export class Chat {
 
   // ---- user actions -----------------------------------------------------------------------------
 
-  /** A line from the message box: a message, or a command when it starts with `/`. */
-  submit(line: string): void {
-    if (!line.trim()) return;
+  /**
+   * A line from the message box: a message, or a command when it starts with `/`. False when
+   * the text could not go as it is, so the box keeps the draft.
+   */
+  submit(line: string): boolean {
+    if (!line.trim()) return true;
     const c = parseLine(line);
     switch (c.cmd) {
       case 'say':
-        this.say(this.current, c.text, c.me);
-        return;
+        return this.say(this.current, c.text, c.me) !== undefined;
       case 'msg': {
         const to = normalizeName(c.to);
-        if (!to) this.sys(ERRORS.NAME_INVALID.message, 'error');
-        else this.say(`@${to.key}`, c.text, false);
-        return;
+        if (!to) {
+          this.sys(ERRORS.NAME_INVALID.message, 'error');
+          return false;
+        }
+        const room = `@${to.key}`;
+        const cid = this.say(room, c.text, false);
+        if (cid === undefined) return false;
+        const line = this.sys(`Sending to ${roomLabel(room)}…`);
+        this.sentNotes.set(cid, { to: room, line });
+        this.renderPending();
+        return true;
       }
       case 'nick': {
         if (!normalizeName(c.name)) this.sys(ERRORS.NAME_INVALID.message, 'error');
@@ -297,17 +391,17 @@ export class Chat {
           const token = c.key ?? this.identity.token;
           this.request({ type: 'hello', name: c.name, token }, { user: true });
         }
-        return;
+        return true;
       }
       case 'join':
         this.joinRoom(c.room);
-        return;
+        return true;
       case 'part':
         this.part(c.room ?? this.current);
-        return;
+        return true;
       case 'rooms':
         if (this.online()) this.request({ type: 'rooms' }, { user: true });
-        return;
+        return true;
       case 'who': {
         const room = c.room
           ? isDirect(c.room)
@@ -316,7 +410,7 @@ export class Chat {
           : this.current;
         if (room === undefined) this.sys(ERRORS.ROOM_INVALID.message, 'error');
         else if (this.online()) this.request({ type: 'who', room }, { user: true });
-        return;
+        return true;
       }
       case 'history':
         if (this.online()) {
@@ -324,20 +418,20 @@ export class Chat {
             user: true,
           });
         }
-        return;
+        return true;
       case 'help':
         for (const l of TEXT_HELP.split('\n')) this.sys(l, 'help');
         this.sys('In this page: /who lists the members; Enter sends, Shift+Enter is a new line.');
-        return;
+        return true;
       case 'quit':
         this.sys('To leave, close this tab.');
-        return;
+        return true;
       case 'usage':
         this.sys(`Usage: ${c.usage}`, 'error');
-        return;
+        return false;
       case 'unknown':
         this.sys(`Unknown command /${c.name}; /help lists them.`, 'error');
-        return;
+        return false;
     }
   }
 
@@ -392,7 +486,8 @@ export class Chat {
     r.unread = 0;
     r.mentions = 0;
     this.view.showRoom(r.name);
-    if (this.ready && r.direct && !r.synced) this.join(r, true);
+    // A direct room live from a message alone has no member list yet: the join brings it.
+    if (this.ready && r.direct && (!r.synced || !r.membersKnown)) this.join(r, true);
     this.renderRooms();
     this.renderRoomDetails();
     this.renderPending();
@@ -417,8 +512,9 @@ export class Chat {
     if (!this.ready || !r?.synced || !text.trim() || text.startsWith('/')) return;
     const now = Date.now();
     if (now - (this.typingSent.get(r.name) ?? 0) < TYPING_EVERY_MS) return;
-    this.typingSent.set(r.name, now);
-    this.request({ type: 'typing', room: r.name });
+    if (this.request({ type: 'typing', room: r.name }, { optional: true })) {
+      this.typingSent.set(r.name, now);
+    }
   }
 
   /** The reader wants older messages of a room (scrolled near its top, or pressed the button). */
@@ -449,6 +545,9 @@ export class Chat {
   }
 
   discard(cid: string): void {
+    const note = this.sentNotes.get(cid);
+    this.sentNotes.delete(cid);
+    if (note) this.view.log.setSysText(note.line, `Not sent to ${roomLabel(note.to)}: discarded.`);
     this.dropPending(cid);
   }
 
@@ -547,11 +646,51 @@ export class Chat {
     );
   }
 
+  /** Sends now, or as soon as the pacer allows; false when not connected (or dropped). */
   private request(req: ClientRequest, ctx: Omit<Pending, 'req'> = {}): boolean {
-    const id = `r${this.nextId++}`;
-    if (!this.deps.transmit(JSON.stringify({ ...req, id }))) return false;
-    this.requests.set(id, { req, ...ctx });
+    if (!this.connected) return false;
+    const p: Pending = { req, ...ctx };
+    if (this.waiting.length === 0 && this.pacer.take(Date.now()) === 0) return this.transmit(p);
+    if (p.optional) return false;
+    this.waiting.push(p);
+    this.flushOutbox();
     return true;
+  }
+
+  private transmit(p: Pending): boolean {
+    const id = `r${this.nextId++}`;
+    if (!this.deps.transmit(JSON.stringify({ ...p.req, id }))) return false;
+    p.sentAt = Date.now();
+    this.requests.set(id, p);
+    return true;
+  }
+
+  /** The connection is gone: nothing waits to go on it. */
+  private stopSending(): void {
+    this.waiting.length = 0;
+    this.held = false;
+    clearTimeout(this.paceTimer);
+    clearTimeout(this.retryTimer);
+    clearInterval(this.watchTimer);
+    this.paceTimer = this.retryTimer = this.watchTimer = undefined;
+  }
+
+  /**
+   * Notices a dead connection the browser did not report (a network path that went away
+   * without a reset): pings a quiet one, and drops one that leaves a request unanswered.
+   */
+  private watch(): void {
+    const now = Date.now();
+    const oldest = this.requests.values().next().value;
+    if (oldest?.sentAt !== undefined) {
+      if (now - oldest.sentAt > REPLY_TIMEOUT_MS && now - this.lastHeard > REPLY_TIMEOUT_MS) {
+        this.deps.drop();
+      }
+      return;
+    }
+    if (now - this.lastHeard > QUIET_MS && this.waiting.length === 0) {
+      this.request({ type: 'ping' });
+    }
   }
 
   private take(id: string | undefined): Pending | undefined {
@@ -595,10 +734,20 @@ export class Chat {
 
   // ---- sending ----------------------------------------------------------------------------------
 
-  private say(room: string, text: string, me: boolean): void {
+  /** Queues a message; its cid, or undefined when refused (the reason is said). */
+  private say(room: string, text: string, me: boolean): string | undefined {
+    if (isTextTooLong(text)) {
+      const n = utf8Length(text);
+      this.sys(
+        `Too long to send: ${kb(n)} KB, ${kb(n - TEXT_MAX_BYTES)} KB over the ${TEXT_MAX_BYTES / 1024} KB limit. ` +
+          'It is still in the box: shorten it or send it in parts.',
+        'error',
+      );
+      return undefined;
+    }
     if (!isValidText(text)) {
       this.sys(ERRORS.TEXT_INVALID.message, 'error');
-      return;
+      return undefined;
     }
     const entry: OutboxEntry = { cid: randomId(), room, text, me, createdAt: Date.now() };
     // The others stop showing "typing" when the message lands; the next message may say so
@@ -608,25 +757,50 @@ export class Chat {
     this.renderPending();
     if (room === this.current) this.view.log.scrollToBottom();
     this.flushOutbox();
+    return entry.cid;
   }
 
+  /**
+   * Sends what waits, as fast as the pacer allows: requests made while it had no token first,
+   * then the outbox, oldest first. Sends pipelined on one connection are committed in order.
+   */
   private flushOutbox(): void {
-    clearTimeout(this.retryTimer);
-    this.retryTimer = undefined;
-    if (!this.ready) return;
-    for (const e of this.outbox.entries()) {
-      if (this.inFlight.size >= MAX_IN_FLIGHT) break;
-      if (e.error !== undefined || this.inFlight.has(e.cid)) continue;
-      const sent = this.request({
-        type: 'send',
-        room: e.room,
-        cid: e.cid,
-        text: e.text,
-        me: e.me,
-      });
-      if (!sent) break;
-      this.inFlight.add(e.cid);
+    clearTimeout(this.paceTimer);
+    this.paceTimer = undefined;
+    if (!this.connected) return;
+    for (;;) {
+      const next = this.waiting[0] ?? this.nextSend();
+      if (!next) return;
+      const wait = this.pacer.take(Date.now());
+      if (wait > 0) {
+        this.paceTimer = setTimeout(() => this.flushOutbox(), wait);
+        return;
+      }
+      if (next === this.waiting[0]) this.waiting.shift();
+      if (!this.transmit(next)) return;
+      if (next.req.type === 'send') this.inFlight.add(next.req.cid);
     }
+  }
+
+  /** The oldest send not on the wire, unless sends are held or enough are in flight. */
+  private nextSend(): Pending | undefined {
+    if (!this.ready || this.inFlight.size >= MAX_IN_FLIGHT) return undefined;
+    if (this.held) {
+      // Resume from the oldest unacked once those in flight have settled, after the wait.
+      if (this.inFlight.size === 0) {
+        this.retryTimer ??= setTimeout(() => {
+          this.retryTimer = undefined;
+          this.held = false;
+          this.flushOutbox();
+        }, RETRY_SEND_MS);
+      }
+      return undefined;
+    }
+    for (const e of this.outbox.entries()) {
+      if (e.error !== undefined || this.inFlight.has(e.cid)) continue;
+      return { req: { type: 'send', room: e.room, cid: e.cid, text: e.text, me: e.me } };
+    }
+    return undefined;
   }
 
   private dropPending(cid: string): void {
@@ -645,7 +819,9 @@ export class Chat {
       case 'join': {
         const r = this.room(ev.room);
         r.joined = true;
-        if (!r.direct) r.members = [...ev.members];
+        // In a direct room, the participants connected now.
+        r.members = [...ev.members];
+        r.membersKnown = true;
         if (!r.everSynced) {
           r.lastSeq = Math.max(r.lastSeq, ev.lastSeq);
           this.loadLatest(r);
@@ -670,18 +846,26 @@ export class Chat {
         this.onHistory(ev.room, ev.messages, ev.more, ctx);
         return;
       case 'rooms': {
+        if (ctx?.browse) {
+          this.showDirectory(ev.rooms);
+          return;
+        }
         const list = ev.rooms.map((x) => `${roomLabel(x.room)} (${x.members})`).join(', ');
         this.sys(`Rooms: ${list || 'none'}`);
         return;
       }
       case 'who': {
         const r = this.rooms.get(ev.room);
-        if (r && !r.direct) r.members = [...ev.members];
+        if (r && !r.direct) {
+          r.members = [...ev.members];
+          r.membersKnown = true;
+        }
         this.sys(`In ${roomLabel(ev.room)}: ${ev.members.join(', ') || 'no one'}`);
         this.renderRoomDetails();
         return;
       }
       case 'typing':
+      case 'ping':
         return;
     }
   }
@@ -701,7 +885,7 @@ export class Chat {
     }
     for (const d of direct) if (!this.closed.has(d)) this.room(d).joined = true;
     if (ctx?.handshake !== undefined) {
-      this.sys(`You are ${name}.`);
+      this.sys(`You are ${name}.`, '', this.current, { key: 'you' });
       this.onReady();
     } else {
       this.sys(`You are now known as ${name}.`);
@@ -817,11 +1001,11 @@ export class Chat {
     if (event === 'join') r.members.push(name);
     else r.typing.delete(name);
     r.members.sort((a, b) => a.localeCompare(b));
-    this.sys(
-      `${name} ${event === 'join' ? 'joined' : 'left'} ${roomLabel(room)}.`,
-      'presence',
-      room,
-    );
+    // A direct room's presence only moves its dot; a line there would say the obvious.
+    if (!r.direct) {
+      if (event === 'join') this.notes.join(room, name);
+      else this.notes.leave(room, name);
+    }
     if (room === this.current) this.renderRoomDetails();
   }
 
@@ -830,7 +1014,7 @@ export class Chat {
     if (!r) return;
     r.members = r.members.map((n) => (n === from ? to : n)).sort((a, b) => a.localeCompare(b));
     r.typing.delete(from);
-    this.sys(`${from} is now known as ${to}.`, 'presence', room);
+    if (!r.direct) this.notes.rename(room, from, to);
     if (room === this.current) this.renderRoomDetails();
   }
 
@@ -844,6 +1028,13 @@ export class Chat {
   private onError(ev: ErrorFrame): void {
     const ctx = this.take(ev.id);
     const req = ctx?.req;
+    if (ev.code === 'RATE_LIMITED' && ctx) this.pacer.refused(Date.now());
+    if (ev.code === 'RATE_LIMITED' && ctx && this.again(ctx)) {
+      // Refused before it was read: it goes again first, once the pacer allows.
+      this.waiting.unshift({ ...ctx, sentAt: undefined });
+      this.flushOutbox();
+      return;
+    }
     if (ctx?.handshake !== undefined && ctx.handshake < 2) {
       const name = req?.type === 'hello' ? req.name : undefined;
       this.sys(name ? `Could not take the name ${name}: ${ev.message}` : ev.message, 'error');
@@ -860,7 +1051,10 @@ export class Chat {
     if (req?.type === 'send') {
       this.inFlight.delete(req.cid);
       if (TRANSIENT.has(ev.code)) {
-        this.retryTimer ??= setTimeout(() => this.flushOutbox(), RETRY_SEND_MS);
+        // Later sends may be in flight and land first: hold the rest, so that what is sent
+        // again is not overtaken by more than those.
+        this.held = true;
+        this.flushOutbox();
         return;
       }
       const e = this.outbox.get(req.cid);
@@ -897,6 +1091,20 @@ export class Chat {
     this.renderRooms();
   }
 
+  /** A request refused for the rate that is sent again by itself (a send has its own way). */
+  private again(ctx: Pending): boolean {
+    switch (ctx.req.type) {
+      case 'send':
+      case 'typing':
+        return false;
+      case 'hello':
+        // A name the user asked for: the prompt says to wait.
+        return ctx.handshake !== undefined;
+      default:
+        return true;
+    }
+  }
+
   private nameError(name: string, code: ErrorCode, message: string): string {
     switch (code) {
       case 'NAME_TAKEN':
@@ -929,6 +1137,7 @@ export class Chat {
         unread: 0,
         mentions: 0,
         loadingOlder: false,
+        membersKnown: false,
       };
       this.rooms.set(name, r);
       this.renderRooms();
@@ -936,9 +1145,19 @@ export class Chat {
     return r;
   }
 
+  /** Who a direct conversation is between (whether connected or not). */
   private directMembers(r: RoomState): string[] {
     const peer = r.peer ?? r.name.slice(1);
     return sameName(peer, this.myName) ? [this.myName] : [this.myName, peer];
+  }
+
+  /** Connected now, not connected, or unknown (while we are not connected ourselves). */
+  private presenceOf(r: RoomState | undefined, name: string): Presence {
+    if (!this.ready || !r?.membersKnown)
+      return sameName(name, this.myName) && this.ready ? 'online' : 'unknown';
+    return r.members.some((m) => sameName(m, name)) || sameName(name, this.myName)
+      ? 'online'
+      : 'offline';
   }
 
   private reopen(room: string): void {
@@ -987,8 +1206,8 @@ export class Chat {
     return [...list.filter((r) => !r.direct), ...list.filter((r) => r.direct)].map((r) => r.name);
   }
 
-  private sys(text: string, cls = '', room = this.current): void {
-    this.view.log.sys(room, text, cls);
+  private sys(text: string, cls = '', room = this.current, opts?: SysOptions): HTMLElement {
+    return this.view.log.sys(room, text, cls, opts);
   }
 
   private renderRooms(): void {
@@ -1004,7 +1223,7 @@ export class Chat {
   private renderRoomDetails(): void {
     const r = this.rooms.get(this.current);
     const members = r?.direct ? this.directMembers(r) : (r?.members ?? []);
-    this.view.setMembers(this.current, members, this.myName);
+    this.view.setMembers(this.current, members, this.myName, (n) => this.presenceOf(r, n));
     this.renderTyping();
   }
 
@@ -1027,5 +1246,55 @@ export class Chat {
 
   private renderPending(): void {
     this.view.setPending(this.outbox.entries(), this.myName, this.ready);
+    this.renderSentNotes();
+  }
+
+  /** "Sending to @bob…" becomes "Sent to @bob." (with a way there) once it left the outbox. */
+  private renderSentNotes(): void {
+    for (const [cid, note] of this.sentNotes) {
+      const e = this.outbox.get(cid);
+      const to = roomLabel(note.to);
+      if (e?.error !== undefined) {
+        this.view.log.setSysText(note.line, `Not sent to ${to}: ${e.error}`);
+      } else if (e) {
+        this.view.log.setSysText(note.line, `Sending to ${to}…`);
+      } else {
+        this.sentNotes.delete(cid);
+        this.reopen(note.to);
+        this.room(note.to).joined = true;
+        this.renderRooms();
+        this.view.log.setSysText(note.line, `Sent to ${to}.`, {
+          label: `Open ${to}`,
+          run: () => this.openDirect(note.to.slice(1)),
+        });
+      }
+    }
+  }
+
+  // ---- room directory ----------------------------------------------------------------------------
+
+  /** "Browse rooms" in the sidebar: asks the server for the list. */
+  browseRooms(): void {
+    if (!this.ready) {
+      this.view.setDirectory('Not connected; the list comes once the connection is back.', []);
+      return;
+    }
+    this.view.setDirectory('Loading the rooms…', []);
+    this.request({ type: 'rooms' }, { browse: true });
+  }
+
+  private showDirectory(rooms: RoomInfo[]): void {
+    // Read only the fields every version of the result has.
+    const list = rooms
+      .filter((x) => typeof x.room === 'string' && !isDirect(x.room))
+      .map((x) => ({
+        name: x.room,
+        members: typeof x.members === 'number' ? x.members : 0,
+        joined: !!this.rooms.get(x.room)?.joined,
+      }));
+    this.view.setDirectory(
+      list.length ? '' : 'No rooms yet. Type a name below to start one.',
+      list,
+    );
   }
 }

@@ -1,5 +1,6 @@
 // The connection state machine: connecting → connected → offline (waiting) → connecting ...
 // One setState() makes every transition; the chat logic above it only sees open/close/frame.
+// A connection is also dropped from above (no network, or no answer): see drop().
 
 import { SUBPROTOCOL } from '../protocol/index.js';
 
@@ -9,6 +10,8 @@ export const BACKOFF_BASE_MS = 500;
 export const BACKOFF_CAP_MS = 15_000;
 /** A handshake that hangs this long (a black-holed network) counts as failed. */
 const CONNECT_TIMEOUT_MS = 10_000;
+/** The close code browsers report for a connection lost without a close frame. */
+const CLOSE_ABNORMAL = 1006;
 
 /** Full jitter: uniform in [0, min(cap, base·2^attempt)). */
 export function backoffDelay(attempt: number, random: () => number = Math.random): number {
@@ -51,6 +54,22 @@ export class Connection {
     if (this.state !== 'connected' || this.ws?.readyState !== WebSocket.OPEN) return false;
     this.ws.send(frame);
     return true;
+  }
+
+  /**
+   * Gives up on the connection at once, open or opening: the browser said the network is gone,
+   * or the connection stopped answering. A dead link may take minutes to report its own close.
+   */
+  drop(): void {
+    const ws = this.ws;
+    if (!ws) return;
+    const opened = this.state === 'connected';
+    this.ws = null;
+    clearTimeout(this.timer);
+    ws.close();
+    if (opened) this.on.close(CLOSE_ABNORMAL, '');
+    else this.on.failed?.();
+    this.retryLater();
   }
 
   /** Skips the wait, e.g. when the browser says the network is back. */

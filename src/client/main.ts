@@ -34,6 +34,12 @@ async function start(): Promise<void> {
       if (view.drawerOpen()) view.setDrawer(false);
       view.text.focus();
     },
+    browseRooms: () => late.chat?.browseRooms(),
+    joinRoom: (room) => {
+      late.chat?.joinRoom(room);
+      if (view.drawerOpen()) view.setDrawer(false);
+      view.text.focus();
+    },
     retry: (cid) => late.chat?.retry(cid),
     discard: (cid) => late.chat?.discard(cid),
   });
@@ -70,6 +76,7 @@ async function start(): Promise<void> {
     closed: loadClosed(),
     askName: !hasChosenName(identity) && !nameSkipped(),
     transmit: (frame) => conn.send(frame),
+    drop: () => conn.drop(),
     hidden: () => document.visibilityState === 'hidden',
     notify: (title, body, room) =>
       notifier.show(title, body, `parley:${room}`, () => c.switchTo(room)),
@@ -82,10 +89,10 @@ async function start(): Promise<void> {
     view.text.style.height = `${Math.min(view.text.scrollHeight + 2, TEXT_MAX_PX)}px`;
   };
   const send = (): void => {
-    const line = view.text.value;
+    // A line that cannot go as it is (too long, say) stays in the box to be fixed.
+    if (!c.submit(view.text.value)) return;
     view.text.value = '';
     grow();
-    c.submit(line);
   };
   view.sendForm.addEventListener('submit', (e) => {
     e.preventDefault();
@@ -140,6 +147,8 @@ async function start(): Promise<void> {
     }
   });
   window.addEventListener('online', () => conn.retryNow());
+  // The socket may not notice for minutes; the browser knows now.
+  window.addEventListener('offline', () => conn.drop());
   view.retryButton.addEventListener('click', () => conn.retryNow());
 
   conn.start();

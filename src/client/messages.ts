@@ -14,6 +14,9 @@ const MAX_MESSAGES = 1500;
 const MAX_OTHER = 300;
 /** Consecutive messages of one person within this time form a group. */
 const GROUP_MS = 5 * 60_000;
+/** A message with more lines or characters than these is folded (style.css shows 8 lines). */
+const FOLD_LINES = 12;
+const FOLD_CHARS = 1200;
 /** Within this distance of the bottom the reader counts as at the bottom. */
 const BOTTOM_PX = 40;
 /** Within this distance of the top, older messages are loaded. */
@@ -40,9 +43,24 @@ interface RoomLog {
   bySeq: Map<number, Shown>;
   cids: Set<string>;
   others: number;
+  /** Keyed system lines (see sys). */
+  keyed: Map<string, HTMLElement>;
   /** Saved scrollTop while another room is shown; null means "at the bottom". */
   scroll: number | null;
   newBelow: number;
+}
+
+export interface SysAction {
+  label: string;
+  run(): void;
+}
+
+export interface SysOptions {
+  /** Said once per room and key; saying it again updates the line (see MessageLog.sys). */
+  key?: string;
+  /** A keyed line said again shows how many times. */
+  counted?: boolean;
+  action?: SysAction;
 }
 
 export interface LogHooks {
@@ -50,8 +68,18 @@ export interface LogHooks {
   wantOlder(room: string): void;
 }
 
+function isLong(text: string): boolean {
+  if (text.length > FOLD_CHARS) return true;
+  let lines = 1;
+  for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) {
+    if (++lines > FOLD_LINES) return true;
+  }
+  return false;
+}
+
 export class MessageLog {
   private readonly logs = new Map<string, RoomLog>();
+  private folds = 0;
   private current = '';
   private myName = '';
 
@@ -133,18 +161,51 @@ export class MessageLog {
 
   // ---- adding lines -------------------------------------------------------------------------
 
-  /** A system line (connection, errors, command output) at the end of a room's log. */
-  sys(room: string, text: string, cls = ''): void {
-    const line = el('div', `line sys ${cls}`.trim());
+  /**
+   * A system line (connection, errors, command output) at the end of a room's log. A line with
+   * a `key` is said once per room: saying it again moves it to the end and counts the times.
+   */
+  sys(room: string, text: string, cls = '', opts: SysOptions = {}): HTMLElement {
+    const log = this.roomLog(room);
+    const old = opts.key === undefined ? undefined : log.keyed.get(opts.key);
+    const line = old?.isConnected ? old : el('div', `line sys ${cls}`.trim());
+    const count = old?.isConnected ? Number(line.dataset['count'] ?? '1') + 1 : 1;
     line.dataset['ts'] = String(Date.now());
     const t = el('time', 'ts', clock(Date.now()));
-    line.append(t, ' ', el('span', 'text', text));
+    const parts: (Node | string)[] = [t, ' ', el('span', 'text', text)];
+    if (opts.key !== undefined) line.dataset['count'] = String(count);
+    if (count > 1 && opts.counted) parts.push(el('span', 'count', ` (${count} times)`));
+    if (opts.action) parts.push(this.actionButton(opts.action));
+    line.replaceChildren(...parts);
+    if (opts.key !== undefined) log.keyed.set(opts.key, line);
     this.keepView(room, false, () => {
-      const log = this.roomLog(room);
-      log.section.append(line);
-      log.others++;
+      if (line !== log.section.lastElementChild) log.section.append(line);
+      if (count === 1) log.others++;
       this.trim(log);
     });
+    return line;
+  }
+
+  /** Changes a system line's text in place (and its action, when given). */
+  setSysText(line: HTMLElement, text: string, action?: SysAction): void {
+    const room = line.closest<HTMLElement>('.room-log')?.dataset['room'] ?? '';
+    this.keepView(room, false, () => {
+      const span = line.querySelector('.text');
+      if (span) span.textContent = text;
+      line.querySelector('button.sys-action')?.remove();
+      if (action) line.append(this.actionButton(action));
+    });
+  }
+
+  /** True when nothing came after this line in its room's log. */
+  isLast(line: HTMLElement): boolean {
+    return !!line.isConnected && line.nextElementSibling === null;
+  }
+
+  private actionButton(a: SysAction): HTMLButtonElement {
+    const b = button('sys-action', a.label);
+    b.addEventListener('click', a.run);
+    return b;
   }
 
   /**
@@ -225,7 +286,10 @@ export class MessageLog {
     time.dateTime = new Date(m.ts).toISOString();
     time.title = new Date(m.ts).toLocaleString();
     const from = el('b', 'from', m.from);
+    // Each message and name in its own direction: Arabic or Hebrew runs right to left.
+    from.dir = 'auto';
     const text = el('span', 'text');
+    text.dir = 'auto';
     text.append(...richText(m.text, mine ? '' : this.myName));
     if (m.me) {
       line.append(time, ' * ', from, ' ', text);
@@ -234,7 +298,25 @@ export class MessageLog {
       meta.append(from, ' ', time);
       line.append(meta, text);
     }
+    if (isLong(m.text)) line.append(this.foldButton(line, text));
     return line;
+  }
+
+  /** Folds a long message to a few lines behind a Show more / Show less button. */
+  private foldButton(line: HTMLElement, text: HTMLElement): HTMLButtonElement {
+    text.id = `msg-text-${++this.folds}`;
+    text.classList.add('folded');
+    const b = button('fold', 'Show more');
+    b.setAttribute('aria-expanded', 'false');
+    b.setAttribute('aria-controls', text.id);
+    b.addEventListener('click', () => {
+      const open = text.classList.toggle('folded') === false;
+      b.textContent = open ? 'Show less' : 'Show more';
+      b.setAttribute('aria-expanded', String(open));
+      // Folding again keeps the message's start in view rather than the page below it.
+      if (!open) line.scrollIntoView({ block: 'nearest' });
+    });
+    return b;
   }
 
   private fixDay(log: RoomLog, i: number): void {
@@ -377,6 +459,7 @@ export class MessageLog {
         bySeq: new Map(),
         cids: new Set(),
         others: 0,
+        keyed: new Map(),
         scroll: null,
         newBelow: 0,
       };

@@ -17,10 +17,27 @@ export interface RoomItem {
   direct: boolean;
 }
 
+export type MemberPresence = 'online' | 'offline' | 'unknown';
+
+export interface DirectoryItem {
+  name: string;
+  members: number;
+  joined: boolean;
+}
+
+const PRESENCE_SAID: Record<MemberPresence, string> = {
+  online: 'connected',
+  offline: 'not connected',
+  unknown: 'not known while this page is offline',
+};
+
 export interface ViewHooks extends LogHooks {
   openRoom(room: string): void;
   leaveRoom(room: string): void;
   openDirect(name: string): void;
+  /** "Browse rooms" was opened: fetch the list for setDirectory. */
+  browseRooms(): void;
+  joinRoom(room: string): void;
   retry(cid: string): void;
   discard(cid: string): void;
 }
@@ -56,6 +73,10 @@ export class View {
   private readonly membersHeading = byId('members-heading');
   private readonly typing = byId('typing');
   private readonly pending = byId('pending');
+  private readonly browse = byId<HTMLButtonElement>('browse');
+  private readonly browsePanel = byId('browse-panel');
+  private readonly browseStatus = byId('browse-status');
+  private readonly browseList = byId('browse-list');
   private readonly announcer = byId('announce');
   private readonly roomNodes = new Map<string, HTMLLIElement>();
   private readonly memberNodes = new Map<string, HTMLLIElement>();
@@ -88,6 +109,7 @@ export class View {
       }
     });
     byId('skip').addEventListener('click', () => this.text.focus());
+    this.browse.addEventListener('click', () => this.setBrowsing(this.browsePanel.hidden));
   }
 
   // ---- header -------------------------------------------------------------------------------
@@ -193,7 +215,12 @@ export class View {
     this.roomNodes.get(room)?.querySelector<HTMLButtonElement>('button.room')?.focus();
   }
 
-  setMembers(room: string, names: string[], me: string): void {
+  setMembers(
+    room: string,
+    names: string[],
+    me: string,
+    presence: (name: string) => MemberPresence,
+  ): void {
     const direct = room.startsWith('@');
     this.membersHeading.textContent = direct ? 'In this conversation' : `In ${roomLabel(room)}`;
     reconcile(
@@ -205,16 +232,59 @@ export class View {
         if (name === me) {
           li.classList.add('me');
           li.textContent = name;
+          li.dir = 'auto';
           li.title = 'You';
           return li;
         }
-        const b = button('member-open', name, `${name}: open a direct conversation`);
+        const b = button('member-open', name);
+        b.dir = 'auto';
         b.addEventListener('click', () => this.hooks.openDirect(name));
         li.append(b);
         return li;
       },
-      () => {},
+      (li, name) => {
+        const p = presence(name);
+        for (const k of ['online', 'offline', 'unknown'] as const) li.classList.toggle(k, k === p);
+        const b = li.querySelector('button');
+        // The dot is drawn by CSS; screen readers hear the same in the button's name.
+        b?.setAttribute('aria-label', `${name}, ${PRESENCE_SAID[p]}: open a direct conversation`);
+        if (b) b.title = `Open a direct conversation (${PRESENCE_SAID[p]})`;
+      },
     );
+  }
+
+  /** Opens (and fetches) or closes the list under "Browse rooms". */
+  setBrowsing(open: boolean): void {
+    this.browsePanel.hidden = !open;
+    this.browse.setAttribute('aria-expanded', String(open));
+    if (open) this.hooks.browseRooms();
+  }
+
+  /** The room list under "Browse rooms"; `note` says why it is empty or still coming. */
+  setDirectory(note: string, rooms: DirectoryItem[]): void {
+    this.browseStatus.textContent = note;
+    const hadFocus = this.browseList.contains(document.activeElement);
+    this.browseList.replaceChildren(
+      ...rooms.map((r) => {
+        const li = el('li', 'room-item');
+        const label = roomLabel(r.name);
+        const people = r.members === 1 ? '1 person' : `${r.members} people`;
+        const b = button('room', '');
+        b.dir = 'auto';
+        b.append(label, el('span', 'count', r.joined ? `${people} · joined` : people));
+        b.setAttribute(
+          'aria-label',
+          r.joined ? `Open ${label}, ${people}, joined` : `Join ${label}, ${people}`,
+        );
+        b.addEventListener('click', () => {
+          this.setBrowsing(false);
+          this.hooks.joinRoom(r.name);
+        });
+        li.append(b);
+        return li;
+      }),
+    );
+    if (hadFocus) this.browse.focus();
   }
 
   setTyping(names: string[]): void {
@@ -263,6 +333,7 @@ export class View {
         const where = p.room !== this.current ? `[${roomLabel(p.room)}] ` : '';
         const who = el('b', 'from', me || 'you');
         const body = el('span', 'text', p.text);
+        body.dir = 'auto';
         const note = el(
           'span',
           'note',

@@ -4,12 +4,15 @@
 import {
   ChatError,
   LOBBY,
+  TEXT_MAX_BYTES,
   WELCOME_TEXT,
   isDirect,
   isValidCid,
+  isTextTooLong,
   isValidText,
   normalizeName,
   normalizeRoom,
+  textLabel,
   utf8Length,
   type ChatMessage,
   type RoomInfo,
@@ -107,7 +110,13 @@ export class Chat {
           type: 'welcome',
           text: WELCOME_TEXT,
           name: session.name,
-          limits: { maxMessageBytes: limits.maxMessageBytes, historyBound: limits.historyBound },
+          limits: {
+            maxMessageBytes: limits.maxMessageBytes,
+            maxTextBytes: TEXT_MAX_BYTES,
+            historyBound: limits.historyBound,
+            ratePerSecond: limits.ratePerSecond,
+            rateBurst: limits.rateBurst,
+          },
         }),
       );
     }
@@ -242,6 +251,7 @@ export class Chat {
     if (session.closed) return { name: n.display, token, direct: [] };
     this.rename(session, n.display, n.key, hash);
     const direct = await this.read(() => this.deps.log.directRooms(n.key));
+    if (session.isText) await this.enterDirect(session, direct);
     return {
       name: n.display,
       token,
@@ -255,6 +265,30 @@ export class Chat {
 
   private inPublicRoom(session: Session): boolean {
     return session.subs.some((s) => !s.room.direct);
+  }
+
+  /**
+   * A text client shows every direct message the moment it comes, in whatever room is current,
+   * so it is in all of its conversations at once: the people in them see it as present.
+   */
+  private async enterDirect(session: Session, ids: string[]): Promise<void> {
+    for (const id of ids) {
+      const pair = pairOf(id);
+      if (!pair || session.closed || session.sub(id)) continue;
+      let latest: number;
+      try {
+        latest = await this.deps.log.lastSeq(id);
+      } catch (e) {
+        // The name is taken already; the next direct message subscribes the session anyway.
+        this.deps.onError(e, 'store');
+        return;
+      }
+      // A message committed meanwhile subscribed the session already (subscribeParticipants).
+      if (session.closed || session.sub(id) || !pair.includes(session.key)) continue;
+      const room = this.room(id, pair);
+      room.lastSeq = Math.max(room.lastSeq, latest);
+      this.subscribe(session, room, labelFor(room, session.key), room.lastSeq, false);
+    }
   }
 
   private rename(
@@ -279,7 +313,7 @@ export class Chat {
       const { room } = sub;
       if (room.direct) {
         // Direct conversations belong to the name: a new name leaves the old ones behind.
-        if (oldKey !== key) this.unsubscribe(session, sub);
+        if (oldKey !== key) this.unsubscribe(session, sub, oldKey, oldName);
         continue;
       }
       const gone = this.leaveRoom(room, oldKey, oldName);
@@ -340,7 +374,9 @@ export class Chat {
       });
       return;
     }
-    if (session.subs.length >= this.deps.limits.roomsPerConnection)
+    // Direct conversations the server put a session in never keep it out of a room.
+    const counted = r.direct ? session.subs : session.subs.filter((s) => !s.room.direct);
+    if (counted.length >= this.deps.limits.roomsPerConnection)
       throw new ChatError('TOO_MANY_ROOMS');
     if (!r.direct) {
       await this.admitJoin(session, r.id);
@@ -359,6 +395,7 @@ export class Chat {
     room.lastSeq = Math.max(room.lastSeq, latest);
     if (!r.direct && latest > 0) this.index.touch(r.id, this.deps.clock.now(), true);
     sub.cursor = since === undefined ? latest : Math.min(since, latest);
+    if (r.direct) this.addParticipants(room, r.direct);
     onJoined({ id: r.id, label: r.label, lastSeq: latest, room });
     await this.catchUp(session, sub);
   }
@@ -403,7 +440,7 @@ export class Chat {
     room.subs.set(session, sub);
     session.addSub(sub);
     if (!room.direct) this.index.touch(room.id, this.deps.clock.now(), false);
-    if (!room.direct && this.enterRoom(room, session.key, session.name)) {
+    if (this.enterRoom(room, session.key, session.name)) {
       this.presence(room, session, session.name, 'join');
     }
     return sub;
@@ -417,14 +454,20 @@ export class Chat {
     return r.label;
   }
 
-  private unsubscribe(session: Session, sub: Subscription): void {
+  /** `key` and `name` are the session's, unless it is leaving under a name it just gave up. */
+  private unsubscribe(
+    session: Session,
+    sub: Subscription,
+    key = session.key,
+    name = session.name,
+  ): void {
     const { room } = sub;
     room.subs.delete(session);
     session.removeSub(room);
-    if (session.current === room.id) session.current = session.subs[0]?.room.id;
-    if (!room.direct && this.leaveRoom(room, session.key, session.name)) {
-      this.presence(room, session, session.name, 'leave');
-    }
+    // Plain lines go on to another public room, never to a direct one the client did not pick.
+    if (session.current === room.id)
+      session.current = session.subs.find((s) => !s.room.direct)?.room.id;
+    if (this.leaveRoom(room, key, name)) this.presence(room, session, name, 'leave');
     this.dropIfIdle(room);
   }
 
@@ -470,6 +513,15 @@ export class Chat {
     event: 'join' | 'leave',
   ): void {
     const verb = event === 'join' ? 'joined' : 'left';
+    if (room.direct) {
+      // Only the two participants are ever subscribed; each calls the room by the other's name.
+      for (const [s, sub] of room.subs) {
+        if (s === actor) continue;
+        if (s.isText) s.line(`* ${name} ${verb} ${textLabel(sub.label)}`);
+        else s.event({ type: 'presence', room: sub.label, name, event });
+      }
+      return;
+    }
     this.notice(
       room,
       actor,
@@ -570,12 +622,18 @@ export class Chat {
     const n = Math.min(Math.max(limit ?? HISTORY_DEFAULT, 1), HISTORY_MAX);
     const upTo = before ?? (await this.read(() => this.deps.log.lastSeq(r.id))) + 1;
     const rows = await this.read(() => this.deps.log.before(r.id, upTo, n));
-    const first = rows[0];
-    return {
-      label: r.label,
-      messages: rows.map((m) => ({ ...m, room: r.label })),
-      more: first ? first.seq > 1 : false,
-    };
+    // Newest first until the byte budget is spent: a page of large messages is shorter, not larger.
+    const messages: ChatMessage[] = [];
+    let bytes = 0;
+    for (let i = rows.length - 1; i >= 0; i--) {
+      const m = { ...(rows[i] as ChatMessage), room: r.label };
+      bytes += utf8Length(JSON.stringify(m));
+      if (messages.length > 0 && bytes > this.deps.limits.historyMaxBytes) break;
+      messages.push(m);
+    }
+    messages.reverse();
+    const first = messages[0];
+    return { label: r.label, messages, more: first ? first.seq > 1 : false };
   }
 
   // ---- sending and delivery -----------------------------------------------------------------
@@ -590,6 +648,7 @@ export class Chat {
   ): Promise<{ label: string; message: ChatMessage }> {
     this.deps.telemetry.messageIn();
     if (!isValidCid(cid)) throw new ChatError('CID_INVALID');
+    if (isTextTooLong(text)) throw new ChatError('TEXT_TOO_LONG');
     if (!isValidText(text)) throw new ChatError('TEXT_INVALID');
     const r = await this.resolve(session, label);
     if (!r.direct && !session.sub(r.id)) throw new ChatError('NOT_IN_ROOM');
@@ -672,6 +731,50 @@ export class Chat {
     }
   }
 
+  /**
+   * Puts the connected sessions of a direct room's participants in it, as a message to them
+   * would: whoever opens a conversation sees at once whether the other person is connected,
+   * even before either has written in it. They start level with the room's last message.
+   */
+  private addParticipants(room: Room, pair: [string, string]): void {
+    for (const key of new Set(pair)) {
+      const identity = this.identities.get(key);
+      if (!identity?.tokenHash) continue;
+      for (const s of identity.sessions) {
+        if (!room.subs.has(s)) this.subscribe(s, room, labelFor(room, key), room.lastSeq, false);
+      }
+    }
+  }
+
+  /**
+   * Another node's participant opened a direct room: this node's participants join it too, once
+   * the store confirms that the one who came is a real name (a bus message alone is not proof).
+   */
+  private async addParticipantsFromStore(
+    room: Room,
+    pair: [string, string],
+    came: string,
+  ): Promise<void> {
+    const local = pair.some((k) =>
+      this.identities.get(k)?.sessions.some((s) => !room.subs.has(s) && s.claimed),
+    );
+    if (!local) return;
+    let latest: number;
+    try {
+      if (!(await this.deps.log.nameExists(came))) return;
+      latest = await this.deps.log.lastSeq(room.id);
+    } catch (e) {
+      // Presence only: the next message to them subscribes them anyway.
+      this.deps.onError(e, 'store');
+      return;
+    }
+    // The room may have emptied and gone meanwhile; the one in the map is the live one.
+    const live = this.room(room.id, pair);
+    live.lastSeq = Math.max(live.lastSeq, latest);
+    this.addParticipants(live, pair);
+    this.dropIfIdle(live);
+  }
+
   private remotePresence(
     node: string,
     id: string,
@@ -679,11 +782,12 @@ export class Chat {
     name: string,
     event: 'join' | 'leave',
   ): void {
-    if (isDirect(id) || !normalizeRoom(id)) return;
-    const room = this.room(id);
+    const room = this.busRoom(id, [key]);
+    if (!room) return;
     if (event === 'join') {
       this.index.touch(id, this.deps.clock.now(), false);
       if (room.addRemote(key, name, node)) this.presence(room, undefined, name, 'join');
+      if (room.direct) void this.addParticipantsFromStore(room, room.direct, key);
     } else {
       const display = room.displayOf(key) ?? name;
       if (room.removeRemote(key, node)) this.presence(room, undefined, display, 'leave');
@@ -691,12 +795,34 @@ export class Chat {
     this.dropIfIdle(room);
   }
 
+  /**
+   * The room another node speaks of, made if need be. A direct room is only taken for names
+   * that are in it, only while one of them is connected here (no one else could ever read of
+   * it), and always made with its pair, so it never shows as a public room.
+   */
+  private busRoom(id: string, keys: string[]): Room | undefined {
+    const pair = pairOf(id);
+    if (!pair) return isDirect(id) || !normalizeRoom(id) ? undefined : this.room(id);
+    if (directId(pair[0], pair[1]).id !== id) return undefined;
+    if (!keys.every((k) => pair.includes(k))) return undefined;
+    const existing = this.rooms.get(id);
+    if (existing) return existing.direct ? existing : undefined;
+    return pair.some((k) => this.identities.get(k)?.tokenHash) ? this.room(id, pair) : undefined;
+  }
+
   /** A heartbeat is the whole truth about a node: it heals lost presence and lost bells. */
   private applyHeartbeat(node: string, rooms: NodeRoom[]): void {
     const reported = new Set<string>();
     for (const r of rooms) {
       reported.add(r.room);
-      const room = this.rooms.get(r.room) ?? (r.members.length > 0 ? this.room(r.room) : undefined);
+      const room =
+        this.rooms.get(r.room) ??
+        (r.members.length > 0
+          ? this.busRoom(
+              r.room,
+              r.members.map(([k]) => k),
+            )
+          : undefined);
       if (!room) continue;
       const now = new Set(r.members.map(([k]) => k));
       const before = new Set(room.remoteKeys(node));

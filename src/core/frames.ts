@@ -3,6 +3,7 @@
 import {
   encodeEvent,
   formatMessage,
+  textLabel,
   type ChatMessage,
   type ServerEvent,
 } from '../protocol/index.js';
@@ -39,7 +40,6 @@ export class MessageFrames {
   /** `here` is true when the label is the reader's current room. */
   forText(here: boolean): Frame {
     if (here) return (this.textHere ??= frame(formatMessage(this.message)));
-    const where = this.label.startsWith('@') ? this.label : `#${this.label}`;
-    return (this.textElsewhere ??= frame(formatMessage(this.message, where)));
+    return (this.textElsewhere ??= frame(formatMessage(this.message, textLabel(this.label))));
   }
 }

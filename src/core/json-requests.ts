@@ -115,5 +115,8 @@ async function run(
       session.event({ type: 'result', id, of: 'typing', room });
       return;
     }
+    case 'ping':
+      session.event({ type: 'result', id, of: 'ping' });
+      return;
   }
 }

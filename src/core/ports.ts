@@ -117,6 +117,8 @@ export interface BellPort {
 export interface Limits {
   /** Messages replayed on resume before a gap marker. */
   historyBound: number;
+  /** Most bytes of messages (as JSON) one history answer holds; at least one is always sent. */
+  historyMaxBytes: number;
   /** Requests per second per connection (token bucket refill). */
   ratePerSecond: number;
   /** Bucket size: how many requests may come at once. */
@@ -151,6 +153,7 @@ export interface Limits {
 
 export const DEFAULT_LIMITS: Limits = {
   historyBound: 500,
+  historyMaxBytes: 256 * 1024,
   ratePerSecond: 20,
   rateBurst: 40,
   roomsPerConnection: 50,

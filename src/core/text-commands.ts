@@ -8,6 +8,7 @@ import {
   TEXT_HELP,
   formatMessage,
   parseLine,
+  textLabel,
 } from '../protocol/index.js';
 import type { Chat } from './chat.js';
 import type { Session } from './session.js';
@@ -57,8 +58,15 @@ async function run(
   switch (c.cmd) {
     case 'say': {
       if (!session.current) throw new ChatError('NOT_IN_ROOM', 'Join a room first: /join ROOM');
+      // The current room is held by id; a direct conversation's id is not what a client says.
       chat
-        .send(session, session.current, chat.serverCid(session), c.text, c.me)
+        .send(
+          session,
+          chat.labelOf(session, session.current),
+          chat.serverCid(session),
+          c.text,
+          c.me,
+        )
         .catch((e: unknown) => reply(chat, session, e, onError));
       return;
     }
@@ -78,7 +86,11 @@ async function run(
     case 'join':
       await chat.join(session, c.room, undefined, (j) => {
         session.current = j.id;
-        session.line(`* Now talking in #${j.label} with ${j.room.members().join(', ')}`);
+        session.line(
+          j.room.direct
+            ? `* Now talking with ${j.label}`
+            : `* Now talking in #${j.label} with ${j.room.members().join(', ')}`,
+        );
       });
       return;
     case 'part': {
@@ -87,9 +99,9 @@ async function run(
         c.room ?? (session.current ? chat.labelOf(session, session.current) : LOBBY),
       );
       const now = session.current
-        ? `; now talking in ${chat.labelOf(session, session.current)}`
-        : '';
-      session.line(`* Left #${label}${now}`);
+        ? `; now ${talkingIn(chat.labelOf(session, session.current))}`
+        : '; you are in no room now: /join ROOM to talk';
+      session.line(`* Left ${textLabel(label)}${now}`);
       return;
     }
     case 'rooms': {
@@ -105,7 +117,7 @@ async function run(
         session,
         c.room ?? (session.current ? chat.labelOf(session, session.current) : LOBBY),
       );
-      session.line(`Members of #${w.label}: ${w.members.join(', ') || 'nobody'}`);
+      session.line(`Members of ${textLabel(w.label)}: ${w.members.join(', ') || 'nobody'}`);
       return;
     }
     case 'history': {
@@ -136,4 +148,8 @@ async function run(
       session.line(`! Unknown command /${c.name}; /help lists them.`);
       return;
   }
+}
+
+function talkingIn(label: string): string {
+  return label.startsWith('@') ? `talking with ${label}` : `talking in ${textLabel(label)}`;
 }

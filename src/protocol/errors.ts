@@ -28,6 +28,9 @@ export const ERRORS = {
   TEXT_INVALID: {
     message: 'A message must have text and no control characters but newlines and tabs.',
   },
+  TEXT_TOO_LONG: {
+    message: 'A message is at most 16 KiB of UTF-8 text; shorten it or send it in parts.',
+  },
   CID_INVALID: {
     message: 'A client message id is 1 to 64 characters of letters, digits, - and _.',
   },

@@ -80,6 +80,9 @@ const DECODERS: Record<RequestType, (o: Obj, id: string | undefined) => ClientRe
     const room = str(o, 'room');
     return room === undefined ? null : { type: 'typing', id, room };
   },
+  ping(_o, id) {
+    return { type: 'ping', id };
+  },
 };
 
 export function decodeRequest(frame: string): Decoded {
@@ -103,6 +106,22 @@ export function decodeRequest(frame: string): Decoded {
   if (!Object.hasOwn(DECODERS, type)) return { ok: false, code: 'UNKNOWN_TYPE', id };
   const request = DECODERS[type as RequestType](o, id);
   return request ? { ok: true, request } : { ok: false, code: 'BAD_REQUEST', id };
+}
+
+/**
+ * The `id` of a request frame that is refused unread (over the rate limit), so the error can
+ * echo it; undefined when the frame has none that a request could carry.
+ */
+export function requestId(frame: string): string | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(frame);
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+  const id = str(value as Obj, 'id');
+  return id !== undefined && id.length <= ID_MAX ? id : undefined;
 }
 
 export function encodeEvent(event: ServerEvent): string {

@@ -61,6 +61,11 @@ export function isValidText(text: string): boolean {
   );
 }
 
+/** Over the size limit: said apart from other bad text, since only shortening helps. */
+export function isTextTooLong(text: string): boolean {
+  return utf8Length(text) > TEXT_MAX_BYTES;
+}
+
 export function isValidCid(cid: string): boolean {
   return CID.test(cid);
 }

@@ -21,6 +21,7 @@ export const TEXT_HELP = [
   'Commands:',
   '  /nick NAME [KEY]  take a name (KEY reclaims a name you took before)',
   '  /join ROOM        join a room and make it current',
+  '  /join @NAME       talk with one person: your lines go to them (also /query NAME)',
   '  /part [ROOM]      leave a room (the current one by default)',
   '  /rooms            list rooms and member counts',
   '  /who [ROOM]       list who is in a room',
@@ -37,6 +38,7 @@ const USAGE: Record<string, string> = {
   join: '/join ROOM',
   me: '/me ACTION',
   msg: '/msg NAME TEXT',
+  query: '/query NAME [TEXT]',
   history: '/history [N]',
 };
 
@@ -80,6 +82,10 @@ export function parseLine(line: string): TextCommand {
     case 'msg':
     case 'query': {
       const [to, text] = firstWord(rest);
+      // As in IRC clients, `/query NAME` alone opens the conversation.
+      if (name === 'query' && to && !text.trim()) {
+        return { cmd: 'join', room: to.startsWith('@') ? to : `@${to}` };
+      }
       return to && text.trim() ? { cmd: 'msg', to, text } : usage();
     }
     case 'history': {
@@ -96,11 +102,22 @@ export function parseLine(line: string): TextCommand {
   }
 }
 
+/** How a text line names a room: `#dev`, or `@alice` for a direct conversation. */
+export function textLabel(label: string): string {
+  return label.startsWith('@') ? label : `#${label}`;
+}
+
+/** Every character a terminal or a reader may break a line at. */
+const LINE_BREAK = /\r\n|[\n\r\v\f\u0085\u2028\u2029]/;
+
 /**
- * A message as a text line. `where` is empty for the reader's current room, else the label
- * put in front (`#dev` or `@alice`).
+ * A message as text lines joined with `\n`. `where` is empty for the reader's current room,
+ * else the label put in front (`#dev` or `@alice`). Every line after the first is marked
+ * `name| `, so no message can make a line that reads as another person's `name: `.
  */
 export function formatMessage(m: Pick<ChatMessage, 'from' | 'text' | 'me'>, where = ''): string {
   const prefix = where ? `[${where}] ` : '';
-  return m.me ? `${prefix}* ${m.from} ${m.text}` : `${prefix}${m.from}: ${m.text}`;
+  const [first = '', ...rest] = m.text.split(LINE_BREAK);
+  const head = m.me ? `${prefix}* ${m.from} ${first}` : `${prefix}${m.from}: ${first}`;
+  return [head, ...rest.map((l) => `${prefix}${m.from}|${l ? ` ${l}` : ''}`)].join('\n');
 }

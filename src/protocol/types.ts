@@ -82,6 +82,15 @@ export interface TypingRequest {
   room: string;
 }
 
+/**
+ * Ask for a reply and nothing else: a browser cannot send WebSocket pings, so the page checks
+ * that a quiet connection still answers this way.
+ */
+export interface PingRequest {
+  type: 'ping';
+  id?: string;
+}
+
 export type ClientRequest =
   | HelloRequest
   | JoinRequest
@@ -90,7 +99,8 @@ export type ClientRequest =
   | HistoryRequest
   | RoomsRequest
   | WhoRequest
-  | TypingRequest;
+  | TypingRequest
+  | PingRequest;
 
 export type RequestType = ClientRequest['type'];
 
@@ -106,7 +116,20 @@ export interface WelcomeEvent {
   type: 'welcome';
   text: string;
   name: string;
-  limits: { maxMessageBytes: number; historyBound: number };
+  limits: WelcomeLimits;
+}
+/** The limits a client should keep to on this connection. */
+export interface WelcomeLimits {
+  /** Largest frame the server reads; a bigger one closes the connection with 1009. */
+  maxMessageBytes: number;
+  /** Largest message text, in UTF-8 bytes. */
+  maxTextBytes: number;
+  /** Messages replayed on resume before a gap marker. */
+  historyBound: number;
+  /** Requests of every kind per second on one connection, refilled steadily... */
+  ratePerSecond: number;
+  /** ...with this many allowed at once; past them requests get RATE_LIMITED. */
+  rateBurst: number;
 }
 /** Reply to hello. `token` is the secret that reclaims the name; keep it. */
 export interface HelloResult {
@@ -164,6 +187,11 @@ export interface TypingResult {
   of: 'typing';
   room: string;
 }
+export interface PingResult {
+  type: 'result';
+  id?: string;
+  of: 'ping';
+}
 /** The send with this `cid` is committed as `seq`. A resend of the same cid gets the same ack. */
 export interface AckEvent {
   type: 'ack';
@@ -213,7 +241,14 @@ export interface ErrorEvent {
 }
 
 export type RequestResult =
-  HelloResult | JoinResult | PartResult | HistoryResult | RoomsResult | WhoResult | TypingResult;
+  | HelloResult
+  | JoinResult
+  | PartResult
+  | HistoryResult
+  | RoomsResult
+  | WhoResult
+  | TypingResult
+  | PingResult;
 
 export type ServerEvent =
   | WelcomeEvent

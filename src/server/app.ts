@@ -7,12 +7,16 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Chat, DEFAULT_LIMITS } from '../core/index.js';
 import { openStore } from '../store/open-store.js';
 import { openBus } from '../bus/open-bus.js';
-import { resolveConfig, type Config } from './config.js';
+import { ConfigError, SETTINGS, resolveConfig, type Config } from './config.js';
 import { createGateway } from './gateway.js';
 import { createHttpHandler, loadAssets } from './http.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics } from './metrics.js';
 import { FlushSchedule } from './outlet.js';
+import { createHttpGuard } from './http-guard.js';
+import { addressOptions } from './client-address.js';
+import { SocketLimit } from './socket-limit.js';
+import { redactUrl } from '../shared/url.js';
 
 export interface RunningServer {
   httpUrl: string;
@@ -24,11 +28,30 @@ export interface RunningServer {
   stop(code?: number): Promise<void>;
 }
 
-function listen(server: Server, port: number, host: string): Promise<number> {
+/** Listens on the port of a setting; a port that cannot be had is a bad setting, named as such. */
+function listen(server: Server, key: 'httpPort' | 'wsPort', config: Config): Promise<number> {
+  const port = config[key];
   return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ port, host: host || undefined }, () => {
-      server.off('error', reject);
+    const fail = (e: Error & { code?: string }) => {
+      const why =
+        e.code === 'EADDRINUSE'
+          ? 'is in use'
+          : e.code === 'EACCES'
+            ? 'needs privileges this process lacks'
+            : undefined;
+      const setting = SETTINGS.find((s) => s.key === key);
+      reject(
+        why && setting
+          ? new ConfigError(
+              `port ${port} ${why} (on ${config.host || 'every address'}); ` +
+                `pick another with --${setting.flag} or ${setting.env}`,
+            )
+          : e,
+      );
+    };
+    server.once('error', fail);
+    server.listen({ port, host: config.host || undefined }, () => {
+      server.off('error', fail);
       resolve((server.address() as AddressInfo).port);
     });
   });
@@ -81,6 +104,7 @@ export async function startParley(
     limits: {
       ...DEFAULT_LIMITS,
       historyBound: config.historyBound,
+      historyMaxBytes: config.historyMaxBytes,
       ratePerSecond: config.ratePerSecond,
       rateBurst: config.rateBurst,
       roomsPerConnection: config.roomsPerConnection,
@@ -130,6 +154,8 @@ export async function startParley(
         await store.ping();
         await bus.ping();
       },
+      guard: createHttpGuard(config, () => performance.now()),
+      refused: metrics.httpRefused,
     }),
   );
   page.on('upgrade', (req, socket, head) => {
@@ -142,10 +168,16 @@ export async function startParley(
     res.end('This port speaks WebSocket only; the page is on the HTTP port.\n');
   });
   wsOnly.on('upgrade', (req, socket, head) => gateway.upgrade(req, socket, head));
-  for (const s of [page, wsOnly]) s.on('clientError', answerClientError);
+  const sockets = new SocketLimit(config.socketsPerAddress, addressOptions(config).trusted, () =>
+    metrics.socketsRefused.inc(),
+  );
+  for (const s of [page, wsOnly]) {
+    s.on('clientError', answerClientError);
+    sockets.watch(s);
+  }
 
   try {
-    httpPort = await listen(page, config.httpPort, config.host);
+    httpPort = await listen(page, 'httpPort', config);
   } catch (e) {
     await store.close();
     await bus.close();
@@ -153,7 +185,7 @@ export async function startParley(
   }
   let wsPort: number;
   try {
-    wsPort = await listen(wsOnly, config.wsPort, config.host);
+    wsPort = await listen(wsOnly, 'wsPort', config);
   } catch (e) {
     page.close();
     await store.close();
@@ -165,7 +197,7 @@ export async function startParley(
     page: `http://${host}:${httpPort}`,
     websocket: [`ws://${host}:${wsPort}`, `ws://${host}:${httpPort}/ws`],
     store: store.description,
-    bus: config.bus,
+    bus: redactUrl(config.bus),
     node: nodeId,
   });
 

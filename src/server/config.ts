@@ -4,6 +4,7 @@
 import { parseArgs } from 'node:util';
 import { join } from 'node:path';
 import { TEXT_MAX_BYTES } from '../protocol/index.js';
+import { TrustedProxies, TrustProxyError, type ForwardedHeader } from './client-address.js';
 
 export interface Config {
   /** Address to bind; empty for all interfaces. */
@@ -22,6 +23,20 @@ export interface Config {
   ratePerSecond: number;
   rateBurst: number;
   connectionsPerAddress: number;
+  /** Open TCP sockets per peer address on either port, counted at accept. */
+  socketsPerAddress: number;
+  /** HTTP requests per second per client address (token bucket refill), and the bucket size. */
+  httpRatePerSecond: number;
+  httpRateBurst: number;
+  /** Most message bytes one history answer holds, over HTTP or WebSocket. */
+  historyMaxBytes: number;
+  /** Proxies whose forwarding header names the client: addresses, CIDR ranges, `loopback`. */
+  trustProxy: string[];
+  forwardedHeader: ForwardedHeader;
+  /** Host names the page and handshakes answer to, besides local ones and allowed origins'. */
+  allowedHosts: string[];
+  /** Bearer token that opens /metrics and /readyz's detail to a remote scraper; empty for none. */
+  metricsToken: string;
   roomsPerConnection: number;
   presenceNoticeLimit: number;
   renamesPerMinute: number;
@@ -52,7 +67,17 @@ export interface Config {
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
 }
 
-type Kind = 'port' | 'int' | 'int0' | 'string' | 'origins' | 'sync' | 'level';
+type Kind =
+  | 'port'
+  | 'int'
+  | 'int0'
+  | 'string'
+  | 'origins'
+  | 'sync'
+  | 'level'
+  | 'proxies'
+  | 'hosts'
+  | 'header';
 
 interface Setting {
   key: keyof Config;
@@ -140,6 +165,62 @@ export const SETTINGS: Setting[] = [
     env: 'PARLEY_CONNECTIONS_PER_ADDRESS',
     kind: 'int',
     help: 'open connections per client address',
+  },
+  {
+    key: 'socketsPerAddress',
+    flag: 'sockets-per-address',
+    env: 'PARLEY_SOCKETS_PER_ADDRESS',
+    kind: 'int',
+    help: 'open TCP sockets per peer address, counted at accept (trusted proxies are not counted)',
+  },
+  {
+    key: 'httpRatePerSecond',
+    flag: 'http-rate',
+    env: 'PARLEY_HTTP_RATE',
+    kind: 'int',
+    help: 'HTTP requests per second per client address; past it 429 with Retry-After',
+  },
+  {
+    key: 'httpRateBurst',
+    flag: 'http-rate-burst',
+    env: 'PARLEY_HTTP_RATE_BURST',
+    kind: 'int',
+    help: 'HTTP requests allowed at once per client address',
+  },
+  {
+    key: 'historyMaxBytes',
+    flag: 'history-max-bytes',
+    env: 'PARLEY_HISTORY_MAX_BYTES',
+    kind: 'int',
+    help: 'most message bytes in one history answer; past it the answer says more',
+  },
+  {
+    key: 'trustProxy',
+    flag: 'trust-proxy',
+    env: 'PARLEY_TRUST_PROXY',
+    kind: 'proxies',
+    help: 'comma-separated proxy addresses or CIDR ranges (or loopback) whose forwarding header names the client',
+  },
+  {
+    key: 'forwardedHeader',
+    flag: 'forwarded-header',
+    env: 'PARLEY_FORWARDED_HEADER',
+    kind: 'header',
+    help: 'the header trusted proxies write: x-forwarded-for or forwarded (RFC 7239)',
+  },
+  {
+    key: 'allowedHosts',
+    flag: 'allowed-hosts',
+    env: 'PARLEY_ALLOWED_HOSTS',
+    kind: 'hosts',
+    help: 'comma-separated host names served besides local ones and those of --allowed-origins',
+  },
+  {
+    key: 'metricsToken',
+    flag: 'metrics-token',
+    env: 'PARLEY_METRICS_TOKEN',
+    kind: 'string',
+    help: 'bearer token that opens /metrics to a remote scraper (otherwise loopback only)',
   },
   {
     key: 'roomsPerConnection',
@@ -303,6 +384,14 @@ export const DEFAULTS: Config = {
   ratePerSecond: 20,
   rateBurst: 40,
   connectionsPerAddress: 50,
+  socketsPerAddress: 64,
+  httpRatePerSecond: 10,
+  httpRateBurst: 50,
+  historyMaxBytes: 256 * 1024,
+  trustProxy: [],
+  forwardedHeader: 'x-forwarded-for',
+  allowedHosts: [],
+  metricsToken: '',
   roomsPerConnection: 50,
   presenceNoticeLimit: 200,
   renamesPerMinute: 5,
@@ -327,6 +416,13 @@ export const DEFAULTS: Config = {
 };
 
 export class ConfigError extends Error {}
+
+function commaList(raw: string): string[] {
+  return raw
+    .split(',')
+    .map((o) => o.trim())
+    .filter(Boolean);
+}
 
 function parseValue(s: Setting, raw: string): Config[keyof Config] {
   const bad = (why: string) =>
@@ -359,11 +455,33 @@ function parseValue(s: Setting, raw: string): Config[keyof Config] {
         throw bad('expected debug, info, warn, error or silent');
       return raw as Config['logLevel'];
     }
+    case 'proxies': {
+      const list = commaList(raw);
+      try {
+        new TrustedProxies(list);
+      } catch (e) {
+        if (e instanceof TrustProxyError) throw bad(e.message);
+        throw e;
+      }
+      return list;
+    }
+    case 'hosts': {
+      const list = commaList(raw).map((h) => h.toLowerCase());
+      for (const h of list) {
+        if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/.test(h)) {
+          throw bad(`${h} is not a host name like chat.example.com (no scheme or port)`);
+        }
+      }
+      return list;
+    }
+    case 'header': {
+      const v = raw.toLowerCase();
+      if (v !== 'x-forwarded-for' && v !== 'forwarded')
+        throw bad('expected x-forwarded-for or forwarded');
+      return v;
+    }
     case 'origins': {
-      const list = raw
-        .split(',')
-        .map((o) => o.trim())
-        .filter(Boolean);
+      const list = commaList(raw);
       for (const o of list) {
         let url: URL;
         try {
@@ -427,6 +545,7 @@ export function resolveConfig(overrides: Partial<Config>): Config {
 const EMPTY_DEFAULT: Partial<Record<keyof Config, string>> = {
   host: 'all interfaces',
   store: 'sqlite:DATA_DIR/parley.db',
+  metricsToken: 'none',
 };
 
 export function helpText(): string {

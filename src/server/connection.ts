@@ -3,7 +3,7 @@
 // idle connection costs little memory.
 
 import { WebSocket, type RawData } from 'ws';
-import { SUBPROTOCOL } from '../protocol/index.js';
+import { SUBPROTOCOL, requestId } from '../protocol/index.js';
 import {
   serveJson,
   serveText,
@@ -132,8 +132,11 @@ export class Connection extends Outlet implements Peer, Beating {
     if (verdict === 'refuse') {
       chat.telemetry.refused('RATE_LIMITED');
       const message = 'Too many messages; slow down.';
-      if (this.codec === 'json') session.event({ type: 'error', code: 'RATE_LIMITED', message });
-      else session.line(`! ${message}`);
+      if (this.codec === 'json') {
+        // Read only when refused: the client learns which request to send again.
+        const id = requestId(data.toString());
+        session.event({ type: 'error', id, code: 'RATE_LIMITED', message });
+      } else session.line(`! ${message}`);
       return;
     }
     const text = data.toString();

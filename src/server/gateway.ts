@@ -9,7 +9,8 @@ import { addressKey, KeyedBuckets, type Chat } from '../core/index.js';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
-import { originAllowed } from './origin.js';
+import { hostCheck, originAllowed } from './origin.js';
+import { addressOptions, clientAddressResolver } from './client-address.js';
 import { Connection, ConnectionSocket, type Shared } from './connection.js';
 import { Heartbeat } from './heartbeat.js';
 import type { FlushSchedule } from './outlet.js';
@@ -50,6 +51,8 @@ export function createGateway(
     60_000,
     HANDSHAKE_TABLE_SIZE,
   );
+  const addressOf = clientAddressResolver(addressOptions(config));
+  const hostAllowed = hostCheck(config.allowedHosts, config.allowedOrigins);
   const release = (address: string) => {
     const key = addressKey(address);
     const n = (perAddress.get(key) ?? 1) - 1;
@@ -82,8 +85,13 @@ export function createGateway(
   return {
     upgrade(req, socket, head) {
       socket.on('error', destroyOnError);
-      const address = req.socket.remoteAddress ?? 'unknown';
+      const address = addressOf(req);
       const origin = req.headers.origin;
+      if (!hostAllowed(req.headers.host)) {
+        log.warn('refused', { address, reason: 'host', host: req.headers.host });
+        metrics.handshakesRefused.inc({ reason: 'host' });
+        return refuse(socket, 421, 'Misdirected Request');
+      }
       if (!originAllowed(origin, req.headers.host, pagePort(), config.allowedOrigins)) {
         log.warn('refused', { address, reason: 'origin', origin });
         metrics.handshakesRefused.inc({ reason: 'origin' });

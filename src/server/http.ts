@@ -7,7 +7,8 @@ import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ChatError, ERRORS, type ErrorCode } from '../protocol/index.js';
 import type { Chat } from '../core/index.js';
-import type { Registry } from 'prom-client';
+import type { Counter, Registry } from 'prom-client';
+import type { HttpGuard } from './http-guard.js';
 
 export const PUBLIC_DIR = fileURLToPath(new URL('../../dist/public/', import.meta.url));
 
@@ -47,6 +48,9 @@ export function loadAssets(dir = PUBLIC_DIR): Map<string, Asset> {
   }
   const index = assets.get('/index.html');
   if (index) assets.set('/', index);
+  // Browsers and tools that never read the page's <link rel="icon"> still ask for this path.
+  const icon = assets.get('/favicon.svg');
+  if (icon) assets.set('/favicon.ico', icon);
   return assets;
 }
 
@@ -55,6 +59,9 @@ export interface HttpDeps {
   metrics: Registry;
   assets: Map<string, Asset>;
   ready(): Promise<void>;
+  guard: HttpGuard;
+  /** Requests refused before any route, by reason. */
+  refused: Counter<'reason'>;
 }
 
 function send(res: ServerResponse, status: number, type: string, body: string | Buffer): void {
@@ -96,6 +103,14 @@ export function createHttpHandler(deps: HttpDeps) {
 }
 
 async function handle(deps: HttpDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const { guard } = deps;
+  const address = guard.addressOf(req);
+  const verdict = guard.rate.take(address);
+  if (!verdict.ok) {
+    deps.refused.inc({ reason: 'rate' });
+    res.setHeader('retry-after', String(verdict.retryAfterSeconds));
+    return fail(res, 429, 'RATE_LIMITED', 'Too many requests; slow down.');
+  }
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     res.setHeader('allow', 'GET, HEAD');
     return fail(res, 405, 'BAD_REQUEST', 'Only GET and HEAD are served here.');
@@ -103,19 +118,40 @@ async function handle(deps: HttpDeps, req: IncomingMessage, res: ServerResponse)
   const url = new URL(req.url ?? '/', 'http://localhost');
   const path = url.pathname;
   if (path === '/healthz') return json(res, 200, { status: 'ok' });
+  if (!guard.hostAllowed(req.headers.host)) {
+    deps.refused.inc({ reason: 'host' });
+    return fail(
+      res,
+      421,
+      'BAD_REQUEST',
+      'This server does not answer to that host name; --allowed-hosts adds it.',
+    );
+  }
   if (path === '/readyz') {
     try {
       await deps.ready();
       return json(res, 200, { status: 'ready' });
     } catch (e) {
+      // The reason names internals (hosts, ports, driver text): for the operator only.
+      if (!guard.operator(req, address)) return json(res, 503, { status: 'unavailable' });
       return json(res, 503, {
         status: 'unavailable',
         reason: e instanceof Error ? e.message : String(e),
       });
     }
   }
-  if (path === '/metrics')
+  if (path === '/metrics') {
+    if (!guard.operator(req, address)) {
+      deps.refused.inc({ reason: 'metrics' });
+      return fail(
+        res,
+        403,
+        'BAD_REQUEST',
+        'Metrics are served to loopback or with --metrics-token.',
+      );
+    }
     return send(res, 200, deps.metrics.contentType, await deps.metrics.metrics());
+  }
   if (path === '/api/rooms') {
     const limit = intParam(url, 'limit');
     const after = url.searchParams.get('after') ?? undefined;

@@ -3,15 +3,17 @@
 import { ConfigError, helpText, loadConfig } from './config.js';
 import { startParley } from './app.js';
 
+function badSetting(e: ConfigError): never {
+  process.stderr.write(`parley: ${e.message}\nRun with --help to list the settings.\n`);
+  process.exit(2);
+}
+
 async function main(): Promise<void> {
   let config;
   try {
     config = loadConfig(process.argv.slice(2), process.env);
   } catch (e) {
-    if (e instanceof ConfigError) {
-      process.stderr.write(`parley: ${e.message}\nRun with --help to list the settings.\n`);
-      process.exit(2);
-    }
+    if (e instanceof ConfigError) badSetting(e);
     throw e;
   }
   if (config === 'help') {
@@ -22,6 +24,8 @@ async function main(): Promise<void> {
   try {
     server = await startParley(config);
   } catch (e) {
+    // A port that cannot be had is a setting to change, like any other bad setting.
+    if (e instanceof ConfigError) badSetting(e);
     process.stderr.write(
       `parley: could not start: ${e instanceof Error ? e.message : String(e)}\n`,
     );

@@ -10,6 +10,8 @@ export interface Metrics {
   connections: Gauge;
   slowConsumers: Counter;
   handshakesRefused: Counter<'reason'>;
+  httpRefused: Counter<'reason'>;
+  socketsRefused: Counter;
   /** Where each scrape reads the fan-out gather window from, in ms (the fan-out's FlushSchedule). */
   watchGatherWindow(read: () => number): void;
 }
@@ -91,6 +93,17 @@ export function createMetrics(): Metrics {
       name: 'parley_handshakes_refused_total',
       help: 'Upgrades refused, by reason',
       labelNames: ['reason'],
+      registers: [registry],
+    }),
+    httpRefused: new Counter({
+      name: 'parley_http_refused_total',
+      help: 'HTTP requests refused before any route, by reason (rate, host, metrics)',
+      labelNames: ['reason'],
+      registers: [registry],
+    }),
+    socketsRefused: new Counter({
+      name: 'parley_sockets_refused_total',
+      help: 'TCP connections closed at accept: too many open from one address',
       registers: [registry],
     }),
     watchGatherWindow(read) {
