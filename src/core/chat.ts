@@ -785,7 +785,7 @@ export class Chat {
     const room = this.busRoom(id, [key]);
     if (!room) return;
     if (event === 'join') {
-      this.index.touch(id, this.deps.clock.now(), false);
+      if (!room.direct) this.index.touch(id, this.deps.clock.now(), false);
       if (room.addRemote(key, name, node)) this.presence(room, undefined, name, 'join');
       if (room.direct) void this.addParticipantsFromStore(room, room.direct, key);
     } else {
