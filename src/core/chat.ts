@@ -14,6 +14,7 @@ import {
   type RoomInfo,
   type ServerEvent,
 } from '../protocol/index.js';
+import { nameSkeleton } from '../protocol/skeleton.js';
 import { MessageFrames, jsonFrame, frame } from './frames.js';
 import type { Bell, CoreDeps, Draft, NodeRoom, Peer } from './ports.js';
 import { TokenBucket } from './rate-limit.js';
@@ -24,6 +25,7 @@ const HISTORY_DEFAULT = 50;
 const HISTORY_MAX = 200;
 const TYPING_MIN_INTERVAL_MS = 1000;
 const GUEST_PREFIX = 'guest-';
+const GUEST_SKELETON = nameSkeleton(GUEST_PREFIX);
 
 interface Pending {
   draft: Draft;
@@ -161,13 +163,15 @@ export class Chat {
     session.token = token;
     if (rawName === undefined && !session.claimed) {
       // A guest keeps one guest name per token, so a reconnect does not make a new person.
-      const guest = GUEST_PREFIX + this.deps.hashToken(token).slice(0, 6);
+      const guest = GUEST_PREFIX + this.deps.guestSuffix(token);
       if (guest !== session.key) this.rename(session, guest, guest, undefined);
       return { name: session.name, token, direct: [] };
     }
     const n = normalizeName(rawName ?? session.name);
     if (!n) throw new ChatError('NAME_INVALID');
-    if (n.key.startsWith(GUEST_PREFIX)) {
+    // On the skeleton: `ｇuest-` or `ɡuest-` would pass for a name the server gave.
+    const look = nameSkeleton(n.key);
+    if (look.startsWith(GUEST_SKELETON)) {
       throw new ChatError('NAME_INVALID', 'Names starting with guest- are given by the server.');
     }
     const { renamesPerMinute } = this.deps.limits;
@@ -186,9 +190,12 @@ export class Chat {
       throw new ChatError('NAME_TAKEN');
     }
     const claim = await this.read(() =>
-      this.deps.log.claimName(n.key, hash, this.deps.clock.now()),
+      this.deps.log.claimName(n.key, look, hash, this.deps.clock.now()),
     );
     if (claim === 'reserved') throw new ChatError('NAME_RESERVED');
+    if (claim === 'confusable') {
+      throw new ChatError('NAME_RESERVED', 'That name looks like one already taken; pick another.');
+    }
     if (session.closed) return { name: n.display, token, direct: [] };
     this.rename(session, n.display, n.key, hash);
     const direct = await this.read(() => this.deps.log.directRooms(n.key));

@@ -3,7 +3,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { Chat, DEFAULT_LIMITS } from '../core/index.js';
 import { openStore } from '../store/open-store.js';
 import { openBus } from '../bus/open-bus.js';
@@ -23,6 +23,8 @@ export interface RunningServer {
   /** Graceful: stop accepting, finish commits, close clients with `code`, close the store. */
   stop(code?: number): Promise<void>;
 }
+
+const GUEST_DIGITS = 10;
 
 function listen(server: Server, port: number, host: string): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -77,6 +79,11 @@ export async function startParley(
     hashToken: (t) => createHash('sha256').update(t).digest('hex'),
     newToken: () => randomBytes(24).toString('base64url'),
     randomSuffix: () => randomBytes(3).toString('hex'),
+    // 40 bits under a key no client knows: a guest name can only be guessed online, one hello
+    // at a time, about 2^39 of them for a given name. Ten digits, where a connection's own random
+    // name has six, so the two never meet.
+    guestSuffix: (t) =>
+      createHmac('sha256', store.instanceSecret).update(t).digest('hex').slice(0, GUEST_DIGITS),
     nodeId,
     limits: {
       ...DEFAULT_LIMITS,

@@ -3,11 +3,13 @@
 // is held only for the commit itself. Checkpoints, which fsync, run on a worker thread.
 
 import Database from 'better-sqlite3';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { ChatMessage } from '../protocol/index.js';
+import { nameSkeleton } from '../protocol/skeleton.js';
 import type { Committed, Draft, MessageStore } from './types.js';
 
 const SCHEMA = `
@@ -32,7 +34,12 @@ CREATE UNIQUE INDEX IF NOT EXISTS messages_cid ON messages(room, cid);
 CREATE TABLE IF NOT EXISTS names (
   key TEXT PRIMARY KEY,
   token_hash TEXT NOT NULL,
-  created_at INTEGER NOT NULL
+  created_at INTEGER NOT NULL,
+  skeleton TEXT
+) STRICT;
+CREATE TABLE IF NOT EXISTS settings (
+  name TEXT PRIMARY KEY,
+  value TEXT NOT NULL
 ) STRICT;
 `;
 
@@ -66,6 +73,35 @@ function toMessage(r: Row): ChatMessage {
 function dropRoomCounter(db: Database.Database): void {
   const columns = db.pragma('table_info(rooms)') as { name: string }[];
   if (columns.some((c) => c.name === 'last_seq')) db.exec('ALTER TABLE rooms DROP COLUMN last_seq');
+}
+
+/**
+ * Earlier databases had no skeleton of each reserved name. The column is added and filled in
+ * from the keys, so that a new name is compared with the old ones too.
+ */
+function addNameSkeletons(db: Database.Database): void {
+  const columns = db.pragma('table_info(names)') as { name: string }[];
+  if (!columns.some((c) => c.name === 'skeleton')) {
+    db.exec('ALTER TABLE names ADD COLUMN skeleton TEXT');
+  }
+  const unfilled = db.prepare<[], { key: string }>('SELECT key FROM names WHERE skeleton IS NULL');
+  const fill = db.prepare<[string, string]>('UPDATE names SET skeleton = ? WHERE key = ?');
+  db.transaction(() => {
+    for (const { key } of unfilled.all()) fill.run(nameSkeleton(key), key);
+  })();
+  db.exec('CREATE INDEX IF NOT EXISTS names_skeleton ON names(skeleton)');
+}
+
+/** A secret of this instance, made at the first open and kept. */
+function readInstanceSecret(db: Database.Database): string {
+  db.prepare(
+    "INSERT INTO settings (name, value) VALUES ('instance_secret', ?) ON CONFLICT DO NOTHING",
+  ).run(randomBytes(32).toString('hex'));
+  const row = db
+    .prepare<[], { value: string }>("SELECT value FROM settings WHERE name = 'instance_secret'")
+    .get();
+  if (!row) throw new Error('the store has no instance secret');
+  return row.value;
 }
 
 export type Synchronous = 'FULL' | 'NORMAL' | 'EXTRA';
@@ -162,6 +198,8 @@ export function openSqliteStore(file: string, synchronous: Synchronous = 'NORMAL
   db.pragma(`journal_size_limit = ${64 * 1024 * 1024}`);
   db.exec(SCHEMA);
   dropRoomCounter(db);
+  addNameSkeletons(db);
+  const instanceSecret = readInstanceSecret(db);
   const stopCheckpointer =
     file === ':memory:' ? () => Promise.resolve() : startCheckpointer(db, file);
 
@@ -195,8 +233,13 @@ export function openSqliteStore(file: string, synchronous: Synchronous = 'NORMAL
     name: db.prepare<[string], { token_hash: string }>(
       'SELECT token_hash FROM names WHERE key = ?',
     ),
-    claim: db.prepare<[string, string, number]>(
-      'INSERT INTO names (key, token_hash, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING',
+    // Another's name that looks the same; the caller's own look-alikes do not count.
+    lookalike: db.prepare<[string, string], { key: string }>(
+      'SELECT key FROM names WHERE skeleton = ? AND token_hash <> ? LIMIT 1',
+    ),
+    claim: db.prepare<[string, string, number, string]>(
+      'INSERT INTO names (key, token_hash, created_at, skeleton) VALUES (?, ?, ?, ?) ' +
+        'ON CONFLICT DO NOTHING',
     ),
   };
 
@@ -221,10 +264,11 @@ export function openSqliteStore(file: string, synchronous: Synchronous = 'NORMAL
     }),
   );
 
-  const claimTx = db.transaction((key: string, hash: string, now: number) => {
+  const claimTx = db.transaction((key: string, skeleton: string, hash: string, now: number) => {
     const row = q.name.get(key);
     if (row) return row.token_hash === hash ? 'owned' : 'reserved';
-    q.claim.run(key, hash, now);
+    if (q.lookalike.get(skeleton, hash)) return 'confusable';
+    q.claim.run(key, hash, now, skeleton);
     return 'claimed';
   });
 
@@ -233,6 +277,7 @@ export function openSqliteStore(file: string, synchronous: Synchronous = 'NORMAL
 
   return {
     description: `sqlite ${file} (journal_mode=WAL, synchronous=${synchronous})`,
+    instanceSecret,
     append: (drafts, now) => later(() => appendTx.immediate(drafts, now)),
     after: (room, after, limit) => later(() => q.after.all(room, after, limit).map(toMessage)),
     before: (room, before, limit) =>
@@ -240,7 +285,8 @@ export function openSqliteStore(file: string, synchronous: Synchronous = 'NORMAL
     lastSeq: (room) => later(() => q.lastSeq.get(room)?.seq ?? 0),
     rooms: () => later(() => q.rooms.all().map((r) => ({ room: r.room, lastSeq: r.seq }))),
     directRooms: (key) => later(() => q.direct.all(key, key).map((r) => r.room)),
-    claimName: (key, hash, now) => later(() => claimTx(key, hash, now)),
+    claimName: (key, skeleton, hash, now) =>
+      later(() => claimTx.immediate(key, skeleton, hash, now)),
     nameExists: (key) => later(() => q.name.get(key) !== undefined),
     ping: () => later(() => void db.prepare('SELECT 1').get()),
     // The worker goes first: the last connection to close checkpoints what is left.

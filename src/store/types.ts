@@ -8,6 +8,11 @@ export type { Committed, Draft };
 export interface MessageStore extends Log {
   /** A line for the start-up log: the engine and its durability setting. */
   readonly description: string;
+  /**
+   * A random secret made when the store was first opened and kept in it, so that every node of
+   * a cluster has the same one. Guest names are derived with it.
+   */
+  readonly instanceSecret: string;
   /** Cheap round trip for readiness checks. */
   ping(): Promise<void>;
   close(): Promise<void>;
