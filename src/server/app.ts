@@ -67,6 +67,7 @@ export async function startParley(
   const metrics = createMetrics();
   const schedule = new FlushSchedule(config.fanoutGatherMs);
   metrics.watchGatherWindow(() => schedule.windowMs);
+  if (store.checkpoints) metrics.watchCheckpoints(store.checkpoints);
   const chat = new Chat({
     log: store,
     bus,

@@ -10,7 +10,7 @@ import { dirname } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { ChatMessage } from '../protocol/index.js';
 import { nameSkeleton } from '../protocol/skeleton.js';
-import type { Committed, Draft, MessageStore } from './types.js';
+import type { CheckpointCounts, Committed, Draft, MessageStore } from './types.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS rooms (
@@ -136,10 +136,12 @@ const timer = setInterval(() => {
   try {
     const [passive] = db.pragma('wal_checkpoint(PASSIVE)');
     if (passive.log > workerData.restartPages) db.pragma('wal_checkpoint(RESTART)');
+    parentPort.postMessage('ok');
   } catch (err) {
-    // Busy past busy_timeout: try again next time. Anything else ends the worker, and the
-    // store falls back to SQLite's own checkpoint.
-    if (err.code !== 'SQLITE_BUSY') throw err;
+    // Busy past busy_timeout, or a full disk (SQLITE_FULL, SQLITE_IOERR): try again next time.
+    // Were the thread to end, the WAL would grow until a restart, and on a full disk it is
+    // exactly what holds the space a checkpoint would give back.
+    if (err.code !== 'SQLITE_BUSY') parentPort.postMessage('failed');
   }
 }, workerData.everyMs);
 parentPort.on('message', () => {
@@ -154,7 +156,11 @@ parentPort.on('message', () => {
  * fsyncs stall the event loop for several milliseconds. A worker thread checkpoints instead, on
  * its own connection. Should the worker fail, SQLite's own checkpoint comes back.
  */
-function startCheckpointer(db: Database.Database, file: string): () => Promise<void> {
+function startCheckpointer(
+  db: Database.Database,
+  file: string,
+  counts: CheckpointCounts,
+): () => Promise<void> {
   db.pragma('wal_autocheckpoint = 0');
   const worker = new Worker(CHECKPOINTER, {
     eval: true,
@@ -167,6 +173,10 @@ function startCheckpointer(db: Database.Database, file: string): () => Promise<v
     },
   });
   worker.unref();
+  worker.on('message', (result: unknown) => {
+    if (result === 'ok') counts.ok++;
+    else if (result === 'failed') counts.failed++;
+  });
   let running = true;
   const fallBack = () => {
     if (!running) return;
@@ -200,8 +210,9 @@ export function openSqliteStore(file: string, synchronous: Synchronous = 'NORMAL
   dropRoomCounter(db);
   addNameSkeletons(db);
   const instanceSecret = readInstanceSecret(db);
+  const checkpoints: CheckpointCounts = { ok: 0, failed: 0 };
   const stopCheckpointer =
-    file === ':memory:' ? () => Promise.resolve() : startCheckpointer(db, file);
+    file === ':memory:' ? () => Promise.resolve() : startCheckpointer(db, file, checkpoints);
 
   const q = {
     byCid: db.prepare<[string, string], Row>('SELECT * FROM messages WHERE room = ? AND cid = ?'),
@@ -236,6 +247,10 @@ export function openSqliteStore(file: string, synchronous: Synchronous = 'NORMAL
     // Another's name that looks the same; the caller's own look-alikes do not count.
     lookalike: db.prepare<[string, string], { key: string }>(
       'SELECT key FROM names WHERE skeleton = ? AND token_hash <> ? LIMIT 1',
+    ),
+    probe: db.prepare<[string]>(
+      "INSERT INTO settings (name, value) VALUES ('ready_probe', ?) " +
+        'ON CONFLICT (name) DO UPDATE SET value = excluded.value',
     ),
     claim: db.prepare<[string, string, number, string]>(
       'INSERT INTO names (key, token_hash, created_at, skeleton) VALUES (?, ?, ?, ?) ' +
@@ -278,6 +293,7 @@ export function openSqliteStore(file: string, synchronous: Synchronous = 'NORMAL
   return {
     description: `sqlite ${file} (journal_mode=WAL, synchronous=${synchronous})`,
     instanceSecret,
+    checkpoints: () => ({ ...checkpoints }),
     append: (drafts, now) => later(() => appendTx.immediate(drafts, now)),
     after: (room, after, limit) => later(() => q.after.all(room, after, limit).map(toMessage)),
     before: (room, before, limit) =>
@@ -288,7 +304,8 @@ export function openSqliteStore(file: string, synchronous: Synchronous = 'NORMAL
     claimName: (key, skeleton, hash, now) =>
       later(() => claimTx.immediate(key, skeleton, hash, now)),
     nameExists: (key) => later(() => q.name.get(key) !== undefined),
-    ping: () => later(() => void db.prepare('SELECT 1').get()),
+    // A write, not a read: with the disk full, reads still work and commits do not.
+    ping: () => later(() => void q.probe.run(String(Date.now()))),
     // The worker goes first: the last connection to close checkpoints what is left.
     close: async () => {
       await stopCheckpointer();

@@ -13,7 +13,14 @@ export interface MessageStore extends Log {
    * a cluster has the same one. Guest names are derived with it.
    */
   readonly instanceSecret: string;
-  /** Cheap round trip for readiness checks. */
+  /** SQLite: checkpoints of the WAL done and failed so far, for metrics. */
+  checkpoints?(): CheckpointCounts;
+  /** Cheap round trip for readiness checks; it fails while the store cannot commit. */
   ping(): Promise<void>;
   close(): Promise<void>;
+}
+
+export interface CheckpointCounts {
+  ok: number;
+  failed: number;
 }
