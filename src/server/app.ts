@@ -61,7 +61,10 @@ export async function startParley(
 ): Promise<RunningServer> {
   const config = resolveConfig(overrides);
   const log = logger ?? createLogger(config.logLevel);
-  const store = await openStore(config.store, { sqliteSynchronous: config.sqliteSynchronous });
+  const store = await openStore(config.store, {
+    sqliteSynchronous: config.sqliteSynchronous,
+    timeoutMs: config.storeTimeoutMs,
+  });
   const bus = openBus(config.bus);
   const nodeId = randomBytes(6).toString('hex');
   const metrics = createMetrics();

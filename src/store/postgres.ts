@@ -97,6 +97,11 @@ function sqlState(err: unknown): string | undefined {
   return typeof err.code === 'string' ? err.code : undefined;
 }
 
+/** node-postgres gave up waiting for a reply (query_timeout); it sets no code. */
+function isReadTimeout(err: unknown): boolean {
+  return err instanceof Error && err.message === 'Query read timeout';
+}
+
 /** Fails the batch before anything is written when a draft is not what the types promise. */
 function checkDraft(d: Draft): void {
   const ok =
@@ -173,6 +178,9 @@ export async function openPostgresStore(
         return result;
       } catch (err) {
         try {
+          // A reply that never came: the connection is stuck behind it, and a ROLLBACK would
+          // wait as long again. Dropping the connection rolls the transaction back.
+          if (isReadTimeout(err)) throw err;
           await client.query('ROLLBACK');
         } catch (rollbackError) {
           // The connection is unusable: the pool must drop it rather than hand it out again.
