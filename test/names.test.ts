@@ -215,6 +215,57 @@ test('PostgreSQL: a database of the earlier schema is upgraded with its names in
   }
 });
 
+test("names taken under the earlier rules stay their tokens' and can be messaged", async () => {
+  const dataDir = tempDir();
+  const hash = (t: string) => createHash('sha256').update(t).digest('hex');
+  const [emoji, wide, other] = [token(), token(), token()];
+  const old = new Database(join(dataDir, 'parley.db'));
+  old.exec(OLD_SQLITE);
+  old.exec('DELETE FROM names');
+  old
+    .prepare('INSERT INTO names VALUES (?, ?, 3), (?, ?, 4)')
+    .run('\u2615\ufe0fbob', hash(emoji), 'ａｌｉｃｅ', hash(wide));
+  old.close();
+  const s = await startTestServer({ dataDir });
+  try {
+    const hello = async (name: string, tok: string) => {
+      const c = await TestClient.json(s);
+      await c.event('welcome');
+      return { c, r: await c.request({ type: 'hello', name, token: tok }) };
+    };
+    // A variation selector is refused now, but not to the token that took the name.
+    const a = await hello('\u2615\ufe0fbob', emoji);
+    assert.ok(a.r.type === 'result' && a.r.of === 'hello' && a.r.name === '\u2615\ufe0fbob');
+    const b = await hello('\u2615\ufe0fbob', other);
+    assert.equal(errorOf(b.r).code, 'NAME_INVALID');
+    // Fullwidth is `alice` now; the earlier holder keeps it as it was, and no one gets `alice`.
+    const w = await hello('ａｌｉｃｅ', wide);
+    assert.ok(
+      w.r.type === 'result' && w.r.of === 'hello' && w.r.name === 'ａｌｉｃｅ',
+      JSON.stringify(w.r),
+    );
+    const x = await hello('ａｌｉｃｅ', other);
+    assert.equal(errorOf(x.r).code, 'NAME_RESERVED');
+    const y = await hello('alice', other);
+    assert.equal(errorOf(y.r).code, 'NAME_RESERVED');
+    // A direct message to the earlier name reaches its holder.
+    const d = await hello('dora', other);
+    const j = await d.c.request({ type: 'join', room: '@ａｌｉｃｅ' });
+    assert.ok(
+      j.type === 'result' && j.of === 'join' && j.room === '@ａｌｉｃｅ',
+      JSON.stringify(j),
+    );
+    assert.equal(errorOf(await d.c.request({ type: 'join', room: '@alice' })).code, 'NO_SUCH_USER');
+    const sent = await d.c.request({ type: 'send', room: '@ａｌｉｃｅ', cid: 'dm1', text: 'hi' });
+    assert.equal(sent.type, 'ack', JSON.stringify(sent));
+    const got = await w.c.event('msg', (m) => m.text === 'hi');
+    assert.equal(got.from, 'dora');
+    for (const c of [a, b, w, x, y, d]) c.c.close();
+  } finally {
+    await s.dispose();
+  }
+});
+
 // ---- guest names --------------------------------------------------------------------------
 
 async function guestName(s: TestServer, tok: string): Promise<string> {

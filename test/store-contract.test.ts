@@ -220,6 +220,8 @@ function storeContract(name: string, make: () => Promise<StoreHarness>): void {
       assert.equal(await store.nameExists('bob'), false);
       assert.equal(await store.claimName('bob', 'bob', 'hash-2', NOW), 'claimed');
       assert.equal(await store.claimName('bob', 'bob', 'hash-1', NOW), 'reserved');
+      assert.equal(await store.nameHolder('bob'), 'hash-2');
+      assert.equal(await store.nameHolder('carol'), null);
     });
 
     it("refuses a key whose skeleton is another token's, but not its own", async (store, h) => {

@@ -8,8 +8,10 @@ import {
   isDirect,
   isValidCid,
   isValidText,
+  earlierName,
   normalizeName,
   normalizeRoom,
+  type Normalized,
   type ChatMessage,
   type RoomInfo,
   type ServerEvent,
@@ -167,11 +169,14 @@ export class Chat {
       if (guest !== session.key) this.rename(session, guest, guest, undefined);
       return { name: session.name, token, direct: [] };
     }
-    const n = normalizeName(rawName ?? session.name);
+    const hash = this.deps.hashToken(token);
+    const raw = rawName ?? session.name;
+    const taken = await this.takenEarlier(raw, hash);
+    const n = taken ?? normalizeName(raw);
     if (!n) throw new ChatError('NAME_INVALID');
     // On the skeleton: `ｇuest-` or `ɡuest-` would pass for a name the server gave.
     const look = nameSkeleton(n.key);
-    if (look.startsWith(GUEST_SKELETON)) {
+    if (!taken && look.startsWith(GUEST_SKELETON)) {
       throw new ChatError('NAME_INVALID', 'Names starting with guest- are given by the server.');
     }
     const { renamesPerMinute } = this.deps.limits;
@@ -180,7 +185,6 @@ export class Chat {
     if (n.key !== session.key && session.renames.take(now) !== 'ok') {
       throw new ChatError('RATE_LIMITED', 'Too many name changes; wait a minute.');
     }
-    const hash = this.deps.hashToken(token);
     const live = this.identities.get(n.key);
     if (
       live &&
@@ -204,6 +208,17 @@ export class Chat {
       token,
       direct: direct.map((id) => labelFor(new Room(id, pairOf(id)), n.key)),
     };
+  }
+
+  /**
+   * The name as this token took it under the earlier rules, when the present rules read it
+   * otherwise (refuse it, or give it another key); else null.
+   */
+  private async takenEarlier(raw: string, hash: string): Promise<Normalized | null> {
+    const earlier = earlierName(raw);
+    if (!earlier || earlier.key === normalizeName(raw)?.key) return null;
+    const holder = await this.read(() => this.deps.log.nameHolder(earlier.key));
+    return holder === hash ? earlier : null;
   }
 
   private rename(
@@ -247,20 +262,26 @@ export class Chat {
   private async resolve(session: Session, label: string): Promise<Resolved> {
     if (isDirect(label)) {
       if (!session.claimed) throw new ChatError('NAME_REQUIRED');
-      const peer = normalizeName(label.slice(1));
+      const peer = await this.peer(label.slice(1));
       if (!peer) throw new ChatError('NO_SUCH_USER');
-      if (
-        !this.identities.get(peer.key)?.tokenHash &&
-        !(await this.read(() => this.deps.log.nameExists(peer.key)))
-      ) {
-        throw new ChatError('NO_SUCH_USER');
-      }
       const { id, pair } = directId(session.key, peer.key);
       return { id, label: `@${peer.key}`, direct: pair };
     }
     const room = normalizeRoom(label);
     if (!room) throw new ChatError('ROOM_INVALID');
     return { id: room.key, label: room.key };
+  }
+
+  /** A taken name, by its present key or else by the key it was taken under earlier. */
+  private async peer(raw: string): Promise<Normalized | null> {
+    const exists = async (key: string) =>
+      !!this.identities.get(key)?.tokenHash ||
+      (await this.read(() => this.deps.log.nameExists(key)));
+    const now = normalizeName(raw);
+    if (now && (await exists(now.key))) return now;
+    const earlier = earlierName(raw);
+    if (earlier && earlier.key !== now?.key && (await exists(earlier.key))) return earlier;
+    return null;
   }
 
   private room(id: string, direct?: [string, string]): Room {

@@ -86,6 +86,8 @@ export interface Log {
   ): Promise<'claimed' | 'owned' | 'reserved' | 'confusable'>;
   /** True when the name key is reserved to someone. */
   nameExists(key: string): Promise<boolean>;
+  /** The token hash the name key is reserved to, or null when it is free. */
+  nameHolder(key: string): Promise<string | null>;
 }
 
 /** What a node reports of a room in its heartbeat. */

@@ -41,7 +41,10 @@ function checkLabel(raw: string, form: 'NFC' | 'NFKC'): Normalized | null {
   return { display, key: form === 'NFKC' ? foldKey(display) : foldRoom(display) };
 }
 
-/** A room's key: rooms keep NFC, so that rooms made by an earlier Parley keep their history. */
+/**
+ * A room's key, and a name's key under an earlier Parley: NFC, case-folded. Rooms keep it, so
+ * that rooms made then keep their history.
+ */
 function foldRoom(s: string): string {
   return s.normalize('NFC').toLowerCase().normalize('NFC');
 }
@@ -53,6 +56,23 @@ export function normalizeName(raw: string): Normalized | null {
   // `@` and `#` prefixes mean DM and room on the command line, so a name cannot start with them.
   if (!n || n.display.startsWith('@') || n.display.startsWith('#')) return null;
   return n;
+}
+
+// What an earlier Parley refused in a name: the rules before default-ignorable code points and
+// blank names were refused and names were put through NFKC.
+const FORBIDDEN_EARLIER = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}\p{Co}\s]/u;
+
+/**
+ * The name as an earlier Parley read it (NFC, case-folded), or null when it refused it then
+ * too. A name taken under those rules stays its token's even where the present ones refuse it
+ * (`☕\ufe0f` has a variation selector) or read it as another key (`ａｌｉｃｅ` is `alice`).
+ */
+export function earlierName(raw: string): Normalized | null {
+  const display = raw.trim().normalize('NFC');
+  const length = [...display].length;
+  if (length < 1 || length > NAME_MAX || FORBIDDEN_EARLIER.test(display)) return null;
+  if (display.startsWith('@') || display.startsWith('#')) return null;
+  return { display, key: foldRoom(display) };
 }
 
 /** A room name; a leading `#` is accepted and dropped, as IRC users type it. */

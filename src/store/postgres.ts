@@ -413,6 +413,14 @@ export async function openPostgresStore(
       const res = await pool.query(`SELECT 1 FROM ${t.names} WHERE key = $1`, [key]);
       return res.rowCount === 1;
     },
+    async nameHolder(key) {
+      open();
+      const res = await pool.query<{ token_hash: string }>(
+        `SELECT token_hash FROM ${t.names} WHERE key = $1`,
+        [key],
+      );
+      return res.rows[0]?.token_hash ?? null;
+    },
     async ping() {
       open();
       await pool.query('SELECT 1');

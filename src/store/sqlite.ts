@@ -304,6 +304,7 @@ export function openSqliteStore(file: string, synchronous: Synchronous = 'NORMAL
     claimName: (key, skeleton, hash, now) =>
       later(() => claimTx.immediate(key, skeleton, hash, now)),
     nameExists: (key) => later(() => q.name.get(key) !== undefined),
+    nameHolder: (key) => later(() => q.name.get(key)?.token_hash ?? null),
     // A write, not a read: with the disk full, reads still work and commits do not.
     ping: () => later(() => void q.probe.run(String(Date.now()))),
     // The worker goes first: the last connection to close checkpoints what is left.
