@@ -169,6 +169,13 @@ test('SQLite: a database of the earlier schema is upgraded with its names intact
     old.close();
     await oldNamesStillWork(`sqlite:${file}`);
     await oldNamesStillWork(`sqlite:${file}`); // and a second open finds nothing to do
+    // Skeletons of another version of the table are made again.
+    const stale = new Database(file);
+    stale.exec(
+      "UPDATE names SET skeleton = 'stale'; UPDATE settings SET value = 'older' WHERE name = 'skeleton_version'",
+    );
+    stale.close();
+    await oldNamesStillWork(`sqlite:${file}`);
     const db = new Database(file, { readonly: true });
     const rows = db.prepare('SELECT key, skeleton FROM names ORDER BY created_at').all();
     db.close();
@@ -202,6 +209,9 @@ test('PostgreSQL: a database of the earlier schema is upgraded with its names in
     const url = new URL(POSTGRES_URL);
     url.searchParams.set('schema', schema);
     await oldNamesStillWork(url.toString());
+    await oldNamesStillWork(url.toString());
+    await admin.query(`UPDATE ${s}.names SET skeleton = 'stale'`);
+    await admin.query(`UPDATE ${s}.settings SET value = 'older' WHERE name = 'skeleton_version'`);
     await oldNamesStillWork(url.toString());
     const rows = await admin.query(`SELECT key, skeleton FROM ${s}.names ORDER BY created_at`);
     assert.deepEqual(rows.rows, [

@@ -5,6 +5,12 @@
 import confusables from 'unhomoglyph/data.json' with { type: 'json' };
 import { foldKey } from './rules.js';
 
+/**
+ * Names what nameSkeleton computes: the table's Unicode version and the folding around it. The
+ * stores keep each reserved name's skeleton and recompute them all on open when this changes.
+ */
+export const SKELETON_VERSION = 'confusables-13.0.0/nfkc-lower-soft-dotted';
+
 const PROTOTYPES: Readonly<Record<string, string>> = confusables;
 
 /** TR39's skeleton(X): NFD, each code point replaced by its prototype, NFD again. */

@@ -11,7 +11,7 @@
 import type pg from 'pg';
 import { randomBytes } from 'node:crypto';
 import type { ChatMessage } from '../protocol/index.js';
-import { nameSkeleton } from '../protocol/skeleton.js';
+import { SKELETON_VERSION, nameSkeleton } from '../protocol/skeleton.js';
 import type { Committed, Draft, MessageStore } from './types.js';
 
 export interface PostgresStoreOptions {
@@ -200,12 +200,23 @@ export async function openPostgresStore(
 
   // Create the schema once even when several nodes start together: CREATE ... IF NOT EXISTS
   // alone can still collide on the catalog's unique indexes.
-  // Earlier databases had no skeleton of each reserved name: it is filled in from the keys.
+  // Earlier databases had no skeleton of each reserved name: it is filled in from the keys, and
+  // made again where another version of nameSkeleton made it.
   const instanceSecret = await inTransaction(async (client) => {
     await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`parley:schema:${schema}`]);
     await client.query(schemaSql(s));
+    const version = await client.query<{ value: string }>(
+      `SELECT value FROM ${t.settings} WHERE name = 'skeleton_version'`,
+    );
     const unfilled = await client.query<{ key: string }>(
-      `SELECT key FROM ${t.names} WHERE skeleton IS NULL`,
+      version.rows[0]?.value === SKELETON_VERSION
+        ? `SELECT key FROM ${t.names} WHERE skeleton IS NULL`
+        : `SELECT key FROM ${t.names}`,
+    );
+    await client.query(
+      `INSERT INTO ${t.settings} (name, value) VALUES ('skeleton_version', $1)
+       ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value`,
+      [SKELETON_VERSION],
     );
     if (unfilled.rows.length > 0) {
       await client.query(

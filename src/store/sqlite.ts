@@ -9,7 +9,7 @@ import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { ChatMessage } from '../protocol/index.js';
-import { nameSkeleton } from '../protocol/skeleton.js';
+import { SKELETON_VERSION, nameSkeleton } from '../protocol/skeleton.js';
 import type { CheckpointCounts, Committed, Draft, MessageStore } from './types.js';
 
 const SCHEMA = `
@@ -76,18 +76,30 @@ function dropRoomCounter(db: Database.Database): void {
 }
 
 /**
- * Earlier databases had no skeleton of each reserved name. The column is added and filled in
- * from the keys, so that a new name is compared with the old ones too.
+ * Earlier databases had no skeleton of each reserved name: the column is added and filled in
+ * from the keys, so that a new name is compared with the old ones too. Skeletons made by
+ * another version of nameSkeleton are made again.
  */
 function addNameSkeletons(db: Database.Database): void {
   const columns = db.pragma('table_info(names)') as { name: string }[];
   if (!columns.some((c) => c.name === 'skeleton')) {
     db.exec('ALTER TABLE names ADD COLUMN skeleton TEXT');
   }
-  const unfilled = db.prepare<[], { key: string }>('SELECT key FROM names WHERE skeleton IS NULL');
+  const version = db
+    .prepare<[], { value: string }>("SELECT value FROM settings WHERE name = 'skeleton_version'")
+    .get()?.value;
+  const stale = db.prepare<[], { key: string }>(
+    version === SKELETON_VERSION
+      ? 'SELECT key FROM names WHERE skeleton IS NULL'
+      : 'SELECT key FROM names',
+  );
   const fill = db.prepare<[string, string]>('UPDATE names SET skeleton = ? WHERE key = ?');
   db.transaction(() => {
-    for (const { key } of unfilled.all()) fill.run(nameSkeleton(key), key);
+    for (const { key } of stale.all()) fill.run(nameSkeleton(key), key);
+    db.prepare(
+      "INSERT INTO settings (name, value) VALUES ('skeleton_version', ?) " +
+        'ON CONFLICT (name) DO UPDATE SET value = excluded.value',
+    ).run(SKELETON_VERSION);
   })();
   db.exec('CREATE INDEX IF NOT EXISTS names_skeleton ON names(skeleton)');
 }
