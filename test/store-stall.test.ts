@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { startTestServer, TestClient, type TestServer } from './helpers.js';
 import { freePort, freshSchema } from './cluster-harness.js';
-import { POSTGRES_URL } from './services.js';
+import { POSTGRES_URL, requirePostgres } from './services.js';
 import type { ServerEvent } from '../src/protocol/index.js';
 
 /** Forwards TCP to PostgreSQL until stalled; then holds every byte, both ways, until resumed. */
@@ -133,6 +133,44 @@ test(
       proxy.resume();
       await server?.stop().catch(() => {});
       await proxy.close();
+      await schema.drop();
+    }
+  },
+);
+
+test(
+  'a room row locked by a transaction that never ends: sends refused in bounded time, then back',
+  { timeout: 60_000 },
+  async () => {
+    const schema = await freshSchema();
+    const admin = await requirePostgres(1);
+    let server: TestServer | undefined;
+    try {
+      server = await startTestServer({ store: schema.url(), storeTimeoutMs: TIMEOUT_MS });
+      const c = await TestClient.json(server);
+      await c.event('welcome');
+      await c.request({ type: 'hello', name: 'locked', token: 'lock-token-xxxxxxxxxxx' });
+      await c.request({ type: 'join', room: 'lobby' });
+      let n = 0;
+      const send = (): Promise<ServerEvent> =>
+        c.request({ type: 'send', room: 'lobby', cid: `c${++n}`, text: `m${n}` }, 30_000);
+      assert.equal((await send()).type, 'ack');
+
+      // Another node's transaction that took the room's row lock and went quiet.
+      const holder = await admin.connect();
+      await holder.query('BEGIN');
+      await holder.query(`SELECT * FROM "${schema.schema}".rooms WHERE room = 'lobby' FOR UPDATE`);
+      const refused = await timed(send);
+      assert.ok(refused.value.type === 'error', JSON.stringify(refused.value));
+      assert.equal(refused.value.code, 'STORE_UNAVAILABLE');
+      assert.ok(refused.ms < BOUND_MS, `the send took ${refused.ms} ms to be refused`);
+      await holder.query('ROLLBACK');
+      holder.release();
+      assert.equal((await send()).type, 'ack');
+      c.close();
+    } finally {
+      await server?.stop().catch(() => {});
+      await admin.end();
       await schema.drop();
     }
   },
