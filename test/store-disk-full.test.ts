@@ -62,7 +62,14 @@ test(
   { timeout: 120_000 },
   async () => {
     const dir = tempDir('parley-full-');
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=3m', 'tmpfs', dir]);
+    try {
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=3m', 'tmpfs', dir], { stdio: 'pipe' });
+    } catch (err) {
+      rmSync(dir, { recursive: true, force: true });
+      throw new Error('this test mounts a 3 MB tmpfs as its full disk: run it as root', {
+        cause: err,
+      });
+    }
     let server: TestServer | undefined;
     try {
       server = await startTestServer({ dataDir: dir, rateBurst: 100_000, ratePerSecond: 100_000 });
