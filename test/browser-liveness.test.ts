@@ -39,7 +39,18 @@ async function waitState(page: Page, state: string, timeout: number): Promise<vo
  * (Its badge goes from offline to connecting and back while it retries.)
  */
 async function waitLost(page: Page, n: number, timeout: number): Promise<void> {
-  await waitForText(page, SYS, 'Connection lost.', n, timeout);
+  // The page says it once per room and counts the repeats on that line (data-count).
+  await waitForText(page, SYS, 'Connection lost.', 1, timeout);
+  await page.waitForFunction(
+    (want) =>
+      [...document.querySelectorAll<HTMLElement>('#log .sys')].some(
+        (l) =>
+          l.querySelector('.text')?.textContent === 'Connection lost.' &&
+          Number(l.dataset['count'] ?? '1') >= want,
+      ),
+    n,
+    { timeout, polling: 100 },
+  );
   assert.notEqual(await page.getAttribute('#status', 'data-state'), 'connected');
   assert.notEqual(await page.textContent('#status'), 'connected');
 }

@@ -99,7 +99,7 @@ test('browser: the name prompt, its errors, changing names, and retrying a faile
 
     // The name button opens the prompt again; with a name, Retry sends the same message.
     const guest = (await c.page.textContent('#me')) ?? '';
-    assert.match(guest, /^guest-[0-9a-f]{6}$/);
+    assert.match(guest, /^guest-[0-9a-f]{10}$/);
     await c.page.click('#me');
     await c.page.waitForSelector('#name-dialog[open]', { timeout: WAIT_MS });
     await waitForText(c.page, '#name-later', 'Cancel');

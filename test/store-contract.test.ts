@@ -223,13 +223,35 @@ function storeContract(name: string, make: () => Promise<StoreHarness>): void {
 
     it('reserves names to a token hash', async (store) => {
       assert.equal(await store.nameExists('ann'), false);
-      assert.equal(await store.claimName('ann', 'hash-1', NOW), 'claimed');
-      assert.equal(await store.claimName('ann', 'hash-1', NOW + 1), 'owned');
-      assert.equal(await store.claimName('ann', 'hash-2', NOW + 2), 'reserved');
+      assert.equal(await store.claimName('ann', 'ann', 'hash-1', NOW), 'claimed');
+      assert.equal(await store.claimName('ann', 'ann', 'hash-1', NOW + 1), 'owned');
+      assert.equal(await store.claimName('ann', 'ann', 'hash-2', NOW + 2), 'reserved');
       assert.equal(await store.nameExists('ann'), true);
       assert.equal(await store.nameExists('bob'), false);
-      assert.equal(await store.claimName('bob', 'hash-2', NOW), 'claimed');
-      assert.equal(await store.claimName('bob', 'hash-1', NOW), 'reserved');
+      assert.equal(await store.claimName('bob', 'bob', 'hash-2', NOW), 'claimed');
+      assert.equal(await store.claimName('bob', 'bob', 'hash-1', NOW), 'reserved');
+      assert.equal(await store.nameHolder('bob'), 'hash-2');
+      assert.equal(await store.nameHolder('carol'), null);
+    });
+
+    it("refuses a key whose skeleton is another token's, but not its own", async (store, h) => {
+      assert.equal(await store.claimName('alice', 'alice', 'hash-1', NOW), 'claimed');
+      // Cyrillic а: another key, the same skeleton.
+      assert.equal(await store.claimName('\u0430lice', 'alice', 'hash-2', NOW), 'confusable');
+      assert.equal(await store.nameExists('\u0430lice'), false);
+      const other = await h.open();
+      assert.equal(await other.claimName('\u0430lice', 'alice', 'hash-2', NOW), 'confusable');
+      assert.equal(await store.claimName('\u0430lice', 'alice', 'hash-1', NOW), 'claimed');
+      assert.equal(await store.claimName('alice', 'alice', 'hash-1', NOW), 'owned');
+      assert.equal(await store.claimName('bob', 'bob', 'hash-2', NOW), 'claimed');
+    });
+
+    it('keeps one instance secret, the same for every node', async (store, h) => {
+      assert.match(store.instanceSecret, /^[0-9a-f]{64}$/);
+      const other = await h.open();
+      assert.equal(other.instanceSecret, store.instanceSecret);
+      await store.close();
+      assert.equal((await h.open()).instanceSecret, other.instanceSecret);
     });
 
     it('stores text exactly as sent', async (store) => {
@@ -281,7 +303,7 @@ function storeContract(name: string, make: () => Promise<StoreHarness>): void {
       await store.append([draft('lobby', 'one'), draft('lobby', 'two')], NOW);
       const dm = draft('@a b', 'psst', { direct: ['a', 'b'] });
       await store.append([dm], NOW);
-      assert.equal(await store.claimName('ann', 'hash', NOW), 'claimed');
+      assert.equal(await store.claimName('ann', 'ann', 'hash', NOW), 'claimed');
       await store.close();
 
       const again = await h.open();
@@ -292,7 +314,7 @@ function storeContract(name: string, make: () => Promise<StoreHarness>): void {
       );
       assert.deepEqual(roomSeqs(await again.rooms()), [{ room: 'lobby', lastSeq: 2 }]);
       assert.deepEqual(await again.directRooms('b'), ['@a b']);
-      assert.equal(await again.claimName('ann', 'hash', NOW), 'owned');
+      assert.equal(await again.claimName('ann', 'ann', 'hash', NOW), 'owned');
       const [dup] = await again.append([dm], NOW + 5);
       assert.deepEqual([dup?.message.seq, dup?.message.ts, dup?.duplicate], [1, NOW, true]);
       const [next] = await again.append([draft('lobby', 'three')], NOW);
@@ -458,7 +480,7 @@ describe('openStore', () => {
       );
       assert.deepEqual(
         tables.rows.map((r) => r.table_name),
-        ['messages', 'names', 'rooms'],
+        ['messages', 'names', 'rooms', 'settings'],
       );
     } finally {
       await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);

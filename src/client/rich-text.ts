@@ -6,7 +6,8 @@ import { foldKey } from '../protocol/index.js';
 
 export type Token =
   | { kind: 'text'; text: string }
-  | { kind: 'link'; text: string; href: string }
+  /** `host` is the host the link goes to, when the text does not show it as it is resolved. */
+  | { kind: 'link'; text: string; href: string; host?: string }
   | { kind: 'mention'; text: string };
 
 // A URL runs to the next space or character that cannot be in one unescaped.
@@ -25,6 +26,22 @@ export function safeHref(candidate: string): string | null {
   }
   if ((url.protocol !== 'http:' && url.protocol !== 'https:') || !url.hostname) return null;
   return url.href;
+}
+
+/**
+ * The host a link really goes to, when its text spells it otherwise: an internationalized
+ * domain (`аpple.com` in Cyrillic is xn--pple-43d.com) or fullwidth letters. The parsed
+ * hostname is punycode, which is what a person can compare with a domain they know.
+ */
+function hiddenHost(text: string, href: string): string | undefined {
+  const host = new URL(href).hostname;
+  // The host as written: after the scheme and any user, before a port, path, query or fragment.
+  const authority = text.slice(text.indexOf('//') + 2).split(/[/?#]/u)[0] ?? '';
+  const written = authority
+    .slice(authority.lastIndexOf('@') + 1)
+    .replace(/:\d*$/u, '')
+    .toLowerCase();
+  return written === host ? undefined : host;
 }
 
 /** Drops trailing punctuation, keeping a closing bracket its URL opened (wiki links). */
@@ -90,7 +107,8 @@ export function tokenize(text: string, myName = ''): Token[] {
     if (!href) continue;
     const index = m.index ?? 0;
     mentions(out, text.slice(at, index), nameKey);
-    out.push({ kind: 'link', text: raw, href });
+    const host = hiddenHost(raw, href);
+    out.push(host ? { kind: 'link', text: raw, href, host } : { kind: 'link', text: raw, href });
     at = index + raw.length;
   }
   mentions(out, text.slice(at), nameKey);
@@ -102,21 +120,29 @@ export function mentionsName(text: string, myName: string): boolean {
   return !!myName && tokenize(text, myName).some((t) => t.kind === 'mention');
 }
 
-/** The nodes of a message: text nodes, `<a>` built from a parsed URL, `<mark>` for mentions. */
+/**
+ * The nodes of a message: text nodes, `<a>` built from a parsed URL, `<mark>` for mentions. A
+ * link whose real host the text hides is followed by that host, in brackets, and titled with it.
+ */
 export function richText(text: string, myName: string): Node[] {
-  return tokenize(text, myName).map((t) => {
-    if (t.kind === 'text') return document.createTextNode(t.text);
+  return tokenize(text, myName).flatMap((t): Node[] => {
+    if (t.kind === 'text') return [document.createTextNode(t.text)];
     if (t.kind === 'mention') {
       const mark = document.createElement('mark');
       mark.className = 'mention';
       mark.textContent = t.text;
-      return mark;
+      return [mark];
     }
     const a = document.createElement('a');
     a.href = t.href;
     a.target = '_blank';
     a.rel = 'noopener noreferrer';
     a.textContent = t.text;
-    return a;
+    if (!t.host) return [a];
+    a.title = `Goes to ${t.host}`;
+    const host = document.createElement('span');
+    host.className = 'link-host';
+    host.textContent = ` [${t.host}]`;
+    return [a, host];
   });
 }

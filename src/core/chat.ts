@@ -10,17 +10,20 @@ import {
   isValidCid,
   isTextTooLong,
   isValidText,
+  earlierName,
   normalizeName,
   normalizeRoom,
   textLabel,
   utf8Length,
+  type Normalized,
   type ChatMessage,
   type RoomInfo,
   type ServerEvent,
 } from '../protocol/index.js';
+import { nameSkeleton } from '../protocol/skeleton.js';
 import { AddressLimits, INSTANCE } from './address-limits.js';
 import { MessageFrames, jsonFrame, frame } from './frames.js';
-import type { Bell, CoreDeps, Draft, NodeRoom, Peer } from './ports.js';
+import type { Bell, CoreDeps, Draft, Log, NodeRoom, Peer } from './ports.js';
 import { TokenBucket } from './rate-limit.js';
 import { Room, directId, labelFor } from './room.js';
 import { RoomIndex } from './room-index.js';
@@ -30,6 +33,7 @@ const HISTORY_DEFAULT = 50;
 const HISTORY_MAX = 200;
 const TYPING_MIN_INTERVAL_MS = 1000;
 const GUEST_PREFIX = 'guest-';
+const GUEST_SKELETON = nameSkeleton(GUEST_PREFIX);
 const ROOM_PAGE_DEFAULT = 100;
 const ROOM_PAGE_MAX = 500;
 /** How often the room list drops rooms idle past the limit: the limit is counted in days. */
@@ -198,16 +202,21 @@ export class Chat {
     session.token = token;
     if (rawName === undefined && !session.claimed) {
       // A guest keeps one guest name per token, so a reconnect does not make a new person.
-      const guest = GUEST_PREFIX + this.deps.hashToken(token).slice(0, 6);
+      const guest = GUEST_PREFIX + this.deps.guestSuffix(token);
       if (guest === session.key) return { name: session.name, token, direct: [] };
       // A new token in a room is a rename everyone there is told of.
       if (this.inPublicRoom(session) && !this.takeName(session)) throw namesLimited();
       this.rename(session, guest, guest, undefined);
       return { name: session.name, token, direct: [] };
     }
-    const n = normalizeName(rawName ?? session.name);
+    const hash = this.deps.hashToken(token);
+    const raw = rawName ?? session.name;
+    const taken = await this.takenEarlier(raw, hash);
+    const n = taken ?? normalizeName(raw);
     if (!n) throw new ChatError('NAME_INVALID');
-    if (n.key.startsWith(GUEST_PREFIX)) {
+    // On the skeleton: `ｇuest-` or `ɡuest-` would pass for a name the server gave.
+    const look = nameSkeleton(n.key);
+    if (!taken && look.startsWith(GUEST_SKELETON)) {
       throw new ChatError('NAME_INVALID', 'Names starting with guest- are given by the server.');
     }
     const { renamesPerMinute } = this.deps.limits;
@@ -216,7 +225,6 @@ export class Chat {
     if (n.key !== session.key && session.renames.take(now) !== 'ok') {
       throw new ChatError('RATE_LIMITED', 'Too many name changes; wait a minute.');
     }
-    const hash = this.deps.hashToken(token);
     const live = this.identities.get(n.key);
     if (
       live &&
@@ -233,21 +241,29 @@ export class Chat {
       charged = this.takeName(session);
       // With nothing left, only a name already reserved may be asked for: the claim below
       // then reserves nothing, and says whether it is this token's.
-      if (!charged && (announced || !(await this.read(() => this.deps.log.nameExists(n.key))))) {
+      if (
+        !charged &&
+        (announced || (await this.read(() => this.deps.log.nameHolder(n.key))) === null)
+      ) {
         throw namesLimited();
       }
     }
-    let claim: 'claimed' | 'owned' | 'reserved';
+    let claim: Awaited<ReturnType<Log['claimName']>>;
     try {
-      claim = await this.read(() => this.deps.log.claimName(n.key, hash, this.deps.clock.now()));
+      claim = await this.read(() =>
+        this.deps.log.claimName(n.key, look, hash, this.deps.clock.now()),
+      );
     } catch (e) {
       if (charged) this.addresses.names.give(session.address, this.deps.clock.now());
       throw e;
     }
-    if (charged && (claim === 'reserved' || (claim === 'owned' && !announced))) {
+    if (charged && claim !== 'claimed' && (claim !== 'owned' || !announced)) {
       this.addresses.names.give(session.address, this.deps.clock.now());
     }
     if (claim === 'reserved') throw new ChatError('NAME_RESERVED');
+    if (claim === 'confusable') {
+      throw new ChatError('NAME_RESERVED', 'That name looks like one already taken; pick another.');
+    }
     if (session.closed) return { name: n.display, token, direct: [] };
     this.rename(session, n.display, n.key, hash);
     const direct = await this.read(() => this.deps.log.directRooms(n.key));
@@ -291,6 +307,17 @@ export class Chat {
     }
   }
 
+  /**
+   * The name as this token took it under the earlier rules, when the present rules read it
+   * otherwise (refuse it, or give it another key); else null.
+   */
+  private async takenEarlier(raw: string, hash: string): Promise<Normalized | null> {
+    const earlier = earlierName(raw);
+    if (!earlier || earlier.key === normalizeName(raw)?.key) return null;
+    const holder = await this.read(() => this.deps.log.nameHolder(earlier.key));
+    return holder === hash ? earlier : null;
+  }
+
   private rename(
     session: Session,
     display: string,
@@ -332,20 +359,26 @@ export class Chat {
   private async resolve(session: Session, label: string): Promise<Resolved> {
     if (isDirect(label)) {
       if (!session.claimed) throw new ChatError('NAME_REQUIRED');
-      const peer = normalizeName(label.slice(1));
+      const peer = await this.peer(label.slice(1));
       if (!peer) throw new ChatError('NO_SUCH_USER');
-      if (
-        !this.identities.get(peer.key)?.tokenHash &&
-        !(await this.read(() => this.deps.log.nameExists(peer.key)))
-      ) {
-        throw new ChatError('NO_SUCH_USER');
-      }
       const { id, pair } = directId(session.key, peer.key);
       return { id, label: `@${peer.key}`, direct: pair };
     }
     const room = normalizeRoom(label);
     if (!room) throw new ChatError('ROOM_INVALID');
     return { id: room.key, label: room.key };
+  }
+
+  /** A taken name, by its present key or else by the key it was taken under earlier. */
+  private async peer(raw: string): Promise<Normalized | null> {
+    const exists = async (key: string) =>
+      !!this.identities.get(key)?.tokenHash ||
+      (await this.read(() => this.deps.log.nameExists(key)));
+    const now = normalizeName(raw);
+    if (now && (await exists(now.key))) return now;
+    const earlier = earlierName(raw);
+    if (earlier && earlier.key !== now?.key && (await exists(earlier.key))) return earlier;
+    return null;
   }
 
   private room(id: string, direct?: [string, string]): Room {

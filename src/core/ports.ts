@@ -78,11 +78,19 @@ export interface Log {
   directRooms(key: string): Promise<string[]>;
   /**
    * Reserves a name key to a token hash. Returns 'claimed' when newly reserved, 'owned' when
-   * already reserved to that hash, 'reserved' when reserved to another.
+   * already reserved to that hash, 'reserved' when reserved to another, 'confusable' when the key
+   * is free but a name with the same skeleton (one that looks the same) is another's.
    */
-  claimName(key: string, tokenHash: string, now: number): Promise<'claimed' | 'owned' | 'reserved'>;
+  claimName(
+    key: string,
+    skeleton: string,
+    tokenHash: string,
+    now: number,
+  ): Promise<'claimed' | 'owned' | 'reserved' | 'confusable'>;
   /** True when the name key is reserved to someone. */
   nameExists(key: string): Promise<boolean>;
+  /** The token hash the name key is reserved to, or null when it is free. */
+  nameHolder(key: string): Promise<string | null>;
 }
 
 /** What a node reports of a room in its heartbeat. */
@@ -183,8 +191,13 @@ export interface CoreDeps {
   hashToken(token: string): string;
   /** A fresh secret token. */
   newToken(): string;
-  /** A short random suffix for guest names. */
+  /** A short random suffix for the guest name of a connection that has not said hello. */
   randomSuffix(): string;
+  /**
+   * The guest name suffix of a token: keyed by a secret of this instance, so that no one can
+   * find offline a token that gives someone else's guest name.
+   */
+  guestSuffix(token: string): string;
   nodeId: string;
   limits: Limits;
   telemetry: Telemetry;

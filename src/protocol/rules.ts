@@ -5,8 +5,13 @@ export const NAME_MAX = 32;
 export const TEXT_MAX_BYTES = 16 * 1024;
 
 // Control (Cc), format (Cf: zero-width and bidirectional controls), separators other than the
-// plain space (Zl, Zp), surrogates and private use have no place in a name people must tell apart.
-const FORBIDDEN_IN_NAME = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}\p{Co}\s]/u;
+// plain space (Zl, Zp), surrogates and private use have no place in a name people must tell apart;
+// nor have code points that render as nothing (default ignorable: variation selectors, the
+// combining grapheme joiner, Hangul fillers).
+const FORBIDDEN_IN_NAME =
+  /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}\p{Co}\s\p{Default_Ignorable_Code_Point}]/u;
+// Something a person can see: not only marks, nor the blank braille pattern (U+2800).
+const VISIBLE = /[^\p{M}\u2800]/u;
 // Message text keeps newlines and tabs but no other controls and no bidi overrides.
 // eslint-disable-next-line no-control-regex -- matching control characters is the point
 const FORBIDDEN_IN_TEXT = /[\u0000-\u0008\u000b-\u001f\u007f\u202a-\u202e\u2066-\u2069]/u;
@@ -15,34 +20,64 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
 const CID = /^[A-Za-z0-9_-]{1,64}$/;
 
 export interface Normalized {
-  /** As shown to people (NFC). */
+  /** As shown to people (NFC for rooms, NFKC for names). */
   display: string;
-  /** For comparison: NFC, then case-folded. */
+  /** For comparison: normalised, then case-folded. */
   key: string;
 }
 
+/**
+ * A name's key. NFKC makes fullwidth and mathematical letters the plain ones (`ａｌｉｃｅ` is
+ * `alice`); a name without such compatibility characters keeps the key it had under NFC.
+ */
 export function foldKey(s: string): string {
-  return s.normalize('NFC').toLowerCase().normalize('NFC');
+  return s.normalize('NFKC').toLowerCase().normalize('NFKC');
 }
 
-function checkLabel(raw: string): Normalized | null {
-  const display = raw.trim().normalize('NFC');
+function checkLabel(raw: string, form: 'NFC' | 'NFKC'): Normalized | null {
+  const display = raw.trim().normalize(form);
   const length = [...display].length;
   if (length < 1 || length > NAME_MAX || FORBIDDEN_IN_NAME.test(display)) return null;
-  return { display, key: foldKey(display) };
+  return { display, key: form === 'NFKC' ? foldKey(display) : foldRoom(display) };
+}
+
+/**
+ * A room's key, and a name's key under an earlier Parley: NFC, case-folded. Rooms keep it, so
+ * that rooms made then keep their history.
+ */
+function foldRoom(s: string): string {
+  return s.normalize('NFC').toLowerCase().normalize('NFC');
 }
 
 /** A person's name, or null when it breaks the rules. */
 export function normalizeName(raw: string): Normalized | null {
-  const n = checkLabel(raw);
+  const n = checkLabel(raw, 'NFKC');
+  if (n && !VISIBLE.test(n.display)) return null;
   // `@` and `#` prefixes mean DM and room on the command line, so a name cannot start with them.
   if (!n || n.display.startsWith('@') || n.display.startsWith('#')) return null;
   return n;
 }
 
+// What an earlier Parley refused in a name: the rules before default-ignorable code points and
+// blank names were refused and names were put through NFKC.
+const FORBIDDEN_EARLIER = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}\p{Co}\s]/u;
+
+/**
+ * The name as an earlier Parley read it (NFC, case-folded), or null when it refused it then
+ * too. A name taken under those rules stays its token's even where the present ones refuse it
+ * (`☕\ufe0f` has a variation selector) or read it as another key (`ａｌｉｃｅ` is `alice`).
+ */
+export function earlierName(raw: string): Normalized | null {
+  const display = raw.trim().normalize('NFC');
+  const length = [...display].length;
+  if (length < 1 || length > NAME_MAX || FORBIDDEN_EARLIER.test(display)) return null;
+  if (display.startsWith('@') || display.startsWith('#')) return null;
+  return { display, key: foldRoom(display) };
+}
+
 /** A room name; a leading `#` is accepted and dropped, as IRC users type it. */
 export function normalizeRoom(raw: string): Normalized | null {
-  const n = checkLabel(raw.trim().startsWith('#') ? raw.trim().slice(1) : raw);
+  const n = checkLabel(raw.trim().startsWith('#') ? raw.trim().slice(1) : raw, 'NFC');
   if (!n || n.display.startsWith('@')) return null;
   return { display: n.key, key: n.key };
 }

@@ -3,7 +3,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { Chat, DEFAULT_LIMITS } from '../core/index.js';
 import { openStore } from '../store/open-store.js';
 import { openBus } from '../bus/open-bus.js';
@@ -27,6 +27,8 @@ export interface RunningServer {
   /** Graceful: stop accepting, finish commits, close clients with `code`, close the store. */
   stop(code?: number): Promise<void>;
 }
+
+const GUEST_DIGITS = 10;
 
 /** Listens on the port of a setting; a port that cannot be had is a bad setting, named as such. */
 function listen(server: Server, key: 'httpPort' | 'wsPort', config: Config): Promise<number> {
@@ -82,12 +84,16 @@ export async function startParley(
 ): Promise<RunningServer> {
   const config = resolveConfig(overrides);
   const log = logger ?? createLogger(config.logLevel);
-  const store = await openStore(config.store, { sqliteSynchronous: config.sqliteSynchronous });
+  const store = await openStore(config.store, {
+    sqliteSynchronous: config.sqliteSynchronous,
+    timeoutMs: config.storeTimeoutMs,
+  });
   const bus = openBus(config.bus);
   const nodeId = randomBytes(6).toString('hex');
   const metrics = createMetrics();
   const schedule = new FlushSchedule(config.fanoutGatherMs);
   metrics.watchGatherWindow(() => schedule.windowMs);
+  if (store.checkpoints) metrics.watchCheckpoints(store.checkpoints);
   const chat = new Chat({
     log: store,
     bus,
@@ -100,6 +106,11 @@ export async function startParley(
     hashToken: (t) => createHash('sha256').update(t).digest('hex'),
     newToken: () => randomBytes(24).toString('base64url'),
     randomSuffix: () => randomBytes(3).toString('hex'),
+    // 40 bits under a key no client knows: a guest name can only be guessed online, one hello
+    // at a time, about 2^39 of them for a given name. Ten digits, where a connection's own random
+    // name has six, so the two never meet.
+    guestSuffix: (t) =>
+      createHmac('sha256', store.instanceSecret).update(t).digest('hex').slice(0, GUEST_DIGITS),
     nodeId,
     limits: {
       ...DEFAULT_LIMITS,

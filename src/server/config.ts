@@ -17,6 +17,8 @@ export interface Config {
   /** `local` or `redis://...`. */
   bus: string;
   sqliteSynchronous: 'FULL' | 'NORMAL' | 'EXTRA';
+  /** Longest a PostgreSQL connection, query or commit may take before it is given up. */
+  storeTimeoutMs: number;
   /** Origins allowed besides the page's own. */
   allowedOrigins: string[];
   maxMessageBytes: number;
@@ -130,6 +132,13 @@ export const SETTINGS: Setting[] = [
     env: 'PARLEY_SQLITE_SYNCHRONOUS',
     kind: 'sync',
     help: 'NORMAL (acked survives a crash or kill -9), FULL (also power loss) or EXTRA',
+  },
+  {
+    key: 'storeTimeoutMs',
+    flag: 'store-timeout-ms',
+    env: 'PARLEY_STORE_TIMEOUT_MS',
+    kind: 'int',
+    help: 'PostgreSQL: longest a connection or statement may take; then sends are refused (STORE_UNAVAILABLE)',
   },
   {
     key: 'allowedOrigins',
@@ -379,6 +388,7 @@ export const DEFAULTS: Config = {
   store: '',
   bus: 'local',
   sqliteSynchronous: 'NORMAL',
+  storeTimeoutMs: 5000,
   allowedOrigins: [],
   maxMessageBytes: 64 * 1024,
   ratePerSecond: 20,

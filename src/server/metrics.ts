@@ -14,6 +14,8 @@ export interface Metrics {
   socketsRefused: Counter;
   /** Where each scrape reads the fan-out gather window from, in ms (the fan-out's FlushSchedule). */
   watchGatherWindow(read: () => number): void;
+  /** Where each scrape reads the store's checkpoint counts from (SQLite only). */
+  watchCheckpoints(read: () => { ok: number; failed: number }): void;
 }
 
 export function createMetrics(): Metrics {
@@ -25,6 +27,20 @@ export function createMetrics(): Metrics {
     registers: [registry],
     collect() {
       this.set(gatherWindowMs() / 1000);
+    },
+  });
+  let checkpoints: (() => { ok: number; failed: number }) | undefined;
+  new Counter({
+    name: 'parley_sqlite_checkpoints_total',
+    help: 'Checkpoints of the SQLite WAL by the checkpoint thread, by result (ok, failed)',
+    labelNames: ['result'],
+    registers: [registry],
+    collect() {
+      if (!checkpoints) return;
+      const { ok, failed } = checkpoints();
+      this.reset();
+      this.inc({ result: 'ok' }, ok);
+      this.inc({ result: 'failed' }, failed);
     },
   });
   collectDefaultMetrics({ register: registry, prefix: 'parley_' });
@@ -108,6 +124,9 @@ export function createMetrics(): Metrics {
     }),
     watchGatherWindow(read) {
       gatherWindowMs = read;
+    },
+    watchCheckpoints(read) {
+      checkpoints = read;
     },
   };
 }

@@ -12,7 +12,11 @@ import { redactUrl, schemeOf } from '../shared/url.js';
 export interface OpenStoreOptions {
   /** SQLite's durability setting; NORMAL unless told otherwise. */
   sqliteSynchronous?: Synchronous;
+  /** PostgreSQL: longest a connection, a statement or a wait for a reply may take. */
+  timeoutMs?: number;
 }
+
+const DEFAULT_TIMEOUT_MS = 5000;
 
 export async function openStore(
   url: string,
@@ -23,7 +27,9 @@ export async function openStore(
   // A one-letter "scheme" is a Windows drive (C:\data\parley.db): a bare path.
   if (scheme === undefined || scheme.length === 1) return openSqliteStore(url, sync);
   if (scheme === 'sqlite') return openSqliteStore(sqlitePath(url), sync);
-  if (scheme === 'postgres' || scheme === 'postgresql') return openPostgresUrl(url);
+  if (scheme === 'postgres' || scheme === 'postgresql') {
+    return openPostgresUrl(url, options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+  }
   throw new Error(
     `unknown store URL scheme "${scheme}:" in ${redactUrl(url)}: use sqlite:PATH (or a bare path) ` +
       'or postgres://user@host:5432/database',
@@ -39,7 +45,7 @@ function sqlitePath(url: string): string {
   return path;
 }
 
-async function openPostgresUrl(url: string): Promise<MessageStore> {
+async function openPostgresUrl(url: string, timeoutMs: number): Promise<MessageStore> {
   // `schema` is ours, not a libpq parameter: take it out before node-postgres reads the URL.
   let connectionString = url;
   let schema: string | undefined;
@@ -49,7 +55,18 @@ async function openPostgresUrl(url: string): Promise<MessageStore> {
     parsed.searchParams.delete('schema');
     connectionString = parsed.toString();
   }
-  const pool = new pg.Pool({ connectionString });
+  // Without timeouts a server that stops answering (paused, or packets dropped) holds every
+  // query forever, and the sends behind it. The client gives up on a connection or a reply after
+  // timeoutMs; the server ends a statement that runs, or a lock wait, that long, and a
+  // transaction whose client has gone quiet, so its row locks do not hold up the other nodes.
+  const pool = new pg.Pool({
+    connectionString,
+    connectionTimeoutMillis: timeoutMs,
+    query_timeout: timeoutMs,
+    statement_timeout: timeoutMs,
+    idle_in_transaction_session_timeout: 2 * timeoutMs,
+    keepAlive: true,
+  });
   // An idle connection that breaks (server restart, network) is dropped by the pool, and the next
   // query opens a new one; without a listener the 'error' event would end the process.
   pool.on('error', () => {});

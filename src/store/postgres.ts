@@ -9,7 +9,9 @@
 // order, so two multi-room batches on different nodes cannot deadlock each other.
 
 import type pg from 'pg';
+import { randomBytes } from 'node:crypto';
 import type { ChatMessage } from '../protocol/index.js';
+import { SKELETON_VERSION, nameSkeleton } from '../protocol/skeleton.js';
 import type { Committed, Draft, MessageStore } from './types.js';
 
 export interface PostgresStoreOptions {
@@ -55,6 +57,12 @@ CREATE TABLE IF NOT EXISTS ${s}.names (
   token_hash TEXT NOT NULL,
   created_at BIGINT NOT NULL
 );
+ALTER TABLE ${s}.names ADD COLUMN IF NOT EXISTS skeleton TEXT;
+CREATE INDEX IF NOT EXISTS names_skeleton ON ${s}.names (skeleton);
+CREATE TABLE IF NOT EXISTS ${s}.settings (
+  name TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
 `;
 }
 
@@ -89,6 +97,11 @@ function sqlState(err: unknown): string | undefined {
   return typeof err.code === 'string' ? err.code : undefined;
 }
 
+/** node-postgres gave up waiting for a reply (query_timeout); it sets no code. */
+function isReadTimeout(err: unknown): boolean {
+  return err instanceof Error && err.message === 'Query read timeout';
+}
+
 /** Fails the batch before anything is written when a draft is not what the types promise. */
 function checkDraft(d: Draft): void {
   const ok =
@@ -103,6 +116,20 @@ function checkDraft(d: Draft): void {
         typeof d.direct[0] === 'string' &&
         typeof d.direct[1] === 'string'));
   if (!ok) throw new TypeError(`invalid draft for room ${String(d.room)}, cid ${String(d.cid)}`);
+}
+
+/** A secret of this instance, made by the first node to open the store; all nodes read it. */
+async function readInstanceSecret(client: pg.PoolClient, table: string): Promise<string> {
+  await client.query(
+    `INSERT INTO ${table} (name, value) VALUES ('instance_secret', $1) ON CONFLICT DO NOTHING`,
+    [randomBytes(32).toString('hex')],
+  );
+  const res = await client.query<{ value: string }>(
+    `SELECT value FROM ${table} WHERE name = 'instance_secret'`,
+  );
+  const secret = res.rows[0]?.value;
+  if (!secret) throw new Error('the store has no instance secret');
+  return secret;
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -125,7 +152,12 @@ export async function openPostgresStore(
   }
   // Identifiers cannot be bound as parameters; the name is checked above and quoted here.
   const s = `"${schema}"`;
-  const t = { rooms: `${s}.rooms`, messages: `${s}.messages`, names: `${s}.names` };
+  const t = {
+    rooms: `${s}.rooms`,
+    messages: `${s}.messages`,
+    names: `${s}.names`,
+    settings: `${s}.settings`,
+  };
   let closed = false;
 
   async function inTransaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
@@ -146,6 +178,9 @@ export async function openPostgresStore(
         return result;
       } catch (err) {
         try {
+          // A reply that never came: the connection is stuck behind it, and a ROLLBACK would
+          // wait as long again. Dropping the connection rolls the transaction back.
+          if (isReadTimeout(err)) throw err;
           await client.query('ROLLBACK');
         } catch (rollbackError) {
           // The connection is unusable: the pool must drop it rather than hand it out again.
@@ -165,9 +200,32 @@ export async function openPostgresStore(
 
   // Create the schema once even when several nodes start together: CREATE ... IF NOT EXISTS
   // alone can still collide on the catalog's unique indexes.
-  await inTransaction(async (client) => {
+  // Earlier databases had no skeleton of each reserved name: it is filled in from the keys, and
+  // made again where another version of nameSkeleton made it.
+  const instanceSecret = await inTransaction(async (client) => {
     await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`parley:schema:${schema}`]);
     await client.query(schemaSql(s));
+    const version = await client.query<{ value: string }>(
+      `SELECT value FROM ${t.settings} WHERE name = 'skeleton_version'`,
+    );
+    const unfilled = await client.query<{ key: string }>(
+      version.rows[0]?.value === SKELETON_VERSION
+        ? `SELECT key FROM ${t.names} WHERE skeleton IS NULL`
+        : `SELECT key FROM ${t.names}`,
+    );
+    await client.query(
+      `INSERT INTO ${t.settings} (name, value) VALUES ('skeleton_version', $1)
+       ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value`,
+      [SKELETON_VERSION],
+    );
+    if (unfilled.rows.length > 0) {
+      await client.query(
+        `UPDATE ${t.names} n SET skeleton = u.skeleton
+           FROM unnest($1::text[], $2::text[]) AS u(key, skeleton) WHERE n.key = u.key`,
+        [unfilled.rows.map((r) => r.key), unfilled.rows.map((r) => nameSkeleton(r.key))],
+      );
+    }
+    return readInstanceSecret(client, t.settings);
   });
 
   const info = await pool.query<{
@@ -282,6 +340,7 @@ export async function openPostgresStore(
 
   return {
     description,
+    instanceSecret,
     async append(drafts, now) {
       open();
       drafts.forEach(checkDraft);
@@ -334,25 +393,50 @@ export async function openPostgresStore(
       );
       return res.rows.map((r) => r.room);
     },
-    async claimName(key, tokenHash, now) {
+    async claimName(key, skeleton, tokenHash, now) {
       open();
-      const ins = await pool.query(
-        `INSERT INTO ${t.names} (key, token_hash, created_at) VALUES ($1, $2, $3)
-         ON CONFLICT DO NOTHING RETURNING key`,
-        [key, tokenHash, now],
-      );
-      if (ins.rowCount === 1) return 'claimed';
-      // Names are never released, so the row that beat us is still there.
-      const res = await pool.query<{ token_hash: string }>(
-        `SELECT token_hash FROM ${t.names} WHERE key = $1`,
-        [key],
-      );
-      return res.rows[0]?.token_hash === tokenHash ? 'owned' : 'reserved';
+      return inTransaction(async (client) => {
+        // Two nodes claiming look-alikes at once: the lock on the skeleton puts one after the other.
+        await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [
+          `parley:name:${skeleton}`,
+        ]);
+        const res = await client.query<{ token_hash: string }>(
+          `SELECT token_hash FROM ${t.names} WHERE key = $1`,
+          [key],
+        );
+        const row = res.rows[0];
+        if (row) return row.token_hash === tokenHash ? 'owned' : 'reserved';
+        const other = await client.query(
+          `SELECT 1 FROM ${t.names} WHERE skeleton = $1 AND token_hash <> $2 LIMIT 1`,
+          [skeleton, tokenHash],
+        );
+        if (other.rowCount !== 0) return 'confusable';
+        // Names are never released; a claim of the same key that won meanwhile is a conflict.
+        const ins = await client.query(
+          `INSERT INTO ${t.names} (key, token_hash, created_at, skeleton) VALUES ($1, $2, $3, $4)
+           ON CONFLICT DO NOTHING RETURNING key`,
+          [key, tokenHash, now, skeleton],
+        );
+        if (ins.rowCount === 1) return 'claimed';
+        const again = await client.query<{ token_hash: string }>(
+          `SELECT token_hash FROM ${t.names} WHERE key = $1`,
+          [key],
+        );
+        return again.rows[0]?.token_hash === tokenHash ? 'owned' : 'reserved';
+      });
     },
     async nameExists(key) {
       open();
       const res = await pool.query(`SELECT 1 FROM ${t.names} WHERE key = $1`, [key]);
       return res.rowCount === 1;
+    },
+    async nameHolder(key) {
+      open();
+      const res = await pool.query<{ token_hash: string }>(
+        `SELECT token_hash FROM ${t.names} WHERE key = $1`,
+        [key],
+      );
+      return res.rows[0]?.token_hash ?? null;
     },
     async ping() {
       open();

@@ -3,12 +3,14 @@
 // is held only for the commit itself. Checkpoints, which fsync, run on a worker thread.
 
 import Database from 'better-sqlite3';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { ChatMessage } from '../protocol/index.js';
-import type { Committed, Draft, MessageStore } from './types.js';
+import { SKELETON_VERSION, nameSkeleton } from '../protocol/skeleton.js';
+import type { CheckpointCounts, Committed, Draft, MessageStore } from './types.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS rooms (
@@ -32,7 +34,12 @@ CREATE UNIQUE INDEX IF NOT EXISTS messages_cid ON messages(room, cid);
 CREATE TABLE IF NOT EXISTS names (
   key TEXT PRIMARY KEY,
   token_hash TEXT NOT NULL,
-  created_at INTEGER NOT NULL
+  created_at INTEGER NOT NULL,
+  skeleton TEXT
+) STRICT;
+CREATE TABLE IF NOT EXISTS settings (
+  name TEXT PRIMARY KEY,
+  value TEXT NOT NULL
 ) STRICT;
 `;
 
@@ -68,6 +75,47 @@ function dropRoomCounter(db: Database.Database): void {
   if (columns.some((c) => c.name === 'last_seq')) db.exec('ALTER TABLE rooms DROP COLUMN last_seq');
 }
 
+/**
+ * Earlier databases had no skeleton of each reserved name: the column is added and filled in
+ * from the keys, so that a new name is compared with the old ones too. Skeletons made by
+ * another version of nameSkeleton are made again.
+ */
+function addNameSkeletons(db: Database.Database): void {
+  const columns = db.pragma('table_info(names)') as { name: string }[];
+  if (!columns.some((c) => c.name === 'skeleton')) {
+    db.exec('ALTER TABLE names ADD COLUMN skeleton TEXT');
+  }
+  const version = db
+    .prepare<[], { value: string }>("SELECT value FROM settings WHERE name = 'skeleton_version'")
+    .get()?.value;
+  const stale = db.prepare<[], { key: string }>(
+    version === SKELETON_VERSION
+      ? 'SELECT key FROM names WHERE skeleton IS NULL'
+      : 'SELECT key FROM names',
+  );
+  const fill = db.prepare<[string, string]>('UPDATE names SET skeleton = ? WHERE key = ?');
+  db.transaction(() => {
+    for (const { key } of stale.all()) fill.run(nameSkeleton(key), key);
+    db.prepare(
+      "INSERT INTO settings (name, value) VALUES ('skeleton_version', ?) " +
+        'ON CONFLICT (name) DO UPDATE SET value = excluded.value',
+    ).run(SKELETON_VERSION);
+  })();
+  db.exec('CREATE INDEX IF NOT EXISTS names_skeleton ON names(skeleton)');
+}
+
+/** A secret of this instance, made at the first open and kept. */
+function readInstanceSecret(db: Database.Database): string {
+  db.prepare(
+    "INSERT INTO settings (name, value) VALUES ('instance_secret', ?) ON CONFLICT DO NOTHING",
+  ).run(randomBytes(32).toString('hex'));
+  const row = db
+    .prepare<[], { value: string }>("SELECT value FROM settings WHERE name = 'instance_secret'")
+    .get();
+  if (!row) throw new Error('the store has no instance secret');
+  return row.value;
+}
+
 export type Synchronous = 'FULL' | 'NORMAL' | 'EXTRA';
 
 /** How often the worker copies the WAL back into the database file. */
@@ -100,10 +148,12 @@ const timer = setInterval(() => {
   try {
     const [passive] = db.pragma('wal_checkpoint(PASSIVE)');
     if (passive.log > workerData.restartPages) db.pragma('wal_checkpoint(RESTART)');
+    parentPort.postMessage('ok');
   } catch (err) {
-    // Busy past busy_timeout: try again next time. Anything else ends the worker, and the
-    // store falls back to SQLite's own checkpoint.
-    if (err.code !== 'SQLITE_BUSY') throw err;
+    // Busy past busy_timeout, or a full disk (SQLITE_FULL, SQLITE_IOERR): try again next time.
+    // Were the thread to end, the WAL would grow until a restart, and on a full disk it is
+    // exactly what holds the space a checkpoint would give back.
+    if (err.code !== 'SQLITE_BUSY') parentPort.postMessage('failed');
   }
 }, workerData.everyMs);
 parentPort.on('message', () => {
@@ -118,7 +168,11 @@ parentPort.on('message', () => {
  * fsyncs stall the event loop for several milliseconds. A worker thread checkpoints instead, on
  * its own connection. Should the worker fail, SQLite's own checkpoint comes back.
  */
-function startCheckpointer(db: Database.Database, file: string): () => Promise<void> {
+function startCheckpointer(
+  db: Database.Database,
+  file: string,
+  counts: CheckpointCounts,
+): () => Promise<void> {
   db.pragma('wal_autocheckpoint = 0');
   const worker = new Worker(CHECKPOINTER, {
     eval: true,
@@ -131,6 +185,10 @@ function startCheckpointer(db: Database.Database, file: string): () => Promise<v
     },
   });
   worker.unref();
+  worker.on('message', (result: unknown) => {
+    if (result === 'ok') counts.ok++;
+    else if (result === 'failed') counts.failed++;
+  });
   let running = true;
   const fallBack = () => {
     if (!running) return;
@@ -162,8 +220,11 @@ export function openSqliteStore(file: string, synchronous: Synchronous = 'NORMAL
   db.pragma(`journal_size_limit = ${64 * 1024 * 1024}`);
   db.exec(SCHEMA);
   dropRoomCounter(db);
+  addNameSkeletons(db);
+  const instanceSecret = readInstanceSecret(db);
+  const checkpoints: CheckpointCounts = { ok: 0, failed: 0 };
   const stopCheckpointer =
-    file === ':memory:' ? () => Promise.resolve() : startCheckpointer(db, file);
+    file === ':memory:' ? () => Promise.resolve() : startCheckpointer(db, file, checkpoints);
 
   const q = {
     byCid: db.prepare<[string, string], Row>('SELECT * FROM messages WHERE room = ? AND cid = ?'),
@@ -197,8 +258,17 @@ export function openSqliteStore(file: string, synchronous: Synchronous = 'NORMAL
     name: db.prepare<[string], { token_hash: string }>(
       'SELECT token_hash FROM names WHERE key = ?',
     ),
-    claim: db.prepare<[string, string, number]>(
-      'INSERT INTO names (key, token_hash, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING',
+    // Another's name that looks the same; the caller's own look-alikes do not count.
+    lookalike: db.prepare<[string, string], { key: string }>(
+      'SELECT key FROM names WHERE skeleton = ? AND token_hash <> ? LIMIT 1',
+    ),
+    probe: db.prepare<[string]>(
+      "INSERT INTO settings (name, value) VALUES ('ready_probe', ?) " +
+        'ON CONFLICT (name) DO UPDATE SET value = excluded.value',
+    ),
+    claim: db.prepare<[string, string, number, string]>(
+      'INSERT INTO names (key, token_hash, created_at, skeleton) VALUES (?, ?, ?, ?) ' +
+        'ON CONFLICT DO NOTHING',
     ),
   };
 
@@ -223,10 +293,11 @@ export function openSqliteStore(file: string, synchronous: Synchronous = 'NORMAL
     }),
   );
 
-  const claimTx = db.transaction((key: string, hash: string, now: number) => {
+  const claimTx = db.transaction((key: string, skeleton: string, hash: string, now: number) => {
     const row = q.name.get(key);
     if (row) return row.token_hash === hash ? 'owned' : 'reserved';
-    q.claim.run(key, hash, now);
+    if (q.lookalike.get(skeleton, hash)) return 'confusable';
+    q.claim.run(key, hash, now, skeleton);
     return 'claimed';
   });
 
@@ -235,6 +306,8 @@ export function openSqliteStore(file: string, synchronous: Synchronous = 'NORMAL
 
   return {
     description: `sqlite ${file} (journal_mode=WAL, synchronous=${synchronous})`,
+    instanceSecret,
+    checkpoints: () => ({ ...checkpoints }),
     append: (drafts, now) => later(() => appendTx.immediate(drafts, now)),
     after: (room, after, limit) => later(() => q.after.all(room, after, limit).map(toMessage)),
     before: (room, before, limit) =>
@@ -243,9 +316,12 @@ export function openSqliteStore(file: string, synchronous: Synchronous = 'NORMAL
     rooms: () =>
       later(() => q.rooms.all().map((r) => ({ room: r.room, lastSeq: r.seq, lastTs: r.ts }))),
     directRooms: (key) => later(() => q.direct.all(key, key).map((r) => r.room)),
-    claimName: (key, hash, now) => later(() => claimTx(key, hash, now)),
+    claimName: (key, skeleton, hash, now) =>
+      later(() => claimTx.immediate(key, skeleton, hash, now)),
     nameExists: (key) => later(() => q.name.get(key) !== undefined),
-    ping: () => later(() => void db.prepare('SELECT 1').get()),
+    nameHolder: (key) => later(() => q.name.get(key)?.token_hash ?? null),
+    // A write, not a read: with the disk full, reads still work and commits do not.
+    ping: () => later(() => void q.probe.run(String(Date.now()))),
     // The worker goes first: the last connection to close checkpoints what is left.
     close: async () => {
       await stopCheckpointer();

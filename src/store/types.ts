@@ -8,7 +8,19 @@ export type { Committed, Draft };
 export interface MessageStore extends Log {
   /** A line for the start-up log: the engine and its durability setting. */
   readonly description: string;
-  /** Cheap round trip for readiness checks. */
+  /**
+   * A random secret made when the store was first opened and kept in it, so that every node of
+   * a cluster has the same one. Guest names are derived with it.
+   */
+  readonly instanceSecret: string;
+  /** SQLite: checkpoints of the WAL done and failed so far, for metrics. */
+  checkpoints?(): CheckpointCounts;
+  /** Cheap round trip for readiness checks; it fails while the store cannot commit. */
   ping(): Promise<void>;
   close(): Promise<void>;
+}
+
+export interface CheckpointCounts {
+  ok: number;
+  failed: number;
 }
