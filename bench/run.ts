@@ -798,6 +798,11 @@ async function startServer(
         ...['--data-dir', data, '--log-level', 'warn'],
         ...['--rate', '100000', '--rate-burst', '100000', '--connections-per-address', '100000'],
         ...['--sockets-per-address', '100000'],
+        // Every load client comes from 127.0.0.1: the limits per address would refuse the load.
+        ...['--address-rate', '100000', '--address-rate-burst', '100000'],
+        ...['--address-handshakes', '100000', '--address-joins', '100000'],
+        ...['--address-names-per-hour', '100000', '--address-rooms-per-hour', '100000'],
+        ...['--rooms-per-hour', '100000', '--address-bytes-per-hour', '100000000000'],
         ...place.args,
         ...opts.parleyArgs,
       ];

@@ -5,6 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import { createInterface } from 'node:readline';
 import { Redis } from 'ioredis';
+import { LENIENT_ADDRESS_FLAGS } from './helpers.js';
 import { POSTGRES_URL, requirePostgres, uniqueSuffix } from './services.js';
 
 export function freePort(): Promise<number> {
@@ -176,6 +177,7 @@ export async function spawnNode(args: string[]): Promise<NodeProcess> {
       '0',
       '--ws-port',
       '0',
+      ...LENIENT_ADDRESS_FLAGS,
       ...args,
     ],
     { stdio: ['ignore', 'pipe', 'inherit'] },

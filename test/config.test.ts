@@ -24,6 +24,16 @@ test('environment variables set values, and flags win over them', () => {
   assert.deepEqual(o.allowedOrigins, ['https://a.example', 'http://b.example:8080']);
 });
 
+test('the limits per address default to values fit for the open internet, and can be set', () => {
+  const c = loadConfig(['--address-joins', '5'], { PARLEY_ROOM_IDLE_DAYS: '7' });
+  assert.ok(c !== 'help');
+  assert.equal(c.addressJoinsPerMinute, 5);
+  assert.equal(c.roomIdleDays, 7);
+  assert.equal(c.addressRatePerSecond, 30);
+  assert.equal(c.addressHandshakesPerMinute, 60);
+  assert.equal(c.addressRoomsPerHour, 10);
+});
+
 test('bad values are refused with a message naming the setting', () => {
   const bad: [string[], NodeJS.ProcessEnv, RegExp][] = [
     [['--http-port', '70000'], {}, /--http-port/],
@@ -35,6 +45,8 @@ test('bad values are refused with a message naming the setting', () => {
     [['--sqlite-synchronous', 'OFF'], {}, /FULL, NORMAL or EXTRA/],
     [['--no-such-flag'], {}, /Unknown option/],
     [['--http-port', '9000', '--ws-port', '9000'], {}, /must differ/],
+    [['--address-bytes-per-hour', '1000'], {}, /--address-bytes-per-hour: at least 16384/],
+    [[], { PARLEY_ADDRESS_HANDSHAKES: '0' }, /PARLEY_ADDRESS_HANDSHAKES/],
   ];
   for (const [argv, env, message] of bad) {
     assert.throws(

@@ -12,7 +12,7 @@ import { rmSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { FaultClient, seededRandom } from './fault-client.js';
-import { startTestServer, tempDir } from './helpers.js';
+import { LENIENT_ADDRESS_FLAGS, startTestServer, tempDir } from './helpers.js';
 import {
   SEED,
   checkContract,
@@ -143,6 +143,7 @@ class ChildServer {
         '100000',
         '--rate-burst',
         '100000',
+        ...LENIENT_ADDRESS_FLAGS,
         '--history-bound',
         '50',
         '--log-level',

@@ -18,6 +18,31 @@ export function tempDir(prefix = 'parley-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
 
+/**
+ * Every test client comes from 127.0.0.1: tests of other things get per-address limits out of
+ * their way, and the tests of those limits set them (to the defaults) themselves.
+ */
+export const LENIENT_ADDRESS_LIMITS: Partial<Config> = {
+  addressRatePerSecond: 1_000_000,
+  addressRateBurst: 1_000_000,
+  addressBytesPerHour: 1024 * 1024 * 1024,
+  addressJoinsPerMinute: 1_000_000,
+  addressNamesPerHour: 1_000_000,
+  addressRoomsPerHour: 1_000_000,
+  addressHandshakesPerMinute: 1_000_000,
+  roomsPerHour: 1_000_000,
+};
+
+/** The same, as command-line flags, for servers started as their own process. */
+export const LENIENT_ADDRESS_FLAGS: string[] = [
+  ['--address-rate', '--address-rate-burst', '--address-joins'],
+  ['--address-names-per-hour', '--address-rooms-per-hour', '--address-handshakes'],
+  ['--rooms-per-hour'],
+]
+  .flat()
+  .flatMap((flag) => [flag, '1000000'])
+  .concat(['--address-bytes-per-hour', String(1024 * 1024 * 1024)]);
+
 export async function startTestServer(overrides: Partial<Config> = {}): Promise<TestServer> {
   const dataDir = overrides.dataDir ?? tempDir();
   const server = await startParley({
@@ -25,6 +50,7 @@ export async function startTestServer(overrides: Partial<Config> = {}): Promise<
     httpPort: 0,
     wsPort: 0,
     logLevel: 'silent',
+    ...LENIENT_ADDRESS_LIMITS,
     ...overrides,
     dataDir,
   });

@@ -21,10 +21,12 @@ import {
   type ServerEvent,
 } from '../protocol/index.js';
 import { nameSkeleton } from '../protocol/skeleton.js';
+import { AddressLimits, INSTANCE } from './address-limits.js';
 import { MessageFrames, jsonFrame, frame } from './frames.js';
-import type { Bell, CoreDeps, Draft, NodeRoom, Peer } from './ports.js';
+import type { Bell, CoreDeps, Draft, Log, NodeRoom, Peer } from './ports.js';
 import { TokenBucket } from './rate-limit.js';
 import { Room, directId, labelFor } from './room.js';
+import { RoomIndex } from './room-index.js';
 import { Session, type Subscription } from './session.js';
 
 const HISTORY_DEFAULT = 50;
@@ -32,6 +34,10 @@ const HISTORY_MAX = 200;
 const TYPING_MIN_INTERVAL_MS = 1000;
 const GUEST_PREFIX = 'guest-';
 const GUEST_SKELETON = nameSkeleton(GUEST_PREFIX);
+const ROOM_PAGE_DEFAULT = 100;
+const ROOM_PAGE_MAX = 500;
+/** How often the room list drops rooms idle past the limit: the limit is counted in days. */
+const ROOM_EXPIRY_EVERY_MS = 60 * 60 * 1000;
 
 interface Pending {
   draft: Draft;
@@ -72,7 +78,18 @@ export class Chat {
   /** Other nodes, with when each was last heard from. */
   private readonly nodes = new Map<string, number>();
 
-  constructor(private readonly deps: CoreDeps) {}
+  private readonly addresses: AddressLimits;
+  /** The listed rooms: the lobby, rooms with messages not idle too long, rooms with members. */
+  private readonly index = new RoomIndex();
+  private indexLoaded: Promise<void> | undefined;
+  private lastExpiry: number;
+
+  constructor(private readonly deps: CoreDeps) {
+    this.addresses = new AddressLimits(deps.limits);
+    // The first listing expires what idled while the server was down.
+    this.lastExpiry = Number.NEGATIVE_INFINITY;
+    this.index.touch(LOBBY, deps.clock.now(), false);
+  }
 
   get telemetry() {
     return this.deps.telemetry;
@@ -122,6 +139,16 @@ export class Chat {
     while (this.pending.length > 0 || this.flushing || this.flushScheduled) {
       await new Promise<void>((r) => this.deps.defer(r));
     }
+  }
+
+  /**
+   * Whether to serve a frame: the connection's own bucket first (which closes a connection
+   * that goes on), then its address's, which no reconnect refills.
+   */
+  admit(session: Session, now: number): 'ok' | 'refuse' | 'close' {
+    const verdict = session.bucket.take(now);
+    if (verdict !== 'ok') return verdict;
+    return this.addresses.requests.take(session.address, now) ? 'ok' : 'refuse';
   }
 
   /** Runs a request after the session's earlier ones; errors are the caller's to render. */
@@ -176,7 +203,10 @@ export class Chat {
     if (rawName === undefined && !session.claimed) {
       // A guest keeps one guest name per token, so a reconnect does not make a new person.
       const guest = GUEST_PREFIX + this.deps.guestSuffix(token);
-      if (guest !== session.key) this.rename(session, guest, guest, undefined);
+      if (guest === session.key) return { name: session.name, token, direct: [] };
+      // A new token in a room is a rename everyone there is told of.
+      if (this.inPublicRoom(session) && !this.takeName(session)) throw namesLimited();
+      this.rename(session, guest, guest, undefined);
       return { name: session.name, token, direct: [] };
     }
     const hash = this.deps.hashToken(token);
@@ -203,9 +233,33 @@ export class Chat {
     ) {
       throw new ChatError('NAME_TAKEN');
     }
-    const claim = await this.read(() =>
-      this.deps.log.claimName(n.key, look, hash, this.deps.clock.now()),
-    );
+    // The address pays for a name reserved anew (kept for ever) or a change announced in a
+    // room; taking back one's own name on a fresh connection is free, so reconnects cost nothing.
+    const announced = this.inPublicRoom(session);
+    let charged = false;
+    if (n.key !== session.key) {
+      charged = this.takeName(session);
+      // With nothing left, only a name already reserved may be asked for: the claim below
+      // then reserves nothing, and says whether it is this token's.
+      if (
+        !charged &&
+        (announced || (await this.read(() => this.deps.log.nameHolder(n.key))) === null)
+      ) {
+        throw namesLimited();
+      }
+    }
+    let claim: Awaited<ReturnType<Log['claimName']>>;
+    try {
+      claim = await this.read(() =>
+        this.deps.log.claimName(n.key, look, hash, this.deps.clock.now()),
+      );
+    } catch (e) {
+      if (charged) this.addresses.names.give(session.address, this.deps.clock.now());
+      throw e;
+    }
+    if (charged && claim !== 'claimed' && (claim !== 'owned' || !announced)) {
+      this.addresses.names.give(session.address, this.deps.clock.now());
+    }
     if (claim === 'reserved') throw new ChatError('NAME_RESERVED');
     if (claim === 'confusable') {
       throw new ChatError('NAME_RESERVED', 'That name looks like one already taken; pick another.');
@@ -219,6 +273,14 @@ export class Chat {
       token,
       direct: direct.map((id) => labelFor(new Room(id, pairOf(id)), n.key)),
     };
+  }
+
+  private takeName(session: Session): boolean {
+    return this.addresses.names.take(session.address, this.deps.clock.now());
+  }
+
+  private inPublicRoom(session: Session): boolean {
+    return session.subs.some((s) => !s.room.direct);
   }
 
   /**
@@ -349,6 +411,10 @@ export class Chat {
     const counted = r.direct ? session.subs : session.subs.filter((s) => !s.room.direct);
     if (counted.length >= this.deps.limits.roomsPerConnection)
       throw new ChatError('TOO_MANY_ROOMS');
+    if (!r.direct) {
+      await this.admitJoin(session, r.id);
+      if (session.closed) return;
+    }
     const room = this.room(r.id, r.direct);
     const sub = this.subscribe(session, room, r.label, 0, true);
     let latest: number;
@@ -360,10 +426,40 @@ export class Chat {
     }
     if (session.sub(r.id) !== sub) return;
     room.lastSeq = Math.max(room.lastSeq, latest);
+    if (!r.direct && latest > 0) this.index.touch(r.id, this.deps.clock.now(), true);
     sub.cursor = since === undefined ? latest : Math.min(since, latest);
     if (r.direct) this.addParticipants(room, r.direct);
     onJoined({ id: r.id, label: r.label, lastSeq: latest, room });
     await this.catchUp(session, sub);
+  }
+
+  /**
+   * A join tells every member, and its leave will too: the address pays for both at once. A
+   * room not in the list (new, or unlisted after idling) also takes a new room from the
+   * address's and the instance's allowance.
+   */
+  private async admitJoin(session: Session, id: string): Promise<void> {
+    await this.loadIndex();
+    const { addresses } = this;
+    const now = this.deps.clock.now();
+    // Another tab of a name already in the room announces nothing, and costs nothing.
+    const present = this.rooms.get(id)?.displayOf(session.key) !== undefined;
+    if (!present && !addresses.joins.take(session.address, now)) {
+      throw new ChatError('RATE_LIMITED', 'Too many joins from your address; wait a minute.');
+    }
+    if (this.index.has(id)) return;
+    if (!addresses.newRooms.take(session.address, now)) {
+      if (!present) addresses.joins.give(session.address, now);
+      throw new ChatError(
+        'ROOM_LIMIT',
+        'Too many new rooms from your address; join an existing one or try later.',
+      );
+    }
+    if (!addresses.instanceRooms.take(INSTANCE, now)) {
+      addresses.newRooms.give(session.address, now);
+      if (!present) addresses.joins.give(session.address, now);
+      throw new ChatError('ROOM_LIMIT');
+    }
   }
 
   private subscribe(
@@ -376,6 +472,7 @@ export class Chat {
     const sub: Subscription = { room, label, cursor, catchingUp, lastTyping: 0 };
     room.subs.set(session, sub);
     session.addSub(sub);
+    if (!room.direct) this.index.touch(room.id, this.deps.clock.now(), false);
     if (this.enterRoom(room, session.key, session.name)) {
       this.presence(room, session, session.name, 'join');
     }
@@ -408,7 +505,12 @@ export class Chat {
   }
 
   private dropIfIdle(room: Room): void {
-    if (room.idle) this.rooms.delete(room.id);
+    if (!room.idle) return;
+    this.rooms.delete(room.id);
+    if (room.direct || room.id === LOBBY) return;
+    // A room with no message is listed only while someone is in it; a stored one idles.
+    if (this.index.isStored(room.id)) this.index.touch(room.id, this.deps.clock.now(), true);
+    else this.index.remove(room.id);
   }
 
   /** A local session of a name enters a room; other nodes hear of the name's first one. */
@@ -484,13 +586,48 @@ export class Chat {
     }
   }
 
-  async roomList(): Promise<RoomInfo[]> {
-    const stored = await this.read(() => this.deps.log.rooms());
-    const names = new Set([LOBBY, ...stored.map((r) => r.room)]);
-    for (const room of this.rooms.values()) if (!room.direct) names.add(room.id);
-    return [...names]
-      .map((room) => ({ room, members: this.rooms.get(room)?.memberCount ?? 0 }))
-      .sort((a, b) => b.members - a.members || a.room.localeCompare(b.room));
+  /**
+   * A page of the room list in name order: at most `limit` rooms after the room `after`, how
+   * many follow, and the `after` of the next page when some do.
+   */
+  async roomList(
+    after?: string,
+    limit: number = ROOM_PAGE_DEFAULT,
+  ): Promise<{ rooms: RoomInfo[]; next?: string; remaining: number }> {
+    await this.loadIndex();
+    this.expireRooms();
+    const page = this.index.page(after, Math.min(Math.max(limit, 1), ROOM_PAGE_MAX));
+    const rooms = page.ids.map((room) => ({
+      room,
+      members: this.rooms.get(room)?.memberCount ?? 0,
+    }));
+    const last = rooms[rooms.length - 1];
+    return page.remaining > 0 && last
+      ? { rooms, next: last.room, remaining: page.remaining }
+      : { rooms, remaining: 0 };
+  }
+
+  /** Reads the stored rooms into the list once (again after a bus resync); a failure retries. */
+  private loadIndex(reload = false): Promise<void> {
+    if (this.indexLoaded && !reload) return this.indexLoaded;
+    const loading = this.read(() => this.deps.log.rooms()).then((rows) => {
+      for (const r of rows) this.index.touch(r.room, r.lastTs, true);
+    });
+    this.indexLoaded = loading;
+    loading.catch(() => {
+      if (this.indexLoaded === loading) this.indexLoaded = undefined;
+    });
+    return loading;
+  }
+
+  private expireRooms(): void {
+    const now = this.deps.clock.now();
+    if (now - this.lastExpiry < ROOM_EXPIRY_EVERY_MS) return;
+    this.lastExpiry = now;
+    this.index.expire(
+      now - this.deps.limits.roomIdleMs,
+      (id) => id === LOBBY || !(this.rooms.get(id)?.idle ?? true),
+    );
   }
 
   async who(session: Session, label: string): Promise<{ label: string; members: string[] }> {
@@ -548,6 +685,10 @@ export class Chat {
     if (!isValidText(text)) throw new ChatError('TEXT_INVALID');
     const r = await this.resolve(session, label);
     if (!r.direct && !session.sub(r.id)) throw new ChatError('NOT_IN_ROOM');
+    // Stored text is kept for ever: the address has a budget of it, however many connections.
+    if (!this.addresses.bytes.take(session.address, this.deps.clock.now(), utf8Length(text))) {
+      throw new ChatError('RATE_LIMITED', 'Too much text from your address; wait a few minutes.');
+    }
     const draft = { room: r.id, cid, from: session.name, text, me, direct: r.direct };
     const message = await new Promise<ChatMessage>((resolve, reject) => {
       this.pending.push({ draft, label: r.label, resolve, reject });
@@ -677,6 +818,7 @@ export class Chat {
     const room = this.busRoom(id, [key]);
     if (!room) return;
     if (event === 'join') {
+      if (!room.direct) this.index.touch(id, this.deps.clock.now(), false);
       if (room.addRemote(key, name, node)) this.presence(room, undefined, name, 'join');
       if (room.direct) void this.addParticipantsFromStore(room, room.direct, key);
     } else {
@@ -766,6 +908,8 @@ export class Chat {
 
   /** After the bus was cut off: read every local room's last sequence from the store. */
   async resync(): Promise<void> {
+    // Rooms other nodes made while the bus was away are in the store.
+    await this.loadIndex(true).catch(() => undefined);
     for (const room of [...this.rooms.values()]) {
       if (room.subs.size === 0) continue;
       const last = await this.read(() => this.deps.log.lastSeq(room.id));
@@ -796,6 +940,7 @@ export class Chat {
     let room = this.rooms.get(message.room);
     const pair = pairOf(message.room);
     if (pair) room = this.subscribeParticipants(room, message, pair);
+    if (!pair) this.index.touch(message.room, message.ts, true);
     if (!room) return;
     if (message.seq > room.lastSeq) room.lastSeq = message.seq;
     const started = this.deps.clock.monotonic();
@@ -929,4 +1074,8 @@ function pairOf(id: string): [string, string] | undefined {
   if (!id.startsWith('@')) return undefined;
   const space = id.indexOf(' ');
   return space < 0 ? undefined : [id.slice(1, space), id.slice(space + 1)];
+}
+
+function namesLimited(): ChatError {
+  return new ChatError('RATE_LIMITED', 'Too many new names from your address; wait a while.');
 }

@@ -1,5 +1,7 @@
 // The chat itself, free of I/O: the server gives it a store, a bus, a clock and connections.
 export { Chat } from './chat.js';
+export { addressKey } from './address.js';
+export { KeyedBuckets } from './keyed-buckets.js';
 export type { Session } from './session.js';
 export type {
   Bell,

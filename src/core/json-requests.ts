@@ -98,7 +98,12 @@ async function run(
       return;
     }
     case 'rooms':
-      session.event({ type: 'result', id, of: 'rooms', rooms: await chat.roomList() });
+      session.event({
+        type: 'result',
+        id,
+        of: 'rooms',
+        ...(await chat.roomList(req.after, req.limit)),
+      });
       return;
     case 'who': {
       const w = await chat.who(session, req.room);

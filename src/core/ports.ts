@@ -32,7 +32,7 @@ export interface Frame {
 /** A connection as the core sees it. */
 export interface Peer {
   readonly codec: 'json' | 'text';
-  /** Remote address, for logs. */
+  /** The client's address: for logs, and the key its limits are kept under. */
   readonly address: string;
   send(frame: Frame): void;
   close(code: number, reason: string): void;
@@ -69,8 +69,11 @@ export interface Log {
   before(room: string, before: number, limit: number): Promise<ChatMessage[]>;
   /** The room's last sequence number, 0 when it has none. */
   lastSeq(room: string): Promise<number>;
-  /** Rooms that have messages, with their last sequence numbers (direct ones left out). */
-  rooms(): Promise<{ room: string; lastSeq: number }[]>;
+  /**
+   * Rooms that have messages, with their last sequence numbers and the time of their last
+   * message (direct ones left out).
+   */
+  rooms(): Promise<{ room: string; lastSeq: number; lastTs: number }[]>;
   /** Direct conversation rooms that this name key takes part in. */
   directRooms(key: string): Promise<string[]>;
   /**
@@ -138,6 +141,22 @@ export interface Limits {
   presenceNoticeLimit: number;
   /** A node not heard from for this long is taken for dead and its members leave. */
   nodeTimeoutMs: number;
+  /** Requests per second per client address, over all its connections. */
+  addressRatePerSecond: number;
+  addressRateBurst: number;
+  /** Bytes of message text one address may send per hour. */
+  addressBytesPerHour: number;
+  /** Joins per minute per address (each pays for its leave too: presence goes to everyone). */
+  addressJoinsPerMinute: number;
+  /** Names taken anew, and name changes made in a room, per hour per address. */
+  addressNamesPerHour: number;
+  /** New rooms per hour per address, and for the whole instance. */
+  addressRoomsPerHour: number;
+  roomsPerHour: number;
+  /** An empty room with no message for this long leaves the room list (its history stays). */
+  roomIdleMs: number;
+  /** Most addresses whose buckets are remembered at once (least recently used go first). */
+  addressTableSize: number;
 }
 
 export const DEFAULT_LIMITS: Limits = {
@@ -151,6 +170,15 @@ export const DEFAULT_LIMITS: Limits = {
   renamesPerMinute: 5,
   nodeTimeoutMs: 15_000,
   presenceNoticeLimit: 200,
+  addressRatePerSecond: 30,
+  addressRateBurst: 60,
+  addressBytesPerHour: 2 * 1024 * 1024,
+  addressJoinsPerMinute: 60,
+  addressNamesPerHour: 30,
+  addressRoomsPerHour: 10,
+  roomsPerHour: 300,
+  roomIdleMs: 30 * 24 * 60 * 60 * 1000,
+  addressTableSize: 50_000,
 };
 
 export interface CoreDeps {

@@ -2,6 +2,7 @@
 
 import { jsonFrame, frame } from './frames.js';
 import type { Frame, Peer } from './ports.js';
+import { addressKey } from './address.js';
 import { TokenBucket } from './rate-limit.js';
 import type { Room } from './room.js';
 import type { ServerEvent } from '../protocol/index.js';
@@ -39,6 +40,8 @@ export class Session {
   /** Name changes, limited per minute; made on the first change. */
   renames: TokenBucket | undefined;
   readonly bucket: TokenBucket;
+  /** The key of the client's address limits (an IPv6 address by its /64). */
+  readonly address: string;
 
   constructor(
     readonly id: number,
@@ -49,6 +52,7 @@ export class Session {
     this.name = guestName;
     this.key = guestName.toLowerCase();
     this.bucket = bucket;
+    this.address = addressKey(peer.address);
   }
 
   /** The subscription to a room, by its id. */

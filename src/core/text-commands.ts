@@ -13,6 +13,9 @@ import {
 import type { Chat } from './chat.js';
 import type { Session } from './session.js';
 
+/** A terminal shows a screenful of rooms, not the whole list. */
+const TEXT_ROOM_PAGE = 50;
+
 /** Joins the lobby for a new text connection, so the tutorial's clients talk at once. */
 export function startText(chat: Chat, session: Session, onError: (e: unknown) => void): void {
   chat.serve(session, () =>
@@ -102,8 +105,11 @@ async function run(
       return;
     }
     case 'rooms': {
-      const rooms = await chat.roomList();
-      session.line(['Rooms:', ...rooms.map((r) => `  #${r.room} (${r.members})`)].join('\n'));
+      const { rooms, remaining } = await chat.roomList(undefined, TEXT_ROOM_PAGE);
+      const more = remaining > 0 ? [`  ...and ${remaining} more`] : [];
+      session.line(
+        ['Rooms:', ...rooms.map((r) => `  #${r.room} (${r.members})`), ...more].join('\n'),
+      );
       return;
     }
     case 'who': {

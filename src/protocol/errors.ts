@@ -35,6 +35,9 @@ export const ERRORS = {
     message: 'A client message id is 1 to 64 characters of letters, digits, - and _.',
   },
   TOO_MANY_ROOMS: { message: 'You are in too many rooms; leave one first.' },
+  ROOM_LIMIT: {
+    message: 'Too many new rooms were made lately; join an existing one or try later.',
+  },
   RATE_LIMITED: { message: 'Too many messages; slow down.' },
   STORE_UNAVAILABLE: { message: 'The message could not be stored; it was not sent. Try again.' },
   NAME_REQUIRED: { message: 'Take a name first (/nick NAME) to send direct messages.' },

@@ -62,8 +62,15 @@ const DECODERS: Record<RequestType, (o: Obj, id: string | undefined) => ClientRe
       return null;
     return { type: 'history', id, room, before, limit };
   },
-  rooms(_o, id) {
-    return { type: 'rooms', id };
+  rooms(o, id) {
+    const after = has(o, 'after') ? str(o, 'after') : undefined;
+    const limit = has(o, 'limit') ? o['limit'] : undefined;
+    if (
+      (has(o, 'after') && (after === undefined || after.length > ID_MAX)) ||
+      (limit !== undefined && !nonNegInt(limit))
+    )
+      return null;
+    return { type: 'rooms', id, after, limit };
   },
   who(o, id) {
     const room = str(o, 'room');

@@ -61,10 +61,13 @@ export interface HistoryRequest {
   before?: number;
   limit?: number;
 }
-/** List rooms with member counts. */
+/** List rooms with member counts, a page at a time in name order: the rooms after `after`. */
 export interface RoomsRequest {
   type: 'rooms';
   id?: string;
+  after?: string;
+  /** At most this many (100 when absent, 500 at most). */
+  limit?: number;
 }
 /** List a room's members. */
 export interface WhoRequest {
@@ -166,6 +169,10 @@ export interface RoomsResult {
   id?: string;
   of: 'rooms';
   rooms: RoomInfo[];
+  /** When more rooms follow: the `after` that asks for the next page. */
+  next?: string;
+  /** How many rooms follow this page. */
+  remaining: number;
 }
 export interface WhoResult {
   type: 'result';

@@ -3,6 +3,7 @@
 
 import { parseArgs } from 'node:util';
 import { join } from 'node:path';
+import { TEXT_MAX_BYTES } from '../protocol/index.js';
 import { TrustedProxies, TrustProxyError, type ForwardedHeader } from './client-address.js';
 
 export interface Config {
@@ -41,6 +42,17 @@ export interface Config {
   roomsPerConnection: number;
   presenceNoticeLimit: number;
   renamesPerMinute: number;
+  /** Limits per client address, over all its connections and reconnects. */
+  addressRatePerSecond: number;
+  addressRateBurst: number;
+  addressBytesPerHour: number;
+  addressJoinsPerMinute: number;
+  addressNamesPerHour: number;
+  addressRoomsPerHour: number;
+  addressHandshakesPerMinute: number;
+  /** New rooms per hour for the whole instance. */
+  roomsPerHour: number;
+  roomIdleDays: number;
   /** Largest HTTP header block accepted on a request or upgrade. */
   maxHeaderBytes: number;
   /** A handshake whose headers take longer than this is dropped. */
@@ -241,6 +253,69 @@ export const SETTINGS: Setting[] = [
     help: 'name changes per minute per connection',
   },
   {
+    key: 'addressRatePerSecond',
+    flag: 'address-rate',
+    env: 'PARLEY_ADDRESS_RATE',
+    kind: 'int',
+    help: 'requests per second per client address, over all its connections',
+  },
+  {
+    key: 'addressRateBurst',
+    flag: 'address-rate-burst',
+    env: 'PARLEY_ADDRESS_RATE_BURST',
+    kind: 'int',
+    help: 'requests allowed at once per client address',
+  },
+  {
+    key: 'addressBytesPerHour',
+    flag: 'address-bytes-per-hour',
+    env: 'PARLEY_ADDRESS_BYTES_PER_HOUR',
+    kind: 'int',
+    help: 'bytes of message text per hour per client address (at least 16384, one longest message)',
+  },
+  {
+    key: 'addressJoinsPerMinute',
+    flag: 'address-joins',
+    env: 'PARLEY_ADDRESS_JOINS',
+    kind: 'int',
+    help: 'room joins per minute per client address',
+  },
+  {
+    key: 'addressNamesPerHour',
+    flag: 'address-names-per-hour',
+    env: 'PARLEY_ADDRESS_NAMES_PER_HOUR',
+    kind: 'int',
+    help: 'names taken anew, and name changes in a room, per hour per client address',
+  },
+  {
+    key: 'addressRoomsPerHour',
+    flag: 'address-rooms-per-hour',
+    env: 'PARLEY_ADDRESS_ROOMS_PER_HOUR',
+    kind: 'int',
+    help: 'new rooms per hour per client address',
+  },
+  {
+    key: 'roomsPerHour',
+    flag: 'rooms-per-hour',
+    env: 'PARLEY_ROOMS_PER_HOUR',
+    kind: 'int',
+    help: 'new rooms per hour on the whole instance',
+  },
+  {
+    key: 'roomIdleDays',
+    flag: 'room-idle-days',
+    env: 'PARLEY_ROOM_IDLE_DAYS',
+    kind: 'int',
+    help: 'days an empty room with no message stays in the room list (its history is kept)',
+  },
+  {
+    key: 'addressHandshakesPerMinute',
+    flag: 'address-handshakes',
+    env: 'PARLEY_ADDRESS_HANDSHAKES',
+    kind: 'int',
+    help: 'WebSocket connections opened per minute per client address; more get HTTP 429',
+  },
+  {
     key: 'maxHeaderBytes',
     flag: 'max-header-bytes',
     env: 'PARLEY_MAX_HEADER_BYTES',
@@ -330,6 +405,15 @@ export const DEFAULTS: Config = {
   roomsPerConnection: 50,
   presenceNoticeLimit: 200,
   renamesPerMinute: 5,
+  addressRatePerSecond: 30,
+  addressRateBurst: 60,
+  addressBytesPerHour: 2 * 1024 * 1024,
+  addressJoinsPerMinute: 60,
+  addressNamesPerHour: 30,
+  addressRoomsPerHour: 10,
+  addressHandshakesPerMinute: 60,
+  roomsPerHour: 300,
+  roomIdleDays: 30,
   maxHeaderBytes: 8192,
   handshakeTimeoutMs: 10_000,
   historyBound: 500,
@@ -432,6 +516,10 @@ function check(c: Config): Config {
   }
   if (c.maxMessageBytes > 16 * 1024 * 1024)
     throw new ConfigError('--max-message-bytes: at most 16 MiB');
+  if (c.addressBytesPerHour < TEXT_MAX_BYTES)
+    throw new ConfigError(
+      `--address-bytes-per-hour: at least ${TEXT_MAX_BYTES}, one longest message`,
+    );
   return { ...c, store: c.store || `sqlite:${join(c.dataDir, 'parley.db')}` };
 }
 

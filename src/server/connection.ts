@@ -123,7 +123,7 @@ export class Connection extends Outlet implements Peer, Beating {
     if (isBinary) return this.close(1003, 'BINARY_UNSUPPORTED');
     const { chat, log, onError } = this.shared;
     const session = this.session;
-    const verdict = session.bucket.take(Date.now());
+    const verdict = chat.admit(session, Date.now());
     if (verdict === 'close') {
       log.warn('refused', { address: this.address, reason: 'rate limit, policy close' });
       chat.telemetry.refused('POLICY_VIOLATION');

@@ -5,7 +5,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import { SUBPROTOCOL } from '../protocol/index.js';
-import type { Chat } from '../core/index.js';
+import { addressKey, KeyedBuckets, type Chat } from '../core/index.js';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
@@ -27,9 +27,14 @@ function destroyOnError(this: Duplex): void {
   this.destroy();
 }
 
-function refuse(socket: Duplex, status: number, text: string): void {
-  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+function refuse(socket: Duplex, status: number, text: string, headers = ''): void {
+  socket.end(
+    `HTTP/1.1 ${status} ${text}\r\n${headers}Connection: close\r\nContent-Length: 0\r\n\r\n`,
+  );
 }
+
+/** Most addresses whose handshake rate is remembered at once. */
+const HANDSHAKE_TABLE_SIZE = 50_000;
 
 export function createGateway(
   chat: Chat,
@@ -39,13 +44,20 @@ export function createGateway(
   schedule: FlushSchedule,
   pagePort: () => number,
 ): Gateway {
+  // Both keyed by addressKey: an IPv6 host counts once for its whole /64.
   const perAddress = new Map<string, number>();
+  const handshakes = new KeyedBuckets(
+    config.addressHandshakesPerMinute,
+    60_000,
+    HANDSHAKE_TABLE_SIZE,
+  );
   const addressOf = clientAddressResolver(addressOptions(config));
   const hostAllowed = hostCheck(config.allowedHosts, config.allowedOrigins);
   const release = (address: string) => {
-    const n = (perAddress.get(address) ?? 1) - 1;
-    if (n > 0) perAddress.set(address, n);
-    else perAddress.delete(address);
+    const key = addressKey(address);
+    const n = (perAddress.get(key) ?? 1) - 1;
+    if (n > 0) perAddress.set(key, n);
+    else perAddress.delete(key);
   };
   const heartbeat = new Heartbeat<Connection>(config.heartbeatMs, (c) => {
     log.info('disconnect', { address: c.address, reason: 'heartbeat timeout' });
@@ -85,13 +97,22 @@ export function createGateway(
         metrics.handshakesRefused.inc({ reason: 'origin' });
         return refuse(socket, 403, 'Forbidden');
       }
-      const open = perAddress.get(address) ?? 0;
+      const key = addressKey(address);
+      const open = perAddress.get(key) ?? 0;
       if (open >= config.connectionsPerAddress) {
         log.warn('refused', { address, reason: 'connections per address' });
         metrics.handshakesRefused.inc({ reason: 'connections-per-address' });
         return refuse(socket, 429, 'Too Many Requests');
       }
-      perAddress.set(address, open + 1);
+      // Reconnecting in a loop would otherwise churn presence and guest names for free.
+      const now = Date.now();
+      if (!handshakes.take(key, now)) {
+        const wait = Math.max(1, Math.ceil(handshakes.waitMs(key, now) / 1000));
+        log.warn('refused', { address, reason: 'handshakes per minute' });
+        metrics.handshakesRefused.inc({ reason: 'handshakes-per-address' });
+        return refuse(socket, 429, 'Too Many Requests', `Retry-After: ${wait}\r\n`);
+      }
+      perAddress.set(key, open + 1);
       let accepted = false;
       // With no verifyClient, ws completes or refuses the upgrade before handleUpgrade returns.
       wss.handleUpgrade(req, socket, head, (ws) => {

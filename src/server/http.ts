@@ -152,7 +152,14 @@ async function handle(deps: HttpDeps, req: IncomingMessage, res: ServerResponse)
     }
     return send(res, 200, deps.metrics.contentType, await deps.metrics.metrics());
   }
-  if (path === '/api/rooms') return json(res, 200, { rooms: await deps.chat.roomList() });
+  if (path === '/api/rooms') {
+    const limit = intParam(url, 'limit');
+    const after = url.searchParams.get('after') ?? undefined;
+    if (limit === null || (after !== undefined && after.length > 64)) {
+      return fail(res, 400, 'BAD_REQUEST', 'limit is a whole number; after is a room name.');
+    }
+    return json(res, 200, await deps.chat.roomList(after, limit));
+  }
   const m = /^\/api\/rooms\/([^/]+)\/messages$/.exec(path);
   if (m) {
     const before = intParam(url, 'before');

@@ -374,10 +374,16 @@ export async function openPostgresStore(
     async rooms() {
       open();
       // COLLATE "C" orders by code point, as SQLite does, whatever the database's locale.
-      const res = await pool.query<{ room: string; last_seq: string }>(
-        `SELECT room, last_seq FROM ${t.rooms} WHERE dm_a IS NULL ORDER BY room COLLATE "C"`,
+      const res = await pool.query<{ room: string; last_seq: string; ts: string | null }>(
+        `SELECT r.room, r.last_seq, m.ts FROM ${t.rooms} r
+           LEFT JOIN ${t.messages} m ON m.room = r.room AND m.seq = r.last_seq
+           WHERE r.dm_a IS NULL ORDER BY r.room COLLATE "C"`,
       );
-      return res.rows.map((r) => ({ room: r.room, lastSeq: Number(r.last_seq) }));
+      return res.rows.map((r) => ({
+        room: r.room,
+        lastSeq: Number(r.last_seq),
+        lastTs: Number(r.ts ?? 0),
+      }));
     },
     async directRooms(key) {
       open();

@@ -246,9 +246,11 @@ export function openSqliteStore(file: string, synchronous: Synchronous = 'NORMAL
     before: db.prepare<[string, number, number], Row>(
       'SELECT * FROM messages WHERE room = ? AND seq < ? ORDER BY seq DESC LIMIT ?',
     ),
-    rooms: db.prepare<[], { room: string; seq: number }>(
-      'SELECT room, (SELECT coalesce(max(seq), 0) FROM messages m WHERE m.room = r.room) AS seq ' +
-        'FROM rooms r WHERE dm_a IS NULL ORDER BY room',
+    rooms: db.prepare<[], { room: string; seq: number; ts: number }>(
+      'SELECT r.room, coalesce(m.seq, 0) AS seq, coalesce(m.ts, 0) AS ts FROM rooms r ' +
+        'LEFT JOIN messages m ON m.room = r.room AND m.seq = ' +
+        '(SELECT max(seq) FROM messages l WHERE l.room = r.room) ' +
+        'WHERE r.dm_a IS NULL ORDER BY r.room',
     ),
     direct: db.prepare<[string, string], { room: string }>(
       'SELECT room FROM rooms WHERE dm_a = ? UNION SELECT room FROM rooms WHERE dm_b = ?',
@@ -311,7 +313,8 @@ export function openSqliteStore(file: string, synchronous: Synchronous = 'NORMAL
     before: (room, before, limit) =>
       later(() => q.before.all(room, before, limit).map(toMessage).reverse()),
     lastSeq: (room) => later(() => q.lastSeq.get(room)?.seq ?? 0),
-    rooms: () => later(() => q.rooms.all().map((r) => ({ room: r.room, lastSeq: r.seq }))),
+    rooms: () =>
+      later(() => q.rooms.all().map((r) => ({ room: r.room, lastSeq: r.seq, lastTs: r.ts }))),
     directRooms: (key) => later(() => q.direct.all(key, key).map((r) => r.room)),
     claimName: (key, skeleton, hash, now) =>
       later(() => claimTx.immediate(key, skeleton, hash, now)),
