@@ -11,6 +11,7 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 import WebSocket from 'ws';
 import { startParley, type RunningServer } from '../src/server/app.js';
 import type { Config } from '../src/server/config.js';
+import { LENIENT_ADDRESS_LIMITS } from './helpers.js';
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 /** Bound on every wait for something the page should show soon. */
@@ -331,12 +332,14 @@ export async function withPageServer(
 ): Promise<void> {
   assertPageBuilt();
   const dataDir = await mkdtemp(join(tmpdir(), 'parley-browser-'));
+  // The pages and the bots all come from 127.0.0.1; each connection keeps its default limits.
   const options = {
     wsPort: 0,
     httpPort: 0,
     host: '127.0.0.1',
     logLevel: 'warn',
     dataDir,
+    ...LENIENT_ADDRESS_LIMITS,
     ...overrides,
   } as const;
   let server = await startParley(options);

@@ -177,7 +177,12 @@ test('two nodes: direct presence crosses them for the participants only; forged 
     const bob = await named(n2, 'bob');
     const eve = await named(n1, 'eve');
     await joinMembers(eve, 'lobby');
-    assert.deepEqual(await joinMembers(bob, '@ann'), ['bob']);
+    // ann may be listed already, if n1 has put her in and said so; bob always is.
+    const first = await joinMembers(bob, '@ann');
+    assert.ok(
+      first.includes('bob') && first.every((m) => m === 'ann' || m === 'bob'),
+      String(first),
+    );
     // Once n1 has heard of bob in the conversation, ann's join lists him.
     await membersBecome(ann, '@bob', ['ann', 'bob']);
     await bob.event('presence', (e) => e.room === '@ann' && e.name === 'ann' && e.event === 'join');
