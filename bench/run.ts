@@ -10,7 +10,7 @@
 //        [--idle-protocol json|text] [--client ws|raw] [--postgres URL] [--redis URL]
 //        [--out FILE]
 
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
   closeSync,
@@ -43,7 +43,9 @@ import type {
   RunResult,
   SettleResult,
 } from './ipc.js';
-import { summarizeProfile, type ProfileSummary } from './profile.js';
+import { type ProfileSummary, summarizeProfile } from './profile.js';
+import { median, sum } from './stats.js';
+import { fmt, note, reason, redactArg } from './format.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const benchDir = join(root, 'bench');
@@ -636,11 +638,6 @@ function hostPort(url: string, port: number): string {
   }
 }
 
-function reason(err: unknown): string {
-  if (err instanceof AggregateError && err.errors.length > 0) return reason(err.errors[0]);
-  return err instanceof Error ? err.message || err.name : String(err);
-}
-
 function pgPool(opts: Options): pg.Pool {
   const pool = new pg.Pool({
     connectionString: opts.postgres,
@@ -941,13 +938,6 @@ interface SideResult {
 }
 
 type Memory = { heapUsed: number };
-
-const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
-
-/** `//user:secret@` becomes `//user:***@`, for what goes into logs and results. */
-function redactArg(a: string): string {
-  return a.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
-}
 
 /** A side whose servers and load generator are up and whose clients are connected and warm. */
 interface OpenSide {
@@ -1316,26 +1306,6 @@ async function slowConsumers(metricsUrl: string): Promise<number> {
 }
 
 // ---- reporting --------------------------------------------------------------------------------
-
-function median(xs: number[]): number {
-  const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
-  if (s.length === 0) return NaN;
-  const m = Math.floor(s.length / 2);
-  const at = (i: number) => s[i] ?? NaN;
-  return s.length % 2 ? at(m) : (at(m - 1) + at(m)) / 2;
-}
-
-function fmt(x: number, digits = 2): string {
-  if (!Number.isFinite(x)) return '-';
-  return x.toLocaleString('en-US', {
-    minimumFractionDigits: digits,
-    maximumFractionDigits: digits,
-  });
-}
-
-function note(line: string): void {
-  process.stdout.write(`  ${line}\n`);
-}
 
 interface Row {
   label: string;
