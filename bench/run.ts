@@ -11,27 +11,20 @@
 //        [--out FILE]
 
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import {
   closeSync,
-  copyFileSync,
-  cpSync,
-  existsSync,
   mkdirSync,
   mkdtempSync,
   openSync,
   readdirSync,
   readFileSync,
   rmSync,
-  statSync,
-  symlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
-import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { join, relative } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import type {
@@ -46,220 +39,17 @@ import type {
 import { type ProfileSummary, summarizeProfile } from './profile.js';
 import { median, sum } from './stats.js';
 import { fmt, note, reason, redactArg } from './format.js';
-
-const root = fileURLToPath(new URL('..', import.meta.url));
-const benchDir = join(root, 'bench');
-const resultsDir = join(benchDir, 'results');
-const hook = join(benchDir, 'server-hook.mjs');
-/**
- * This run's scratch folder, outside the tree (so linters never see it): the copy of Parley's
- * code and the servers' data folders. Removed at exit; a run that was killed leaves its folder,
- * and the next run removes it.
- */
-const runDir = join(tmpdir(), `parley-bench-${process.pid}`);
-const snapshotDir = join(runDir, 'snapshot');
-
-function removeStaleRunDirs(): void {
-  for (const name of readdirSync(tmpdir())) {
-    const m = /^parley-bench-(\d+)$/.exec(name);
-    if (!m || Number(m[1]) === process.pid) continue;
-    try {
-      process.kill(Number(m[1]), 0);
-    } catch {
-      rmSync(join(tmpdir(), name), { recursive: true, force: true });
-    }
-  }
-}
+import { benchDir, hook, resultsDir, root, runDir, snapshotDir } from './paths.js';
+import { type Options, parseOptions, type ServerKind, USAGE } from './options.js';
+import { removeStaleRunDirs, snapshotParley } from './snapshot.js';
 
 // ---- options ----------------------------------------------------------------------------------
 
-interface Options {
-  quick: boolean;
-  scenarios: string[];
-  servers: ServerKind[];
-  windows: number;
-  windowMs: number;
-  warmupMs: number;
-  serverFrom: 'dist' | 'src';
-  profile: boolean;
-  pin: boolean;
-  idleProtocol: 'text' | 'json';
-  client: 'raw' | 'ws';
-  gatherMs: number;
-  parleyArgs: string[];
-  maxWaitPct: number;
-  retries: number;
-  out: string;
-  deadlineS: number;
-  /** The cluster scenario's PostgreSQL database (each side gets a fresh schema in it). */
-  postgres: string;
-  /** The cluster scenario's Redis (each side gets a fresh pub/sub channel on it). */
-  redis: string;
-}
-
-type ServerKind = 'parley' | 'plain' | 'prefab';
 const SERVER_NAMES: Record<ServerKind, string> = {
   parley: 'Parley',
   plain: 'plain ws',
   prefab: 'prefab ref',
 };
-
-const DEFAULT_POSTGRES = 'postgres://postgres@127.0.0.1:5432/test';
-const DEFAULT_REDIS = 'redis://127.0.0.1:6379';
-
-const USAGE = `usage: node --import tsx bench/run.ts [options]
-  --quick                  smaller scenarios and shorter windows (about 3-4 minutes)
-  --scenario NAME[,NAME]   run only these (prefixes work): ${'one-room-2000, one-room-1000, rooms-50x40, idle-10000, cluster-2,'}
-                           slow-base, slow-stalled (--scenario slow runs both), attack
-                           (bench/attack.ts: one hostile address, default limits, bystanders)
-                           (cluster-2: Parley on PostgreSQL + Redis, 1 node against 2 nodes;
-                           --scenario cluster runs only it)
-  --servers parley,plain   which servers to run (default both); add prefab for the reference
-                           server bench/prefab-ws-server.ts (pre-framed, one write per turn)
-  --gather-ms N            prefab only: coalesce for N ms before writing (default 0: per turn)
-  --parley-args "ARGS"     more flags for Parley, e.g. "--sqlite-synchronous NORMAL"
-  --windows N              measured windows per scenario and server (default 3)
-  --window-ms MS           length of one measured window (default 10000, quick 3000)
-  --server-from dist|src   Parley from dist/ (built) or src/ through tsx (default: dist when fresh)
-  --profile                add one more window per server under the V8 CPU profiler, left out of
-                           the medians; profiles go to bench/results/prof/
-  --idle-protocol text|json  how idle clients connect to Parley: text (default) lands in the
-                           lobby, as the plain server's clients are all in its broadcast set;
-                           json asks for the parley.v1 subprotocol and joins nothing
-  --client ws|raw          load-generator clients: the ws package's client (default), or raw:
-                           frames walked in place on a plain socket (same cost here: the
-                           kernel and Node's socket reads dominate)
-  --max-wait-pct P         a window in which the server or the load generator waited for a CPU
-                           (other processes' turn) more than P% of the time is run again
-                           (default 20; the machine is shared)
-  --retries N              at most N such re-runs per scenario and server (default 3)
-  --no-pin                 do not pin the processes to cores
-  --postgres URL           cluster-2's database; each side gets a fresh schema there, dropped
-                           at the end (default $PARLEY_TEST_POSTGRES or
-                           ${DEFAULT_POSTGRES})
-  --redis URL              cluster-2's Redis; each side gets a fresh channel (default
-                           $PARLEY_TEST_REDIS or ${DEFAULT_REDIS})
-  --out FILE               JSON results (default bench/results/latest.json)`;
-
-const SWITCHES = new Set(['--quick', '--profile', '--no-pin', '--help']);
-const WITH_VALUE = new Set([
-  '--scenario',
-  '--servers',
-  '--windows',
-  '--window-ms',
-  '--server-from',
-  '--idle-protocol',
-  '--client',
-  '--gather-ms',
-  '--parley-args',
-  '--max-wait-pct',
-  '--retries',
-  '--out',
-  '--deadline-s',
-  '--postgres',
-  '--redis',
-]);
-
-function parseOptions(argv: string[]): Options {
-  const switches = new Set<string>();
-  const values = new Map<string, string>();
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i] ?? '';
-    if (SWITCHES.has(a)) switches.add(a);
-    else if (WITH_VALUE.has(a)) {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${a} needs a value`);
-      values.set(a, v);
-    } else throw new Error(`unknown option ${a}`);
-  }
-  if (switches.has('--help')) {
-    console.log(USAGE);
-    process.exit(0);
-  }
-  const quick = switches.has('--quick');
-  const value = (flag: string): string | undefined => values.get(flag);
-  const int = (flag: string, dflt: number, min = 1): number => {
-    const v = value(flag);
-    if (v === undefined) return dflt;
-    if (!/^\d+$/.test(v) || Number(v) < min)
-      throw new Error(`${flag}: expected a whole number of at least ${min}`);
-    return Number(v);
-  };
-  const servers = (value('--servers') ?? 'parley,plain').split(',');
-  for (const s of servers)
-    if (s !== 'parley' && s !== 'plain' && s !== 'prefab') throw new Error(`unknown server ${s}`);
-  const from = value('--server-from');
-  if (from !== undefined && from !== 'dist' && from !== 'src')
-    throw new Error('--server-from: dist or src');
-  const idle = value('--idle-protocol') ?? 'text';
-  if (idle !== 'text' && idle !== 'json') throw new Error('--idle-protocol: text or json');
-  const client = value('--client') ?? 'ws';
-  if (client !== 'raw' && client !== 'ws') throw new Error('--client: raw or ws');
-  return {
-    quick,
-    scenarios: (value('--scenario') ?? '').split(',').filter(Boolean),
-    servers: servers as ServerKind[],
-    windows: int('--windows', 3),
-    windowMs: int('--window-ms', quick ? 3000 : 10_000),
-    warmupMs: quick ? 1000 : 3000,
-    serverFrom: from ?? (distIsFresh() ? 'dist' : 'src'),
-    profile: switches.has('--profile'),
-    pin: !switches.has('--no-pin'),
-    idleProtocol: idle,
-    client,
-    gatherMs: int('--gather-ms', 0, 0),
-    parleyArgs: (value('--parley-args') ?? '').split(/\s+/).filter(Boolean),
-    maxWaitPct: int('--max-wait-pct', 20),
-    retries: int('--retries', 3, 0),
-    out: value('--out') ?? join(resultsDir, 'latest.json'),
-    deadlineS: int('--deadline-s', quick ? 600 : 1800),
-    postgres: value('--postgres') ?? process.env.PARLEY_TEST_POSTGRES ?? DEFAULT_POSTGRES,
-    redis: value('--redis') ?? process.env.PARLEY_TEST_REDIS ?? DEFAULT_REDIS,
-  };
-}
-
-/**
- * Others may rebuild dist/ or edit src/ while the bench runs, so Parley runs from a copy taken
- * at the start, in a temporary folder with the project's package.json and a link to its
- * node_modules (so that the module type and the packages resolve as they do in place).
- * Returns a hash of the copied code, to tell runs of different code apart.
- */
-function snapshotParley(from: 'dist' | 'src'): string {
-  rmSync(snapshotDir, { recursive: true, force: true });
-  mkdirSync(snapshotDir, { recursive: true });
-  cpSync(join(root, from), join(snapshotDir, from), {
-    recursive: true,
-    filter: (src) => !src.endsWith('.map') && !src.includes(`${from}/client`),
-  });
-  copyFileSync(join(root, 'package.json'), join(snapshotDir, 'package.json'));
-  symlinkSync(join(root, 'node_modules'), join(snapshotDir, 'node_modules'), 'dir');
-  const hash = createHash('sha256');
-  const walk = (dir: string): void => {
-    const entries = readdirSync(dir, { withFileTypes: true });
-    entries.sort((a, b) => a.name.localeCompare(b.name));
-    for (const d of entries) {
-      const p = join(dir, d.name);
-      if (d.isDirectory()) walk(p);
-      else hash.update(relative(snapshotDir, p)).update(readFileSync(p));
-    }
-  };
-  walk(join(snapshotDir, from));
-  return hash.digest('hex').slice(0, 16);
-}
-
-/** dist/ is usable when its entry exists and no file under src/server, core, protocol, store or bus is newer. */
-function distIsFresh(): boolean {
-  const entry = join(root, 'dist', 'server', 'main.js');
-  if (!existsSync(entry)) return false;
-  const built = statSync(entry).mtimeMs;
-  const newer = (dir: string): boolean =>
-    readdirSync(dir, { withFileTypes: true }).some((d) => {
-      const p = join(dir, d.name);
-      if (d.isDirectory()) return d.name !== 'client' && newer(p);
-      return d.name.endsWith('.ts') && statSync(p).mtimeMs > built;
-    });
-  return !newer(join(root, 'src'));
-}
 
 // ---- scenarios --------------------------------------------------------------------------------
 
