@@ -10,32 +10,14 @@
 //        [--idle-protocol json|text] [--client ws|raw] [--postgres URL] [--redis URL]
 //        [--out FILE]
 
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import {
-  closeSync,
-  mkdirSync,
-  mkdtempSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
-import { createConnection, createServer } from 'node:net';
+import { type ChildProcess, spawnSync } from 'node:child_process';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join, relative } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import type {
-  Command,
-  ConnectResult,
-  HookCommand,
-  LatencySummary,
-  Reply,
-  RunResult,
-  SettleResult,
-} from './ipc.js';
+import type { Command, ConnectResult, LatencySummary, RunResult, SettleResult } from './ipc.js';
 import { type ProfileSummary, summarizeProfile } from './profile.js';
 import { median, sum } from './stats.js';
 import { fmt, note, reason, redactArg } from './format.js';
@@ -43,27 +25,34 @@ import { benchDir, hook, resultsDir, root, runDir, snapshotDir } from './paths.j
 import { type Options, parseOptions, type ServerKind, USAGE } from './options.js';
 import { removeStaleRunDirs, snapshotParley } from './snapshot.js';
 import { NODE_NAMES, type Scenario, scenarios, type SideSpec, sideSpecs } from './scenarios.js';
+import {
+  CLK_TCK,
+  type Cpu,
+  cpuDelta,
+  readCpu,
+  readRssKiB,
+  readSched,
+  readServicesCpu,
+  servicesCpuUs,
+} from './proc-stats.js';
+import {
+  canConnect,
+  canPin,
+  exited,
+  FD_LIMIT,
+  freePort,
+  killAll,
+  Rpc,
+  sleep,
+  spawnChild,
+  tempDirs,
+} from './processes.js';
 
 // ---- options ----------------------------------------------------------------------------------
 
 // ---- scenarios --------------------------------------------------------------------------------
 
 // ---- processes --------------------------------------------------------------------------------
-
-const children = new Set<ChildProcess>();
-const tempDirs: string[] = [];
-
-function killAll(): void {
-  for (const c of children) {
-    try {
-      c.kill('SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
-  for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
-  tempDirs.length = 0;
-}
 
 /** Kills the children, drops the cluster schemas still there (at most 5 s), then exits. */
 function stopAndExit(code: number): void {
@@ -75,7 +64,6 @@ function stopAndExit(code: number): void {
   });
 }
 
-process.on('exit', killAll);
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   process.once(sig, () => {
     console.error(`\nbench: ${sig}, stopping`);
@@ -83,167 +71,7 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   });
 }
 
-const hasTaskset = spawnSync('taskset', ['--version'], { stdio: 'ignore' }).status === 0;
-const canPin = hasTaskset && cpus().length >= 2;
-const CLK_TCK =
-  Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
-const FD_LIMIT =
-  Number(spawnSync('bash', ['-c', 'ulimit -Hn'], { encoding: 'utf8' }).stdout.trim()) || 1024;
-
-/** Spawns argv with the file limit raised to the hard limit and, if asked, pinned to a core. */
-function spawnChild(
-  argv: string[],
-  core: number | undefined,
-  stdio: ('ignore' | 'inherit' | 'ipc' | number)[],
-): ChildProcess {
-  const pinned = core !== undefined ? ['taskset', '-c', String(core)] : [];
-  const proc = spawn(
-    'bash',
-    ['-c', 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"', 'bench', ...pinned, ...argv],
-    { cwd: root, stdio },
-  );
-  children.add(proc);
-  proc.on('exit', () => children.delete(proc));
-  return proc;
-}
-
-/** Request/reply over a child's IPC channel. */
-class Rpc {
-  private next = 1;
-  private readonly waiting = new Map<
-    number,
-    { resolve(v: unknown): void; reject(e: Error): void; timer: ReturnType<typeof setTimeout> }
-  >();
-  exited = false;
-
-  constructor(
-    readonly proc: ChildProcess,
-    readonly name: string,
-  ) {
-    proc.on('message', (m: Reply | { ready: true }) => {
-      if (!('id' in m)) return;
-      const w = this.waiting.get(m.id);
-      if (!w) return;
-      this.waiting.delete(m.id);
-      clearTimeout(w.timer);
-      if (m.ok) w.resolve(m.result);
-      else w.reject(new Error(`${name}: ${m.error}`));
-    });
-    proc.on('exit', (code, signal) => {
-      this.exited = true;
-      for (const w of this.waiting.values()) {
-        clearTimeout(w.timer);
-        w.reject(new Error(`${name} exited (${signal ?? code}) while busy`));
-      }
-      this.waiting.clear();
-    });
-  }
-
-  call<T>(cmd: Command | HookCommand, timeoutMs: number): Promise<T> {
-    const id = this.next++;
-    return new Promise<T>((resolve, reject) => {
-      if (this.exited || !this.proc.connected) {
-        reject(new Error(`${this.name} is not running`));
-        return;
-      }
-      const timer = setTimeout(() => {
-        this.waiting.delete(id);
-        reject(new Error(`${this.name}: ${cmd.cmd} took longer than ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.waiting.set(id, { resolve: resolve as (v: unknown) => void, reject, timer });
-      this.proc.send({ ...cmd, id });
-    });
-  }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const address = s.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = createConnection({ host: '127.0.0.1', port });
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
-}
-
-function exited(proc: ChildProcess): Promise<void> {
-  if (proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve();
-  return new Promise((r) => proc.once('exit', () => r()));
-}
-
 // ---- /proc accounting -------------------------------------------------------------------------
-
-interface Cpu {
-  userUs: number;
-  sysUs: number;
-}
-
-function readCpu(pid: number): Cpu {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const tick = 1e6 / CLK_TCK;
-  return { userUs: Number(f[11]) * tick, sysUs: Number(f[12]) * tick };
-}
-
-function cpuDelta(a: Cpu, b: Cpu): Cpu & { totalUs: number } {
-  const userUs = b.userUs - a.userUs;
-  const sysUs = b.sysUs - a.sysUs;
-  return { userUs, sysUs, totalUs: userUs + sysUs };
-}
-
-/** Nanoseconds the main thread ran, and waited runnable for a CPU (other processes' turn). */
-function readSched(pid: number): { runNs: number; waitNs: number } {
-  const [run, wait] = readFileSync(`/proc/${pid}/schedstat`, 'utf8').trim().split(' ');
-  return { runNs: Number(run), waitNs: Number(wait) };
-}
-
-function readRssKiB(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) : NaN;
-}
-
-/** CPU of every PostgreSQL and Redis process on the machine (whoever else uses them too). */
-function readServicesCpu(): Map<number, Cpu> {
-  const out = new Map<number, Cpu>();
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const comm = readFileSync(`/proc/${name}/comm`, 'utf8').trim();
-      if (comm === 'postgres' || comm === 'redis-server')
-        out.set(Number(name), readCpu(Number(name)));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return out;
-}
-
-/** CPU microseconds used between the two readings by the processes present in both. */
-function servicesCpuUs(a: Map<number, Cpu>, b: Map<number, Cpu>): number {
-  let us = 0;
-  for (const [pid, end] of b) {
-    const start = a.get(pid);
-    if (start) us += cpuDelta(start, end).totalUs;
-  }
-  return us;
-}
 
 // ---- PostgreSQL and Redis (the cluster scenario) ----------------------------------------------
 
