@@ -26,6 +26,7 @@ import { dropSchema, freshBackend } from './backends.js';
 import { type ServerUnderTest, startLoadgen, startServer } from './servers.js';
 import type { SideResult, WindowResult } from './results.js';
 
+/** What the server hook answers to `gc`. */
 type Memory = { heapUsed: number };
 
 /** A side whose servers and load generator are up and whose clients are connected and warm. */
