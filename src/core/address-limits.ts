@@ -1,11 +1,13 @@
 // What one client address may do, whatever number of connections it opens or reopens; and
 // the instance-wide bound on new rooms, which no number of addresses gets around.
 
+import { TEXT_MAX_BYTES } from '../protocol/index.js';
 import { KeyedBuckets } from './keyed-buckets.js';
 import type { Limits } from './ports.js';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
+const BYTES_BURST_SHARE = 8;
 /** The one key of the instance-wide bucket. */
 export const INSTANCE = '*';
 
@@ -24,7 +26,10 @@ export class AddressLimits {
       (l.addressRateBurst / l.addressRatePerSecond) * 1000,
       keys,
     );
-    this.bytes = new KeyedBuckets(l.addressBytesPerHour, HOUR, keys);
+    // An eighth of the hour's bytes at once: all of it in one burst would be megabytes fanned
+    // out to every member within a second. The rate over the hour stays the same.
+    const bytesBurst = Math.max(TEXT_MAX_BYTES, l.addressBytesPerHour / BYTES_BURST_SHARE);
+    this.bytes = new KeyedBuckets(bytesBurst, (HOUR * bytesBurst) / l.addressBytesPerHour, keys);
     this.joins = new KeyedBuckets(l.addressJoinsPerMinute, MINUTE, keys);
     this.names = new KeyedBuckets(l.addressNamesPerHour, HOUR, keys);
     this.newRooms = new KeyedBuckets(l.addressRoomsPerHour, HOUR, keys);
