@@ -17,6 +17,10 @@ import { createHttpGuard } from './http-guard.js';
 import { addressOptions } from './client-address.js';
 import { SocketLimit } from './socket-limit.js';
 import { redactUrl } from '../shared/url.js';
+import type { ClosingCode } from '../protocol/index.js';
+
+/** How a graceful stop tells clients why they are closed. */
+export type ServerStop = Extract<ClosingCode, 'SHUTTING_DOWN' | 'RESTARTING'>;
 
 export interface RunningServer {
   httpUrl: string;
@@ -25,7 +29,7 @@ export interface RunningServer {
   wsPort: number;
   config: Config;
   /** Graceful: stop accepting, finish commits, close clients with `code`, close the store. */
-  stop(code?: number): Promise<void>;
+  stop(code?: ServerStop): Promise<void>;
 }
 
 const GUEST_DIGITS = 10;
@@ -213,17 +217,13 @@ export async function startParley(
   });
 
   let stopping: Promise<void> | undefined;
-  const stop = (code = 1001): Promise<void> =>
+  const stop = (code: ServerStop = 'SHUTTING_DOWN'): Promise<void> =>
     (stopping ??= (async () => {
       log.info('stopping', { code });
       page.close();
       wsOnly.close();
       await chat.drain();
-      await gateway.closeAll(
-        code,
-        code === 1012 ? 'RESTARTING' : 'SHUTTING_DOWN',
-        config.shutdownMs,
-      );
+      await gateway.closeAll(code, config.shutdownMs);
       gateway.stop();
       clearInterval(clusterHeartbeat);
       chat.goodbye();

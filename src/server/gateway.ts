@@ -4,7 +4,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
-import { SUBPROTOCOL } from '../protocol/index.js';
+import { SUBPROTOCOL, closeWith, type ClosingCode } from '../protocol/index.js';
 import { addressKey, KeyedBuckets, type Chat } from '../core/index.js';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
@@ -19,7 +19,7 @@ export interface Gateway {
   /** Takes an HTTP upgrade request from either port. */
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
   /** Closes every connection with the given code; resolves when they are gone or after ms. */
-  closeAll(code: number, reason: string, ms: number): Promise<void>;
+  closeAll(code: ClosingCode, ms: number): Promise<void>;
   stop(): void;
 }
 
@@ -124,7 +124,7 @@ export function createGateway(
       if (accepted) socket.off('error', destroyOnError);
       else release(address);
     },
-    async closeAll(code, reason, ms) {
+    async closeAll(code, ms) {
       const all = [...heartbeat];
       await Promise.race([
         Promise.all(
@@ -133,7 +133,7 @@ export function createGateway(
               new Promise<void>((resolve) => {
                 if (c.ws.readyState === c.ws.CLOSED) return resolve();
                 c.ws.once('close', () => resolve());
-                c.close(code, reason);
+                closeWith(c, code);
               }),
           ),
         ),
