@@ -69,6 +69,10 @@ export const ERRORS = {
     message: 'This server does not answer to that host name; --allowed-hosts adds it.',
     status: 421,
   },
+  ORIGIN_NOT_ALLOWED: {
+    message: 'Pages from that origin may not connect; --allowed-origins adds it.',
+    status: 403,
+  },
   OPERATOR_ONLY: {
     message: 'Metrics are served to loopback or with --metrics-token.',
     status: 403,

@@ -8,7 +8,7 @@ import { Chat, DEFAULT_LIMITS } from '../core/index.js';
 import { openStore } from '../store/open-store.js';
 import { openBus } from '../bus/open-bus.js';
 import { ConfigError, SETTINGS, resolveConfig, type Config } from './config.js';
-import { createGateway } from './gateway.js';
+import { createGateway, refuseUpgrade } from './gateway.js';
 import { createHttpHandler, loadAssets } from './http.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics } from './metrics.js';
@@ -175,7 +175,7 @@ export async function startParley(
   );
   page.on('upgrade', (req, socket, head) => {
     if (new URL(req.url ?? '/', 'http://x').pathname === '/ws') gateway.upgrade(req, socket, head);
-    else socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    else refuseUpgrade(socket, 'NOT_FOUND');
   });
   // The tutorial's dedicated port: any path upgrades; plain HTTP is told to upgrade.
   const wsOnly = createServer(httpOptions, (_req, res) => {
