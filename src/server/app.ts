@@ -17,7 +17,7 @@ import { createHttpGuard } from './http-guard.js';
 import { addressOptions } from './client-address.js';
 import { SocketLimit } from './socket-limit.js';
 import { redactUrl } from '../shared/url.js';
-import type { ClosingCode } from '../protocol/index.js';
+import { ERRORS, type ClosingCode } from '../protocol/index.js';
 
 /** How a graceful stop tells clients why they are closed. */
 export type ServerStop = Extract<ClosingCode, 'SHUTTING_DOWN' | 'RESTARTING'>;
@@ -219,7 +219,7 @@ export async function startParley(
   let stopping: Promise<void> | undefined;
   const stop = (code: ServerStop = 'SHUTTING_DOWN'): Promise<void> =>
     (stopping ??= (async () => {
-      log.info('stopping', { code });
+      log.info('stopping', { code: ERRORS[code].close, reason: code });
       page.close();
       wsOnly.close();
       await chat.drain();

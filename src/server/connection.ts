@@ -74,7 +74,11 @@ export class ConnectionSocket extends WebSocket {
         const code = (args[0] as { code?: unknown } | undefined)?.code;
         const error = typeof code === 'string' ? WS_ERRORS[code] : undefined;
         if (c && error) c.shared.chat.telemetry.refused(error);
-        c?.shared.log.info('peer-error', { address: c.address, code: error ?? code ?? 'unknown' });
+        c?.shared.log.info('peer-error', {
+          address: c.address,
+          code: code ?? 'unknown',
+          ...(error && { error }),
+        });
         // Handled: with no listener, EventEmitter would throw it and end the process.
         if (this.listenerCount('error') === 0) return true;
         break;
