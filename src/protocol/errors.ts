@@ -143,7 +143,10 @@ export function closeFrame(code: ClosingCode): { code: number; reason: string } 
 }
 
 /** Ends a connection with a closing code. */
-export function closeWith(peer: { close(code: number, reason: string): void }, code: ClosingCode) {
+export function closeWith(
+  peer: { close(code: number, reason: string): void },
+  code: ClosingCode,
+): void {
   const frame = closeFrame(code);
   peer.close(frame.code, frame.reason);
 }
