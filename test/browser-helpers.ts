@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import WebSocket from 'ws';
-import { startParley, type RunningServer } from '../src/server/app.js';
+import { startParley, type RunningServer, type ServerStop } from '../src/server/app.js';
 import type { Config } from '../src/server/config.js';
 import { LENIENT_ADDRESS_LIMITS } from './helpers.js';
 
@@ -320,7 +320,7 @@ export interface PageServer {
   server: RunningServer;
   browser: Browser;
   /** Stops the server (with `code` for its clients); it stays down until restart(). */
-  stop(code?: number): Promise<void>;
+  stop(code?: ServerStop): Promise<void>;
   /** Starts the server again on the same page port and data folder. */
   restart(): Promise<void>;
 }

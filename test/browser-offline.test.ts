@@ -138,7 +138,7 @@ test('browser: the server restarts mid-conversation; nothing is lost or repeated
     for (const [i, t] of texts.entries()) {
       const p = t.page === 0 ? a : b;
       if (i === 8) {
-        await stop(1012);
+        await stop('RESTARTING');
       }
       if (i === 16) {
         await restart();

@@ -5,6 +5,8 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import WebSocket from 'ws';
 import { startTestServer, TestClient, waitFor, type TestServer } from './helpers.js';
+import { httpGet } from './http-helpers.js';
+import { ERRORS } from '../src/protocol/index.js';
 
 let server: TestServer;
 before(async () => {
@@ -14,6 +16,10 @@ before(async () => {
   });
 });
 after(() => server.dispose());
+
+async function metrics(): Promise<string> {
+  return (await httpGet(server.httpPort, '/metrics')).body;
+}
 
 test('a plain client gets the welcome first, and its lines reach everyone, itself included', async () => {
   const a = await TestClient.text(server);
@@ -42,6 +48,9 @@ test('a message over the size limit closes with 1009; others are unaffected', as
   await good.next((f) => f === 'Welcome to the chat!!!');
   bad.send('x'.repeat(64 * 1024 + 1));
   assert.equal(await bad.closed(), 1009);
+  assert.equal(ERRORS.MESSAGE_TOO_BIG.close, 1009, 'ws closes as the registry says');
+  // ws counts it before its close frame leaves.
+  assert.match(await metrics(), /parley_refusals_total\{code="MESSAGE_TOO_BIG"\} [1-9]/);
   good.send('still here');
   await good.next((f) => f.endsWith(': still here'));
   good.close();
@@ -53,6 +62,9 @@ test('invalid UTF-8 closes with 1007', async () => {
   // A text frame whose payload is not UTF-8; ws sends Buffers as they are.
   c.ws.send(Buffer.from([0xc3, 0x28, 0xff]), { binary: false });
   assert.equal(await c.closed(), 1007);
+  assert.equal(ERRORS.INVALID_UTF8.close, 1007, 'ws closes as the registry says');
+  // ws counts it before its close frame leaves.
+  assert.match(await metrics(), /parley_refusals_total\{code="INVALID_UTF8"\} [1-9]/);
 });
 
 test('a binary frame closes with 1003', async () => {
@@ -60,6 +72,7 @@ test('a binary frame closes with 1003', async () => {
   await c.next();
   c.ws.send(Buffer.from('binary'), { binary: true });
   assert.equal(await c.closed(), 1003);
+  assert.equal(c.closeReason, 'BINARY_UNSUPPORTED');
 });
 
 function originTest(origin: string | undefined): Promise<TestClient> {

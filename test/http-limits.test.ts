@@ -9,7 +9,12 @@ import { startTestServer, TestClient, tempDir, waitFor, type TestServer } from '
 import { httpGet } from './http-helpers.js';
 import { startParley } from '../src/server/app.js';
 import { createLogger } from '../src/server/logger.js';
-import type { ChatMessage, ServerEvent } from '../src/protocol/index.js';
+import {
+  ERRORS,
+  type ChatMessage,
+  type ErrorCode,
+  type ServerEvent,
+} from '../src/protocol/index.js';
 
 async function withServer(
   overrides: Parameters<typeof startTestServer>[0],
@@ -264,4 +269,29 @@ test('metrics and readiness detail are for loopback or the bearer token; health 
     assert.equal(r.status, 403);
     assert.equal((await httpGet(s.httpPort, '/metrics')).status, 200);
   });
+});
+
+test("each HTTP refusal answers its registry code with that code's status", async () => {
+  await withServer({ trustProxy: ['127.0.0.1'] }, async (s) => {
+    const refusal = async (
+      path: string,
+      opts: Parameters<typeof httpGet>[2],
+      code: ErrorCode,
+      method?: string,
+    ) => {
+      let status: number, body: string;
+      if (method) {
+        const r = await fetch(`http://127.0.0.1:${s.httpPort}${path}`, { method });
+        [status, body] = [r.status, await r.text()];
+      } else ({ status, body } = await httpGet(s.httpPort, path, opts));
+      assert.equal(status, ERRORS[code].status, `${method ?? 'GET'} ${path}: status`);
+      assert.deepEqual(JSON.parse(body), { error: { code, message: ERRORS[code].message } });
+    };
+    await refusal('/no/such/route', {}, 'NOT_FOUND');
+    await refusal('/api/rooms', { headers: { host: 'evil.example' } }, 'HOST_NOT_ALLOWED');
+    await refusal('/metrics', { headers: { 'x-forwarded-for': '203.0.113.9' } }, 'OPERATOR_ONLY');
+    await refusal('/api/rooms', {}, 'METHOD_NOT_ALLOWED', 'DELETE');
+    await refusal('/api/rooms/%40dan%20eve/messages', {}, 'ROOM_INVALID');
+  });
+  assert.equal(ERRORS.NOT_FOUND.status, 404);
 });

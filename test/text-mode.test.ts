@@ -4,6 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestServer, TestClient, waitFor, type TestServer } from './helpers.js';
+import { httpGet } from './http-helpers.js';
 import { formatMessage } from '../src/protocol/index.js';
 
 let server: TestServer;
@@ -219,4 +220,19 @@ test('/join @name and /query name make a direct conversation current; labels rea
   guest.send('to the lobby still');
   assert.match(await guest.next((f) => f.includes('to the lobby still')), /^guest-\w+: /);
   for (const c of [ada, bob, guest]) c.close();
+});
+
+test('an unknown command and a bad usage answer their lines, and count as UNKNOWN_COMMAND and BAD_REQUEST', async () => {
+  const t = await textUser();
+  t.send('/frobnicate now');
+  assert.equal(
+    await t.next((f) => f.startsWith('! ')),
+    '! Unknown command /frobnicate; /help lists them.',
+  );
+  t.send('/msg');
+  assert.match(await t.next((f) => f.startsWith('! ')), /^! Usage: \/msg /);
+  const metrics = (await httpGet(server.httpPort, '/metrics')).body;
+  assert.match(metrics, /parley_refusals_total\{code="UNKNOWN_COMMAND"\} [1-9]/);
+  assert.match(metrics, /parley_refusals_total\{code="BAD_REQUEST"\} [1-9]/);
+  t.close();
 });

@@ -3,6 +3,7 @@
 
 import {
   ChatError,
+  closeWith,
   LOBBY,
   TEXT_MAX_BYTES,
   WELCOME_TEXT,
@@ -1020,7 +1021,7 @@ export class Chat {
       }
     } catch (e) {
       this.deps.onError(e, 'catch-up');
-      session.peer.close(1011, 'RESYNC_FAILED');
+      closeWith(session.peer, 'RESYNC_FAILED');
     }
   }
 

@@ -1,6 +1,6 @@
 // Serves JSON-mode requests: each gets its result, an ack, or an error with a stable code.
 
-import { ChatError, ERRORS, decodeRequest, type ClientRequest } from '../protocol/index.js';
+import { ChatError, decodeRequest, errorFrame, type ClientRequest } from '../protocol/index.js';
 import type { Chat } from './chat.js';
 import type { Session } from './session.js';
 
@@ -13,10 +13,10 @@ export function errorEvent(
 ): void {
   if (e instanceof ChatError) {
     chat.telemetry.refused(e.code);
-    session.event({ type: 'error', id, code: e.code, message: e.message });
+    session.event(errorFrame(e, id));
   } else {
     onError(e);
-    session.event({ type: 'error', id, code: 'INTERNAL', message: ERRORS.INTERNAL.message });
+    session.event(errorFrame('INTERNAL', id));
   }
 }
 
@@ -29,12 +29,7 @@ export function serveJson(
   const decoded = decodeRequest(raw);
   if (!decoded.ok) {
     chat.telemetry.refused(decoded.code);
-    session.event({
-      type: 'error',
-      id: decoded.id,
-      code: decoded.code,
-      message: ERRORS[decoded.code].message,
-    });
+    session.event(errorFrame(decoded.code, decoded.id));
     return;
   }
   const req = decoded.request;

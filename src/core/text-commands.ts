@@ -3,15 +3,18 @@
 
 import {
   ChatError,
-  ERRORS,
   LOBBY,
   TEXT_HELP,
+  errorLine,
   formatMessage,
   parseLine,
   textLabel,
 } from '../protocol/index.js';
 import type { Chat } from './chat.js';
 import type { Session } from './session.js';
+
+/** /quit is a normal closure (1000), not an error: it has no registry code. */
+const QUIT_CLOSE = 1000;
 
 /** A terminal shows a screenful of rooms, not the whole list. */
 const TEXT_ROOM_PAGE = 50;
@@ -30,10 +33,10 @@ export function startText(chat: Chat, session: Session, onError: (e: unknown) =>
 function reply(chat: Chat, session: Session, e: unknown, onError: (e: unknown) => void): void {
   if (e instanceof ChatError) {
     chat.telemetry.refused(e.code);
-    session.line(`! ${e.message}`);
+    session.line(errorLine(e));
   } else {
     onError(e);
-    session.line(`! ${ERRORS.INTERNAL.message}`);
+    session.line(errorLine('INTERNAL'));
   }
 }
 
@@ -139,14 +142,13 @@ async function run(
       session.line(TEXT_HELP);
       return;
     case 'quit':
-      session.peer.close(1000, 'bye');
+      session.peer.close(QUIT_CLOSE, 'bye');
       return;
     case 'usage':
-      session.line(`! Usage: ${c.usage}`);
-      return;
+      throw new ChatError('BAD_REQUEST', `Usage: ${c.usage}`);
     case 'unknown':
-      session.line(`! Unknown command /${c.name}; /help lists them.`);
-      return;
+      // The registry's message, naming the command the user typed.
+      throw new ChatError('UNKNOWN_COMMAND', `Unknown command /${c.name}; /help lists them.`);
   }
 }
 

@@ -1,62 +1,103 @@
-// The one registry of Parley's errors: a stable code, a human message, and the WebSocket close
-// code when the error ends the connection. README's "Error codes" lists every entry (tested).
+// The one registry of Parley's errors: a stable code, a human message, its HTTP status, and the
+// WebSocket close code when the error ends the connection. Every codec renders an error from its
+// entry here; README's "Error codes" lists every entry (tested).
+
+import type { ErrorEvent } from './types.js';
 
 export interface ErrorSpec {
   /** Shown to users and logged. */
   message: string;
+  /** The HTTP status that answers it. */
+  status: number;
   /** Set when the error closes the connection. */
   close?: number;
 }
 
 export const ERRORS = {
-  BAD_JSON: { message: 'The frame is not valid JSON.' },
-  BAD_REQUEST: { message: 'The request is missing a field or has a field of the wrong type.' },
-  UNKNOWN_TYPE: { message: 'Unknown request type.' },
-  UNKNOWN_COMMAND: { message: 'Unknown command; /help lists them.' },
+  BAD_JSON: { message: 'The frame is not valid JSON.', status: 400 },
+  BAD_REQUEST: {
+    message: 'The request is missing a field or has a field of the wrong type.',
+    status: 400,
+  },
+  UNKNOWN_TYPE: { message: 'Unknown request type.', status: 400 },
+  UNKNOWN_COMMAND: { message: 'Unknown command; /help lists them.', status: 400 },
   NAME_INVALID: {
     message:
       'Names are 1 to 32 characters with no spaces, control, zero-width or direction characters.',
+    status: 400,
   },
-  NAME_TAKEN: { message: 'That name is in use by someone else.' },
-  NAME_RESERVED: { message: 'That name is reserved; give its key to reclaim it.' },
+  NAME_TAKEN: { message: 'That name is in use by someone else.', status: 409 },
+  NAME_RESERVED: { message: 'That name is reserved; give its key to reclaim it.', status: 409 },
   ROOM_INVALID: {
     message:
       'Room names are 1 to 32 characters with no spaces, control, zero-width or direction characters, and do not start with @.',
+    status: 400,
   },
-  NOT_IN_ROOM: { message: 'Join the room first.' },
-  NO_SUCH_USER: { message: 'No one has that name.' },
+  NOT_IN_ROOM: { message: 'Join the room first.', status: 403 },
+  NO_SUCH_USER: { message: 'No one has that name.', status: 404 },
   TEXT_INVALID: {
     message: 'A message must have text and no control characters but newlines and tabs.',
+    status: 400,
   },
   TEXT_TOO_LONG: {
     message: 'A message is at most 16 KiB of UTF-8 text; shorten it or send it in parts.',
+    status: 413,
   },
   CID_INVALID: {
     message: 'A client message id is 1 to 64 characters of letters, digits, - and _.',
+    status: 400,
   },
-  TOO_MANY_ROOMS: { message: 'You are in too many rooms; leave one first.' },
+  TOO_MANY_ROOMS: { message: 'You are in too many rooms; leave one first.', status: 403 },
   ROOM_LIMIT: {
     message: 'Too many new rooms were made lately; join an existing one or try later.',
+    status: 429,
   },
-  RATE_LIMITED: { message: 'Too many messages; slow down.' },
-  STORE_UNAVAILABLE: { message: 'The message could not be stored; it was not sent. Try again.' },
-  NAME_REQUIRED: { message: 'Take a name first (/nick NAME) to send direct messages.' },
-  INTERNAL: { message: 'Something went wrong on the server; try again.' },
+  RATE_LIMITED: { message: 'Too many messages; slow down.', status: 429 },
+  STORE_UNAVAILABLE: {
+    message: 'The message could not be stored; it was not sent. Try again.',
+    status: 503,
+  },
+  NAME_REQUIRED: {
+    message: 'Take a name first (/nick NAME) to send direct messages.',
+    status: 403,
+  },
+  INTERNAL: { message: 'Something went wrong on the server; try again.', status: 500 },
+  // Errors of the HTTP port only.
+  NOT_FOUND: { message: 'Not found.', status: 404 },
+  METHOD_NOT_ALLOWED: { message: 'Only GET and HEAD are served here.', status: 405 },
+  HOST_NOT_ALLOWED: {
+    message: 'This server does not answer to that host name; --allowed-hosts adds it.',
+    status: 421,
+  },
+  ORIGIN_NOT_ALLOWED: {
+    message: 'Pages from that origin may not connect; --allowed-origins adds it.',
+    status: 403,
+  },
+  OPERATOR_ONLY: {
+    message: 'Metrics are served to loopback or with --metrics-token.',
+    status: 403,
+  },
   // Errors that end the connection.
-  MESSAGE_TOO_BIG: { message: 'Message too big.', close: 1009 },
-  INVALID_UTF8: { message: 'Text frames must be valid UTF-8.', close: 1007 },
-  BINARY_UNSUPPORTED: { message: 'Only text frames are accepted.', close: 1003 },
-  POLICY_VIOLATION: { message: 'Too many bad or excess messages.', close: 1008 },
-  SLOW_CONSUMER: { message: 'Too far behind; reconnect to catch up.', close: 1013 },
-  SHUTTING_DOWN: { message: 'The server is going away.', close: 1001 },
-  RESTARTING: { message: 'The server is restarting.', close: 1012 },
+  MESSAGE_TOO_BIG: { message: 'Message too big.', status: 413, close: 1009 },
+  INVALID_UTF8: { message: 'Text frames must be valid UTF-8.', status: 400, close: 1007 },
+  BINARY_UNSUPPORTED: { message: 'Only text frames are accepted.', status: 415, close: 1003 },
+  POLICY_VIOLATION: { message: 'Too many bad or excess messages.', status: 429, close: 1008 },
+  SLOW_CONSUMER: { message: 'Too far behind; reconnect to catch up.', status: 503, close: 1013 },
+  SHUTTING_DOWN: { message: 'The server is going away.', status: 503, close: 1001 },
+  RESTARTING: { message: 'The server is restarting.', status: 503, close: 1012 },
   RESYNC_FAILED: {
     message: 'Could not catch up from history; reconnect to try again.',
+    status: 500,
     close: 1011,
   },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;
+
+/** The codes that end the connection. */
+export type ClosingCode = {
+  [K in ErrorCode]: (typeof ERRORS)[K] extends { close: number } ? K : never;
+}[ErrorCode];
 
 /** A request that cannot be served; carries a registry code. */
 export class ChatError extends Error {
@@ -67,4 +108,45 @@ export class ChatError extends Error {
     super(message);
     this.name = 'ChatError';
   }
+}
+
+/** A code, or a ChatError that may say more than its code's message. */
+export type ErrorLike = ErrorCode | ChatError;
+
+function parts(e: ErrorLike): { code: ErrorCode; message: string } {
+  return typeof e === 'string' ? { code: e, message: ERRORS[e].message } : e;
+}
+
+/** JSON mode's error frame, echoing the request's id. */
+export function errorFrame(e: ErrorLike, id?: string): ErrorEvent {
+  const { code, message } = parts(e);
+  return { type: 'error', id, code, message };
+}
+
+/** Text mode's error line. */
+export function errorLine(e: ErrorLike): string {
+  return `! ${parts(e).message}`;
+}
+
+/** The HTTP answer: the code's status and a JSON body. */
+export function httpError(e: ErrorLike): {
+  status: number;
+  body: { error: { code: ErrorCode; message: string } };
+} {
+  const { code, message } = parts(e);
+  return { status: ERRORS[code].status, body: { error: { code, message } } };
+}
+
+/** The WebSocket close: the code's close code, and the code itself as the reason. */
+export function closeFrame(code: ClosingCode): { code: number; reason: string } {
+  return { code: ERRORS[code].close, reason: code };
+}
+
+/** Ends a connection with a closing code. */
+export function closeWith(
+  peer: { close(code: number, reason: string): void },
+  code: ClosingCode,
+): void {
+  const frame = closeFrame(code);
+  peer.close(frame.code, frame.reason);
 }

@@ -8,7 +8,7 @@ import { Chat, DEFAULT_LIMITS } from '../core/index.js';
 import { openStore } from '../store/open-store.js';
 import { openBus } from '../bus/open-bus.js';
 import { ConfigError, SETTINGS, resolveConfig, type Config } from './config.js';
-import { createGateway } from './gateway.js';
+import { createGateway, refuseUpgrade } from './gateway.js';
 import { createHttpHandler, loadAssets } from './http.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics } from './metrics.js';
@@ -17,6 +17,10 @@ import { createHttpGuard } from './http-guard.js';
 import { addressOptions } from './client-address.js';
 import { SocketLimit } from './socket-limit.js';
 import { redactUrl } from '../shared/url.js';
+import { ERRORS, type ClosingCode } from '../protocol/index.js';
+
+/** How a graceful stop tells clients why they are closed. */
+export type ServerStop = Extract<ClosingCode, 'SHUTTING_DOWN' | 'RESTARTING'>;
 
 export interface RunningServer {
   httpUrl: string;
@@ -25,7 +29,7 @@ export interface RunningServer {
   wsPort: number;
   config: Config;
   /** Graceful: stop accepting, finish commits, close clients with `code`, close the store. */
-  stop(code?: number): Promise<void>;
+  stop(code?: ServerStop): Promise<void>;
 }
 
 const GUEST_DIGITS = 10;
@@ -171,7 +175,7 @@ export async function startParley(
   );
   page.on('upgrade', (req, socket, head) => {
     if (new URL(req.url ?? '/', 'http://x').pathname === '/ws') gateway.upgrade(req, socket, head);
-    else socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    else refuseUpgrade(socket, 'NOT_FOUND');
   });
   // The tutorial's dedicated port: any path upgrades; plain HTTP is told to upgrade.
   const wsOnly = createServer(httpOptions, (_req, res) => {
@@ -213,17 +217,13 @@ export async function startParley(
   });
 
   let stopping: Promise<void> | undefined;
-  const stop = (code = 1001): Promise<void> =>
+  const stop = (code: ServerStop = 'SHUTTING_DOWN'): Promise<void> =>
     (stopping ??= (async () => {
-      log.info('stopping', { code });
+      log.info('stopping', { code: ERRORS[code].close, reason: code });
       page.close();
       wsOnly.close();
       await chat.drain();
-      await gateway.closeAll(
-        code,
-        code === 1012 ? 'RESTARTING' : 'SHUTTING_DOWN',
-        config.shutdownMs,
-      );
+      await gateway.closeAll(code, config.shutdownMs);
       gateway.stop();
       clearInterval(clusterHeartbeat);
       chat.goodbye();

@@ -3,7 +3,14 @@
 // idle connection costs little memory.
 
 import { WebSocket, type RawData } from 'ws';
-import { SUBPROTOCOL, requestId } from '../protocol/index.js';
+import {
+  SUBPROTOCOL,
+  closeWith,
+  errorFrame,
+  errorLine,
+  requestId,
+  type ErrorCode,
+} from '../protocol/index.js';
 import {
   serveJson,
   serveText,
@@ -18,6 +25,16 @@ import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 import type { Beating, Heartbeat } from './heartbeat.js';
 import { Outlet, type FlushSchedule } from './outlet.js';
+
+/**
+ * ws closes for these itself, with the registry's close code (a test holds it to that); naming
+ * them here logs and counts them as Parley's errors.
+ */
+const WS_ERRORS: Record<string, ErrorCode> = {
+  WS_ERR_UNSUPPORTED_MESSAGE_LENGTH: 'MESSAGE_TOO_BIG',
+  WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH: 'MESSAGE_TOO_BIG',
+  WS_ERR_INVALID_UTF8: 'INVALID_UTF8',
+};
 
 /** What every connection of one gateway shares. */
 export interface Shared {
@@ -55,7 +72,13 @@ export class ConnectionSocket extends WebSocket {
       case 'error': {
         // ws has already sent the close frame that goes with it (1007, 1009, ...).
         const code = (args[0] as { code?: unknown } | undefined)?.code;
-        c?.shared.log.info('peer-error', { address: c.address, code: code ?? 'unknown' });
+        const error = typeof code === 'string' ? WS_ERRORS[code] : undefined;
+        if (c && error) c.shared.chat.telemetry.refused(error);
+        c?.shared.log.info('peer-error', {
+          address: c.address,
+          code: code ?? 'unknown',
+          ...(error && { error }),
+        });
         // Handled: with no listener, EventEmitter would throw it and end the process.
         if (this.listenerCount('error') === 0) return true;
         break;
@@ -98,7 +121,7 @@ export class Connection extends Outlet implements Peer, Beating {
     const { log, metrics } = this.shared;
     log.warn('slow-consumer', { address: this.address, buffered: backlog });
     metrics.slowConsumers.inc();
-    this.close(1013, 'SLOW_CONSUMER');
+    closeWith(this, 'SLOW_CONSUMER');
     // A consumer that stopped reading will not read the close frame either. A reset, not a
     // FIN: after a FIN the kernel would keep the socket, and the megabytes queued for it, for
     // as long as the peer's window stays shut; a reset frees them at once.
@@ -120,23 +143,21 @@ export class Connection extends Outlet implements Peer, Beating {
 
   receive(data: RawData, isBinary: boolean): void {
     this.alive = true;
-    if (isBinary) return this.close(1003, 'BINARY_UNSUPPORTED');
+    if (isBinary) return closeWith(this, 'BINARY_UNSUPPORTED');
     const { chat, log, onError } = this.shared;
     const session = this.session;
     const verdict = chat.admit(session, Date.now());
     if (verdict === 'close') {
       log.warn('refused', { address: this.address, reason: 'rate limit, policy close' });
       chat.telemetry.refused('POLICY_VIOLATION');
-      return this.close(1008, 'POLICY_VIOLATION');
+      return closeWith(this, 'POLICY_VIOLATION');
     }
     if (verdict === 'refuse') {
       chat.telemetry.refused('RATE_LIMITED');
-      const message = 'Too many messages; slow down.';
-      if (this.codec === 'json') {
-        // Read only when refused: the client learns which request to send again.
-        const id = requestId(data.toString());
-        session.event({ type: 'error', id, code: 'RATE_LIMITED', message });
-      } else session.line(`! ${message}`);
+      // The id is read only when refused: the client learns which request to send again.
+      if (this.codec === 'json')
+        session.event(errorFrame('RATE_LIMITED', requestId(data.toString())));
+      else session.line(errorLine('RATE_LIMITED'));
       return;
     }
     const text = data.toString();

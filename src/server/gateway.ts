@@ -1,10 +1,16 @@
 // The WebSocket gateway: the upgrade (origin, subprotocol, per-address limit), the heartbeat,
 // and closing everyone; each connection's own work is in connection.ts.
 
-import type { IncomingMessage } from 'node:http';
+import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
-import { SUBPROTOCOL } from '../protocol/index.js';
+import {
+  ERRORS,
+  SUBPROTOCOL,
+  closeWith,
+  type ClosingCode,
+  type ErrorCode,
+} from '../protocol/index.js';
 import { addressKey, KeyedBuckets, type Chat } from '../core/index.js';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
@@ -19,7 +25,7 @@ export interface Gateway {
   /** Takes an HTTP upgrade request from either port. */
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
   /** Closes every connection with the given code; resolves when they are gone or after ms. */
-  closeAll(code: number, reason: string, ms: number): Promise<void>;
+  closeAll(code: ClosingCode, ms: number): Promise<void>;
   stop(): void;
 }
 
@@ -27,9 +33,14 @@ function destroyOnError(this: Duplex): void {
   this.destroy();
 }
 
-function refuse(socket: Duplex, status: number, text: string, headers = ''): void {
+/**
+ * Refuses an upgrade with the code's HTTP status and no body: a WebSocket client shows the
+ * status, not a page. Extra headers end in CRLF.
+ */
+export function refuseUpgrade(socket: Duplex, code: ErrorCode, headers = ''): void {
+  const { status } = ERRORS[code];
   socket.end(
-    `HTTP/1.1 ${status} ${text}\r\n${headers}Connection: close\r\nContent-Length: 0\r\n\r\n`,
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n${headers}Connection: close\r\nContent-Length: 0\r\n\r\n`,
   );
 }
 
@@ -90,19 +101,19 @@ export function createGateway(
       if (!hostAllowed(req.headers.host)) {
         log.warn('refused', { address, reason: 'host', host: req.headers.host });
         metrics.handshakesRefused.inc({ reason: 'host' });
-        return refuse(socket, 421, 'Misdirected Request');
+        return refuseUpgrade(socket, 'HOST_NOT_ALLOWED');
       }
       if (!originAllowed(origin, req.headers.host, pagePort(), config.allowedOrigins)) {
         log.warn('refused', { address, reason: 'origin', origin });
         metrics.handshakesRefused.inc({ reason: 'origin' });
-        return refuse(socket, 403, 'Forbidden');
+        return refuseUpgrade(socket, 'ORIGIN_NOT_ALLOWED');
       }
       const key = addressKey(address);
       const open = perAddress.get(key) ?? 0;
       if (open >= config.connectionsPerAddress) {
         log.warn('refused', { address, reason: 'connections per address' });
         metrics.handshakesRefused.inc({ reason: 'connections-per-address' });
-        return refuse(socket, 429, 'Too Many Requests');
+        return refuseUpgrade(socket, 'RATE_LIMITED');
       }
       // Reconnecting in a loop would otherwise churn presence and guest names for free.
       const now = Date.now();
@@ -110,7 +121,7 @@ export function createGateway(
         const wait = Math.max(1, Math.ceil(handshakes.waitMs(key, now) / 1000));
         log.warn('refused', { address, reason: 'handshakes per minute' });
         metrics.handshakesRefused.inc({ reason: 'handshakes-per-address' });
-        return refuse(socket, 429, 'Too Many Requests', `Retry-After: ${wait}\r\n`);
+        return refuseUpgrade(socket, 'RATE_LIMITED', `Retry-After: ${wait}\r\n`);
       }
       perAddress.set(key, open + 1);
       let accepted = false;
@@ -124,7 +135,7 @@ export function createGateway(
       if (accepted) socket.off('error', destroyOnError);
       else release(address);
     },
-    async closeAll(code, reason, ms) {
+    async closeAll(code, ms) {
       const all = [...heartbeat];
       await Promise.race([
         Promise.all(
@@ -133,7 +144,7 @@ export function createGateway(
               new Promise<void>((resolve) => {
                 if (c.ws.readyState === c.ws.CLOSED) return resolve();
                 c.ws.once('close', () => resolve());
-                c.close(code, reason);
+                closeWith(c, code);
               }),
           ),
         ),

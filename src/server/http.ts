@@ -5,7 +5,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { readdirSync, readFileSync, existsSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ChatError, ERRORS, type ErrorCode } from '../protocol/index.js';
+import { ChatError, httpError, type ErrorLike } from '../protocol/index.js';
 import type { Chat } from '../core/index.js';
 import type { Counter, Registry } from 'prom-client';
 import type { HttpGuard } from './http-guard.js';
@@ -77,13 +77,9 @@ function json(res: ServerResponse, status: number, value: unknown): void {
   send(res, status, 'application/json; charset=utf-8', JSON.stringify(value));
 }
 
-function fail(
-  res: ServerResponse,
-  status: number,
-  code: ErrorCode,
-  message: string = ERRORS[code].message,
-): void {
-  json(res, status, { error: { code, message } });
+function fail(res: ServerResponse, e: ErrorLike): void {
+  const { status, body } = httpError(e);
+  json(res, status, body);
 }
 
 /** A query parameter as a whole number, undefined when absent, null when malformed. */
@@ -96,7 +92,7 @@ function intParam(url: URL, name: string): number | undefined | null {
 export function createHttpHandler(deps: HttpDeps) {
   return (req: IncomingMessage, res: ServerResponse): void => {
     handle(deps, req, res).catch((e: unknown) => {
-      if (!res.headersSent) fail(res, 500, 'INTERNAL');
+      if (!res.headersSent) fail(res, 'INTERNAL');
       else res.destroy(e instanceof Error ? e : undefined);
     });
   };
@@ -109,23 +105,18 @@ async function handle(deps: HttpDeps, req: IncomingMessage, res: ServerResponse)
   if (!verdict.ok) {
     deps.refused.inc({ reason: 'rate' });
     res.setHeader('retry-after', String(verdict.retryAfterSeconds));
-    return fail(res, 429, 'RATE_LIMITED', 'Too many requests; slow down.');
+    return fail(res, new ChatError('RATE_LIMITED', 'Too many requests; slow down.'));
   }
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     res.setHeader('allow', 'GET, HEAD');
-    return fail(res, 405, 'BAD_REQUEST', 'Only GET and HEAD are served here.');
+    return fail(res, 'METHOD_NOT_ALLOWED');
   }
   const url = new URL(req.url ?? '/', 'http://localhost');
   const path = url.pathname;
   if (path === '/healthz') return json(res, 200, { status: 'ok' });
   if (!guard.hostAllowed(req.headers.host)) {
     deps.refused.inc({ reason: 'host' });
-    return fail(
-      res,
-      421,
-      'BAD_REQUEST',
-      'This server does not answer to that host name; --allowed-hosts adds it.',
-    );
+    return fail(res, 'HOST_NOT_ALLOWED');
   }
   if (path === '/readyz') {
     try {
@@ -143,12 +134,7 @@ async function handle(deps: HttpDeps, req: IncomingMessage, res: ServerResponse)
   if (path === '/metrics') {
     if (!guard.operator(req, address)) {
       deps.refused.inc({ reason: 'metrics' });
-      return fail(
-        res,
-        403,
-        'BAD_REQUEST',
-        'Metrics are served to loopback or with --metrics-token.',
-      );
+      return fail(res, 'OPERATOR_ONLY');
     }
     return send(res, 200, deps.metrics.contentType, await deps.metrics.metrics());
   }
@@ -156,7 +142,10 @@ async function handle(deps: HttpDeps, req: IncomingMessage, res: ServerResponse)
     const limit = intParam(url, 'limit');
     const after = url.searchParams.get('after') ?? undefined;
     if (limit === null || (after !== undefined && after.length > 64)) {
-      return fail(res, 400, 'BAD_REQUEST', 'limit is a whole number; after is a room name.');
+      return fail(
+        res,
+        new ChatError('BAD_REQUEST', 'limit is a whole number; after is a room name.'),
+      );
     }
     return json(res, 200, await deps.chat.roomList(after, limit));
   }
@@ -165,19 +154,19 @@ async function handle(deps: HttpDeps, req: IncomingMessage, res: ServerResponse)
     const before = intParam(url, 'before');
     const limit = intParam(url, 'limit');
     if (before === null || limit === null) {
-      return fail(res, 400, 'BAD_REQUEST', 'before and limit are whole numbers.');
+      return fail(res, new ChatError('BAD_REQUEST', 'before and limit are whole numbers.'));
     }
     let room: string;
     try {
       room = decodeURIComponent(m[1] ?? '');
     } catch {
-      return fail(res, 400, 'ROOM_INVALID');
+      return fail(res, 'ROOM_INVALID');
     }
     try {
       const h = await deps.chat.history(undefined, room, before, limit);
       return json(res, 200, { room: h.label, messages: h.messages, more: h.more });
     } catch (e) {
-      if (e instanceof ChatError) return fail(res, 400, e.code, e.message);
+      if (e instanceof ChatError) return fail(res, e);
       throw e;
     }
   }
@@ -195,5 +184,5 @@ async function handle(deps: HttpDeps, req: IncomingMessage, res: ServerResponse)
       'The page is not built: run `npm run build`.\n',
     );
   }
-  return fail(res, 404, 'BAD_REQUEST', 'Not found.');
+  return fail(res, 'NOT_FOUND');
 }

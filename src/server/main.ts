@@ -37,14 +37,15 @@ async function main(): Promise<void> {
       process.exit(1);
     }, config.shutdownMs + 2000);
     deadline.unref();
-    server.stop(signal === 'SIGHUP' ? 1012 : 1001).then(
+    const restart = signal === 'SIGHUP';
+    server.stop(restart ? 'RESTARTING' : 'SHUTTING_DOWN').then(
       () => process.exit(0),
       () => process.exit(1),
     );
   };
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   process.once('SIGINT', () => shutdown('SIGINT'));
-  // SIGHUP: stop as for a restart (clients are told 1012); the supervisor starts us again.
+  // SIGHUP: stop as for a restart (clients are told RESTARTING, 1012); the supervisor starts us again.
   process.once('SIGHUP', () => shutdown('SIGHUP'));
 }
 
