@@ -1,9 +1,10 @@
 // The numbered steps of the schema, shared by both stores: each store writes every step in its
 // own SQL, and records the steps it ran in `schema_migrations` (version, name, applied_at).
 //
-// A database written before the steps were recorded has no such table. Every such layout holds
-// step 1's tables, so it is taken to be at version 1, and steps 2 and 3 are written to hold on
-// whatever an unrecorded Parley had already changed (a column dropped or added at open).
+// A database written before the steps were recorded has no such table, and is taken to be at
+// version 0: steps 1 to 3 are written to hold on every layout an unrecorded Parley left (tables
+// made if missing, a column dropped or added only where it still is or is not). Later steps run
+// only on recorded databases, and need not.
 
 export interface Step {
   version: number;

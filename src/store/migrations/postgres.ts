@@ -12,17 +12,18 @@ interface PostgresStep extends Step {
 
 const POSTGRES_STEPS: readonly PostgresStep[] = [
   {
+    // The schema as the first Parley wrote it. IF NOT EXISTS: unrecorded databases run it too.
     ...named(1),
     sql: (s) => `
-CREATE TABLE ${s}.rooms (
+CREATE TABLE IF NOT EXISTS ${s}.rooms (
   room TEXT PRIMARY KEY,
   last_seq BIGINT NOT NULL,
   dm_a TEXT,
   dm_b TEXT
 );
-CREATE INDEX rooms_dm_a ON ${s}.rooms (dm_a) WHERE dm_a IS NOT NULL;
-CREATE INDEX rooms_dm_b ON ${s}.rooms (dm_b) WHERE dm_b IS NOT NULL;
-CREATE TABLE ${s}.messages (
+CREATE INDEX IF NOT EXISTS rooms_dm_a ON ${s}.rooms (dm_a) WHERE dm_a IS NOT NULL;
+CREATE INDEX IF NOT EXISTS rooms_dm_b ON ${s}.rooms (dm_b) WHERE dm_b IS NOT NULL;
+CREATE TABLE IF NOT EXISTS ${s}.messages (
   room TEXT NOT NULL,
   seq BIGINT NOT NULL,
   cid TEXT NOT NULL,
@@ -32,8 +33,8 @@ CREATE TABLE ${s}.messages (
   ts BIGINT NOT NULL,
   PRIMARY KEY (room, seq)
 );
-CREATE UNIQUE INDEX messages_cid ON ${s}.messages (room, cid);
-CREATE TABLE ${s}.names (
+CREATE UNIQUE INDEX IF NOT EXISTS messages_cid ON ${s}.messages (room, cid);
+CREATE TABLE IF NOT EXISTS ${s}.names (
   key TEXT PRIMARY KEY,
   token_hash TEXT NOT NULL,
   created_at BIGINT NOT NULL
@@ -75,10 +76,7 @@ async function record(client: pg.PoolClient, s: string, step: Step): Promise<voi
   );
 }
 
-/**
- * The version the schema is at, the record made if missing. A schema an earlier Parley wrote
- * without recording its steps holds step 1 at least.
- */
+/** The version the schema is at: 0 where nothing is recorded, the record made then. */
 async function recordedVersion(client: pg.PoolClient, schema: string, s: string): Promise<number> {
   if (await hasTable(client, schema, 'schema_migrations')) {
     const res = await client.query<{ v: number | null }>(
@@ -86,7 +84,6 @@ async function recordedVersion(client: pg.PoolClient, schema: string, s: string)
     );
     return res.rows[0]?.v ?? 0;
   }
-  const unrecorded = await hasTable(client, schema, 'messages');
   await client.query(`
 CREATE TABLE ${s}.schema_migrations (
   version INTEGER PRIMARY KEY,
@@ -94,9 +91,7 @@ CREATE TABLE ${s}.schema_migrations (
   applied_at BIGINT NOT NULL
 );
 `);
-  if (!unrecorded) return 0;
-  await record(client, s, named(1));
-  return 1;
+  return 0;
 }
 
 /**

@@ -13,18 +13,19 @@ const hasColumn = (db: Database.Database, table: string, column: string): boolea
 
 const SQLITE_STEPS: readonly SqliteStep[] = [
   {
+    // The schema as the first Parley wrote it. IF NOT EXISTS: unrecorded databases run it too.
     ...named(1),
     run: (db) =>
       db.exec(`
-CREATE TABLE rooms (
+CREATE TABLE IF NOT EXISTS rooms (
   room TEXT PRIMARY KEY,
   last_seq INTEGER NOT NULL,
   dm_a TEXT,
   dm_b TEXT
 ) STRICT;
-CREATE INDEX rooms_dm_a ON rooms(dm_a) WHERE dm_a IS NOT NULL;
-CREATE INDEX rooms_dm_b ON rooms(dm_b) WHERE dm_b IS NOT NULL;
-CREATE TABLE messages (
+CREATE INDEX IF NOT EXISTS rooms_dm_a ON rooms(dm_a) WHERE dm_a IS NOT NULL;
+CREATE INDEX IF NOT EXISTS rooms_dm_b ON rooms(dm_b) WHERE dm_b IS NOT NULL;
+CREATE TABLE IF NOT EXISTS messages (
   room TEXT NOT NULL,
   seq INTEGER NOT NULL,
   cid TEXT NOT NULL,
@@ -34,8 +35,8 @@ CREATE TABLE messages (
   ts INTEGER NOT NULL,
   PRIMARY KEY (room, seq)
 ) STRICT, WITHOUT ROWID;
-CREATE UNIQUE INDEX messages_cid ON messages(room, cid);
-CREATE TABLE names (
+CREATE UNIQUE INDEX IF NOT EXISTS messages_cid ON messages(room, cid);
+CREATE TABLE IF NOT EXISTS names (
   key TEXT PRIMARY KEY,
   token_hash TEXT NOT NULL,
   created_at INTEGER NOT NULL
@@ -82,10 +83,7 @@ function record(db: Database.Database, step: Step): void {
   );
 }
 
-/**
- * The version the database is at, the record made if missing. A database an earlier Parley
- * wrote without recording its steps holds step 1 at least.
- */
+/** The version the database is at: 0 where nothing is recorded, the record made then. */
 function recordedVersion(db: Database.Database): number {
   if (hasTable(db, 'schema_migrations')) {
     const row = db
@@ -93,7 +91,6 @@ function recordedVersion(db: Database.Database): number {
       .get();
     return row?.v ?? 0;
   }
-  const unrecorded = hasTable(db, 'messages');
   db.exec(`
 CREATE TABLE schema_migrations (
   version INTEGER PRIMARY KEY,
@@ -101,9 +98,7 @@ CREATE TABLE schema_migrations (
   applied_at INTEGER NOT NULL
 ) STRICT;
 `);
-  if (!unrecorded) return 0;
-  record(db, named(1));
-  return 1;
+  return 0;
 }
 
 /** Brings the database to the latest schema; refuses one that a newer Parley wrote. */
