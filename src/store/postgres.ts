@@ -5,8 +5,8 @@
 //
 // A batch costs a fixed number of round trips, not a few per message: one look-up of every
 // (room, cid) in the batch, one upsert per room that takes the room's row lock, one read of
-// the locked rooms' last numbers, and one insert of all new messages. The rooms are locked in sorted
-// order, so two multi-room batches on different nodes cannot deadlock each other.
+// the locked rooms' last numbers, and one insert of all new messages. The rooms are locked in
+// sorted order, so two multi-room batches on different nodes cannot deadlock each other.
 
 import type pg from 'pg';
 import { randomBytes } from 'node:crypto';
