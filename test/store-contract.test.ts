@@ -480,7 +480,7 @@ describe('openStore', () => {
       );
       assert.deepEqual(
         tables.rows.map((r) => r.table_name),
-        ['messages', 'names', 'rooms', 'settings'],
+        ['messages', 'names', 'rooms', 'schema_migrations', 'settings'],
       );
     } finally {
       await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);

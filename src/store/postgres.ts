@@ -4,14 +4,15 @@
 // back with it).
 //
 // A batch costs a fixed number of round trips, not a few per message: one look-up of every
-// (room, cid) in the batch, one upsert per room that takes the room's row lock and reserves a
-// block of sequence numbers, and one insert of all new messages. The rooms are locked in sorted
-// order, so two multi-room batches on different nodes cannot deadlock each other.
+// (room, cid) in the batch, one upsert per room that takes the room's row lock, one read of
+// the locked rooms' last numbers, and one insert of all new messages. The rooms are locked in
+// sorted order, so two multi-room batches on different nodes cannot deadlock each other.
 
 import type pg from 'pg';
 import { randomBytes } from 'node:crypto';
 import type { ChatMessage } from '../protocol/index.js';
 import { SKELETON_VERSION, nameSkeleton } from '../protocol/skeleton.js';
+import { migratePostgres } from './migrations/postgres.js';
 import type { Committed, Draft, MessageStore } from './types.js';
 
 export interface PostgresStoreOptions {
@@ -29,42 +30,6 @@ const RETRYABLE = new Set([
 ]);
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
-
-function schemaSql(s: string): string {
-  return `
-CREATE SCHEMA IF NOT EXISTS ${s};
-CREATE TABLE IF NOT EXISTS ${s}.rooms (
-  room TEXT PRIMARY KEY,
-  last_seq BIGINT NOT NULL,
-  dm_a TEXT,
-  dm_b TEXT
-);
-CREATE INDEX IF NOT EXISTS rooms_dm_a ON ${s}.rooms (dm_a) WHERE dm_a IS NOT NULL;
-CREATE INDEX IF NOT EXISTS rooms_dm_b ON ${s}.rooms (dm_b) WHERE dm_b IS NOT NULL;
-CREATE TABLE IF NOT EXISTS ${s}.messages (
-  room TEXT NOT NULL,
-  seq BIGINT NOT NULL,
-  cid TEXT NOT NULL,
-  sender TEXT NOT NULL,
-  body TEXT NOT NULL,
-  me BOOLEAN NOT NULL,
-  ts BIGINT NOT NULL,
-  PRIMARY KEY (room, seq)
-);
-CREATE UNIQUE INDEX IF NOT EXISTS messages_cid ON ${s}.messages (room, cid);
-CREATE TABLE IF NOT EXISTS ${s}.names (
-  key TEXT PRIMARY KEY,
-  token_hash TEXT NOT NULL,
-  created_at BIGINT NOT NULL
-);
-ALTER TABLE ${s}.names ADD COLUMN IF NOT EXISTS skeleton TEXT;
-CREATE INDEX IF NOT EXISTS names_skeleton ON ${s}.names (skeleton);
-CREATE TABLE IF NOT EXISTS ${s}.settings (
-  name TEXT PRIMARY KEY,
-  value TEXT NOT NULL
-);
-`;
-}
 
 // BIGINT columns arrive as strings (node-postgres keeps 64-bit values exact); sequence numbers
 // and millisecond timestamps stay far below 2^53, so Number() is exact for them.
@@ -198,13 +163,10 @@ export async function openPostgresStore(
     }
   }
 
-  // Create the schema once even when several nodes start together: CREATE ... IF NOT EXISTS
-  // alone can still collide on the catalog's unique indexes.
-  // Earlier databases had no skeleton of each reserved name: it is filled in from the keys, and
-  // made again where another version of nameSkeleton made it.
+  // The schema's steps, then the skeletons of reserved names: filled in where missing, and made
+  // again where another version of nameSkeleton made them.
   const instanceSecret = await inTransaction(async (client) => {
-    await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`parley:schema:${schema}`]);
-    await client.query(schemaSql(s));
+    await migratePostgres(client, schema, s);
     const version = await client.query<{ value: string }>(
       `SELECT value FROM ${t.settings} WHERE name = 'skeleton_version'`,
     );
@@ -281,20 +243,32 @@ export async function openPostgresStore(
       plan.push({ slot, duplicate: false });
     }
 
-    // 3. Per room, in a fixed order: create the room or lock its row, and reserve n numbers.
+    // 3. Per room, in a fixed order: create the room or lock its row. Once every row is held,
+    // no other writer can add to these rooms, and their last numbers are read from the
+    // messages' primary key (a fresh snapshot: this statement starts after the locks).
     const rooms = [...byRoom.keys()].sort();
     for (const room of rooms) {
-      const slots = byRoom.get(room) ?? [];
-      const direct = slots[0]?.draft.direct;
-      const res = await client.query<{ last_seq: string }>(
-        `INSERT INTO ${t.rooms} AS r (room, last_seq, dm_a, dm_b) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (room) DO UPDATE SET last_seq = r.last_seq + EXCLUDED.last_seq
-         RETURNING r.last_seq`,
-        [room, slots.length, direct?.[0] ?? null, direct?.[1] ?? null],
+      const direct = byRoom.get(room)?.[0]?.draft.direct;
+      await client.query(
+        `INSERT INTO ${t.rooms} AS r (room, dm_a, dm_b) VALUES ($1, $2, $3)
+         ON CONFLICT (room) DO UPDATE SET room = r.room`,
+        [room, direct?.[0] ?? null, direct?.[1] ?? null],
       );
-      const last = Number(res.rows[0]?.last_seq);
-      if (!Number.isSafeInteger(last)) throw new Error(`room ${room}: no sequence number`);
-      slots.forEach((slot, n) => (slot.seq = last - slots.length + 1 + n));
+    }
+    if (rooms.length > 0) {
+      const res = await client.query<{ room: string; last_seq: string | null }>(
+        `SELECT k.room, (SELECT max(seq) FROM ${t.messages} m WHERE m.room = k.room) AS last_seq
+           FROM unnest($1::text[]) AS k(room)`,
+        [rooms],
+      );
+      const lastOf = new Map(res.rows.map((r) => [r.room, Number(r.last_seq ?? 0)]));
+      for (const room of rooms) {
+        const last = lastOf.get(room);
+        if (last === undefined || !Number.isSafeInteger(last)) {
+          throw new Error(`room ${room}: no sequence number`);
+        }
+        byRoom.get(room)?.forEach((slot, n) => (slot.seq = last + 1 + n));
+      }
     }
 
     // 4. All new messages in one statement.
@@ -365,8 +339,8 @@ export async function openPostgresStore(
     },
     async lastSeq(room) {
       open();
-      const res = await pool.query<{ last_seq: string }>(
-        `SELECT last_seq FROM ${t.rooms} WHERE room = $1`,
+      const res = await pool.query<{ last_seq: string | null }>(
+        `SELECT max(seq) AS last_seq FROM ${t.messages} WHERE room = $1`,
         [room],
       );
       return Number(res.rows[0]?.last_seq ?? 0);
@@ -374,14 +348,15 @@ export async function openPostgresStore(
     async rooms() {
       open();
       // COLLATE "C" orders by code point, as SQLite does, whatever the database's locale.
-      const res = await pool.query<{ room: string; last_seq: string; ts: string | null }>(
-        `SELECT r.room, r.last_seq, m.ts FROM ${t.rooms} r
-           LEFT JOIN ${t.messages} m ON m.room = r.room AND m.seq = r.last_seq
+      const res = await pool.query<{ room: string; last_seq: string | null; ts: string | null }>(
+        `SELECT r.room, m.seq AS last_seq, m.ts FROM ${t.rooms} r
+           LEFT JOIN ${t.messages} m ON m.room = r.room
+             AND m.seq = (SELECT max(seq) FROM ${t.messages} l WHERE l.room = r.room)
            WHERE r.dm_a IS NULL ORDER BY r.room COLLATE "C"`,
       );
       return res.rows.map((r) => ({
         room: r.room,
-        lastSeq: Number(r.last_seq),
+        lastSeq: Number(r.last_seq ?? 0),
         lastTs: Number(r.ts ?? 0),
       }));
     },

@@ -10,38 +10,8 @@ import { dirname } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { ChatMessage } from '../protocol/index.js';
 import { SKELETON_VERSION, nameSkeleton } from '../protocol/skeleton.js';
+import { migrateSqlite } from './migrations/sqlite.js';
 import type { CheckpointCounts, Committed, Draft, MessageStore } from './types.js';
-
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS rooms (
-  room TEXT PRIMARY KEY,
-  dm_a TEXT,
-  dm_b TEXT
-) STRICT;
-CREATE INDEX IF NOT EXISTS rooms_dm_a ON rooms(dm_a) WHERE dm_a IS NOT NULL;
-CREATE INDEX IF NOT EXISTS rooms_dm_b ON rooms(dm_b) WHERE dm_b IS NOT NULL;
-CREATE TABLE IF NOT EXISTS messages (
-  room TEXT NOT NULL,
-  seq INTEGER NOT NULL,
-  cid TEXT NOT NULL,
-  sender TEXT NOT NULL,
-  body TEXT NOT NULL,
-  me INTEGER NOT NULL,
-  ts INTEGER NOT NULL,
-  PRIMARY KEY (room, seq)
-) STRICT, WITHOUT ROWID;
-CREATE UNIQUE INDEX IF NOT EXISTS messages_cid ON messages(room, cid);
-CREATE TABLE IF NOT EXISTS names (
-  key TEXT PRIMARY KEY,
-  token_hash TEXT NOT NULL,
-  created_at INTEGER NOT NULL,
-  skeleton TEXT
-) STRICT;
-CREATE TABLE IF NOT EXISTS settings (
-  name TEXT PRIMARY KEY,
-  value TEXT NOT NULL
-) STRICT;
-`;
 
 interface Row {
   room: string;
@@ -66,25 +36,10 @@ function toMessage(r: Row): ChatMessage {
 }
 
 /**
- * Earlier databases kept each room's last number in `rooms.last_seq`, one more page for every
- * commit to write. The number is now read from the messages themselves, which always agreed
- * with it, so the column goes.
+ * Each reserved name's skeleton, so that a new name is compared with the old ones too: filled in
+ * where missing, and made again where another version of nameSkeleton made it.
  */
-function dropRoomCounter(db: Database.Database): void {
-  const columns = db.pragma('table_info(rooms)') as { name: string }[];
-  if (columns.some((c) => c.name === 'last_seq')) db.exec('ALTER TABLE rooms DROP COLUMN last_seq');
-}
-
-/**
- * Earlier databases had no skeleton of each reserved name: the column is added and filled in
- * from the keys, so that a new name is compared with the old ones too. Skeletons made by
- * another version of nameSkeleton are made again.
- */
-function addNameSkeletons(db: Database.Database): void {
-  const columns = db.pragma('table_info(names)') as { name: string }[];
-  if (!columns.some((c) => c.name === 'skeleton')) {
-    db.exec('ALTER TABLE names ADD COLUMN skeleton TEXT');
-  }
+function fillNameSkeletons(db: Database.Database): void {
   const version = db
     .prepare<[], { value: string }>("SELECT value FROM settings WHERE name = 'skeleton_version'")
     .get()?.value;
@@ -101,7 +56,6 @@ function addNameSkeletons(db: Database.Database): void {
         'ON CONFLICT (name) DO UPDATE SET value = excluded.value',
     ).run(SKELETON_VERSION);
   })();
-  db.exec('CREATE INDEX IF NOT EXISTS names_skeleton ON names(skeleton)');
 }
 
 /** A secret of this instance, made at the first open and kept. */
@@ -218,9 +172,8 @@ export function openSqliteStore(file: string, synchronous: Synchronous = 'NORMAL
   db.pragma('busy_timeout = 5000');
   // A WAL that grew under a burst is cut back to this when it restarts.
   db.pragma(`journal_size_limit = ${64 * 1024 * 1024}`);
-  db.exec(SCHEMA);
-  dropRoomCounter(db);
-  addNameSkeletons(db);
+  migrateSqlite(db);
+  fillNameSkeletons(db);
   const instanceSecret = readInstanceSecret(db);
   const checkpoints: CheckpointCounts = { ok: 0, failed: 0 };
   const stopCheckpointer =

@@ -1,0 +1,114 @@
+// The PostgreSQL schema, step by step (see plan.ts), in one schema of the database. The caller
+// runs this in a transaction; an advisory lock on the schema's name makes the nodes that start
+// together take turns, so that one migrates and the others find the steps done.
+
+import type pg from 'pg';
+import { named, pendingSteps, type Step } from './plan.js';
+
+interface PostgresStep extends Step {
+  /** The step's SQL for the schema `s`, already quoted. */
+  sql(s: string): string;
+}
+
+const POSTGRES_STEPS: readonly PostgresStep[] = [
+  {
+    // The schema as the first Parley wrote it. IF NOT EXISTS: unrecorded databases run it too.
+    ...named(1),
+    sql: (s) => `
+CREATE TABLE IF NOT EXISTS ${s}.rooms (
+  room TEXT PRIMARY KEY,
+  last_seq BIGINT NOT NULL,
+  dm_a TEXT,
+  dm_b TEXT
+);
+CREATE INDEX IF NOT EXISTS rooms_dm_a ON ${s}.rooms (dm_a) WHERE dm_a IS NOT NULL;
+CREATE INDEX IF NOT EXISTS rooms_dm_b ON ${s}.rooms (dm_b) WHERE dm_b IS NOT NULL;
+CREATE TABLE IF NOT EXISTS ${s}.messages (
+  room TEXT NOT NULL,
+  seq BIGINT NOT NULL,
+  cid TEXT NOT NULL,
+  sender TEXT NOT NULL,
+  body TEXT NOT NULL,
+  me BOOLEAN NOT NULL,
+  ts BIGINT NOT NULL,
+  PRIMARY KEY (room, seq)
+);
+CREATE UNIQUE INDEX IF NOT EXISTS messages_cid ON ${s}.messages (room, cid);
+CREATE TABLE IF NOT EXISTS ${s}.names (
+  key TEXT PRIMARY KEY,
+  token_hash TEXT NOT NULL,
+  created_at BIGINT NOT NULL
+);
+`,
+  },
+  {
+    // As in SQLite: the room's row is the lock that orders its writers, and the next number is
+    // read from the messages' primary key once the lock is held.
+    ...named(2),
+    sql: (s) => `ALTER TABLE ${s}.rooms DROP COLUMN IF EXISTS last_seq;`,
+  },
+  {
+    // The skeletons are filled in at open, from the keys, by the code that makes them.
+    ...named(3),
+    sql: (s) => `
+ALTER TABLE ${s}.names ADD COLUMN IF NOT EXISTS skeleton TEXT;
+CREATE INDEX IF NOT EXISTS names_skeleton ON ${s}.names (skeleton);
+CREATE TABLE IF NOT EXISTS ${s}.settings (
+  name TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
+`,
+  },
+];
+
+async function hasTable(client: pg.PoolClient, schema: string, table: string): Promise<boolean> {
+  const res = await client.query(
+    'SELECT 1 FROM information_schema.tables WHERE table_schema = $1 AND table_name = $2',
+    [schema, table],
+  );
+  return res.rowCount === 1;
+}
+
+async function record(client: pg.PoolClient, s: string, step: Step): Promise<void> {
+  await client.query(
+    `INSERT INTO ${s}.schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)`,
+    [step.version, step.name, Date.now()],
+  );
+}
+
+/** The version the schema is at: 0 where nothing is recorded, the record made then. */
+async function recordedVersion(client: pg.PoolClient, schema: string, s: string): Promise<number> {
+  if (await hasTable(client, schema, 'schema_migrations')) {
+    const res = await client.query<{ v: number | null }>(
+      `SELECT max(version) AS v FROM ${s}.schema_migrations`,
+    );
+    return res.rows[0]?.v ?? 0;
+  }
+  await client.query(`
+CREATE TABLE ${s}.schema_migrations (
+  version INTEGER PRIMARY KEY,
+  name TEXT NOT NULL,
+  applied_at BIGINT NOT NULL
+);
+`);
+  return 0;
+}
+
+/**
+ * Brings the schema to the latest steps, inside the caller's transaction; refuses one that a
+ * newer Parley wrote. `schema` is the plain name, `s` the same quoted for SQL.
+ */
+export async function migratePostgres(
+  client: pg.PoolClient,
+  schema: string,
+  s: string,
+): Promise<void> {
+  // Held to the end of the transaction. CREATE ... IF NOT EXISTS alone can still collide on the
+  // catalog's unique indexes when several nodes start together.
+  await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`parley:schema:${schema}`]);
+  await client.query(`CREATE SCHEMA IF NOT EXISTS ${s}`);
+  for (const step of pendingSteps(POSTGRES_STEPS, await recordedVersion(client, schema, s))) {
+    await client.query(step.sql(s));
+    await record(client, s, step);
+  }
+}

@@ -1,0 +1,112 @@
+// The SQLite schema, step by step (see plan.ts). All pending steps run in one IMMEDIATE
+// transaction: a second process opening the same file waits, then finds them done.
+
+import type Database from 'better-sqlite3';
+import { named, pendingSteps, type Step } from './plan.js';
+
+interface SqliteStep extends Step {
+  run(db: Database.Database): void;
+}
+
+const hasColumn = (db: Database.Database, table: string, column: string): boolean =>
+  (db.pragma(`table_info(${table})`) as { name: string }[]).some((c) => c.name === column);
+
+const SQLITE_STEPS: readonly SqliteStep[] = [
+  {
+    // The schema as the first Parley wrote it. IF NOT EXISTS: unrecorded databases run it too.
+    ...named(1),
+    run: (db) =>
+      db.exec(`
+CREATE TABLE IF NOT EXISTS rooms (
+  room TEXT PRIMARY KEY,
+  last_seq INTEGER NOT NULL,
+  dm_a TEXT,
+  dm_b TEXT
+) STRICT;
+CREATE INDEX IF NOT EXISTS rooms_dm_a ON rooms(dm_a) WHERE dm_a IS NOT NULL;
+CREATE INDEX IF NOT EXISTS rooms_dm_b ON rooms(dm_b) WHERE dm_b IS NOT NULL;
+CREATE TABLE IF NOT EXISTS messages (
+  room TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  cid TEXT NOT NULL,
+  sender TEXT NOT NULL,
+  body TEXT NOT NULL,
+  me INTEGER NOT NULL,
+  ts INTEGER NOT NULL,
+  PRIMARY KEY (room, seq)
+) STRICT, WITHOUT ROWID;
+CREATE UNIQUE INDEX IF NOT EXISTS messages_cid ON messages(room, cid);
+CREATE TABLE IF NOT EXISTS names (
+  key TEXT PRIMARY KEY,
+  token_hash TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+) STRICT;
+`),
+  },
+  {
+    // The counter always equalled the room's largest seq; the next number is read from the
+    // messages' primary key, and a commit writes one page fewer.
+    ...named(2),
+    run: (db) => {
+      if (hasColumn(db, 'rooms', 'last_seq')) db.exec('ALTER TABLE rooms DROP COLUMN last_seq');
+    },
+  },
+  {
+    // The skeletons are filled in at open, from the keys, by the code that makes them.
+    ...named(3),
+    run: (db) => {
+      if (!hasColumn(db, 'names', 'skeleton'))
+        db.exec('ALTER TABLE names ADD COLUMN skeleton TEXT');
+      db.exec(`
+CREATE INDEX IF NOT EXISTS names_skeleton ON names(skeleton);
+CREATE TABLE IF NOT EXISTS settings (
+  name TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+) STRICT;
+`);
+    },
+  },
+];
+
+function hasTable(db: Database.Database, name: string): boolean {
+  return (
+    db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(name) !==
+    undefined
+  );
+}
+
+function record(db: Database.Database, step: Step): void {
+  db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(
+    step.version,
+    step.name,
+    Date.now(),
+  );
+}
+
+/** The version the database is at: 0 where nothing is recorded, the record made then. */
+function recordedVersion(db: Database.Database): number {
+  if (hasTable(db, 'schema_migrations')) {
+    const row = db
+      .prepare<[], { v: number | null }>('SELECT max(version) AS v FROM schema_migrations')
+      .get();
+    return row?.v ?? 0;
+  }
+  db.exec(`
+CREATE TABLE schema_migrations (
+  version INTEGER PRIMARY KEY,
+  name TEXT NOT NULL,
+  applied_at INTEGER NOT NULL
+) STRICT;
+`);
+  return 0;
+}
+
+/** Brings the database to the latest schema; refuses one that a newer Parley wrote. */
+export function migrateSqlite(db: Database.Database): void {
+  db.transaction(() => {
+    for (const step of pendingSteps(SQLITE_STEPS, recordedVersion(db))) {
+      step.run(db);
+      record(db, step);
+    }
+  }).immediate();
+}
