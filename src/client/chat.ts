@@ -29,18 +29,10 @@ import type { Outbox, OutboxEntry } from './outbox.js';
 import { Pacer } from './pacer.js';
 import { PresenceNotes } from './presence-notes.js';
 import { mentionsName } from './rich-text.js';
-import {
-  GUEST_PREFIX,
-  hasChosenName,
-  randomId,
-  saveClosed,
-  saveIdentity,
-  saveRooms,
-  skipName,
-  type Identity,
-  type RoomList,
-} from './storage.js';
-import { roomLabel, type View } from './view.js';
+import { roomLabel } from './dom.js';
+import { clip, closeNotice, kb, nameError } from './notices.js';
+import type { ChatStorage, ChatView, LogLine } from './ports.js';
+import { GUEST_PREFIX, hasChosenName, randomId, type Identity, type RoomList } from './storage.js';
 
 const HISTORY_PAGE = 50;
 /** How many missed messages a gap fill pages in before leaving the rest to scrolling up. */
@@ -109,7 +101,8 @@ interface Pending {
 }
 
 export interface ChatDeps {
-  view: View;
+  view: ChatView;
+  storage: ChatStorage;
   outbox: Outbox;
   identity: Identity;
   rooms: RoomList;
@@ -135,43 +128,9 @@ function sameName(a: string, b: string): boolean {
   return !!a && !!b && foldKey(a) === foldKey(b);
 }
 
-/** Kilobytes with one decimal, rounded up so that "over by" is never 0.0. */
-function kb(bytes: number): string {
-  return (Math.ceil(bytes / 102.4) / 10).toFixed(1);
-}
-
-/** What a close means for the person, in words; nothing when "Connection lost." says it all. */
-function closeNotice(code: number, reason: string): string | undefined {
-  const known = Object.hasOwn(ERRORS, reason) ? (reason as ErrorCode) : undefined;
-  const close = (known && (ERRORS[known] as { close?: number }).close) || code;
-  switch (close) {
-    case 1001:
-      return 'The server is stopping, maybe to restart; reconnecting once it is back…';
-    case 1012:
-      return 'The server is restarting; reconnecting…';
-    case 1013:
-      return 'This page fell behind; reconnecting to catch up…';
-    case 1011:
-      return 'The server could not catch this page up; reconnecting to try again…';
-    case 1008:
-      return 'The server closed the connection after too many bad or excess messages; reconnecting…';
-    case 1009:
-      return 'The server closed the connection: a message was too big. Reconnecting…';
-    case 1003:
-    case 1007:
-      return 'The server closed the connection after a frame it could not read; reconnecting…';
-    default:
-      if (known) return `${ERRORS[known].message} Reconnecting…`;
-      return reason ? `The connection closed (${reason}); reconnecting…` : undefined;
-  }
-}
-
-function clip(text: string, n = 200): string {
-  return text.length > n ? `${text.slice(0, n)}…` : text;
-}
-
 export class Chat {
-  private readonly view: View;
+  private readonly view: ChatView;
+  private readonly storage: ChatStorage;
   private readonly outbox: Outbox;
   private readonly deps: ChatDeps;
   private identity: Identity;
@@ -208,11 +167,12 @@ export class Chat {
   private unseen = 0;
   private readonly notes: PresenceNotes;
   /** Direct messages sent with /msg, and the line in the room they were sent from. */
-  private readonly sentNotes = new Map<string, { to: string; line: HTMLElement }>();
+  private readonly sentNotes = new Map<string, { to: string; line: LogLine }>();
 
   constructor(deps: ChatDeps) {
     this.deps = deps;
     this.view = deps.view;
+    this.storage = deps.storage;
     this.outbox = deps.outbox;
     this.identity = deps.identity;
     this.closed = deps.closed;
@@ -583,7 +543,7 @@ export class Chat {
 
   /** "Later" or "Cancel" on the name prompt. */
   skipName(): void {
-    if (!hasChosenName(this.identity)) skipName();
+    if (!hasChosenName(this.identity)) this.storage.skipName();
     this.wantedName = undefined;
     this.view.closeNamePrompt();
   }
@@ -873,7 +833,7 @@ export class Chat {
   private onHello(name: string, token: string, direct: string[], ctx: Pending | undefined): void {
     const before = this.myName;
     this.identity = { name, token };
-    saveIdentity(this.identity);
+    this.storage.saveIdentity(this.identity);
     this.myName = name;
     this.view.setMe(name);
     if (before && !sameName(before, name)) {
@@ -1038,13 +998,13 @@ export class Chat {
     if (ctx?.handshake !== undefined && ctx.handshake < 2) {
       const name = req?.type === 'hello' ? req.name : undefined;
       this.sys(name ? `Could not take the name ${name}: ${ev.message}` : ev.message, 'error');
-      if (name) this.view.openNamePrompt(name, true, this.nameError(name, ev.code, ev.message));
+      if (name) this.view.openNamePrompt(name, true, nameError(name, ev.code, ev.message));
       this.hello(ctx.handshake + 1);
       return;
     }
     if (ctx?.prompt && req?.type === 'hello') {
       this.view.setNameBusy(false);
-      this.view.setNameError(this.nameError(req.name ?? '', ev.code, ev.message));
+      this.view.setNameError(nameError(req.name ?? '', ev.code, ev.message));
       this.view.nameInput.focus();
       return;
     }
@@ -1105,21 +1065,6 @@ export class Chat {
     }
   }
 
-  private nameError(name: string, code: ErrorCode, message: string): string {
-    switch (code) {
-      case 'NAME_TAKEN':
-        return `Someone connected right now is called ${name}. Pick another name.`;
-      case 'NAME_RESERVED':
-        return `${name} belongs to someone else (it is kept for their browser). Pick another name.`;
-      case 'NAME_INVALID':
-        return message;
-      case 'RATE_LIMITED':
-        return 'Too many name changes; wait a minute and try again.';
-      default:
-        return message;
-    }
-  }
-
   // ---- state and rendering ------------------------------------------------------------------------
 
   private room(name: string): RoomState {
@@ -1161,7 +1106,7 @@ export class Chat {
   }
 
   private reopen(room: string): void {
-    if (this.closed.delete(room)) saveClosed(this.closed);
+    if (this.closed.delete(room)) this.storage.saveClosed(this.closed);
   }
 
   private part(raw: string): void {
@@ -1176,7 +1121,7 @@ export class Chat {
     r.joined = false;
     if (r.direct) {
       this.closed.add(r.name);
-      saveClosed(this.closed);
+      this.storage.saveClosed(this.closed);
       if (this.ready && r.synced) this.request({ type: 'part', room: r.name });
       this.forget(r.name);
       return;
@@ -1206,7 +1151,7 @@ export class Chat {
     return [...list.filter((r) => !r.direct), ...list.filter((r) => r.direct)].map((r) => r.name);
   }
 
-  private sys(text: string, cls = '', room = this.current, opts?: SysOptions): HTMLElement {
+  private sys(text: string, cls = '', room = this.current, opts?: SysOptions): LogLine {
     return this.view.log.sys(room, text, cls, opts);
   }
 
@@ -1214,7 +1159,7 @@ export class Chat {
     if (!this.rooms.size) return;
     const list = [...this.rooms.values()];
     this.view.setRooms(list, this.current);
-    saveRooms({
+    this.storage.saveRooms({
       rooms: list.filter((r) => r.joined && !r.direct).map((r) => r.name),
       current: this.current,
     });
