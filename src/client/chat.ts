@@ -32,6 +32,17 @@ import { mentionsName } from './rich-text.js';
 import { roomLabel } from './dom.js';
 import { clip, closeNotice, kb, nameError } from './notices.js';
 import type { ChatStorage, ChatView, LogLine } from './ports.js';
+import {
+  RequestTracker,
+  dispatchResult,
+  isKind,
+  type AnyPending,
+  type ContextOf,
+  type HistoryKind,
+  type Pending,
+  type ReplyHandlers,
+  type ResultOf,
+} from './requests.js';
 import { GUEST_PREFIX, hasChosenName, randomId, type Identity, type RoomList } from './storage.js';
 
 const HISTORY_PAGE = 50;
@@ -44,10 +55,6 @@ const TYPING_AFTER_SEND_MS = 1000;
 const RETRY_SEND_MS = 3000;
 /** Sends on the wire at once; the rest follow as acks come, as fast as the pacer lets them. */
 const MAX_IN_FLIGHT = 8;
-/** A request unanswered this long, with nothing else heard meanwhile: the connection is dead. */
-const REPLY_TIMEOUT_MS = 5000;
-/** Nothing heard this long: ask (browsers cannot send WebSocket pings). */
-const QUIET_MS = 12_000;
 const WATCH_EVERY_MS = 1000;
 /** Errors after which a send is tried again by itself; any other error waits for the user. */
 const TRANSIENT: ReadonlySet<ErrorCode> = new Set(['RATE_LIMITED', 'STORE_UNAVAILABLE']);
@@ -76,29 +83,6 @@ interface RoomState {
 }
 
 type Presence = 'online' | 'offline' | 'unknown';
-
-type HistoryKind = 'latest' | 'older' | 'gap' | 'user';
-
-/** What a request was for, so its reply or error can be handled. */
-interface Pending {
-  req: ClientRequest;
-  /** When it went on the wire (epoch ms). */
-  sentAt?: number;
-  /** Worth sending now or never (typing): never queued behind others. */
-  optional?: boolean;
-  /** Handshake hello: 0 with the stored name, 1 token only, 2 a fresh token. */
-  handshake?: number;
-  /** The user asked (command or form), so say what happened. */
-  user?: boolean;
-  /** A hello from the name prompt: its errors go there. */
-  prompt?: boolean;
-  history?: HistoryKind;
-  /** History paging to fill a gap down to this seq. */
-  gapAfter?: number;
-  gapFetched?: number;
-  /** A room list for the sidebar's "Browse rooms". */
-  browse?: boolean;
-}
 
 export interface ChatDeps {
   view: ChatView;
@@ -144,18 +128,15 @@ export class Chat {
   private wasReady = false;
   /** "Cannot reach the server" was said since the last connection. */
   private saidUnreachable = false;
-  private nextId = 1;
   /** The socket is open (the hello may not be answered yet). */
   private connected = false;
-  /** On the wire and not answered, oldest first. */
-  private readonly requests = new Map<string, Pending>();
+  private readonly tracker = new RequestTracker();
   /** Made while the pacer had no token: they go first, in order, as tokens come. */
-  private readonly waiting: Pending[] = [];
+  private readonly waiting: AnyPending[] = [];
   private readonly pacer = new Pacer();
   private paceTimer: ReturnType<typeof setTimeout> | undefined;
   /** A send was refused for now: no more go until those in flight settle and the wait is over. */
   private held = false;
-  private lastHeard = 0;
   private watchTimer: ReturnType<typeof setInterval> | undefined;
   private readonly inFlight = new Set<string>();
   private readonly typingSent = new Map<string, number>();
@@ -203,10 +184,10 @@ export class Chat {
     this.saidUnreachable = false;
     this.ready = false;
     this.connected = true;
-    this.requests.clear();
+    this.tracker.clear();
     this.inFlight.clear();
     this.stopSending();
-    this.lastHeard = Date.now();
+    this.tracker.heard(Date.now());
     this.watchTimer = setInterval(() => this.watch(), WATCH_EVERY_MS);
     this.sys('Connection opened.', 'conn', this.current, { key: 'open', counted: true });
   }
@@ -232,10 +213,10 @@ export class Chat {
     if (notice) this.sys(notice, 'conn', this.current, { key: `close ${notice}`, counted: true });
     this.view.announce(notice ?? 'Connection lost. Reconnecting.');
     // A name asked for from the prompt and not answered: ask again once connected.
-    for (const p of this.requests.values()) {
-      if (p.prompt && p.req.type === 'hello' && p.req.name) this.wantedName = p.req.name;
+    for (const p of this.tracker.pending()) {
+      if (isKind(p, 'hello') && p.prompt && p.req.name) this.wantedName = p.req.name;
     }
-    this.requests.clear();
+    this.tracker.clear();
     if (this.wantedName !== undefined) {
       this.view.setNameBusy(true, 'Waiting for the connection; the name is taken once it is back.');
     }
@@ -259,7 +240,7 @@ export class Chat {
   }
 
   onFrame(frame: string): void {
-    this.lastHeard = Date.now();
+    this.tracker.heard(Date.now());
     const ev = decodeEvent(frame);
     if (!ev) {
       this.sys(frame);
@@ -279,7 +260,7 @@ export class Chat {
         this.onResult(ev);
         return;
       case 'ack':
-        this.take(ev.id);
+        this.tracker.take(ev.id);
         this.inFlight.delete(ev.cid);
         this.dropPending(ev.cid);
         this.flushOutbox();
@@ -607,9 +588,10 @@ export class Chat {
   }
 
   /** Sends now, or as soon as the pacer allows; false when not connected (or dropped). */
-  private request(req: ClientRequest, ctx: Omit<Pending, 'req'> = {}): boolean {
+  private request<R extends ClientRequest>(req: R, ctx?: Omit<Pending<R['type']>, 'req'>): boolean {
     if (!this.connected) return false;
-    const p: Pending = { req, ...ctx };
+    // Spreading a context over a generic request loses its kind; the signature above kept it.
+    const p = { ...ctx, req } as AnyPending;
     if (this.waiting.length === 0 && this.pacer.take(Date.now()) === 0) return this.transmit(p);
     if (p.optional) return false;
     this.waiting.push(p);
@@ -617,11 +599,10 @@ export class Chat {
     return true;
   }
 
-  private transmit(p: Pending): boolean {
-    const id = `r${this.nextId++}`;
+  private transmit(p: AnyPending): boolean {
+    const id = this.tracker.newId();
     if (!this.deps.transmit(JSON.stringify({ ...p.req, id }))) return false;
-    p.sentAt = Date.now();
-    this.requests.set(id, p);
+    this.tracker.sent(id, p, Date.now());
     return true;
   }
 
@@ -635,29 +616,10 @@ export class Chat {
     this.paceTimer = this.retryTimer = this.watchTimer = undefined;
   }
 
-  /**
-   * Notices a dead connection the browser did not report (a network path that went away
-   * without a reset): pings a quiet one, and drops one that leaves a request unanswered.
-   */
   private watch(): void {
-    const now = Date.now();
-    const oldest = this.requests.values().next().value;
-    if (oldest?.sentAt !== undefined) {
-      if (now - oldest.sentAt > REPLY_TIMEOUT_MS && now - this.lastHeard > REPLY_TIMEOUT_MS) {
-        this.deps.drop();
-      }
-      return;
-    }
-    if (now - this.lastHeard > QUIET_MS && this.waiting.length === 0) {
-      this.request({ type: 'ping' });
-    }
-  }
-
-  private take(id: string | undefined): Pending | undefined {
-    if (id === undefined) return undefined;
-    const p = this.requests.get(id);
-    this.requests.delete(id);
-    return p;
+    const state = this.tracker.liveness(Date.now());
+    if (state === 'dead') this.deps.drop();
+    else if (state === 'quiet' && this.waiting.length === 0) this.request({ type: 'ping' });
   }
 
   private online(): boolean {
@@ -671,7 +633,7 @@ export class Chat {
     kind: HistoryKind,
     before?: number,
     limit = HISTORY_PAGE,
-    extra: Omit<Pending, 'req'> = {},
+    extra: Omit<ContextOf['history'], 'history'> = {},
   ): boolean {
     const req: ClientRequest =
       before === undefined
@@ -743,7 +705,7 @@ export class Chat {
   }
 
   /** The oldest send not on the wire, unless sends are held or enough are in flight. */
-  private nextSend(): Pending | undefined {
+  private nextSend(): AnyPending | undefined {
     if (!this.ready || this.inFlight.size >= MAX_IN_FLIGHT) return undefined;
     if (this.held) {
       // Resume from the oldest unacked once those in flight have settled, after the wait.
@@ -771,66 +733,66 @@ export class Chat {
   // ---- events -----------------------------------------------------------------------------------
 
   private onResult(ev: RequestResult): void {
-    const ctx = this.take(ev.id);
-    switch (ev.of) {
-      case 'hello':
-        this.onHello(ev.name, ev.token, ev.direct, ctx);
-        return;
-      case 'join': {
-        const r = this.room(ev.room);
-        r.joined = true;
-        // In a direct room, the participants connected now.
-        r.members = [...ev.members];
-        r.membersKnown = true;
-        if (!r.everSynced) {
-          r.lastSeq = Math.max(r.lastSeq, ev.lastSeq);
-          this.loadLatest(r);
-        } else if (ev.lastSeq < r.lastSeq) {
-          // The server's log is behind what we saw (its data was reset): start over.
-          this.sys(`The history of ${roomLabel(r.name)} was reset on the server.`, '', r.name);
-          this.view.log.clear(r.name);
-          r.lastSeq = ev.lastSeq;
-          this.loadLatest(r);
-        }
-        r.synced = r.everSynced = true;
-        if (ctx?.user) this.sys(`Joined ${roomLabel(r.name)}.`, '', r.name);
-        this.renderRooms();
-        this.renderRoomDetails();
-        return;
-      }
-      case 'part':
-        this.forget(ev.room);
-        if (ctx?.user) this.sys(`Left ${roomLabel(ev.room)}.`);
-        return;
-      case 'history':
-        this.onHistory(ev.room, ev.messages, ev.more, ctx);
-        return;
-      case 'rooms': {
-        if (ctx?.browse) {
-          this.showDirectory(ev.rooms);
-          return;
-        }
-        const list = ev.rooms.map((x) => `${roomLabel(x.room)} (${x.members})`).join(', ');
-        this.sys(`Rooms: ${list || 'none'}`);
-        return;
-      }
-      case 'who': {
-        const r = this.rooms.get(ev.room);
-        if (r && !r.direct) {
-          r.members = [...ev.members];
-          r.membersKnown = true;
-        }
-        this.sys(`In ${roomLabel(ev.room)}: ${ev.members.join(', ') || 'no one'}`);
-        this.renderRoomDetails();
-        return;
-      }
-      case 'typing':
-      case 'ping':
-        return;
-    }
+    dispatchResult(ev, this.tracker.take(ev.id), this.replies);
   }
 
-  private onHello(name: string, token: string, direct: string[], ctx: Pending | undefined): void {
+  private readonly replies: ReplyHandlers = {
+    hello: (ev, ctx) => this.onHello(ev.name, ev.token, ev.direct, ctx),
+    join: (ev, ctx) => this.onJoined(ev, ctx),
+    part: (ev, ctx) => {
+      this.forget(ev.room);
+      if (ctx?.user) this.sys(`Left ${roomLabel(ev.room)}.`);
+    },
+    history: (ev, ctx) => this.onHistory(ev.room, ev.messages, ev.more, ctx),
+    rooms: (ev, ctx) => {
+      if (ctx?.browse) {
+        this.showDirectory(ev.rooms);
+        return;
+      }
+      const list = ev.rooms.map((x) => `${roomLabel(x.room)} (${x.members})`).join(', ');
+      this.sys(`Rooms: ${list || 'none'}`);
+    },
+    who: (ev) => {
+      const r = this.rooms.get(ev.room);
+      if (r && !r.direct) {
+        r.members = [...ev.members];
+        r.membersKnown = true;
+      }
+      this.sys(`In ${roomLabel(ev.room)}: ${ev.members.join(', ') || 'no one'}`);
+      this.renderRoomDetails();
+    },
+    typing: () => {},
+    ping: () => {},
+  };
+
+  private onJoined(ev: ResultOf<'join'>, ctx: Pending<'join'> | undefined): void {
+    const r = this.room(ev.room);
+    r.joined = true;
+    // In a direct room, the participants connected now.
+    r.members = [...ev.members];
+    r.membersKnown = true;
+    if (!r.everSynced) {
+      r.lastSeq = Math.max(r.lastSeq, ev.lastSeq);
+      this.loadLatest(r);
+    } else if (ev.lastSeq < r.lastSeq) {
+      // The server's log is behind what we saw (its data was reset): start over.
+      this.sys(`The history of ${roomLabel(r.name)} was reset on the server.`, '', r.name);
+      this.view.log.clear(r.name);
+      r.lastSeq = ev.lastSeq;
+      this.loadLatest(r);
+    }
+    r.synced = r.everSynced = true;
+    if (ctx?.user) this.sys(`Joined ${roomLabel(r.name)}.`, '', r.name);
+    this.renderRooms();
+    this.renderRoomDetails();
+  }
+
+  private onHello(
+    name: string,
+    token: string,
+    direct: string[],
+    ctx: Pending<'hello'> | undefined,
+  ): void {
     const before = this.myName;
     this.identity = { name, token };
     this.storage.saveIdentity(this.identity);
@@ -865,7 +827,12 @@ export class Chat {
     this.history(r, 'latest');
   }
 
-  private onHistory(room: string, messages: ChatMessage[], more: boolean, ctx?: Pending): void {
+  private onHistory(
+    room: string,
+    messages: ChatMessage[],
+    more: boolean,
+    ctx?: Pending<'history'>,
+  ): void {
     const r = this.room(room);
     const first = messages[0];
     const last = messages[messages.length - 1];
@@ -986,7 +953,7 @@ export class Chat {
   }
 
   private onError(ev: ErrorFrame): void {
-    const ctx = this.take(ev.id);
+    const ctx = this.tracker.take(ev.id);
     const req = ctx?.req;
     if (ev.code === 'RATE_LIMITED' && ctx) this.pacer.refused(Date.now());
     if (ev.code === 'RATE_LIMITED' && ctx && this.again(ctx)) {
@@ -995,16 +962,16 @@ export class Chat {
       this.flushOutbox();
       return;
     }
-    if (ctx?.handshake !== undefined && ctx.handshake < 2) {
-      const name = req?.type === 'hello' ? req.name : undefined;
+    if (isKind(ctx, 'hello') && ctx.handshake !== undefined && ctx.handshake < 2) {
+      const name = ctx.req.name;
       this.sys(name ? `Could not take the name ${name}: ${ev.message}` : ev.message, 'error');
       if (name) this.view.openNamePrompt(name, true, nameError(name, ev.code, ev.message));
       this.hello(ctx.handshake + 1);
       return;
     }
-    if (ctx?.prompt && req?.type === 'hello') {
+    if (isKind(ctx, 'hello') && ctx.prompt) {
       this.view.setNameBusy(false);
-      this.view.setNameError(nameError(req.name ?? '', ev.code, ev.message));
+      this.view.setNameError(nameError(ctx.req.name ?? '', ev.code, ev.message));
       this.view.nameInput.focus();
       return;
     }
@@ -1052,14 +1019,15 @@ export class Chat {
   }
 
   /** A request refused for the rate that is sent again by itself (a send has its own way). */
-  private again(ctx: Pending): boolean {
+  private again(ctx: AnyPending): boolean {
+    if (isKind(ctx, 'hello')) {
+      // A name the user asked for: the prompt says to wait.
+      return ctx.handshake !== undefined;
+    }
     switch (ctx.req.type) {
       case 'send':
       case 'typing':
         return false;
-      case 'hello':
-        // A name the user asked for: the prompt says to wait.
-        return ctx.handshake !== undefined;
       default:
         return true;
     }
