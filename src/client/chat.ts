@@ -9,7 +9,6 @@ import {
   TEXT_HELP,
   TEXT_MAX_BYTES,
   decodeEvent,
-  foldKey,
   isDirect,
   isTextTooLong,
   isValidText,
@@ -27,6 +26,8 @@ import {
 import type { SysOptions } from './messages.js';
 import type { Outbox, OutboxEntry } from './outbox.js';
 import { Pacer } from './pacer.js';
+import { RoomState, sameName, type Presence } from './room-state.js';
+import { SessionState } from './session.js';
 import { PresenceNotes } from './presence-notes.js';
 import { mentionsName } from './rich-text.js';
 import { roomLabel } from './dom.js';
@@ -59,31 +60,6 @@ const WATCH_EVERY_MS = 1000;
 /** Errors after which a send is tried again by itself; any other error waits for the user. */
 const TRANSIENT: ReadonlySet<ErrorCode> = new Set(['RATE_LIMITED', 'STORE_UNAVAILABLE']);
 
-interface RoomState {
-  name: string;
-  direct: boolean;
-  /** We mean to be in it: joined again after every reconnect. */
-  joined: boolean;
-  /** Joined on the current connection (its join result came, or the server subscribed us). */
-  synced: boolean;
-  /** Joined at least once: later joins ask only for what came after lastSeq. */
-  everSynced: boolean;
-  /** Highest seq seen with nothing missing below it since we joined. */
-  lastSeq: number;
-  members: string[];
-  /** Name → when the indicator ends (epoch ms). */
-  typing: Map<string, number>;
-  unread: number;
-  mentions: number;
-  loadingOlder: boolean;
-  /** The other person's name as they write it, in a direct conversation. */
-  peer?: string;
-  /** `members` came from the server on this connection (a join result or who). */
-  membersKnown: boolean;
-}
-
-type Presence = 'online' | 'offline' | 'unknown';
-
 export interface ChatDeps {
   view: ChatView;
   storage: ChatStorage;
@@ -108,10 +84,6 @@ function isChosen(name: string): boolean {
   return !!name && !name.startsWith(GUEST_PREFIX);
 }
 
-function sameName(a: string, b: string): boolean {
-  return !!a && !!b && foldKey(a) === foldKey(b);
-}
-
 export class Chat {
   private readonly view: ChatView;
   private readonly storage: ChatStorage;
@@ -122,14 +94,7 @@ export class Chat {
   private readonly closed: Set<string>;
   private current: string;
   private myName = '';
-  /** Hello answered on this connection. */
-  private ready = false;
-  /** Connected before: the next ready is a reconnection. */
-  private wasReady = false;
-  /** "Cannot reach the server" was said since the last connection. */
-  private saidUnreachable = false;
-  /** The socket is open (the hello may not be answered yet). */
-  private connected = false;
+  private readonly session = new SessionState();
   private readonly tracker = new RequestTracker();
   /** Made while the pacer had no token: they go first, in order, as tokens come. */
   private readonly waiting: AnyPending[] = [];
@@ -162,11 +127,11 @@ export class Chat {
     this.view.setMe(this.myName || '…');
     for (const r of deps.rooms.rooms) {
       const n = normalizeRoom(r);
-      if (n) this.room(n.key).joined = true;
+      if (n) this.room(n.key).want();
     }
     // Sends typed for a room before a reload need that room joined to go out.
     for (const e of this.outbox.entries()) {
-      if (!isDirect(e.room)) this.room(e.room).joined = true;
+      if (!isDirect(e.room)) this.room(e.room).want();
     }
     const cur = deps.rooms.current;
     this.current = isDirect(cur) || normalizeRoom(cur) ? cur : LOBBY;
@@ -181,9 +146,7 @@ export class Chat {
   // ---- connection -----------------------------------------------------------------------------
 
   onOpen(): void {
-    this.saidUnreachable = false;
-    this.ready = false;
-    this.connected = true;
+    this.session.opened();
     this.tracker.clear();
     this.inFlight.clear();
     this.stopSending();
@@ -193,22 +156,19 @@ export class Chat {
   }
 
   onClose(code: number, reason: string): void {
-    this.ready = false;
-    this.connected = false;
+    this.session.closed();
     this.inFlight.clear();
     this.notes.reset();
     this.stopSending();
     for (const r of this.rooms.values()) {
-      r.synced = false;
-      r.membersKnown = false;
-      r.typing.clear();
+      r.disconnected();
       if (r.loadingOlder) {
         r.loadingOlder = false;
         this.view.log.setOlder(r.name, 'more');
       }
     }
     this.sys('Connection lost.', 'conn', this.current, { key: 'lost', counted: true });
-    this.saidUnreachable = true;
+    this.session.saidUnreachable = true;
     const notice = closeNotice(code, reason);
     if (notice) this.sys(notice, 'conn', this.current, { key: `close ${notice}`, counted: true });
     this.view.announce(notice ?? 'Connection lost. Reconnecting.');
@@ -226,8 +186,8 @@ export class Chat {
 
   /** A connection attempt failed; said once per outage. */
   onUnreachable(): void {
-    if (this.saidUnreachable) return;
-    this.saidUnreachable = true;
+    if (this.session.saidUnreachable) return;
+    this.session.saidUnreachable = true;
     const pending = this.outbox.entries().length > 0;
     this.sys(
       pending
@@ -390,9 +350,9 @@ export class Chat {
     }
     const r = this.room(n.key);
     const wasJoined = r.joined;
-    r.joined = true;
+    r.want();
     this.switchTo(r.name);
-    if (this.ready && !(wasJoined && r.synced)) this.join(r, true);
+    if (this.session.ready && !(wasJoined && r.synced)) this.join(r, true);
   }
 
   /** Opens the direct conversation with a name (in the sidebar, then current). */
@@ -410,7 +370,7 @@ export class Chat {
     const room = `@${n.key}`;
     this.reopen(room);
     const r = this.room(room);
-    r.joined = true;
+    r.want();
     this.switchTo(room);
   }
 
@@ -428,7 +388,7 @@ export class Chat {
     r.mentions = 0;
     this.view.showRoom(r.name);
     // A direct room live from a message alone has no member list yet: the join brings it.
-    if (this.ready && r.direct && (!r.synced || !r.membersKnown)) this.join(r, true);
+    if (this.session.ready && r.direct && (!r.synced || !r.membersKnown)) this.join(r, true);
     this.renderRooms();
     this.renderRoomDetails();
     this.renderPending();
@@ -450,7 +410,7 @@ export class Chat {
   /** Called on every input event: tells the room at most once per TYPING_EVERY_MS. */
   typed(text: string): void {
     const r = this.rooms.get(this.current);
-    if (!this.ready || !r?.synced || !text.trim() || text.startsWith('/')) return;
+    if (!this.session.ready || !r?.synced || !text.trim() || text.startsWith('/')) return;
     const now = Date.now();
     if (now - (this.typingSent.get(r.name) ?? 0) < TYPING_EVERY_MS) return;
     if (this.request({ type: 'typing', room: r.name }, { optional: true })) {
@@ -461,7 +421,7 @@ export class Chat {
   /** The reader wants older messages of a room (scrolled near its top, or pressed the button). */
   loadOlder(room: string): void {
     const r = this.rooms.get(room);
-    if (!r || !this.ready || r.loadingOlder || !r.synced) return;
+    if (!r || !this.session.ready || r.loadingOlder || !r.synced) return;
     const oldest = this.view.log.oldestSeq(room);
     if (oldest === undefined || oldest <= 1) {
       this.view.log.setOlder(room, oldest === undefined && r.lastSeq > 0 ? 'unknown' : 'start');
@@ -514,7 +474,7 @@ export class Chat {
       this.view.closeNamePrompt();
       return;
     }
-    if (!this.ready) {
+    if (!this.session.ready) {
       this.wantedName = n.display;
       this.view.setNameBusy(true, 'Waiting for the connection; the name is taken once it is back.');
       return;
@@ -556,25 +516,24 @@ export class Chat {
 
   /** Hello answered: join the rooms again, then resend what was not acknowledged. */
   private onReady(): void {
-    this.ready = true;
+    const again = this.session.greeted();
     for (const r of this.rooms.values()) {
       if (r.joined && (!r.direct || r.everSynced || r.name === this.current)) this.join(r, false);
     }
     this.flushOutbox();
     void this.outbox.refresh?.().then((added) => {
-      if (!added || !this.ready) return;
+      if (!added || !this.session.ready) return;
       for (const e of this.outbox.entries()) {
         const r = isDirect(e.room) ? undefined : this.room(e.room);
         if (r && !r.joined) {
-          r.joined = true;
+          r.want();
           this.join(r, false);
         }
       }
       this.renderPending();
       this.flushOutbox();
     });
-    if (this.wasReady) this.view.announce('Connected again.');
-    this.wasReady = true;
+    if (again) this.view.announce('Connected again.');
     if (this.wantedName !== undefined) this.takeName(this.wantedName);
   }
 
@@ -589,7 +548,7 @@ export class Chat {
 
   /** Sends now, or as soon as the pacer allows; false when not connected (or dropped). */
   private request<R extends ClientRequest>(req: R, ctx?: Omit<Pending<R['type']>, 'req'>): boolean {
-    if (!this.connected) return false;
+    if (!this.session.connected) return false;
     // Spreading a context over a generic request loses its kind; the signature above kept it.
     const p = { ...ctx, req } as AnyPending;
     if (this.waiting.length === 0 && this.pacer.take(Date.now()) === 0) return this.transmit(p);
@@ -623,7 +582,7 @@ export class Chat {
   }
 
   private online(): boolean {
-    if (this.ready) return true;
+    if (this.session.ready) return true;
     this.sys('Not connected yet; try again in a moment.', 'error');
     return false;
   }
@@ -689,7 +648,7 @@ export class Chat {
   private flushOutbox(): void {
     clearTimeout(this.paceTimer);
     this.paceTimer = undefined;
-    if (!this.connected) return;
+    if (!this.session.connected) return;
     for (;;) {
       const next = this.waiting[0] ?? this.nextSend();
       if (!next) return;
@@ -706,7 +665,7 @@ export class Chat {
 
   /** The oldest send not on the wire, unless sends are held or enough are in flight. */
   private nextSend(): AnyPending | undefined {
-    if (!this.ready || this.inFlight.size >= MAX_IN_FLIGHT) return undefined;
+    if (!this.session.ready || this.inFlight.size >= MAX_IN_FLIGHT) return undefined;
     if (this.held) {
       // Resume from the oldest unacked once those in flight have settled, after the wait.
       if (this.inFlight.size === 0) {
@@ -755,8 +714,7 @@ export class Chat {
     who: (ev) => {
       const r = this.rooms.get(ev.room);
       if (r && !r.direct) {
-        r.members = [...ev.members];
-        r.membersKnown = true;
+        r.setMembers(ev.members);
       }
       this.sys(`In ${roomLabel(ev.room)}: ${ev.members.join(', ') || 'no one'}`);
       this.renderRoomDetails();
@@ -767,10 +725,9 @@ export class Chat {
 
   private onJoined(ev: ResultOf<'join'>, ctx: Pending<'join'> | undefined): void {
     const r = this.room(ev.room);
-    r.joined = true;
+    r.want();
     // In a direct room, the participants connected now.
-    r.members = [...ev.members];
-    r.membersKnown = true;
+    r.setMembers(ev.members);
     if (!r.everSynced) {
       r.lastSeq = Math.max(r.lastSeq, ev.lastSeq);
       this.loadLatest(r);
@@ -781,7 +738,7 @@ export class Chat {
       r.lastSeq = ev.lastSeq;
       this.loadLatest(r);
     }
-    r.synced = r.everSynced = true;
+    r.live();
     if (ctx?.user) this.sys(`Joined ${roomLabel(r.name)}.`, '', r.name);
     this.renderRooms();
     this.renderRoomDetails();
@@ -805,7 +762,7 @@ export class Chat {
         r.members = r.members.map((n) => (n === before ? name : n));
       }
     }
-    for (const d of direct) if (!this.closed.has(d)) this.room(d).joined = true;
+    for (const d of direct) if (!this.closed.has(d)) this.room(d).want();
     if (ctx?.handshake !== undefined) {
       this.sys(`You are ${name}.`, '', this.current, { key: 'you' });
       this.onReady();
@@ -873,7 +830,7 @@ export class Chat {
     r.lastSeq = m.seq;
     if (!r.synced) {
       // A direct message subscribes us on the server: it is live from here on.
-      r.synced = r.everSynced = r.joined = true;
+      r.live();
       if (this.view.log.oldestSeq(r.name) === undefined) {
         this.view.log.setOlder(r.name, m.seq > 1 ? 'more' : 'start');
       }
@@ -924,10 +881,8 @@ export class Chat {
   private onPresence(room: string, name: string, event: 'join' | 'leave'): void {
     const r = this.rooms.get(room);
     if (!r || sameName(name, this.myName)) return;
-    r.members = r.members.filter((n) => n !== name);
-    if (event === 'join') r.members.push(name);
-    else r.typing.delete(name);
-    r.members.sort((a, b) => a.localeCompare(b));
+    if (event === 'join') r.memberCame(name);
+    else r.memberLeft(name);
     // A direct room's presence only moves its dot; a line there would say the obvious.
     if (!r.direct) {
       if (event === 'join') this.notes.join(room, name);
@@ -939,8 +894,7 @@ export class Chat {
   private onRename(room: string, from: string, to: string): void {
     const r = this.rooms.get(room);
     if (!r) return;
-    r.members = r.members.map((n) => (n === from ? to : n)).sort((a, b) => a.localeCompare(b));
-    r.typing.delete(from);
+    r.memberRenamed(from, to);
     if (!r.direct) this.notes.rename(room, from, to);
     if (room === this.current) this.renderRoomDetails();
   }
@@ -1038,20 +992,7 @@ export class Chat {
   private room(name: string): RoomState {
     let r = this.rooms.get(name);
     if (!r) {
-      r = {
-        name,
-        direct: isDirect(name),
-        joined: false,
-        synced: false,
-        everSynced: false,
-        lastSeq: 0,
-        members: [],
-        typing: new Map(),
-        unread: 0,
-        mentions: 0,
-        loadingOlder: false,
-        membersKnown: false,
-      };
+      r = new RoomState(name);
       this.rooms.set(name, r);
       this.renderRooms();
     }
@@ -1064,13 +1005,9 @@ export class Chat {
     return sameName(peer, this.myName) ? [this.myName] : [this.myName, peer];
   }
 
-  /** Connected now, not connected, or unknown (while we are not connected ourselves). */
   private presenceOf(r: RoomState | undefined, name: string): Presence {
-    if (!this.ready || !r?.membersKnown)
-      return sameName(name, this.myName) && this.ready ? 'online' : 'unknown';
-    return r.members.some((m) => sameName(m, name)) || sameName(name, this.myName)
-      ? 'online'
-      : 'offline';
+    if (r) return r.presenceOf(name, this.myName, this.session.ready);
+    return sameName(name, this.myName) && this.session.ready ? 'online' : 'unknown';
   }
 
   private reopen(room: string): void {
@@ -1086,15 +1023,15 @@ export class Chat {
       this.sys(ERRORS.NOT_IN_ROOM.message, 'error');
       return;
     }
-    r.joined = false;
+    r.unwant();
     if (r.direct) {
       this.closed.add(r.name);
       this.storage.saveClosed(this.closed);
-      if (this.ready && r.synced) this.request({ type: 'part', room: r.name });
+      if (this.session.ready && r.synced) this.request({ type: 'part', room: r.name });
       this.forget(r.name);
       return;
     }
-    if (!this.ready) {
+    if (!this.session.ready) {
       // Nothing to tell the server: the next connection does not join it.
       this.forget(r.name);
       this.sys(`Left ${roomLabel(r.name)}.`);
@@ -1158,7 +1095,7 @@ export class Chat {
   }
 
   private renderPending(): void {
-    this.view.setPending(this.outbox.entries(), this.myName, this.ready);
+    this.view.setPending(this.outbox.entries(), this.myName, this.session.ready);
     this.renderSentNotes();
   }
 
@@ -1174,7 +1111,7 @@ export class Chat {
       } else {
         this.sentNotes.delete(cid);
         this.reopen(note.to);
-        this.room(note.to).joined = true;
+        this.room(note.to).want();
         this.renderRooms();
         this.view.log.setSysText(note.line, `Sent to ${to}.`, {
           label: `Open ${to}`,
@@ -1188,7 +1125,7 @@ export class Chat {
 
   /** "Browse rooms" in the sidebar: asks the server for the list. */
   browseRooms(): void {
-    if (!this.ready) {
+    if (!this.session.ready) {
       this.view.setDirectory('Not connected; the list comes once the connection is back.', []);
       return;
     }
