@@ -25,6 +25,14 @@ import {
 } from '../protocol/index.js';
 import type { SysOptions } from './messages.js';
 import type { Outbox, OutboxEntry } from './outbox.js';
+import {
+  HISTORY_PAGE,
+  atStart,
+  gapLeft,
+  lastSeqAfterPage,
+  nextGapPage,
+  placeLive,
+} from './history-sync.js';
 import { Pacer } from './pacer.js';
 import { RoomState, sameName, type Presence } from './room-state.js';
 import { SessionState } from './session.js';
@@ -46,9 +54,6 @@ import {
 } from './requests.js';
 import { GUEST_PREFIX, hasChosenName, randomId, type Identity, type RoomList } from './storage.js';
 
-const HISTORY_PAGE = 50;
-/** How many missed messages a gap fill pages in before leaving the rest to scrolling up. */
-const GAP_FILL_MAX = 500;
 const TYPING_EVERY_MS = 3000;
 /** After a send, the next typing notice may go this soon (the server's minimum interval). */
 const TYPING_AFTER_SEND_MS = 1000;
@@ -603,14 +608,15 @@ export class Chat {
 
   /** Pages history backwards over after < seq < before. */
   private fillGap(r: RoomState, after: number, before: number, fetched: number): void {
-    const missing = before - after - 1;
-    if (missing <= 0) return;
-    if (fetched >= GAP_FILL_MAX) {
-      this.sys(`${missing} earlier messages not loaded; /history shows more.`, '', r.name);
-      return;
+    const page = nextGapPage(after, before, fetched);
+    if (page.kind === 'enough') {
+      this.sys(`${page.missing} earlier messages not loaded; /history shows more.`, '', r.name);
+    } else if (page.kind === 'page') {
+      this.history(r, 'gap', page.before, page.limit, {
+        gapAfter: page.after,
+        gapFetched: page.fetched,
+      });
     }
-    const limit = Math.min(HISTORY_PAGE, missing);
-    this.history(r, 'gap', before, limit, { gapAfter: after, gapFetched: fetched + limit });
   }
 
   // ---- sending ----------------------------------------------------------------------------------
@@ -795,10 +801,13 @@ export class Chat {
     const last = messages[messages.length - 1];
     this.show(r, messages, false);
     // Contiguous with what we have, so nothing below its top is missing.
-    if (first && last && first.seq <= r.lastSeq + 1) r.lastSeq = Math.max(r.lastSeq, last.seq);
+    r.lastSeq = lastSeqAfterPage(
+      r.lastSeq,
+      first && last ? { first: first.seq, last: last.seq } : undefined,
+    );
     switch (ctx?.history) {
       case 'gap':
-        if (ctx.gapAfter !== undefined && first && more && first.seq > ctx.gapAfter + 1) {
+        if (ctx.gapAfter !== undefined && first && gapLeft(ctx.gapAfter, first.seq, more)) {
           this.fillGap(r, ctx.gapAfter, first.seq, ctx.gapFetched ?? 0);
         }
         return;
@@ -806,8 +815,7 @@ export class Chat {
       case 'latest': {
         r.loadingOlder = false;
         const oldest = this.view.log.oldestSeq(r.name);
-        const atStart = oldest === undefined ? !more : oldest <= 1;
-        this.view.log.setOlder(r.name, atStart ? 'start' : 'more');
+        this.view.log.setOlder(r.name, atStart(oldest, more) ? 'start' : 'more');
         return;
       }
       case 'user':
@@ -821,12 +829,13 @@ export class Chat {
   private onMessage(m: ChatMessage): void {
     const r = this.room(m.room);
     if (r.direct) this.reopen(r.name);
-    if (m.seq <= r.lastSeq) {
+    const place = placeLive(r.lastSeq, m.seq);
+    if (place === 'seen') {
       this.show(r, [m], false);
       return;
     }
     // A hole in the live stream: fetch what is missing.
-    if (r.synced && m.seq > r.lastSeq + 1) this.fillGap(r, r.lastSeq, m.seq, 0);
+    if (r.synced && place === 'past-gap') this.fillGap(r, r.lastSeq, m.seq, 0);
     r.lastSeq = m.seq;
     if (!r.synced) {
       // A direct message subscribes us on the server: it is live from here on.
