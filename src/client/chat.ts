@@ -33,7 +33,7 @@ import {
   nextGapPage,
   placeLive,
 } from './history-sync.js';
-import { Pacer } from './pacer.js';
+import { Sender } from './sender.js';
 import { RoomState, sameName, type Presence } from './room-state.js';
 import { SessionState } from './session.js';
 import { PresenceNotes } from './presence-notes.js';
@@ -57,10 +57,6 @@ import { GUEST_PREFIX, hasChosenName, randomId, type Identity, type RoomList } f
 const TYPING_EVERY_MS = 3000;
 /** After a send, the next typing notice may go this soon (the server's minimum interval). */
 const TYPING_AFTER_SEND_MS = 1000;
-/** Wait before resending a send the server refused for now (rate limit, store down). */
-const RETRY_SEND_MS = 3000;
-/** Sends on the wire at once; the rest follow as acks come, as fast as the pacer lets them. */
-const MAX_IN_FLIGHT = 8;
 const WATCH_EVERY_MS = 1000;
 /** Errors after which a send is tried again by itself; any other error waits for the user. */
 const TRANSIENT: ReadonlySet<ErrorCode> = new Set(['RATE_LIMITED', 'STORE_UNAVAILABLE']);
@@ -101,17 +97,15 @@ export class Chat {
   private myName = '';
   private readonly session = new SessionState();
   private readonly tracker = new RequestTracker();
-  /** Made while the pacer had no token: they go first, in order, as tokens come. */
-  private readonly waiting: AnyPending[] = [];
-  private readonly pacer = new Pacer();
-  private paceTimer: ReturnType<typeof setTimeout> | undefined;
-  /** A send was refused for now: no more go until those in flight settle and the wait is over. */
-  private held = false;
+  private readonly sender = new Sender({
+    connected: () => this.session.connected,
+    ready: () => this.session.ready,
+    transmit: (p) => this.transmit(p),
+    outbox: () => this.outbox.entries(),
+  });
   private watchTimer: ReturnType<typeof setInterval> | undefined;
-  private readonly inFlight = new Set<string>();
   private readonly typingSent = new Map<string, number>();
   private typingTimer: ReturnType<typeof setTimeout> | undefined;
-  private retryTimer: ReturnType<typeof setTimeout> | undefined;
   /** A name submitted in the prompt while offline, taken once connected. */
   private wantedName: string | undefined;
   /** Messages from others that came while the tab was hidden. */
@@ -153,7 +147,6 @@ export class Chat {
   onOpen(): void {
     this.session.opened();
     this.tracker.clear();
-    this.inFlight.clear();
     this.stopSending();
     this.tracker.heard(Date.now());
     this.watchTimer = setInterval(() => this.watch(), WATCH_EVERY_MS);
@@ -162,7 +155,6 @@ export class Chat {
 
   onClose(code: number, reason: string): void {
     this.session.closed();
-    this.inFlight.clear();
     this.notes.reset();
     this.stopSending();
     for (const r of this.rooms.values()) {
@@ -215,7 +207,7 @@ export class Chat {
       case 'welcome':
         this.sys(ev.text, 'welcome', this.current, { key: 'welcome' });
         // The server's bucket for this connection starts full; ours too, a little smaller.
-        this.pacer.reset(
+        this.sender.pacer.reset(
           { ratePerSecond: ev.limits.ratePerSecond, rateBurst: ev.limits.rateBurst },
           Date.now(),
         );
@@ -226,9 +218,9 @@ export class Chat {
         return;
       case 'ack':
         this.tracker.take(ev.id);
-        this.inFlight.delete(ev.cid);
+        this.sender.settled(ev.cid);
         this.dropPending(ev.cid);
-        this.flushOutbox();
+        this.sender.flush();
         return;
       case 'msg':
         this.onMessage(ev);
@@ -447,7 +439,7 @@ export class Chat {
     delete rest.error;
     this.outbox.update(rest);
     this.renderPending();
-    this.flushOutbox();
+    this.sender.flush();
   }
 
   discard(cid: string): void {
@@ -525,7 +517,7 @@ export class Chat {
     for (const r of this.rooms.values()) {
       if (r.joined && (!r.direct || r.everSynced || r.name === this.current)) this.join(r, false);
     }
-    this.flushOutbox();
+    this.sender.flush();
     void this.outbox.refresh?.().then((added) => {
       if (!added || !this.session.ready) return;
       for (const e of this.outbox.entries()) {
@@ -536,7 +528,7 @@ export class Chat {
         }
       }
       this.renderPending();
-      this.flushOutbox();
+      this.sender.flush();
     });
     if (again) this.view.announce('Connected again.');
     if (this.wantedName !== undefined) this.takeName(this.wantedName);
@@ -556,11 +548,7 @@ export class Chat {
     if (!this.session.connected) return false;
     // Spreading a context over a generic request loses its kind; the signature above kept it.
     const p = { ...ctx, req } as AnyPending;
-    if (this.waiting.length === 0 && this.pacer.take(Date.now()) === 0) return this.transmit(p);
-    if (p.optional) return false;
-    this.waiting.push(p);
-    this.flushOutbox();
-    return true;
+    return this.sender.request(p);
   }
 
   private transmit(p: AnyPending): boolean {
@@ -572,18 +560,15 @@ export class Chat {
 
   /** The connection is gone: nothing waits to go on it. */
   private stopSending(): void {
-    this.waiting.length = 0;
-    this.held = false;
-    clearTimeout(this.paceTimer);
-    clearTimeout(this.retryTimer);
+    this.sender.reset();
     clearInterval(this.watchTimer);
-    this.paceTimer = this.retryTimer = this.watchTimer = undefined;
+    this.watchTimer = undefined;
   }
 
   private watch(): void {
     const state = this.tracker.liveness(Date.now());
     if (state === 'dead') this.deps.drop();
-    else if (state === 'quiet' && this.waiting.length === 0) this.request({ type: 'ping' });
+    else if (state === 'quiet' && this.sender.idle) this.request({ type: 'ping' });
   }
 
   private online(): boolean {
@@ -643,55 +628,12 @@ export class Chat {
     this.outbox.add(entry);
     this.renderPending();
     if (room === this.current) this.view.log.scrollToBottom();
-    this.flushOutbox();
+    this.sender.flush();
     return entry.cid;
   }
 
-  /**
-   * Sends what waits, as fast as the pacer allows: requests made while it had no token first,
-   * then the outbox, oldest first. Sends pipelined on one connection are committed in order.
-   */
-  private flushOutbox(): void {
-    clearTimeout(this.paceTimer);
-    this.paceTimer = undefined;
-    if (!this.session.connected) return;
-    for (;;) {
-      const next = this.waiting[0] ?? this.nextSend();
-      if (!next) return;
-      const wait = this.pacer.take(Date.now());
-      if (wait > 0) {
-        this.paceTimer = setTimeout(() => this.flushOutbox(), wait);
-        return;
-      }
-      if (next === this.waiting[0]) this.waiting.shift();
-      if (!this.transmit(next)) return;
-      if (next.req.type === 'send') this.inFlight.add(next.req.cid);
-    }
-  }
-
-  /** The oldest send not on the wire, unless sends are held or enough are in flight. */
-  private nextSend(): AnyPending | undefined {
-    if (!this.session.ready || this.inFlight.size >= MAX_IN_FLIGHT) return undefined;
-    if (this.held) {
-      // Resume from the oldest unacked once those in flight have settled, after the wait.
-      if (this.inFlight.size === 0) {
-        this.retryTimer ??= setTimeout(() => {
-          this.retryTimer = undefined;
-          this.held = false;
-          this.flushOutbox();
-        }, RETRY_SEND_MS);
-      }
-      return undefined;
-    }
-    for (const e of this.outbox.entries()) {
-      if (e.error !== undefined || this.inFlight.has(e.cid)) continue;
-      return { req: { type: 'send', room: e.room, cid: e.cid, text: e.text, me: e.me } };
-    }
-    return undefined;
-  }
-
   private dropPending(cid: string): void {
-    this.inFlight.delete(cid);
+    this.sender.settled(cid);
     if (this.outbox.remove(cid)) this.renderPending();
   }
 
@@ -918,11 +860,9 @@ export class Chat {
   private onError(ev: ErrorFrame): void {
     const ctx = this.tracker.take(ev.id);
     const req = ctx?.req;
-    if (ev.code === 'RATE_LIMITED' && ctx) this.pacer.refused(Date.now());
+    if (ev.code === 'RATE_LIMITED' && ctx) this.sender.pacer.refused(Date.now());
     if (ev.code === 'RATE_LIMITED' && ctx && this.again(ctx)) {
-      // Refused before it was read: it goes again first, once the pacer allows.
-      this.waiting.unshift({ ...ctx, sentAt: undefined });
-      this.flushOutbox();
+      this.sender.again(ctx);
       return;
     }
     if (isKind(ctx, 'hello') && ctx.handshake !== undefined && ctx.handshake < 2) {
@@ -939,21 +879,19 @@ export class Chat {
       return;
     }
     if (req?.type === 'send') {
-      this.inFlight.delete(req.cid);
       if (TRANSIENT.has(ev.code)) {
-        // Later sends may be in flight and land first: hold the rest, so that what is sent
-        // again is not overtaken by more than those.
-        this.held = true;
-        this.flushOutbox();
+        // Later sends may be in flight and land first: they go again in order after a wait.
+        this.sender.hold(req.cid);
         return;
       }
+      this.sender.settled(req.cid);
       const e = this.outbox.get(req.cid);
       if (e) {
         this.outbox.update({ ...e, error: ev.message });
         this.renderPending();
         this.view.announce(`Message not sent: ${ev.message}`);
       }
-      this.flushOutbox();
+      this.sender.flush();
       return;
     }
     if (req?.type === 'history') {
