@@ -6,7 +6,6 @@
 import {
   ERRORS,
   LOBBY,
-  TEXT_HELP,
   TEXT_MAX_BYTES,
   decodeEvent,
   isDirect,
@@ -14,7 +13,6 @@ import {
   isValidText,
   normalizeName,
   normalizeRoom,
-  parseLine,
   type ChatMessage,
   type ClientRequest,
   type ErrorCode,
@@ -38,6 +36,7 @@ import { RoomState, sameName, type Presence } from './room-state.js';
 import { SessionState } from './session.js';
 import { PresenceNotes } from './presence-notes.js';
 import { mentionsName } from './rich-text.js';
+import { runLine, type CommandActions } from './commands.js';
 import { roomLabel } from './dom.js';
 import { clip, closeNotice, kb, nameError } from './notices.js';
 import type { ChatStorage, ChatView, LogLine } from './ports.js';
@@ -264,74 +263,29 @@ export class Chat {
    * the text could not go as it is, so the box keeps the draft.
    */
   submit(line: string): boolean {
-    if (!line.trim()) return true;
-    const c = parseLine(line);
-    switch (c.cmd) {
-      case 'say':
-        return this.say(this.current, c.text, c.me) !== undefined;
-      case 'msg': {
-        const to = normalizeName(c.to);
-        if (!to) {
-          this.sys(ERRORS.NAME_INVALID.message, 'error');
-          return false;
-        }
-        const room = `@${to.key}`;
-        const cid = this.say(room, c.text, false);
-        if (cid === undefined) return false;
-        const line = this.sys(`Sending to ${roomLabel(room)}…`);
-        this.sentNotes.set(cid, { to: room, line });
-        this.renderPending();
-        return true;
-      }
-      case 'nick': {
-        if (!normalizeName(c.name)) this.sys(ERRORS.NAME_INVALID.message, 'error');
-        else if (this.online()) {
-          const token = c.key ?? this.identity.token;
-          this.request({ type: 'hello', name: c.name, token }, { user: true });
-        }
-        return true;
-      }
-      case 'join':
-        this.joinRoom(c.room);
-        return true;
-      case 'part':
-        this.part(c.room ?? this.current);
-        return true;
-      case 'rooms':
-        if (this.online()) this.request({ type: 'rooms' }, { user: true });
-        return true;
-      case 'who': {
-        const room = c.room
-          ? isDirect(c.room)
-            ? c.room
-            : normalizeRoom(c.room)?.key
-          : this.current;
-        if (room === undefined) this.sys(ERRORS.ROOM_INVALID.message, 'error');
-        else if (this.online()) this.request({ type: 'who', room }, { user: true });
-        return true;
-      }
-      case 'history':
-        if (this.online()) {
-          this.history(this.room(this.current), 'user', undefined, c.limit ?? HISTORY_PAGE, {
-            user: true,
-          });
-        }
-        return true;
-      case 'help':
-        for (const l of TEXT_HELP.split('\n')) this.sys(l, 'help');
-        this.sys('In this page: /who lists the members; Enter sends, Shift+Enter is a new line.');
-        return true;
-      case 'quit':
-        this.sys('To leave, close this tab.');
-        return true;
-      case 'usage':
-        this.sys(`Usage: ${c.usage}`, 'error');
-        return false;
-      case 'unknown':
-        this.sys(`Unknown command /${c.name}; /help lists them.`, 'error');
-        return false;
-    }
+    return runLine(line, this.commands);
   }
+
+  private readonly commands: CommandActions = {
+    current: () => this.current,
+    say: (room, text, me) => this.say(room, text, me),
+    sentTo: (cid, room) => {
+      const line = this.sys(`Sending to ${roomLabel(room)}…`);
+      this.sentNotes.set(cid, { to: room, line });
+      this.renderPending();
+    },
+    sys: (text, cls) => void this.sys(text, cls),
+    online: () => this.online(),
+    rename: (name, key) => {
+      this.request({ type: 'hello', name, token: key ?? this.identity.token }, { user: true });
+    },
+    joinRoom: (room) => this.joinRoom(room),
+    part: (room) => this.part(room),
+    listRooms: () => void this.request({ type: 'rooms' }, { user: true }),
+    who: (room) => void this.request({ type: 'who', room }, { user: true }),
+    history: (limit) =>
+      void this.history(this.room(this.current), 'user', undefined, limit, { user: true }),
+  };
 
   /** Joins (or creates) a room, or opens a direct conversation for `@name`. */
   joinRoom(raw: string): void {
