@@ -35,10 +35,11 @@ import { Sender } from './sender.js';
 import { RoomState, sameName, type Presence } from './room-state.js';
 import { SessionState } from './session.js';
 import { PresenceNotes } from './presence-notes.js';
-import { mentionsName } from './rich-text.js';
+import { attention } from './attention.js';
 import { runLine, type CommandActions } from './commands.js';
+import { NO_ROOMS, directoryItems } from './directory.js';
 import { roomLabel } from './dom.js';
-import { clip, closeNotice, kb, nameError } from './notices.js';
+import { closeNotice, kb, nameError } from './notices.js';
 import type { ChatStorage, ChatView, LogLine } from './ports.js';
 import {
   RequestTracker,
@@ -760,27 +761,21 @@ export class Chat {
 
   /** A new message from someone: unread counts, the title, notifications, screen readers. */
   private arrived(r: RoomState, m: ChatMessage): void {
-    if (sameName(m.from, this.myName)) return;
-    // A direct message is addressed to you as much as a mention is.
-    const mention = r.direct || mentionsName(m.text, this.myName);
     const hidden = this.deps.hidden();
     const here = r.name === this.current;
-    if (!here || hidden) {
+    const a = attention(m, { me: this.myName, direct: r.direct, here, hidden });
+    if (!a) return;
+    if (a.unread) {
       r.unread++;
-      if (mention) r.mentions++;
+      if (a.mention) r.mentions++;
       if (!here) this.renderRooms();
     }
     if (hidden) {
       this.unseen++;
       this.view.setUnseen(this.unseen);
-      if (mention) {
-        const where = r.direct ? '(direct message)' : `in ${roomLabel(r.name)}`;
-        this.deps.notify(`${m.from} ${where}`, clip(m.text), r.name);
-      }
+      if (a.notify) this.deps.notify(a.notify.title, a.notify.body, r.name);
     }
-    const said = m.me ? `${m.from} ${m.text}` : `${m.from}: ${m.text}`;
-    if (here) this.view.announce(clip(said));
-    else if (mention) this.view.announce(clip(`In ${roomLabel(r.name)}, ${said}`));
+    if (a.announce) this.view.announce(a.announce);
   }
 
   private onPresence(room: string, name: string, event: 'join' | 'leave'): void {
@@ -1035,17 +1030,7 @@ export class Chat {
   }
 
   private showDirectory(rooms: RoomInfo[]): void {
-    // Read only the fields every version of the result has.
-    const list = rooms
-      .filter((x) => typeof x.room === 'string' && !isDirect(x.room))
-      .map((x) => ({
-        name: x.room,
-        members: typeof x.members === 'number' ? x.members : 0,
-        joined: !!this.rooms.get(x.room)?.joined,
-      }));
-    this.view.setDirectory(
-      list.length ? '' : 'No rooms yet. Type a name below to start one.',
-      list,
-    );
+    const list = directoryItems(rooms, (room) => !!this.rooms.get(room)?.joined);
+    this.view.setDirectory(list.length ? '' : NO_ROOMS, list);
   }
 }
