@@ -514,3 +514,41 @@ export function typeChecks(on: ReplyHandlers): void {
   void wrongResult;
   void wrongContext;
 }
+
+test('a message in another room counts as unread; one naming me counts as a mention', () => {
+  const p = new Page({ name: 'ada', token: TOKEN }, ['lobby', 'dev']);
+  p.handshake();
+  p.joinAnswer('lobby', 0);
+  p.joinAnswer('dev', 0);
+  p.take();
+  live(p, msg('dev', 1, 'bob', 'hi all'));
+  live(p, msg('dev', 2, 'bob', '@ada look'));
+  live(p, msg('dev', 2, 'bob', '@ada look'));
+  live(p, msg('lobby', 1, 'bob', 'here'));
+  const dev = p.view.rooms.find((r) => r.name === 'dev');
+  const lobby = p.view.rooms.find((r) => r.name === 'lobby');
+  assert.deepEqual([dev?.unread, dev?.mentions], [2, 1]);
+  assert.deepEqual([lobby?.unread, lobby?.mentions], [0, 0], 'the room shown is being read');
+  assert.ok(p.view.announced.includes('In #dev, bob: @ada look'));
+  p.chat.switchTo('dev');
+  const seen = p.view.rooms.find((r) => r.name === 'dev');
+  assert.deepEqual([seen?.unread, seen?.mentions], [0, 0]);
+});
+
+test('typing is told at most every three seconds, and sooner after a send', () => {
+  const p = new Page();
+  p.handshake();
+  p.joinAnswer('lobby', 0);
+  p.take();
+  p.chat.typed('h');
+  p.chat.typed('he');
+  assert.equal(p.take().filter((r) => r.type === 'typing').length, 1);
+  mock.timers.tick(3000);
+  p.chat.typed('hel');
+  assert.equal(p.take().filter((r) => r.type === 'typing').length, 1);
+  p.chat.submit('hello');
+  p.take();
+  mock.timers.tick(1000);
+  p.chat.typed('n');
+  assert.equal(p.take().filter((r) => r.type === 'typing').length, 1, 'a second after a send');
+});

@@ -32,6 +32,7 @@ import {
   placeLive,
 } from './history-sync.js';
 import { Sender } from './sender.js';
+import { TypingThrottle, typers } from './typing.js';
 import { RoomState, sameName, type Presence } from './room-state.js';
 import { SessionState } from './session.js';
 import { PresenceNotes } from './presence-notes.js';
@@ -54,9 +55,6 @@ import {
 } from './requests.js';
 import { GUEST_PREFIX, hasChosenName, randomId, type Identity, type RoomList } from './storage.js';
 
-const TYPING_EVERY_MS = 3000;
-/** After a send, the next typing notice may go this soon (the server's minimum interval). */
-const TYPING_AFTER_SEND_MS = 1000;
 const WATCH_EVERY_MS = 1000;
 /** Errors after which a send is tried again by itself; any other error waits for the user. */
 const TRANSIENT: ReadonlySet<ErrorCode> = new Set(['RATE_LIMITED', 'STORE_UNAVAILABLE']);
@@ -104,7 +102,7 @@ export class Chat {
     outbox: () => this.outbox.entries(),
   });
   private watchTimer: ReturnType<typeof setInterval> | undefined;
-  private readonly typingSent = new Map<string, number>();
+  private readonly typingSent = new TypingThrottle();
   private typingTimer: ReturnType<typeof setTimeout> | undefined;
   /** A name submitted in the prompt while offline, taken once connected. */
   private wantedName: string | undefined;
@@ -364,9 +362,9 @@ export class Chat {
     const r = this.rooms.get(this.current);
     if (!this.session.ready || !r?.synced || !text.trim() || text.startsWith('/')) return;
     const now = Date.now();
-    if (now - (this.typingSent.get(r.name) ?? 0) < TYPING_EVERY_MS) return;
+    if (!this.typingSent.due(r.name, now)) return;
     if (this.request({ type: 'typing', room: r.name }, { optional: true })) {
-      this.typingSent.set(r.name, now);
+      this.typingSent.sent(r.name, now);
     }
   }
 
@@ -577,9 +575,7 @@ export class Chat {
       return undefined;
     }
     const entry: OutboxEntry = { cid: randomId(), room, text, me, createdAt: Date.now() };
-    // The others stop showing "typing" when the message lands; the next message may say so
-    // again a second after this one (sooner, the server drops it).
-    this.typingSent.set(room, Date.now() - TYPING_EVERY_MS + TYPING_AFTER_SEND_MS);
+    this.typingSent.messageSent(room, Date.now());
     this.outbox.add(entry);
     this.renderPending();
     if (room === this.current) this.view.log.scrollToBottom();
@@ -977,15 +973,7 @@ export class Chat {
     clearTimeout(this.typingTimer);
     const r = this.rooms.get(this.current);
     const now = Date.now();
-    let next = Infinity;
-    const names: string[] = [];
-    for (const [name, until] of r?.typing ?? []) {
-      if (until <= now) r?.typing.delete(name);
-      else {
-        names.push(name);
-        next = Math.min(next, until);
-      }
-    }
+    const { names, next } = r ? typers(r.typing, now) : { names: [], next: Infinity };
     this.view.setTyping(names);
     if (next !== Infinity) this.typingTimer = setTimeout(() => this.renderTyping(), next - now);
   }
