@@ -31,6 +31,7 @@ import {
   nextGapPage,
   placeLive,
 } from './history-sync.js';
+import { handshakeHello, isChosen, promptName } from './names.js';
 import { Sender } from './sender.js';
 import { TypingThrottle, typers } from './typing.js';
 import { RoomState, sameName, type Presence } from './room-state.js';
@@ -53,7 +54,7 @@ import {
   type ReplyHandlers,
   type ResultOf,
 } from './requests.js';
-import { GUEST_PREFIX, hasChosenName, randomId, type Identity, type RoomList } from './storage.js';
+import { hasChosenName, randomId, type Identity, type RoomList } from './storage.js';
 
 const WATCH_EVERY_MS = 1000;
 /** Errors after which a send is tried again by itself; any other error waits for the user. */
@@ -77,10 +78,6 @@ export interface ChatDeps {
   hidden(): boolean;
   /** A desktop notification (when the user allowed them). */
   notify(title: string, body: string, room: string): void;
-}
-
-function isChosen(name: string): boolean {
-  return !!name && !name.startsWith(GUEST_PREFIX);
 }
 
 export class Chat {
@@ -411,25 +408,21 @@ export class Chat {
 
   /** The name prompt was sent. */
   submitName(raw: string): void {
-    const n = normalizeName(raw);
-    if (!n) {
-      this.view.setNameError(ERRORS.NAME_INVALID.message);
+    const n = promptName(raw, this.myName);
+    if ('error' in n) {
+      this.view.setNameError(n.error);
       return;
     }
-    if (n.key.startsWith(GUEST_PREFIX)) {
-      this.view.setNameError('Names starting with guest- are given by the server; pick another.');
-      return;
-    }
-    if (sameName(n.display, this.myName) && n.display === this.myName) {
+    if ('same' in n) {
       this.view.closeNamePrompt();
       return;
     }
     if (!this.session.ready) {
-      this.wantedName = n.display;
+      this.wantedName = n.take;
       this.view.setNameBusy(true, 'Waiting for the connection; the name is taken once it is back.');
       return;
     }
-    this.takeName(n.display);
+    this.takeName(n.take);
   }
 
   /** "Later" or "Cancel" on the name prompt. */
@@ -455,13 +448,9 @@ export class Chat {
   // ---- handshake and requests ---------------------------------------------------------------------
 
   private hello(step: number): void {
-    if (step === 2) this.identity = { token: randomId() };
-    const { name, token } = this.identity;
-    // Guest names are handed out per token and cannot be claimed; ask again for a chosen one.
-    const claim = step === 0 && hasChosenName(this.identity) ? name : undefined;
-    this.request(claim ? { type: 'hello', name: claim, token } : { type: 'hello', token }, {
-      handshake: step,
-    });
+    const { identity, req } = handshakeHello(step, this.identity);
+    this.identity = identity;
+    this.request(req, { handshake: step });
   }
 
   /** Hello answered: join the rooms again, then resend what was not acknowledged. */
