@@ -551,4 +551,14 @@ test('typing is told at most every three seconds, and sooner after a send', () =
   mock.timers.tick(1000);
   p.chat.typed('n');
   assert.equal(p.take().filter((r) => r.type === 'typing').length, 1, 'a second after a send');
+  // After a reconnect the room is not live until its join is answered: no typing goes.
+  p.disconnect();
+  p.handshake();
+  const join = p.one('join');
+  mock.timers.tick(3000);
+  p.chat.typed('again');
+  assert.equal(p.take().filter((r) => r.type === 'typing').length, 0, 'not before the join result');
+  p.result(join, { of: 'join', room: 'lobby', lastSeq: 1, members: ['ada'] });
+  p.chat.typed('again!');
+  assert.equal(p.take().filter((r) => r.type === 'typing').length, 1, 'once joined again');
 });

@@ -1,7 +1,9 @@
-// The chat session over one connection after another: handshake (welcome → hello → join each
-// room → resend the outbox), per-room sequence bookkeeping so each message shows once and in
-// order, gap filling, paging older history, commands, names, presence, typing, unread counts
-// and mentions.
+// The chat session over one connection after another, composed of its parts: the session and
+// room state machines (session.ts, room-state.ts), the typed request tracker (requests.ts), the
+// pacing of what goes on the wire (sender.ts), the sequence rules (history-sync.ts), commands,
+// names, typing, attention and the room directory. Here they are wired to the events of the
+// connection and to the view and storage passed in (ports.ts): the handshake (welcome → hello →
+// join each room → resend the outbox), replies and errors, and what each changes on the page.
 
 import {
   ERRORS,

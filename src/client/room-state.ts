@@ -39,10 +39,6 @@ export class RoomState {
     this.direct = isDirect(name);
   }
 
-  get phase(): RoomPhase {
-    return this.state;
-  }
-
   /** We mean to be in it. */
   get joined(): boolean {
     return this.state === 'joining' || this.state === 'synced';

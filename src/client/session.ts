@@ -10,10 +10,6 @@ export class SessionState {
   /** "Cannot reach the server" (or "Connection lost.") was said since the last connection. */
   saidUnreachable = false;
 
-  get phase(): SessionPhase {
-    return this.state;
-  }
-
   /** The socket is open (the hello may not be answered yet). */
   get connected(): boolean {
     return this.state !== 'offline';
