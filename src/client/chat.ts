@@ -25,14 +25,7 @@ import {
 } from '../protocol/index.js';
 import type { SysOptions } from './messages.js';
 import type { Outbox, OutboxEntry } from './outbox.js';
-import {
-  HISTORY_PAGE,
-  atStart,
-  gapLeft,
-  lastSeqAfterPage,
-  nextGapPage,
-  placeLive,
-} from './history-sync.js';
+import { HistorySync } from './history-sync.js';
 import { handshakeHello, isChosen, promptName } from './names.js';
 import { Sender } from './sender.js';
 import { TypingThrottle, typers } from './typing.js';
@@ -50,8 +43,6 @@ import {
   dispatchResult,
   isKind,
   type AnyPending,
-  type ContextOf,
-  type HistoryKind,
   type Pending,
   type ReplyHandlers,
   type ResultOf,
@@ -94,6 +85,7 @@ export class Chat {
   private myName = '';
   private readonly session = new SessionState();
   private readonly tracker = new RequestTracker();
+  private readonly sync: HistorySync;
   private readonly sender = new Sender({
     connected: () => this.session.connected,
     ready: () => this.session.ready,
@@ -115,6 +107,12 @@ export class Chat {
     this.deps = deps;
     this.view = deps.view;
     this.storage = deps.storage;
+    this.sync = new HistorySync({
+      log: this.view.log,
+      request: (req, ctx) => this.request(req, ctx),
+      show: (r, messages, live) => void this.show(r, messages, live),
+      say: (text, room) => void this.sys(text, '', room),
+    });
     this.outbox = deps.outbox;
     this.identity = deps.identity;
     this.closed = deps.closed;
@@ -156,10 +154,7 @@ export class Chat {
     this.stopSending();
     for (const r of this.rooms.values()) {
       r.disconnected();
-      if (r.loadingOlder) {
-        r.loadingOlder = false;
-        this.view.log.setOlder(r.name, 'more');
-      }
+      this.sync.stopOlder(r);
     }
     this.sys('Connection lost.', 'conn', this.current, { key: 'lost', counted: true });
     this.session.saidUnreachable = true;
@@ -224,8 +219,7 @@ export class Chat {
         return;
       case 'gap': {
         const r = this.room(ev.room);
-        r.lastSeq = Math.max(r.lastSeq, ev.before - 1);
-        this.fillGap(r, ev.after, ev.before, 0);
+        this.sync.gapMarked(r, ev.after, ev.before);
         return;
       }
       case 'presence':
@@ -282,7 +276,7 @@ export class Chat {
     listRooms: () => void this.request({ type: 'rooms' }, { user: true }),
     who: (room) => void this.request({ type: 'who', room }, { user: true }),
     history: (limit) =>
-      void this.history(this.room(this.current), 'user', undefined, limit, { user: true }),
+      void this.sync.page(this.room(this.current), 'user', undefined, limit, { user: true }),
   };
 
   /** Joins (or creates) a room, or opens a direct conversation for `@name`. */
@@ -370,18 +364,7 @@ export class Chat {
   /** The reader wants older messages of a room (scrolled near its top, or pressed the button). */
   loadOlder(room: string): void {
     const r = this.rooms.get(room);
-    if (!r || !this.session.ready || r.loadingOlder || !r.synced) return;
-    const oldest = this.view.log.oldestSeq(room);
-    if (oldest === undefined || oldest <= 1) {
-      this.view.log.setOlder(room, oldest === undefined && r.lastSeq > 0 ? 'unknown' : 'start');
-      return;
-    }
-    r.loadingOlder = true;
-    this.view.log.setOlder(room, 'loading');
-    if (!this.history(r, 'older', oldest)) {
-      r.loadingOlder = false;
-      this.view.log.setOlder(room, 'more');
-    }
+    if (r && this.session.ready) this.sync.older(r);
   }
 
   retry(cid: string): void {
@@ -521,33 +504,6 @@ export class Chat {
     return false;
   }
 
-  private history(
-    r: RoomState,
-    kind: HistoryKind,
-    before?: number,
-    limit = HISTORY_PAGE,
-    extra: Omit<ContextOf['history'], 'history'> = {},
-  ): boolean {
-    const req: ClientRequest =
-      before === undefined
-        ? { type: 'history', room: r.name, limit }
-        : { type: 'history', room: r.name, before, limit };
-    return this.request(req, { history: kind, ...extra });
-  }
-
-  /** Pages history backwards over after < seq < before. */
-  private fillGap(r: RoomState, after: number, before: number, fetched: number): void {
-    const page = nextGapPage(after, before, fetched);
-    if (page.kind === 'enough') {
-      this.sys(`${page.missing} earlier messages not loaded; /history shows more.`, '', r.name);
-    } else if (page.kind === 'page') {
-      this.history(r, 'gap', page.before, page.limit, {
-        gapAfter: page.after,
-        gapFetched: page.fetched,
-      });
-    }
-  }
-
   // ---- sending ----------------------------------------------------------------------------------
 
   /** Queues a message; its cid, or undefined when refused (the reason is said). */
@@ -592,7 +548,7 @@ export class Chat {
       this.forget(ev.room);
       if (ctx?.user) this.sys(`Left ${roomLabel(ev.room)}.`);
     },
-    history: (ev, ctx) => this.onHistory(ev.room, ev.messages, ev.more, ctx),
+    history: (ev, ctx) => this.sync.received(this.room(ev.room), ev.messages, ev.more, ctx),
     rooms: (ev, ctx) => {
       if (ctx?.browse) {
         this.showDirectory(ev.rooms);
@@ -618,16 +574,7 @@ export class Chat {
     r.want();
     // In a direct room, the participants connected now.
     r.setMembers(ev.members);
-    if (!r.everSynced) {
-      r.lastSeq = Math.max(r.lastSeq, ev.lastSeq);
-      this.loadLatest(r);
-    } else if (ev.lastSeq < r.lastSeq) {
-      // The server's log is behind what we saw (its data was reset): start over.
-      this.sys(`The history of ${roomLabel(r.name)} was reset on the server.`, '', r.name);
-      this.view.log.clear(r.name);
-      r.lastSeq = ev.lastSeq;
-      this.loadLatest(r);
-    }
+    this.sync.joined(r, ev.lastSeq);
     r.live();
     if (ctx?.user) this.sys(`Joined ${roomLabel(r.name)}.`, '', r.name);
     this.renderRooms();
@@ -666,67 +613,12 @@ export class Chat {
     this.renderPending();
   }
 
-  private loadLatest(r: RoomState): void {
-    if (r.lastSeq === 0) {
-      this.view.log.setOlder(r.name, 'start');
-      return;
-    }
-    this.history(r, 'latest');
-  }
-
-  private onHistory(
-    room: string,
-    messages: ChatMessage[],
-    more: boolean,
-    ctx?: Pending<'history'>,
-  ): void {
-    const r = this.room(room);
-    const first = messages[0];
-    const last = messages[messages.length - 1];
-    this.show(r, messages, false);
-    // Contiguous with what we have, so nothing below its top is missing.
-    r.lastSeq = lastSeqAfterPage(
-      r.lastSeq,
-      first && last ? { first: first.seq, last: last.seq } : undefined,
-    );
-    switch (ctx?.history) {
-      case 'gap':
-        if (ctx.gapAfter !== undefined && first && gapLeft(ctx.gapAfter, first.seq, more)) {
-          this.fillGap(r, ctx.gapAfter, first.seq, ctx.gapFetched ?? 0);
-        }
-        return;
-      case 'older':
-      case 'latest': {
-        r.loadingOlder = false;
-        const oldest = this.view.log.oldestSeq(r.name);
-        this.view.log.setOlder(r.name, atStart(oldest, more) ? 'start' : 'more');
-        return;
-      }
-      case 'user':
-        if (messages.length === 0) this.sys('No messages.', '', r.name);
-        return;
-      default:
-        return;
-    }
-  }
-
   private onMessage(m: ChatMessage): void {
     const r = this.room(m.room);
     if (r.direct) this.reopen(r.name);
-    const place = placeLive(r.lastSeq, m.seq);
-    if (place === 'seen') {
+    if (this.sync.live(r, m.seq) === 'seen') {
       this.show(r, [m], false);
       return;
-    }
-    // A hole in the live stream: fetch what is missing.
-    if (r.synced && place === 'past-gap') this.fillGap(r, r.lastSeq, m.seq, 0);
-    r.lastSeq = m.seq;
-    if (!r.synced) {
-      // A direct message subscribes us on the server: it is live from here on.
-      r.live();
-      if (this.view.log.oldestSeq(r.name) === undefined) {
-        this.view.log.setOlder(r.name, m.seq > 1 ? 'more' : 'start');
-      }
     }
     if (r.typing.delete(m.from)) this.renderTyping();
     const shown = this.show(r, [m], true);
@@ -832,10 +724,7 @@ export class Chat {
     }
     if (req?.type === 'history') {
       const r = this.rooms.get(req.room);
-      if (r?.loadingOlder) {
-        r.loadingOlder = false;
-        this.view.log.setOlder(r.name, 'more');
-      }
+      if (r) this.sync.stopOlder(r);
     }
     if (req?.type === 'join') {
       const r = this.rooms.get(req.room);
