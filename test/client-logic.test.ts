@@ -562,3 +562,18 @@ test('typing is told at most every three seconds, and sooner after a send', () =
   p.chat.typed('again!');
   assert.equal(p.take().filter((r) => r.type === 'typing').length, 1, 'once joined again');
 });
+
+test('/msg sends to the direct room and its line says when it was sent', () => {
+  const p = new Page();
+  p.handshake();
+  p.joinAnswer('lobby', 0);
+  p.take();
+  assert.equal(p.chat.submit('/msg bob hi there'), true);
+  const s = p.one('send');
+  assert.ok(s.type === 'send');
+  assert.deepEqual([s.room, s.text], ['@bob', 'hi there']);
+  assert.ok(p.view.log.said('Sending to @bob…'));
+  p.emit({ type: 'ack', id: s.id, room: '@bob', cid: s.cid, seq: 1, ts: 1 });
+  assert.ok(p.view.log.said('Sent to @bob.'));
+  assert.ok(p.view.rooms.some((r) => r.name === '@bob' && r.joined));
+});

@@ -28,6 +28,7 @@ import type { Outbox, OutboxEntry } from './outbox.js';
 import { HistorySync } from './history-sync.js';
 import { handshakeHello, isChosen, promptName } from './names.js';
 import { Sender } from './sender.js';
+import { SentNotes } from './sent-notes.js';
 import { TypingThrottle, typers } from './typing.js';
 import { RoomState, sameName, type Presence } from './room-state.js';
 import { SessionState } from './session.js';
@@ -101,7 +102,7 @@ export class Chat {
   private unseen = 0;
   private readonly notes: PresenceNotes;
   /** Direct messages sent with /msg, and the line in the room they were sent from. */
-  private readonly sentNotes = new Map<string, { to: string; line: LogLine }>();
+  private readonly sentNotes: SentNotes;
 
   constructor(deps: ChatDeps) {
     this.deps = deps;
@@ -117,6 +118,15 @@ export class Chat {
     this.identity = deps.identity;
     this.closed = deps.closed;
     this.notes = new PresenceNotes(this.view.log);
+    this.sentNotes = new SentNotes(
+      this.view.log,
+      (to) => {
+        this.reopen(to);
+        this.room(to).want();
+        this.renderRooms();
+      },
+      (to) => this.openDirect(to.slice(1)),
+    );
     if (hasChosenName(this.identity)) this.myName = this.identity.name ?? '';
     this.view.setMe(this.myName || '…');
     for (const r of deps.rooms.rooms) {
@@ -263,7 +273,7 @@ export class Chat {
     say: (room, text, me) => this.say(room, text, me),
     sentTo: (cid, room) => {
       const line = this.sys(`Sending to ${roomLabel(room)}…`);
-      this.sentNotes.set(cid, { to: room, line });
+      this.sentNotes.add(cid, room, line);
       this.renderPending();
     },
     sys: (text, cls) => void this.sys(text, cls),
@@ -378,9 +388,7 @@ export class Chat {
   }
 
   discard(cid: string): void {
-    const note = this.sentNotes.get(cid);
-    this.sentNotes.delete(cid);
-    if (note) this.view.log.setSysText(note.line, `Not sent to ${roomLabel(note.to)}: discarded.`);
+    this.sentNotes.discarded(cid);
     this.dropPending(cid);
   }
 
@@ -860,29 +868,7 @@ export class Chat {
 
   private renderPending(): void {
     this.view.setPending(this.outbox.entries(), this.myName, this.session.ready);
-    this.renderSentNotes();
-  }
-
-  /** "Sending to @bob…" becomes "Sent to @bob." (with a way there) once it left the outbox. */
-  private renderSentNotes(): void {
-    for (const [cid, note] of this.sentNotes) {
-      const e = this.outbox.get(cid);
-      const to = roomLabel(note.to);
-      if (e?.error !== undefined) {
-        this.view.log.setSysText(note.line, `Not sent to ${to}: ${e.error}`);
-      } else if (e) {
-        this.view.log.setSysText(note.line, `Sending to ${to}…`);
-      } else {
-        this.sentNotes.delete(cid);
-        this.reopen(note.to);
-        this.room(note.to).want();
-        this.renderRooms();
-        this.view.log.setSysText(note.line, `Sent to ${to}.`, {
-          label: `Open ${to}`,
-          run: () => this.openDirect(note.to.slice(1)),
-        });
-      }
-    }
+    this.sentNotes.render((cid) => this.outbox.get(cid));
   }
 
   // ---- room directory ----------------------------------------------------------------------------
