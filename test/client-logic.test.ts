@@ -577,3 +577,14 @@ test('/msg sends to the direct room and its line says when it was sent', () => {
   assert.ok(p.view.log.said('Sent to @bob.'));
   assert.ok(p.view.rooms.some((r) => r.name === '@bob' && r.joined));
 });
+
+test('a message over the limit stays in the box with the reason, and nothing goes', () => {
+  const p = new Page();
+  p.handshake();
+  p.joinAnswer('lobby', 0);
+  p.take();
+  assert.equal(p.chat.submit('x'.repeat(17_000)), false);
+  assert.ok(p.view.log.said('Too long to send: 16.7 KB, 0.7 KB over the 16 KB limit.'));
+  assert.deepEqual(p.view.pending, []);
+  assert.equal(p.sent.length, 0);
+});

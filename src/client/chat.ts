@@ -8,11 +8,8 @@
 import {
   ERRORS,
   LOBBY,
-  TEXT_MAX_BYTES,
   decodeEvent,
   isDirect,
-  isTextTooLong,
-  isValidText,
   normalizeName,
   normalizeRoom,
   type ChatMessage,
@@ -21,24 +18,18 @@ import {
   type ErrorEvent as ErrorFrame,
   type RequestResult,
   type RoomInfo,
-  utf8Length,
 } from '../protocol/index.js';
-import type { SysOptions } from './messages.js';
-import type { Outbox, OutboxEntry } from './outbox.js';
-import { HistorySync } from './history-sync.js';
-import { handshakeHello, isChosen, promptName } from './names.js';
-import { Sender } from './sender.js';
-import { SentNotes } from './sent-notes.js';
-import { TypingThrottle, typers } from './typing.js';
-import { RoomState, sameName, type Presence } from './room-state.js';
-import { SessionState } from './session.js';
-import { PresenceNotes } from './presence-notes.js';
 import { attention } from './attention.js';
 import { runLine, type CommandActions } from './commands.js';
 import { NO_ROOMS, directoryItems } from './directory.js';
 import { roomLabel } from './dom.js';
-import { closeNotice, kb, nameError } from './notices.js';
+import { HistorySync } from './history-sync.js';
+import type { SysOptions } from './messages.js';
+import { handshakeHello, isChosen, promptName } from './names.js';
+import { closeNotice, nameError, textProblem } from './notices.js';
+import type { Outbox, OutboxEntry } from './outbox.js';
 import type { ChatStorage, ChatView, LogLine } from './ports.js';
+import { PresenceNotes } from './presence-notes.js';
 import {
   RequestTracker,
   dispatchResult,
@@ -48,7 +39,12 @@ import {
   type ReplyHandlers,
   type ResultOf,
 } from './requests.js';
+import { RoomState, sameName, type Presence } from './room-state.js';
+import { Sender } from './sender.js';
+import { SentNotes } from './sent-notes.js';
+import { SessionState } from './session.js';
 import { hasChosenName, randomId, type Identity, type RoomList } from './storage.js';
+import { TypingThrottle, typers } from './typing.js';
 
 const WATCH_EVERY_MS = 1000;
 /** Errors after which a send is tried again by itself; any other error waits for the user. */
@@ -516,17 +512,9 @@ export class Chat {
 
   /** Queues a message; its cid, or undefined when refused (the reason is said). */
   private say(room: string, text: string, me: boolean): string | undefined {
-    if (isTextTooLong(text)) {
-      const n = utf8Length(text);
-      this.sys(
-        `Too long to send: ${kb(n)} KB, ${kb(n - TEXT_MAX_BYTES)} KB over the ${TEXT_MAX_BYTES / 1024} KB limit. ` +
-          'It is still in the box: shorten it or send it in parts.',
-        'error',
-      );
-      return undefined;
-    }
-    if (!isValidText(text)) {
-      this.sys(ERRORS.TEXT_INVALID.message, 'error');
+    const problem = textProblem(text);
+    if (problem !== undefined) {
+      this.sys(problem, 'error');
       return undefined;
     }
     const entry: OutboxEntry = { cid: randomId(), room, text, me, createdAt: Date.now() };

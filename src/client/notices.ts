@@ -1,9 +1,16 @@
-// What the page says in words for a close, a refused name, a text over the limit.
+// What the page says in words for a close, a refused name, a text that cannot be sent.
 
-import { ERRORS, type ErrorCode } from '../protocol/index.js';
+import {
+  ERRORS,
+  TEXT_MAX_BYTES,
+  isTextTooLong,
+  isValidText,
+  utf8Length,
+  type ErrorCode,
+} from '../protocol/index.js';
 
 /** Kilobytes with one decimal, rounded up so that "over by" is never 0.0. */
-export function kb(bytes: number): string {
+function kb(bytes: number): string {
   return (Math.ceil(bytes / 102.4) / 10).toFixed(1);
 }
 
@@ -50,4 +57,17 @@ export function nameError(name: string, code: ErrorCode, message: string): strin
     default:
       return message;
   }
+}
+
+/** Why a message cannot be sent as it is, or undefined when it can. */
+export function textProblem(text: string): string | undefined {
+  if (isTextTooLong(text)) {
+    const n = utf8Length(text);
+    return (
+      `Too long to send: ${kb(n)} KB, ${kb(n - TEXT_MAX_BYTES)} KB over the ${TEXT_MAX_BYTES / 1024} KB limit. ` +
+      'It is still in the box: shorten it or send it in parts.'
+    );
+  }
+  if (!isValidText(text)) return ERRORS.TEXT_INVALID.message;
+  return undefined;
 }
