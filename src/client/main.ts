@@ -4,7 +4,14 @@ import { Chat } from './chat.js';
 import { Connection, socketUrl, type ConnState } from './connection.js';
 import { Notifier } from './notify.js';
 import { IdbOutbox } from './outbox.js';
-import { hasChosenName, loadClosed, loadIdentity, loadRooms, nameSkipped } from './storage.js';
+import {
+  browserStorage,
+  hasChosenName,
+  loadClosed,
+  loadIdentity,
+  loadRooms,
+  nameSkipped,
+} from './storage.js';
 import { View } from './view.js';
 
 /** Tallest the message box grows before it scrolls, in pixels. */
@@ -70,6 +77,7 @@ async function start(): Promise<void> {
   const identity = loadIdentity();
   const c = new Chat({
     view,
+    storage: browserStorage,
     outbox,
     identity,
     rooms: loadRooms(),

@@ -4,7 +4,7 @@
 // name soon after joining reads as one join under that name.
 
 import { foldKey } from '../protocol/index.js';
-import type { MessageLog } from './messages.js';
+import type { ChatLog, LogLine } from './ports.js';
 
 /** How long a leave waits for the same name to come back before it is said. */
 export const LEAVE_GRACE_MS = 10_000;
@@ -15,7 +15,7 @@ const RUN_MS = 5 * 60_000;
 
 interface Run {
   room: string;
-  line: HTMLElement;
+  line: LogLine;
   start: number;
   joined: string[];
   left: string[];
@@ -42,7 +42,7 @@ export class PresenceNotes {
   private readonly leaving = new Map<string, ReturnType<typeof setTimeout>>();
   private readonly joins = new Map<string, { run: Run; at: number }>();
 
-  constructor(private readonly log: MessageLog) {}
+  constructor(private readonly log: ChatLog) {}
 
   join(room: string, name: string): void {
     const k = key(room, name);

@@ -106,3 +106,6 @@ export function loadClosed(): Set<string> {
 export function saveClosed(closed: Set<string>): void {
   write('localStorage', CLOSED, JSON.stringify([...closed]));
 }
+
+/** The browser's storage as the chat logic sees it. */
+export const browserStorage = { saveIdentity, saveRooms, saveClosed, skipName };

@@ -1,0 +1,41 @@
+// What a new message from someone asks of the reader: an unread count, a mention, the hidden
+// tab's title, a desktop notification, words for a screen reader.
+
+import type { ChatMessage } from '../protocol/index.js';
+import { roomLabel } from './dom.js';
+import { clip } from './notices.js';
+import { mentionsName } from './rich-text.js';
+import { sameName } from './room-state.js';
+
+export interface Where {
+  me: string;
+  direct: boolean;
+  /** The room is the one shown. */
+  here: boolean;
+  /** The tab is not visible. */
+  hidden: boolean;
+}
+
+export interface Attention {
+  /** Counts as unread in its room (not shown now, or the tab is hidden). */
+  unread: boolean;
+  mention: boolean;
+  notify?: { title: string; body: string };
+  announce?: string;
+}
+
+/** Nothing for one's own messages. */
+export function attention(m: ChatMessage, w: Where): Attention | undefined {
+  if (sameName(m.from, w.me)) return undefined;
+  // A direct message is addressed to you as much as a mention is.
+  const mention = w.direct || mentionsName(m.text, w.me);
+  const a: Attention = { unread: !w.here || w.hidden, mention };
+  if (w.hidden && mention) {
+    const where = w.direct ? '(direct message)' : `in ${roomLabel(m.room)}`;
+    a.notify = { title: `${m.from} ${where}`, body: clip(m.text) };
+  }
+  const said = m.me ? `${m.from} ${m.text}` : `${m.from}: ${m.text}`;
+  if (w.here) a.announce = clip(said);
+  else if (mention) a.announce = clip(`In ${roomLabel(m.room)}, ${said}`);
+  return a;
+}

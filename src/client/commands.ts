@@ -1,0 +1,87 @@
+// A line from the message box: a message, or a command when it starts with `/`. The checks a
+// command's words need happen here; what it does is the chat's (CommandActions).
+
+import {
+  ERRORS,
+  TEXT_HELP,
+  isDirect,
+  normalizeName,
+  normalizeRoom,
+  parseLine,
+} from '../protocol/index.js';
+import { HISTORY_PAGE } from './history-sync.js';
+
+export interface CommandActions {
+  current(): string;
+  /** Queues a message; its cid, or undefined when refused (the reason is said). */
+  say(room: string, text: string, me: boolean): string | undefined;
+  /** A direct message went into the outbox: the room it was typed in follows it. */
+  sentTo(cid: string, room: string): void;
+  sys(text: string, cls?: string): void;
+  /** Connected and greeted; else says to wait. */
+  online(): boolean;
+  rename(name: string, key: string | undefined): void;
+  joinRoom(room: string): void;
+  part(room: string): void;
+  listRooms(): void;
+  who(room: string): void;
+  history(limit: number): void;
+}
+
+/** False when the text could not go as it is, so the box keeps the draft. */
+export function runLine(line: string, a: CommandActions): boolean {
+  if (!line.trim()) return true;
+  const c = parseLine(line);
+  switch (c.cmd) {
+    case 'say':
+      return a.say(a.current(), c.text, c.me) !== undefined;
+    case 'msg': {
+      const to = normalizeName(c.to);
+      if (!to) {
+        a.sys(ERRORS.NAME_INVALID.message, 'error');
+        return false;
+      }
+      const room = `@${to.key}`;
+      const cid = a.say(room, c.text, false);
+      if (cid === undefined) return false;
+      a.sentTo(cid, room);
+      return true;
+    }
+    case 'nick': {
+      if (!normalizeName(c.name)) a.sys(ERRORS.NAME_INVALID.message, 'error');
+      else if (a.online()) a.rename(c.name, c.key);
+      return true;
+    }
+    case 'join':
+      a.joinRoom(c.room);
+      return true;
+    case 'part':
+      a.part(c.room ?? a.current());
+      return true;
+    case 'rooms':
+      if (a.online()) a.listRooms();
+      return true;
+    case 'who': {
+      const room = c.room ? (isDirect(c.room) ? c.room : normalizeRoom(c.room)?.key) : a.current();
+      if (room === undefined) a.sys(ERRORS.ROOM_INVALID.message, 'error');
+      else if (a.online()) a.who(room);
+      return true;
+    }
+    case 'history':
+      if (a.online()) a.history(c.limit ?? HISTORY_PAGE);
+      return true;
+    case 'help':
+      for (const l of TEXT_HELP.split('\n')) a.sys(l, 'help');
+      a.sys('In this page: /who lists the members; Enter sends, Shift+Enter is a new line.');
+      return true;
+    case 'quit':
+      a.sys('To leave, close this tab.');
+      return true;
+    case 'usage':
+      a.sys(`Usage: ${c.usage}`, 'error');
+      return false;
+    case 'unknown':
+      a.sys(`Unknown command /${c.name}; /help lists them.`, 'error');
+      return false;
+  }
+}

@@ -1,0 +1,590 @@
+// The page's chat logic without a browser: a fake view, storage and socket, and node:test's
+// fake clock. Each test plays the server by hand, frame by frame.
+
+import assert from 'node:assert/strict';
+import { afterEach, beforeEach, mock, test } from 'node:test';
+import type {
+  ChatMessage,
+  ClientRequest,
+  RequestResult,
+  ServerEvent,
+} from '../src/protocol/index.js';
+import { Chat } from '../src/client/chat.js';
+import type { OlderState, SysOptions } from '../src/client/messages.js';
+import { MemoryOutbox, type OutboxEntry } from '../src/client/outbox.js';
+import type { ChatLog, ChatStorage, ChatView, LogLine } from '../src/client/ports.js';
+import type { Pending, ReplyHandlers, ResultOf } from '../src/client/requests.js';
+import type { Identity, RoomList } from '../src/client/storage.js';
+import type { DirectoryItem, MemberPresence, RoomItem } from '../src/client/view.js';
+
+const TOKEN = 'a'.repeat(32);
+
+interface Line extends LogLine {
+  room: string;
+  text: string;
+  isConnected: boolean;
+}
+
+/**
+ * Keeps what the page's MessageLog promises: a seq or a cid is shown at most once, in seq
+ * order; insert returns what it added.
+ */
+class FakeLog implements ChatLog {
+  readonly shown = new Map<string, ChatMessage[]>();
+  readonly lines: Line[] = [];
+  readonly older = new Map<string, OlderState>();
+  setMyName(): void {}
+  sys(room: string, text: string, _cls?: string, opts?: SysOptions): Line {
+    const keyed = opts?.key && this.lines.find((l) => l.room === room && l.text === text);
+    if (keyed) return keyed;
+    const line = { room, text, isConnected: true };
+    this.lines.push(line);
+    return line;
+  }
+  setSysText(line: LogLine, text: string): void {
+    (line as Line).text = text;
+  }
+  isLast(line: LogLine): boolean {
+    return this.lines[this.lines.length - 1] === line;
+  }
+  insert(room: string, messages: ChatMessage[]): ChatMessage[] {
+    const list = this.shown.get(room) ?? [];
+    const added = messages.filter(
+      (m) => !list.some((x) => x.seq === m.seq || x.cid === m.cid) && list.push(m),
+    );
+    list.sort((a, b) => a.seq - b.seq);
+    this.shown.set(room, list);
+    return added;
+  }
+  oldestSeq(room: string): number | undefined {
+    return this.shown.get(room)?.[0]?.seq;
+  }
+  setOlder(room: string, state: OlderState): void {
+    this.older.set(room, state);
+  }
+  remove(room: string): void {
+    this.shown.delete(room);
+  }
+  clear(room: string): void {
+    this.shown.delete(room);
+  }
+  scrollToBottom(): void {}
+  seqs(room: string): number[] {
+    return (this.shown.get(room) ?? []).map((m) => m.seq);
+  }
+  said(text: string): boolean {
+    return this.lines.some((l) => l.text.includes(text));
+  }
+}
+
+class FakeView implements ChatView {
+  readonly log = new FakeLog();
+  readonly nameInput = { focus: (): void => {} };
+  namePromptOpen = false;
+  nameError = '';
+  me = '';
+  pending: OutboxEntry[] = [];
+  rooms: RoomItem[] = [];
+  readonly announced: string[] = [];
+  setMe(name: string): void {
+    this.me = name;
+  }
+  setUnseen(): void {}
+  showRoom(): void {}
+  setRooms(items: RoomItem[]): void {
+    this.rooms = items.map((r) => ({ ...r, joined: r.joined }));
+  }
+  setMembers(
+    _room: string,
+    _names: string[],
+    _me: string,
+    _p: (n: string) => MemberPresence,
+  ): void {}
+  setTyping(): void {}
+  setPending(entries: OutboxEntry[]): void {
+    this.pending = entries;
+  }
+  setDirectory(_note: string, _rooms: DirectoryItem[]): void {}
+  announce(text: string): void {
+    this.announced.push(text);
+  }
+  openNamePrompt(): void {
+    this.namePromptOpen = true;
+  }
+  closeNamePrompt(): void {
+    this.namePromptOpen = false;
+  }
+  setNameError(text: string): void {
+    this.nameError = text;
+  }
+  setNameBusy(): void {}
+}
+
+class FakeStorage implements ChatStorage {
+  identity: Identity | undefined;
+  rooms: RoomList | undefined;
+  saveIdentity(id: Identity): void {
+    this.identity = { ...id };
+  }
+  saveRooms(list: RoomList): void {
+    this.rooms = list;
+  }
+  saveClosed(): void {}
+  skipName(): void {}
+}
+
+type Sent = ClientRequest & { id: string };
+/** A result without its type and id, of one kind. */
+type ResultBody = RequestResult extends infer R
+  ? R extends RequestResult
+    ? Omit<R, 'type' | 'id'>
+    : never
+  : never;
+
+/** A page with its fakes; `server*` helpers answer as the server would. */
+class Page {
+  readonly view = new FakeView();
+  readonly storage = new FakeStorage();
+  readonly outbox = new MemoryOutbox();
+  readonly chat: Chat;
+  open = false;
+  sent: Sent[] = [];
+  drops = 0;
+
+  constructor(identity: Identity = { name: 'ada', token: TOKEN }, rooms = ['lobby']) {
+    this.chat = new Chat({
+      view: this.view,
+      storage: this.storage,
+      outbox: this.outbox,
+      identity,
+      rooms: { rooms, current: rooms[0] ?? 'lobby' },
+      closed: new Set(),
+      askName: false,
+      transmit: (frame) => {
+        if (!this.open) return false;
+        this.sent.push(JSON.parse(frame) as Sent);
+        return true;
+      },
+      drop: () => {
+        this.drops++;
+        this.disconnect();
+      },
+      hidden: () => false,
+      notify: () => {},
+    });
+  }
+
+  emit(ev: ServerEvent): void {
+    this.chat.onFrame(JSON.stringify(ev));
+  }
+
+  connect(): void {
+    this.open = true;
+    this.chat.onOpen();
+    this.emit({
+      type: 'welcome',
+      text: 'Welcome.',
+      name: 'parley',
+      limits: {
+        maxMessageBytes: 65536,
+        maxTextBytes: 4096,
+        historyBound: 500,
+        ratePerSecond: 50,
+        rateBurst: 100,
+      },
+    });
+  }
+
+  disconnect(): void {
+    this.open = false;
+    this.chat.onClose(1006, '');
+  }
+
+  /** Takes the requests sent so far. */
+  take(): Sent[] {
+    const s = this.sent;
+    this.sent = [];
+    return s;
+  }
+
+  one<T extends ClientRequest['type']>(type: T): Extract<Sent, { type: T }> {
+    const i = this.sent.findIndex((r) => r.type === type);
+    assert.ok(i >= 0, `a ${type} request was sent (sent: ${JSON.stringify(this.sent)})`);
+    const [r] = this.sent.splice(i, 1);
+    return r as Extract<Sent, { type: T }>;
+  }
+
+  result(req: Sent, body: ResultBody): void {
+    this.emit({ type: 'result', id: req.id, ...body } as RequestResult);
+  }
+
+  /** Connects and answers the hello with `name`; returns the requests that followed. */
+  handshake(name = 'ada'): void {
+    this.connect();
+    const hello = this.one('hello');
+    this.result(hello, { of: 'hello', name, token: hello.token ?? TOKEN, direct: [] });
+  }
+
+  joinAnswer(room: string, lastSeq: number, members: string[] = ['ada']): Sent {
+    const join = this.one('join');
+    assert.equal(join.type === 'join' && join.room, room);
+    this.result(join, { of: 'join', room, lastSeq, members });
+    return join;
+  }
+}
+
+function msg(room: string, seq: number, from = 'bob', text = `m${seq}`): ChatMessage {
+  return { room, seq, from, text, ts: 1000 + seq, cid: `c${room}${seq}`, me: false };
+}
+
+function live(p: Page, m: ChatMessage): void {
+  p.emit({ type: 'msg', ...m });
+}
+
+beforeEach(() => {
+  mock.timers.enable({ apis: ['setTimeout', 'setInterval', 'Date'], now: 1_000_000 });
+});
+afterEach(() => {
+  mock.timers.reset();
+});
+
+test('handshake: welcome, hello with the stored name and token, then a join of each room', () => {
+  const p = new Page({ name: 'ada', token: TOKEN }, ['lobby', 'dev']);
+  p.connect();
+  const sent = p.take();
+  assert.deepEqual(
+    sent.map((r) => r.type),
+    ['hello'],
+    'only the hello goes before it is answered',
+  );
+  const hello = sent[0];
+  assert.ok(hello?.type === 'hello');
+  assert.equal(hello.name, 'ada');
+  assert.equal(hello.token, TOKEN);
+  p.result(hello, { of: 'hello', name: 'ada', token: TOKEN, direct: [] });
+  const joins = p.take();
+  assert.deepEqual(
+    joins.map((r) => (r.type === 'join' ? [r.room, r.since] : r.type)),
+    [
+      ['lobby', undefined],
+      ['dev', undefined],
+    ],
+  );
+  assert.equal(p.view.me, 'ada');
+  assert.deepEqual(p.storage.identity, { name: 'ada', token: TOKEN });
+});
+
+test('a reconnect joins with since: the last seq seen; replayed messages show once', () => {
+  const p = new Page();
+  p.handshake();
+  p.joinAnswer('lobby', 2);
+  const latest = p.one('history');
+  p.result(latest, {
+    of: 'history',
+    room: 'lobby',
+    messages: [msg('lobby', 1), msg('lobby', 2)],
+    more: false,
+  });
+  live(p, msg('lobby', 3));
+  assert.deepEqual(p.view.log.seqs('lobby'), [1, 2, 3]);
+
+  p.disconnect();
+  assert.ok(p.view.log.said('Connection lost.'));
+  p.handshake();
+  const join = p.joinAnswer('lobby', 4);
+  assert.ok(join.type === 'join');
+  assert.equal(join.since, 3);
+  assert.equal(p.take().filter((r) => r.type === 'history').length, 0, 'no full reload');
+  // The server replays from since: 3 again (a resend that crossed the close), then 4.
+  live(p, msg('lobby', 3));
+  live(p, msg('lobby', 4));
+  assert.deepEqual(p.view.log.seqs('lobby'), [1, 2, 3, 4]);
+  assert.equal(p.view.announced.filter((a) => a === 'bob: m3').length, 1, 'm3 announced once');
+  assert.ok(p.view.announced.includes('Connected again.'));
+});
+
+test('a hole in the live stream is filled from history; duplicates and late ones show once, in order', () => {
+  const p = new Page();
+  p.handshake();
+  p.joinAnswer('lobby', 0);
+  p.take();
+  live(p, msg('lobby', 1));
+  live(p, msg('lobby', 2));
+  // 3..5 went missing on the way: 6 comes next.
+  live(p, msg('lobby', 6));
+  const fill = p.one('history');
+  assert.ok(fill.type === 'history');
+  assert.equal(fill.before, 6);
+  assert.equal(fill.limit, 3);
+  // 4 turns up live before the fill is answered, then 6 again.
+  live(p, msg('lobby', 4));
+  live(p, msg('lobby', 6));
+  p.result(fill, {
+    of: 'history',
+    room: 'lobby',
+    messages: [msg('lobby', 3), msg('lobby', 4), msg('lobby', 5)],
+    more: true,
+  });
+  live(p, msg('lobby', 7));
+  assert.deepEqual(p.view.log.seqs('lobby'), [1, 2, 3, 4, 5, 6, 7]);
+  assert.equal(p.take().filter((r) => r.type === 'history').length, 0, 'the gap is closed');
+  assert.equal(p.view.announced.filter((a) => a === 'bob: m6').length, 1, 'm6 announced once');
+  // A late one below what the room has is shown like history, not announced.
+  assert.equal(p.view.announced.filter((a) => a === 'bob: m4').length, 0);
+});
+
+test('a gap marker on resume pages history back over the missing range', () => {
+  const p = new Page();
+  p.handshake();
+  p.joinAnswer('lobby', 0);
+  live(p, msg('lobby', 1));
+  p.disconnect();
+  p.handshake();
+  p.joinAnswer('lobby', 200);
+  p.take();
+  p.emit({ type: 'gap', room: 'lobby', after: 1, before: 120 });
+  const page1 = p.one('history');
+  assert.ok(page1.type === 'history');
+  assert.deepEqual([page1.before, page1.limit], [120, 50]);
+  const first = Array.from({ length: 50 }, (_, i) => msg('lobby', 70 + i));
+  p.result(page1, { of: 'history', room: 'lobby', messages: first, more: true });
+  const page2 = p.one('history');
+  assert.ok(page2.type === 'history');
+  assert.deepEqual([page2.before, page2.limit], [70, 50]);
+});
+
+test('sends typed while offline go out after the reconnect, in the order typed', () => {
+  const p = new Page();
+  p.handshake();
+  p.joinAnswer('lobby', 0);
+  p.take();
+  p.disconnect();
+  for (const t of ['one', 'two', 'three']) assert.equal(p.chat.submit(t), true);
+  assert.deepEqual(
+    p.view.pending.map((e) => e.text),
+    ['one', 'two', 'three'],
+  );
+  assert.equal(p.sent.length, 0, 'nothing goes while offline');
+  p.handshake();
+  const sent = p.take();
+  assert.deepEqual(
+    sent.map((r) => (r.type === 'send' ? r.text : r.type)),
+    ['join', 'one', 'two', 'three'],
+  );
+  // Acks empty the outbox; a resend after another drop would carry the same cids.
+  for (const s of sent) {
+    if (s.type === 'send') {
+      p.emit({ type: 'ack', id: s.id, room: 'lobby', cid: s.cid, seq: 1, ts: 1 });
+    }
+  }
+  assert.deepEqual(p.view.pending, []);
+});
+
+test('an unacknowledged send is sent again with the same cid after a reconnect', () => {
+  const p = new Page();
+  p.handshake();
+  p.joinAnswer('lobby', 0);
+  p.take();
+  p.chat.submit('hello');
+  const first = p.one('send');
+  p.disconnect();
+  p.handshake();
+  p.one('join');
+  const again = p.one('send');
+  assert.ok(first.type === 'send' && again.type === 'send');
+  assert.equal(again.cid, first.cid);
+  assert.equal(again.text, 'hello');
+});
+
+test('a send refused for the rate waits, then goes again with the same cid, before later ones', () => {
+  const p = new Page();
+  p.handshake();
+  p.joinAnswer('lobby', 0);
+  p.take();
+  p.chat.submit('a');
+  p.chat.submit('b');
+  const [a, b] = p.take();
+  assert.ok(a?.type === 'send' && b?.type === 'send');
+  p.emit({ type: 'error', id: a.id, code: 'RATE_LIMITED', message: 'Slow down.' });
+  p.emit({ type: 'ack', id: b.id, room: 'lobby', cid: b.cid, seq: 1, ts: 1 });
+  p.chat.submit('c');
+  assert.equal(p.sent.length, 0, 'held while refused');
+  mock.timers.tick(3100);
+  const resent = p.take();
+  assert.deepEqual(
+    resent.map((r) => (r.type === 'send' ? r.text : r.type)),
+    ['a', 'c'],
+  );
+  assert.ok(resent[0]?.type === 'send');
+  assert.equal(resent[0].cid, a.cid);
+});
+
+test('a send refused for good keeps its error until Retry, which sends it again', () => {
+  const p = new Page();
+  p.handshake();
+  p.joinAnswer('lobby', 0);
+  p.take();
+  p.chat.submit('x');
+  const s = p.one('send');
+  assert.ok(s.type === 'send');
+  p.emit({ type: 'error', id: s.id, code: 'NOT_IN_ROOM', message: 'You are not in that room.' });
+  assert.equal(p.view.pending[0]?.error, 'You are not in that room.');
+  mock.timers.tick(10_000);
+  assert.equal(p.take().filter((r) => r.type === 'send').length, 0, 'not retried by itself');
+  p.chat.retry(s.cid);
+  const again = p.one('send');
+  assert.ok(again.type === 'send');
+  assert.equal(again.cid, s.cid);
+});
+
+test('/nick changes the name: hello with the token, the new name saved and shown', () => {
+  const p = new Page();
+  p.handshake();
+  p.joinAnswer('lobby', 0);
+  p.take();
+  p.chat.submit('/nick bea');
+  const hello = p.one('hello');
+  assert.ok(hello.type === 'hello');
+  assert.deepEqual([hello.name, hello.token], ['bea', TOKEN]);
+  p.result(hello, { of: 'hello', name: 'bea', token: TOKEN, direct: [] });
+  assert.equal(p.view.me, 'bea');
+  assert.deepEqual(p.storage.identity, { name: 'bea', token: TOKEN });
+  assert.ok(p.view.announced.includes('You are now known as bea.'));
+  // The next connection claims the new name.
+  p.disconnect();
+  p.connect();
+  const next = p.one('hello');
+  assert.ok(next.type === 'hello');
+  assert.equal(next.name, 'bea');
+});
+
+test('a name taken in the prompt says so there; asked offline, it is taken once connected', () => {
+  const p = new Page();
+  p.chat.submitName('carl');
+  assert.equal(p.sent.length, 0);
+  p.handshake();
+  const hello = p.one('hello');
+  assert.ok(hello.type === 'hello');
+  assert.equal(hello.name, 'carl');
+  p.emit({ type: 'error', id: hello.id, code: 'NAME_TAKEN', message: 'That name is taken.' });
+  assert.match(p.view.nameError, /Someone connected right now is called carl/);
+  assert.equal(p.view.me, 'ada');
+});
+
+test('a refused stored name falls back to the token alone', () => {
+  const p = new Page();
+  p.connect();
+  const hello = p.one('hello');
+  p.emit({ type: 'error', id: hello.id, code: 'NAME_RESERVED', message: 'Reserved.' });
+  const next = p.one('hello');
+  assert.ok(next.type === 'hello');
+  assert.equal(next.name, undefined);
+  assert.equal(next.token, TOKEN);
+  assert.equal(p.view.namePromptOpen, true);
+});
+
+test('a request left unanswered with nothing heard drops the connection; a quiet one is pinged', () => {
+  const p = new Page();
+  p.handshake();
+  p.joinAnswer('lobby', 0);
+  p.take();
+  mock.timers.tick(13_000);
+  const ping = p.one('ping');
+  p.result(ping, { of: 'ping' });
+  assert.equal(p.drops, 0);
+  mock.timers.tick(13_000);
+  p.one('ping');
+  // This one is not answered.
+  mock.timers.tick(6_000);
+  assert.equal(p.drops, 1);
+  assert.equal(p.open, false);
+});
+
+// Compile-time checks: `npm run typecheck` fails if any of these stops being an error.
+export function typeChecks(on: ReplyHandlers): void {
+  // @ts-expect-error a join reply handler cannot take a history result
+  const wrongResult: ReplyHandlers['join'] = (ev: ResultOf<'history'>) => void ev.messages;
+  // @ts-expect-error a join request has no history context
+  const wrongContext: Pending<'join'> = { req: { type: 'join', room: 'x' }, history: 'gap' };
+  on.join(
+    { type: 'result', of: 'join', room: 'x', lastSeq: 0, members: [] },
+    // @ts-expect-error the join handler's context is a join's
+    { req: { type: 'who', room: 'x' } },
+  );
+  void wrongResult;
+  void wrongContext;
+}
+
+test('a message in another room counts as unread; one naming me counts as a mention', () => {
+  const p = new Page({ name: 'ada', token: TOKEN }, ['lobby', 'dev']);
+  p.handshake();
+  p.joinAnswer('lobby', 0);
+  p.joinAnswer('dev', 0);
+  p.take();
+  live(p, msg('dev', 1, 'bob', 'hi all'));
+  live(p, msg('dev', 2, 'bob', '@ada look'));
+  live(p, msg('dev', 2, 'bob', '@ada look'));
+  live(p, msg('lobby', 1, 'bob', 'here'));
+  const dev = p.view.rooms.find((r) => r.name === 'dev');
+  const lobby = p.view.rooms.find((r) => r.name === 'lobby');
+  assert.deepEqual([dev?.unread, dev?.mentions], [2, 1]);
+  assert.deepEqual([lobby?.unread, lobby?.mentions], [0, 0], 'the room shown is being read');
+  assert.ok(p.view.announced.includes('In #dev, bob: @ada look'));
+  p.chat.switchTo('dev');
+  const seen = p.view.rooms.find((r) => r.name === 'dev');
+  assert.deepEqual([seen?.unread, seen?.mentions], [0, 0]);
+});
+
+test('typing is told at most every three seconds, and sooner after a send', () => {
+  const p = new Page();
+  p.handshake();
+  p.joinAnswer('lobby', 0);
+  p.take();
+  p.chat.typed('h');
+  p.chat.typed('he');
+  assert.equal(p.take().filter((r) => r.type === 'typing').length, 1);
+  mock.timers.tick(3000);
+  p.chat.typed('hel');
+  assert.equal(p.take().filter((r) => r.type === 'typing').length, 1);
+  p.chat.submit('hello');
+  p.take();
+  mock.timers.tick(1000);
+  p.chat.typed('n');
+  assert.equal(p.take().filter((r) => r.type === 'typing').length, 1, 'a second after a send');
+  // After a reconnect the room is not live until its join is answered: no typing goes.
+  p.disconnect();
+  p.handshake();
+  const join = p.one('join');
+  mock.timers.tick(3000);
+  p.chat.typed('again');
+  assert.equal(p.take().filter((r) => r.type === 'typing').length, 0, 'not before the join result');
+  p.result(join, { of: 'join', room: 'lobby', lastSeq: 1, members: ['ada'] });
+  p.chat.typed('again!');
+  assert.equal(p.take().filter((r) => r.type === 'typing').length, 1, 'once joined again');
+});
+
+test('/msg sends to the direct room and its line says when it was sent', () => {
+  const p = new Page();
+  p.handshake();
+  p.joinAnswer('lobby', 0);
+  p.take();
+  assert.equal(p.chat.submit('/msg bob hi there'), true);
+  const s = p.one('send');
+  assert.ok(s.type === 'send');
+  assert.deepEqual([s.room, s.text], ['@bob', 'hi there']);
+  assert.ok(p.view.log.said('Sending to @bob…'));
+  p.emit({ type: 'ack', id: s.id, room: '@bob', cid: s.cid, seq: 1, ts: 1 });
+  assert.ok(p.view.log.said('Sent to @bob.'));
+  assert.ok(p.view.rooms.some((r) => r.name === '@bob' && r.joined));
+});
+
+test('a message over the limit stays in the box with the reason, and nothing goes', () => {
+  const p = new Page();
+  p.handshake();
+  p.joinAnswer('lobby', 0);
+  p.take();
+  assert.equal(p.chat.submit('x'.repeat(17_000)), false);
+  assert.ok(p.view.log.said('Too long to send: 16.7 KB, 0.7 KB over the 16 KB limit.'));
+  assert.deepEqual(p.view.pending, []);
+  assert.equal(p.sent.length, 0);
+});
