@@ -1,0 +1,54 @@
+// History pages: the messages before a sequence number, newest first until a byte budget.
+
+import {
+  ChatError,
+  isDirect,
+  normalizeRoom,
+  utf8Length,
+  type ChatMessage,
+} from '../protocol/index.js';
+import type { CoreDeps } from './ports.js';
+import type { Resolved, Rooms } from './rooms.js';
+import type { Session } from './session.js';
+import { readStore } from './store-read.js';
+
+const HISTORY_DEFAULT = 50;
+const HISTORY_MAX = 200;
+
+export class History {
+  constructor(
+    private readonly deps: CoreDeps,
+    private readonly rooms: Rooms,
+  ) {}
+
+  /** Without a session (HTTP), only public rooms can be read. */
+  async page(
+    session: Session | undefined,
+    label: string,
+    before: number | undefined,
+    limit: number | undefined,
+  ): Promise<{ label: string; messages: ChatMessage[]; more: boolean }> {
+    let r: Resolved;
+    if (session) r = await this.rooms.resolve(session, label);
+    else {
+      const room = isDirect(label) ? null : normalizeRoom(label);
+      if (!room) throw new ChatError('ROOM_INVALID');
+      r = { id: room.key, label: room.key };
+    }
+    const n = Math.min(Math.max(limit ?? HISTORY_DEFAULT, 1), HISTORY_MAX);
+    const upTo = before ?? (await readStore(this.deps, () => this.deps.log.lastSeq(r.id))) + 1;
+    const rows = await readStore(this.deps, () => this.deps.log.before(r.id, upTo, n));
+    // Newest first until the byte budget is spent: a page of large messages is shorter, not larger.
+    const messages: ChatMessage[] = [];
+    let bytes = 0;
+    for (let i = rows.length - 1; i >= 0; i--) {
+      const m = { ...(rows[i] as ChatMessage), room: r.label };
+      bytes += utf8Length(JSON.stringify(m));
+      if (messages.length > 0 && bytes > this.deps.limits.historyMaxBytes) break;
+      messages.push(m);
+    }
+    messages.reverse();
+    const first = messages[0];
+    return { label: r.label, messages, more: first ? first.seq > 1 : false };
+  }
+}
