@@ -13,6 +13,7 @@ import {
   isDirect,
   isTextTooLong,
   isValidText,
+  messageEntry,
   normalizeName,
   normalizeRoom,
   parseLine,
@@ -24,6 +25,7 @@ import {
   type RoomInfo,
   utf8Length,
 } from '../protocol/index.js';
+import { handleEntry } from './entries.js';
 import type { SysOptions } from './messages.js';
 import type { Outbox, OutboxEntry } from './outbox.js';
 import { Pacer } from './pacer.js';
@@ -325,7 +327,7 @@ export class Chat {
         this.flushOutbox();
         return;
       case 'msg':
-        this.onMessage(ev);
+        handleEntry(messageEntry(ev), { message: (m) => this.onMessage(m) });
         return;
       case 'gap': {
         const r = this.room(ev.room);

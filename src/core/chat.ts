@@ -5,7 +5,9 @@
 import {
   TEXT_MAX_BYTES,
   WELCOME_TEXT,
+  messageEntry,
   type ChatMessage,
+  type LogEntry,
   type RoomInfo,
 } from '../protocol/index.js';
 import { AddressLimits } from './address-limits.js';
@@ -56,8 +58,9 @@ export class Chat {
     );
     this.names = new Names(deps, this.identities, this.rooms, this.presence, this.addresses);
     this.commits = new GroupCommit(deps, this.rooms, this.addresses, (message) => {
-      deps.bus.publish({ kind: 'msg', node: deps.nodeId, message });
-      this.delivery.deliver(message);
+      const entry = messageEntry(message);
+      deps.bus.publish({ kind: 'entry', node: deps.nodeId, entry });
+      this.delivery.deliver(entry);
     });
     this.typist = new Typing(deps, this.rooms);
     this.cluster = new Cluster(deps, this.rooms, this.presence, this.delivery, this.typist);
@@ -207,9 +210,9 @@ export class Chat {
     this.cluster.goodbye();
   }
 
-  /** Sends a committed message to every local subscriber that is exactly one behind it. */
-  deliver(message: ChatMessage): void {
-    this.delivery.deliver(message);
+  /** Sends a committed entry to every local subscriber that is exactly one behind it. */
+  deliver(entry: LogEntry): void {
+    this.delivery.deliver(entry);
   }
 
   /**

@@ -25,8 +25,8 @@ export class Cluster {
     if (event.node === this.deps.nodeId) return;
     this.nodes.set(event.node, this.deps.clock.now());
     switch (event.kind) {
-      case 'msg':
-        this.delivery.deliver(event.message);
+      case 'entry':
+        this.delivery.deliver(event.entry);
         return;
       case 'presence':
         this.presence.remote(event.node, event.room, event.key, event.name, event.event);

@@ -1,8 +1,8 @@
-// The delivery contract: a committed message goes to every subscriber exactly one behind it;
+// The delivery contract: a committed log entry goes to every subscriber exactly one behind it;
 // one further behind is caught up from the store, and past the history bound told of a gap.
 
-import type { ChatMessage } from '../protocol/index.js';
-import { MessageFrames } from './frames.js';
+import type { LogEntry } from '../protocol/index.js';
+import { EntryFrames } from './frames.js';
 import type { Identities } from './identities.js';
 import type { Member } from './member.js';
 import type { CoreDeps } from './ports.js';
@@ -10,7 +10,7 @@ import type { Presence } from './presence.js';
 import { labelFor, pairOf, type Room, type Subscription } from './room.js';
 import type { Rooms } from './rooms.js';
 
-/** Most messages one catch-up read takes from the store. */
+/** Most entries one catch-up read takes from the store. */
 export const READ_MAX = 200;
 
 export class Delivery {
@@ -21,27 +21,27 @@ export class Delivery {
     private readonly presence: Presence,
   ) {}
 
-  /** Sends a committed message to every local subscriber that is exactly one behind it. */
-  deliver(message: ChatMessage): void {
-    let room = this.rooms.get(message.room);
-    const pair = pairOf(message.room);
-    if (pair) room = this.subscribeParticipants(room, message, pair);
-    if (!pair) this.rooms.index.touch(message.room, message.ts, true);
+  /** Sends a committed entry to every local subscriber that is exactly one behind it. */
+  deliver(entry: LogEntry): void {
+    let room = this.rooms.get(entry.room);
+    const pair = pairOf(entry.room);
+    if (pair) room = this.subscribeParticipants(room, entry, pair);
+    if (!pair) this.rooms.index.touch(entry.room, entry.ts, true);
     if (!room) return;
-    if (message.seq > room.lastSeq) room.lastSeq = message.seq;
+    if (entry.seq > room.lastSeq) room.lastSeq = entry.seq;
     const started = this.deps.clock.monotonic();
     let deliveries = 0;
-    const framesByLabel = new Map<string, MessageFrames>();
+    const framesByLabel = new Map<string, EntryFrames>();
     for (const [session, sub] of room.subs) {
-      if (sub.catchingUp || message.seq <= sub.cursor) continue;
-      if (message.seq !== sub.cursor + 1) {
+      if (sub.catchingUp || entry.seq <= sub.cursor) continue;
+      if (entry.seq !== sub.cursor + 1) {
         void this.catchUp(session, sub);
         continue;
       }
       let frames = framesByLabel.get(sub.label);
-      if (!frames) framesByLabel.set(sub.label, (frames = new MessageFrames(message, sub.label)));
+      if (!frames) framesByLabel.set(sub.label, (frames = new EntryFrames(entry, sub.label)));
       session.send(session.isText ? frames.forText(session.current === room.id) : frames.forJson());
-      sub.cursor = message.seq;
+      sub.cursor = entry.seq;
       deliveries++;
     }
     this.deps.telemetry.fannedOut(deliveries, this.deps.clock.monotonic() - started);
@@ -50,15 +50,15 @@ export class Delivery {
   /** A direct message reaches its participants' sessions even before they open it. */
   private subscribeParticipants(
     room: Room | undefined,
-    message: ChatMessage,
+    entry: LogEntry,
     pair: [string, string],
   ): Room {
-    const r = room ?? this.rooms.room(message.room, pair);
+    const r = room ?? this.rooms.room(entry.room, pair);
     for (const key of new Set(pair)) {
       const identity = this.identities.get(key);
       if (!identity?.tokenHash) continue;
       for (const s of identity.sessions) {
-        if (!r.subs.has(s)) this.presence.subscribe(s, r, labelFor(r, key), message.seq - 1, false);
+        if (!r.subs.has(s)) this.presence.subscribe(s, r, labelFor(r, key), entry.seq - 1, false);
       }
     }
     this.rooms.dropIfIdle(r);
@@ -96,14 +96,14 @@ export class Delivery {
         }
         const rows = await this.deps.log.after(room.id, sub.cursor, Math.min(bound, READ_MAX));
         if (session.closed || room.subs.get(session) !== sub) return;
-        for (const m of rows) {
-          if (m.seq <= sub.cursor) continue;
-          if (m.seq !== sub.cursor + 1) break;
-          const frames = new MessageFrames(m, sub.label);
+        for (const e of rows) {
+          if (e.seq <= sub.cursor) continue;
+          if (e.seq !== sub.cursor + 1) break;
+          const frames = new EntryFrames(e, sub.label);
           session.send(
             session.isText ? frames.forText(session.current === room.id) : frames.forJson(),
           );
-          sub.cursor = m.seq;
+          sub.cursor = e.seq;
         }
         if (rows.length === 0) {
           // The store has nothing newer yet; the next live message will try again.

@@ -1,11 +1,14 @@
-// History pages: the messages before a sequence number, newest first until a byte budget.
+// History pages: the messages before a sequence number, newest first until a byte budget. A
+// page counts what a reader sees, messages, not log entries.
 
 import {
   ChatError,
   isDirect,
   normalizeRoom,
+  entryMessage,
   utf8Length,
   type ChatMessage,
+  type LogEntry,
 } from '../protocol/index.js';
 import type { CoreDeps } from './ports.js';
 import type { Resolved, Rooms } from './rooms.js';
@@ -42,7 +45,9 @@ export class History {
     const messages: ChatMessage[] = [];
     let bytes = 0;
     for (let i = rows.length - 1; i >= 0; i--) {
-      const m = { ...(rows[i] as ChatMessage), room: r.label };
+      const shown = entryMessage(rows[i] as LogEntry);
+      if (!shown) continue;
+      const m = { ...shown, room: r.label };
       bytes += utf8Length(JSON.stringify(m));
       if (messages.length > 0 && bytes > this.deps.limits.historyMaxBytes) break;
       messages.push(m);
