@@ -39,18 +39,25 @@ export class History {
       r = { id: room.key, label: room.key };
     }
     const n = Math.min(Math.max(limit ?? HISTORY_DEFAULT, 1), HISTORY_MAX);
-    const upTo = before ?? (await readStore(this.deps, () => this.deps.log.lastSeq(r.id))) + 1;
-    const rows = await readStore(this.deps, () => this.deps.log.before(r.id, upTo, n));
+    let upTo = before ?? (await readStore(this.deps, () => this.deps.log.lastSeq(r.id))) + 1;
     // Newest first until the byte budget is spent: a page of large messages is shorter, not larger.
     const messages: ChatMessage[] = [];
     let bytes = 0;
-    for (let i = rows.length - 1; i >= 0; i--) {
-      const shown = entryMessage(rows[i] as LogEntry);
-      if (!shown) continue;
-      const m = { ...shown, room: r.label };
-      bytes += utf8Length(JSON.stringify(m));
-      if (messages.length > 0 && bytes > this.deps.limits.historyMaxBytes) break;
-      messages.push(m);
+    reading: for (;;) {
+      const rows = await readStore(this.deps, () => this.deps.log.before(r.id, upTo, n));
+      for (let i = rows.length - 1; i >= 0; i--) {
+        const shown = entryMessage(rows[i] as LogEntry);
+        if (!shown) continue;
+        const m = { ...shown, room: r.label };
+        bytes += utf8Length(JSON.stringify(m));
+        if (messages.length > 0 && bytes > this.deps.limits.historyMaxBytes) break reading;
+        messages.push(m);
+        if (messages.length === n) break reading;
+      }
+      // Entries that are not messages do not count: read on until the page is full.
+      const oldest = rows[0];
+      if (!oldest || rows.length < n) break;
+      upTo = oldest.seq;
     }
     messages.reverse();
     const first = messages[0];
