@@ -7,7 +7,8 @@ import { Redis } from 'ioredis';
 import type { Bus, BusEvent } from '../src/bus/index.js';
 import { createLocalBus } from '../src/bus/index.js';
 import { openBus } from '../src/bus/open-bus.js';
-import { createRedisBus, parseEvent } from '../src/bus/redis.js';
+import { createRedisBus, encodeEvent, parseEvent } from '../src/bus/redis.js';
+import { messageEntry, type ChatMessage } from '../src/protocol/index.js';
 import { REDIS_URL, requireRedis, uniqueSuffix } from './services.js';
 
 interface BusPair {
@@ -33,20 +34,20 @@ function collect(bus: Bus): BusEvent[] {
   return seen;
 }
 
-function msg(seq: number, node = 'n1'): BusEvent {
+function wire(seq: number): ChatMessage {
   return {
-    kind: 'msg',
-    node,
-    message: {
-      room: 'lobby',
-      seq,
-      from: 'Zoë',
-      text: `hello ${seq} 👋\n"x"`,
-      ts: 1e12 + seq,
-      cid: `c${seq}`,
-      me: false,
-    },
+    room: 'lobby',
+    seq,
+    from: 'Zoë',
+    text: `hello ${seq} 👋\n"x"`,
+    ts: 1e12 + seq,
+    cid: `c${seq}`,
+    me: false,
   };
+}
+
+function msg(seq: number, node = 'n1'): BusEvent {
+  return { kind: 'entry', node, entry: messageEntry(wire(seq)) };
 }
 
 const presence: BusEvent = {
@@ -200,10 +201,7 @@ describe('redis bus', () => {
         '{}',
         '{"kind":"msg","node":"x"}',
         '{"kind":"msg","node":"x","message":{"room":"lobby","seq":"1"}}',
-        JSON.stringify({
-          ...msg(1),
-          message: { ...(msg(1) as { message: object }).message, seq: 1.5 },
-        }),
+        JSON.stringify({ kind: 'msg', node: 'n1', message: { ...wire(1), seq: 1.5 } }),
         '{"kind":"presence","node":"x","room":"dev","name":"ann","event":"dance"}',
         '{"kind":"typing","node":"x","room":"dev"}',
         '{"kind":"typing","room":"dev","name":"ann"}',
@@ -217,7 +215,7 @@ describe('redis bus', () => {
       for (const j of junk) await admin.publish(channel, j);
       // Extra fields are dropped rather than passed on.
       await admin.publish(channel, JSON.stringify({ ...typing, extra: 'field' }));
-      await admin.publish(channel, JSON.stringify(msg(7)));
+      await admin.publish(channel, encodeEvent(msg(7)));
       await eventually('the good events', () => seen.length >= 2);
       await sleep(20);
       assert.deepEqual(seen, [typing, msg(7)]);
@@ -229,6 +227,18 @@ describe('redis bus', () => {
     }
   });
 
+  test('a message entry goes on the bus as the msg payload it always was', () => {
+    assert.deepEqual(JSON.parse(encodeEvent(msg(3))), {
+      kind: 'msg',
+      node: 'n1',
+      message: wire(3),
+    });
+    assert.deepEqual(
+      parseEvent(JSON.stringify({ kind: 'msg', node: 'n1', message: wire(3) })),
+      msg(3),
+    );
+  });
+
   test('parseEvent accepts exactly the event shapes', () => {
     for (const e of [
       msg(3),
@@ -238,7 +248,7 @@ describe('redis bus', () => {
       heartbeat,
       bye,
     ]) {
-      assert.deepEqual(parseEvent(JSON.stringify(e)), e);
+      assert.deepEqual(parseEvent(encodeEvent(e)), e);
     }
     assert.equal(parseEvent('{"kind":"msg","node":"x","message":null}'), undefined);
   });

@@ -77,7 +77,10 @@ function storeContract(name: string, make: () => Promise<StoreHarness>): void {
         me: true,
       };
       assert.deepEqual(c, { message: expected, duplicate: false });
-      assert.deepEqual(await store.after('lobby', 4, 10), [expected]);
+      // Read back as a log entry: the message, its kind, and who sent it (the name's key).
+      assert.deepEqual(await store.after('lobby', 4, 10), [
+        { kind: 'message', ...expected, actor: 'bob', actorId: null },
+      ]);
     });
 
     it('keeps the order of a batch across rooms', async (store) => {

@@ -4,7 +4,7 @@
 // only (un)subscribe and ping; both are the caller's, who creates and ends them.
 
 import type { Redis } from 'ioredis';
-import type { ChatMessage } from '../protocol/index.js';
+import { messageEntry, unknownEntry, wireMessage, type ChatMessage } from '../protocol/index.js';
 import type { Bus, BusEvent } from './types.js';
 import type { NodeRoom } from '../core/ports.js';
 
@@ -66,7 +66,7 @@ export function createRedisBus(pub: Redis, sub: Redis, options: RedisBusOptions 
     publish(event) {
       if (closed) return;
       try {
-        pub.publish(channel, JSON.stringify(event)).catch(() => {
+        pub.publish(channel, encodeEvent(event)).catch(() => {
           // Redis down or slow: the event is lost, as at-most-once allows.
         });
       } catch {
@@ -140,6 +140,21 @@ function toMessage(v: unknown): ChatMessage | undefined {
   };
 }
 
+/**
+ * The payload of an event. A log entry goes as the payload its kind always had (a message as
+ * `msg`), so nodes of the previous version and this one read each other.
+ */
+export function encodeEvent(event: BusEvent): string {
+  if (event.kind !== 'entry') return JSON.stringify(event);
+  const { entry } = event;
+  switch (entry.kind) {
+    case 'message':
+      return JSON.stringify({ kind: 'msg', node: event.node, message: wireMessage(entry) });
+    default:
+      return unknownEntry(entry.kind);
+  }
+}
+
 /** The event in a payload, or undefined when it is not JSON or not a well-formed event. */
 export function parseEvent(payload: string): BusEvent | undefined {
   let v: unknown;
@@ -152,7 +167,7 @@ export function parseEvent(payload: string): BusEvent | undefined {
   switch (v.kind) {
     case 'msg': {
       const message = toMessage(v.message);
-      return message ? { kind: 'msg', node: v.node, message } : undefined;
+      return message ? { kind: 'entry', node: v.node, entry: messageEntry(message) } : undefined;
     }
     case 'presence':
       return isStr(v.room) &&

@@ -10,6 +10,7 @@ import {
   LOBBY,
   decodeEvent,
   isDirect,
+  messageEntry,
   normalizeName,
   normalizeRoom,
   type ChatMessage,
@@ -23,6 +24,7 @@ import { attention } from './attention.js';
 import { runLine, type CommandActions } from './commands.js';
 import { NO_ROOMS, directoryItems } from './directory.js';
 import { roomLabel } from './dom.js';
+import { handleEntry } from './entries.js';
 import { HistorySync } from './history-sync.js';
 import type { SysOptions } from './messages.js';
 import { handshakeHello, isChosen, promptName } from './names.js';
@@ -221,7 +223,7 @@ export class Chat {
         this.sender.flush();
         return;
       case 'msg':
-        this.onMessage(ev);
+        handleEntry(messageEntry(ev), { message: (m) => this.onMessage(m) });
         return;
       case 'gap': {
         const r = this.room(ev.room);

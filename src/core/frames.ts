@@ -4,7 +4,9 @@ import {
   encodeEvent,
   formatMessage,
   textLabel,
-  type ChatMessage,
+  unknownEntry,
+  wireMessage,
+  type LogEntry,
   type ServerEvent,
 } from '../protocol/index.js';
 import type { Frame } from './ports.js';
@@ -20,26 +22,45 @@ export function jsonFrame(event: ServerEvent): Frame {
 }
 
 /**
- * The frames of one message as its recipients see it under one label (`lobby`, or `@alice` in
+ * The frames of one log entry as its recipients see it under one label (`lobby`, or `@alice` in
  * a direct conversation), built lazily and at most once each.
  */
-export class MessageFrames {
+export class EntryFrames {
   private json?: Frame;
   private textHere?: Frame;
   private textElsewhere?: Frame;
 
   constructor(
-    readonly message: ChatMessage,
+    readonly entry: LogEntry,
     readonly label: string,
   ) {}
 
   forJson(): Frame {
-    return (this.json ??= jsonFrame({ type: 'msg', ...this.message, room: this.label }));
+    return (this.json ??= jsonFrame(jsonEvent(this.entry, this.label)));
   }
 
   /** `here` is true when the label is the reader's current room. */
   forText(here: boolean): Frame {
-    if (here) return (this.textHere ??= frame(formatMessage(this.message)));
-    return (this.textElsewhere ??= frame(formatMessage(this.message, textLabel(this.label))));
+    if (here) return (this.textHere ??= frame(textLine(this.entry, '')));
+    return (this.textElsewhere ??= frame(textLine(this.entry, textLabel(this.label))));
+  }
+}
+
+/** The event a JSON client gets for an entry: a message is the `msg` it always was. */
+function jsonEvent(entry: LogEntry, label: string): ServerEvent {
+  switch (entry.kind) {
+    case 'message':
+      return { type: 'msg', ...wireMessage(entry), room: label };
+    default:
+      return unknownEntry(entry.kind);
+  }
+}
+
+function textLine(entry: LogEntry, where: string): string {
+  switch (entry.kind) {
+    case 'message':
+      return formatMessage(entry, where);
+    default:
+      return unknownEntry(entry.kind);
   }
 }

@@ -1,6 +1,6 @@
 // What the core needs from the world, injected so that it stays free of I/O and timers.
 
-import type { ChatMessage } from '../protocol/index.js';
+import type { ChatMessage, LogEntry } from '../protocol/index.js';
 
 export interface Clock {
   /** Wall-clock milliseconds since the epoch (message timestamps). */
@@ -63,10 +63,10 @@ export interface Log {
    * All or nothing: on error nothing is committed.
    */
   append(drafts: readonly Draft[], now: number): Promise<Committed[]>;
-  /** Messages with seq > after, oldest first, at most limit. */
-  after(room: string, after: number, limit: number): Promise<ChatMessage[]>;
-  /** Messages with seq < before, at most limit, returned oldest first. */
-  before(room: string, before: number, limit: number): Promise<ChatMessage[]>;
+  /** Entries with seq > after, oldest first, at most limit. */
+  after(room: string, after: number, limit: number): Promise<LogEntry[]>;
+  /** Entries with seq < before, at most limit, returned oldest first. */
+  before(room: string, before: number, limit: number): Promise<LogEntry[]>;
   /** The room's last sequence number, 0 when it has none. */
   lastSeq(room: string): Promise<number>;
   /**
@@ -103,7 +103,8 @@ export interface NodeRoom {
 
 /** Cross-node events; the in-process bus loops them back to this node, which ignores them. */
 export type Bell =
-  | { kind: 'msg'; node: string; message: ChatMessage }
+  /** A committed log entry (the bus carries a message as a `msg` payload, as it always has). */
+  | { kind: 'entry'; node: string; entry: LogEntry }
   | {
       kind: 'presence';
       node: string;

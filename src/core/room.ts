@@ -1,6 +1,17 @@
 // A room as this node sees it: its local subscribers and who is present by name.
 
-import type { Session, Subscription } from './session.js';
+import type { Member } from './member.js';
+
+export interface Subscription {
+  room: Room;
+  /** The room as this session's client calls it. */
+  label: string;
+  /** The last sequence number sent to this session. */
+  cursor: number;
+  /** While true, live messages are skipped: the catch-up loop reads them from the store. */
+  catchingUp: boolean;
+  lastTyping: number;
+}
 
 /** How a name's presence changed: on this node, and in the whole cluster. */
 export interface PresenceChange {
@@ -21,7 +32,7 @@ interface Presence {
 export class Room {
   /** The highest sequence number this node knows of (from commits, the bus or the store). */
   lastSeq = 0;
-  readonly subs = new Map<Session, Subscription>();
+  readonly subs = new Map<Member, Subscription>();
   private readonly names = new Map<string, Presence>();
 
   constructor(
@@ -109,4 +120,11 @@ export function labelFor(room: Room, me: string): string {
   if (!room.direct) return room.id;
   const [a, b] = room.direct;
   return `@${a === me ? b : a}`;
+}
+
+/** The participant pair of a direct room id, or undefined for a public room. */
+export function pairOf(id: string): [string, string] | undefined {
+  if (!id.startsWith('@')) return undefined;
+  const space = id.indexOf(' ');
+  return space < 0 ? undefined : [id.slice(1, space), id.slice(space + 1)];
 }

@@ -4,24 +4,14 @@ import { jsonFrame, frame } from './frames.js';
 import type { Frame, Peer } from './ports.js';
 import { addressKey } from './address.js';
 import { TokenBucket } from './rate-limit.js';
-import type { Room } from './room.js';
+import type { Member } from './member.js';
+import type { Room, Subscription } from './room.js';
 import type { ServerEvent } from '../protocol/index.js';
-
-export interface Subscription {
-  room: Room;
-  /** The room as this session's client calls it. */
-  label: string;
-  /** The last sequence number sent to this session. */
-  cursor: number;
-  /** While true, live messages are skipped: the catch-up loop reads them from the store. */
-  catchingUp: boolean;
-  lastTyping: number;
-}
 
 const SETTLED: Promise<void> = Promise.resolve();
 const NONE: readonly Subscription[] = [];
 
-export class Session {
+export class Session implements Member {
   name: string;
   key: string;
   /** Hash of the token that owns the name; undefined for a guest. */

@@ -4,3 +4,4 @@ export * from './errors.js';
 export * from './rules.js';
 export * from './json-codec.js';
 export * from './text-codec.js';
+export * from './log-entries.js';

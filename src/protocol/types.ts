@@ -22,6 +22,34 @@ export interface ChatMessage {
   me: boolean;
 }
 
+// ---- the room log ---------------------------------------------------------------------------
+
+/** What every entry of a room's log has, whatever its kind. */
+export interface LogEntryBase {
+  room: string;
+  /** 1, 2, 3, ... per room, over entries of every kind. */
+  seq: number;
+  /** The client id of the request that made the entry (idempotency key). */
+  cid: string;
+  /** Who made it: the name key of the sender (its display name, folded as names are). */
+  actor: string;
+  /** The actor's stable user id, once names have one; null until then. */
+  actorId: string | null;
+  /** The entry's time: milliseconds since the epoch, set by the server at commit. */
+  ts: number;
+}
+
+/** A message posted in a room: what a `msg` event carries, and who posted it. */
+export interface MessageEntry extends LogEntryBase, ChatMessage {
+  kind: 'message';
+}
+
+/**
+ * Everything a room's log holds, by `kind`. Every layer switches on it exhaustively (ending in
+ * `unknownEntry`), so a new kind does not compile until each one handles it.
+ */
+export type LogEntry = MessageEntry;
+
 // ---- client → server ------------------------------------------------------------------------
 
 /** Take a name. A name once taken is reserved to its token; the same token reclaims it. */

@@ -10,7 +10,7 @@
 
 import type pg from 'pg';
 import { randomBytes } from 'node:crypto';
-import type { ChatMessage } from '../protocol/index.js';
+import { messageEntry, type ChatMessage, type LogEntry } from '../protocol/index.js';
 import { SKELETON_VERSION, nameSkeleton } from '../protocol/skeleton.js';
 import { migratePostgres } from './migrations/postgres.js';
 import type { Committed, Draft, MessageStore } from './types.js';
@@ -55,6 +55,11 @@ function toMessage(r: Row): ChatMessage {
     cid: r.cid,
     me: r.me,
   };
+}
+
+/** A row as a log entry: every row is a message so far (another kind brings a kind column). */
+function toEntry(r: Row): LogEntry {
+  return messageEntry(toMessage(r));
 }
 
 function sqlState(err: unknown): string | undefined {
@@ -327,7 +332,7 @@ export async function openPostgresStore(
         `SELECT ${COLUMNS} FROM ${t.messages} WHERE room = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
         [room, after, limit],
       );
-      return res.rows.map(toMessage);
+      return res.rows.map(toEntry);
     },
     async before(room, before, limit) {
       open();
@@ -335,7 +340,7 @@ export async function openPostgresStore(
         `SELECT ${COLUMNS} FROM ${t.messages} WHERE room = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3`,
         [room, before, limit],
       );
-      return res.rows.map(toMessage).reverse();
+      return res.rows.map(toEntry).reverse();
     },
     async lastSeq(room) {
       open();

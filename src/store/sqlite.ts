@@ -8,7 +8,7 @@ import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import type { ChatMessage } from '../protocol/index.js';
+import { messageEntry, type ChatMessage, type LogEntry } from '../protocol/index.js';
 import { SKELETON_VERSION, nameSkeleton } from '../protocol/skeleton.js';
 import { migrateSqlite } from './migrations/sqlite.js';
 import type { CheckpointCounts, Committed, Draft, MessageStore } from './types.js';
@@ -33,6 +33,11 @@ function toMessage(r: Row): ChatMessage {
     cid: r.cid,
     me: r.me === 1,
   };
+}
+
+/** A row as a log entry: every row is a message so far (another kind brings a kind column). */
+function toEntry(r: Row): LogEntry {
+  return messageEntry(toMessage(r));
 }
 
 /**
@@ -262,9 +267,9 @@ export function openSqliteStore(file: string, synchronous: Synchronous = 'NORMAL
     instanceSecret,
     checkpoints: () => ({ ...checkpoints }),
     append: (drafts, now) => later(() => appendTx.immediate(drafts, now)),
-    after: (room, after, limit) => later(() => q.after.all(room, after, limit).map(toMessage)),
+    after: (room, after, limit) => later(() => q.after.all(room, after, limit).map(toEntry)),
     before: (room, before, limit) =>
-      later(() => q.before.all(room, before, limit).map(toMessage).reverse()),
+      later(() => q.before.all(room, before, limit).map(toEntry).reverse()),
     lastSeq: (room) => later(() => q.lastSeq.get(room)?.seq ?? 0),
     rooms: () =>
       later(() => q.rooms.all().map((r) => ({ room: r.room, lastSeq: r.seq, lastTs: r.ts }))),

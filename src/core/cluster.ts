@@ -1,0 +1,119 @@
+// The other nodes: their bells, heartbeats that heal lost presence and lost messages, the
+// expiry of a node gone silent, and the resync after the bus was cut off.
+
+import type { Delivery } from './delivery.js';
+import type { Bell, CoreDeps, NodeRoom } from './ports.js';
+import type { Presence } from './presence.js';
+import type { Rooms } from './rooms.js';
+import { readStore } from './store-read.js';
+import type { Typing } from './typing.js';
+
+export class Cluster {
+  /** Other nodes, with when each was last heard from. */
+  private readonly nodes = new Map<string, number>();
+
+  constructor(
+    private readonly deps: CoreDeps,
+    private readonly rooms: Rooms,
+    private readonly presence: Presence,
+    private readonly delivery: Delivery,
+    private readonly typing: Typing,
+  ) {}
+
+  /** Events from the bus, published by other nodes (this node's own are ignored). */
+  onBell(event: Bell): void {
+    if (event.node === this.deps.nodeId) return;
+    this.nodes.set(event.node, this.deps.clock.now());
+    switch (event.kind) {
+      case 'entry':
+        this.delivery.deliver(event.entry);
+        return;
+      case 'presence':
+        this.presence.remote(event.node, event.room, event.key, event.name, event.event);
+        return;
+      case 'typing':
+        this.typing.relay(event.room, event.key, event.name);
+        return;
+      case 'node':
+        this.applyHeartbeat(event.node, event.rooms);
+        return;
+      case 'bye':
+        this.forgetNode(event.node);
+        return;
+    }
+  }
+
+  /** A heartbeat is the whole truth about a node: it heals lost presence and lost bells. */
+  private applyHeartbeat(node: string, rooms: NodeRoom[]): void {
+    const reported = new Set<string>();
+    for (const r of rooms) {
+      reported.add(r.room);
+      const room =
+        this.rooms.get(r.room) ??
+        (r.members.length > 0
+          ? this.rooms.busRoom(
+              r.room,
+              r.members.map(([k]) => k),
+            )
+          : undefined);
+      if (!room) continue;
+      const now = new Set(r.members.map(([k]) => k));
+      const before = new Set(room.remoteKeys(node));
+      for (const key of before) {
+        if (!now.has(key)) this.presence.remote(node, r.room, key, key, 'leave');
+      }
+      for (const [key, name] of r.members) {
+        if (!before.has(key)) this.presence.remote(node, r.room, key, name, 'join');
+      }
+      if (r.lastSeq > room.lastSeq && room.subs.size > 0) {
+        room.lastSeq = r.lastSeq;
+        this.delivery.catchUpAll(room);
+      }
+    }
+    for (const room of this.rooms.all()) {
+      if (reported.has(room.id)) continue;
+      for (const key of room.remoteKeys(node))
+        this.presence.remote(node, room.id, key, key, 'leave');
+    }
+  }
+
+  private forgetNode(node: string): void {
+    this.nodes.delete(node);
+    for (const room of this.rooms.all()) {
+      for (const key of room.remoteKeys(node))
+        this.presence.remote(node, room.id, key, key, 'leave');
+    }
+  }
+
+  /** Called on a timer by the server: publish this node's heartbeat, expire silent nodes. */
+  tick(): void {
+    const now = this.deps.clock.now();
+    for (const [node, seen] of this.nodes) {
+      if (now - seen > this.deps.limits.nodeTimeoutMs) this.forgetNode(node);
+    }
+    const rooms: NodeRoom[] = [];
+    for (const room of this.rooms.values()) {
+      if (room.subs.size === 0) continue;
+      rooms.push({ room: room.id, lastSeq: room.lastSeq, members: room.localMembers() });
+    }
+    this.deps.bus.publish({ kind: 'node', node: this.deps.nodeId, rooms });
+  }
+
+  /** After the bus was cut off: read every local room's last sequence from the store. */
+  async resync(): Promise<void> {
+    // Rooms other nodes made while the bus was away are in the store.
+    await this.rooms.loadIndex(true).catch(() => undefined);
+    for (const room of this.rooms.all()) {
+      if (room.subs.size === 0) continue;
+      const last = await readStore(this.deps, () => this.deps.log.lastSeq(room.id));
+      if (last > room.lastSeq) room.lastSeq = last;
+      this.delivery.catchUpAll(room);
+    }
+    this.tick();
+  }
+
+  /** Tells the other nodes that this one is leaving, so its members leave at once. */
+  goodbye(): void {
+    this.deps.bus.publish({ kind: 'bye', node: this.deps.nodeId });
+  }
+}

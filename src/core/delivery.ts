@@ -1,0 +1,119 @@
+// The delivery contract: a committed log entry goes to every subscriber exactly one behind it;
+// one further behind is caught up from the store, and past the history bound told of a gap.
+
+import { closeWith, type LogEntry } from '../protocol/index.js';
+import { EntryFrames } from './frames.js';
+import type { Identities } from './identities.js';
+import type { Member } from './member.js';
+import type { CoreDeps } from './ports.js';
+import type { Presence } from './presence.js';
+import { labelFor, pairOf, type Room, type Subscription } from './room.js';
+import type { Rooms } from './rooms.js';
+
+/** Most entries one catch-up read takes from the store. */
+export const READ_MAX = 200;
+
+export class Delivery {
+  constructor(
+    private readonly deps: CoreDeps,
+    private readonly rooms: Rooms,
+    private readonly identities: Identities,
+    private readonly presence: Presence,
+  ) {}
+
+  /** Sends a committed entry to every local subscriber that is exactly one behind it. */
+  deliver(entry: LogEntry): void {
+    let room = this.rooms.get(entry.room);
+    const pair = pairOf(entry.room);
+    if (pair) room = this.subscribeParticipants(room, entry, pair);
+    if (!pair) this.rooms.index.touch(entry.room, entry.ts, true);
+    if (!room) return;
+    if (entry.seq > room.lastSeq) room.lastSeq = entry.seq;
+    const started = this.deps.clock.monotonic();
+    let deliveries = 0;
+    const framesByLabel = new Map<string, EntryFrames>();
+    for (const [session, sub] of room.subs) {
+      if (sub.catchingUp || entry.seq <= sub.cursor) continue;
+      if (entry.seq !== sub.cursor + 1) {
+        void this.catchUp(session, sub);
+        continue;
+      }
+      let frames = framesByLabel.get(sub.label);
+      if (!frames) framesByLabel.set(sub.label, (frames = new EntryFrames(entry, sub.label)));
+      session.send(session.isText ? frames.forText(session.current === room.id) : frames.forJson());
+      sub.cursor = entry.seq;
+      deliveries++;
+    }
+    this.deps.telemetry.fannedOut(deliveries, this.deps.clock.monotonic() - started);
+  }
+
+  /** A direct message reaches its participants' sessions even before they open it. */
+  private subscribeParticipants(
+    room: Room | undefined,
+    entry: LogEntry,
+    pair: [string, string],
+  ): Room {
+    const r = room ?? this.rooms.room(entry.room, pair);
+    for (const key of new Set(pair)) {
+      const identity = this.identities.get(key);
+      if (!identity?.tokenHash) continue;
+      for (const s of identity.sessions) {
+        if (!r.subs.has(s)) this.presence.subscribe(s, r, labelFor(r, key), entry.seq - 1, false);
+      }
+    }
+    this.rooms.dropIfIdle(r);
+    return r;
+  }
+
+  /** Catches up every local subscriber that is behind what the room is known to hold. */
+  catchUpAll(room: Room): void {
+    for (const [session, sub] of room.subs) {
+      if (!sub.catchingUp && sub.cursor < room.lastSeq) void this.catchUp(session, sub);
+    }
+  }
+
+  /**
+   * Reads from the store what a subscriber is missing, until it is level with the room.
+   * Past the bound it sends a gap marker and skips to the newest messages.
+   */
+  async catchUp(session: Member, sub: Subscription): Promise<void> {
+    const { room } = sub;
+    const bound = this.deps.limits.historyBound;
+    sub.catchingUp = true;
+    try {
+      for (;;) {
+        if (session.closed || room.subs.get(session) !== sub) return;
+        const target = room.lastSeq;
+        if (target <= sub.cursor) {
+          sub.catchingUp = false;
+          return;
+        }
+        if (target - sub.cursor > bound) {
+          const skipTo = target - bound;
+          session.event({ type: 'gap', room: sub.label, after: sub.cursor, before: skipTo + 1 });
+          session.line(`* ${skipTo - sub.cursor} older messages not shown; /history shows more`);
+          sub.cursor = skipTo;
+        }
+        const rows = await this.deps.log.after(room.id, sub.cursor, Math.min(bound, READ_MAX));
+        if (session.closed || room.subs.get(session) !== sub) return;
+        for (const e of rows) {
+          if (e.seq <= sub.cursor) continue;
+          if (e.seq !== sub.cursor + 1) break;
+          const frames = new EntryFrames(e, sub.label);
+          session.send(
+            session.isText ? frames.forText(session.current === room.id) : frames.forJson(),
+          );
+          sub.cursor = e.seq;
+        }
+        if (rows.length === 0) {
+          // The store has nothing newer yet; the next live message will try again.
+          sub.catchingUp = false;
+          return;
+        }
+      }
+    } catch (e) {
+      this.deps.onError(e, 'catch-up');
+      closeWith(session.peer, 'RESYNC_FAILED');
+    }
+  }
+}

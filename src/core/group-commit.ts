@@ -1,0 +1,108 @@
+// Sends: checked, gathered into one store transaction per event-loop turn, acked only after
+// that commit, and fanned out (here and to other nodes) only then.
+
+import {
+  ChatError,
+  isTextTooLong,
+  isValidCid,
+  isValidText,
+  utf8Length,
+  type ChatMessage,
+} from '../protocol/index.js';
+import type { AddressLimits } from './address-limits.js';
+import type { CoreDeps, Draft } from './ports.js';
+import type { Rooms } from './rooms.js';
+import type { Session } from './session.js';
+
+interface Pending {
+  draft: Draft;
+  label: string;
+  resolve(m: ChatMessage): void;
+  reject(e: unknown): void;
+}
+
+export class GroupCommit {
+  private pending: Pending[] = [];
+  private flushing = false;
+  private flushScheduled = false;
+
+  constructor(
+    private readonly deps: CoreDeps,
+    private readonly rooms: Rooms,
+    private readonly addresses: AddressLimits,
+    /** Called for each message newly committed, in commit order, before its ack. */
+    private readonly committed: (message: ChatMessage) => void,
+  ) {}
+
+  /** Queues a send for the next group commit; resolves with the committed message. */
+  async send(
+    session: Session,
+    label: string,
+    cid: string,
+    text: string,
+    me: boolean,
+  ): Promise<{ label: string; message: ChatMessage }> {
+    this.deps.telemetry.messageIn();
+    if (!isValidCid(cid)) throw new ChatError('CID_INVALID');
+    if (isTextTooLong(text)) throw new ChatError('TEXT_TOO_LONG');
+    if (!isValidText(text)) throw new ChatError('TEXT_INVALID');
+    const r = await this.rooms.resolve(session, label);
+    if (!r.direct && !session.sub(r.id)) throw new ChatError('NOT_IN_ROOM');
+    // Stored text is kept for ever: the address has a budget of it, however many connections.
+    if (!this.addresses.bytes.take(session.address, this.deps.clock.now(), utf8Length(text))) {
+      throw new ChatError('RATE_LIMITED', 'Too much text from your address; wait a few minutes.');
+    }
+    const draft = { room: r.id, cid, from: session.name, text, me, direct: r.direct };
+    const message = await new Promise<ChatMessage>((resolve, reject) => {
+      this.pending.push({ draft, label: r.label, resolve, reject });
+      this.scheduleFlush();
+    });
+    return { label: r.label, message };
+  }
+
+  /** Resolves once every queued send is committed (for a graceful stop). */
+  async drain(): Promise<void> {
+    while (this.pending.length > 0 || this.flushing || this.flushScheduled) {
+      await new Promise<void>((r) => this.deps.defer(r));
+    }
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled || this.flushing) return;
+    this.flushScheduled = true;
+    this.deps.defer(() => {
+      this.flushScheduled = false;
+      void this.flush();
+    });
+  }
+
+  /** One transaction for every send gathered in this turn; fan-out only after it commits. */
+  private async flush(): Promise<void> {
+    if (this.flushing || this.pending.length === 0) return;
+    this.flushing = true;
+    const batch = this.pending;
+    this.pending = [];
+    try {
+      let results: { message: ChatMessage; duplicate: boolean }[];
+      const started = this.deps.clock.monotonic();
+      try {
+        results = await this.deps.log.append(
+          batch.map((p) => p.draft),
+          this.deps.clock.now(),
+        );
+        this.deps.telemetry.committed(batch.length, this.deps.clock.monotonic() - started);
+      } catch (e) {
+        this.deps.onError(e, 'commit');
+        for (const p of batch) p.reject(new ChatError('STORE_UNAVAILABLE'));
+        return;
+      }
+      results.forEach((res, i) => {
+        if (!res.duplicate) this.committed(res.message);
+        batch[i]?.resolve(res.message);
+      });
+    } finally {
+      this.flushing = false;
+      if (this.pending.length > 0) this.scheduleFlush();
+    }
+  }
+}

@@ -1,0 +1,66 @@
+// History pages: the messages before a sequence number, newest first until a byte budget. A
+// page counts what a reader sees, messages, not log entries.
+
+import {
+  ChatError,
+  isDirect,
+  normalizeRoom,
+  entryMessage,
+  utf8Length,
+  type ChatMessage,
+  type LogEntry,
+} from '../protocol/index.js';
+import type { CoreDeps } from './ports.js';
+import type { Resolved, Rooms } from './rooms.js';
+import type { Session } from './session.js';
+import { readStore } from './store-read.js';
+
+const HISTORY_DEFAULT = 50;
+const HISTORY_MAX = 200;
+
+export class History {
+  constructor(
+    private readonly deps: CoreDeps,
+    private readonly rooms: Rooms,
+  ) {}
+
+  /** Without a session (HTTP), only public rooms can be read. */
+  async page(
+    session: Session | undefined,
+    label: string,
+    before: number | undefined,
+    limit: number | undefined,
+  ): Promise<{ label: string; messages: ChatMessage[]; more: boolean }> {
+    let r: Resolved;
+    if (session) r = await this.rooms.resolve(session, label);
+    else {
+      const room = isDirect(label) ? null : normalizeRoom(label);
+      if (!room) throw new ChatError('ROOM_INVALID');
+      r = { id: room.key, label: room.key };
+    }
+    const n = Math.min(Math.max(limit ?? HISTORY_DEFAULT, 1), HISTORY_MAX);
+    let upTo = before ?? (await readStore(this.deps, () => this.deps.log.lastSeq(r.id))) + 1;
+    // Newest first until the byte budget is spent: a page of large messages is shorter, not larger.
+    const messages: ChatMessage[] = [];
+    let bytes = 0;
+    reading: for (;;) {
+      const rows = await readStore(this.deps, () => this.deps.log.before(r.id, upTo, n));
+      for (let i = rows.length - 1; i >= 0; i--) {
+        const shown = entryMessage(rows[i] as LogEntry);
+        if (!shown) continue;
+        const m = { ...shown, room: r.label };
+        bytes += utf8Length(JSON.stringify(m));
+        if (messages.length > 0 && bytes > this.deps.limits.historyMaxBytes) break reading;
+        messages.push(m);
+        if (messages.length === n) break reading;
+      }
+      // Entries that are not messages do not count: read on until the page is full.
+      const oldest = rows[0];
+      if (!oldest || rows.length < n) break;
+      upTo = oldest.seq;
+    }
+    messages.reverse();
+    const first = messages[0];
+    return { label: r.label, messages, more: first ? first.seq > 1 : false };
+  }
+}

@@ -1,0 +1,67 @@
+// The names connected to this node, each with its sessions (one person may have several tabs).
+
+import { nameSkeleton } from '../protocol/skeleton.js';
+import type { Session } from './session.js';
+
+export const GUEST_PREFIX = 'guest-';
+export const GUEST_SKELETON = nameSkeleton(GUEST_PREFIX);
+
+export interface Identity {
+  display: string;
+  tokenHash: string | undefined;
+  /** Usually one; more when the same person has several tabs. */
+  sessions: Session[];
+}
+
+export class Identities {
+  private readonly byKey = new Map<string, Identity>();
+
+  constructor(private readonly randomSuffix: () => string) {}
+
+  get(key: string): Identity | undefined {
+    return this.byKey.get(key);
+  }
+
+  /** A guest name no connected session has. */
+  guestName(): string {
+    for (;;) {
+      const name = GUEST_PREFIX + this.randomSuffix();
+      if (!this.byKey.has(name)) return name;
+    }
+  }
+
+  attach(session: Session): void {
+    const id = this.byKey.get(session.key);
+    // Arrays of the exact size: a push onto an empty array makes room for 17, and most names
+    // have one session, so each connection would carry 128 bytes of empty slots.
+    if (id) id.sessions = id.sessions.concat(session);
+    else {
+      this.byKey.set(session.key, {
+        display: session.name,
+        tokenHash: session.tokenHash,
+        sessions: [session],
+      });
+    }
+  }
+
+  detach(session: Session): void {
+    const id = this.byKey.get(session.key);
+    if (!id) return;
+    id.sessions = id.sessions.filter((s) => s !== session);
+    if (id.sessions.length === 0) this.byKey.delete(session.key);
+  }
+
+  /** Moves the session to its new name; the name's display and token follow the session. */
+  move(session: Session, display: string, key: string, tokenHash: string | undefined): void {
+    this.detach(session);
+    session.name = display;
+    session.key = key;
+    session.tokenHash = tokenHash;
+    this.attach(session);
+    const identity = this.byKey.get(key);
+    if (identity) {
+      identity.display = display;
+      identity.tokenHash = tokenHash;
+    }
+  }
+}

@@ -1,0 +1,45 @@
+// Typing indicators: throttled per subscription, relayed to the room's other JSON clients here
+// and on other nodes; each lasts `typingTtlMs` unless renewed (the client expires it).
+
+import { ChatError } from '../protocol/index.js';
+import type { CoreDeps } from './ports.js';
+import type { Rooms } from './rooms.js';
+import type { Session } from './session.js';
+
+const TYPING_MIN_INTERVAL_MS = 1000;
+
+export class Typing {
+  constructor(
+    private readonly deps: CoreDeps,
+    private readonly rooms: Rooms,
+  ) {}
+
+  async typing(session: Session, label: string): Promise<string> {
+    const r = await this.rooms.resolve(session, label);
+    const sub = session.sub(r.id);
+    if (!sub) throw new ChatError('NOT_IN_ROOM');
+    const now = this.deps.clock.now();
+    if (now - sub.lastTyping < TYPING_MIN_INTERVAL_MS) return r.label;
+    sub.lastTyping = now;
+    this.relay(r.id, session.key, session.name);
+    this.deps.bus.publish({
+      kind: 'typing',
+      node: this.deps.nodeId,
+      room: r.id,
+      key: session.key,
+      name: session.name,
+    });
+    return r.label;
+  }
+
+  /** Tells the room's local JSON clients, all but the typist's own sessions. */
+  relay(id: string, key: string, name: string): void {
+    const room = this.rooms.get(id);
+    if (!room) return;
+    const ttlMs = this.deps.limits.typingTtlMs;
+    for (const [s, sub] of room.subs) {
+      if (s.key === key || s.isText) continue;
+      s.event({ type: 'typing', room: sub.label, name, ttlMs });
+    }
+  }
+}

@@ -1,0 +1,251 @@
+// The chat core on fakes: an in-memory log, a bus that records, a clock that moves only when
+// told, and peers that keep what they are sent. No sockets, no database, no timers.
+
+import {
+  Chat,
+  DEFAULT_LIMITS,
+  type Bell,
+  type Limits,
+  type Log,
+  type Peer,
+} from '../src/core/index.js';
+import type { Committed, Draft, Frame } from '../src/core/ports.js';
+import { serveJson } from '../src/core/json-requests.js';
+import type { Session } from '../src/core/session.js';
+import {
+  decodeEvent,
+  messageEntry,
+  type ChatMessage,
+  type ClientRequest,
+  type LogEntry,
+  type ServerEvent,
+} from '../src/protocol/index.js';
+
+export class FakeClock {
+  private wall = 1_700_000_000_000;
+  private mono = 0;
+  now(): number {
+    return this.wall;
+  }
+  monotonic(): number {
+    return this.mono;
+  }
+  advance(ms: number): void {
+    this.wall += ms;
+    this.mono += ms;
+  }
+}
+
+/** The message log in memory; `hold()` keeps commits waiting until released. */
+export class MemoryLog implements Log {
+  readonly messages = new Map<string, ChatMessage[]>();
+  /** The size of each append (group commit) in order. */
+  readonly batches: number[] = [];
+  private held: Promise<void> | undefined;
+  private readonly names = new Map<string, { hash: string; skeleton: string }>();
+
+  hold(): () => void {
+    let release!: () => void;
+    this.held = new Promise<void>((r) => (release = r));
+    return () => {
+      this.held = undefined;
+      release();
+    };
+  }
+
+  async append(drafts: readonly Draft[], now: number): Promise<Committed[]> {
+    this.batches.push(drafts.length);
+    if (this.held) await this.held;
+    return drafts.map((d) => {
+      const list = this.messages.get(d.room) ?? [];
+      this.messages.set(d.room, list);
+      const stored = list.find((m) => m.cid === d.cid);
+      if (stored) return { message: stored, duplicate: true };
+      const message: ChatMessage = {
+        room: d.room,
+        seq: list.length + 1,
+        from: d.from,
+        text: d.text,
+        ts: now,
+        cid: d.cid,
+        me: d.me,
+      };
+      list.push(message);
+      return { message, duplicate: false };
+    });
+  }
+
+  async after(room: string, after: number, limit: number): Promise<LogEntry[]> {
+    const list = this.messages.get(room) ?? [];
+    return list
+      .filter((m) => m.seq > after)
+      .slice(0, limit)
+      .map(messageEntry);
+  }
+
+  async before(room: string, before: number, limit: number): Promise<LogEntry[]> {
+    const list = (this.messages.get(room) ?? []).filter((m) => m.seq < before);
+    return list.slice(Math.max(0, list.length - limit)).map(messageEntry);
+  }
+
+  async lastSeq(room: string): Promise<number> {
+    return this.messages.get(room)?.length ?? 0;
+  }
+
+  async rooms(): Promise<{ room: string; lastSeq: number; lastTs: number }[]> {
+    return [...this.messages]
+      .filter(([room]) => !room.startsWith('@'))
+      .map(([room, list]) => ({ room, lastSeq: list.length, lastTs: list.at(-1)?.ts ?? 0 }));
+  }
+
+  async directRooms(key: string): Promise<string[]> {
+    return [...this.messages.keys()].filter(
+      (r) => r.startsWith('@') && r.slice(1).split(' ').includes(key),
+    );
+  }
+
+  async claimName(
+    key: string,
+    skeleton: string,
+    tokenHash: string,
+  ): Promise<'claimed' | 'owned' | 'reserved' | 'confusable'> {
+    const held = this.names.get(key);
+    if (held) return held.hash === tokenHash ? 'owned' : 'reserved';
+    for (const [, n] of this.names) if (n.skeleton === skeleton) return 'confusable';
+    this.names.set(key, { hash: tokenHash, skeleton });
+    return 'claimed';
+  }
+
+  async nameExists(key: string): Promise<boolean> {
+    return this.names.has(key);
+  }
+
+  async nameHolder(key: string): Promise<string | null> {
+    return this.names.get(key)?.hash ?? null;
+  }
+}
+
+/** A connection that keeps every event it is sent, decoded. */
+export class FakePeer implements Peer {
+  readonly events: ServerEvent[] = [];
+  readonly lines: string[] = [];
+  closedWith: { code: number; reason: string } | undefined;
+  constructor(
+    readonly address: string,
+    readonly codec: 'json' | 'text' = 'json',
+  ) {}
+  send(f: Frame): void {
+    if (this.codec === 'text') {
+      this.lines.push(f.text);
+      return;
+    }
+    const e = decodeEvent(f.text);
+    if (!e) throw new Error(`not an event: ${f.text}`);
+    this.events.push(e);
+  }
+  close(code: number, reason: string): void {
+    this.closedWith = { code, reason };
+  }
+}
+
+type Of<T extends ServerEvent['type']> = Extract<ServerEvent, { type: T }>;
+
+export class FakeClient {
+  private ids = 0;
+  constructor(
+    readonly core: Core,
+    readonly session: Session,
+    readonly peer: FakePeer,
+  ) {}
+
+  /** Sends a request as the client would; its reply comes later, among `events`. */
+  request(req: ClientRequest): string {
+    const id = `r${++this.ids}`;
+    serveJson(this.core.chat, this.session, JSON.stringify({ ...req, id }), (e) => {
+      throw e;
+    });
+    return id;
+  }
+
+  /** Sends a request and waits until everything it set off has settled. */
+  async call(req: ClientRequest): Promise<ServerEvent | undefined> {
+    const id = this.request(req);
+    await this.core.settle();
+    return this.peer.events.find((e) => 'id' in e && e.id === id);
+  }
+
+  of<T extends ServerEvent['type']>(type: T): Of<T>[] {
+    return this.peer.events.filter((e): e is Of<T> => e.type === type);
+  }
+
+  clear(): void {
+    this.peer.events.length = 0;
+  }
+}
+
+export class Core {
+  readonly clock = new FakeClock();
+  readonly log = new MemoryLog();
+  readonly bells: Bell[] = [];
+  readonly errors: unknown[] = [];
+  readonly chat: Chat;
+  readonly limits: Limits;
+  private deferred: (() => void)[] = [];
+  private guests = 0;
+
+  constructor(
+    limits: Partial<Limits> = {},
+    readonly nodeId = 'n1',
+  ) {
+    this.limits = { ...DEFAULT_LIMITS, ...limits };
+    this.chat = new Chat({
+      log: this.log,
+      bus: { publish: (e) => this.bells.push(e) },
+      clock: this.clock,
+      defer: (fn) => this.deferred.push(fn),
+      hashToken: (t) => `hash:${t}`,
+      newToken: () => `token-${++this.guests}-${'t'.repeat(16)}`,
+      randomSuffix: () => String(++this.guests),
+      guestSuffix: (t) => `g${t.length}${t.slice(0, 8)}`,
+      nodeId,
+      limits: this.limits,
+      telemetry: {
+        messageIn: () => {},
+        committed: () => {},
+        fannedOut: () => {},
+        replayed: () => {},
+        refused: () => {},
+      },
+      onError: (e) => this.errors.push(e),
+    });
+  }
+
+  /** Runs deferred work and pending promises until nothing is left to run. */
+  async settle(): Promise<void> {
+    for (let quiet = 0; quiet < 3;) {
+      await new Promise<void>((r) => setImmediate(r));
+      const run = this.deferred;
+      this.deferred = [];
+      for (const fn of run) fn();
+      quiet = run.length === 0 ? quiet + 1 : 0;
+    }
+  }
+
+  connect(address = '192.0.2.1', codec: 'json' | 'text' = 'json'): FakeClient {
+    const peer = new FakePeer(address, codec);
+    return new FakeClient(this, this.chat.connect(peer), peer);
+  }
+
+  /** A connected client that took `name` and joined `rooms`, its events cleared. */
+  async named(name: string, rooms: string[] = ['lobby'], address?: string): Promise<FakeClient> {
+    const c = this.connect(address);
+    const hello = await c.call({ type: 'hello', name, token: `${name}-token-${'x'.repeat(16)}` });
+    if (hello?.type !== 'result') throw new Error(`hello failed: ${JSON.stringify(hello)}`);
+    for (const room of rooms) {
+      const r = await c.call({ type: 'join', room });
+      if (r?.type !== 'result') throw new Error(`join failed: ${JSON.stringify(r)}`);
+    }
+    c.clear();
+    return c;
+  }
+}

@@ -1,0 +1,174 @@
+// Presence, typing, other nodes and address limits in the core alone, on a fake clock.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Core } from './core-fakes.js';
+
+test('members are told of a join, a rename and a leave, and the bus hears of each', async () => {
+  const core = new Core();
+  const ann = await core.named('Ann');
+  const bob = await core.named('Bob', []);
+  await bob.call({ type: 'join', room: 'lobby' });
+  await bob.call({ type: 'hello', name: 'Robert', token: `Bob-token-${'x'.repeat(16)}` });
+  await bob.call({ type: 'part', room: 'lobby' });
+  assert.deepEqual(
+    ann.peer.events.map((e) =>
+      e.type === 'presence'
+        ? ['presence', e.name, e.event]
+        : e.type === 'rename'
+          ? ['rename', e.from, e.to]
+          : [e.type],
+    ),
+    [
+      ['presence', 'Bob', 'join'],
+      ['rename', 'Bob', 'Robert'],
+      ['presence', 'Robert', 'leave'],
+    ],
+  );
+  assert.deepEqual(bob.of('presence'), [], 'no one is told of their own coming and going');
+  const told = core.bells.flatMap((b) =>
+    b.kind === 'presence' && b.room === 'lobby' && b.key !== 'ann' ? [[b.key, b.event]] : [],
+  );
+  assert.deepEqual(told, [
+    ['bob', 'join'],
+    ['bob', 'leave'],
+    ['robert', 'join'],
+    ['robert', 'leave'],
+  ]);
+});
+
+test('a second tab of a name is not a second join, and its closing is not a leave', async () => {
+  const core = new Core();
+  const ann = await core.named('Ann');
+  const bob1 = await core.named('Bob');
+  const bob2 = await core.named('Bob');
+  core.chat.disconnect(bob2.session);
+  await core.settle();
+  assert.deepEqual(
+    ann.of('presence').map((p) => [p.name, p.event]),
+    [['Bob', 'join']],
+  );
+  core.chat.disconnect(bob1.session);
+  await core.settle();
+  assert.deepEqual(
+    ann.of('presence').map((p) => [p.name, p.event]),
+    [
+      ['Bob', 'join'],
+      ['Bob', 'leave'],
+    ],
+  );
+});
+
+test('typing is relayed at most once a second per room, with the time it lasts', async () => {
+  const core = new Core({ typingTtlMs: 4000 });
+  const ann = await core.named('Ann');
+  const bob = await core.named('Bob');
+  await ann.call({ type: 'typing', room: 'lobby' });
+  assert.deepEqual(
+    bob.of('typing').map((t) => [t.name, t.room, t.ttlMs]),
+    [['Ann', 'lobby', 4000]],
+  );
+  assert.deepEqual(ann.of('typing'), [], 'the typist is not told of itself');
+  core.clock.advance(999);
+  const again = await ann.call({ type: 'typing', room: 'lobby' });
+  assert.equal(again?.type, 'result', 'a throttled typing is still answered');
+  assert.equal(bob.of('typing').length, 1, 'within a second it is not relayed again');
+  core.clock.advance(1);
+  await ann.call({ type: 'typing', room: 'lobby' });
+  assert.equal(bob.of('typing').length, 2, 'a second later it is renewed');
+  const typingBells = core.bells.filter((b) => b.kind === 'typing');
+  assert.equal(typingBells.length, 2);
+});
+
+test('a node not heard from within the timeout is taken for dead: its members leave', async () => {
+  const core = new Core({ nodeTimeoutMs: 10_000 });
+  const ann = await core.named('Ann');
+  core.chat.onBell({
+    kind: 'node',
+    node: 'n2',
+    rooms: [{ room: 'lobby', lastSeq: 0, members: [['zed', 'Zed']] }],
+  });
+  await core.settle();
+  assert.deepEqual(
+    ann.of('presence').map((p) => [p.name, p.event]),
+    [['Zed', 'join']],
+  );
+  core.clock.advance(10_000);
+  core.chat.tick();
+  assert.equal(ann.of('presence').length, 1, 'at the timeout exactly it is still alive');
+  const who = await ann.call({ type: 'who', room: 'lobby' });
+  assert.ok(who?.type === 'result' && who.of === 'who');
+  assert.deepEqual(who.members, ['Ann', 'Zed']);
+  core.clock.advance(1);
+  core.chat.tick();
+  await core.settle();
+  assert.deepEqual(
+    ann.of('presence').map((p) => [p.name, p.event]),
+    [
+      ['Zed', 'join'],
+      ['Zed', 'leave'],
+    ],
+  );
+  // This node's own heartbeat reports its members.
+  const beat = core.bells.filter((b) => b.kind === 'node').at(-1);
+  assert.deepEqual(beat, {
+    kind: 'node',
+    node: 'n1',
+    rooms: [{ room: 'lobby', lastSeq: 0, members: [['ann', 'Ann']] }],
+  });
+});
+
+test('a heartbeat with a newer sequence catches local members up from the store', async () => {
+  const core = new Core();
+  const ann = await core.named('Ann');
+  // Another node committed seq 1 and its bell was lost: only the store has it.
+  await core.log.append(
+    [{ room: 'lobby', cid: 'far-1', from: 'Zed', text: 'from afar', me: false }],
+    core.clock.now(),
+  );
+  core.chat.onBell({
+    kind: 'node',
+    node: 'n2',
+    rooms: [{ room: 'lobby', lastSeq: 1, members: [] }],
+  });
+  await core.settle();
+  assert.deepEqual(
+    ann.of('msg').map((m) => [m.seq, m.from, m.text]),
+    [[1, 'Zed', 'from afar']],
+  );
+});
+
+test('an address has one request budget over all its connections, refilled by the clock', async () => {
+  const core = new Core({
+    addressRateBurst: 3,
+    addressRatePerSecond: 1,
+    ratePerSecond: 100,
+    rateBurst: 100,
+  });
+  const one = core.connect('198.51.100.7');
+  const two = core.connect('198.51.100.7');
+  const elsewhere = core.connect('203.0.113.9');
+  const now = () => core.clock.now();
+  assert.equal(core.chat.admit(one.session, now()), 'ok');
+  assert.equal(core.chat.admit(two.session, now()), 'ok');
+  assert.equal(core.chat.admit(one.session, now()), 'ok');
+  assert.equal(core.chat.admit(two.session, now()), 'refuse', 'the address has spent its burst');
+  assert.equal(core.chat.admit(elsewhere.session, now()), 'ok', 'another address is not touched');
+  core.clock.advance(999);
+  assert.equal(core.chat.admit(one.session, now()), 'refuse', 'not a whole token yet');
+  core.clock.advance(1);
+  assert.equal(core.chat.admit(two.session, now()), 'ok', 'one second refills one request');
+  assert.equal(core.chat.admit(one.session, now()), 'refuse');
+});
+
+test('joins per address refill with the clock', async () => {
+  const core = new Core({ addressJoinsPerMinute: 2 });
+  const ann = await core.named('Ann', [], '198.51.100.8');
+  assert.equal((await ann.call({ type: 'join', room: 'one' }))?.type, 'result');
+  assert.equal((await ann.call({ type: 'join', room: 'two' }))?.type, 'result');
+  const refused = await ann.call({ type: 'join', room: 'three' });
+  assert.ok(refused?.type === 'error');
+  assert.equal(refused.code, 'RATE_LIMITED');
+  core.clock.advance(30_000);
+  assert.equal((await ann.call({ type: 'join', room: 'three' }))?.type, 'result');
+});
