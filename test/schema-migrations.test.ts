@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type pg from 'pg';
+import { messageEntry } from '../src/protocol/log-entries.js';
 import { nameSkeleton } from '../src/protocol/skeleton.js';
 import type { MessageStore } from '../src/store/index.js';
 import { LATEST_VERSION } from '../src/store/migrations/plan.js';
@@ -41,7 +42,11 @@ async function assertFixtureIntact(store: MessageStore): Promise<void> {
       ({ room, seq, cid, from, text, me, ts }) => ({ room, seq, from, text, ts, cid, me }),
     );
     assert.ok(expected.length > 0);
-    assert.deepEqual(await store.after(room, 0, 100), expected, `messages of ${room}`);
+    assert.deepEqual(
+      await store.after(room, 0, 100),
+      expected.map(messageEntry),
+      `messages of ${room}`,
+    );
     assert.equal(await store.lastSeq(room), expected.length);
   }
   assert.ok(FIXTURE_MESSAGES.some((m) => m.me));
