@@ -4,9 +4,11 @@
 // only (un)subscribe and ping; both are the caller's, who creates and ends them.
 
 import type { Redis } from 'ioredis';
-import type { ChatMessage } from '../protocol/index.js';
+import type { TSchema } from '@sinclair/typebox';
+import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
+import { knownFields } from '../protocol/known-fields.js';
+import { BUS_SCHEMAS } from './schema.js';
 import type { Bus, BusEvent } from './types.js';
-import type { NodeRoom } from '../core/ports.js';
 
 export interface RedisBusOptions {
   /** The pub/sub channel every node of one cluster shares; `parley:events` by default. */
@@ -110,37 +112,24 @@ function callSafely<T>(handler: (arg: T) => void, arg: T): void {
   }
 }
 
-type Obj = Record<string, unknown>;
+type Kind = keyof typeof BUS_SCHEMAS;
 
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
-const isStr = (v: unknown): v is string => typeof v === 'string';
+// Compiled once per kind on first use; the server may generate code, unlike the page.
+const checkers = new Map<Kind, TypeCheck<TSchema>>();
 
-/** The message with exactly its known fields, or undefined. */
-function toMessage(v: unknown): ChatMessage | undefined {
-  if (!(
-    isObj(v) &&
-    isStr(v.room) &&
-    Number.isSafeInteger(v.seq) &&
-    isStr(v.from) &&
-    isStr(v.text) &&
-    typeof v.ts === 'number' &&
-    Number.isFinite(v.ts) &&
-    isStr(v.cid) &&
-    typeof v.me === 'boolean'
-  ))
-    return undefined;
-  return {
-    room: v.room,
-    seq: v.seq as number,
-    from: v.from,
-    text: v.text,
-    ts: v.ts,
-    cid: v.cid,
-    me: v.me,
-  };
+function checker(kind: Kind): TypeCheck<TSchema> {
+  let c = checkers.get(kind);
+  if (!c) {
+    c = TypeCompiler.Compile<TSchema>(BUS_SCHEMAS[kind]);
+    checkers.set(kind, c);
+  }
+  return c;
 }
 
-/** The event in a payload, or undefined when it is not JSON or not a well-formed event. */
+/**
+ * The event in a payload with exactly its known fields, or undefined when it is not JSON or not
+ * a well-formed event.
+ */
 export function parseEvent(payload: string): BusEvent | undefined {
   let v: unknown;
   try {
@@ -148,52 +137,11 @@ export function parseEvent(payload: string): BusEvent | undefined {
   } catch {
     return undefined;
   }
-  if (!isObj(v) || !isStr(v.node)) return undefined;
-  switch (v.kind) {
-    case 'msg': {
-      const message = toMessage(v.message);
-      return message ? { kind: 'msg', node: v.node, message } : undefined;
-    }
-    case 'presence':
-      return isStr(v.room) &&
-        isStr(v.key) &&
-        isStr(v.name) &&
-        (v.event === 'join' || v.event === 'leave')
-        ? { kind: 'presence', node: v.node, room: v.room, key: v.key, name: v.name, event: v.event }
-        : undefined;
-    case 'typing':
-      return isStr(v.room) && isStr(v.key) && isStr(v.name)
-        ? { kind: 'typing', node: v.node, room: v.room, key: v.key, name: v.name }
-        : undefined;
-    case 'node': {
-      const rooms = toNodeRooms(v.rooms);
-      return rooms ? { kind: 'node', node: v.node, rooms } : undefined;
-    }
-    case 'bye':
-      return { kind: 'bye', node: v.node };
-    default:
-      return undefined;
-  }
-}
-
-function toNodeRooms(v: unknown): NodeRoom[] | undefined {
-  if (!Array.isArray(v)) return undefined;
-  const rooms: NodeRoom[] = [];
-  for (const r of v as unknown[]) {
-    if (
-      !isObj(r) ||
-      !isStr(r.room) ||
-      !Number.isSafeInteger(r.lastSeq) ||
-      !Array.isArray(r.members)
-    ) {
-      return undefined;
-    }
-    const members: [string, string][] = [];
-    for (const m of r.members as unknown[]) {
-      if (!Array.isArray(m) || m.length !== 2 || !isStr(m[0]) || !isStr(m[1])) return undefined;
-      members.push([m[0], m[1]]);
-    }
-    rooms.push({ room: r.room, lastSeq: r.lastSeq as number, members });
-  }
-  return rooms;
+  if (typeof v !== 'object' || v === null || !Object.hasOwn(v, 'kind')) return undefined;
+  const { kind } = v as { kind: unknown };
+  if (typeof kind !== 'string' || !Object.hasOwn(BUS_SCHEMAS, kind)) return undefined;
+  const k = kind as Kind;
+  if (!checker(k).Check(v)) return undefined;
+  // Unknown keys, at any depth, are dropped before the event reaches the node.
+  return knownFields(BUS_SCHEMAS[k], v as BusEvent);
 }
