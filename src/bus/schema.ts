@@ -2,7 +2,7 @@
 // these, and docs/protocol.schema.json lists them. test/schema.test.ts fails to typecheck when
 // they and the core's Bell part.
 
-import { Type } from '@sinclair/typebox';
+import { Type } from '../protocol/typebox.js';
 import { ChatMessageSchema } from '../protocol/schema.js';
 
 const Str = Type.String();

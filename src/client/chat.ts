@@ -1284,12 +1284,12 @@ export class Chat {
   }
 
   private showDirectory(rooms: RoomInfo[]): void {
-    // Read only the fields every version of the result has.
+    // decodeEvent has checked every entry against the schema.
     const list = rooms
-      .filter((x) => typeof x.room === 'string' && !isDirect(x.room))
+      .filter((x) => !isDirect(x.room))
       .map((x) => ({
         name: x.room,
-        members: typeof x.members === 'number' ? x.members : 0,
+        members: x.members,
         joined: !!this.rooms.get(x.room)?.joined,
       }));
     this.view.setDirectory(

@@ -6,7 +6,8 @@
 // A schema is what a sender must send. The request decoder is a little kinder and reads an
 // optional field that is null as absent, as it always has.
 
-import { Type, type TLiteral, type TObject, type TSchema } from '@sinclair/typebox';
+import type { TLiteral, TObject, TSchema } from '@sinclair/typebox';
+import { Type } from './typebox.js';
 import { ERRORS, type ErrorCode } from './errors.js';
 
 /** Longest request `id` (and `rooms.after`), in UTF-16 units. */
