@@ -6,7 +6,7 @@
 import type { Redis } from 'ioredis';
 import type { TSchema } from '@sinclair/typebox';
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
-import { knownFields } from '../protocol/known-fields.js';
+import { compileKnownFields } from '../protocol/known-fields.js';
 import { BUS_SCHEMAS } from './schema.js';
 import type { Bus, BusEvent } from './types.js';
 
@@ -114,16 +114,23 @@ function callSafely<T>(handler: (arg: T) => void, arg: T): void {
 
 type Kind = keyof typeof BUS_SCHEMAS;
 
-// Compiled once per kind on first use; the server may generate code, unlike the page.
-const checkers = new Map<Kind, TypeCheck<TSchema>>();
+interface BusDecoder {
+  check: TypeCheck<TSchema>;
+  /** Unknown keys, at any depth, are dropped before the event reaches the node. */
+  known: (event: BusEvent) => BusEvent;
+}
 
-function checker(kind: Kind): TypeCheck<TSchema> {
-  let c = checkers.get(kind);
-  if (!c) {
-    c = TypeCompiler.Compile<TSchema>(BUS_SCHEMAS[kind]);
-    checkers.set(kind, c);
+// Compiled once per kind on first use.
+const decoders = new Map<Kind, BusDecoder>();
+
+function decoder(kind: Kind): BusDecoder {
+  let d = decoders.get(kind);
+  if (!d) {
+    const schema: TSchema = BUS_SCHEMAS[kind];
+    d = { check: TypeCompiler.Compile(schema), known: compileKnownFields<BusEvent>(schema) };
+    decoders.set(kind, d);
   }
-  return c;
+  return d;
 }
 
 /**
@@ -140,8 +147,6 @@ export function parseEvent(payload: string): BusEvent | undefined {
   if (typeof v !== 'object' || v === null || !Object.hasOwn(v, 'kind')) return undefined;
   const { kind } = v as { kind: unknown };
   if (typeof kind !== 'string' || !Object.hasOwn(BUS_SCHEMAS, kind)) return undefined;
-  const k = kind as Kind;
-  if (!checker(k).Check(v)) return undefined;
-  // Unknown keys, at any depth, are dropped before the event reaches the node.
-  return knownFields(BUS_SCHEMAS[k], v as BusEvent);
+  const d = decoder(kind as Kind);
+  return d.check.Check(v) ? d.known(v as BusEvent) : undefined;
 }

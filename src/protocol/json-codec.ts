@@ -5,6 +5,7 @@
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
 import { Check } from '@sinclair/typebox/value';
 import type { ErrorCode } from './errors.js';
+import { compileRequestFields } from './known-fields.js';
 import {
   EVENT_SCHEMAS,
   REQUEST_SCHEMAS,
@@ -26,29 +27,14 @@ function field(o: Obj, k: string): unknown {
   return Object.hasOwn(o, k) && o[k] !== null ? o[k] : undefined;
 }
 
-/** A request's fields in its schema's order, each with the value it takes when absent. */
-type Fields = readonly (readonly [key: string, absent: unknown])[];
-
-/**
- * The request's own fields named by its schema, each absent one as undefined (or its default):
- * nothing else of the frame comes through.
- */
-function pick(fields: Fields, o: Obj): Obj {
-  const out: Obj = {};
-  for (const [k, absent] of fields) {
-    const v = field(o, k);
-    out[k] = v === undefined ? absent : v;
-  }
-  return out;
-}
-
 interface RequestDecoder {
-  fields: Fields;
+  /** The request's own fields named by its schema: nothing else of the frame comes through. */
+  fields: (o: Obj) => Obj;
   check: TypeCheck<FlatSchema>;
 }
 
 // Compiled on first use, on the server: the page never decodes requests, and its
-// Content-Security-Policy forbids the code generation a compiled checker needs.
+// Content-Security-Policy forbids the code generation these need.
 const decoders = new Map<RequestType, RequestDecoder>();
 
 function decoder(type: RequestType): RequestDecoder {
@@ -56,7 +42,7 @@ function decoder(type: RequestType): RequestDecoder {
   if (!d) {
     const schema: FlatSchema = REQUEST_SCHEMAS[type];
     d = {
-      fields: Object.entries(schema.properties).map(([k, s]) => [k, s.default as unknown] as const),
+      fields: compileRequestFields(schema),
       check: TypeCompiler.Compile(schema),
     };
     decoders.set(type, d);
@@ -87,7 +73,7 @@ export function decodeRequest(frame: string): Decoded {
   if (typeof type !== 'string') return { ok: false, code: 'BAD_REQUEST', id };
   if (!Object.hasOwn(REQUEST_SCHEMAS, type)) return { ok: false, code: 'UNKNOWN_TYPE', id };
   const d = decoder(type as RequestType);
-  const request = pick(d.fields, value);
+  const request = d.fields(value);
   return d.check.Check(request)
     ? { ok: true, request: request as unknown as ClientRequest }
     : { ok: false, code: 'BAD_REQUEST', id };
