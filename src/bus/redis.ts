@@ -4,9 +4,12 @@
 // only (un)subscribe and ping; both are the caller's, who creates and ends them.
 
 import type { Redis } from 'ioredis';
-import { messageEntry, unknownEntry, wireMessage, type ChatMessage } from '../protocol/index.js';
-import type { Bus, BusEvent } from './types.js';
-import type { NodeRoom } from '../core/ports.js';
+import type { TSchema } from '@sinclair/typebox';
+import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
+import { messageEntry, unknownEntry, wireMessage } from '../protocol/index.js';
+import { compileKnownFields } from '../protocol/known-fields.js';
+import { BUS_SCHEMAS } from './schema.js';
+import type { Bus, BusEvent, WireBusEvent } from './types.js';
 
 export interface RedisBusOptions {
   /** The pub/sub channel every node of one cluster shares; `parley:events` by default. */
@@ -110,34 +113,25 @@ function callSafely<T>(handler: (arg: T) => void, arg: T): void {
   }
 }
 
-type Obj = Record<string, unknown>;
+type Kind = keyof typeof BUS_SCHEMAS;
 
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
-const isStr = (v: unknown): v is string => typeof v === 'string';
+interface BusDecoder {
+  check: TypeCheck<TSchema>;
+  /** Unknown keys, at any depth, are dropped before the event reaches the node. */
+  known: (event: WireBusEvent) => WireBusEvent;
+}
 
-/** The message with exactly its known fields, or undefined. */
-function toMessage(v: unknown): ChatMessage | undefined {
-  if (!(
-    isObj(v) &&
-    isStr(v.room) &&
-    Number.isSafeInteger(v.seq) &&
-    isStr(v.from) &&
-    isStr(v.text) &&
-    typeof v.ts === 'number' &&
-    Number.isFinite(v.ts) &&
-    isStr(v.cid) &&
-    typeof v.me === 'boolean'
-  ))
-    return undefined;
-  return {
-    room: v.room,
-    seq: v.seq as number,
-    from: v.from,
-    text: v.text,
-    ts: v.ts,
-    cid: v.cid,
-    me: v.me,
-  };
+// Compiled once per kind on first use.
+const decoders = new Map<Kind, BusDecoder>();
+
+function decoder(kind: Kind): BusDecoder {
+  let d = decoders.get(kind);
+  if (!d) {
+    const schema: TSchema = BUS_SCHEMAS[kind];
+    d = { check: TypeCompiler.Compile(schema), known: compileKnownFields<WireBusEvent>(schema) };
+    decoders.set(kind, d);
+  }
+  return d;
 }
 
 /**
@@ -155,60 +149,27 @@ export function encodeEvent(event: BusEvent): string {
   }
 }
 
-/** The event in a payload, or undefined when it is not JSON or not a well-formed event. */
-export function parseEvent(payload: string): BusEvent | undefined {
+/**
+ * The payload as it travels, with exactly its known fields, or undefined when it is not JSON or
+ * not a well-formed payload.
+ */
+export function parseWireEvent(payload: string): WireBusEvent | undefined {
   let v: unknown;
   try {
     v = JSON.parse(payload);
   } catch {
     return undefined;
   }
-  if (!isObj(v) || !isStr(v.node)) return undefined;
-  switch (v.kind) {
-    case 'msg': {
-      const message = toMessage(v.message);
-      return message ? { kind: 'entry', node: v.node, entry: messageEntry(message) } : undefined;
-    }
-    case 'presence':
-      return isStr(v.room) &&
-        isStr(v.key) &&
-        isStr(v.name) &&
-        (v.event === 'join' || v.event === 'leave')
-        ? { kind: 'presence', node: v.node, room: v.room, key: v.key, name: v.name, event: v.event }
-        : undefined;
-    case 'typing':
-      return isStr(v.room) && isStr(v.key) && isStr(v.name)
-        ? { kind: 'typing', node: v.node, room: v.room, key: v.key, name: v.name }
-        : undefined;
-    case 'node': {
-      const rooms = toNodeRooms(v.rooms);
-      return rooms ? { kind: 'node', node: v.node, rooms } : undefined;
-    }
-    case 'bye':
-      return { kind: 'bye', node: v.node };
-    default:
-      return undefined;
-  }
+  if (typeof v !== 'object' || v === null || !Object.hasOwn(v, 'kind')) return undefined;
+  const { kind } = v as { kind: unknown };
+  if (typeof kind !== 'string' || !Object.hasOwn(BUS_SCHEMAS, kind)) return undefined;
+  const d = decoder(kind as Kind);
+  return d.check.Check(v) ? d.known(v as WireBusEvent) : undefined;
 }
 
-function toNodeRooms(v: unknown): NodeRoom[] | undefined {
-  if (!Array.isArray(v)) return undefined;
-  const rooms: NodeRoom[] = [];
-  for (const r of v as unknown[]) {
-    if (
-      !isObj(r) ||
-      !isStr(r.room) ||
-      !Number.isSafeInteger(r.lastSeq) ||
-      !Array.isArray(r.members)
-    ) {
-      return undefined;
-    }
-    const members: [string, string][] = [];
-    for (const m of r.members as unknown[]) {
-      if (!Array.isArray(m) || m.length !== 2 || !isStr(m[0]) || !isStr(m[1])) return undefined;
-      members.push([m[0], m[1]]);
-    }
-    rooms.push({ room: r.room, lastSeq: r.lastSeq as number, members });
-  }
-  return rooms;
+/** The event in a payload, or undefined when it is not JSON or not a well-formed event. */
+export function parseEvent(payload: string): BusEvent | undefined {
+  const wire = parseWireEvent(payload);
+  if (wire?.kind !== 'msg') return wire;
+  return { kind: 'entry', node: wire.node, entry: messageEntry(wire.message) };
 }

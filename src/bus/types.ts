@@ -3,8 +3,13 @@
 
 // The events are the core's: the bus carries what the core asks it to.
 import type { Bell } from '../core/ports.js';
+import type { ChatMessage } from '../protocol/index.js';
 
 export type BusEvent = Bell;
+
+/** An event as it travels: a log entry goes as the payload its kind always had. */
+export type WireBusEvent =
+  Exclude<Bell, { kind: 'entry' }> | { kind: 'msg'; node: string; message: ChatMessage };
 
 export interface Bus {
   /** Other nodes can share it: only then does a node need to announce itself (the heartbeat). */

@@ -1,8 +1,18 @@
 // The JSON codec: validates a client frame into a typed request, and encodes server events.
-// Requests are rebuilt field by field from the parsed value, so unknown keys (`__proto__`
-// included) are dropped and never reach the core.
+// Every shape is the one in schema.ts. Requests are rebuilt field by field from the parsed value,
+// so unknown keys (`__proto__` included) are dropped and never reach the core.
 
+import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
+import { Check } from '@sinclair/typebox/value';
 import type { ErrorCode } from './errors.js';
+import { compileRequestFields } from './known-fields.js';
+import {
+  EVENT_SCHEMAS,
+  REQUEST_SCHEMAS,
+  RESULT_SCHEMAS,
+  RequestIdSchema,
+  type FlatSchema,
+} from './schema.js';
 import type { ClientRequest, RequestType, ServerEvent } from './types.js';
 
 export type Decoded =
@@ -10,80 +20,42 @@ export type Decoded =
 
 type Obj = Record<string, unknown>;
 
-const ID_MAX = 64;
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-function str(o: Obj, k: string): string | undefined {
-  const v = Object.hasOwn(o, k) ? o[k] : undefined;
-  return typeof v === 'string' ? v : undefined;
+/** An own field's value; null reads as absent, as it always has for optional fields. */
+function field(o: Obj, k: string): unknown {
+  return Object.hasOwn(o, k) && o[k] !== null ? o[k] : undefined;
 }
 
-function has(o: Obj, k: string): boolean {
-  return Object.hasOwn(o, k) && o[k] !== undefined && o[k] !== null;
+interface RequestDecoder {
+  /** The request's own fields named by its schema: nothing else of the frame comes through. */
+  fields: (o: Obj) => Obj;
+  check: TypeCheck<FlatSchema>;
 }
 
-function nonNegInt(v: unknown): v is number {
-  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+// Compiled on first use, on the server: the page never decodes requests, and its
+// Content-Security-Policy forbids the code generation these need.
+const decoders = new Map<RequestType, RequestDecoder>();
+
+function decoder(type: RequestType): RequestDecoder {
+  let d = decoders.get(type);
+  if (!d) {
+    const schema: FlatSchema = REQUEST_SCHEMAS[type];
+    d = {
+      fields: compileRequestFields(schema),
+      check: TypeCompiler.Compile(schema),
+    };
+    decoders.set(type, d);
+  }
+  return d;
 }
 
-const DECODERS: Record<RequestType, (o: Obj, id: string | undefined) => ClientRequest | null> = {
-  hello(o, id) {
-    if (
-      (has(o, 'name') && str(o, 'name') === undefined) ||
-      (has(o, 'token') && str(o, 'token') === undefined)
-    )
-      return null;
-    return { type: 'hello', id, name: str(o, 'name'), token: str(o, 'token') };
-  },
-  join(o, id) {
-    const room = str(o, 'room');
-    const since = has(o, 'since') ? o['since'] : undefined;
-    if (room === undefined || (since !== undefined && !nonNegInt(since))) return null;
-    return { type: 'join', id, room, since };
-  },
-  part(o, id) {
-    const room = str(o, 'room');
-    return room === undefined ? null : { type: 'part', id, room };
-  },
-  send(o, id) {
-    const room = str(o, 'room');
-    const cid = str(o, 'cid');
-    const text = str(o, 'text');
-    const me = has(o, 'me') ? o['me'] : false;
-    if (room === undefined || cid === undefined || text === undefined || typeof me !== 'boolean')
-      return null;
-    return { type: 'send', id, room, cid, text, me };
-  },
-  history(o, id) {
-    const room = str(o, 'room');
-    const before = has(o, 'before') ? o['before'] : undefined;
-    const limit = has(o, 'limit') ? o['limit'] : undefined;
-    if (room === undefined) return null;
-    if ((before !== undefined && !nonNegInt(before)) || (limit !== undefined && !nonNegInt(limit)))
-      return null;
-    return { type: 'history', id, room, before, limit };
-  },
-  rooms(o, id) {
-    const after = has(o, 'after') ? str(o, 'after') : undefined;
-    const limit = has(o, 'limit') ? o['limit'] : undefined;
-    if (
-      (has(o, 'after') && (after === undefined || after.length > ID_MAX)) ||
-      (limit !== undefined && !nonNegInt(limit))
-    )
-      return null;
-    return { type: 'rooms', id, after, limit };
-  },
-  who(o, id) {
-    const room = str(o, 'room');
-    return room === undefined ? null : { type: 'who', id, room };
-  },
-  typing(o, id) {
-    const room = str(o, 'room');
-    return room === undefined ? null : { type: 'typing', id, room };
-  },
-  ping(_o, id) {
-    return { type: 'ping', id };
-  },
-};
+let idChecker: TypeCheck<typeof RequestIdSchema> | undefined;
+
+function isRequestId(v: unknown): v is string {
+  idChecker ??= TypeCompiler.Compile(RequestIdSchema);
+  return idChecker.Check(v);
+}
 
 export function decodeRequest(frame: string): Decoded {
   let value: unknown;
@@ -92,20 +64,19 @@ export function decodeRequest(frame: string): Decoded {
   } catch {
     return { ok: false, code: 'BAD_JSON' };
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    return { ok: false, code: 'BAD_REQUEST' };
-  }
-  const o = value as Obj;
-  const rawId = has(o, 'id') ? o['id'] : undefined;
-  if (rawId !== undefined && (typeof rawId !== 'string' || rawId.length > ID_MAX)) {
-    return { ok: false, code: 'BAD_REQUEST' };
-  }
+  if (!isObj(value)) return { ok: false, code: 'BAD_REQUEST' };
+  // The id first: an error may echo it only once it is one a request could carry.
+  const rawId = field(value, 'id');
+  if (rawId !== undefined && !isRequestId(rawId)) return { ok: false, code: 'BAD_REQUEST' };
   const id = rawId;
-  const type = str(o, 'type');
-  if (type === undefined) return { ok: false, code: 'BAD_REQUEST', id };
-  if (!Object.hasOwn(DECODERS, type)) return { ok: false, code: 'UNKNOWN_TYPE', id };
-  const request = DECODERS[type as RequestType](o, id);
-  return request ? { ok: true, request } : { ok: false, code: 'BAD_REQUEST', id };
+  const type = field(value, 'type');
+  if (typeof type !== 'string') return { ok: false, code: 'BAD_REQUEST', id };
+  if (!Object.hasOwn(REQUEST_SCHEMAS, type)) return { ok: false, code: 'UNKNOWN_TYPE', id };
+  const d = decoder(type as RequestType);
+  const request = d.fields(value);
+  return d.check.Check(request)
+    ? { ok: true, request: request as unknown as ClientRequest }
+    : { ok: false, code: 'BAD_REQUEST', id };
 }
 
 /**
@@ -119,23 +90,35 @@ export function requestId(frame: string): string | undefined {
   } catch {
     return undefined;
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
-  const id = str(value as Obj, 'id');
-  return id !== undefined && id.length <= ID_MAX ? id : undefined;
+  if (!isObj(value)) return undefined;
+  const id = field(value, 'id');
+  return isRequestId(id) ? id : undefined;
 }
 
 export function encodeEvent(event: ServerEvent): string {
   return JSON.stringify(event);
 }
 
-/** Parses a server frame in the browser; the server is trusted to send well-formed events. */
+/**
+ * Parses a server frame in the browser: the event when it is one of the protocol's, well formed,
+ * else null. Checked without compiling (the page's policy allows no generated code).
+ */
 export function decodeEvent(frame: string): ServerEvent | null {
+  let v: unknown;
   try {
-    const v: unknown = JSON.parse(frame);
-    return typeof v === 'object' && v !== null && typeof (v as Obj)['type'] === 'string'
-      ? (v as ServerEvent)
-      : null;
+    v = JSON.parse(frame);
   } catch {
     return null;
   }
+  if (!isObj(v)) return null;
+  const { type, of } = v;
+  const schema =
+    type === 'result'
+      ? typeof of === 'string' && Object.hasOwn(RESULT_SCHEMAS, of)
+        ? RESULT_SCHEMAS[of as keyof typeof RESULT_SCHEMAS]
+        : undefined
+      : typeof type === 'string' && Object.hasOwn(EVENT_SCHEMAS, type)
+        ? EVENT_SCHEMAS[type as keyof typeof EVENT_SCHEMAS]
+        : undefined;
+  return schema && Check(schema, v) ? (v as ServerEvent) : null;
 }

@@ -1,0 +1,54 @@
+// The bus payloads between nodes, defined once: the Redis bus checks what it receives against
+// these, and docs/protocol.schema.json lists them. test/schema.test.ts fails to typecheck when
+// they and the core's Bell part.
+
+import { Type } from '../protocol/typebox.js';
+import { ChatMessageSchema } from '../protocol/schema.js';
+
+const Str = Type.String();
+const Count = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
+
+export const NodeRoomSchema = Type.Object({
+  room: Str,
+  lastSeq: Count,
+  /** The node's own members, as [key, display] pairs. */
+  members: Type.Array(Type.Tuple([Str, Str])),
+});
+
+export const MsgBellSchema = Type.Object({
+  kind: Type.Literal('msg'),
+  node: Str,
+  message: ChatMessageSchema,
+});
+export const PresenceBellSchema = Type.Object({
+  kind: Type.Literal('presence'),
+  node: Str,
+  room: Str,
+  key: Str,
+  name: Str,
+  event: Type.Union([Type.Literal('join'), Type.Literal('leave')]),
+});
+export const TypingBellSchema = Type.Object({
+  kind: Type.Literal('typing'),
+  node: Str,
+  room: Str,
+  key: Str,
+  name: Str,
+});
+export const NodeBellSchema = Type.Object({
+  kind: Type.Literal('node'),
+  node: Str,
+  rooms: Type.Array(NodeRoomSchema),
+});
+export const ByeBellSchema = Type.Object({ kind: Type.Literal('bye'), node: Str });
+
+/** Each bus payload's schema under its `kind`. */
+export const BUS_SCHEMAS = {
+  msg: MsgBellSchema,
+  presence: PresenceBellSchema,
+  typing: TypingBellSchema,
+  node: NodeBellSchema,
+  bye: ByeBellSchema,
+};
+
+export const BusEventSchema = Type.Union(Object.values(BUS_SCHEMAS));

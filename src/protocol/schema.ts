@@ -1,0 +1,236 @@
+// The one definition of every JSON wire shape: client requests and server events. The server
+// decodes requests with these, the page checks events with them, and docs/protocol.schema.json
+// is generated from them (`npm run schema`). The interfaces in types.ts stay the names the code
+// uses; test/schema.test.ts fails to typecheck when a schema and its interface part.
+//
+// A schema is what a sender must send. The request decoder is a little kinder and reads an
+// optional field that is null as absent, as it always has.
+
+import type { TLiteral, TObject, TSchema } from '@sinclair/typebox';
+import { Type } from './typebox.js';
+import { ERRORS, type ErrorCode } from './errors.js';
+
+/** Longest request `id` (and `rooms.after`), in UTF-16 units. */
+export const ID_MAX = 64;
+
+const Str = Type.String();
+/** A count or sequence number: a safe integer, 0 or more. */
+const Count = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
+const Id = Type.String({ maxLength: ID_MAX });
+const OptId = Type.Optional(Id);
+
+export const RequestIdSchema = Id;
+
+export const ChatMessageSchema = Type.Object({
+  room: Str,
+  seq: Count,
+  from: Str,
+  text: Str,
+  ts: Type.Number(),
+  cid: Str,
+  me: Type.Boolean(),
+});
+
+// ---- client → server ------------------------------------------------------------------------
+
+export const HelloRequestSchema = Type.Object({
+  type: Type.Literal('hello'),
+  id: OptId,
+  name: Type.Optional(Str),
+  token: Type.Optional(Str),
+});
+export const JoinRequestSchema = Type.Object({
+  type: Type.Literal('join'),
+  id: OptId,
+  room: Str,
+  since: Type.Optional(Count),
+});
+export const PartRequestSchema = Type.Object({
+  type: Type.Literal('part'),
+  id: OptId,
+  room: Str,
+});
+export const SendRequestSchema = Type.Object({
+  type: Type.Literal('send'),
+  id: OptId,
+  room: Str,
+  cid: Str,
+  text: Str,
+  me: Type.Optional(Type.Boolean({ default: false })),
+});
+export const HistoryRequestSchema = Type.Object({
+  type: Type.Literal('history'),
+  id: OptId,
+  room: Str,
+  before: Type.Optional(Count),
+  limit: Type.Optional(Count),
+});
+export const RoomsRequestSchema = Type.Object({
+  type: Type.Literal('rooms'),
+  id: OptId,
+  after: Type.Optional(Type.String({ maxLength: ID_MAX })),
+  limit: Type.Optional(Count),
+});
+export const WhoRequestSchema = Type.Object({
+  type: Type.Literal('who'),
+  id: OptId,
+  room: Str,
+});
+export const TypingRequestSchema = Type.Object({
+  type: Type.Literal('typing'),
+  id: OptId,
+  room: Str,
+});
+export const PingRequestSchema = Type.Object({
+  type: Type.Literal('ping'),
+  id: OptId,
+});
+
+/** Each request's schema under its `type`. */
+export const REQUEST_SCHEMAS = {
+  hello: HelloRequestSchema,
+  join: JoinRequestSchema,
+  part: PartRequestSchema,
+  send: SendRequestSchema,
+  history: HistoryRequestSchema,
+  rooms: RoomsRequestSchema,
+  who: WhoRequestSchema,
+  typing: TypingRequestSchema,
+  ping: PingRequestSchema,
+};
+
+export const ClientRequestSchema = Type.Union(Object.values(REQUEST_SCHEMAS));
+
+// ---- server → client ------------------------------------------------------------------------
+
+export const RoomInfoSchema = Type.Object({ room: Str, members: Count });
+
+const Limit = Type.Number({ minimum: 0 });
+export const WelcomeLimitsSchema = Type.Object({
+  maxMessageBytes: Limit,
+  maxTextBytes: Limit,
+  historyBound: Limit,
+  ratePerSecond: Limit,
+  rateBurst: Limit,
+});
+export const WelcomeEventSchema = Type.Object({
+  type: Type.Literal('welcome'),
+  text: Str,
+  name: Str,
+  limits: WelcomeLimitsSchema,
+});
+
+/** A result: `type: "result"`, the request it answers in `of`, the request's `id` echoed. */
+function result<Of extends string, P extends Record<string, TSchema>>(of: Of, props: P) {
+  return Type.Object({
+    type: Type.Literal('result'),
+    id: Type.Optional(Str),
+    of: Type.Literal(of),
+    ...props,
+  });
+}
+
+export const HelloResultSchema = result('hello', {
+  name: Str,
+  token: Str,
+  direct: Type.Array(Str),
+});
+export const JoinResultSchema = result('join', {
+  room: Str,
+  lastSeq: Count,
+  members: Type.Array(Str),
+});
+export const PartResultSchema = result('part', { room: Str });
+export const HistoryResultSchema = result('history', {
+  room: Str,
+  messages: Type.Array(ChatMessageSchema),
+  more: Type.Boolean(),
+});
+export const RoomsResultSchema = result('rooms', {
+  rooms: Type.Array(RoomInfoSchema),
+  next: Type.Optional(Str),
+  remaining: Count,
+});
+export const WhoResultSchema = result('who', { room: Str, members: Type.Array(Str) });
+export const TypingResultSchema = result('typing', { room: Str });
+export const PingResultSchema = result('ping', {});
+
+/** Each result's schema under its `of`. */
+export const RESULT_SCHEMAS = {
+  hello: HelloResultSchema,
+  join: JoinResultSchema,
+  part: PartResultSchema,
+  history: HistoryResultSchema,
+  rooms: RoomsResultSchema,
+  who: WhoResultSchema,
+  typing: TypingResultSchema,
+  ping: PingResultSchema,
+};
+
+export const RequestResultSchema = Type.Union(Object.values(RESULT_SCHEMAS));
+
+export const AckEventSchema = Type.Object({
+  type: Type.Literal('ack'),
+  id: Type.Optional(Str),
+  room: Str,
+  cid: Str,
+  seq: Count,
+  ts: Type.Number(),
+});
+export const MessageEventSchema = Type.Object({
+  type: Type.Literal('msg'),
+  ...ChatMessageSchema.properties,
+});
+export const GapEventSchema = Type.Object({
+  type: Type.Literal('gap'),
+  room: Str,
+  after: Count,
+  before: Count,
+});
+export const PresenceEventSchema = Type.Object({
+  type: Type.Literal('presence'),
+  room: Str,
+  name: Str,
+  event: Type.Union([Type.Literal('join'), Type.Literal('leave')]),
+});
+export const RenameEventSchema = Type.Object({
+  type: Type.Literal('rename'),
+  room: Str,
+  from: Str,
+  to: Str,
+});
+export const TypingEventSchema = Type.Object({
+  type: Type.Literal('typing'),
+  room: Str,
+  name: Str,
+  ttlMs: Count,
+});
+
+const CODES = Object.keys(ERRORS) as ErrorCode[];
+export const ErrorCodeSchema = Type.Union(CODES.map((c): TLiteral<ErrorCode> => Type.Literal(c)));
+export const ErrorEventSchema = Type.Object({
+  type: Type.Literal('error'),
+  id: Type.Optional(Str),
+  code: ErrorCodeSchema,
+  message: Str,
+});
+
+/** Each event's schema under its `type`; results are told apart by `of` (RESULT_SCHEMAS). */
+export const EVENT_SCHEMAS = {
+  welcome: WelcomeEventSchema,
+  ack: AckEventSchema,
+  msg: MessageEventSchema,
+  gap: GapEventSchema,
+  presence: PresenceEventSchema,
+  rename: RenameEventSchema,
+  typing: TypingEventSchema,
+  error: ErrorEventSchema,
+};
+
+export const ServerEventSchema = Type.Union([
+  ...Object.values(EVENT_SCHEMAS),
+  ...Object.values(RESULT_SCHEMAS),
+]);
+
+/** The schema of each flat object shape, for the decoder's field-by-field rebuild. */
+export type FlatSchema = TObject<Record<string, TSchema>>;
