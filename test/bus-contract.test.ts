@@ -68,7 +68,7 @@ const bye: BusEvent = { kind: 'bye', node: 'n2' };
 
 function busContract(name: string, make: () => Promise<BusPair>): void {
   describe(`bus contract: ${name}`, () => {
-    const it = (title: string, body: (p: BusPair) => Promise<void>) =>
+    const it = (title: string, body: (p: BusPair) => Promise<void>): void => {
       test(title, async () => {
         const p = await make();
         try {
@@ -77,6 +77,7 @@ function busContract(name: string, make: () => Promise<BusPair>): void {
           await p.cleanup();
         }
       });
+    };
 
     it('delivers every kind of event to subscribers of both nodes', async ({ a, b }) => {
       const onA = collect(a);

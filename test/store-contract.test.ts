@@ -39,7 +39,10 @@ const range = (from: number, to: number) =>
 
 function storeContract(name: string, make: () => Promise<StoreHarness>): void {
   describe(`store contract: ${name}`, () => {
-    const it = (title: string, body: (store: MessageStore, h: StoreHarness) => Promise<void>) =>
+    const it = (
+      title: string,
+      body: (store: MessageStore, h: StoreHarness) => Promise<void>,
+    ): void => {
       test(title, async () => {
         const h = await make();
         try {
@@ -48,6 +51,7 @@ function storeContract(name: string, make: () => Promise<StoreHarness>): void {
           await h.cleanup();
         }
       });
+    };
 
     it('describes itself for the start-up log', async (store) => {
       assert.match(store.description, new RegExp(`^${name}\\b`));
