@@ -1,12 +1,14 @@
 // npm run build: server code with tsc into dist/, the page with esbuild into dist/public/
 // (app.js, the offline service worker sw.js, minified style.css, index.html, favicon.svg), then a
-// check that the page stays small: all its JS and CSS together under 100 KB gzipped.
+// check that the page stays small: all its JS and CSS together under 100 KB gzipped, with no
+// TypeBox in it (its server events are checked by code generated here, scripts/event-checks.ts).
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { build } from 'esbuild';
+import { tsImport } from 'tsx/esm/api';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const out = join(root, 'dist', 'public');
@@ -33,13 +35,28 @@ const common = {
   legalComments: 'none',
   logLevel: 'warning',
 };
-await build({
+const { eventChecksPlugin, pureProtocolPlugin } = await tsImport(
+  './event-checks.ts',
+  import.meta.url,
+);
+const page = await build({
   ...common,
   entryPoints: ['src/client/main.ts'],
   outfile: join(out, 'app.js'),
   format: 'esm',
   sourcemap: true,
+  metafile: true,
+  plugins: [eventChecksPlugin(), pureProtocolPlugin()],
 });
+// What app.js holds (the metafile's inputs also list modules tree-shaken away).
+const shipped = Object.values(page.metafile.outputs).flatMap((o) =>
+  Object.entries(o.inputs).flatMap(([f, i]) => (i.bytesInOutput > 0 ? [f] : [])),
+);
+const typebox = shipped.filter((f) => f.includes('@sinclair/typebox'));
+if (typebox.length > 0) {
+  console.error(`build: the page bundles TypeBox:\n  ${typebox.join('\n  ')}`);
+  process.exit(1);
+}
 // A classic script: module service workers are not everywhere yet.
 await build({
   ...common,

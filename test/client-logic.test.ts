@@ -3,11 +3,12 @@
 
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, mock, test } from 'node:test';
-import type {
-  ChatMessage,
-  ClientRequest,
-  RequestResult,
-  ServerEvent,
+import {
+  decodeEvent,
+  type ChatMessage,
+  type ClientRequest,
+  type RequestResult,
+  type ServerEvent,
 } from '../src/protocol/index.js';
 import { Chat } from '../src/client/chat.js';
 import type { OlderState, SysOptions } from '../src/client/messages.js';
@@ -160,6 +161,7 @@ class Page {
       rooms: { rooms, current: rooms[0] ?? 'lobby' },
       closed: new Set(),
       askName: false,
+      decode: decodeEvent,
       transmit: (frame) => {
         if (!this.open) return false;
         this.sent.push(JSON.parse(frame) as Sent);

@@ -6,7 +6,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
-import type { Static } from '@sinclair/typebox';
+import { Kind, OptionalKind, type Static, type TSchema } from '@sinclair/typebox';
+import { Check } from '@sinclair/typebox/value';
 import {
   decodeEvent,
   decodeRequest,
@@ -42,6 +43,7 @@ import {
   type WhoResult,
 } from '../src/protocol/index.js';
 import type * as S from '../src/protocol/schema.js';
+import { EVENT_SCHEMAS, RESULT_SCHEMAS } from '../src/protocol/schema.js';
 import type * as B from '../src/bus/schema.js';
 import type { NodeRoom } from '../src/core/ports.js';
 import { parseWireEvent } from '../src/bus/redis.js';
@@ -49,6 +51,7 @@ import type { WireBusEvent } from '../src/bus/types.js';
 import { protocolSchemaText, SCHEMA_FILE } from '../scripts/schema.js';
 import { handDecodeRequest, handParseEvent, handRequestId } from './hand-decoders.js';
 import { startTestServer, TestClient, waitFor } from './helpers.js';
+import { loadPageDecoder } from './page-decoder.js';
 
 // ---- the schemas' types are the protocol's (a drift fails `npm run typecheck`) ---------------
 
@@ -290,6 +293,8 @@ test('the bus decoder gives what the hand-written one gave, and refuses negative
 // ---- the page's event decoder ----------------------------------------------------------------
 
 test('the page accepts every event a real server sends, and nothing malformed', async () => {
+  const page = await loadPageDecoder();
+  const decoders = { decodeEvent, page: page.decodeServerEvent };
   const s = await startTestServer();
   const a = await TestClient.json(s);
   const b = await TestClient.json(s);
@@ -317,9 +322,11 @@ test('the page accepts every event a real server sends, and nothing malformed', 
     const frames = [...a.frames, ...b.frames];
     const seen = new Set<string>();
     for (const frame of frames) {
-      const e = decodeEvent(frame);
-      assert.ok(e, frame);
-      seen.add(e.type === 'result' ? `result:${e.of}` : e.type);
+      for (const [name, decode] of Object.entries(decoders)) {
+        const e = decode(frame);
+        assert.ok(e, `${name}: ${frame}`);
+        seen.add(e.type === 'result' ? `result:${e.of}` : e.type);
+      }
     }
     for (const kind of [
       'welcome',
@@ -346,21 +353,119 @@ test('the page accepts every event a real server sends, and nothing malformed', 
     await s.dispose();
   }
   const msg = { type: 'msg', room: 'a', seq: 1, from: 'b', text: 'c', ts: 1, cid: 'd', me: false };
-  assert.deepEqual(decodeEvent(JSON.stringify(msg)), msg);
-  for (const bad of [
-    { ...msg, seq: '1' },
-    { ...msg, me: undefined },
-    { ...msg, type: 'mystery' },
-    { type: 'result', of: 'mystery' },
-    { type: 'result', of: 'ping', id: 7 },
-    { type: 'error', code: 'NOT_A_CODE', message: 'x' },
-    { type: 'gap', room: 'a', after: 1 },
-    { type: 'toString' },
-    ['msg'],
-  ]) {
-    assert.equal(decodeEvent(JSON.stringify(bad)), null, JSON.stringify(bad));
+  for (const [name, decode] of Object.entries(decoders)) {
+    assert.deepEqual(decode(JSON.stringify(msg)), msg, name);
+    for (const bad of [
+      { ...msg, seq: '1' },
+      { ...msg, me: undefined },
+      { ...msg, type: 'mystery' },
+      { type: 'result', of: 'mystery' },
+      { type: 'result', of: 'ping', id: 7 },
+      { type: 'error', code: 'NOT_A_CODE', message: 'x' },
+      { type: 'gap', room: 'a', after: 1 },
+      { type: 'toString' },
+      { type: 'result', of: 'toString' },
+      { type: 'result', of: '__proto__' },
+      ['msg'],
+    ]) {
+      assert.equal(decode(JSON.stringify(bad)), null, `${name}: ${JSON.stringify(bad)}`);
+    }
+    assert.equal(decode('not json'), null, name);
   }
-  assert.equal(decodeEvent('not json'), null);
+});
+
+/** Values for a schema: mostly well formed, now and then anything or missing. */
+function nearly(schema: TSchema): fc.Arbitrary<unknown> {
+  const ok = wellFormedish(schema);
+  const field = fc.oneof({ arbitrary: ok, weight: 30 }, edgy, fc.constant(undefined));
+  return OptionalKind in schema ? field : fc.oneof({ arbitrary: ok, weight: 30 }, edgy);
+}
+
+function wellFormedish(schema: TSchema): fc.Arbitrary<unknown> {
+  const kind: unknown = schema[Kind];
+  switch (kind) {
+    case 'Object': {
+      const props = Object.entries(schema['properties'] as Record<string, TSchema>);
+      return fc
+        .tuple(
+          fc.tuple(
+            ...props.map(([k, p]) =>
+              // Absent, not merely undefined, as often as present.
+              fc.tuple(nearly(p), fc.boolean()).map(([v, own]) => [k, v, own] as const),
+            ),
+          ),
+          fc.dictionary(fc.constantFrom('extra', 'type', 'of', 'toString'), edgy, { maxKeys: 1 }),
+        )
+        .map(([entries, more]) => {
+          const own = entries.filter(([, v, present]) => v !== undefined || present);
+          return { ...more, ...Object.fromEntries(own.map(([k, v]) => [k, v])) };
+        });
+    }
+    case 'Literal':
+      return fc.oneof({ arbitrary: fc.constant(schema['const'] as unknown), weight: 10 }, edgy);
+    case 'Union':
+      return fc.oneof(...(schema['anyOf'] as TSchema[]).map(wellFormedish));
+    case 'Array':
+      return fc.array(nearly(schema['items'] as TSchema), { maxLength: 3 });
+    case 'String': {
+      const max = (schema['maxLength'] as number | undefined) ?? 8;
+      return fc.oneof(
+        fc.string({ maxLength: max + 2 }),
+        fc.constantFrom('x'.repeat(max), 'x'.repeat(max + 1), '😀'.repeat(Math.ceil(max / 2))),
+      );
+    }
+    case 'Integer':
+    case 'Number':
+      return fc.oneof(
+        fc.nat(),
+        fc.double(),
+        fc.constantFrom(-1, 0, 1.5, Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER + 1),
+        fc.constantFrom(NaN, Infinity, -Infinity),
+      );
+    case 'Boolean':
+      return fc.boolean();
+    default:
+      throw new Error(`no values for a ${String(kind)} schema: teach wellFormedish`);
+  }
+}
+
+test("the page's generated checks accept exactly what the schemas accept", async () => {
+  const page = await loadPageDecoder();
+  const tables = [
+    ['event', EVENT_SCHEMAS, page.EVENT_CHECKS],
+    ['result', RESULT_SCHEMAS, page.RESULT_CHECKS],
+  ] as const;
+  for (const [what, schemas, checks] of tables) {
+    assert.deepEqual(Object.keys(checks).sort(), Object.keys(schemas).sort(), what);
+    for (const [key, schema] of Object.entries(schemas)) {
+      const check = checks[key];
+      assert.ok(check, `${what} ${key}`);
+      let accepted = 0;
+      let refused = 0;
+      fc.assert(
+        fc.property(wellFormedish(schema), (v) => {
+          const expected = Check(schema, v);
+          if (expected) accepted++;
+          else refused++;
+          assert.equal(check(v), expected, `${what} ${key}: ${String(JSON.stringify(v))}`);
+          const frame = JSON.stringify(v);
+          assert.deepEqual(page.decodeServerEvent(frame), decodeEvent(frame), frame);
+        }),
+        { numRuns: 3_000 },
+      );
+      assert.ok(accepted > 100, `${what} ${key}: only ${accepted} values were well formed`);
+      assert.ok(refused > 100, `${what} ${key}: only ${refused} values were malformed`);
+    }
+  }
+});
+
+test('the page bundles no TypeBox: its decoder ships the generated checks alone', async () => {
+  const { shipped } = await loadPageDecoder();
+  assert.ok(shipped.includes('event-checks:parley:event-checks'), shipped.join(', '));
+  assert.deepEqual(
+    shipped.filter((f) => f.includes('@sinclair/typebox') || f.endsWith('schema.ts')),
+    [],
+  );
 });
 
 // ---- the committed JSON Schema ---------------------------------------------------------------

@@ -8,7 +8,6 @@
 import {
   ERRORS,
   LOBBY,
-  decodeEvent,
   isDirect,
   messageEntry,
   normalizeName,
@@ -19,6 +18,7 @@ import {
   type ErrorEvent as ErrorFrame,
   type RequestResult,
   type RoomInfo,
+  type ServerEvent,
 } from '../protocol/index.js';
 import { attention } from './attention.js';
 import { runLine, type CommandActions } from './commands.js';
@@ -62,6 +62,8 @@ export interface ChatDeps {
   closed: Set<string>;
   /** Ask for a name on load (first visit). */
   askName: boolean;
+  /** Reads a server frame: the event when it is one of the protocol's, well formed, else null. */
+  decode(frame: string): ServerEvent | null;
   /** Hands a frame to the socket; false when not connected. */
   transmit(frame: string): boolean;
   /** Gives up on the connection (it stopped answering); onClose follows at once. */
@@ -198,7 +200,7 @@ export class Chat {
 
   onFrame(frame: string): void {
     this.tracker.heard(Date.now());
-    const ev = decodeEvent(frame);
+    const ev = this.deps.decode(frame);
     if (!ev) {
       this.sys(frame);
       return;

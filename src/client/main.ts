@@ -4,6 +4,7 @@ import { Chat } from './chat.js';
 import { Connection, socketUrl, type ConnState } from './connection.js';
 import { Notifier } from './notify.js';
 import { IdbOutbox } from './outbox.js';
+import { decodeServerEvent } from './server-events.js';
 import {
   browserStorage,
   hasChosenName,
@@ -83,6 +84,7 @@ async function start(): Promise<void> {
     rooms: loadRooms(),
     closed: loadClosed(),
     askName: !hasChosenName(identity) && !nameSkipped(),
+    decode: decodeServerEvent,
     transmit: (frame) => conn.send(frame),
     drop: () => conn.drop(),
     hidden: () => document.visibilityState === 'hidden',

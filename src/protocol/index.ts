@@ -5,3 +5,4 @@ export * from './rules.js';
 export * from './json-codec.js';
 export * from './text-codec.js';
 export * from './log-entries.js';
+export * from './event-kind.js';

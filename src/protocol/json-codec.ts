@@ -4,7 +4,9 @@
 
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
 import { Check } from '@sinclair/typebox/value';
+import type { TSchema } from '@sinclair/typebox';
 import type { ErrorCode } from './errors.js';
+import { byKind, parseObject } from './event-kind.js';
 import { compileRequestFields } from './known-fields.js';
 import {
   EVENT_SCHEMAS,
@@ -100,25 +102,13 @@ export function encodeEvent(event: ServerEvent): string {
 }
 
 /**
- * Parses a server frame in the browser: the event when it is one of the protocol's, well formed,
- * else null. Checked without compiling (the page's policy allows no generated code).
+ * Parses a server frame: the event when it is one of the protocol's, well formed, else null.
+ * Checked without compiling. The page uses checks generated from the same schemas at build time
+ * (scripts/event-checks.ts).
  */
 export function decodeEvent(frame: string): ServerEvent | null {
-  let v: unknown;
-  try {
-    v = JSON.parse(frame);
-  } catch {
-    return null;
-  }
-  if (!isObj(v)) return null;
-  const { type, of } = v;
-  const schema =
-    type === 'result'
-      ? typeof of === 'string' && Object.hasOwn(RESULT_SCHEMAS, of)
-        ? RESULT_SCHEMAS[of as keyof typeof RESULT_SCHEMAS]
-        : undefined
-      : typeof type === 'string' && Object.hasOwn(EVENT_SCHEMAS, type)
-        ? EVENT_SCHEMAS[type as keyof typeof EVENT_SCHEMAS]
-        : undefined;
-  return schema && Check(schema, v) ? (v as ServerEvent) : null;
+  const v = parseObject(frame);
+  if (!v) return null;
+  const schema = byKind<TSchema>(v, EVENT_SCHEMAS, RESULT_SCHEMAS);
+  return schema && Check(schema, v) ? (v as unknown as ServerEvent) : null;
 }
