@@ -151,7 +151,18 @@ export async function startParley(
   clusterHeartbeat?.unref();
 
   let httpPort = config.httpPort;
-  const gateway = createGateway(chat, config, log, metrics, schedule, () => httpPort);
+  const sockets = new SocketLimit(config.socketsPerAddress, addressOptions(config).trusted, () =>
+    metrics.socketsRefused.inc(),
+  );
+  const gateway = createGateway(
+    chat,
+    config,
+    log,
+    metrics,
+    schedule,
+    () => httpPort,
+    (peer, s) => sockets.hold(peer, s),
+  );
   // Header size and handshake time bound what a client can make the server hold before upgrade.
   const httpOptions = {
     maxHeaderSize: config.maxHeaderBytes,
@@ -171,6 +182,7 @@ export async function startParley(
       },
       guard: createHttpGuard(config, () => performance.now()),
       refused: metrics.httpRefused,
+      hold: (peer, seconds) => sockets.hold(peer, seconds),
     }),
   );
   page.on('upgrade', (req, socket, head) => {
@@ -183,9 +195,6 @@ export async function startParley(
     res.end('This port speaks WebSocket only; the page is on the HTTP port.\n');
   });
   wsOnly.on('upgrade', (req, socket, head) => gateway.upgrade(req, socket, head));
-  const sockets = new SocketLimit(config.socketsPerAddress, addressOptions(config).trusted, () =>
-    metrics.socketsRefused.inc(),
-  );
   for (const s of [page, wsOnly]) {
     s.on('clientError', answerClientError);
     sockets.watch(s);

@@ -54,6 +54,8 @@ export function createGateway(
   metrics: Metrics,
   schedule: FlushSchedule,
   pagePort: () => number,
+  /** A peer refused for its rate, to be dropped at accept for this many seconds. */
+  hold: (peer: string | undefined, seconds: number) => void = () => {},
 ): Gateway {
   // Both keyed by addressKey: an IPv6 host counts once for its whole /64.
   const perAddress = new Map<string, number>();
@@ -121,6 +123,7 @@ export function createGateway(
         const wait = Math.max(1, Math.ceil(handshakes.waitMs(key, now) / 1000));
         log.warn('refused', { address, reason: 'handshakes per minute' });
         metrics.handshakesRefused.inc({ reason: 'handshakes-per-address' });
+        hold(req.socket.remoteAddress, wait);
         return refuseUpgrade(socket, 'RATE_LIMITED', `Retry-After: ${wait}\r\n`);
       }
       perAddress.set(key, open + 1);

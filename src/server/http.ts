@@ -62,6 +62,8 @@ export interface HttpDeps {
   guard: HttpGuard;
   /** Requests refused before any route, by reason. */
   refused: Counter<'reason'>;
+  /** A peer refused for its rate, to be dropped at accept for this many seconds. */
+  hold?(peer: string | undefined, seconds: number): void;
 }
 
 function send(res: ServerResponse, status: number, type: string, body: string | Buffer): void {
@@ -105,6 +107,7 @@ async function handle(deps: HttpDeps, req: IncomingMessage, res: ServerResponse)
   if (!verdict.ok) {
     deps.refused.inc({ reason: 'rate' });
     res.setHeader('retry-after', String(verdict.retryAfterSeconds));
+    deps.hold?.(req.socket.remoteAddress, verdict.retryAfterSeconds);
     return fail(res, new ChatError('RATE_LIMITED', 'Too many requests; slow down.'));
   }
   if (req.method !== 'GET' && req.method !== 'HEAD') {
