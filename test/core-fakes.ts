@@ -14,7 +14,7 @@ import { serveJson } from '../src/core/json-requests.js';
 import type { Session } from '../src/core/session.js';
 import {
   decodeEvent,
-  messageEntry,
+  sentEntry,
   type ChatMessage,
   type ClientRequest,
   type LogEntry,
@@ -42,7 +42,10 @@ export class MemoryLog implements Log {
   /** The size of each append (group commit) in order. */
   readonly batches: number[] = [];
   private held: Promise<void> | undefined;
-  private readonly names = new Map<string, { hash: string; skeleton: string }>();
+  private readonly names = new Map<string, { hash: string; skeleton: string; userId: string }>();
+  /** The sender id of each stored message, by room and cid. */
+  private readonly senders = new Map<string, string>();
+  private users = 0;
 
   hold(): () => void {
     let release!: () => void;
@@ -60,7 +63,13 @@ export class MemoryLog implements Log {
       const list = this.messages.get(d.room) ?? [];
       this.messages.set(d.room, list);
       const stored = list.find((m) => m.cid === d.cid);
-      if (stored) return { message: stored, duplicate: true };
+      if (stored) {
+        return {
+          message: stored,
+          duplicate: true,
+          actorId: this.senders.get(`${d.room} ${d.cid}`) ?? null,
+        };
+      }
       const message: ChatMessage = {
         room: d.room,
         seq: list.length + 1,
@@ -71,7 +80,8 @@ export class MemoryLog implements Log {
         me: d.me,
       };
       list.push(message);
-      return { message, duplicate: false };
+      this.senders.set(`${d.room} ${d.cid}`, d.fromId);
+      return { message, duplicate: false, actorId: d.fromId };
     });
   }
 
@@ -80,12 +90,16 @@ export class MemoryLog implements Log {
     return list
       .filter((m) => m.seq > after)
       .slice(0, limit)
-      .map(messageEntry);
+      .map((m) => this.entry(m));
+  }
+
+  private entry(m: ChatMessage): LogEntry {
+    return sentEntry(m, this.senders.get(`${m.room} ${m.cid}`) ?? null);
   }
 
   async before(room: string, before: number, limit: number): Promise<LogEntry[]> {
     const list = (this.messages.get(room) ?? []).filter((m) => m.seq < before);
-    return list.slice(Math.max(0, list.length - limit)).map(messageEntry);
+    return list.slice(Math.max(0, list.length - limit)).map((m) => this.entry(m));
   }
 
   async lastSeq(room: string): Promise<number> {
@@ -112,8 +126,13 @@ export class MemoryLog implements Log {
     const held = this.names.get(key);
     if (held) return held.hash === tokenHash ? 'owned' : 'reserved';
     for (const [, n] of this.names) if (n.skeleton === skeleton) return 'confusable';
-    this.names.set(key, { hash: tokenHash, skeleton });
+    const same = [...this.names.values()].find((n) => n.hash === tokenHash);
+    this.names.set(key, { hash: tokenHash, skeleton, userId: same?.userId ?? `u_${++this.users}` });
     return 'claimed';
+  }
+
+  async nameUser(key: string): Promise<string | null> {
+    return this.names.get(key)?.userId ?? null;
   }
 
   async nameExists(key: string): Promise<boolean> {

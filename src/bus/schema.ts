@@ -19,6 +19,8 @@ export const MsgBellSchema = Type.Object({
   kind: Type.Literal('msg'),
   node: Str,
   message: ChatMessageSchema,
+  /** The sender's user id; a node of an earlier version sends none. */
+  fromId: Type.Optional(Str),
 });
 export const PresenceBellSchema = Type.Object({
   kind: Type.Literal('presence'),

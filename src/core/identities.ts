@@ -1,10 +1,8 @@
 // The names connected to this node, each with its sessions (one person may have several tabs).
 
-import { nameSkeleton } from '../protocol/skeleton.js';
 import type { Session } from './session.js';
 
-export const GUEST_PREFIX = 'guest-';
-export const GUEST_SKELETON = nameSkeleton(GUEST_PREFIX);
+import { GUEST_PREFIX } from './guest.js';
 
 export interface Identity {
   display: string;
@@ -52,11 +50,18 @@ export class Identities {
   }
 
   /** Moves the session to its new name; the name's display and token follow the session. */
-  move(session: Session, display: string, key: string, tokenHash: string | undefined): void {
+  move(
+    session: Session,
+    display: string,
+    key: string,
+    tokenHash: string | undefined,
+    userId: string,
+  ): void {
     this.detach(session);
     session.name = display;
     session.key = key;
     session.tokenHash = tokenHash;
+    session.userId = userId;
     this.attach(session);
     const identity = this.byKey.get(key);
     if (identity) {

@@ -4,7 +4,8 @@
 import { ChatError, earlierName, normalizeName, type Normalized } from '../protocol/index.js';
 import { nameSkeleton } from '../protocol/skeleton.js';
 import type { AddressLimits } from './address-limits.js';
-import { GUEST_PREFIX, GUEST_SKELETON, type Identities } from './identities.js';
+import { GUEST_PREFIX, GUEST_SKELETON, guestId } from './guest.js';
+import type { Identities } from './identities.js';
 import type { CoreDeps, Log } from './ports.js';
 import type { Presence } from './presence.js';
 import { Room, labelFor, pairOf } from './room.js';
@@ -38,11 +39,12 @@ export class Names {
     session.token = token;
     if (rawName === undefined && !session.claimed) {
       // A guest keeps one guest name per token, so a reconnect does not make a new person.
-      const guest = GUEST_PREFIX + this.deps.guestSuffix(token);
+      const suffix = this.deps.guestSuffix(token);
+      const guest = GUEST_PREFIX + suffix;
       if (guest === session.key) return { name: session.name, token, direct: [] };
       // A new token in a room is a rename everyone there is told of.
       if (this.inPublicRoom(session) && !this.takeName(session)) throw namesLimited();
-      this.rename(session, guest, guest, undefined);
+      this.rename(session, guest, guest, undefined, guestId(suffix));
       return { name: session.name, token, direct: [] };
     }
     const hash = this.deps.hashToken(token);
@@ -100,8 +102,10 @@ export class Names {
     if (claim === 'confusable') {
       throw new ChatError('NAME_RESERVED', 'That name looks like one already taken; pick another.');
     }
+    const userId = await this.read(() => this.deps.log.nameUser(n.key));
+    if (userId === null) throw new Error(`the name ${n.key} was claimed but has no user id`);
     if (session.closed) return { name: n.display, token, direct: [] };
-    this.rename(session, n.display, n.key, hash);
+    this.rename(session, n.display, n.key, hash, userId);
     const direct = await this.read(() => this.deps.log.directRooms(n.key));
     if (session.isText) await this.enterDirect(session, direct);
     return {
@@ -163,10 +167,11 @@ export class Names {
     display: string,
     key: string,
     tokenHash: string | undefined,
+    userId: string,
   ): void {
     const oldName = session.name;
     const oldKey = session.key;
-    this.identities.move(session, display, key, tokenHash);
+    this.identities.move(session, display, key, tokenHash, userId);
     const { presence } = this;
     for (const sub of session.subs) {
       const { room } = sub;

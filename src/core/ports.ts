@@ -43,6 +43,8 @@ export interface Draft {
   room: string;
   cid: string;
   from: string;
+  /** The sender's user id, stored with the message. */
+  fromId: string;
   text: string;
   me: boolean;
   /** For a direct conversation, the two participants' name keys; else undefined. */
@@ -53,6 +55,8 @@ export interface Draft {
 export interface Committed {
   message: ChatMessage;
   duplicate: boolean;
+  /** The stored sender's user id (null for a message stored before senders had ids). */
+  actorId: string | null;
 }
 
 /** The message log as the core uses it; every store implements it (src/store). */
@@ -87,6 +91,11 @@ export interface Log {
     tokenHash: string,
     now: number,
   ): Promise<'claimed' | 'owned' | 'reserved' | 'confusable'>;
+  /**
+   * The user id of a reserved name key, or null when it is free. A name reserved anew gets the
+   * id of the other names its token holds (a rename), or a new one.
+   */
+  nameUser(key: string): Promise<string | null>;
   /** True when the name key is reserved to someone. */
   nameExists(key: string): Promise<boolean>;
   /** The token hash the name key is reserved to, or null when it is free. */

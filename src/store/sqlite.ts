@@ -8,9 +8,10 @@ import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { messageEntry, type ChatMessage, type LogEntry } from '../protocol/index.js';
+import { sentEntry, type ChatMessage, type LogEntry } from '../protocol/index.js';
 import { SKELETON_VERSION, nameSkeleton } from '../protocol/skeleton.js';
 import { migrateSqlite } from './migrations/sqlite.js';
+import { newUserId } from './user-id.js';
 import type { CheckpointCounts, Committed, Draft, MessageStore } from './types.js';
 
 interface Row {
@@ -21,6 +22,7 @@ interface Row {
   body: string;
   me: number;
   ts: number;
+  sender_id: string | null;
 }
 
 function toMessage(r: Row): ChatMessage {
@@ -37,7 +39,7 @@ function toMessage(r: Row): ChatMessage {
 
 /** A row as a log entry: every row is a message so far (another kind brings a kind column). */
 function toEntry(r: Row): LogEntry {
-  return messageEntry(toMessage(r));
+  return sentEntry(toMessage(r), r.sender_id);
 }
 
 /**
@@ -194,8 +196,9 @@ export function openSqliteStore(file: string, synchronous: Synchronous = 'NORMAL
       'SELECT max(seq) AS seq FROM messages WHERE room = ?',
     ),
     // A resend (same room and client id) inserts nothing, and so takes no number.
-    insert: db.prepare<[string, number, string, string, string, number, number]>(
-      'INSERT INTO messages (room, seq, cid, sender, body, me, ts) VALUES (?, ?, ?, ?, ?, ?, ?) ' +
+    insert: db.prepare<[string, number, string, string, string, number, number, string]>(
+      'INSERT INTO messages (room, seq, cid, sender, body, me, ts, sender_id) ' +
+        'VALUES (?, ?, ?, ?, ?, ?, ?, ?) ' +
         'ON CONFLICT (room, cid) DO NOTHING',
     ),
     after: db.prepare<[string, number, number], Row>(
@@ -213,8 +216,11 @@ export function openSqliteStore(file: string, synchronous: Synchronous = 'NORMAL
     direct: db.prepare<[string, string], { room: string }>(
       'SELECT room FROM rooms WHERE dm_a = ? UNION SELECT room FROM rooms WHERE dm_b = ?',
     ),
-    name: db.prepare<[string], { token_hash: string }>(
-      'SELECT token_hash FROM names WHERE key = ?',
+    name: db.prepare<[string], { token_hash: string; user_id: string }>(
+      'SELECT token_hash, user_id FROM names WHERE key = ?',
+    ),
+    userOfToken: db.prepare<[string], { user_id: string }>(
+      'SELECT user_id FROM names WHERE token_hash = ? LIMIT 1',
     ),
     // Another's name that looks the same; the caller's own look-alikes do not count.
     lookalike: db.prepare<[string, string], { key: string }>(
@@ -224,8 +230,8 @@ export function openSqliteStore(file: string, synchronous: Synchronous = 'NORMAL
       "INSERT INTO settings (name, value) VALUES ('ready_probe', ?) " +
         'ON CONFLICT (name) DO UPDATE SET value = excluded.value',
     ),
-    claim: db.prepare<[string, string, number, string]>(
-      'INSERT INTO names (key, token_hash, created_at, skeleton) VALUES (?, ?, ?, ?) ' +
+    claim: db.prepare<[string, string, number, string, string]>(
+      'INSERT INTO names (key, token_hash, created_at, skeleton, user_id) VALUES (?, ?, ?, ?, ?) ' +
         'ON CONFLICT DO NOTHING',
     ),
   };
@@ -239,14 +245,16 @@ export function openSqliteStore(file: string, synchronous: Synchronous = 'NORMAL
     drafts.map((d) => {
       const seq = (q.lastSeq.get(d.room)?.seq ?? 0) + 1;
       if (seq === 1) q.ensureRoom.run(d.room, d.direct?.[0] ?? null, d.direct?.[1] ?? null);
-      if (q.insert.run(d.room, seq, d.cid, d.from, d.text, d.me ? 1 : 0, now).changes === 0) {
+      const row = [d.room, seq, d.cid, d.from, d.text, d.me ? 1 : 0, now, d.fromId] as const;
+      if (q.insert.run(...row).changes === 0) {
         const existing = q.byCid.get(d.room, d.cid);
         if (!existing) throw new Error(`message ${d.cid} in ${d.room} conflicted but is not there`);
-        return { message: toMessage(existing), duplicate: true };
+        return { message: toMessage(existing), duplicate: true, actorId: existing.sender_id };
       }
       return {
         message: { room: d.room, seq, from: d.from, text: d.text, ts: now, cid: d.cid, me: d.me },
         duplicate: false,
+        actorId: d.fromId,
       };
     }),
   );
@@ -255,7 +263,8 @@ export function openSqliteStore(file: string, synchronous: Synchronous = 'NORMAL
     const row = q.name.get(key);
     if (row) return row.token_hash === hash ? 'owned' : 'reserved';
     if (q.lookalike.get(skeleton, hash)) return 'confusable';
-    q.claim.run(key, hash, now, skeleton);
+    // The token's other names are the same person's: a rename keeps the user id.
+    q.claim.run(key, hash, now, skeleton, q.userOfToken.get(hash)?.user_id ?? newUserId());
     return 'claimed';
   });
 
@@ -276,6 +285,7 @@ export function openSqliteStore(file: string, synchronous: Synchronous = 'NORMAL
     directRooms: (key) => later(() => q.direct.all(key, key).map((r) => r.room)),
     claimName: (key, skeleton, hash, now) =>
       later(() => claimTx.immediate(key, skeleton, hash, now)),
+    nameUser: (key) => later(() => q.name.get(key)?.user_id ?? null),
     nameExists: (key) => later(() => q.name.get(key) !== undefined),
     nameHolder: (key) => later(() => q.name.get(key)?.token_hash ?? null),
     // A write, not a read: with the disk full, reads still work and commits do not.

@@ -2,6 +2,7 @@
 // transaction: a second process opening the same file waits, then finds them done.
 
 import type Database from 'better-sqlite3';
+import { foldKey } from '../../protocol/rules.js';
 import { named, pendingSteps, type Step } from './plan.js';
 
 interface SqliteStep extends Step {
@@ -64,6 +65,33 @@ CREATE TABLE IF NOT EXISTS settings (
   value TEXT NOT NULL
 ) STRICT;
 `);
+    },
+  },
+  {
+    // One id per token: every name a token holds is one person's. A message names its sender
+    // by display name; where that name is reserved, the message is that user's (old guests'
+    // messages keep NULL: a guest's id is not stored).
+    ...named(4),
+    run: (db) => {
+      db.exec(`
+ALTER TABLE names ADD COLUMN user_id TEXT;
+UPDATE names SET user_id = 'u_' || lower(hex(randomblob(8)));
+UPDATE names SET user_id = (SELECT min(o.user_id) FROM names o WHERE o.token_hash = names.token_hash);
+CREATE INDEX names_token_hash ON names(token_hash);
+CREATE INDEX names_user_id ON names(user_id);
+ALTER TABLE messages ADD COLUMN sender_id TEXT;
+`);
+      const senders = db.prepare<[], { sender: string }>('SELECT DISTINCT sender FROM messages');
+      const user = db.prepare<[string], { user_id: string }>(
+        'SELECT user_id FROM names WHERE key = ?',
+      );
+      const fill = db.prepare<[string, string]>(
+        'UPDATE messages SET sender_id = ? WHERE sender = ?',
+      );
+      for (const { sender } of senders.all()) {
+        const id = user.get(foldKey(sender))?.user_id;
+        if (id) fill.run(id, sender);
+      }
     },
   },
 ];
