@@ -9,7 +9,7 @@ import {
   type Log,
   type Peer,
 } from '../src/core/index.js';
-import type { Committed, Draft, Frame } from '../src/core/ports.js';
+import type { Committed, DirectRoom, Draft, Frame } from '../src/core/ports.js';
 import { serveJson } from '../src/core/json-requests.js';
 import type { Session } from '../src/core/session.js';
 import {
@@ -46,6 +46,8 @@ export class MemoryLog implements Log {
   /** The sender id of each stored message, by room and cid. */
   private readonly senders = new Map<string, string>();
   private users = 0;
+  /** Each direct room's two user ids, as its first message stored them. */
+  private readonly pairs = new Map<string, [string, string]>();
 
   hold(): () => void {
     let release!: () => void;
@@ -80,6 +82,7 @@ export class MemoryLog implements Log {
         me: d.me,
       };
       list.push(message);
+      if (d.direct && !this.pairs.has(d.room)) this.pairs.set(d.room, d.direct);
       this.senders.set(`${d.room} ${d.cid}`, d.fromId);
       return { message, duplicate: false, actorId: d.fromId };
     });
@@ -112,10 +115,25 @@ export class MemoryLog implements Log {
       .map(([room, list]) => ({ room, lastSeq: list.length, lastTs: list.at(-1)?.ts ?? 0 }));
   }
 
-  async directRooms(key: string): Promise<string[]> {
-    return [...this.messages.keys()].filter(
-      (r) => r.startsWith('@') && r.slice(1).split(' ').includes(key),
-    );
+  async directRooms(userId: string): Promise<DirectRoom[]> {
+    return [...this.pairs]
+      .filter(([, pair]) => pair.includes(userId))
+      .map(([room, [a, b]]) => {
+        const peer = a === userId ? b : a;
+        const names = [...this.names].filter(([, n]) => n.userId === peer);
+        return { room, peer, peerKey: names.at(-1)?.[0] ?? null };
+      });
+  }
+
+  async directRoom(a: string, b: string): Promise<string | null> {
+    for (const [room, [x, y]] of this.pairs) {
+      if ((x === a && y === b) || (x === b && y === a)) return room;
+    }
+    return null;
+  }
+
+  async directPair(room: string): Promise<[string, string] | null> {
+    return this.pairs.get(room) ?? null;
   }
 
   async claimName(

@@ -59,9 +59,20 @@ async function assertFixtureIntact(store: MessageStore): Promise<void> {
     assert.equal(await store.lastSeq(room), expected.length);
   }
   assert.ok(FIXTURE_MESSAGES.some((m) => m.me));
-  for (const key of ['ann', 'bob']) {
-    assert.deepEqual(await store.directRooms(key), [FIXTURE_DIRECT_ROOM], `direct rooms of ${key}`);
-  }
+  // The direct conversation, under its old id, is ann's and bob's users' now.
+  const [annId, bobId] = [ids.get('ann') ?? '', ids.get('bob') ?? ''];
+  assert.deepEqual(await store.directRooms(annId), [
+    { room: FIXTURE_DIRECT_ROOM, peer: bobId, peerKey: 'bob' },
+  ]);
+  assert.deepEqual(await store.directRooms(bobId), [
+    { room: FIXTURE_DIRECT_ROOM, peer: annId, peerKey: 'ann' },
+  ]);
+  assert.equal(await store.directRoom(bobId, annId), FIXTURE_DIRECT_ROOM);
+  assert.deepEqual(
+    [...((await store.directPair(FIXTURE_DIRECT_ROOM)) ?? [])].sort(),
+    [annId, bobId].sort(),
+  );
+  assert.deepEqual(await store.directRooms('ann'), [], 'no longer by name key');
   for (const { key, tokenHash } of FIXTURE_NAMES) {
     assert.equal(await store.nameHolder(key), tokenHash, `holder of ${key}`);
   }
@@ -91,7 +102,7 @@ async function assertWritesGoOn(store: MessageStore): Promise<void> {
         fromId: bobId,
         text: 'and me',
         me: true,
-        direct: ['ann', 'bob'],
+        direct: [annId, bobId],
       },
       { room: 'fresh', cid: 'after-3', from: 'bob', fromId: bobId, text: 'a new room', me: false },
     ],
@@ -114,6 +125,17 @@ async function assertWritesGoOn(store: MessageStore): Promise<void> {
   assert.equal(
     await store.claimName('\u0430nn', nameSkeleton('\u0430nn'), 'another', LATER),
     'confusable',
+  );
+  // bob renames with his token: the same user, the same conversation, shown by the new name.
+  assert.equal(await store.claimName('robert', 'robert', bob.tokenHash, LATER + 1), 'claimed');
+  assert.equal(await store.nameUser('robert'), bobId);
+  assert.deepEqual(await store.directRooms(annId), [
+    { room: FIXTURE_DIRECT_ROOM, peer: bobId, peerKey: 'robert' },
+  ]);
+  assert.equal(await store.directRoom(annId, bobId), FIXTURE_DIRECT_ROOM);
+  assert.deepEqual(
+    (await store.after(FIXTURE_DIRECT_ROOM, 2, 10)).map((e) => [e.text, e.actorId]),
+    [['and me', bobId]],
   );
 }
 

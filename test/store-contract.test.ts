@@ -218,11 +218,18 @@ function storeContract(name: string, make: () => Promise<StoreHarness>): void {
         (await store.rooms()).find((r) => r.room === 'dev'),
         { room: 'dev', lastSeq: 2, lastTs: NOW + 7 },
       );
-      assert.deepEqual((await store.directRooms('alice')).sort(), ['@alice bob', '@alice carol']);
-      assert.deepEqual(await store.directRooms('bob'), ['@alice bob']);
-      assert.deepEqual(await store.directRooms('carol'), ['@alice carol']);
-      assert.deepEqual(await store.directRooms('dave'), []);
-      assert.deepEqual(await store.directRooms('lobby'), []);
+      const roomsOf = async (user: string) => (await store.directRooms(user)).map((d) => d.room);
+      assert.deepEqual((await roomsOf('alice')).sort(), ['@alice bob', '@alice carol']);
+      assert.deepEqual(await roomsOf('bob'), ['@alice bob']);
+      assert.deepEqual(await roomsOf('carol'), ['@alice carol']);
+      assert.deepEqual(await roomsOf('dave'), []);
+      assert.deepEqual(await roomsOf('lobby'), []);
+      // The pair is the room's two user ids, found from either side.
+      assert.equal(await store.directRoom('carol', 'alice'), '@alice carol');
+      assert.equal(await store.directRoom('bob', 'carol'), null);
+      assert.deepEqual(await store.directPair('@alice bob'), ['alice', 'bob']);
+      assert.equal(await store.directPair('lobby'), null);
+      assert.equal(await store.directPair('nowhere'), null);
       assert.equal(await store.lastSeq('@alice carol'), 2);
       assert.deepEqual(
         (await store.after('@alice carol', 0, 10)).map((m) => m.text),
@@ -261,6 +268,15 @@ function storeContract(name: string, make: () => Promise<StoreHarness>): void {
       assert.equal(await store.nameUser('ann'), ann);
       const other = await h.open();
       assert.equal(await other.nameUser('annie'), ann);
+      // A direct room of the two shows each the other's latest name.
+      assert.ok(ann && bob);
+      await store.append([draft('@ann bob', 'hi', { direct: [ann, bob] })], NOW + 3);
+      assert.deepEqual(await store.directRooms(bob), [
+        { room: '@ann bob', peer: ann, peerKey: 'annie' },
+      ]);
+      assert.deepEqual(await store.directRooms(ann), [
+        { room: '@ann bob', peer: bob, peerKey: 'bob' },
+      ]);
     });
 
     it("refuses a key whose skeleton is another token's, but not its own", async (store, h) => {
@@ -342,7 +358,10 @@ function storeContract(name: string, make: () => Promise<StoreHarness>): void {
         ['one', 'two'],
       );
       assert.deepEqual(roomSeqs(await again.rooms()), [{ room: 'lobby', lastSeq: 2 }]);
-      assert.deepEqual(await again.directRooms('b'), ['@a b']);
+      assert.deepEqual(
+        (await again.directRooms('b')).map((d) => d.room),
+        ['@a b'],
+      );
       assert.equal(await again.claimName('ann', 'ann', 'hash', NOW), 'owned');
       const [dup] = await again.append([dm], NOW + 5);
       assert.deepEqual([dup?.message.seq, dup?.message.ts, dup?.duplicate], [1, NOW, true]);
@@ -559,7 +578,10 @@ describe('sqlite store', () => {
       old.close();
       const store = await openStore(`sqlite:${file}`);
       assert.deepEqual(roomSeqs(await store.rooms()), [{ room: 'lobby', lastSeq: 2 }]);
-      assert.deepEqual(await store.directRooms('bob'), ['dm:ann:bob']);
+      assert.deepEqual(
+        (await store.directRooms('bob')).map((d) => d.room),
+        ['dm:ann:bob'],
+      );
       const [again] = await store.append([draft('lobby', 'resent', { cid: 'x2' })], NOW);
       assert.deepEqual([again?.message.seq, again?.duplicate], [2, true]);
       const [next] = await store.append([draft('lobby', 'three')], NOW);

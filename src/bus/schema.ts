@@ -29,6 +29,8 @@ export const PresenceBellSchema = Type.Object({
   key: Str,
   name: Str,
   event: Type.Union([Type.Literal('join'), Type.Literal('leave')]),
+  /** In a direct room, the user the name is; a node of an earlier version sends none. */
+  userId: Type.Optional(Str),
 });
 export const TypingBellSchema = Type.Object({
   kind: Type.Literal('typing'),

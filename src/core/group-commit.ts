@@ -48,6 +48,9 @@ export class GroupCommit {
     if (!isValidText(text)) throw new ChatError('TEXT_INVALID');
     const r = await this.rooms.resolve(session, label);
     if (!r.direct && !session.sub(r.id)) throw new ChatError('NOT_IN_ROOM');
+    // A live direct room learns the names the two go by now, for the labels of its delivery.
+    const live = r.keys && this.rooms.get(r.id);
+    if (live && r.keys) for (const [user, key] of r.keys) live.keys.set(user, key);
     // Stored text is kept for ever: the address has a budget of it, however many connections.
     if (!this.addresses.bytes.take(session.address, this.deps.clock.now(), utf8Length(text))) {
       throw new ChatError('RATE_LIMITED', 'Too much text from your address; wait a few minutes.');

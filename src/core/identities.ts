@@ -13,6 +13,8 @@ export interface Identity {
 
 export class Identities {
   private readonly byKey = new Map<string, Identity>();
+  /** Sessions of a reserved name's user, by user id: a direct room is the users'. */
+  private readonly byUser = new Map<string, Session[]>();
 
   constructor(private readonly randomSuffix: () => string) {}
 
@@ -28,7 +30,16 @@ export class Identities {
     }
   }
 
+  /** The connected sessions of a user with a reserved name. */
+  sessionsOf(userId: string): readonly Session[] {
+    return this.byUser.get(userId) ?? [];
+  }
+
   attach(session: Session): void {
+    if (session.claimed) {
+      const list = this.byUser.get(session.userId);
+      this.byUser.set(session.userId, list ? list.concat(session) : [session]);
+    }
     const id = this.byKey.get(session.key);
     // Arrays of the exact size: a push onto an empty array makes room for 17, and most names
     // have one session, so each connection would carry 128 bytes of empty slots.
@@ -43,6 +54,9 @@ export class Identities {
   }
 
   detach(session: Session): void {
+    const list = this.byUser.get(session.userId)?.filter((s) => s !== session);
+    if (list && list.length > 0) this.byUser.set(session.userId, list);
+    else this.byUser.delete(session.userId);
     const id = this.byKey.get(session.key);
     if (!id) return;
     id.sessions = id.sessions.filter((s) => s !== session);

@@ -377,13 +377,38 @@ export async function openPostgresStore(
         lastTs: Number(r.ts ?? 0),
       }));
     },
-    async directRooms(key) {
+    async directRooms(userId) {
+      open();
+      // The other participant's latest name is the one its labels show.
+      const res = await pool.query<{ room: string; peer: string; peer_key: string | null }>(
+        `SELECT d.room, d.peer,
+                (SELECT n.key FROM ${t.names} n WHERE n.user_id = d.peer
+                  ORDER BY n.created_at DESC, n.key COLLATE "C" LIMIT 1) AS peer_key
+           FROM (SELECT room, CASE WHEN dm_a = $1 THEN dm_b ELSE dm_a END AS peer
+                   FROM ${t.rooms} WHERE dm_a = $1 OR dm_b = $1) d
+          ORDER BY d.room COLLATE "C"`,
+        [userId],
+      );
+      return res.rows.map((r) => ({ room: r.room, peer: r.peer, peerKey: r.peer_key }));
+    },
+    async directRoom(a, b) {
       open();
       const res = await pool.query<{ room: string }>(
-        `SELECT room FROM ${t.rooms} WHERE dm_a = $1 OR dm_b = $1 ORDER BY room COLLATE "C"`,
-        [key],
+        `SELECT room FROM ${t.rooms} WHERE (dm_a = $1 AND dm_b = $2) OR (dm_a = $2 AND dm_b = $1)
+          ORDER BY room COLLATE "C" LIMIT 1`,
+        [a, b],
       );
-      return res.rows.map((r) => r.room);
+      return res.rows[0]?.room ?? null;
+    },
+    async directPair(room) {
+      open();
+      const res = await pool.query<{ dm_a: string; dm_b: string }>(
+        `SELECT dm_a, dm_b FROM ${t.rooms}
+          WHERE room = $1 AND dm_a IS NOT NULL AND dm_b IS NOT NULL`,
+        [room],
+      );
+      const r = res.rows[0];
+      return r ? [r.dm_a, r.dm_b] : null;
     },
     async claimName(key, skeleton, tokenHash, now) {
       open();

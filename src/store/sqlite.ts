@@ -213,8 +213,19 @@ export function openSqliteStore(file: string, synchronous: Synchronous = 'NORMAL
         '(SELECT max(seq) FROM messages l WHERE l.room = r.room) ' +
         'WHERE r.dm_a IS NULL ORDER BY r.room',
     ),
-    direct: db.prepare<[string, string], { room: string }>(
-      'SELECT room FROM rooms WHERE dm_a = ? UNION SELECT room FROM rooms WHERE dm_b = ?',
+    // The other participant's latest name is the one its labels show.
+    direct: db.prepare<[string, string], { room: string; peer: string; peer_key: string | null }>(
+      'SELECT d.room, d.peer, (SELECT n.key FROM names n WHERE n.user_id = d.peer ' +
+        'ORDER BY n.created_at DESC, n.key LIMIT 1) AS peer_key FROM (' +
+        'SELECT room, dm_b AS peer FROM rooms WHERE dm_a = ? UNION ' +
+        'SELECT room, dm_a AS peer FROM rooms WHERE dm_b = ?) d ORDER BY d.room',
+    ),
+    directRoom: db.prepare<[string, string, string, string], { room: string }>(
+      'SELECT room FROM rooms WHERE (dm_a = ? AND dm_b = ?) OR (dm_a = ? AND dm_b = ?) ' +
+        'ORDER BY room LIMIT 1',
+    ),
+    directPair: db.prepare<[string], { dm_a: string; dm_b: string }>(
+      'SELECT dm_a, dm_b FROM rooms WHERE room = ? AND dm_a IS NOT NULL AND dm_b IS NOT NULL',
     ),
     name: db.prepare<[string], { token_hash: string; user_id: string }>(
       'SELECT token_hash, user_id FROM names WHERE key = ?',
@@ -282,7 +293,18 @@ export function openSqliteStore(file: string, synchronous: Synchronous = 'NORMAL
     lastSeq: (room) => later(() => q.lastSeq.get(room)?.seq ?? 0),
     rooms: () =>
       later(() => q.rooms.all().map((r) => ({ room: r.room, lastSeq: r.seq, lastTs: r.ts }))),
-    directRooms: (key) => later(() => q.direct.all(key, key).map((r) => r.room)),
+    directRooms: (userId) =>
+      later(() =>
+        q.direct
+          .all(userId, userId)
+          .map((r) => ({ room: r.room, peer: r.peer, peerKey: r.peer_key })),
+      ),
+    directRoom: (a, b) => later(() => q.directRoom.get(a, b, b, a)?.room ?? null),
+    directPair: (room) =>
+      later(() => {
+        const r = q.directPair.get(room);
+        return r ? [r.dm_a, r.dm_b] : null;
+      }),
     claimName: (key, skeleton, hash, now) =>
       later(() => claimTx.immediate(key, skeleton, hash, now)),
     nameUser: (key) => later(() => q.name.get(key)?.user_id ?? null),

@@ -87,6 +87,16 @@ ALTER TABLE ${s}.messages ADD COLUMN sender_id TEXT;
       }
     },
   },
+  {
+    // As in SQLite: a direct room is the two users' from now on, under the id it had.
+    ...named(5),
+    sql: (s) => `
+UPDATE ${s}.rooms r SET
+  dm_a = coalesce((SELECT user_id FROM ${s}.names WHERE key = r.dm_a), r.dm_a),
+  dm_b = coalesce((SELECT user_id FROM ${s}.names WHERE key = r.dm_b), r.dm_b)
+WHERE r.dm_a IS NOT NULL;
+`,
+  },
 ];
 
 async function hasTable(client: pg.PoolClient, schema: string, table: string): Promise<boolean> {

@@ -94,6 +94,18 @@ ALTER TABLE messages ADD COLUMN sender_id TEXT;
       }
     },
   },
+  {
+    // A direct room was the two name keys' (its id is made of them, and stays: its messages are
+    // stored under it); from now on it is the two users', so that a rename keeps it.
+    ...named(5),
+    run: (db) =>
+      db.exec(`
+UPDATE rooms SET
+  dm_a = coalesce((SELECT user_id FROM names WHERE key = rooms.dm_a), dm_a),
+  dm_b = coalesce((SELECT user_id FROM names WHERE key = rooms.dm_b), dm_b)
+WHERE dm_a IS NOT NULL;
+`),
+  },
 ];
 
 function hasTable(db: Database.Database, name: string): boolean {
