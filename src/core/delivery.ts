@@ -76,7 +76,10 @@ export class Delivery {
 
   /** A direct message reaches its participants' sessions even before they open it. */
   private subscribeParticipants(room: Room, entry: LogEntry): Room {
-    for (const user of new Set(room.direct)) {
+    // The sender first, as it is already there for the one it writes to.
+    const users = new Set([entry.actorId, ...(room.direct ?? [])]);
+    for (const user of users) {
+      if (user === null || !room.direct?.includes(user)) continue;
       const label = labelFor(room, user);
       if (label === undefined) continue;
       for (const s of this.identities.sessionsOf(user)) {
