@@ -416,7 +416,10 @@ test('the instance bounds new rooms however many addresses make them', async () 
 async function seed(dataDir: string, rooms: { room: string; ts: number }[]): Promise<void> {
   const store = await openStore(`sqlite:${join(dataDir, 'parley.db')}`);
   for (const { room, ts } of rooms) {
-    await store.append([{ room, cid: `seed-${room}`, from: 'seed', text: 'old', me: false }], ts);
+    await store.append(
+      [{ room, cid: `seed-${room}`, from: 'seed', fromId: 'u_seed', text: 'old', me: false }],
+      ts,
+    );
   }
   await store.close();
 }

@@ -8,7 +8,7 @@ import type { Bus, BusEvent } from '../src/bus/index.js';
 import { createLocalBus } from '../src/bus/index.js';
 import { openBus } from '../src/bus/open-bus.js';
 import { createRedisBus, encodeEvent, parseEvent } from '../src/bus/redis.js';
-import { messageEntry, type ChatMessage } from '../src/protocol/index.js';
+import { messageEntry, sentEntry, type ChatMessage } from '../src/protocol/index.js';
 import { REDIS_URL, requireRedis, uniqueSuffix } from './services.js';
 
 interface BusPair {
@@ -237,6 +237,31 @@ describe('redis bus', () => {
     assert.deepEqual(
       parseEvent(JSON.stringify({ kind: 'msg', node: 'n1', message: wire(3) })),
       msg(3),
+    );
+  });
+
+  test("a message's sender id goes beside the msg payload, and may be missing", () => {
+    const sent: BusEvent = {
+      kind: 'entry',
+      node: 'n1',
+      entry: sentEntry(wire(4), 'u_0123456789abcdef'),
+    };
+    assert.deepEqual(JSON.parse(encodeEvent(sent)), {
+      kind: 'msg',
+      node: 'n1',
+      message: wire(4),
+      fromId: 'u_0123456789abcdef',
+    });
+    assert.deepEqual(parseEvent(encodeEvent(sent)), sent);
+    // An earlier node sends none: the entry has no id, as before.
+    assert.equal(
+      (parseEvent(JSON.stringify({ kind: 'msg', node: 'n1', message: wire(4) })) as typeof sent)
+        .entry.actorId,
+      null,
+    );
+    assert.equal(
+      parseEvent(JSON.stringify({ kind: 'msg', node: 'n1', message: wire(4), fromId: 7 })),
+      undefined,
     );
   });
 

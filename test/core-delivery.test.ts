@@ -48,15 +48,22 @@ test('one turn of sends is one commit, in order, acked only after it commits', a
     'cid',
     'me',
   ]);
-  // The bus carries the same entries, for the other nodes.
+  // The bus carries the same entries, for the other nodes, each with the sender's user id.
+  const annId = await core.log.nameUser('ann');
+  assert.ok(annId);
   const sent = core.bells.flatMap((b) => (b.kind === 'entry' ? [b.entry] : []));
   assert.deepEqual(
     sent.map((e) => [e.kind, e.seq, e.actor, e.actorId]),
     [
-      ['message', 1, 'ann', null],
-      ['message', 2, 'ann', null],
-      ['message', 3, 'ann', null],
+      ['message', 1, 'ann', annId],
+      ['message', 2, 'ann', annId],
+      ['message', 3, 'ann', annId],
     ],
+  );
+  // The store keeps the id too.
+  assert.deepEqual(
+    (await core.log.after('lobby', 0, 10)).map((e) => e.actorId),
+    [annId, annId, annId],
   );
 });
 

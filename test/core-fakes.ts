@@ -9,12 +9,12 @@ import {
   type Log,
   type Peer,
 } from '../src/core/index.js';
-import type { Committed, Draft, Frame } from '../src/core/ports.js';
+import type { Committed, DirectRoom, Draft, Frame } from '../src/core/ports.js';
 import { serveJson } from '../src/core/json-requests.js';
 import type { Session } from '../src/core/session.js';
 import {
   decodeEvent,
-  messageEntry,
+  sentEntry,
   type ChatMessage,
   type ClientRequest,
   type LogEntry,
@@ -42,7 +42,12 @@ export class MemoryLog implements Log {
   /** The size of each append (group commit) in order. */
   readonly batches: number[] = [];
   private held: Promise<void> | undefined;
-  private readonly names = new Map<string, { hash: string; skeleton: string }>();
+  private readonly names = new Map<string, { hash: string; skeleton: string; userId: string }>();
+  /** The sender id of each stored message, by room and cid. */
+  private readonly senders = new Map<string, string>();
+  private users = 0;
+  /** Each direct room's two user ids, as its first message stored them. */
+  private readonly pairs = new Map<string, [string, string]>();
 
   hold(): () => void {
     let release!: () => void;
@@ -60,7 +65,13 @@ export class MemoryLog implements Log {
       const list = this.messages.get(d.room) ?? [];
       this.messages.set(d.room, list);
       const stored = list.find((m) => m.cid === d.cid);
-      if (stored) return { message: stored, duplicate: true };
+      if (stored) {
+        return {
+          message: stored,
+          duplicate: true,
+          actorId: this.senders.get(`${d.room} ${d.cid}`) ?? null,
+        };
+      }
       const message: ChatMessage = {
         room: d.room,
         seq: list.length + 1,
@@ -71,7 +82,9 @@ export class MemoryLog implements Log {
         me: d.me,
       };
       list.push(message);
-      return { message, duplicate: false };
+      if (d.direct && !this.pairs.has(d.room)) this.pairs.set(d.room, d.direct);
+      this.senders.set(`${d.room} ${d.cid}`, d.fromId);
+      return { message, duplicate: false, actorId: d.fromId };
     });
   }
 
@@ -80,12 +93,16 @@ export class MemoryLog implements Log {
     return list
       .filter((m) => m.seq > after)
       .slice(0, limit)
-      .map(messageEntry);
+      .map((m) => this.entry(m));
+  }
+
+  private entry(m: ChatMessage): LogEntry {
+    return sentEntry(m, this.senders.get(`${m.room} ${m.cid}`) ?? null);
   }
 
   async before(room: string, before: number, limit: number): Promise<LogEntry[]> {
     const list = (this.messages.get(room) ?? []).filter((m) => m.seq < before);
-    return list.slice(Math.max(0, list.length - limit)).map(messageEntry);
+    return list.slice(Math.max(0, list.length - limit)).map((m) => this.entry(m));
   }
 
   async lastSeq(room: string): Promise<number> {
@@ -98,10 +115,25 @@ export class MemoryLog implements Log {
       .map(([room, list]) => ({ room, lastSeq: list.length, lastTs: list.at(-1)?.ts ?? 0 }));
   }
 
-  async directRooms(key: string): Promise<string[]> {
-    return [...this.messages.keys()].filter(
-      (r) => r.startsWith('@') && r.slice(1).split(' ').includes(key),
-    );
+  async directRooms(userId: string): Promise<DirectRoom[]> {
+    return [...this.pairs]
+      .filter(([, pair]) => pair.includes(userId))
+      .map(([room, [a, b]]) => {
+        const peer = a === userId ? b : a;
+        const names = [...this.names].filter(([, n]) => n.userId === peer);
+        return { room, peer, peerKey: names.at(-1)?.[0] ?? null };
+      });
+  }
+
+  async directRoom(a: string, b: string): Promise<string | null> {
+    for (const [room, [x, y]] of this.pairs) {
+      if ((x === a && y === b) || (x === b && y === a)) return room;
+    }
+    return null;
+  }
+
+  async directPair(room: string): Promise<[string, string] | null> {
+    return this.pairs.get(room) ?? null;
   }
 
   async claimName(
@@ -112,8 +144,13 @@ export class MemoryLog implements Log {
     const held = this.names.get(key);
     if (held) return held.hash === tokenHash ? 'owned' : 'reserved';
     for (const [, n] of this.names) if (n.skeleton === skeleton) return 'confusable';
-    this.names.set(key, { hash: tokenHash, skeleton });
+    const same = [...this.names.values()].find((n) => n.hash === tokenHash);
+    this.names.set(key, { hash: tokenHash, skeleton, userId: same?.userId ?? `u_${++this.users}` });
     return 'claimed';
+  }
+
+  async nameUser(key: string): Promise<string | null> {
+    return this.names.get(key)?.userId ?? null;
   }
 
   async nameExists(key: string): Promise<boolean> {

@@ -123,7 +123,7 @@ test('a heartbeat with a newer sequence catches local members up from the store'
   const ann = await core.named('Ann');
   // Another node committed seq 1 and its bell was lost: only the store has it.
   await core.log.append(
-    [{ room: 'lobby', cid: 'far-1', from: 'Zed', text: 'from afar', me: false }],
+    [{ room: 'lobby', cid: 'far-1', from: 'Zed', fromId: 'u_zed', text: 'from afar', me: false }],
     core.clock.now(),
   );
   core.chat.onBell({

@@ -122,20 +122,50 @@ test('a named text session is in its direct conversations from /nick on', async 
   for (const c of [again, ben, benTab]) c.close();
 });
 
-test("a new name leaves the old name's conversations, and the other side is told", async () => {
-  const tok = token();
-  const una = await named(server, 'una', tok);
-  const vic = await named(server, 'vic');
-  await joinMembers(una, '@vic');
-  assert.deepEqual(await joinMembers(vic, '@una'), ['una', 'vic']);
-  const r = await una.request({ type: 'hello', name: 'unity', token: tok });
-  assert.equal(r.type, 'result', JSON.stringify(r));
-  const went = await vic.event('presence', (e) => e.room === '@una');
-  assert.deepEqual([went.name, went.event], ['una', 'leave']);
-  await vic.request({ type: 'part', room: '@una' });
-  assert.deepEqual(await joinMembers(vic, '@una'), ['vic']);
-  una.close();
-  vic.close();
+/** The texts of a direct conversation as this client's history shows it. */
+async function texts(c: TestClient, room: string): Promise<string[]> {
+  const h = await c.request({ type: 'history', room });
+  assert.ok(h.type === 'result' && h.of === 'history', JSON.stringify(h));
+  return h.type === 'result' && h.of === 'history' ? h.messages.map((m) => m.text) : [];
+}
+
+test('a rename keeps the conversations of its user; another token leaves them', async () => {
+  const annToken = token();
+  const bobToken = token();
+  const ann = await named(server, 'rana', annToken);
+  const bob = await named(server, 'rbob', bobToken);
+  await ann.request({ type: 'send', room: '@rbob', cid: 'rn1', text: 'hi bob' });
+  await bob.request({ type: 'send', room: '@rana', cid: 'rn2', text: 'hi ann' });
+  const r = await bob.request({ type: 'hello', name: 'rrobert', token: bobToken });
+  assert.ok(r.type === 'result' && r.of === 'hello', JSON.stringify(r));
+  // A new tab of robert's finds the conversation under ann's name.
+  const robert = await TestClient.json(server);
+  await robert.event('welcome');
+  const back = await robert.request({ type: 'hello', name: 'rrobert', token: bobToken });
+  assert.ok(back.type === 'result' && back.of === 'hello', JSON.stringify(back));
+  if (back.type === 'result' && back.of === 'hello') assert.deepEqual(back.direct, ['@rana']);
+  assert.deepEqual(await texts(robert, '@rana'), ['hi bob', 'hi ann']);
+  // ann opens it by the new name, and by the old one (still his): the same conversation.
+  assert.deepEqual(await texts(ann, '@rrobert'), ['hi bob', 'hi ann']);
+  assert.deepEqual(await texts(ann, '@rbob'), ['hi bob', 'hi ann']);
+  assert.deepEqual(await joinMembers(ann, '@rrobert'), ['rana', 'rrobert']);
+  await robert.request({ type: 'send', room: '@rana', cid: 'rn3', text: 'robert now' });
+  const got = await ann.event('msg', (e) => e.text === 'robert now');
+  assert.equal(got.room, '@rrobert');
+  // The old name stays its user's: no one else takes it, or reads the conversation with it.
+  const mallory = await TestClient.json(server);
+  await mallory.event('welcome');
+  const taken = await mallory.request({ type: 'hello', name: 'rbob', token: token() });
+  assert.equal(taken.type === 'error' ? taken.code : taken.type, 'NAME_RESERVED');
+  await mallory.request({ type: 'hello', name: 'rmallory', token: token() });
+  assert.deepEqual(await texts(mallory, '@rana'), []);
+  assert.deepEqual(await texts(mallory, '@rrobert'), []);
+  assert.deepEqual(await joinMembers(mallory, '@rana'), ['rana', 'rmallory']);
+  // A new token is another person: bob's tab under it leaves the conversation.
+  const other = await bob.request({ type: 'hello', name: 'rbobby', token: token() });
+  assert.equal(other.type, 'result', JSON.stringify(other));
+  assert.deepEqual(await texts(bob, '@rana'), []);
+  for (const c of [ann, bob, robert, mallory]) c.close();
 });
 
 test('direct conversations a text session is put in never keep it out of a room', async () => {

@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type pg from 'pg';
-import { messageEntry } from '../src/protocol/log-entries.js';
+import { foldKey } from '../src/protocol/rules.js';
+import { sentEntry } from '../src/protocol/log-entries.js';
 import { nameSkeleton } from '../src/protocol/skeleton.js';
 import type { MessageStore } from '../src/store/index.js';
 import { LATEST_VERSION } from '../src/store/migrations/plan.js';
@@ -33,6 +34,14 @@ const LATER = FIXTURE_NOW + 60_000;
 
 /** Every message, direct conversation and name of the fixture, read back through the store. */
 async function assertFixtureIntact(store: MessageStore): Promise<void> {
+  // Each reserved name has a user id now, and the messages its holder sent carry it.
+  const ids = new Map<string, string>();
+  for (const { key } of FIXTURE_NAMES) {
+    const id = await store.nameUser(key);
+    assert.match(id ?? '', /^u_[0-9a-f]{16}$/, `user id of ${key}`);
+    if (id) ids.set(key, id);
+  }
+  assert.equal(new Set(ids.values()).size, FIXTURE_NAMES.length);
   assert.deepEqual(
     (await store.rooms()).map(({ room, lastSeq }) => ({ room, lastSeq })),
     FIXTURE_ROOMS,
@@ -44,15 +53,26 @@ async function assertFixtureIntact(store: MessageStore): Promise<void> {
     assert.ok(expected.length > 0);
     assert.deepEqual(
       await store.after(room, 0, 100),
-      expected.map(messageEntry),
+      expected.map((m) => sentEntry(m, ids.get(foldKey(m.from)) ?? null)),
       `messages of ${room}`,
     );
     assert.equal(await store.lastSeq(room), expected.length);
   }
   assert.ok(FIXTURE_MESSAGES.some((m) => m.me));
-  for (const key of ['ann', 'bob']) {
-    assert.deepEqual(await store.directRooms(key), [FIXTURE_DIRECT_ROOM], `direct rooms of ${key}`);
-  }
+  // The direct conversation, under its old id, is ann's and bob's users' now.
+  const [annId, bobId] = [ids.get('ann') ?? '', ids.get('bob') ?? ''];
+  assert.deepEqual(await store.directRooms(annId), [
+    { room: FIXTURE_DIRECT_ROOM, peer: bobId, peerKey: 'bob' },
+  ]);
+  assert.deepEqual(await store.directRooms(bobId), [
+    { room: FIXTURE_DIRECT_ROOM, peer: annId, peerKey: 'ann' },
+  ]);
+  assert.equal(await store.directRoom(bobId, annId), FIXTURE_DIRECT_ROOM);
+  assert.deepEqual(
+    [...((await store.directPair(FIXTURE_DIRECT_ROOM)) ?? [])].sort(),
+    [annId, bobId].sort(),
+  );
+  assert.deepEqual(await store.directRooms('ann'), [], 'no longer by name key');
   for (const { key, tokenHash } of FIXTURE_NAMES) {
     assert.equal(await store.nameHolder(key), tokenHash, `holder of ${key}`);
   }
@@ -62,19 +82,29 @@ async function assertFixtureIntact(store: MessageStore): Promise<void> {
 async function assertWritesGoOn(store: MessageStore): Promise<void> {
   const old = FIXTURE_MESSAGES.find((m) => m.room === 'lobby');
   assert.ok(old);
+  const annId = (await store.nameUser('ann')) ?? '';
+  const bobId = (await store.nameUser('bob')) ?? '';
   const committed = await store.append(
     [
-      { room: 'lobby', cid: 'after-1', from: 'ann', text: 'still here ✓', me: false },
-      { room: 'lobby', cid: old.cid, from: old.from, text: old.text, me: old.me },
+      {
+        room: 'lobby',
+        cid: 'after-1',
+        from: 'ann',
+        fromId: annId,
+        text: 'still here ✓',
+        me: false,
+      },
+      { room: 'lobby', cid: old.cid, from: old.from, fromId: annId, text: old.text, me: old.me },
       {
         room: FIXTURE_DIRECT_ROOM,
         cid: 'after-2',
         from: 'bob',
+        fromId: bobId,
         text: 'and me',
         me: true,
-        direct: ['ann', 'bob'],
+        direct: [annId, bobId],
       },
-      { room: 'fresh', cid: 'after-3', from: 'bob', text: 'a new room', me: false },
+      { room: 'fresh', cid: 'after-3', from: 'bob', fromId: bobId, text: 'a new room', me: false },
     ],
     LATER,
   );
@@ -95,6 +125,17 @@ async function assertWritesGoOn(store: MessageStore): Promise<void> {
   assert.equal(
     await store.claimName('\u0430nn', nameSkeleton('\u0430nn'), 'another', LATER),
     'confusable',
+  );
+  // bob renames with his token: the same user, the same conversation, shown by the new name.
+  assert.equal(await store.claimName('robert', 'robert', bob.tokenHash, LATER + 1), 'claimed');
+  assert.equal(await store.nameUser('robert'), bobId);
+  assert.deepEqual(await store.directRooms(annId), [
+    { room: FIXTURE_DIRECT_ROOM, peer: bobId, peerKey: 'robert' },
+  ]);
+  assert.equal(await store.directRoom(annId, bobId), FIXTURE_DIRECT_ROOM);
+  assert.deepEqual(
+    (await store.after(FIXTURE_DIRECT_ROOM, 2, 10)).map((e) => [e.text, e.actorId]),
+    [['and me', bobId]],
   );
 }
 

@@ -30,7 +30,7 @@ function roomSeqs(rooms: { room: string; lastSeq: number }[]): { room: string; l
 
 let cidCounter = 0;
 function draft(room: string, text: string, extra: Partial<Draft> = {}): Draft {
-  return { room, cid: `c${++cidCounter}`, from: 'ann', text, me: false, ...extra };
+  return { room, cid: `c${++cidCounter}`, from: 'ann', fromId: 'u_ann', text, me: false, ...extra };
 }
 
 const seqs = (ms: { seq: number }[]) => ms.map((m) => m.seq);
@@ -69,7 +69,7 @@ function storeContract(name: string, make: () => Promise<StoreHarness>): void {
       assert.equal(await store.lastSeq('lobby'), 4);
       assert.equal(await store.lastSeq('dev'), 1);
 
-      const d = draft('lobby', 'fields', { from: 'Bob', me: true });
+      const d = draft('lobby', 'fields', { from: 'Bob', fromId: 'u_bob', me: true });
       const [c] = await store.append([d], NOW + 3);
       const expected = {
         room: 'lobby',
@@ -80,10 +80,11 @@ function storeContract(name: string, make: () => Promise<StoreHarness>): void {
         cid: d.cid,
         me: true,
       };
-      assert.deepEqual(c, { message: expected, duplicate: false });
-      // Read back as a log entry: the message, its kind, and who sent it (the name's key).
+      assert.deepEqual(c, { message: expected, duplicate: false, actorId: 'u_bob' });
+      // Read back as a log entry: the message, its kind, and who sent it (the name's key and the
+      // sender's user id).
       assert.deepEqual(await store.after('lobby', 4, 10), [
-        { kind: 'message', ...expected, actor: 'bob', actorId: null },
+        { kind: 'message', ...expected, actor: 'bob', actorId: 'u_bob' },
       ]);
     });
 
@@ -131,8 +132,9 @@ function storeContract(name: string, make: () => Promise<StoreHarness>): void {
           me: false,
         },
         duplicate: false,
+        actorId: 'u_ann',
       });
-      assert.deepEqual(out[1], { message: first?.message, duplicate: true });
+      assert.deepEqual(out[1], { message: first?.message, duplicate: true, actorId: 'u_ann' });
       assert.deepEqual(
         out.map((c) => [c.message.seq, c.duplicate]),
         [
@@ -216,11 +218,18 @@ function storeContract(name: string, make: () => Promise<StoreHarness>): void {
         (await store.rooms()).find((r) => r.room === 'dev'),
         { room: 'dev', lastSeq: 2, lastTs: NOW + 7 },
       );
-      assert.deepEqual((await store.directRooms('alice')).sort(), ['@alice bob', '@alice carol']);
-      assert.deepEqual(await store.directRooms('bob'), ['@alice bob']);
-      assert.deepEqual(await store.directRooms('carol'), ['@alice carol']);
-      assert.deepEqual(await store.directRooms('dave'), []);
-      assert.deepEqual(await store.directRooms('lobby'), []);
+      const roomsOf = async (user: string) => (await store.directRooms(user)).map((d) => d.room);
+      assert.deepEqual((await roomsOf('alice')).sort(), ['@alice bob', '@alice carol']);
+      assert.deepEqual(await roomsOf('bob'), ['@alice bob']);
+      assert.deepEqual(await roomsOf('carol'), ['@alice carol']);
+      assert.deepEqual(await roomsOf('dave'), []);
+      assert.deepEqual(await roomsOf('lobby'), []);
+      // The pair is the room's two user ids, found from either side.
+      assert.equal(await store.directRoom('carol', 'alice'), '@alice carol');
+      assert.equal(await store.directRoom('bob', 'carol'), null);
+      assert.deepEqual(await store.directPair('@alice bob'), ['alice', 'bob']);
+      assert.equal(await store.directPair('lobby'), null);
+      assert.equal(await store.directPair('nowhere'), null);
       assert.equal(await store.lastSeq('@alice carol'), 2);
       assert.deepEqual(
         (await store.after('@alice carol', 0, 10)).map((m) => m.text),
@@ -239,6 +248,35 @@ function storeContract(name: string, make: () => Promise<StoreHarness>): void {
       assert.equal(await store.claimName('bob', 'bob', 'hash-1', NOW), 'reserved');
       assert.equal(await store.nameHolder('bob'), 'hash-2');
       assert.equal(await store.nameHolder('carol'), null);
+    });
+
+    it('gives each token one user id, kept by every name it reserves', async (store, h) => {
+      assert.equal(await store.nameUser('ann'), null);
+      assert.equal(await store.claimName('ann', 'ann', 'hash-1', NOW), 'claimed');
+      const ann = await store.nameUser('ann');
+      assert.match(ann ?? '', /^u_[0-9a-f]{16}$/);
+      assert.equal(await store.claimName('bob', 'bob', 'hash-2', NOW), 'claimed');
+      const bob = await store.nameUser('bob');
+      assert.match(bob ?? '', /^u_[0-9a-f]{16}$/);
+      assert.notEqual(bob, ann);
+      // A rename reserves a new key for the same token: the same person.
+      assert.equal(await store.claimName('annie', 'annie', 'hash-1', NOW + 1), 'claimed');
+      assert.equal(await store.nameUser('annie'), ann);
+      assert.equal(await store.nameUser('ann'), ann);
+      // Refused claims make no user.
+      assert.equal(await store.claimName('ann', 'ann', 'hash-3', NOW + 2), 'reserved');
+      assert.equal(await store.nameUser('ann'), ann);
+      const other = await h.open();
+      assert.equal(await other.nameUser('annie'), ann);
+      // A direct room of the two shows each the other's latest name.
+      assert.ok(ann && bob);
+      await store.append([draft('@ann bob', 'hi', { direct: [ann, bob] })], NOW + 3);
+      assert.deepEqual(await store.directRooms(bob), [
+        { room: '@ann bob', peer: ann, peerKey: 'annie' },
+      ]);
+      assert.deepEqual(await store.directRooms(ann), [
+        { room: '@ann bob', peer: bob, peerKey: 'bob' },
+      ]);
     });
 
     it("refuses a key whose skeleton is another token's, but not its own", async (store, h) => {
@@ -320,7 +358,10 @@ function storeContract(name: string, make: () => Promise<StoreHarness>): void {
         ['one', 'two'],
       );
       assert.deepEqual(roomSeqs(await again.rooms()), [{ room: 'lobby', lastSeq: 2 }]);
-      assert.deepEqual(await again.directRooms('b'), ['@a b']);
+      assert.deepEqual(
+        (await again.directRooms('b')).map((d) => d.room),
+        ['@a b'],
+      );
       assert.equal(await again.claimName('ann', 'ann', 'hash', NOW), 'owned');
       const [dup] = await again.append([dm], NOW + 5);
       assert.deepEqual([dup?.message.seq, dup?.message.ts, dup?.duplicate], [1, NOW, true]);
@@ -537,7 +578,10 @@ describe('sqlite store', () => {
       old.close();
       const store = await openStore(`sqlite:${file}`);
       assert.deepEqual(roomSeqs(await store.rooms()), [{ room: 'lobby', lastSeq: 2 }]);
-      assert.deepEqual(await store.directRooms('bob'), ['dm:ann:bob']);
+      assert.deepEqual(
+        (await store.directRooms('bob')).map((d) => d.room),
+        ['dm:ann:bob'],
+      );
       const [again] = await store.append([draft('lobby', 'resent', { cid: 'x2' })], NOW);
       assert.deepEqual([again?.message.seq, again?.duplicate], [2, true]);
       const [next] = await store.append([draft('lobby', 'three')], NOW);

@@ -6,7 +6,7 @@
 import type { Redis } from 'ioredis';
 import type { TSchema } from '@sinclair/typebox';
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
-import { messageEntry, unknownEntry, wireMessage } from '../protocol/index.js';
+import { sentEntry, unknownEntry, wireMessage } from '../protocol/index.js';
 import { compileKnownFields } from '../protocol/known-fields.js';
 import { BUS_SCHEMAS } from './schema.js';
 import type { Bus, BusEvent, WireBusEvent } from './types.js';
@@ -143,7 +143,12 @@ export function encodeEvent(event: BusEvent): string {
   const { entry } = event;
   switch (entry.kind) {
     case 'message':
-      return JSON.stringify({ kind: 'msg', node: event.node, message: wireMessage(entry) });
+      return JSON.stringify({
+        kind: 'msg',
+        node: event.node,
+        message: wireMessage(entry),
+        ...(entry.actorId === null ? {} : { fromId: entry.actorId }),
+      });
     default:
       return unknownEntry(entry.kind);
   }
@@ -171,5 +176,5 @@ export function parseWireEvent(payload: string): WireBusEvent | undefined {
 export function parseEvent(payload: string): BusEvent | undefined {
   const wire = parseWireEvent(payload);
   if (wire?.kind !== 'msg') return wire;
-  return { kind: 'entry', node: wire.node, entry: messageEntry(wire.message) };
+  return { kind: 'entry', node: wire.node, entry: sentEntry(wire.message, wire.fromId ?? null) };
 }

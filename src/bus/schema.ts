@@ -19,6 +19,8 @@ export const MsgBellSchema = Type.Object({
   kind: Type.Literal('msg'),
   node: Str,
   message: ChatMessageSchema,
+  /** The sender's user id; a node of an earlier version sends none. */
+  fromId: Type.Optional(Str),
 });
 export const PresenceBellSchema = Type.Object({
   kind: Type.Literal('presence'),
@@ -27,6 +29,8 @@ export const PresenceBellSchema = Type.Object({
   key: Str,
   name: Str,
   event: Type.Union([Type.Literal('join'), Type.Literal('leave')]),
+  /** In a direct room, the user the name is; a node of an earlier version sends none. */
+  userId: Type.Optional(Str),
 });
 export const TypingBellSchema = Type.Object({
   kind: Type.Literal('typing'),

@@ -9,7 +9,8 @@ export type BusEvent = Bell;
 
 /** An event as it travels: a log entry goes as the payload its kind always had. */
 export type WireBusEvent =
-  Exclude<Bell, { kind: 'entry' }> | { kind: 'msg'; node: string; message: ChatMessage };
+  | Exclude<Bell, { kind: 'entry' }>
+  | { kind: 'msg'; node: string; message: ChatMessage; fromId?: string };
 
 export interface Bus {
   /** Other nodes can share it: only then does a node need to announce itself (the heartbeat). */

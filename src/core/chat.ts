@@ -5,7 +5,7 @@
 import {
   TEXT_MAX_BYTES,
   WELCOME_TEXT,
-  messageEntry,
+  sentEntry,
   type ChatMessage,
   type LogEntry,
   type RoomInfo,
@@ -57,8 +57,8 @@ export class Chat {
       this.addresses,
     );
     this.names = new Names(deps, this.identities, this.rooms, this.presence, this.addresses);
-    this.commits = new GroupCommit(deps, this.rooms, this.addresses, (message) => {
-      const entry = messageEntry(message);
+    this.commits = new GroupCommit(deps, this.rooms, this.addresses, (message, actorId) => {
+      const entry = sentEntry(message, actorId);
       deps.bus.publish({ kind: 'entry', node: deps.nodeId, entry });
       this.delivery.deliver(entry);
     });

@@ -29,7 +29,14 @@ export class Cluster {
         this.delivery.deliver(event.entry);
         return;
       case 'presence':
-        this.presence.remote(event.node, event.room, event.key, event.name, event.event);
+        this.presence.remote(
+          event.node,
+          event.room,
+          event.key,
+          event.name,
+          event.event,
+          event.userId,
+        );
         return;
       case 'typing':
         this.typing.relay(event.room, event.key, event.name);

@@ -1,13 +1,13 @@
 // The delivery contract: a committed log entry goes to every subscriber exactly one behind it;
 // one further behind is caught up from the store, and past the history bound told of a gap.
 
-import { closeWith, type LogEntry } from '../protocol/index.js';
+import { closeWith, isDirect, type LogEntry } from '../protocol/index.js';
 import { EntryFrames } from './frames.js';
 import type { Identities } from './identities.js';
 import type { Member } from './member.js';
 import type { CoreDeps } from './ports.js';
 import type { Presence } from './presence.js';
-import { labelFor, pairOf, type Room, type Subscription } from './room.js';
+import { labelFor, type Room, type Subscription } from './room.js';
 import type { Rooms } from './rooms.js';
 
 /** Most entries one catch-up read takes from the store. */
@@ -23,11 +23,38 @@ export class Delivery {
 
   /** Sends a committed entry to every local subscriber that is exactly one behind it. */
   deliver(entry: LogEntry): void {
-    let room = this.rooms.get(entry.room);
-    const pair = pairOf(entry.room);
-    if (pair) room = this.subscribeParticipants(room, entry, pair);
-    if (!pair) this.rooms.index.touch(entry.room, entry.ts, true);
-    if (!room) return;
+    if (!isDirect(entry.room)) {
+      this.rooms.index.touch(entry.room, entry.ts, true);
+      const room = this.rooms.get(entry.room);
+      if (room) this.fanOut(room, entry);
+      return;
+    }
+    // A direct entry goes to its room only from one of the two users, under the name known
+    // here; else the store is asked first. An entry without a sender id (from a node of an
+    // earlier version) is not delivered live: the next one shows the gap, read from the store.
+    const { actorId } = entry;
+    if (actorId === null) return;
+    const room = this.rooms.get(entry.room);
+    if (room?.direct?.includes(actorId) && room.keys.get(actorId) === entry.actor) {
+      this.fanOut(this.subscribeParticipants(room, entry), entry);
+      return;
+    }
+    void this.deliverChecked(entry, actorId);
+  }
+
+  private async deliverChecked(entry: LogEntry, actorId: string): Promise<void> {
+    let room: Room | undefined;
+    try {
+      room = await this.rooms.busDirect(entry.room, entry.actor, actorId);
+    } catch (e) {
+      // Delivery only: the participants read it from the store when they next catch up.
+      this.deps.onError(e, 'store');
+      return;
+    }
+    if (room) this.fanOut(this.subscribeParticipants(room, entry), entry);
+  }
+
+  private fanOut(room: Room, entry: LogEntry): void {
     if (entry.seq > room.lastSeq) room.lastSeq = entry.seq;
     const started = this.deps.clock.monotonic();
     let deliveries = 0;
@@ -48,21 +75,19 @@ export class Delivery {
   }
 
   /** A direct message reaches its participants' sessions even before they open it. */
-  private subscribeParticipants(
-    room: Room | undefined,
-    entry: LogEntry,
-    pair: [string, string],
-  ): Room {
-    const r = room ?? this.rooms.room(entry.room, pair);
-    for (const key of new Set(pair)) {
-      const identity = this.identities.get(key);
-      if (!identity?.tokenHash) continue;
-      for (const s of identity.sessions) {
-        if (!r.subs.has(s)) this.presence.subscribe(s, r, labelFor(r, key), entry.seq - 1, false);
+  private subscribeParticipants(room: Room, entry: LogEntry): Room {
+    // The sender first, as it is already there for the one it writes to.
+    const users = new Set([entry.actorId, ...(room.direct ?? [])]);
+    for (const user of users) {
+      if (user === null || !room.direct?.includes(user)) continue;
+      const label = labelFor(room, user);
+      if (label === undefined) continue;
+      for (const s of this.identities.sessionsOf(user)) {
+        if (!room.subs.has(s)) this.presence.subscribe(s, room, label, entry.seq - 1, false);
       }
     }
-    this.rooms.dropIfIdle(r);
-    return r;
+    this.rooms.dropIfIdle(room);
+    return room;
   }
 
   /** Catches up every local subscriber that is behind what the room is known to hold. */

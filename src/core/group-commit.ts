@@ -10,7 +10,7 @@ import {
   type ChatMessage,
 } from '../protocol/index.js';
 import type { AddressLimits } from './address-limits.js';
-import type { CoreDeps, Draft } from './ports.js';
+import type { Committed, CoreDeps, Draft } from './ports.js';
 import type { Rooms } from './rooms.js';
 import type { Session } from './session.js';
 
@@ -31,7 +31,7 @@ export class GroupCommit {
     private readonly rooms: Rooms,
     private readonly addresses: AddressLimits,
     /** Called for each message newly committed, in commit order, before its ack. */
-    private readonly committed: (message: ChatMessage) => void,
+    private readonly committed: (message: ChatMessage, actorId: string | null) => void,
   ) {}
 
   /** Queues a send for the next group commit; resolves with the committed message. */
@@ -48,11 +48,22 @@ export class GroupCommit {
     if (!isValidText(text)) throw new ChatError('TEXT_INVALID');
     const r = await this.rooms.resolve(session, label);
     if (!r.direct && !session.sub(r.id)) throw new ChatError('NOT_IN_ROOM');
+    // A live direct room learns the names the two go by now, for the labels of its delivery.
+    const live = r.keys && this.rooms.get(r.id);
+    if (live && r.keys) for (const [user, key] of r.keys) live.keys.set(user, key);
     // Stored text is kept for ever: the address has a budget of it, however many connections.
     if (!this.addresses.bytes.take(session.address, this.deps.clock.now(), utf8Length(text))) {
       throw new ChatError('RATE_LIMITED', 'Too much text from your address; wait a few minutes.');
     }
-    const draft = { room: r.id, cid, from: session.name, text, me, direct: r.direct };
+    const draft: Draft = {
+      room: r.id,
+      cid,
+      from: session.name,
+      fromId: session.userId,
+      text,
+      me,
+      direct: r.direct,
+    };
     const message = await new Promise<ChatMessage>((resolve, reject) => {
       this.pending.push({ draft, label: r.label, resolve, reject });
       this.scheduleFlush();
@@ -83,7 +94,7 @@ export class GroupCommit {
     const batch = this.pending;
     this.pending = [];
     try {
-      let results: { message: ChatMessage; duplicate: boolean }[];
+      let results: Committed[];
       const started = this.deps.clock.monotonic();
       try {
         results = await this.deps.log.append(
@@ -97,7 +108,7 @@ export class GroupCommit {
         return;
       }
       results.forEach((res, i) => {
-        if (!res.duplicate) this.committed(res.message);
+        if (!res.duplicate) this.committed(res.message, res.actorId);
         batch[i]?.resolve(res.message);
       });
     } finally {

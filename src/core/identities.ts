@@ -1,10 +1,8 @@
 // The names connected to this node, each with its sessions (one person may have several tabs).
 
-import { nameSkeleton } from '../protocol/skeleton.js';
 import type { Session } from './session.js';
 
-export const GUEST_PREFIX = 'guest-';
-export const GUEST_SKELETON = nameSkeleton(GUEST_PREFIX);
+import { GUEST_PREFIX } from './guest.js';
 
 export interface Identity {
   display: string;
@@ -15,6 +13,8 @@ export interface Identity {
 
 export class Identities {
   private readonly byKey = new Map<string, Identity>();
+  /** Sessions of a reserved name's user, by user id: a direct room is the users'. */
+  private readonly byUser = new Map<string, Session[]>();
 
   constructor(private readonly randomSuffix: () => string) {}
 
@@ -30,7 +30,16 @@ export class Identities {
     }
   }
 
+  /** The connected sessions of a user with a reserved name. */
+  sessionsOf(userId: string): readonly Session[] {
+    return this.byUser.get(userId) ?? [];
+  }
+
   attach(session: Session): void {
+    if (session.claimed) {
+      const list = this.byUser.get(session.userId);
+      this.byUser.set(session.userId, list ? list.concat(session) : [session]);
+    }
     const id = this.byKey.get(session.key);
     // Arrays of the exact size: a push onto an empty array makes room for 17, and most names
     // have one session, so each connection would carry 128 bytes of empty slots.
@@ -45,6 +54,9 @@ export class Identities {
   }
 
   detach(session: Session): void {
+    const list = this.byUser.get(session.userId)?.filter((s) => s !== session);
+    if (list && list.length > 0) this.byUser.set(session.userId, list);
+    else this.byUser.delete(session.userId);
     const id = this.byKey.get(session.key);
     if (!id) return;
     id.sessions = id.sessions.filter((s) => s !== session);
@@ -52,11 +64,18 @@ export class Identities {
   }
 
   /** Moves the session to its new name; the name's display and token follow the session. */
-  move(session: Session, display: string, key: string, tokenHash: string | undefined): void {
+  move(
+    session: Session,
+    display: string,
+    key: string,
+    tokenHash: string | undefined,
+    userId: string,
+  ): void {
     this.detach(session);
     session.name = display;
     session.key = key;
     session.tokenHash = tokenHash;
+    session.userId = userId;
     this.attach(session);
     const identity = this.byKey.get(key);
     if (identity) {

@@ -37,6 +37,8 @@ export class Membership {
     const r = await this.rooms.resolve(session, label);
     const existing = session.sub(r.id);
     if (existing) {
+      // A direct room opened by the other's new name is called by it from now on.
+      existing.label = r.label;
       onJoined({
         id: r.id,
         label: r.label,
@@ -53,7 +55,12 @@ export class Membership {
       await this.admitJoin(session, r.id);
       if (session.closed) return;
     }
-    const room = this.rooms.room(r.id, r.direct);
+    const room = this.rooms.room(r.id, r.direct, r.keys);
+    // A live room of that id that is not this pair's (it cannot be: ids are the pairs') is
+    // never entered.
+    if (r.direct && room.direct?.join(' ') !== r.direct.join(' ')) {
+      throw new ChatError('NO_SUCH_USER');
+    }
     const sub = this.presence.subscribe(session, room, r.label, 0, true);
     let latest: number;
     try {
@@ -66,7 +73,7 @@ export class Membership {
     room.lastSeq = Math.max(room.lastSeq, latest);
     if (!r.direct && latest > 0) this.rooms.index.touch(r.id, this.deps.clock.now(), true);
     sub.cursor = since === undefined ? latest : Math.min(since, latest);
-    if (r.direct) this.presence.addParticipants(room, r.direct);
+    if (r.direct) this.presence.addParticipants(room);
     onJoined({ id: r.id, label: r.label, lastSeq: latest, room });
     await this.delivery.catchUp(session, sub);
   }

@@ -4,10 +4,11 @@
 import { ChatError, earlierName, normalizeName, type Normalized } from '../protocol/index.js';
 import { nameSkeleton } from '../protocol/skeleton.js';
 import type { AddressLimits } from './address-limits.js';
-import { GUEST_PREFIX, GUEST_SKELETON, type Identities } from './identities.js';
-import type { CoreDeps, Log } from './ports.js';
+import { GUEST_PREFIX, GUEST_SKELETON, guestId } from './guest.js';
+import type { Identities } from './identities.js';
+import type { CoreDeps, DirectRoom, Log } from './ports.js';
 import type { Presence } from './presence.js';
-import { Room, labelFor, pairOf } from './room.js';
+import { labelFor, sortPair } from './room.js';
 import type { Rooms } from './rooms.js';
 import type { Session } from './session.js';
 import { readStore } from './store-read.js';
@@ -38,11 +39,12 @@ export class Names {
     session.token = token;
     if (rawName === undefined && !session.claimed) {
       // A guest keeps one guest name per token, so a reconnect does not make a new person.
-      const guest = GUEST_PREFIX + this.deps.guestSuffix(token);
+      const suffix = this.deps.guestSuffix(token);
+      const guest = GUEST_PREFIX + suffix;
       if (guest === session.key) return { name: session.name, token, direct: [] };
       // A new token in a room is a rename everyone there is told of.
       if (this.inPublicRoom(session) && !this.takeName(session)) throw namesLimited();
-      this.rename(session, guest, guest, undefined);
+      this.rename(session, guest, guest, undefined, guestId(suffix));
       return { name: session.name, token, direct: [] };
     }
     const hash = this.deps.hashToken(token);
@@ -100,15 +102,16 @@ export class Names {
     if (claim === 'confusable') {
       throw new ChatError('NAME_RESERVED', 'That name looks like one already taken; pick another.');
     }
+    const userId = await this.read(() => this.deps.log.nameUser(n.key));
+    if (userId === null) throw new Error(`the name ${n.key} was claimed but has no user id`);
     if (session.closed) return { name: n.display, token, direct: [] };
-    this.rename(session, n.display, n.key, hash);
-    const direct = await this.read(() => this.deps.log.directRooms(n.key));
+    this.rename(session, n.display, n.key, hash, userId);
+    // The conversations are the user's, whichever of its names it took them under.
+    const direct = (await this.read(() => this.deps.log.directRooms(userId))).filter(
+      (d): d is DirectRoom & { peerKey: string } => d.peerKey !== null,
+    );
     if (session.isText) await this.enterDirect(session, direct);
-    return {
-      name: n.display,
-      token,
-      direct: direct.map((id) => labelFor(new Room(id, pairOf(id)), n.key)),
-    };
+    return { name: n.display, token, direct: direct.map((d) => `@${d.peerKey}`) };
   }
 
   private read<T>(f: () => Promise<T>): Promise<T> {
@@ -127,10 +130,12 @@ export class Names {
    * A text client shows every direct message the moment it comes, in whatever room is current,
    * so it is in all of its conversations at once: the people in them see it as present.
    */
-  private async enterDirect(session: Session, ids: string[]): Promise<void> {
-    for (const id of ids) {
-      const pair = pairOf(id);
-      if (!pair || session.closed || session.sub(id)) continue;
+  private async enterDirect(
+    session: Session,
+    rooms: { room: string; peer: string; peerKey: string }[],
+  ): Promise<void> {
+    for (const { room: id, peer, peerKey } of rooms) {
+      if (session.closed || session.sub(id)) continue;
       let latest: number;
       try {
         latest = await this.deps.log.lastSeq(id);
@@ -140,10 +145,18 @@ export class Names {
         return;
       }
       // A message committed meanwhile subscribed the session already (subscribeParticipants).
-      if (session.closed || session.sub(id) || !pair.includes(session.key)) continue;
-      const room = this.rooms.room(id, pair);
+      if (session.closed || session.sub(id)) continue;
+      const me = session.userId;
+      const keys = new Map([
+        [peer, peerKey],
+        [me, session.key],
+      ]);
+      const room = this.rooms.room(id, sortPair(me, peer), keys);
+      // A live room of another pair under this id is not this user's to enter.
+      const label = room.direct?.includes(me) ? labelFor(room, me) : undefined;
+      if (label === undefined) continue;
       room.lastSeq = Math.max(room.lastSeq, latest);
-      this.presence.subscribe(session, room, labelFor(room, session.key), room.lastSeq, false);
+      this.presence.subscribe(session, room, label, room.lastSeq, false);
     }
   }
 
@@ -163,20 +176,28 @@ export class Names {
     display: string,
     key: string,
     tokenHash: string | undefined,
+    userId: string,
   ): void {
     const oldName = session.name;
     const oldKey = session.key;
-    this.identities.move(session, display, key, tokenHash);
+    const oldUser = session.userId;
+    this.identities.move(session, display, key, tokenHash, userId);
     const { presence } = this;
     for (const sub of session.subs) {
       const { room } = sub;
       if (room.direct) {
-        // Direct conversations belong to the name: a new name leaves the old ones behind.
-        if (oldKey !== key) presence.unsubscribe(session, sub, oldKey, oldName);
+        // Direct conversations are the user's: another user (a new token) leaves them behind,
+        // a new name of the same user keeps them, and the other side knows it by the new name.
+        if (oldUser !== userId) presence.unsubscribe(session, sub, oldKey, oldName, oldUser);
+        else if (oldKey !== key) {
+          room.keys.set(userId, key);
+          presence.leaveRoom(room, oldKey, oldName, userId);
+          presence.enterRoom(room, key, display, userId);
+        }
         continue;
       }
-      const gone = presence.leaveRoom(room, oldKey, oldName);
-      const came = presence.enterRoom(room, key, display);
+      const gone = presence.leaveRoom(room, oldKey, oldName, oldUser);
+      const came = presence.enterRoom(room, key, display, userId);
       if (gone && came) presence.announceRename(room, session, oldName, display);
       else {
         if (gone) presence.announce(room, session, oldName, 'leave');

@@ -43,9 +43,11 @@ export interface Draft {
   room: string;
   cid: string;
   from: string;
+  /** The sender's user id, stored with the message. */
+  fromId: string;
   text: string;
   me: boolean;
-  /** For a direct conversation, the two participants' name keys; else undefined. */
+  /** For a direct conversation, the two participants' user ids; else undefined. */
   direct?: [string, string];
 }
 
@@ -53,6 +55,14 @@ export interface Draft {
 export interface Committed {
   message: ChatMessage;
   duplicate: boolean;
+  /** The stored sender's user id (null for a message stored before senders had ids). */
+  actorId: string | null;
+}
+
+export interface DirectRoom {
+  room: string;
+  peer: string;
+  peerKey: string | null;
 }
 
 /** The message log as the core uses it; every store implements it (src/store). */
@@ -74,8 +84,15 @@ export interface Log {
    * message (direct ones left out).
    */
   rooms(): Promise<{ room: string; lastSeq: number; lastTs: number }[]>;
-  /** Direct conversation rooms that this name key takes part in. */
-  directRooms(key: string): Promise<string[]>;
+  /**
+   * The direct conversations this user id takes part in, each with the other participant's id
+   * and that person's latest name key (null when the other has none: never for a stored one).
+   */
+  directRooms(userId: string): Promise<DirectRoom[]>;
+  /** The stored direct room of two user ids (in either order), or null when they have none. */
+  directRoom(a: string, b: string): Promise<string | null>;
+  /** The two participants' user ids of a stored direct room, or null for any other room. */
+  directPair(room: string): Promise<[string, string] | null>;
   /**
    * Reserves a name key to a token hash. Returns 'claimed' when newly reserved, 'owned' when
    * already reserved to that hash, 'reserved' when reserved to another, 'confusable' when the key
@@ -87,6 +104,11 @@ export interface Log {
     tokenHash: string,
     now: number,
   ): Promise<'claimed' | 'owned' | 'reserved' | 'confusable'>;
+  /**
+   * The user id of a reserved name key, or null when it is free. A name reserved anew gets the
+   * id of the other names its token holds (a rename), or a new one.
+   */
+  nameUser(key: string): Promise<string | null>;
   /** True when the name key is reserved to someone. */
   nameExists(key: string): Promise<boolean>;
   /** The token hash the name key is reserved to, or null when it is free. */
@@ -112,6 +134,8 @@ export type Bell =
       key: string;
       name: string;
       event: 'join' | 'leave';
+      /** In a direct room, the user the name is (the receiver checks it with the store). */
+      userId?: string;
     }
   | { kind: 'typing'; node: string; room: string; key: string; name: string }
   /** Heartbeat: the node's presence and known sequence numbers, in full. */

@@ -1,7 +1,7 @@
 // Who is in a room: local sessions subscribing and leaving, names reported by other nodes, the
 // notices members get of joins, leaves and renames, and direct rooms' participants.
 
-import { textLabel, type ServerEvent } from '../protocol/index.js';
+import { isDirect, textLabel, type ServerEvent } from '../protocol/index.js';
 import { jsonFrame, frame } from './frames.js';
 import type { Identities } from './identities.js';
 import type { Member } from './member.js';
@@ -28,39 +28,51 @@ export class Presence {
     room.subs.set(session, sub);
     session.addSub(sub);
     if (!room.direct) this.rooms.index.touch(room.id, this.deps.clock.now(), false);
-    if (this.enterRoom(room, session.key, session.name)) {
+    if (this.enterRoom(room, session.key, session.name, session.userId)) {
       this.announce(room, session, session.name, 'join');
     }
     return sub;
   }
 
   /** `key` and `name` are the session's, unless it is leaving under a name it just gave up. */
-  unsubscribe(session: Session, sub: Subscription, key = session.key, name = session.name): void {
+  unsubscribe(
+    session: Session,
+    sub: Subscription,
+    key = session.key,
+    name = session.name,
+    userId = session.userId,
+  ): void {
     const { room } = sub;
     room.subs.delete(session);
     session.removeSub(room);
     // Plain lines go on to another public room, never to a direct one the client did not pick.
     if (session.current === room.id)
       session.current = session.subs.find((s) => !s.room.direct)?.room.id;
-    if (this.leaveRoom(room, key, name)) this.announce(room, session, name, 'leave');
+    if (this.leaveRoom(room, key, name, userId)) this.announce(room, session, name, 'leave');
     this.rooms.dropIfIdle(room);
   }
 
   /** A local session of a name enters a room; other nodes hear of the name's first one. */
-  enterRoom(room: Room, key: string, name: string): boolean {
+  enterRoom(room: Room, key: string, name: string, userId: string): boolean {
     const change = room.addLocal(key, name);
-    if (change.local) this.publish(room, key, name, 'join');
+    if (change.local) this.publish(room, key, name, userId, 'join');
     return change.cluster;
   }
 
   /** A local session of a name leaves a room; other nodes hear of the name's last one. */
-  leaveRoom(room: Room, key: string, name: string): boolean {
+  leaveRoom(room: Room, key: string, name: string, userId: string): boolean {
     const change = room.removeLocal(key);
-    if (change.local) this.publish(room, key, name, 'leave');
+    if (change.local) this.publish(room, key, name, userId, 'leave');
     return change.cluster;
   }
 
-  private publish(room: Room, key: string, name: string, event: 'join' | 'leave'): void {
+  private publish(
+    room: Room,
+    key: string,
+    name: string,
+    userId: string,
+    event: 'join' | 'leave',
+  ): void {
     this.deps.bus.publish({
       kind: 'presence',
       node: this.deps.nodeId,
@@ -68,6 +80,8 @@ export class Presence {
       key,
       name,
       event,
+      // Another node takes a direct room's name only for a user the store says is in it.
+      ...(room.direct ? { userId } : {}),
     });
   }
 
@@ -119,24 +133,39 @@ export class Presence {
    * would: whoever opens a conversation sees at once whether the other person is connected,
    * even before either has written in it. They start level with the room's last message.
    */
-  addParticipants(room: Room, pair: [string, string]): void {
-    for (const key of new Set(pair)) {
-      const identity = this.identities.get(key);
-      if (!identity?.tokenHash) continue;
-      for (const s of identity.sessions) {
-        if (!room.subs.has(s)) this.subscribe(s, room, labelFor(room, key), room.lastSeq, false);
+  addParticipants(room: Room): void {
+    for (const user of new Set(room.direct)) {
+      const label = labelFor(room, user);
+      if (label === undefined) continue;
+      for (const s of this.identities.sessionsOf(user)) {
+        if (!room.subs.has(s)) this.subscribe(s, room, label, room.lastSeq, false);
       }
     }
   }
 
-  /** A name another node has in a room came or went. */
-  remote(node: string, id: string, key: string, name: string, event: 'join' | 'leave'): void {
+  /**
+   * A name another node has in a room came or went. In a direct room, a name not known here
+   * to be a participant's comes in once the store says it is `userId`'s and the room theirs.
+   */
+  remote(
+    node: string,
+    id: string,
+    key: string,
+    name: string,
+    event: 'join' | 'leave',
+    userId?: string,
+  ): void {
     const room = this.rooms.busRoom(id, [key]);
-    if (!room) return;
+    if (!room) {
+      if (event === 'join' && userId !== undefined && isDirect(id)) {
+        void this.remoteDirect(node, id, key, name, userId);
+      }
+      return;
+    }
     if (event === 'join') {
       if (!room.direct) this.rooms.index.touch(id, this.deps.clock.now(), false);
       if (room.addRemote(key, name, node)) this.announce(room, undefined, name, 'join');
-      if (room.direct) void this.addParticipantsFromStore(room, room.direct, key);
+      if (room.direct) void this.addParticipantsFromStore(room);
     } else {
       const display = room.displayOf(key) ?? name;
       if (room.removeRemote(key, node)) this.announce(room, undefined, display, 'leave');
@@ -144,22 +173,37 @@ export class Presence {
     this.rooms.dropIfIdle(room);
   }
 
-  /**
-   * Another node's participant opened a direct room: this node's participants join it too, once
-   * the store confirms that the one who came is a real name (a bus message alone is not proof).
-   */
-  private async addParticipantsFromStore(
-    room: Room,
-    pair: [string, string],
-    came: string,
+  private async remoteDirect(
+    node: string,
+    id: string,
+    key: string,
+    name: string,
+    userId: string,
   ): Promise<void> {
-    const local = pair.some((k) =>
-      this.identities.get(k)?.sessions.some((s) => !room.subs.has(s) && s.claimed),
-    );
+    let room: Room | undefined;
+    try {
+      room = await this.rooms.busDirect(id, key, userId);
+    } catch (e) {
+      this.deps.onError(e, 'store');
+      return;
+    }
+    // Known now: the name comes in as any known participant's does.
+    if (room?.keys.get(userId) === key) this.remote(node, id, key, name, 'join');
+    else if (room) this.rooms.dropIfIdle(room);
+  }
+
+  /**
+   * Another node's participant opened a direct room: this node's participants join it too,
+   * level with the room's last message. The one who came is known to be a participant: from
+   * the store (busDirect) or from this node's own resolve.
+   */
+  private async addParticipantsFromStore(room: Room): Promise<void> {
+    const pair = room.direct;
+    if (!pair) return;
+    const local = pair.some((u) => this.identities.sessionsOf(u).some((s) => !room.subs.has(s)));
     if (!local) return;
     let latest: number;
     try {
-      if (!(await this.deps.log.nameExists(came))) return;
       latest = await this.deps.log.lastSeq(room.id);
     } catch (e) {
       // Presence only: the next message to them subscribes them anyway.
@@ -167,9 +211,10 @@ export class Presence {
       return;
     }
     // The room may have emptied and gone meanwhile; the one in the map is the live one.
-    const live = this.rooms.room(room.id, pair);
+    const live = this.rooms.room(room.id, pair, room.keys);
+    if (!live.direct) return;
     live.lastSeq = Math.max(live.lastSeq, latest);
-    this.addParticipants(live, pair);
+    this.addParticipants(live);
     this.rooms.dropIfIdle(live);
   }
 }

@@ -35,9 +35,15 @@ export class Room {
   readonly subs = new Map<Member, Subscription>();
   private readonly names = new Map<string, Presence>();
 
+  /**
+   * A direct room's participants' name keys by user id, as this node last learnt them (from a
+   * resolve, the store, or a bus event the store confirmed): each calls the room by the other's.
+   */
+  readonly keys = new Map<string, string>();
+
   constructor(
     readonly id: string,
-    /** The two participants' keys, for a direct conversation. */
+    /** The two participants' user ids, for a direct conversation. */
     readonly direct?: [string, string],
   ) {}
 
@@ -109,22 +115,44 @@ export class Room {
   }
 }
 
-/** The id of the direct conversation between two name keys: the same from either side. */
-export function directId(a: string, b: string): { id: string; pair: [string, string] } {
-  const pair: [string, string] = a <= b ? [a, b] : [b, a];
-  return { id: `@${pair[0]} ${pair[1]}`, pair };
+/** Two user ids in the one order, the same from either side. */
+export function sortPair(a: string, b: string): [string, string] {
+  return a <= b ? [a, b] : [b, a];
 }
 
-/** How a reader with name key `me` calls a room: its name, or `@peer` for a direct one. */
-export function labelFor(room: Room, me: string): string {
-  if (!room.direct) return room.id;
+/**
+ * The id of a new direct conversation between two user ids. Rooms made before user ids keep
+ * the ids they had (`@` and the two name keys): the store knows whose they are.
+ */
+export function directId(a: string, b: string): string {
+  const [x, y] = sortPair(a, b);
+  return `@${x} ${y}`;
+}
+
+/** The other participant of a direct room, seen by user id `me`. */
+export function peerOf(room: Room, me: string): string | undefined {
+  if (!room.direct) return undefined;
   const [a, b] = room.direct;
-  return `@${a === me ? b : a}`;
+  return a === me ? b : a;
 }
 
-/** The participant pair of a direct room id, or undefined for a public room. */
-export function pairOf(id: string): [string, string] | undefined {
-  if (!id.startsWith('@')) return undefined;
-  const space = id.indexOf(' ');
-  return space < 0 ? undefined : [id.slice(1, space), id.slice(space + 1)];
+/**
+ * How the reader with user id `me` calls a room: its name, or `@` and the other person's name
+ * key for a direct one; undefined while that key is not known here.
+ */
+export function labelFor(room: Room, me: string): string | undefined {
+  if (!room.direct) return room.id;
+  const peer = peerOf(room, me);
+  const key = peer === undefined ? undefined : room.keys.get(peer);
+  return key === undefined ? undefined : `@${key}`;
+}
+
+/**
+ * The user ids in the id of a direct room made from them, or undefined for any other id (a
+ * room made before user ids names its participants in the store alone).
+ */
+export function idPair(id: string): [string, string] | undefined {
+  const m = /^@(u_[0-9a-z]+) (u_[0-9a-z]+)$/.exec(id);
+  if (!m?.[1] || !m[2] || directId(m[1], m[2]) !== id) return undefined;
+  return [m[1], m[2]];
 }

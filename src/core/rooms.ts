@@ -12,7 +12,7 @@ import {
 } from '../protocol/index.js';
 import type { Identities } from './identities.js';
 import type { CoreDeps } from './ports.js';
-import { Room, directId, pairOf } from './room.js';
+import { Room, directId, idPair, sortPair } from './room.js';
 import { RoomIndex } from './room-index.js';
 import type { Session } from './session.js';
 import { readStore } from './store-read.js';
@@ -26,11 +26,22 @@ const ROOM_EXPIRY_EVERY_MS = 60 * 60 * 1000;
 export interface Resolved {
   id: string;
   label: string;
+  /** The two participants' user ids, for a direct room. */
   direct?: [string, string];
+  /** The participants' name keys by user id, for a direct room. */
+  keys?: Map<string, string>;
+}
+
+/** A reserved name: its key and its user's id. */
+interface Holder {
+  key: string;
+  userId: string;
 }
 
 export class Rooms {
   private readonly byId = new Map<string, Room>();
+  /** The live direct rooms by their sorted pair of user ids. */
+  private readonly byPair = new Map<string, string>();
   /** The listed rooms: the lobby, rooms with messages not idle too long, rooms with members. */
   readonly index = new RoomIndex();
   private indexLoaded: Promise<void> | undefined;
@@ -58,19 +69,23 @@ export class Rooms {
     return this.byId.values();
   }
 
-  /** The room, made if need be. */
-  room(id: string, direct?: [string, string]): Room {
+  /** The room, made if need be; a direct room learns the participants' keys given. */
+  room(id: string, direct?: [string, string], keys?: Map<string, string>): Room {
     let room = this.byId.get(id);
     if (!room) {
-      room = new Room(id, direct);
+      room = new Room(id, direct && sortPair(...direct));
       this.byId.set(id, room);
+      if (direct) this.byPair.set(sortPair(...direct).join(' '), id);
     }
+    if (keys) for (const [user, key] of keys) room.keys.set(user, key);
     return room;
   }
 
   dropIfIdle(room: Room): void {
     if (!room.idle) return;
+    if (this.byId.get(room.id) !== room) return;
     this.byId.delete(room.id);
+    if (room.direct) this.byPair.delete(sortPair(...room.direct).join(' '));
     if (room.direct || room.id === LOBBY) return;
     // A room with no message is listed only while someone is in it; a stored one idles.
     if (this.index.isStored(room.id)) this.index.touch(room.id, this.deps.clock.now(), true);
@@ -83,45 +98,81 @@ export class Rooms {
       if (!session.claimed) throw new ChatError('NAME_REQUIRED');
       const peer = await this.peer(label.slice(1));
       if (!peer) throw new ChatError('NO_SUCH_USER');
-      const { id, pair } = directId(session.key, peer.key);
-      return { id, label: `@${peer.key}`, direct: pair };
+      // The conversation is the two users', whatever names they go by now.
+      const pair = sortPair(session.userId, peer.userId);
+      const keys = new Map([
+        [session.userId, session.key],
+        [peer.userId, peer.key],
+      ]);
+      return { id: await this.directRoomOf(pair), label: `@${peer.key}`, direct: pair, keys };
     }
     const room = normalizeRoom(label);
     if (!room) throw new ChatError('ROOM_INVALID');
     return { id: room.key, label: room.key };
   }
 
+  /** The room of two user ids: the live one, the stored one, or a new one made of the ids. */
+  private async directRoomOf(pair: [string, string]): Promise<string> {
+    const live = this.byPair.get(pair.join(' '));
+    if (live) return live;
+    const stored = await readStore(this.deps, () => this.deps.log.directRoom(...pair));
+    return stored ?? directId(...pair);
+  }
+
   /** A taken name, by its present key or else by the key it was taken under earlier. */
-  private async peer(raw: string): Promise<Normalized | null> {
-    const exists = async (key: string) =>
-      !!this.identities.get(key)?.tokenHash ||
-      (await readStore(this.deps, () => this.deps.log.nameExists(key)));
+  private async peer(raw: string): Promise<Holder | null> {
+    const holder = async (n: Normalized): Promise<Holder | null> => {
+      const local = this.identities.get(n.key)?.sessions.find((s) => s.claimed);
+      if (local) return { key: n.key, userId: local.userId };
+      const userId = await readStore(this.deps, () => this.deps.log.nameUser(n.key));
+      return userId === null ? null : { key: n.key, userId };
+    };
     const now = normalizeName(raw);
-    if (now && (await exists(now.key))) return now;
+    const found = now && (await holder(now));
+    if (found) return found;
     const earlier = earlierName(raw);
-    if (earlier && earlier.key !== now?.key && (await exists(earlier.key))) return earlier;
-    return null;
+    return earlier && earlier.key !== now?.key ? holder(earlier) : null;
   }
 
   /**
-   * The room another node speaks of, made if need be. A direct room is only taken for names
-   * that are in it, only while one of them is connected here (no one else could ever read of
-   * it), and always made with its pair, so it never shows as a public room.
+   * The room another node speaks of, made if need be. A direct room is taken only when it is
+   * live here and every name spoken of is one its participants are known here to go by; a name
+   * not yet known goes through `busDirect`, which asks the store.
    */
   busRoom(id: string, keys: string[]): Room | undefined {
-    const pair = pairOf(id);
-    if (!pair) return isDirect(id) || !normalizeRoom(id) ? undefined : this.room(id);
-    if (directId(pair[0], pair[1]).id !== id) return undefined;
-    if (!keys.every((k) => pair.includes(k))) return undefined;
+    if (!isDirect(id)) return normalizeRoom(id) ? this.room(id) : undefined;
     const existing = this.byId.get(id);
-    if (existing) return existing.direct ? existing : undefined;
-    return pair.some((k) => this.identities.get(k)?.tokenHash) ? this.room(id, pair) : undefined;
+    if (!existing?.direct) return undefined;
+    const known = new Set(existing.keys.values());
+    return keys.every((k) => known.has(k)) ? existing : undefined;
+  }
+
+  /**
+   * A direct room another node speaks of for a user under a name: taken only when the store
+   * says the room is that user's (or its id is made of that user's id) and that the name is
+   * that user's, and only while one of its participants is connected here (no one else could
+   * ever read of it). A bus message alone is never proof.
+   */
+  async busDirect(id: string, key: string, userId: string): Promise<Room | undefined> {
+    const live = this.byId.get(id);
+    if (live?.direct && live.keys.get(userId) === key) return live;
+    const pair = live?.direct ?? (await this.deps.log.directPair(id)) ?? idPair(id);
+    if (!pair?.includes(userId)) return undefined;
+    if (!pair.some((u) => this.identities.sessionsOf(u).length > 0)) return undefined;
+    if ((await this.deps.log.nameUser(key)) !== userId) return undefined;
+    const room = this.room(id, pair, new Map([[userId, key]]));
+    // The local participants' own names, for their labels' other side.
+    for (const u of pair) {
+      const s = this.identities.sessionsOf(u)[0];
+      if (s && !room.keys.has(u)) room.keys.set(u, s.key);
+    }
+    return room.direct ? room : undefined;
   }
 
   async who(session: Session, label: string): Promise<{ label: string; members: string[] }> {
     const r = await this.resolve(session, label);
     const room = this.byId.get(r.id);
-    if (r.direct) return { label: r.label, members: r.direct };
+    if (r.direct) return { label: r.label, members: sortPair(session.key, r.label.slice(1)) };
     return { label: r.label, members: room ? room.members() : [] };
   }
 

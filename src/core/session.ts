@@ -7,6 +7,7 @@ import { TokenBucket } from './rate-limit.js';
 import type { Member } from './member.js';
 import type { Room, Subscription } from './room.js';
 import type { ServerEvent } from '../protocol/index.js';
+import { GUEST_PREFIX, guestId } from './guest.js';
 
 const SETTLED: Promise<void> = Promise.resolve();
 const NONE: readonly Subscription[] = [];
@@ -14,6 +15,11 @@ const NONE: readonly Subscription[] = [];
 export class Session implements Member {
   name: string;
   key: string;
+  /**
+   * The person's id, which no rename changes: `u_` and random for a reserved name, `g_` and
+   * the guest name's own suffix for a guest.
+   */
+  userId: string;
   /** Hash of the token that owns the name; undefined for a guest. */
   tokenHash: string | undefined;
   token: string | undefined;
@@ -41,6 +47,7 @@ export class Session implements Member {
   ) {
     this.name = guestName;
     this.key = guestName.toLowerCase();
+    this.userId = guestId(guestName.slice(GUEST_PREFIX.length));
     this.bucket = bucket;
     this.address = addressKey(peer.address);
   }

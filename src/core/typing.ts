@@ -36,6 +36,8 @@ export class Typing {
   relay(id: string, key: string, name: string): void {
     const room = this.rooms.get(id);
     if (!room) return;
+    // In a direct room, only a name known here to be one of the two.
+    if (room.direct && ![...room.keys.values()].includes(key)) return;
     const ttlMs = this.deps.limits.typingTtlMs;
     for (const [s, sub] of room.subs) {
       if (s.key === key || s.isText) continue;

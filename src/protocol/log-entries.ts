@@ -4,8 +4,13 @@
 import { foldKey } from './rules.js';
 import type { ChatMessage, LogEntry, MessageEntry } from './types.js';
 
-/** The entry of a stored or delivered message. */
+/** The entry of a message whose sender's user id is not known (one stored before ids). */
 export function messageEntry(m: ChatMessage): MessageEntry {
+  return sentEntry(m, null);
+}
+
+/** The entry of a stored or delivered message, with its sender's user id. */
+export function sentEntry(m: ChatMessage, actorId: string | null): MessageEntry {
   return {
     kind: 'message',
     room: m.room,
@@ -16,7 +21,7 @@ export function messageEntry(m: ChatMessage): MessageEntry {
     cid: m.cid,
     me: m.me,
     actor: foldKey(m.from),
-    actorId: null,
+    actorId,
   };
 }
 

@@ -10,9 +10,10 @@
 
 import type pg from 'pg';
 import { randomBytes } from 'node:crypto';
-import { messageEntry, type ChatMessage, type LogEntry } from '../protocol/index.js';
+import { sentEntry, type ChatMessage, type LogEntry } from '../protocol/index.js';
 import { SKELETON_VERSION, nameSkeleton } from '../protocol/skeleton.js';
 import { migratePostgres } from './migrations/postgres.js';
+import { newUserId } from './user-id.js';
 import type { Committed, Draft, MessageStore } from './types.js';
 
 export interface PostgresStoreOptions {
@@ -41,9 +42,10 @@ interface Row {
   body: string;
   me: boolean;
   ts: string;
+  sender_id: string | null;
 }
 
-const COLUMNS = 'room, seq, cid, sender, body, me, ts';
+const COLUMNS = 'room, seq, cid, sender, body, me, ts, sender_id';
 
 function toMessage(r: Row): ChatMessage {
   return {
@@ -59,7 +61,7 @@ function toMessage(r: Row): ChatMessage {
 
 /** A row as a log entry: every row is a message so far (another kind brings a kind column). */
 function toEntry(r: Row): LogEntry {
-  return messageEntry(toMessage(r));
+  return sentEntry(toMessage(r), r.sender_id);
 }
 
 function sqlState(err: unknown): string | undefined {
@@ -78,6 +80,7 @@ function checkDraft(d: Draft): void {
     typeof d.room === 'string' &&
     typeof d.cid === 'string' &&
     typeof d.from === 'string' &&
+    typeof d.fromId === 'string' &&
     typeof d.text === 'string' &&
     typeof d.me === 'boolean' &&
     (d.direct === undefined ||
@@ -215,19 +218,24 @@ export async function openPostgresStore(
   ): Promise<Committed[]> {
     // 1. Which of these (room, cid) pairs are already stored?
     const key = (room: string, cid: string) => JSON.stringify([room, cid]);
-    const stored = new Map<string, ChatMessage>();
+    const stored = new Map<string, { message: ChatMessage; actorId: string | null }>();
     const found = await client.query<Row>(
-      `SELECT m.room, m.seq, m.cid, m.sender, m.body, m.me, m.ts
+      `SELECT m.room, m.seq, m.cid, m.sender, m.body, m.me, m.ts, m.sender_id
          FROM ${t.messages} m
          JOIN unnest($1::text[], $2::text[]) AS k(room, cid) ON m.room = k.room AND m.cid = k.cid`,
       [drafts.map((d) => d.room), drafts.map((d) => d.cid)],
     );
-    for (const r of found.rows) stored.set(key(r.room, r.cid), toMessage(r));
+    for (const r of found.rows) {
+      stored.set(key(r.room, r.cid), { message: toMessage(r), actorId: r.sender_id });
+    }
 
     // 2. Walk the batch in order: stored ones and repeats within the batch are duplicates.
     const fresh = new Map<string, Slot>();
     const byRoom = new Map<string, Slot[]>();
-    const plan: ({ stored: ChatMessage } | { slot: Slot; duplicate: boolean })[] = [];
+    const plan: (
+      | { stored: { message: ChatMessage; actorId: string | null } }
+      | { slot: Slot; duplicate: boolean }
+    )[] = [];
     for (const d of drafts) {
       const k = key(d.room, d.cid);
       const old = stored.get(k);
@@ -282,7 +290,7 @@ export async function openPostgresStore(
       await client.query(
         `INSERT INTO ${t.messages} (${COLUMNS})
          SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[],
-                              $6::boolean[], $7::bigint[])`,
+                              $6::boolean[], $7::bigint[], $8::text[])`,
         [
           slots.map((x) => x.draft.room),
           slots.map((x) => x.seq),
@@ -291,12 +299,15 @@ export async function openPostgresStore(
           slots.map((x) => x.draft.text),
           slots.map((x) => x.draft.me),
           slots.map(() => now),
+          slots.map((x) => x.draft.fromId),
         ],
       );
     }
 
     return plan.map((p): Committed => {
-      if ('stored' in p) return { message: { ...p.stored }, duplicate: true };
+      if ('stored' in p) {
+        return { message: { ...p.stored.message }, duplicate: true, actorId: p.stored.actorId };
+      }
       const d = p.slot.draft;
       return {
         message: {
@@ -309,6 +320,7 @@ export async function openPostgresStore(
           me: d.me,
         },
         duplicate: p.duplicate,
+        actorId: d.fromId,
       };
     });
   }
@@ -365,13 +377,38 @@ export async function openPostgresStore(
         lastTs: Number(r.ts ?? 0),
       }));
     },
-    async directRooms(key) {
+    async directRooms(userId) {
+      open();
+      // The other participant's latest name is the one its labels show.
+      const res = await pool.query<{ room: string; peer: string; peer_key: string | null }>(
+        `SELECT d.room, d.peer,
+                (SELECT n.key FROM ${t.names} n WHERE n.user_id = d.peer
+                  ORDER BY n.created_at DESC, n.key COLLATE "C" LIMIT 1) AS peer_key
+           FROM (SELECT room, CASE WHEN dm_a = $1 THEN dm_b ELSE dm_a END AS peer
+                   FROM ${t.rooms} WHERE dm_a = $1 OR dm_b = $1) d
+          ORDER BY d.room COLLATE "C"`,
+        [userId],
+      );
+      return res.rows.map((r) => ({ room: r.room, peer: r.peer, peerKey: r.peer_key }));
+    },
+    async directRoom(a, b) {
       open();
       const res = await pool.query<{ room: string }>(
-        `SELECT room FROM ${t.rooms} WHERE dm_a = $1 OR dm_b = $1 ORDER BY room COLLATE "C"`,
-        [key],
+        `SELECT room FROM ${t.rooms} WHERE (dm_a = $1 AND dm_b = $2) OR (dm_a = $2 AND dm_b = $1)
+          ORDER BY room COLLATE "C" LIMIT 1`,
+        [a, b],
       );
-      return res.rows.map((r) => r.room);
+      return res.rows[0]?.room ?? null;
+    },
+    async directPair(room) {
+      open();
+      const res = await pool.query<{ dm_a: string; dm_b: string }>(
+        `SELECT dm_a, dm_b FROM ${t.rooms}
+          WHERE room = $1 AND dm_a IS NOT NULL AND dm_b IS NOT NULL`,
+        [room],
+      );
+      const r = res.rows[0];
+      return r ? [r.dm_a, r.dm_b] : null;
     },
     async claimName(key, skeleton, tokenHash, now) {
       open();
@@ -391,11 +428,16 @@ export async function openPostgresStore(
           [skeleton, tokenHash],
         );
         if (other.rowCount !== 0) return 'confusable';
+        // The token's other names are the same person's: a rename keeps the user id.
+        const same = await client.query<{ user_id: string }>(
+          `SELECT user_id FROM ${t.names} WHERE token_hash = $1 LIMIT 1`,
+          [tokenHash],
+        );
         // Names are never released; a claim of the same key that won meanwhile is a conflict.
         const ins = await client.query(
-          `INSERT INTO ${t.names} (key, token_hash, created_at, skeleton) VALUES ($1, $2, $3, $4)
-           ON CONFLICT DO NOTHING RETURNING key`,
-          [key, tokenHash, now, skeleton],
+          `INSERT INTO ${t.names} (key, token_hash, created_at, skeleton, user_id)
+           VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING key`,
+          [key, tokenHash, now, skeleton, same.rows[0]?.user_id ?? newUserId()],
         );
         if (ins.rowCount === 1) return 'claimed';
         const again = await client.query<{ token_hash: string }>(
@@ -404,6 +446,14 @@ export async function openPostgresStore(
         );
         return again.rows[0]?.token_hash === tokenHash ? 'owned' : 'reserved';
       });
+    },
+    async nameUser(key) {
+      open();
+      const res = await pool.query<{ user_id: string }>(
+        `SELECT user_id FROM ${t.names} WHERE key = $1`,
+        [key],
+      );
+      return res.rows[0]?.user_id ?? null;
     },
     async nameExists(key) {
       open();

@@ -8,9 +8,10 @@ import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { messageEntry, type ChatMessage, type LogEntry } from '../protocol/index.js';
+import { sentEntry, type ChatMessage, type LogEntry } from '../protocol/index.js';
 import { SKELETON_VERSION, nameSkeleton } from '../protocol/skeleton.js';
 import { migrateSqlite } from './migrations/sqlite.js';
+import { newUserId } from './user-id.js';
 import type { CheckpointCounts, Committed, Draft, MessageStore } from './types.js';
 
 interface Row {
@@ -21,6 +22,7 @@ interface Row {
   body: string;
   me: number;
   ts: number;
+  sender_id: string | null;
 }
 
 function toMessage(r: Row): ChatMessage {
@@ -37,7 +39,7 @@ function toMessage(r: Row): ChatMessage {
 
 /** A row as a log entry: every row is a message so far (another kind brings a kind column). */
 function toEntry(r: Row): LogEntry {
-  return messageEntry(toMessage(r));
+  return sentEntry(toMessage(r), r.sender_id);
 }
 
 /**
@@ -194,8 +196,9 @@ export function openSqliteStore(file: string, synchronous: Synchronous = 'NORMAL
       'SELECT max(seq) AS seq FROM messages WHERE room = ?',
     ),
     // A resend (same room and client id) inserts nothing, and so takes no number.
-    insert: db.prepare<[string, number, string, string, string, number, number]>(
-      'INSERT INTO messages (room, seq, cid, sender, body, me, ts) VALUES (?, ?, ?, ?, ?, ?, ?) ' +
+    insert: db.prepare<[string, number, string, string, string, number, number, string]>(
+      'INSERT INTO messages (room, seq, cid, sender, body, me, ts, sender_id) ' +
+        'VALUES (?, ?, ?, ?, ?, ?, ?, ?) ' +
         'ON CONFLICT (room, cid) DO NOTHING',
     ),
     after: db.prepare<[string, number, number], Row>(
@@ -210,11 +213,25 @@ export function openSqliteStore(file: string, synchronous: Synchronous = 'NORMAL
         '(SELECT max(seq) FROM messages l WHERE l.room = r.room) ' +
         'WHERE r.dm_a IS NULL ORDER BY r.room',
     ),
-    direct: db.prepare<[string, string], { room: string }>(
-      'SELECT room FROM rooms WHERE dm_a = ? UNION SELECT room FROM rooms WHERE dm_b = ?',
+    // The other participant's latest name is the one its labels show.
+    direct: db.prepare<[string, string], { room: string; peer: string; peer_key: string | null }>(
+      'SELECT d.room, d.peer, (SELECT n.key FROM names n WHERE n.user_id = d.peer ' +
+        'ORDER BY n.created_at DESC, n.key LIMIT 1) AS peer_key FROM (' +
+        'SELECT room, dm_b AS peer FROM rooms WHERE dm_a = ? UNION ' +
+        'SELECT room, dm_a AS peer FROM rooms WHERE dm_b = ?) d ORDER BY d.room',
     ),
-    name: db.prepare<[string], { token_hash: string }>(
-      'SELECT token_hash FROM names WHERE key = ?',
+    directRoom: db.prepare<[string, string, string, string], { room: string }>(
+      'SELECT room FROM rooms WHERE (dm_a = ? AND dm_b = ?) OR (dm_a = ? AND dm_b = ?) ' +
+        'ORDER BY room LIMIT 1',
+    ),
+    directPair: db.prepare<[string], { dm_a: string; dm_b: string }>(
+      'SELECT dm_a, dm_b FROM rooms WHERE room = ? AND dm_a IS NOT NULL AND dm_b IS NOT NULL',
+    ),
+    name: db.prepare<[string], { token_hash: string; user_id: string }>(
+      'SELECT token_hash, user_id FROM names WHERE key = ?',
+    ),
+    userOfToken: db.prepare<[string], { user_id: string }>(
+      'SELECT user_id FROM names WHERE token_hash = ? LIMIT 1',
     ),
     // Another's name that looks the same; the caller's own look-alikes do not count.
     lookalike: db.prepare<[string, string], { key: string }>(
@@ -224,8 +241,8 @@ export function openSqliteStore(file: string, synchronous: Synchronous = 'NORMAL
       "INSERT INTO settings (name, value) VALUES ('ready_probe', ?) " +
         'ON CONFLICT (name) DO UPDATE SET value = excluded.value',
     ),
-    claim: db.prepare<[string, string, number, string]>(
-      'INSERT INTO names (key, token_hash, created_at, skeleton) VALUES (?, ?, ?, ?) ' +
+    claim: db.prepare<[string, string, number, string, string]>(
+      'INSERT INTO names (key, token_hash, created_at, skeleton, user_id) VALUES (?, ?, ?, ?, ?) ' +
         'ON CONFLICT DO NOTHING',
     ),
   };
@@ -239,14 +256,16 @@ export function openSqliteStore(file: string, synchronous: Synchronous = 'NORMAL
     drafts.map((d) => {
       const seq = (q.lastSeq.get(d.room)?.seq ?? 0) + 1;
       if (seq === 1) q.ensureRoom.run(d.room, d.direct?.[0] ?? null, d.direct?.[1] ?? null);
-      if (q.insert.run(d.room, seq, d.cid, d.from, d.text, d.me ? 1 : 0, now).changes === 0) {
+      const row = [d.room, seq, d.cid, d.from, d.text, d.me ? 1 : 0, now, d.fromId] as const;
+      if (q.insert.run(...row).changes === 0) {
         const existing = q.byCid.get(d.room, d.cid);
         if (!existing) throw new Error(`message ${d.cid} in ${d.room} conflicted but is not there`);
-        return { message: toMessage(existing), duplicate: true };
+        return { message: toMessage(existing), duplicate: true, actorId: existing.sender_id };
       }
       return {
         message: { room: d.room, seq, from: d.from, text: d.text, ts: now, cid: d.cid, me: d.me },
         duplicate: false,
+        actorId: d.fromId,
       };
     }),
   );
@@ -255,7 +274,8 @@ export function openSqliteStore(file: string, synchronous: Synchronous = 'NORMAL
     const row = q.name.get(key);
     if (row) return row.token_hash === hash ? 'owned' : 'reserved';
     if (q.lookalike.get(skeleton, hash)) return 'confusable';
-    q.claim.run(key, hash, now, skeleton);
+    // The token's other names are the same person's: a rename keeps the user id.
+    q.claim.run(key, hash, now, skeleton, q.userOfToken.get(hash)?.user_id ?? newUserId());
     return 'claimed';
   });
 
@@ -273,9 +293,21 @@ export function openSqliteStore(file: string, synchronous: Synchronous = 'NORMAL
     lastSeq: (room) => later(() => q.lastSeq.get(room)?.seq ?? 0),
     rooms: () =>
       later(() => q.rooms.all().map((r) => ({ room: r.room, lastSeq: r.seq, lastTs: r.ts }))),
-    directRooms: (key) => later(() => q.direct.all(key, key).map((r) => r.room)),
+    directRooms: (userId) =>
+      later(() =>
+        q.direct
+          .all(userId, userId)
+          .map((r) => ({ room: r.room, peer: r.peer, peerKey: r.peer_key })),
+      ),
+    directRoom: (a, b) => later(() => q.directRoom.get(a, b, b, a)?.room ?? null),
+    directPair: (room) =>
+      later(() => {
+        const r = q.directPair.get(room);
+        return r ? [r.dm_a, r.dm_b] : null;
+      }),
     claimName: (key, skeleton, hash, now) =>
       later(() => claimTx.immediate(key, skeleton, hash, now)),
+    nameUser: (key) => later(() => q.name.get(key)?.user_id ?? null),
     nameExists: (key) => later(() => q.name.get(key) !== undefined),
     nameHolder: (key) => later(() => q.name.get(key)?.token_hash ?? null),
     // A write, not a read: with the disk full, reads still work and commits do not.

@@ -1,9 +1,9 @@
 // The message log. Every adapter passes test/store-contract.ts; the server picks one by URL.
 // The operations are the core's Log port; a store adds what running it needs.
 
-import type { Committed, Draft, Log } from '../core/ports.js';
+import type { Committed, DirectRoom, Draft, Log } from '../core/ports.js';
 
-export type { Committed, Draft };
+export type { Committed, DirectRoom, Draft };
 
 export interface MessageStore extends Log {
   /** A line for the start-up log: the engine and its durability setting. */

@@ -16,6 +16,8 @@ export const STEPS: readonly Step[] = [
   { version: 1, name: 'initial' },
   { version: 2, name: 'rooms numbered from their messages' },
   { version: 3, name: 'name skeletons and settings' },
+  { version: 4, name: 'user ids of names and senders' },
+  { version: 5, name: 'direct rooms between user ids' },
 ];
 
 export const LATEST_VERSION = STEPS.length;

@@ -3,11 +3,14 @@
 // together take turns, so that one migrates and the others find the steps done.
 
 import type pg from 'pg';
+import { foldKey } from '../../protocol/rules.js';
 import { named, pendingSteps, type Step } from './plan.js';
 
 interface PostgresStep extends Step {
   /** The step's SQL for the schema `s`, already quoted. */
   sql(s: string): string;
+  /** Work after the SQL that needs the code's own rules (name keys). */
+  after?(client: pg.PoolClient, s: string): Promise<void>;
 }
 
 const POSTGRES_STEPS: readonly PostgresStep[] = [
@@ -57,6 +60,41 @@ CREATE TABLE IF NOT EXISTS ${s}.settings (
   name TEXT PRIMARY KEY,
   value TEXT NOT NULL
 );
+`,
+  },
+  {
+    // As in SQLite: one id per token, and messages of reserved names carry their user's id.
+    ...named(4),
+    sql: (s) => `
+ALTER TABLE ${s}.names ADD COLUMN user_id TEXT;
+UPDATE ${s}.names SET user_id = 'u_' || substr(md5(random()::text || key), 1, 16);
+UPDATE ${s}.names n SET user_id =
+  (SELECT min(o.user_id) FROM ${s}.names o WHERE o.token_hash = n.token_hash);
+CREATE INDEX names_token_hash ON ${s}.names (token_hash);
+CREATE INDEX names_user_id ON ${s}.names (user_id);
+ALTER TABLE ${s}.messages ADD COLUMN sender_id TEXT;
+`,
+    after: async (client, s) => {
+      const senders = await client.query<{ sender: string }>(
+        `SELECT DISTINCT sender FROM ${s}.messages`,
+      );
+      for (const { sender } of senders.rows) {
+        await client.query(
+          `UPDATE ${s}.messages SET sender_id = (SELECT user_id FROM ${s}.names WHERE key = $1)
+           WHERE sender = $2`,
+          [foldKey(sender), sender],
+        );
+      }
+    },
+  },
+  {
+    // As in SQLite: a direct room is the two users' from now on, under the id it had.
+    ...named(5),
+    sql: (s) => `
+UPDATE ${s}.rooms r SET
+  dm_a = coalesce((SELECT user_id FROM ${s}.names WHERE key = r.dm_a), r.dm_a),
+  dm_b = coalesce((SELECT user_id FROM ${s}.names WHERE key = r.dm_b), r.dm_b)
+WHERE r.dm_a IS NOT NULL;
 `,
   },
 ];
@@ -109,6 +147,7 @@ export async function migratePostgres(
   await client.query(`CREATE SCHEMA IF NOT EXISTS ${s}`);
   for (const step of pendingSteps(POSTGRES_STEPS, await recordedVersion(client, schema, s))) {
     await client.query(step.sql(s));
+    await step.after?.(client, s);
     await record(client, s, step);
   }
 }

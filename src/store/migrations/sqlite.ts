@@ -2,6 +2,7 @@
 // transaction: a second process opening the same file waits, then finds them done.
 
 import type Database from 'better-sqlite3';
+import { foldKey } from '../../protocol/rules.js';
 import { named, pendingSteps, type Step } from './plan.js';
 
 interface SqliteStep extends Step {
@@ -65,6 +66,45 @@ CREATE TABLE IF NOT EXISTS settings (
 ) STRICT;
 `);
     },
+  },
+  {
+    // One id per token: every name a token holds is one person's. A message names its sender
+    // by display name; where that name is reserved, the message is that user's (old guests'
+    // messages keep NULL: a guest's id is not stored).
+    ...named(4),
+    run: (db) => {
+      db.exec(`
+ALTER TABLE names ADD COLUMN user_id TEXT;
+UPDATE names SET user_id = 'u_' || lower(hex(randomblob(8)));
+UPDATE names SET user_id = (SELECT min(o.user_id) FROM names o WHERE o.token_hash = names.token_hash);
+CREATE INDEX names_token_hash ON names(token_hash);
+CREATE INDEX names_user_id ON names(user_id);
+ALTER TABLE messages ADD COLUMN sender_id TEXT;
+`);
+      const senders = db.prepare<[], { sender: string }>('SELECT DISTINCT sender FROM messages');
+      const user = db.prepare<[string], { user_id: string }>(
+        'SELECT user_id FROM names WHERE key = ?',
+      );
+      const fill = db.prepare<[string, string]>(
+        'UPDATE messages SET sender_id = ? WHERE sender = ?',
+      );
+      for (const { sender } of senders.all()) {
+        const id = user.get(foldKey(sender))?.user_id;
+        if (id) fill.run(id, sender);
+      }
+    },
+  },
+  {
+    // A direct room was the two name keys' (its id is made of them, and stays: its messages are
+    // stored under it); from now on it is the two users', so that a rename keeps it.
+    ...named(5),
+    run: (db) =>
+      db.exec(`
+UPDATE rooms SET
+  dm_a = coalesce((SELECT user_id FROM names WHERE key = rooms.dm_a), dm_a),
+  dm_b = coalesce((SELECT user_id FROM names WHERE key = rooms.dm_b), dm_b)
+WHERE dm_a IS NOT NULL;
+`),
   },
 ];
 
