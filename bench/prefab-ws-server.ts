@@ -1,5 +1,5 @@
 // A reference point, not a product: the broadcast loop of bench/plain-ws-server.ts with the
-// fan-out techniques of design.md ("Fan-out is the hot path") and nothing else (no store, no
+// fan-out techniques Parley uses (README, Design notes) and nothing else (no store, no
 // sequence numbers). It shows what those techniques buy on this machine, so that Parley's
 // gateway can be held to it. Run it with `bench/run.ts --servers ...,prefab`.
 //

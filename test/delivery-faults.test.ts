@@ -1,4 +1,4 @@
-// Fault injection against the delivery contract (design.md, "The delivery contract"): clients
+// Fault injection against the delivery contract (README, "Guarantees"): clients
 // whose connections are cut at random, and a server killed with SIGKILL mid-traffic, must still
 // leave every client with each room's messages exactly 1..n, and every acked send exactly once.
 //

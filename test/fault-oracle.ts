@@ -1,5 +1,4 @@
-// The delivery contract's oracle and the fault tests' shared helpers (design.md, "The delivery
-// contract"): what every client must have at the end, whatever the faults were.
+// The delivery contract's oracle and the fault tests' shared helpers (README, "Guarantees"): what every client must have at the end, whatever the faults were.
 
 import assert from 'node:assert/strict';
 import { FaultClient, type FaultClientStats } from './fault-client.js';
