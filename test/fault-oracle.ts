@@ -1,4 +1,5 @@
-// The delivery contract's oracle and the fault tests' shared helpers (README, "Guarantees"): what every client must have at the end, whatever the faults were.
+// The delivery contract's oracle and the fault tests' shared helpers (README, "Guarantees"):
+// what every client must have at the end, whatever the faults were.
 
 import assert from 'node:assert/strict';
 import { FaultClient, type FaultClientStats } from './fault-client.js';
