@@ -10,17 +10,8 @@
 // bench/run.ts starts this on core 1 (the server runs on core 0, the attacker at nice 19).
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import {
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -28,6 +19,15 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
 import type { Attack, AttackResult } from './attacker.js';
+import { readCpu, readRssKiB } from './proc-stats.js';
+import { freePort, sleep } from './processes.js';
+import { median } from './stats.js';
+
+/** Milliseconds of CPU (user and system) a process has used. */
+function cpuMs(pid: number): number {
+  const { userUs, sysUs } = readCpu(pid);
+  return (userUs + sysUs) / 1000;
+}
 
 const ATTACKS: Attack[] = [
   'reconnect',
@@ -62,19 +62,6 @@ for (const a of chosen) if (!ATTACKS.includes(a)) throw new Error(`unknown attac
 
 const hasTaskset = spawnSync('taskset', ['--version'], { stdio: 'ignore' }).status === 0;
 const children = new Set<ChildProcess>();
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 function pinned(core: number, cmd: string[], nice = 0): [string, string[]] {
   const niced = nice ? ['nice', '-n', String(nice), ...cmd] : cmd;
   const full = hasTaskset ? ['taskset', '-c', String(core), ...niced] : niced;
@@ -96,17 +83,6 @@ function httpStatus(port: number, path: string, localAddress: string): Promise<n
   });
 }
 
-function cpuMs(pid: number): number {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
-}
-
-function rssMiB(pid: number): number {
-  const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return Number(m?.[1] ?? 0) / 1024;
-}
-
 function dirMiB(dir: string): number {
   let bytes = 0;
   for (const f of readdirSync(dir)) bytes += statSync(join(dir, f)).size;
@@ -117,12 +93,6 @@ function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 }
-
-const median = (xs: number[]) =>
-  percentile(
-    [...xs].sort((a, b) => a - b),
-    50,
-  );
 
 interface Bystander {
   ws: WebSocket;
@@ -302,7 +272,7 @@ async function measure(
   await sleep(windowMs);
   const elapsed = performance.now() - t0;
   const cpu1 = cpuMs(pid);
-  const rss = rssMiB(pid);
+  const rss = readRssKiB(pid) / 1024;
   // Let what was sent in the window arrive before counting what is missing.
   await sleep(3000);
   const got = bystanders.stop();
