@@ -3,7 +3,7 @@
 
 import {
   ChatError,
-  isTextTooLong,
+  TEXT_MAX_BYTES,
   isValidCid,
   isValidText,
   utf8Length,
@@ -44,7 +44,8 @@ export class GroupCommit {
   ): Promise<{ label: string; message: ChatMessage }> {
     this.deps.telemetry.messageIn();
     if (!isValidCid(cid)) throw new ChatError('CID_INVALID');
-    if (isTextTooLong(text)) throw new ChatError('TEXT_TOO_LONG');
+    const bytes = utf8Length(text);
+    if (bytes > TEXT_MAX_BYTES) throw new ChatError('TEXT_TOO_LONG');
     if (!isValidText(text)) throw new ChatError('TEXT_INVALID');
     const r = await this.rooms.resolve(session, label);
     if (!r.direct && !session.sub(r.id)) throw new ChatError('NOT_IN_ROOM');
@@ -52,7 +53,7 @@ export class GroupCommit {
     const live = r.keys && this.rooms.get(r.id);
     if (live && r.keys) for (const [user, key] of r.keys) live.keys.set(user, key);
     // Stored text is kept for ever: the address has a budget of it, however many connections.
-    if (!this.addresses.bytes.take(session.address, this.deps.clock.now(), utf8Length(text))) {
+    if (!this.addresses.bytes.take(session.address, this.deps.clock.now(), bytes)) {
       throw new ChatError('RATE_LIMITED', 'Too much text from your address; wait a few minutes.');
     }
     const draft: Draft = {
