@@ -1,11 +1,12 @@
 // The message log. Every adapter passes test/store-contract.ts; the server picks one by URL.
 // The operations are the core's Log port; a store adds what running it needs.
 
+import type { Directory } from '../core/directory.js';
 import type { Committed, DirectRoom, Draft, Log } from '../core/ports.js';
 
 export type { Committed, DirectRoom, Draft };
 
-export interface MessageStore extends Log {
+export interface MessageStore extends Log, Directory {
   /** A line for the start-up log: the engine and its durability setting. */
   readonly description: string;
   /**

@@ -18,6 +18,7 @@ export const STEPS: readonly Step[] = [
   { version: 3, name: 'name skeletons and settings' },
   { version: 4, name: 'user ids of names and senders' },
   { version: 5, name: 'direct rooms between user ids' },
+  { version: 6, name: 'accounts, sessions, rooms with owners, audit' },
 ];
 
 export const LATEST_VERSION = STEPS.length;
