@@ -97,6 +97,83 @@ UPDATE ${s}.rooms r SET
 WHERE r.dm_a IS NOT NULL;
 `,
   },
+  {
+    // As in SQLite: people become accounts. Each user id of the names is a user who goes by its
+    // latest name, each token a session of its user; names stays, every key ever reserved.
+    ...named(6),
+    sql: (s) => `
+CREATE TABLE ${s}.users (
+  id TEXT PRIMARY KEY,
+  key TEXT NOT NULL UNIQUE,
+  display TEXT NOT NULL,
+  password TEXT,
+  role TEXT NOT NULL DEFAULT 'member',
+  banned_until BIGINT,
+  ban_reason TEXT,
+  created_at BIGINT NOT NULL
+);
+CREATE TABLE ${s}.sessions (
+  token_hash TEXT PRIMARY KEY,
+  user_id TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  last_seen BIGINT NOT NULL,
+  label TEXT NOT NULL
+);
+CREATE INDEX sessions_user ON ${s}.sessions (user_id);
+CREATE TABLE ${s}.tickets (
+  hash TEXT PRIMARY KEY,
+  kind TEXT NOT NULL,
+  user_id TEXT,
+  uses INTEGER NOT NULL,
+  expires_at BIGINT NOT NULL,
+  created_by TEXT,
+  created_at BIGINT NOT NULL
+);
+CREATE TABLE ${s}.room_settings (
+  room TEXT PRIMARY KEY,
+  visibility TEXT NOT NULL,
+  topic TEXT NOT NULL,
+  guests BOOLEAN NOT NULL
+);
+CREATE TABLE ${s}.room_roles (
+  room TEXT NOT NULL,
+  user_id TEXT NOT NULL,
+  role TEXT NOT NULL,
+  PRIMARY KEY (room, user_id)
+);
+CREATE INDEX room_roles_user ON ${s}.room_roles (user_id);
+CREATE TABLE ${s}.sanctions (
+  room TEXT NOT NULL,
+  user_id TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  until BIGINT NOT NULL,
+  reason TEXT NOT NULL,
+  PRIMARY KEY (room, user_id, kind)
+);
+CREATE TABLE ${s}.audit (
+  seq BIGSERIAL PRIMARY KEY,
+  at BIGINT NOT NULL,
+  actor_id TEXT,
+  action TEXT NOT NULL,
+  target_id TEXT,
+  room TEXT,
+  reason TEXT NOT NULL
+);
+INSERT INTO ${s}.users (id, key, display, password, role, created_at)
+SELECT DISTINCT ON (user_id) user_id, key, key, NULL, 'member',
+       min(created_at) OVER (PARTITION BY user_id)
+  FROM ${s}.names WHERE user_id IS NOT NULL
+ ORDER BY user_id, created_at DESC, key COLLATE "C";
+`,
+    after: async (client, s) => {
+      await client.query(
+        `INSERT INTO ${s}.sessions (token_hash, user_id, created_at, last_seen, label)
+         SELECT token_hash, min(user_id), min(created_at), $1, 'earlier version'
+           FROM ${s}.names WHERE token_hash <> '' AND user_id IS NOT NULL GROUP BY token_hash`,
+        [Date.now()],
+      );
+    },
+  },
 ];
 
 async function hasTable(client: pg.PoolClient, schema: string, table: string): Promise<boolean> {
