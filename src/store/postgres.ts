@@ -13,6 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { sentEntry, type ChatMessage, type LogEntry } from '../protocol/index.js';
 import { SKELETON_VERSION, nameSkeleton } from '../protocol/skeleton.js';
 import { migratePostgres } from './migrations/postgres.js';
+import { postgresDirectory } from './postgres-directory.js';
 import { newUserId } from './user-id.js';
 import type { Committed, Draft, MessageStore } from './types.js';
 
@@ -330,6 +331,7 @@ export async function openPostgresStore(
   }
 
   return {
+    ...postgresDirectory({ pool, s, inTransaction, open }),
     description,
     instanceSecret,
     async append(drafts, now) {
@@ -466,7 +468,8 @@ export async function openPostgresStore(
         `SELECT token_hash FROM ${t.names} WHERE key = $1`,
         [key],
       );
-      return res.rows[0]?.token_hash ?? null;
+      // Names reserved to a user id rather than a token keep '' for a token hash.
+      return res.rows[0]?.token_hash || null;
     },
     async ping() {
       open();
