@@ -3,12 +3,15 @@
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type pg from 'pg';
+import { FOREVER, type Claim, type ServerRole } from '../src/core/directory.js';
+import { nameSkeleton } from '../src/protocol/skeleton.js';
 import type { Draft, MessageStore } from '../src/store/index.js';
 import { openStore } from '../src/store/open-store.js';
 import { openPostgresStore } from '../src/store/postgres.js';
@@ -32,6 +35,29 @@ let cidCounter = 0;
 function draft(room: string, text: string, extra: Partial<Draft> = {}): Draft {
   return { room, cid: `c${++cidCounter}`, from: 'ann', fromId: 'u_ann', text, me: false, ...extra };
 }
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+
+/** A user with a first name; the id and display follow from the key unless given. */
+function makeUser(
+  store: MessageStore,
+  key: string,
+  extra: { id?: string; role?: ServerRole; passwordHash?: string | null } = {},
+): Promise<Claim> {
+  return store.createUser({
+    id: extra.id ?? `u_${key}`,
+    key,
+    skeleton: nameSkeleton(key),
+    display: key.charAt(0).toUpperCase() + key.slice(1),
+    passwordHash: extra.passwordHash ?? null,
+    role: extra.role ?? 'member',
+    now: NOW,
+  });
+}
+
+const tokenHash = (token: string) => createHash('sha256').update(token).digest('hex');
+const sorted = (xs: string[]) => [...xs].sort();
 
 const seqs = (ms: { seq: number }[]) => ms.map((m) => m.seq);
 const range = (from: number, to: number) =>
@@ -431,6 +457,387 @@ function storeContract(name: string, make: () => Promise<StoreHarness>): void {
       await store.close();
       await assert.rejects(store.append([draft('lobby', 'closed')], NOW));
     });
+
+    // ---- the directory ------------------------------------------------------------------------
+
+    it('makes users with a first name, refusing reserved and confusable ones', async (store) => {
+      assert.equal(await store.hasOwner(), false);
+      assert.equal(
+        await makeUser(store, 'ann', { role: 'owner', passwordHash: '$argon2id$x' }),
+        'claimed',
+      );
+      const ann = {
+        id: 'u_ann',
+        key: 'ann',
+        display: 'Ann',
+        role: 'owner',
+        hasPassword: true,
+        bannedUntil: null,
+        banReason: null,
+        created: NOW,
+      };
+      assert.deepEqual(await store.userById('u_ann'), ann);
+      assert.deepEqual(await store.userByName('ann'), ann);
+      assert.equal(await store.nameUser('ann'), 'u_ann');
+      assert.equal(await store.hasOwner(), true);
+      assert.equal(await store.passwordHash('u_ann'), '$argon2id$x');
+
+      // Refused: nothing is written, neither the user nor the name.
+      assert.equal(await makeUser(store, 'ann', { id: 'u_other' }), 'reserved');
+      assert.equal(await makeUser(store, '\u0430nn', { id: 'u_other' }), 'confusable');
+      assert.equal(await store.userById('u_other'), null);
+      assert.equal(await store.nameExists('\u0430nn'), false);
+      assert.equal(await store.userByName('\u0430nn'), null);
+      // A user's name is not a token's to claim.
+      assert.equal(await store.claimName('ann', 'ann', 'hash-1', NOW), 'reserved');
+
+      assert.equal(await makeUser(store, 'bob'), 'claimed');
+      assert.deepEqual(await store.userById('u_bob'), {
+        ...ann,
+        id: 'u_bob',
+        key: 'bob',
+        display: 'Bob',
+        role: 'member',
+        hasPassword: false,
+      });
+      assert.equal(await store.passwordHash('u_bob'), null);
+      await store.setPasswordHash('u_bob', '$argon2id$y');
+      assert.equal(await store.passwordHash('u_bob'), '$argon2id$y');
+      await store.setRole('u_bob', 'moderator');
+      await store.setServerBan('u_bob', FOREVER, 'spam');
+      assert.deepEqual(await store.userById('u_bob'), {
+        ...ann,
+        id: 'u_bob',
+        key: 'bob',
+        display: 'Bob',
+        role: 'moderator',
+        bannedUntil: FOREVER,
+        banReason: 'spam',
+      });
+      await store.setServerBan('u_bob', null, null);
+      const bob = await store.userById('u_bob');
+      assert.deepEqual([bob?.bannedUntil, bob?.banReason], [null, null]);
+
+      assert.equal(await store.userById('u_nobody'), null);
+      assert.equal(await store.userByName('nobody'), null);
+      assert.equal(await store.passwordHash('u_nobody'), null);
+    });
+
+    it('moves a user to a name they claim; earlier names still find them', async (store, h) => {
+      await makeUser(store, 'ann');
+      await makeUser(store, 'bob');
+      assert.equal(
+        await store.claimUserName('annie', 'annie', 'Annie', 'u_ann', NOW + 1),
+        'claimed',
+      );
+      const annie = await store.userById('u_ann');
+      assert.deepEqual([annie?.key, annie?.display], ['annie', 'Annie']);
+      assert.deepEqual(await store.userByName('ann'), annie);
+      assert.deepEqual(await store.userByName('annie'), annie);
+      assert.equal(await store.nameUser('annie'), 'u_ann');
+      // Back to the first name: already hers.
+      assert.equal(await store.claimUserName('ann', 'ann', 'ANN', 'u_ann', NOW + 2), 'owned');
+      const back = await (await h.open()).userById('u_ann');
+      assert.deepEqual([back?.key, back?.display], ['ann', 'ANN']);
+
+      assert.equal(
+        await store.claimUserName('annie', 'annie', 'Annie', 'u_bob', NOW + 3),
+        'reserved',
+      );
+      assert.equal(
+        await store.claimUserName('\u0430nnie', 'annie', 'Аnnie', 'u_bob', NOW + 3),
+        'confusable',
+      );
+      const bob = await store.userById('u_bob');
+      assert.deepEqual([bob?.key, bob?.display], ['bob', 'Bob']);
+      assert.equal(await store.nameExists('\u0430nnie'), false);
+      // A look-alike of one's own name is one's own to take.
+      assert.equal(
+        await store.claimUserName('\u0430nnie', 'annie', 'Аnnie', 'u_ann', NOW + 4),
+        'claimed',
+      );
+      assert.equal((await store.userByName('\u0430nnie'))?.id, 'u_ann');
+    });
+
+    it('pages users in name order', async (store) => {
+      for (const key of ['carol', 'ann', 'eve', 'bob', 'dave']) await makeUser(store, key);
+      const keys = (us: { key: string }[]) => us.map((u) => u.key);
+      assert.deepEqual(keys(await store.users(undefined, 2)), ['ann', 'bob']);
+      assert.deepEqual(keys(await store.users('bob', 2)), ['carol', 'dave']);
+      assert.deepEqual(keys(await store.users('dave', 10)), ['eve']);
+      assert.deepEqual(keys(await store.users('eve', 10)), []);
+      assert.deepEqual(keys(await store.users('b', 1)), ['bob']);
+      // A user is listed once, by the name they go by now.
+      await store.claimUserName('zed', 'zed', 'Zed', 'u_ann', NOW + 1);
+      assert.deepEqual(keys(await store.users(undefined, 10)), [
+        'bob',
+        'carol',
+        'dave',
+        'eve',
+        'zed',
+      ]);
+    });
+
+    it('keeps sessions by token hash, shown and ended by a short id', async (store, h) => {
+      await makeUser(store, 'ann');
+      await makeUser(store, 'bob');
+      const [one, two, three, four] = ['t1', 't2', 't3', 't4'].map(tokenHash);
+      assert.ok(one && two && three && four);
+      await store.addSession(one, 'u_ann', NOW, 'Firefox on Linux');
+      await store.addSession(two, 'u_ann', NOW + 1, 'text');
+      await store.addSession(three, 'u_bob', NOW + 2, 'Safari on iOS');
+      const first = {
+        id: one.slice(0, 12),
+        userId: 'u_ann',
+        created: NOW,
+        lastSeen: NOW,
+        label: 'Firefox on Linux',
+      };
+      assert.deepEqual(await store.session(one), first);
+      assert.equal(await store.session(tokenHash('never')), null);
+
+      await store.touchSession(one, NOW + DAY);
+      assert.deepEqual(await store.session(one), { ...first, lastSeen: NOW + DAY });
+      // A touch soon after may be skipped, but never goes back.
+      await store.touchSession(one, NOW + DAY + 1);
+      assert.ok([NOW + DAY, NOW + DAY + 1].includes((await store.session(one))?.lastSeen ?? 0));
+
+      const ids = async (userId: string) => (await store.sessions(userId)).map((x) => x.id).sort();
+      assert.deepEqual(await ids('u_ann'), [one.slice(0, 12), two.slice(0, 12)].sort());
+      assert.deepEqual(await store.sessions('u_bob'), [
+        {
+          id: three.slice(0, 12),
+          userId: 'u_bob',
+          created: NOW + 2,
+          lastSeen: NOW + 2,
+          label: 'Safari on iOS',
+        },
+      ]);
+
+      // Only the user's own session, only by its short id.
+      assert.equal(await store.endSession('u_bob', one.slice(0, 12)), false);
+      assert.equal(await store.endSession('u_ann', one), false);
+      assert.equal(await store.endSession('u_ann', one.slice(0, 6)), false);
+      assert.ok(await store.session(one));
+      assert.equal(await store.endSession('u_ann', one.slice(0, 12)), true);
+      assert.equal(await store.session(one), null);
+      assert.equal(await (await h.open()).session(one), null);
+      assert.equal(await store.endSession('u_ann', one.slice(0, 12)), false);
+
+      // Log out everywhere else: every session of the user but the one kept.
+      await store.addSession(four, 'u_ann', NOW + 3, 'text');
+      assert.equal(await store.endSessions('u_ann', four), 1);
+      assert.deepEqual(await ids('u_ann'), [four.slice(0, 12)]);
+      assert.equal(await store.endSessions('u_ann'), 1);
+      assert.deepEqual(await store.sessions('u_ann'), []);
+      assert.equal(await store.endSessions('u_ann'), 0);
+      assert.deepEqual(await ids('u_bob'), [three.slice(0, 12)]);
+    });
+
+    it('uses a ticket until it is used up, expired, of another kind, or revoked', async (store) => {
+      const invite = {
+        kind: 'invite',
+        userId: null,
+        uses: 2,
+        expires: NOW + HOUR,
+        createdBy: 'u_ann',
+        created: NOW,
+      } as const;
+      await store.addTicket('h-invite', invite);
+      assert.equal(await store.useTicket('h-invite', 'reset', NOW), null);
+      assert.equal(await store.useTicket('h-nothing', 'invite', NOW), null);
+      assert.deepEqual(await store.tickets('invite', NOW), [{ ...invite, hash: 'h-invite' }]);
+      assert.deepEqual(await store.useTicket('h-invite', 'invite', NOW), { ...invite, uses: 1 });
+      assert.deepEqual(await store.tickets('invite', NOW), [
+        { ...invite, uses: 1, hash: 'h-invite' },
+      ]);
+      assert.deepEqual(await store.useTicket('h-invite', 'invite', NOW + 1), {
+        ...invite,
+        uses: 0,
+      });
+      assert.equal(await store.useTicket('h-invite', 'invite', NOW + 2), null);
+      assert.deepEqual(await store.tickets('invite', NOW), []);
+      // What the use was for failed: the use is given back.
+      await store.returnTicket('h-invite');
+      assert.deepEqual(await store.useTicket('h-invite', 'invite', NOW + 3), {
+        ...invite,
+        uses: 0,
+      });
+      assert.equal(await store.useTicket('h-invite', 'invite', NOW + 4), null);
+
+      const setup = {
+        kind: 'setup',
+        userId: null,
+        uses: 5,
+        expires: NOW + 10,
+        createdBy: null,
+        created: NOW,
+      } as const;
+      await store.addTicket('h-setup', setup);
+      assert.deepEqual(await store.useTicket('h-setup', 'setup', NOW + 9), { ...setup, uses: 4 });
+      assert.equal(await store.useTicket('h-setup', 'setup', NOW + 10), null);
+      assert.deepEqual(await store.tickets('setup', NOW + 9), [
+        { ...setup, uses: 4, hash: 'h-setup' },
+      ]);
+      assert.deepEqual(await store.tickets('setup', NOW + 10), []);
+
+      const reset = {
+        kind: 'reset',
+        userId: 'u_bob',
+        uses: 1,
+        expires: NOW + HOUR,
+        createdBy: 'u_ann',
+        created: NOW,
+      } as const;
+      await store.addTicket('h-reset', reset);
+      assert.deepEqual(await store.tickets('reset', NOW), [{ ...reset, hash: 'h-reset' }]);
+      assert.equal(await store.revokeTicket('h-reset'), true);
+      assert.equal(await store.useTicket('h-reset', 'reset', NOW), null);
+      assert.deepEqual(await store.tickets('reset', NOW), []);
+      // A use given back after the revocation does not bring it back.
+      await store.returnTicket('h-reset');
+      assert.equal(await store.useTicket('h-reset', 'reset', NOW), null);
+      assert.equal(await store.revokeTicket('h-nothing'), false);
+    });
+
+    it('keeps room settings and roles, and lists private rooms', async (store, h) => {
+      assert.equal(await store.roomSettings('lobby'), null);
+      assert.deepEqual(await store.privateRooms(), []);
+      const lobby = { visibility: 'public', topic: 'say hi', guests: true } as const;
+      await store.putRoomSettings('lobby', lobby);
+      await store.putRoomSettings('ops', { visibility: 'private', topic: '', guests: false });
+      await store.putRoomSettings('hq', { visibility: 'private', topic: 'plans', guests: false });
+      assert.deepEqual(await store.roomSettings('lobby'), lobby);
+      assert.deepEqual(await (await h.open()).roomSettings('hq'), {
+        visibility: 'private',
+        topic: 'plans',
+        guests: false,
+      });
+      assert.deepEqual(sorted(await store.privateRooms()), ['hq', 'ops']);
+      await store.putRoomSettings('lobby', { ...lobby, visibility: 'private', guests: false });
+      assert.deepEqual(sorted(await store.privateRooms()), ['hq', 'lobby', 'ops']);
+      await store.putRoomSettings('lobby', { ...lobby, topic: 'new topic' });
+      assert.deepEqual(await store.roomSettings('lobby'), { ...lobby, topic: 'new topic' });
+      assert.deepEqual(sorted(await store.privateRooms()), ['hq', 'ops']);
+
+      assert.equal(await store.roomRole('ops', 'u_ann'), null);
+      await store.setRoomRole('ops', 'u_ann', 'owner');
+      await store.setRoomRole('ops', 'u_bob', 'member');
+      await store.setRoomRole('hq', 'u_bob', 'moderator');
+      await store.setRoomRole('lobby', 'u_ann', 'moderator');
+      assert.equal(await store.roomRole('ops', 'u_ann'), 'owner');
+      assert.equal(await store.roomRole('hq', 'u_ann'), null);
+      const byUser = (rs: { userId: string; role: string }[]) =>
+        [...rs].sort((a, b) => (a.userId < b.userId ? -1 : 1));
+      assert.deepEqual(byUser(await store.roomRoles('ops')), [
+        { userId: 'u_ann', role: 'owner' },
+        { userId: 'u_bob', role: 'member' },
+      ]);
+      assert.deepEqual(await store.roomRoles('nowhere'), []);
+      // Only private rooms: the public lobby is everyone's anyway.
+      assert.deepEqual(sorted(await store.privateRoomsOf('u_ann')), ['ops']);
+      assert.deepEqual(sorted(await store.privateRoomsOf('u_bob')), ['hq', 'ops']);
+      assert.deepEqual(await store.privateRoomsOf('u_carol'), []);
+
+      await store.setRoomRole('ops', 'u_bob', 'moderator');
+      assert.equal(await store.roomRole('ops', 'u_bob'), 'moderator');
+      await store.setRoomRole('ops', 'u_bob', null);
+      assert.equal(await store.roomRole('ops', 'u_bob'), null);
+      assert.deepEqual(await store.roomRoles('ops'), [{ userId: 'u_ann', role: 'owner' }]);
+      assert.deepEqual(await store.privateRoomsOf('u_bob'), ['hq']);
+    });
+
+    it('sets, reads and lifts bans and mutes, per room and on the instance', async (store) => {
+      assert.equal(await store.sanction('', 'u_ann', 'ban'), null);
+      await store.setSanction('', 'u_ann', 'ban', FOREVER, 'spam');
+      await store.setSanction('lobby', 'u_ann', 'mute', NOW + 1000, 'too loud');
+      assert.equal(await store.sanction('', 'u_ann', 'ban'), FOREVER);
+      assert.equal(await store.sanction('lobby', 'u_ann', 'mute'), NOW + 1000);
+      assert.equal(await store.sanction('lobby', 'u_ann', 'ban'), null);
+      assert.equal(await store.sanction('', 'u_ann', 'mute'), null);
+      assert.equal(await store.sanction('lobby', 'u_bob', 'mute'), null);
+      // A later sanction replaces the earlier; one that is over is still read (the core compares).
+      await store.setSanction('lobby', 'u_ann', 'mute', NOW - 1, 'shorter');
+      assert.equal(await store.sanction('lobby', 'u_ann', 'mute'), NOW - 1);
+      await store.setSanction('', 'u_ann', 'ban', null, 'lifted');
+      assert.equal(await store.sanction('', 'u_ann', 'ban'), null);
+      assert.equal(await store.sanction('lobby', 'u_ann', 'mute'), NOW - 1);
+    });
+
+    it('numbers audit entries and pages them both ways', async (store, h) => {
+      assert.equal(await store.lastAuditSeq(), 0);
+      assert.deepEqual(await store.auditAfter(0, 10), []);
+      assert.deepEqual(await store.auditBefore(undefined, 10), []);
+      const entries = range(1, 5).map((i) => ({
+        at: NOW + i,
+        actorId: i === 1 ? null : 'u_ann',
+        action: `action-${i}`,
+        targetId: i % 2 ? 'u_bob' : null,
+        room: i > 3 ? 'lobby' : null,
+        reason: i === 2 ? "it's ok; DROP TABLE audit; --" : '',
+      }));
+      const numbers: number[] = [];
+      for (const e of entries) numbers.push(await store.audit(e));
+      assert.ok(
+        numbers.every((n, i) => n > (numbers[i - 1] ?? 0)),
+        `seqs ${numbers.join(' ')}`,
+      );
+      const stored = entries.map((e, i) => ({ seq: numbers[i], ...e }));
+      const other = await h.open();
+      assert.equal(await other.lastAuditSeq(), numbers[4]);
+      assert.deepEqual(await other.auditAfter(0, 10), stored);
+      assert.deepEqual(await store.auditAfter(numbers[1] ?? 0, 2), stored.slice(2, 4));
+      assert.deepEqual(await store.auditAfter(numbers[4] ?? 0, 2), []);
+      assert.deepEqual(await store.auditBefore(undefined, 2), [stored[4], stored[3]]);
+      assert.deepEqual(await store.auditBefore(numbers[2], 10), [stored[1], stored[0]]);
+      assert.deepEqual(await store.auditBefore(numbers[0], 10), []);
+    });
+
+    it('gives a key, a ticket use, to exactly one of two nodes at once', async (store, h) => {
+      const other = await h.open();
+      const nodes = [store, other] as const;
+      const n = range(1, 20);
+      // Two people signing up with one name on two nodes.
+      const made = await Promise.all(
+        n.map((i) => Promise.all(nodes.map((s, j) => makeUser(s, `k${i}`, { id: `u_${j}_${i}` })))),
+      );
+      for (const [i, pair] of made.entries()) {
+        assert.deepEqual([...pair].sort(), ['claimed', 'reserved'], `k${i + 1}`);
+        const winner = pair.indexOf('claimed');
+        assert.equal((await store.userByName(`k${i + 1}`))?.id, `u_${winner}_${i + 1}`);
+        assert.equal(await store.userById(`u_${1 - winner}_${i + 1}`), null);
+      }
+      // Two users renaming to one name on two nodes.
+      await makeUser(store, 'x');
+      await makeUser(other, 'y');
+      const claims = await Promise.all(
+        n.map((i) =>
+          Promise.all(
+            nodes.map((s, j) => s.claimUserName(`n${i}`, `n${i}`, `N${i}`, j ? 'u_y' : 'u_x', NOW)),
+          ),
+        ),
+      );
+      for (const [i, pair] of claims.entries()) {
+        assert.deepEqual([...pair].sort(), ['claimed', 'reserved'], `n${i + 1}`);
+        const winner = pair[0] === 'claimed' ? 'u_x' : 'u_y';
+        assert.equal((await other.userByName(`n${i + 1}`))?.id, winner);
+      }
+      // The last use of a ticket, taken on two nodes.
+      for (const i of n) {
+        await store.addTicket(`t${i}`, {
+          kind: 'invite',
+          userId: null,
+          uses: 1,
+          expires: NOW + HOUR,
+          createdBy: null,
+          created: NOW,
+        });
+      }
+      const uses = await Promise.all(
+        n.map((i) => Promise.all(nodes.map((s) => s.useTicket(`t${i}`, 'invite', NOW)))),
+      );
+      for (const pair of uses) assert.equal(pair.filter((u) => u !== null).length, 1);
+    });
   });
 }
 
@@ -528,7 +935,20 @@ describe('openStore', () => {
       );
       assert.deepEqual(
         tables.rows.map((r) => r.table_name),
-        ['messages', 'names', 'rooms', 'schema_migrations', 'settings'],
+        [
+          'audit',
+          'messages',
+          'names',
+          'room_roles',
+          'room_settings',
+          'rooms',
+          'sanctions',
+          'schema_migrations',
+          'sessions',
+          'settings',
+          'tickets',
+          'users',
+        ],
       );
     } finally {
       await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
