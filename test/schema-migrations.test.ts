@@ -78,6 +78,49 @@ async function assertFixtureIntact(store: MessageStore): Promise<void> {
   }
 }
 
+/**
+ * Each reserved name's user id is a user now, going by that name, and each token a session of
+ * that user: everyone who had a name is still logged in, as the same person.
+ */
+async function assertAccountsCarriedOver(store: MessageStore, openedAt: number): Promise<void> {
+  for (const { key, tokenHash } of FIXTURE_NAMES) {
+    const id = await store.nameUser(key);
+    assert.ok(id, `user id of ${key}`);
+    const user = {
+      id,
+      key,
+      display: key,
+      role: 'member',
+      hasPassword: false,
+      bannedUntil: null,
+      banReason: null,
+      created: FIXTURE_NOW,
+    };
+    assert.deepEqual(await store.userByName(key), user, `user of ${key}`);
+    assert.deepEqual(await store.userById(id), user);
+    const session = await store.session(tokenHash);
+    assert.ok(session, `session of ${key}'s token`);
+    const { lastSeen, ...rest } = session;
+    assert.deepEqual(rest, {
+      id: tokenHash.slice(0, 12),
+      userId: id,
+      created: FIXTURE_NOW,
+      label: 'earlier version',
+    });
+    assert.ok(lastSeen >= openedAt && lastSeen <= Date.now(), `lastSeen ${lastSeen}: the upgrade`);
+    assert.deepEqual(
+      (await store.sessions(id)).map((s) => s.id),
+      [session.id],
+    );
+  }
+  assert.deepEqual(
+    (await store.users(undefined, 10)).map((u) => u.key),
+    FIXTURE_NAMES.map((n) => n.key),
+  );
+  assert.equal(await store.hasOwner(), false);
+  assert.equal(await store.lastAuditSeq(), 0);
+}
+
 /** New sends number on from the old last numbers; old names stay their holders'. */
 async function assertWritesGoOn(store: MessageStore): Promise<void> {
   const old = FIXTURE_MESSAGES.find((m) => m.room === 'lobby');
@@ -198,7 +241,9 @@ function sqliteSchema(file: string): LogicalSchema {
         const on = (db.pragma(`index_info(${ix.name})`) as { seqno: number; name: string }[])
           .sort((a, b) => a.seqno - b.seqno)
           .map((c) => c.name);
-        schema.indexes[ix.name] =
+        // A UNIQUE column's index has a name SQLite makes up: named here as PostgreSQL names it.
+        const ixName = ix.origin === 'u' ? `${name}_${on.join('_')}_key` : ix.name;
+        schema.indexes[ixName] =
           `${name}(${on.join(', ')})${ix.unique ? ' unique' : ''}${ix.partial ? ' partial' : ''}`;
       }
     }
@@ -427,6 +472,7 @@ describe('PostgreSQL: schemas written by earlier Parleys', () => {
           .then((r) => r.rows[0]?.value)
           .catch(() => undefined);
         // Nodes that start together on the old schema: one migrates, the others wait for it.
+        const openedAt = Date.now();
         const stores = await Promise.all([1, 2, 3].map(() => openPostgresStore(pool, { schema })));
         try {
           const [store, ...others] = stores;
@@ -434,6 +480,7 @@ describe('PostgreSQL: schemas written by earlier Parleys', () => {
           for (const other of others) assert.equal(other.instanceSecret, store.instanceSecret);
           if (secret !== undefined) assert.equal(store.instanceSecret, secret);
           await assertFixtureIntact(store);
+          await assertAccountsCarriedOver(store, openedAt);
           await assertWritesGoOn(store);
         } finally {
           await Promise.all(stores.map((s) => s.close()));
@@ -454,6 +501,43 @@ describe('PostgreSQL: schemas written by earlier Parleys', () => {
         }
       }));
   }
+
+  test('a person with several names becomes one user, going by the latest', () =>
+    withSchema(async (pool, schema) => {
+      await loadDump(pool, '6935a42', schema);
+      const [ann, bob] = FIXTURE_NAMES;
+      assert.ok(ann && bob);
+      // ann renamed twice at one time (the smaller key wins the tie); bob had an older name.
+      await pool.query(
+        `INSERT INTO "${schema}".names (key, token_hash, created_at, skeleton)
+         VALUES ($1, $2, $3, $1), ($4, $2, $3, $4), ($5, $6, $7, $5)`,
+        ['annie', ann.tokenHash, FIXTURE_NOW + 5, 'anna', 'bobby', bob.tokenHash, FIXTURE_NOW - 5],
+      );
+      const store = await openPostgresStore(pool, { schema });
+      try {
+        const annId = await store.nameUser('ann');
+        assert.ok(annId);
+        for (const key of ['ann', 'anna', 'annie']) {
+          const user = await store.userByName(key);
+          assert.deepEqual([user?.id, user?.key, user?.display], [annId, 'anna', 'anna'], key);
+          assert.equal(user?.created, FIXTURE_NOW, 'made when the first name was');
+        }
+        const bobUser = await store.userByName('bobby');
+        assert.deepEqual(
+          [bobUser?.id, bobUser?.key, bobUser?.created],
+          [await store.nameUser('bob'), 'bob', FIXTURE_NOW - 5],
+        );
+        assert.deepEqual(
+          (await store.users(undefined, 10)).map((u) => u.key),
+          ['anna', 'bob'],
+        );
+        // One session per token, made when the token's first name was.
+        assert.equal((await store.sessions(annId)).length, 1);
+        assert.equal((await store.session(bob.tokenHash))?.created, FIXTURE_NOW - 5);
+      } finally {
+        await store.close();
+      }
+    }));
 
   test('a schema from a newer Parley is refused, and left as it was', () =>
     withSchema(async (pool, schema) => {
@@ -478,11 +562,18 @@ test('SQLite and PostgreSQL end on the same tables, columns, keys and indexes', 
       await (await openPostgresStore(pool, { schema })).close();
       const sqlite = sqliteSchema(await freshSqlite(dir));
       assert.deepEqual(Object.keys(sqlite.columns), [
+        'audit',
         'messages',
         'names',
+        'room_roles',
+        'room_settings',
         'rooms',
+        'sanctions',
         'schema_migrations',
+        'sessions',
         'settings',
+        'tickets',
+        'users',
       ]);
       assert.deepEqual(await postgresSchema(pool, schema), sqlite);
     }),
