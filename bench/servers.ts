@@ -57,6 +57,9 @@ export async function startServer(
         ...['--address-handshakes', '100000', '--address-joins', '100000'],
         ...['--address-names-per-hour', '100000', '--address-rooms-per-hour', '100000'],
         ...['--rooms-per-hour', '100000', '--address-bytes-per-hour', '100000000000'],
+        // Load clients are guests that make their rooms (a baseline from before accounts had
+        // no such setting, and let them).
+        ...(knowsSetting(snapshotDir, 'guests') ? ['--guests', 'open'] : []),
         ...place.args,
         ...opts.parleyArgs,
       ];
@@ -120,4 +123,15 @@ export async function startLoadgen(core: number | undefined): Promise<Rpc> {
     proc.once('exit', () => reject(new Error('loadgen exited at start')));
   });
   return rpc;
+}
+
+/** Whether the Parley at `dir` has the setting (its config names the flag). */
+function knowsSetting(dir: string, flag: string): boolean {
+  try {
+    return readFileSync(join(dir, 'src', 'server', 'config.ts'), 'utf8').includes(
+      `flag: '${flag}'`,
+    );
+  } catch {
+    return false;
+  }
 }

@@ -9,7 +9,10 @@ import {
   type Log,
   type Peer,
 } from '../src/core/index.js';
-import type { Committed, DirectRoom, Draft, Frame } from '../src/core/ports.js';
+import type { Committed, DirectRoom, Draft, Frame, Passwords } from '../src/core/ports.js';
+import { DEFAULT_ACCESS } from '../src/core/ports.js';
+import type { Directory } from '../src/core/directory.js';
+import { openSqliteStore } from '../src/store/sqlite.js';
 import { serveJson } from '../src/core/json-requests.js';
 import type { Session } from '../src/core/session.js';
 import {
@@ -37,6 +40,13 @@ export class FakeClock {
 }
 
 /** The message log in memory; `hold()` keeps commits waiting until released. */
+/** Passwords kept as they are: the core's tests check the flow, not the hashing. */
+export const PLAIN_PASSWORDS: Passwords = {
+  hash: async (p) => `plain:${p}`,
+  verify: async (h, p) => h === `plain:${p}`,
+  needsRehash: () => false,
+};
+
 export class MemoryLog implements Log {
   readonly messages = new Map<string, ChatMessage[]>();
   /** The size of each append (group commit) in order. */
@@ -48,6 +58,8 @@ export class MemoryLog implements Log {
   private users = 0;
   /** Each direct room's two user ids, as its first message stored them. */
   private readonly pairs = new Map<string, [string, string]>();
+  /** The people, when the core's directory is given: names live there now. */
+  dir: Directory | undefined;
 
   hold(): () => void {
     let release!: () => void;
@@ -122,7 +134,12 @@ export class MemoryLog implements Log {
         const peer = a === userId ? b : a;
         const names = [...this.names].filter(([, n]) => n.userId === peer);
         return { room, peer, peerKey: names.at(-1)?.[0] ?? null };
-      });
+      })
+      .map(async (d) => ({ ...d, peerKey: (await this.dir?.userById(d.peer))?.key ?? d.peerKey }))
+      .reduce<Promise<DirectRoom[]>>(
+        async (all, d) => [...(await all), await d],
+        Promise.resolve([]),
+      );
   }
 
   async directRoom(a: string, b: string): Promise<string | null> {
@@ -150,7 +167,8 @@ export class MemoryLog implements Log {
   }
 
   async nameUser(key: string): Promise<string | null> {
-    return this.names.get(key)?.userId ?? null;
+    const user = this.dir ? await this.dir.userByName(key) : null;
+    return user?.id ?? this.names.get(key)?.userId ?? null;
   }
 
   async nameExists(key: string): Promise<boolean> {
@@ -223,6 +241,8 @@ export class FakeClient {
 export class Core {
   readonly clock = new FakeClock();
   readonly log = new MemoryLog();
+  /** The directory: SQLite in memory, the same code the server runs. */
+  readonly store = openSqliteStore(':memory:');
   readonly bells: Bell[] = [];
   readonly errors: unknown[] = [];
   readonly chat: Chat;
@@ -235,8 +255,14 @@ export class Core {
     readonly nodeId = 'n1',
   ) {
     this.limits = { ...DEFAULT_LIMITS, ...limits };
+    this.log.dir = this.store;
+    let users = 0;
     this.chat = new Chat({
       log: this.log,
+      dir: this.store,
+      passwords: PLAIN_PASSWORDS,
+      access: { ...DEFAULT_ACCESS, guests: 'open' },
+      newUserId: () => `u_${++users}`,
       bus: { publish: (e) => this.bells.push(e) },
       clock: this.clock,
       defer: (fn) => this.deferred.push(fn),

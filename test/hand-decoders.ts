@@ -32,7 +32,10 @@ function nonNegInt(v: unknown): v is number {
   return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 }
 
-const DECODERS: Record<RequestType, (o: Obj, id: string | undefined) => ClientRequest | null> = {
+// The requests that had hand-written decoders; later ones were only ever decoded by the schemas.
+const DECODERS: Partial<
+  Record<RequestType, (o: Obj, id: string | undefined) => ClientRequest | null>
+> = {
   hello(o, id) {
     if (
       (has(o, 'name') && str(o, 'name') === undefined) ||
@@ -111,7 +114,9 @@ export function handDecodeRequest(frame: string): Decoded {
   const type = str(o, 'type');
   if (type === undefined) return { ok: false, code: 'BAD_REQUEST', id };
   if (!Object.hasOwn(DECODERS, type)) return { ok: false, code: 'UNKNOWN_TYPE', id };
-  const request = DECODERS[type as RequestType](o, id);
+  const decode = DECODERS[type as RequestType];
+  if (!decode) return { ok: false, code: 'UNKNOWN_TYPE', id };
+  const request = decode(o, id);
   return request ? { ok: true, request } : { ok: false, code: 'BAD_REQUEST', id };
 }
 

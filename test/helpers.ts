@@ -33,6 +33,12 @@ export const LENIENT_ADDRESS_LIMITS: Partial<Config> = {
   roomsPerHour: 1_000_000,
 };
 
+/**
+ * Tests of other things let guests make rooms, as every connection could before accounts; the
+ * tests of access start servers with the defaults (`guests: 'on'`).
+ */
+export const GUESTS_MAKE_ROOMS: Partial<Config> = { guests: 'open' };
+
 /** The same, as command-line flags, for servers started as their own process. */
 export const LENIENT_ADDRESS_FLAGS: string[] = [
   ['--address-rate', '--address-rate-burst', '--address-joins'],
@@ -41,7 +47,8 @@ export const LENIENT_ADDRESS_FLAGS: string[] = [
 ]
   .flat()
   .flatMap((flag) => [flag, '1000000'])
-  .concat(['--address-bytes-per-hour', String(1024 * 1024 * 1024)]);
+  .concat(['--address-bytes-per-hour', String(1024 * 1024 * 1024)])
+  .concat(['--guests', 'open']);
 
 export async function startTestServer(overrides: Partial<Config> = {}): Promise<TestServer> {
   const dataDir = overrides.dataDir ?? tempDir();
@@ -51,6 +58,7 @@ export async function startTestServer(overrides: Partial<Config> = {}): Promise<
     wsPort: 0,
     logLevel: 'silent',
     ...LENIENT_ADDRESS_LIMITS,
+    ...GUESTS_MAKE_ROOMS,
     ...overrides,
     dataDir,
   });

@@ -10,14 +10,18 @@ import {
   type LogEntry,
   type RoomInfo,
 } from '../protocol/index.js';
+import { Accounts, type LoggedIn } from './accounts.js';
 import { AddressLimits } from './address-limits.js';
 import { Cluster } from './cluster.js';
 import { Delivery } from './delivery.js';
 import { jsonFrame } from './frames.js';
+import type { RoomSettings, ServerRole, SessionRecord } from './directory.js';
 import { GroupCommit } from './group-commit.js';
+import { ANONYMOUS, Guard, type Reader } from './guard.js';
 import { History } from './history.js';
 import { Identities } from './identities.js';
 import { Membership, type Joined } from './membership.js';
+import { Moderation } from './moderation.js';
 import { Names } from './names.js';
 import type { Bell, CoreDeps, Peer } from './ports.js';
 import { Presence } from './presence.js';
@@ -25,6 +29,8 @@ import { TokenBucket } from './rate-limit.js';
 import { Rooms } from './rooms.js';
 import { Session } from './session.js';
 import { Typing } from './typing.js';
+import { power } from './policy.js';
+import type { ModerationAction, RoomResult } from '../protocol/index.js';
 
 export type { Joined } from './membership.js';
 
@@ -42,12 +48,16 @@ export class Chat {
   private readonly typist: Typing;
   private readonly cluster: Cluster;
   private readonly pages: History;
+  private readonly guard: Guard;
+  private readonly accounts: Accounts;
+  private readonly moderation: Moderation;
 
   constructor(private readonly deps: CoreDeps) {
     this.addresses = new AddressLimits(deps.limits);
     this.identities = new Identities(deps.randomSuffix);
     this.rooms = new Rooms(deps, this.identities);
     this.presence = new Presence(deps, this.rooms, this.identities);
+    this.guard = new Guard(deps, this.rooms, this.identities, this.presence);
     this.delivery = new Delivery(deps, this.rooms, this.identities, this.presence);
     this.membership = new Membership(
       deps,
@@ -55,16 +65,22 @@ export class Chat {
       this.presence,
       this.delivery,
       this.addresses,
+      this.guard,
     );
-    this.names = new Names(deps, this.identities, this.rooms, this.presence, this.addresses);
-    this.commits = new GroupCommit(deps, this.rooms, this.addresses, (message, actorId) => {
+    this.names = new Names(deps, this.identities, this.rooms, this.presence);
+    this.accounts = new Accounts(deps, this.identities, this.names, this.addresses, (seq) =>
+      this.guard.appliedLocally(seq),
+    );
+    this.moderation = new Moderation(deps, this.identities, this.guard);
+    const { guard } = this;
+    this.commits = new GroupCommit(deps, this.rooms, this.addresses, guard, (message, actorId) => {
       const entry = sentEntry(message, actorId);
       deps.bus.publish({ kind: 'entry', node: deps.nodeId, entry });
       this.delivery.deliver(entry);
     });
-    this.typist = new Typing(deps, this.rooms);
+    this.typist = new Typing(deps, this.rooms, this.guard);
     this.cluster = new Cluster(deps, this.rooms, this.presence, this.delivery, this.typist);
-    this.pages = new History(deps, this.rooms);
+    this.pages = new History(deps, this.rooms, this.guard);
   }
 
   get telemetry() {
@@ -137,7 +153,80 @@ export class Chat {
     rawName: string | undefined,
     rawToken: string | undefined,
   ): Promise<{ name: string; token: string; direct: string[] }> {
-    return this.names.hello(session, rawName, rawToken);
+    return this.accounts.hello(session, rawName, rawToken);
+  }
+
+  register(session: Session, name: string, password: string, ticket?: string): Promise<LoggedIn> {
+    return this.accounts.register(session, name, password, ticket);
+  }
+
+  login(session: Session, name: string, password: string): Promise<LoggedIn> {
+    return this.accounts.login(session, name, password);
+  }
+
+  logout(session: Session, everywhere: boolean): Promise<number> {
+    return this.accounts.logout(session, everywhere);
+  }
+
+  password(
+    session: Session,
+    password: string,
+    old?: string,
+    ticket?: string,
+  ): Promise<LoggedIn | null> {
+    return this.accounts.password(session, password, old, ticket);
+  }
+
+  sessions(session: Session): Promise<(SessionRecord & { current: boolean })[]> {
+    return this.accounts.sessions(session);
+  }
+
+  revoke(session: Session, id: string): Promise<void> {
+    return this.accounts.revoke(session, id);
+  }
+
+  roomInfo(session: Session, label: string): Promise<Omit<RoomResult, 'type' | 'id' | 'of'>> {
+    return this.moderation.info(session, label);
+  }
+
+  settings(
+    session: Session,
+    label: string,
+    change: Partial<RoomSettings>,
+  ): Promise<RoomSettings & { room: string }> {
+    return this.moderation.settings(session, label, change);
+  }
+
+  moderate(
+    session: Session,
+    action: ModerationAction,
+    name: string,
+    room?: string,
+    duration?: string,
+    reason?: string,
+  ): Promise<{ action: string; name: string }> {
+    return this.moderation.moderate(session, action, name, room, duration, reason);
+  }
+
+  audit(session: Session, before?: number, limit?: number) {
+    return this.moderation.audit(session, before, limit);
+  }
+
+  users(session: Session, after?: string) {
+    return this.moderation.users(session, after);
+  }
+
+  setRole(session: Session, name: string, role: ServerRole) {
+    return this.moderation.setRole(session, name, role);
+  }
+
+  invite(session: Session, uses?: number, days?: number) {
+    return this.moderation.invite(session, uses, days);
+  }
+
+  /** Applies what changed in the audit log since the last poll (the server's timer). */
+  pollAccess(): Promise<void> {
+    return this.guard.poll();
   }
 
   join(
@@ -153,15 +242,47 @@ export class Chat {
     return this.membership.part(session, label);
   }
 
-  who(session: Session, label: string): Promise<{ label: string; members: string[] }> {
+  async who(session: Session, label: string): Promise<{ label: string; members: string[] }> {
+    const r = await this.rooms.resolve(session, label);
+    if (!r.direct) await this.guard.check(session, r.id, 'read');
     return this.rooms.who(session, label);
   }
 
-  roomList(
+  /** Who a token (HTTP's bearer) is: its person while the session lasts, else anonymous. */
+  async reader(token: string | undefined): Promise<Reader> {
+    if (token === undefined) return ANONYMOUS;
+    const { dir } = this.deps;
+    const rec = await dir.session(this.deps.hashToken(token));
+    const user = rec && (await dir.userById(rec.userId));
+    if (!user || (user.bannedUntil !== null && user.bannedUntil > this.deps.clock.now())) {
+      return ANONYMOUS;
+    }
+    if (
+      user.hasPassword &&
+      this.deps.clock.now() - (rec?.lastSeen ?? 0) > this.deps.access.sessionIdleMs
+    ) {
+      return ANONYMOUS;
+    }
+    return { claimed: true, role: user.role, userId: user.id };
+  }
+
+  /** A page of a room's history over HTTP, as the reader may see it. */
+  httpHistory(reader: Reader, label: string, before?: number, limit?: number) {
+    return this.pages.page(undefined, label, before, limit, reader);
+  }
+
+  /** The rooms the reader may see: private ones only to their people and server staff. */
+  async roomList(
+    session: Reader | undefined,
     after?: string,
     limit?: number,
   ): Promise<{ rooms: RoomInfo[]; next?: string; remaining: number }> {
-    return this.rooms.list(after, limit);
+    const { dir } = this.deps;
+    const hidden = new Set(await dir.privateRooms());
+    if (session?.claimed && power(session, null) >= 4) hidden.clear();
+    else if (session?.claimed)
+      for (const r of await dir.privateRoomsOf(session.userId)) hidden.delete(r);
+    return this.rooms.list(after, limit, hidden.size > 0 ? (id) => hidden.has(id) : undefined);
   }
 
   history(

@@ -98,7 +98,13 @@ export interface Directory {
    * 'owned' when already theirs, 'reserved' when another's, 'confusable' when free but one that
    * looks the same is another's.
    */
-  claimUserName(key: string, skeleton: string, display: string, userId: string, now: number): Promise<Claim>;
+  claimUserName(
+    key: string,
+    skeleton: string,
+    display: string,
+    userId: string,
+    now: number,
+  ): Promise<Claim>;
   /** The stored password hash (a PHC string), or null when the person has set none. */
   passwordHash(userId: string): Promise<string | null>;
   setPasswordHash(userId: string, hash: string): Promise<void>;

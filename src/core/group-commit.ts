@@ -10,6 +10,7 @@ import {
   type ChatMessage,
 } from '../protocol/index.js';
 import type { AddressLimits } from './address-limits.js';
+import type { Guard } from './guard.js';
 import type { Committed, CoreDeps, Draft } from './ports.js';
 import type { Rooms } from './rooms.js';
 import type { Session } from './session.js';
@@ -30,6 +31,7 @@ export class GroupCommit {
     private readonly deps: CoreDeps,
     private readonly rooms: Rooms,
     private readonly addresses: AddressLimits,
+    private readonly guard: Guard,
     /** Called for each message newly committed, in commit order, before its ack. */
     private readonly committed: (message: ChatMessage, actorId: string | null) => void,
   ) {}
@@ -48,7 +50,9 @@ export class GroupCommit {
     if (bytes > TEXT_MAX_BYTES) throw new ChatError('TEXT_TOO_LONG');
     if (!isValidText(text)) throw new ChatError('TEXT_INVALID');
     const r = await this.rooms.resolve(session, label);
-    if (!r.direct && !session.sub(r.id)) throw new ChatError('NOT_IN_ROOM');
+    const sub = session.sub(r.id);
+    if (!r.direct && !sub) throw new ChatError('NOT_IN_ROOM');
+    if (sub) this.guard.checkSend(session, sub);
     // A live direct room learns the names the two go by now, for the labels of its delivery.
     const live = r.keys && this.rooms.get(r.id);
     if (live && r.keys) for (const [user, key] of r.keys) live.keys.set(user, key);

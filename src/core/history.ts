@@ -10,6 +10,7 @@ import {
   type ChatMessage,
   type LogEntry,
 } from '../protocol/index.js';
+import { ANONYMOUS, type Guard, type Reader } from './guard.js';
 import type { CoreDeps } from './ports.js';
 import type { Resolved, Rooms } from './rooms.js';
 import type { Session } from './session.js';
@@ -22,6 +23,7 @@ export class History {
   constructor(
     private readonly deps: CoreDeps,
     private readonly rooms: Rooms,
+    private readonly guard: Guard,
   ) {}
 
   /** Without a session (HTTP), only public rooms can be read. */
@@ -30,6 +32,7 @@ export class History {
     label: string,
     before: number | undefined,
     limit: number | undefined,
+    reader: Reader = session ?? ANONYMOUS,
   ): Promise<{ label: string; messages: ChatMessage[]; more: boolean }> {
     let r: Resolved;
     if (session) r = await this.rooms.resolve(session, label);
@@ -38,6 +41,8 @@ export class History {
       if (!room) throw new ChatError('ROOM_INVALID');
       r = { id: room.key, label: room.key };
     }
+    // Who may read it, as for a join; a page over HTTP without a session reads as a guest.
+    if (!r.direct) await this.guard.check(reader, r.id, 'read');
     const n = Math.min(Math.max(limit ?? HISTORY_DEFAULT, 1), HISTORY_MAX);
     let upTo = before ?? (await readStore(this.deps, () => this.deps.log.lastSeq(r.id))) + 1;
     // Newest first until the byte budget is spent: a page of large messages is shorter, not larger.

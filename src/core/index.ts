@@ -3,6 +3,8 @@ export { Chat } from './chat.js';
 export { addressKey } from './address.js';
 export { KeyedBuckets } from './keyed-buckets.js';
 export type { Session } from './session.js';
+export type { Reader } from './guard.js';
+export type * from './directory.js';
 export type {
   Bell,
   BellPort,

@@ -97,7 +97,7 @@ async function run(
         type: 'result',
         id,
         of: 'rooms',
-        ...(await chat.roomList(req.after, req.limit)),
+        ...(await chat.roomList(session, req.after, req.limit)),
       });
       return;
     case 'who': {
@@ -112,6 +112,105 @@ async function run(
     }
     case 'ping':
       session.event({ type: 'result', id, of: 'ping' });
+      return;
+    case 'register': {
+      const r = await chat.register(session, req.name, req.password, req.ticket);
+      session.event({ type: 'result', id, of: 'login', ...r });
+      return;
+    }
+    case 'login': {
+      const r = await chat.login(session, req.name, req.password);
+      session.event({ type: 'result', id, of: 'login', ...r });
+      return;
+    }
+    case 'logout': {
+      const ended = await chat.logout(session, req.everywhere ?? false);
+      session.event({ type: 'result', id, of: 'logout', ended });
+      return;
+    }
+    case 'password': {
+      const r = await chat.password(session, req.password, req.old, req.ticket);
+      session.event(
+        r ? { type: 'result', id, of: 'login', ...r } : { type: 'result', id, of: 'password' },
+      );
+      return;
+    }
+    case 'sessions': {
+      const list = await chat.sessions(session);
+      session.event({
+        type: 'result',
+        id,
+        of: 'sessions',
+        sessions: list.map((s) => ({
+          id: s.id,
+          label: s.label,
+          created: s.created,
+          lastSeen: s.lastSeen,
+          current: s.current,
+        })),
+      });
+      return;
+    }
+    case 'revoke':
+      await chat.revoke(session, req.session);
+      session.event({ type: 'result', id, of: 'revoke' });
+      return;
+    case 'room':
+      session.event({
+        type: 'result',
+        id,
+        of: 'room',
+        ...(await chat.roomInfo(session, req.room)),
+      });
+      return;
+    case 'settings': {
+      const change = {
+        ...(req.topic !== undefined && { topic: req.topic }),
+        ...(req.visibility !== undefined && { visibility: req.visibility }),
+        ...(req.guests !== undefined && { guests: req.guests }),
+      };
+      const r = await chat.settings(session, req.room, change);
+      session.event({ type: 'result', id, of: 'settings', ...r });
+      return;
+    }
+    case 'moderate': {
+      const r = await chat.moderate(
+        session,
+        req.action,
+        req.name,
+        req.room,
+        req.duration,
+        req.reason,
+      );
+      session.event({ type: 'result', id, of: 'moderate', ...r });
+      return;
+    }
+    case 'audit':
+      session.event({
+        type: 'result',
+        id,
+        of: 'audit',
+        ...(await chat.audit(session, req.before, req.limit)),
+      });
+      return;
+    case 'users':
+      session.event({ type: 'result', id, of: 'users', ...(await chat.users(session, req.after)) });
+      return;
+    case 'role':
+      session.event({
+        type: 'result',
+        id,
+        of: 'role',
+        ...(await chat.setRole(session, req.name, req.role)),
+      });
+      return;
+    case 'invite':
+      session.event({
+        type: 'result',
+        id,
+        of: 'invite',
+        ...(await chat.invite(session, req.uses, req.days)),
+      });
       return;
   }
 }

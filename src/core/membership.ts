@@ -4,6 +4,7 @@
 import { ChatError } from '../protocol/index.js';
 import { INSTANCE, type AddressLimits } from './address-limits.js';
 import type { Delivery } from './delivery.js';
+import type { Guard } from './guard.js';
 import type { CoreDeps } from './ports.js';
 import type { Presence } from './presence.js';
 import type { Room } from './room.js';
@@ -26,6 +27,7 @@ export class Membership {
     private readonly presence: Presence,
     private readonly delivery: Delivery,
     private readonly addresses: AddressLimits,
+    private readonly guard: Guard,
   ) {}
 
   async join(
@@ -51,7 +53,12 @@ export class Membership {
     const counted = r.direct ? session.subs : session.subs.filter((s) => !s.room.direct);
     if (counted.length >= this.deps.limits.roomsPerConnection)
       throw new ChatError('TOO_MANY_ROOMS');
+    let muted = false;
     if (!r.direct) {
+      const known = this.rooms.get(r.id) !== undefined || this.rooms.index.has(r.id);
+      muted = await this.guard.admit(session, r.id, known);
+      if (session.closed) return;
+      if (session.sub(r.id)) return this.join(session, label, since, onJoined);
       await this.admitJoin(session, r.id);
       if (session.closed) return;
     }
@@ -62,6 +69,7 @@ export class Membership {
       throw new ChatError('NO_SUCH_USER');
     }
     const sub = this.presence.subscribe(session, room, r.label, 0, true);
+    if (muted) sub.muted = true;
     let latest: number;
     try {
       latest = await readStore(this.deps, () => this.deps.log.lastSeq(r.id));

@@ -1,6 +1,7 @@
 // What the core needs from the world, injected so that it stays free of I/O and timers.
 
 import type { ChatMessage, LogEntry } from '../protocol/index.js';
+import type { Directory } from './directory.js';
 
 export interface Clock {
   /** Wall-clock milliseconds since the epoch (message timestamps). */
@@ -206,8 +207,38 @@ export const DEFAULT_LIMITS: Limits = {
   addressTableSize: 50_000,
 };
 
+/** Password hashing, off the event loop: the server runs it on a bounded thread pool. */
+export interface Passwords {
+  /** A self-describing hash (PHC string) of the password. */
+  hash(password: string): Promise<string>;
+  /** Whether the password matches; a hash it cannot read is no match. */
+  verify(hash: string, password: string): Promise<boolean>;
+  /** Whether a stored hash was made with weaker parameters than today's. */
+  needsRehash(hash: string): boolean;
+}
+
+/** Who may come in: the operator's settings. */
+export interface AccessConfig {
+  /** open: anyone may make an account; invite: with an invite link; closed: nobody new. */
+  registration: 'open' | 'invite' | 'closed';
+  /** on: guests talk in rooms open to them; off: none; open: also make rooms, all open to them. */
+  guests: 'on' | 'off' | 'open';
+  /** A session of an account with a password ends after this long unused. */
+  sessionIdleMs: number;
+}
+
+export const DEFAULT_ACCESS: AccessConfig = {
+  registration: 'open',
+  guests: 'on',
+  sessionIdleMs: 30 * 24 * 60 * 60 * 1000,
+};
+
 export interface CoreDeps {
   log: Log;
+  /** The people and who may do what (the same store as the log). */
+  dir: Directory;
+  passwords: Passwords;
+  access: AccessConfig;
   bus: BellPort;
   clock: Clock;
   /** Runs fn once the current event-loop turn's work is done (batching). */
@@ -216,6 +247,8 @@ export interface CoreDeps {
   hashToken(token: string): string;
   /** A fresh secret token. */
   newToken(): string;
+  /** A fresh random user id (`u_` and hex). */
+  newUserId(): string;
   /** A short random suffix for the guest name of a connection that has not said hello. */
   randomSuffix(): string;
   /**

@@ -44,14 +44,30 @@ export class RoomIndex {
   }
 
   /** At most `limit` ids after `after` (from the start when undefined), and how many follow. */
-  page(after: string | undefined, limit: number): { ids: string[]; remaining: number } {
+  page(
+    after: string | undefined,
+    limit: number,
+    hidden?: (id: string) => boolean,
+  ): { ids: string[]; remaining: number } {
     let start = 0;
     if (after !== undefined) {
       start = this.position(after);
       if (this.sorted[start] === after) start++;
     }
-    const ids = this.sorted.slice(start, start + limit);
-    return { ids, remaining: Math.max(0, this.sorted.length - start - ids.length) };
+    if (!hidden) {
+      const ids = this.sorted.slice(start, start + limit);
+      return { ids, remaining: Math.max(0, this.sorted.length - start - ids.length) };
+    }
+    // Rooms the reader may not see are not counted either: the count would tell of them.
+    const ids: string[] = [];
+    let remaining = 0;
+    for (let i = start; i < this.sorted.length; i++) {
+      const id = this.sorted[i] as string;
+      if (hidden(id)) continue;
+      if (ids.length < limit) ids.push(id);
+      else remaining++;
+    }
+    return { ids, remaining };
   }
 
   /** Unlists the rooms `keep` does not keep whose last activity is older than `before`. */

@@ -1,5 +1,6 @@
 // A room as this node sees it: its local subscribers and who is present by name.
 
+import type { RoomSettings } from './directory.js';
 import type { Member } from './member.js';
 
 export interface Subscription {
@@ -11,6 +12,8 @@ export interface Subscription {
   /** While true, live messages are skipped: the catch-up loop reads them from the store. */
   catchingUp: boolean;
   lastTyping: number;
+  /** Muted in the room: may read, not send or type. Kept up to date by the access feed. */
+  muted?: boolean;
 }
 
 /** How a name's presence changed: on this node, and in the whole cluster. */
@@ -32,6 +35,8 @@ interface Presence {
 export class Room {
   /** The highest sequence number this node knows of (from commits, the bus or the store). */
   lastSeq = 0;
+  /** The room's settings as last read from the store (null: none stored), once read. */
+  settings: RoomSettings | null | undefined;
   readonly subs = new Map<Member, Subscription>();
   private readonly names = new Map<string, Presence>();
 
@@ -103,6 +108,11 @@ export class Room {
 
   members(): string[] {
     return [...this.names.values()].map((n) => n.display).sort((a, b) => a.localeCompare(b));
+  }
+
+  /** The name keys present, on every node. */
+  memberKeys(): string[] {
+    return [...this.names.keys()];
   }
 
   get memberCount(): number {

@@ -183,10 +183,11 @@ export class Rooms {
   async list(
     after?: string,
     limit: number = ROOM_PAGE_DEFAULT,
+    hidden?: (id: string) => boolean,
   ): Promise<{ rooms: RoomInfo[]; next?: string; remaining: number }> {
     await this.loadIndex();
     this.expire();
-    const page = this.index.page(after, Math.min(Math.max(limit, 1), ROOM_PAGE_MAX));
+    const page = this.index.page(after, Math.min(Math.max(limit, 1), ROOM_PAGE_MAX), hidden);
     const rooms = page.ids.map((room) => ({
       room,
       members: this.byId.get(room)?.memberCount ?? 0,

@@ -7,6 +7,7 @@ import { TokenBucket } from './rate-limit.js';
 import type { Member } from './member.js';
 import type { Room, Subscription } from './room.js';
 import type { ServerEvent } from '../protocol/index.js';
+import type { ServerRole } from './directory.js';
 import { GUEST_PREFIX, guestId } from './guest.js';
 
 const SETTLED: Promise<void> = Promise.resolve();
@@ -20,8 +21,10 @@ export class Session implements Member {
    * the guest name's own suffix for a guest.
    */
   userId: string;
-  /** Hash of the token that owns the name; undefined for a guest. */
+  /** Hash of the token of the person's login session; undefined for a guest. */
   tokenHash: string | undefined;
+  /** The person's server role; null for a guest (not logged in). */
+  role: ServerRole | null = null;
   token: string | undefined;
   /**
    * The rooms this session is in, in the order joined. An array replaced on change, not a Map:

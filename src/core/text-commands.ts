@@ -108,7 +108,7 @@ async function run(
       return;
     }
     case 'rooms': {
-      const { rooms, remaining } = await chat.roomList(undefined, TEXT_ROOM_PAGE);
+      const { rooms, remaining } = await chat.roomList(session, undefined, TEXT_ROOM_PAGE);
       const more = remaining > 0 ? [`  ...and ${remaining} more`] : [];
       session.line(
         ['Rooms:', ...rooms.map((r) => `  #${r.room} (${r.members})`), ...more].join('\n'),
@@ -138,6 +138,51 @@ async function run(
       );
       return;
     }
+    case 'register':
+    case 'login': {
+      const r =
+        c.cmd === 'register'
+          ? await chat.register(session, c.name, c.password)
+          : await chat.login(session, c.name, c.password);
+      session.line(`* Signed in as ${r.name}${r.role === 'member' ? '' : ` (${r.role})`}.`);
+      return;
+    }
+    case 'logout': {
+      const ended = await chat.logout(session, c.everywhere);
+      session.line(
+        `* Signed out${c.everywhere ? ` of ${ended} session${ended === 1 ? '' : 's'}` : ''}; you are ${session.name} now.`,
+      );
+      return;
+    }
+    case 'password':
+      await chat.password(session, c.password, c.old);
+      session.line('* Password set; your other sessions were ended.');
+      return;
+    case 'topic': {
+      const r = await chat.settings(session, currentRoom(chat, session), { topic: c.text });
+      session.line(`* Topic of #${r.room} set.`);
+      return;
+    }
+    case 'room': {
+      const r = await chat.settings(session, currentRoom(chat, session), {
+        ...(c.visibility !== undefined && { visibility: c.visibility }),
+        ...(c.guests !== undefined && { guests: c.guests }),
+      });
+      session.line(`* #${r.room} is ${r.visibility}${r.guests ? ', open to guests' : ''}.`);
+      return;
+    }
+    case 'moderate': {
+      const r = await chat.moderate(
+        session,
+        c.action,
+        c.name,
+        currentRoom(chat, session),
+        c.duration,
+        c.reason,
+      );
+      session.line(`* Done: ${r.action} ${r.name}.`);
+      return;
+    }
     case 'help':
       session.line(TEXT_HELP);
       return;
@@ -150,6 +195,15 @@ async function run(
       // The registry's message, naming the command the user typed.
       throw new ChatError('UNKNOWN_COMMAND', `Unknown command /${c.name}; /help lists them.`);
   }
+}
+
+/** The public room the session talks in: moderation and settings act on it. */
+function currentRoom(chat: Chat, session: Session): string {
+  const label = session.current ? chat.labelOf(session, session.current) : undefined;
+  if (label === undefined || label.startsWith('@')) {
+    throw new ChatError('NOT_IN_ROOM', 'Join a room first: /join ROOM');
+  }
+  return label;
 }
 
 function talkingIn(label: string): string {

@@ -2,6 +2,7 @@
 // and on other nodes; each lasts `typingTtlMs` unless renewed (the client expires it).
 
 import { ChatError } from '../protocol/index.js';
+import type { Guard } from './guard.js';
 import type { CoreDeps } from './ports.js';
 import type { Rooms } from './rooms.js';
 import type { Session } from './session.js';
@@ -12,12 +13,14 @@ export class Typing {
   constructor(
     private readonly deps: CoreDeps,
     private readonly rooms: Rooms,
+    private readonly guard: Guard,
   ) {}
 
   async typing(session: Session, label: string): Promise<string> {
     const r = await this.rooms.resolve(session, label);
     const sub = session.sub(r.id);
     if (!sub) throw new ChatError('NOT_IN_ROOM');
+    this.guard.checkSend(session, sub);
     const now = this.deps.clock.now();
     if (now - sub.lastTyping < TYPING_MIN_INTERVAL_MS) return r.label;
     sub.lastTyping = now;

@@ -61,6 +61,41 @@ export const ERRORS = {
     message: 'Take a name first (/nick NAME) to send direct messages.',
     status: 403,
   },
+  // Accounts and access.
+  ACCOUNT_REQUIRED: {
+    message: 'Sign in or register first; guests may only talk in rooms open to guests.',
+    status: 401,
+  },
+  GUESTS_OFF: {
+    message: 'This server has no guests: sign in (/login NAME PASSWORD) or register.',
+    status: 401,
+  },
+  LOGIN_FAILED: { message: 'Wrong name or password.', status: 401 },
+  LOGIN_THROTTLED: {
+    message: 'Too many sign-in attempts; wait a few minutes and try again.',
+    status: 429,
+  },
+  PASSWORD_WEAK: {
+    message: 'A password is 8 to 256 characters, with no spaces at either end.',
+    status: 400,
+  },
+  REGISTRATION_CLOSED: {
+    message: 'This server takes no new accounts; ask its owner.',
+    status: 403,
+  },
+  INVITE_REQUIRED: {
+    message: 'New accounts on this server need an invite link.',
+    status: 403,
+  },
+  TICKET_INVALID: { message: 'That link is unknown, used up or expired.', status: 403 },
+  FORBIDDEN: { message: 'You may not do that here.', status: 403 },
+  NO_SUCH_ROOM: { message: 'There is no such room.', status: 404 },
+  BANNED: { message: 'You are banned from this room.', status: 403 },
+  MUTED: { message: 'You are muted in this room.', status: 403 },
+  DURATION_INVALID: {
+    message: 'A duration is a number and a unit: 30m, 2h or 7d.',
+    status: 400,
+  },
   INTERNAL: { message: 'Something went wrong on the server; try again.', status: 500 },
   // Errors of the HTTP port only.
   NOT_FOUND: { message: 'Not found.', status: 404 },
@@ -85,6 +120,12 @@ export const ERRORS = {
   SLOW_CONSUMER: { message: 'Too far behind; reconnect to catch up.', status: 503, close: 1013 },
   SHUTTING_DOWN: { message: 'The server is going away.', status: 503, close: 1001 },
   RESTARTING: { message: 'The server is restarting.', status: 503, close: 1012 },
+  SESSION_ENDED: {
+    message: 'This session was ended; sign in again.',
+    status: 401,
+    close: 4001,
+  },
+  SERVER_BANNED: { message: 'You are banned from this server.', status: 403, close: 4003 },
   RESYNC_FAILED: {
     message: 'Could not catch up from history; reconnect to try again.',
     status: 500,

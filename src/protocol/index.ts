@@ -6,3 +6,4 @@ export * from './json-codec.js';
 export * from './text-codec.js';
 export * from './log-entries.js';
 export * from './event-kind.js';
+export * from './access-schema.js';

@@ -8,6 +8,11 @@
 
 import type { TLiteral, TObject, TSchema } from '@sinclair/typebox';
 import { Type } from './typebox.js';
+import {
+  ACCESS_EVENT_SCHEMAS,
+  ACCESS_REQUEST_SCHEMAS,
+  ACCESS_RESULT_SCHEMAS,
+} from './access-schema.js';
 import { ERRORS, type ErrorCode } from './errors.js';
 
 /** Longest request `id` (and `rooms.after`), in UTF-16 units. */
@@ -97,6 +102,7 @@ export const REQUEST_SCHEMAS = {
   who: WhoRequestSchema,
   typing: TypingRequestSchema,
   ping: PingRequestSchema,
+  ...ACCESS_REQUEST_SCHEMAS,
 };
 
 export const ClientRequestSchema = Type.Union(Object.values(REQUEST_SCHEMAS));
@@ -165,6 +171,7 @@ export const RESULT_SCHEMAS = {
   who: WhoResultSchema,
   typing: TypingResultSchema,
   ping: PingResultSchema,
+  ...ACCESS_RESULT_SCHEMAS,
 };
 
 export const RequestResultSchema = Type.Union(Object.values(RESULT_SCHEMAS));
@@ -225,6 +232,7 @@ export const EVENT_SCHEMAS = {
   rename: RenameEventSchema,
   typing: TypingEventSchema,
   error: ErrorEventSchema,
+  ...ACCESS_EVENT_SCHEMAS,
 };
 
 export const ServerEventSchema = Type.Union([

@@ -1,6 +1,7 @@
 // The plain-text codec, for clients that ask for no subprotocol (wscat, websocat, the tutorial's
 // page): a line is a message to the current room, a line starting with `/` is a command.
 
+import { MODERATION_ACTIONS, type ModerationAction } from './access-schema.js';
 import type { ChatMessage } from './types.js';
 
 export type TextCommand =
@@ -12,6 +13,18 @@ export type TextCommand =
   | { cmd: 'who'; room?: string }
   | { cmd: 'msg'; to: string; text: string }
   | { cmd: 'history'; limit?: number }
+  | { cmd: 'register' | 'login'; name: string; password: string }
+  | { cmd: 'logout'; everywhere: boolean }
+  | { cmd: 'password'; password: string; old?: string }
+  | { cmd: 'topic'; text: string }
+  | { cmd: 'room'; visibility?: 'public' | 'private'; guests?: boolean }
+  | {
+      cmd: 'moderate';
+      action: ModerationAction;
+      name: string;
+      duration?: string;
+      reason?: string;
+    }
   | { cmd: 'help' }
   | { cmd: 'quit' }
   | { cmd: 'usage'; usage: string }
@@ -28,6 +41,13 @@ export const TEXT_HELP = [
   '  /me ACTION        say an action: * you ACTION',
   '  /msg NAME TEXT    send a direct message',
   '  /history [N]      show the last N messages of the current room',
+  '  /register NAME PASSWORD  make an account (a password is one word: no spaces)',
+  '  /login NAME PASSWORD     sign in; /logout [all] signs out (all: every session)',
+  '  /password [OLD] NEW      set or change your password',
+  "  /topic TEXT       set the current room's topic",
+  '  /room private|public, /room guests on|off   who may find and join the current room',
+  '  /invite NAME, /kick NAME [REASON], /ban NAME [DURATION] [REASON], /unban NAME',
+  '  /mute NAME [DURATION], /unmute NAME, /op NAME, /deop NAME   (DURATION: 30m, 2h, 7d)',
   '  /help             this list',
   '  /quit             leave the chat',
   'Anything else is a message to the current room; start it with // to send a leading /.',
@@ -40,7 +60,26 @@ const USAGE: Record<string, string> = {
   msg: '/msg NAME TEXT',
   query: '/query NAME [TEXT]',
   history: '/history [N]',
+  register: '/register NAME PASSWORD',
+  login: '/login NAME PASSWORD',
+  password: '/password [OLD] NEW',
+  topic: '/topic TEXT',
+  room: '/room private|public|guests on|guests off',
+  invite: '/invite NAME',
+  kick: '/kick NAME [REASON]',
+  ban: '/ban NAME [DURATION] [REASON]',
+  unban: '/unban NAME',
+  mute: '/mute NAME [DURATION]',
+  unmute: '/unmute NAME',
+  op: '/op NAME',
+  deop: '/deop NAME',
 };
+
+const DURATION = /^\d{1,5}[mhd]$/i;
+
+function isAction(word: string): word is ModerationAction {
+  return (MODERATION_ACTIONS as readonly string[]).includes(word);
+}
 
 /** Splits off the first word: `('a b c')` → `['a', 'b c']`. */
 function firstWord(s: string): [string, string] {
@@ -93,12 +132,52 @@ export function parseLine(line: string): TextCommand {
       if (!n) return { cmd: 'history' };
       return /^\d{1,4}$/.test(n) ? { cmd: 'history', limit: Number(n) } : usage();
     }
+    case 'register':
+    case 'login': {
+      const [n, pw] = firstWord(rest);
+      const password = pw.trim();
+      return n && password && !/\s/.test(password) ? { cmd: name, name: n, password } : usage();
+    }
+    case 'logout':
+      return { cmd: 'logout', everywhere: rest.trim().toLowerCase() === 'all' };
+    case 'password': {
+      const words = rest.trim().split(/\s+/).filter(Boolean);
+      if (words.length === 1) return { cmd: 'password', password: words[0] ?? '' };
+      if (words.length === 2) return { cmd: 'password', old: words[0], password: words[1] ?? '' };
+      return usage();
+    }
+    case 'topic':
+      return { cmd: 'topic', text: rest.trim() };
+    case 'room': {
+      const v = rest.trim().toLowerCase().split(/\s+/).join(' ');
+      if (v === 'private' || v === 'public') return { cmd: 'room', visibility: v };
+      if (v === 'guests on' || v === 'guests off')
+        return { cmd: 'room', guests: v === 'guests on' };
+      return usage();
+    }
     case 'help':
       return { cmd: 'help' };
     case 'quit':
       return { cmd: 'quit' };
-    default:
-      return { cmd: 'unknown', name: word };
+    default: {
+      if (!isAction(name)) return { cmd: 'unknown', name: word };
+      const [who, more] = firstWord(rest);
+      if (!who) return usage();
+      let [first, after] = firstWord(more);
+      let duration: string | undefined;
+      if ((name === 'ban' || name === 'mute') && DURATION.test(first)) {
+        duration = first;
+        [first, after] = firstWord(after);
+      }
+      const reason = [first, after].filter(Boolean).join(' ').trim();
+      return {
+        cmd: 'moderate',
+        action: name,
+        name: who,
+        ...(duration !== undefined && { duration }),
+        ...(reason && { reason }),
+      };
+    }
   }
 }
 

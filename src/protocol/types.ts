@@ -1,6 +1,7 @@
 // Wire types of the JSON protocol (WebSocket subprotocol `parley.v1`), shared by server and browser.
 // Every client request may carry an `id`; the reply to it (`result`, `ack` or `error`) echoes it.
 
+import type { AccessEvent, AccessRequest, AccessResult } from './access-schema.js';
 import type { ErrorCode } from './errors.js';
 
 export const SUBPROTOCOL = 'parley.v1';
@@ -128,7 +129,8 @@ export type ClientRequest =
   | RoomsRequest
   | WhoRequest
   | TypingRequest
-  | PingRequest;
+  | PingRequest
+  | AccessRequest;
 
 export type RequestType = ClientRequest['type'];
 
@@ -276,7 +278,8 @@ export type RequestResult =
   | RoomsResult
   | WhoResult
   | TypingResult
-  | PingResult;
+  | PingResult
+  | AccessResult;
 
 export type ServerEvent =
   | WelcomeEvent
@@ -287,4 +290,5 @@ export type ServerEvent =
   | PresenceEvent
   | RenameEvent
   | TypingEvent
-  | ErrorEvent;
+  | ErrorEvent
+  | AccessEvent;

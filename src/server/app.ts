@@ -16,6 +16,9 @@ import { FlushSchedule } from './outlet.js';
 import { createHttpGuard } from './http-guard.js';
 import { addressOptions } from './client-address.js';
 import { SocketLimit } from './socket-limit.js';
+import { argon2Passwords } from './passwords.js';
+import { ownerSetupLink } from './setup-link.js';
+import { newUserId } from '../store/user-id.js';
 import { redactUrl } from '../shared/url.js';
 import { ERRORS, type ClosingCode } from '../protocol/index.js';
 
@@ -28,11 +31,14 @@ export interface RunningServer {
   httpPort: number;
   wsPort: number;
   config: Config;
+  /** While the instance has no owner: the one-time link that makes one. */
+  setupLink: string | undefined;
   /** Graceful: stop accepting, finish commits, close clients with `code`, close the store. */
   stop(code?: ServerStop): Promise<void>;
 }
 
 const GUEST_DIGITS = 10;
+const ACCESS_POLL_MS = 1000;
 
 /** Listens on the port of a setting; a port that cannot be had is a bad setting, named as such. */
 function listen(server: Server, key: 'httpPort' | 'wsPort', config: Config): Promise<number> {
@@ -100,6 +106,14 @@ export async function startParley(
   if (store.checkpoints) metrics.watchCheckpoints(store.checkpoints);
   const chat = new Chat({
     log: store,
+    dir: store,
+    passwords: argon2Passwords(),
+    access: {
+      registration: config.registration,
+      guests: config.guests,
+      sessionIdleMs: config.sessionIdleDays * 24 * 60 * 60 * 1000,
+    },
+    newUserId,
     bus,
     clock: { now: () => Date.now(), monotonic: () => performance.now() },
     // The group commit's fan-out is written in the same check phase as the commit.
@@ -149,6 +163,15 @@ export async function startParley(
     ? setInterval(() => chat.tick(), config.clusterHeartbeatMs)
     : undefined;
   clusterHeartbeat?.unref();
+  // Bans, kicks, roles and ended sessions, from any node or the admin command, apply here
+  // within a second: every node follows the store's audit log.
+  const pollAccess = () =>
+    chat
+      .pollAccess()
+      .catch((err: unknown) => log.error('internal-error', { context: 'access', err }));
+  await pollAccess();
+  const accessFeed = setInterval(pollAccess, ACCESS_POLL_MS);
+  accessFeed.unref();
 
   let httpPort = config.httpPort;
   const sockets = new SocketLimit(config.socketsPerAddress, addressOptions(config).trusted, () =>
@@ -225,6 +248,15 @@ export async function startParley(
     node: nodeId,
   });
 
+  const pageUrl = config.publicUrl ?? `http://${host}:${httpPort}`;
+  const setupLink = await ownerSetupLink(store, pageUrl);
+  if (setupLink) {
+    log.warn('setup', {
+      link: setupLink,
+      note: 'this server has no owner yet: whoever opens this link first becomes it (valid 24 h)',
+    });
+  }
+
   let stopping: Promise<void> | undefined;
   const stop = (code: ServerStop = 'SHUTTING_DOWN'): Promise<void> =>
     (stopping ??= (async () => {
@@ -235,6 +267,7 @@ export async function startParley(
       await gateway.closeAll(code, config.shutdownMs);
       gateway.stop();
       clearInterval(clusterHeartbeat);
+      clearInterval(accessFeed);
       chat.goodbye();
       page.closeAllConnections();
       wsOnly.closeAllConnections();
@@ -249,6 +282,7 @@ export async function startParley(
     httpPort,
     wsPort,
     config,
+    setupLink,
     stop,
   };
 }

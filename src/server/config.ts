@@ -53,6 +53,14 @@ export interface Config {
   /** New rooms per hour for the whole instance. */
   roomsPerHour: number;
   roomIdleDays: number;
+  /** Who may make an account: anyone, holders of an invite link, or nobody new. */
+  registration: 'open' | 'invite' | 'closed';
+  /** on: guests talk in rooms open to them; off: no guests; open: also make rooms. */
+  guests: 'on' | 'off' | 'open';
+  /** Days a session of an account with a password lasts unused. */
+  sessionIdleDays: number;
+  /** The page's public address, for the links the log and `npm run admin` print. */
+  publicUrl: string | undefined;
   /** Largest HTTP header block accepted on a request or upgrade. */
   maxHeaderBytes: number;
   /** A handshake whose headers take longer than this is dropped. */
@@ -76,6 +84,8 @@ type Kind =
   | 'string'
   | 'origins'
   | 'sync'
+  | 'registration'
+  | 'guests'
   | 'level'
   | 'proxies'
   | 'hosts'
@@ -302,6 +312,34 @@ export const SETTINGS: Setting[] = [
     help: 'new rooms per hour on the whole instance',
   },
   {
+    key: 'registration',
+    flag: 'registration',
+    env: 'PARLEY_REGISTRATION',
+    kind: 'registration',
+    help: 'open (anyone may make an account), invite (with an invite link) or closed',
+  },
+  {
+    key: 'guests',
+    flag: 'guests',
+    env: 'PARLEY_GUESTS',
+    kind: 'guests',
+    help: 'on (guests talk in the lobby and rooms open to them), off, or open (also make rooms)',
+  },
+  {
+    key: 'sessionIdleDays',
+    flag: 'session-idle-days',
+    env: 'PARLEY_SESSION_IDLE_DAYS',
+    kind: 'int',
+    help: 'days a session of an account with a password lasts unused',
+  },
+  {
+    key: 'publicUrl',
+    flag: 'public-url',
+    env: 'PARLEY_PUBLIC_URL',
+    kind: 'string',
+    help: "the page's address as people reach it, for setup, invite and reset links",
+  },
+  {
     key: 'roomIdleDays',
     flag: 'room-idle-days',
     env: 'PARLEY_ROOM_IDLE_DAYS',
@@ -414,6 +452,10 @@ export const DEFAULTS: Config = {
   addressHandshakesPerMinute: 60,
   roomsPerHour: 300,
   roomIdleDays: 30,
+  registration: 'open',
+  guests: 'on',
+  sessionIdleDays: 30,
+  publicUrl: undefined,
   maxHeaderBytes: 8192,
   handshakeTimeoutMs: 10_000,
   historyBound: 500,
@@ -459,6 +501,15 @@ function parseValue(s: Setting, raw: string): Config[keyof Config] {
       if (v !== 'FULL' && v !== 'NORMAL' && v !== 'EXTRA')
         throw bad('expected FULL, NORMAL or EXTRA');
       return v;
+    }
+    case 'registration': {
+      if (raw !== 'open' && raw !== 'invite' && raw !== 'closed')
+        throw bad('expected open, invite or closed');
+      return raw;
+    }
+    case 'guests': {
+      if (raw !== 'on' && raw !== 'off' && raw !== 'open') throw bad('expected on, off or open');
+      return raw;
     }
     case 'level': {
       if (!['debug', 'info', 'warn', 'error', 'silent'].includes(raw))

@@ -6,7 +6,7 @@ import { readdirSync, readFileSync, existsSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ChatError, httpError, type ErrorLike } from '../protocol/index.js';
-import type { Chat } from '../core/index.js';
+import type { Chat, Reader } from '../core/index.js';
 import type { Counter, Registry } from 'prom-client';
 import type { HttpGuard } from './http-guard.js';
 
@@ -150,7 +150,7 @@ async function handle(deps: HttpDeps, req: IncomingMessage, res: ServerResponse)
         new ChatError('BAD_REQUEST', 'limit is a whole number; after is a room name.'),
       );
     }
-    return json(res, 200, await deps.chat.roomList(after, limit));
+    return json(res, 200, await deps.chat.roomList(await readerOf(deps.chat, req), after, limit));
   }
   const m = /^\/api\/rooms\/([^/]+)\/messages$/.exec(path);
   if (m) {
@@ -166,7 +166,8 @@ async function handle(deps: HttpDeps, req: IncomingMessage, res: ServerResponse)
       return fail(res, 'ROOM_INVALID');
     }
     try {
-      const h = await deps.chat.history(undefined, room, before, limit);
+      const reader = await readerOf(deps.chat, req);
+      const h = await deps.chat.httpHistory(reader, room, before, limit);
       return json(res, 200, { room: h.label, messages: h.messages, more: h.more });
     } catch (e) {
       if (e instanceof ChatError) return fail(res, e);
@@ -188,4 +189,10 @@ async function handle(deps: HttpDeps, req: IncomingMessage, res: ServerResponse)
     );
   }
   return fail(res, 'NOT_FOUND');
+}
+
+/** The person of an `Authorization: Bearer TOKEN` header (never a URL: URLs end up in logs). */
+function readerOf(chat: Chat, req: IncomingMessage): Promise<Reader> {
+  const m = /^Bearer ([\x21-\x7e]{16,128})$/.exec(req.headers.authorization ?? '');
+  return chat.reader(m?.[1]);
 }

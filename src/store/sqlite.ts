@@ -11,6 +11,7 @@ import { Worker } from 'node:worker_threads';
 import { sentEntry, type ChatMessage, type LogEntry } from '../protocol/index.js';
 import { SKELETON_VERSION, nameSkeleton } from '../protocol/skeleton.js';
 import { migrateSqlite } from './migrations/sqlite.js';
+import { sqliteDirectory } from './sqlite-directory.js';
 import { newUserId } from './user-id.js';
 import type { CheckpointCounts, Committed, Draft, MessageStore } from './types.js';
 
@@ -286,6 +287,7 @@ export function openSqliteStore(file: string, synchronous: Synchronous = 'NORMAL
     description: `sqlite ${file} (journal_mode=WAL, synchronous=${synchronous})`,
     instanceSecret,
     checkpoints: () => ({ ...checkpoints }),
+    ...sqliteDirectory(db, later),
     append: (drafts, now) => later(() => appendTx.immediate(drafts, now)),
     after: (room, after, limit) => later(() => q.after.all(room, after, limit).map(toEntry)),
     before: (room, before, limit) =>

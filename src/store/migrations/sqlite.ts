@@ -106,6 +106,83 @@ UPDATE rooms SET
 WHERE dm_a IS NOT NULL;
 `),
   },
+  {
+    // Accounts: each person a user row (named as their latest name), each token that held a
+    // name a session of its person, so that nobody is logged out or loses a name.
+    ...named(6),
+    run: (db) => {
+      db.exec(`
+CREATE TABLE users (
+  id TEXT PRIMARY KEY,
+  key TEXT NOT NULL UNIQUE,
+  display TEXT NOT NULL,
+  password TEXT,
+  role TEXT NOT NULL DEFAULT 'member',
+  banned_until INTEGER,
+  ban_reason TEXT,
+  created_at INTEGER NOT NULL
+) STRICT;
+CREATE TABLE sessions (
+  token_hash TEXT PRIMARY KEY,
+  user_id TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  last_seen INTEGER NOT NULL,
+  label TEXT NOT NULL
+) STRICT;
+CREATE INDEX sessions_user ON sessions(user_id);
+CREATE TABLE tickets (
+  hash TEXT PRIMARY KEY,
+  kind TEXT NOT NULL,
+  user_id TEXT,
+  uses INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  created_by TEXT,
+  created_at INTEGER NOT NULL
+) STRICT;
+CREATE TABLE room_settings (
+  room TEXT PRIMARY KEY,
+  visibility TEXT NOT NULL,
+  topic TEXT NOT NULL,
+  guests INTEGER NOT NULL
+) STRICT;
+CREATE TABLE room_roles (
+  room TEXT NOT NULL,
+  user_id TEXT NOT NULL,
+  role TEXT NOT NULL,
+  PRIMARY KEY (room, user_id)
+) STRICT;
+CREATE INDEX room_roles_user ON room_roles(user_id);
+CREATE TABLE sanctions (
+  room TEXT NOT NULL,
+  user_id TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  until INTEGER NOT NULL,
+  reason TEXT NOT NULL,
+  PRIMARY KEY (room, user_id, kind)
+) STRICT;
+CREATE TABLE audit (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  at INTEGER NOT NULL,
+  actor_id TEXT,
+  action TEXT NOT NULL,
+  target_id TEXT,
+  room TEXT,
+  reason TEXT NOT NULL
+) STRICT;
+INSERT INTO users (id, key, display, password, role, created_at)
+SELECT u.user_id,
+  (SELECT n.key FROM names n WHERE n.user_id = u.user_id ORDER BY n.created_at DESC, n.key LIMIT 1),
+  (SELECT n.key FROM names n WHERE n.user_id = u.user_id ORDER BY n.created_at DESC, n.key LIMIT 1),
+  NULL, 'member', u.created
+FROM (SELECT user_id, min(created_at) AS created FROM names GROUP BY user_id) u;
+`);
+      db.prepare(
+        'INSERT INTO sessions (token_hash, user_id, created_at, last_seen, label) ' +
+          "SELECT token_hash, min(user_id), min(created_at), ?, 'earlier version' FROM names " +
+          "WHERE token_hash <> '' GROUP BY token_hash",
+      ).run(Date.now());
+    },
+  },
 ];
 
 function hasTable(db: Database.Database, name: string): boolean {
