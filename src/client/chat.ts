@@ -1,54 +1,49 @@
-// The chat session over one connection after another, composed of its parts: the session and
-// room state machines (session.ts, room-state.ts), the typed request tracker (requests.ts), the
-// pacing of what goes on the wire (sender.ts), the sequence rules (history-sync.ts), commands,
-// names, typing, attention and the room directory. Here they are wired to the events of the
-// connection and to the view and storage passed in (ports.ts): the handshake (welcome → hello →
-// join each room → resend the outbox), replies and errors, and what each changes on the page.
+// The chat session over one connection after another, composed of its parts: the requests of
+// each connection (link.ts), the rooms listed and the current one (roster.ts), who the page is
+// (naming.ts), what the server says about rooms (room-events.ts), the panel drawn beside the
+// log (room-panel.ts), the sequence rules (history-sync.ts), commands and the room directory.
+// Here they are wired to the events of the connection and to the view and storage passed in
+// (ports.ts): the handshake (welcome → hello → join each room → resend the outbox), replies and
+// errors, and the user's actions.
 
 import {
   ERRORS,
-  LOBBY,
   isDirect,
   messageEntry,
   normalizeName,
   normalizeRoom,
-  type ChatMessage,
   type ClientRequest,
   type ErrorCode,
   type ErrorEvent as ErrorFrame,
-  type RequestResult,
-  type RoomInfo,
   type ServerEvent,
 } from '../protocol/index.js';
-import { attention } from './attention.js';
 import { runLine, type CommandActions } from './commands.js';
 import { NO_ROOMS, directoryItems } from './directory.js';
 import { roomLabel } from './dom.js';
 import { handleEntry } from './entries.js';
 import { HistorySync } from './history-sync.js';
+import { Link } from './link.js';
 import type { SysOptions } from './messages.js';
-import { handshakeHello, isChosen, promptName } from './names.js';
-import { closeNotice, nameError, textProblem } from './notices.js';
+import { Naming } from './naming.js';
+import { closeNotice, textProblem } from './notices.js';
 import type { Outbox, OutboxEntry } from './outbox.js';
 import type { ChatStorage, ChatView, LogLine } from './ports.js';
 import { PresenceNotes } from './presence-notes.js';
 import {
-  RequestTracker,
   dispatchResult,
   isKind,
   type AnyPending,
   type Pending,
   type ReplyHandlers,
-  type ResultOf,
 } from './requests.js';
-import { RoomState, sameName, type Presence } from './room-state.js';
-import { Sender } from './sender.js';
+import { sameName, type RoomState } from './room-state.js';
+import { RoomEvents } from './room-events.js';
+import { RoomPanel } from './room-panel.js';
+import { Roster } from './roster.js';
 import { SentNotes } from './sent-notes.js';
-import { SessionState } from './session.js';
-import { hasChosenName, randomId, type Identity, type RoomList } from './storage.js';
-import { TypingThrottle, typers } from './typing.js';
+import { randomId, type Identity, type RoomList } from './storage.js';
+import { TypingThrottle } from './typing.js';
 
-const WATCH_EVERY_MS = 1000;
 /** Errors after which a send is tried again by itself; any other error waits for the user. */
 const TRANSIENT: ReadonlySet<ErrorCode> = new Set(['RATE_LIMITED', 'STORE_UNAVAILABLE']);
 
@@ -75,187 +70,169 @@ export interface ChatDeps {
 }
 
 export class Chat {
-  private readonly view: ChatView;
-  private readonly storage: ChatStorage;
-  private readonly outbox: Outbox;
-  private readonly deps: ChatDeps;
-  private identity: Identity;
-  private readonly rooms = new Map<string, RoomState>();
-  private readonly closed: Set<string>;
-  private current: string;
-  private myName = '';
-  private readonly session = new SessionState();
-  private readonly tracker = new RequestTracker();
-  private readonly sync: HistorySync;
-  private readonly sender = new Sender({
-    connected: () => this.session.connected,
-    ready: () => this.session.ready,
-    transmit: (p) => this.transmit(p),
-    outbox: () => this.outbox.entries(),
-  });
-  private watchTimer: ReturnType<typeof setInterval> | undefined;
-  private readonly typingSent = new TypingThrottle();
-  private typingTimer: ReturnType<typeof setTimeout> | undefined;
-  /** A name submitted in the prompt while offline, taken once connected. */
-  private wantedName: string | undefined;
-  /** Messages from others that came while the tab was hidden. */
-  private unseen = 0;
-  private readonly notes: PresenceNotes;
+  readonly #view: ChatView;
+  readonly #outbox: Outbox;
+  readonly #decode: (frame: string) => ServerEvent | null;
+  readonly #link: Link;
+  readonly #roster: Roster;
+  readonly #names: Naming;
+  readonly #sync: HistorySync;
+  readonly #panel: RoomPanel;
+  readonly #events: RoomEvents;
+  readonly #notes: PresenceNotes;
   /** Direct messages sent with /msg, and the line in the room they were sent from. */
-  private readonly sentNotes: SentNotes;
+  readonly #sentNotes: SentNotes;
+  readonly #typingSent = new TypingThrottle();
 
   constructor(deps: ChatDeps) {
-    this.deps = deps;
-    this.view = deps.view;
-    this.storage = deps.storage;
-    this.sync = new HistorySync({
-      log: this.view.log,
-      request: (req, ctx) => this.request(req, ctx),
-      show: (r, messages, live) => void this.show(r, messages, live),
-      say: (text, room) => void this.sys(text, '', room),
+    const view = (this.#view = deps.view);
+    const outbox = (this.#outbox = deps.outbox);
+    this.#decode = deps.decode;
+    this.#link = new Link({
+      transmit: deps.transmit,
+      drop: deps.drop,
+      outbox: () => outbox.entries(),
     });
-    this.outbox = deps.outbox;
-    this.identity = deps.identity;
-    this.closed = deps.closed;
-    this.notes = new PresenceNotes(this.view.log);
-    this.sentNotes = new SentNotes(
-      this.view.log,
+    this.#sync = new HistorySync({
+      log: view.log,
+      request: (req, ctx) => this.#request(req, ctx),
+      show: (r, messages, live) => void this.#events.show(r, messages, live),
+      say: (text, room) => void this.#sys(text, '', room),
+    });
+    this.#notes = new PresenceNotes(view.log);
+    this.#sentNotes = new SentNotes(
+      view.log,
       (to) => {
-        this.reopen(to);
-        this.room(to).want();
-        this.renderRooms();
+        this.#roster.reopen(to);
+        this.#roster.room(to).want();
+        this.#roster.render();
       },
       (to) => this.openDirect(to.slice(1)),
     );
-    if (hasChosenName(this.identity)) this.myName = this.identity.name ?? '';
-    this.view.setMe(this.myName || '…');
-    for (const r of deps.rooms.rooms) {
-      const n = normalizeRoom(r);
-      if (n) this.room(n.key).want();
-    }
+    this.#names = new Naming({
+      view,
+      storage: deps.storage,
+      identity: deps.identity,
+      hello: (req, ctx) => this.#request(req, ctx),
+      ready: () => this.#link.ready,
+      say: (text, cls) => void this.#sys(text, cls),
+    });
     // Sends typed for a room before a reload need that room joined to go out.
-    for (const e of this.outbox.entries()) {
-      if (!isDirect(e.room)) this.room(e.room).want();
-    }
-    const cur = deps.rooms.current;
-    this.current = isDirect(cur) || normalizeRoom(cur) ? cur : LOBBY;
-    this.room(this.current);
-    this.view.showRoom(this.current);
-    this.renderRooms();
-    this.renderRoomDetails();
-    this.renderPending();
-    if (deps.askName) this.view.openNamePrompt('', true);
+    const waiting = outbox.entries().flatMap((e) => (isDirect(e.room) ? [] : [e.room]));
+    this.#roster = new Roster(view, deps.storage, deps.rooms, deps.closed, waiting);
+    const me = (): string => this.#names.me;
+    this.#panel = new RoomPanel(view, {
+      roster: this.#roster,
+      outbox,
+      sentNotes: this.#sentNotes,
+      me,
+      ready: () => this.#link.ready,
+    });
+    this.#events = new RoomEvents({
+      view,
+      roster: this.#roster,
+      panel: this.#panel,
+      notes: this.#notes,
+      sync: this.#sync,
+      me,
+      delivered: (cid) => {
+        if (outbox.get(cid)) this.#dropPending(cid);
+      },
+      hidden: deps.hidden,
+      notify: deps.notify,
+    });
+    this.#panel.details();
+    this.#panel.pending();
+    if (deps.askName) view.openNamePrompt('', true);
   }
 
   // ---- connection -----------------------------------------------------------------------------
 
   onOpen(): void {
-    this.session.opened();
-    this.tracker.clear();
-    this.stopSending();
-    this.tracker.heard(Date.now());
-    this.watchTimer = setInterval(() => this.watch(), WATCH_EVERY_MS);
-    this.sys('Connection opened.', 'conn', this.current, { key: 'open', counted: true });
+    this.#link.opened();
+    this.#sys('Connection opened.', 'conn', undefined, { key: 'open', counted: true });
   }
 
   onClose(code: number, reason: string): void {
-    this.session.closed();
-    this.notes.reset();
-    this.stopSending();
-    for (const r of this.rooms.values()) {
+    const unanswered = this.#link.closed();
+    this.#notes.reset();
+    for (const r of this.#roster.all()) {
       r.disconnected();
-      this.sync.stopOlder(r);
+      this.#sync.stopOlder(r);
     }
-    this.sys('Connection lost.', 'conn', this.current, { key: 'lost', counted: true });
-    this.session.saidUnreachable = true;
+    this.#sys('Connection lost.', 'conn', undefined, { key: 'lost', counted: true });
+    this.#link.session.saidUnreachable = true;
     const notice = closeNotice(code, reason);
-    if (notice) this.sys(notice, 'conn', this.current, { key: `close ${notice}`, counted: true });
-    this.view.announce(notice ?? 'Connection lost. Reconnecting.');
-    // A name asked for from the prompt and not answered: ask again once connected.
-    for (const p of this.tracker.pending()) {
-      if (isKind(p, 'hello') && p.prompt && p.req.name) this.wantedName = p.req.name;
-    }
-    this.tracker.clear();
-    if (this.wantedName !== undefined) {
-      this.view.setNameBusy(true, 'Waiting for the connection; the name is taken once it is back.');
-    }
-    this.renderRoomDetails();
-    this.renderPending();
+    if (notice) this.#sys(notice, 'conn', undefined, { key: `close ${notice}`, counted: true });
+    this.#view.announce(notice ?? 'Connection lost. Reconnecting.');
+    this.#names.lost(unanswered);
+    this.#panel.details();
+    this.#panel.pending();
   }
 
   /** A connection attempt failed; said once per outage. */
   onUnreachable(): void {
-    if (this.session.saidUnreachable) return;
-    this.session.saidUnreachable = true;
-    const pending = this.outbox.entries().length > 0;
-    this.sys(
-      pending
+    const { session } = this.#link;
+    if (session.saidUnreachable) return;
+    session.saidUnreachable = true;
+    this.#sys(
+      this.#outbox.entries().length > 0
         ? 'Cannot reach the server. Your unsent messages are kept here and go out once it is back.'
         : 'Cannot reach the server; trying again.',
       'conn',
-      this.current,
+      undefined,
       { key: 'unreachable', counted: true },
     );
   }
 
   onFrame(frame: string): void {
-    this.tracker.heard(Date.now());
-    const ev = this.deps.decode(frame);
+    const { tracker, sender } = this.#link;
+    tracker.heard(Date.now());
+    const ev = this.#decode(frame);
     if (!ev) {
-      this.sys(frame);
+      this.#sys(frame);
       return;
     }
     switch (ev.type) {
       case 'welcome':
-        this.sys(ev.text, 'welcome', this.current, { key: 'welcome' });
+        this.#sys(ev.text, 'welcome', undefined, { key: 'welcome' });
         // The server's bucket for this connection starts full; ours too, a little smaller.
-        this.sender.pacer.reset(
-          { ratePerSecond: ev.limits.ratePerSecond, rateBurst: ev.limits.rateBurst },
-          Date.now(),
-        );
-        this.hello(0);
+        sender.pacer.reset(ev.limits, Date.now());
+        this.#names.handshake(0);
         return;
       case 'result':
-        this.onResult(ev);
+        dispatchResult(ev, tracker.take(ev.id), this.#replies);
         return;
       case 'ack':
-        this.tracker.take(ev.id);
-        this.sender.settled(ev.cid);
-        this.dropPending(ev.cid);
-        this.sender.flush();
+        tracker.take(ev.id);
+        sender.settled(ev.cid);
+        this.#dropPending(ev.cid);
+        sender.flush();
         return;
       case 'msg':
-        handleEntry(messageEntry(ev), { message: (m) => this.onMessage(m) });
+        handleEntry(messageEntry(ev), { message: (m) => this.#events.message(m) });
         return;
-      case 'gap': {
-        const r = this.room(ev.room);
-        this.sync.gapMarked(r, ev.after, ev.before);
+      case 'gap':
+        this.#sync.gapMarked(this.#roster.room(ev.room), ev.after, ev.before);
         return;
-      }
       case 'presence':
-        this.onPresence(ev.room, ev.name, ev.event);
+        this.#events.presence(ev.room, ev.name, ev.event);
         return;
       case 'rename':
-        this.onRename(ev.room, ev.from, ev.to);
+        this.#events.rename(ev.room, ev.from, ev.to);
         return;
       case 'typing':
-        this.onTyping(ev.room, ev.name, ev.ttlMs);
+        this.#events.typing(ev.room, ev.name, ev.ttlMs);
         return;
       case 'error':
-        this.onError(ev);
+        this.#onError(ev);
         return;
     }
   }
 
   /** The tab became visible again: the title stops counting. */
   onVisible(): void {
-    this.unseen = 0;
-    this.view.setUnseen(0);
-    const r = this.rooms.get(this.current);
-    if (r && (r.unread > 0 || r.mentions > 0)) {
-      r.unread = r.mentions = 0;
-      this.renderRooms();
-    }
+    this.#events.visible();
   }
 
   // ---- user actions -----------------------------------------------------------------------------
@@ -265,28 +242,33 @@ export class Chat {
    * the text could not go as it is, so the box keeps the draft.
    */
   submit(line: string): boolean {
-    return runLine(line, this.commands);
+    return runLine(line, this.#commands);
   }
 
-  private readonly commands: CommandActions = {
-    current: () => this.current,
-    say: (room, text, me) => this.say(room, text, me),
+  readonly #commands: CommandActions = {
+    current: () => this.#roster.current,
+    say: (room, text, me) => this.#say(room, text, me),
     sentTo: (cid, room) => {
-      const line = this.sys(`Sending to ${roomLabel(room)}…`);
-      this.sentNotes.add(cid, room, line);
-      this.renderPending();
+      this.#sentNotes.add(cid, room, this.#sys(`Sending to ${roomLabel(room)}…`));
+      this.#panel.pending();
     },
-    sys: (text, cls) => void this.sys(text, cls),
-    online: () => this.online(),
+    sys: (text, cls) => void this.#sys(text, cls),
+    online: () => {
+      if (this.#link.ready) return true;
+      this.#sys('Not connected yet; try again in a moment.', 'error');
+      return false;
+    },
     rename: (name, key) => {
-      this.request({ type: 'hello', name, token: key ?? this.identity.token }, { user: true });
+      this.#request({ type: 'hello', name, token: key ?? this.#names.token }, { user: true });
     },
     joinRoom: (room) => this.joinRoom(room),
-    part: (room) => this.part(room),
-    listRooms: () => void this.request({ type: 'rooms' }, { user: true }),
-    who: (room) => void this.request({ type: 'who', room }, { user: true }),
+    part: (room) => this.#part(room),
+    listRooms: () => void this.#request({ type: 'rooms' }, { user: true }),
+    who: (room) => void this.#request({ type: 'who', room }, { user: true }),
     history: (limit) =>
-      void this.sync.page(this.room(this.current), 'user', undefined, limit, { user: true }),
+      void this.#sync.page(this.#roster.room(this.#roster.current), 'user', undefined, limit, {
+        user: true,
+      }),
   };
 
   /** Joins (or creates) a room, or opens a direct conversation for `@name`. */
@@ -298,179 +280,146 @@ export class Chat {
     }
     const n = normalizeRoom(text);
     if (!n) {
-      this.sys(ERRORS.ROOM_INVALID.message, 'error');
+      this.#sys(ERRORS.ROOM_INVALID.message, 'error');
       return;
     }
-    const r = this.room(n.key);
+    const r = this.#roster.room(n.key);
     const wasJoined = r.joined;
     r.want();
     this.switchTo(r.name);
-    if (this.session.ready && !(wasJoined && r.synced)) this.join(r, true);
+    if (this.#link.ready && !(wasJoined && r.synced)) this.#join(r, true);
   }
 
   /** Opens the direct conversation with a name (in the sidebar, then current). */
   openDirect(name: string): void {
     const n = normalizeName(name);
     if (!n) {
-      this.sys(ERRORS.NAME_INVALID.message, 'error');
+      this.#sys(ERRORS.NAME_INVALID.message, 'error');
       return;
     }
-    if (!isChosen(this.myName)) {
-      this.sys(ERRORS.NAME_REQUIRED.message, 'error');
+    if (!this.#names.chosen) {
+      this.#sys(ERRORS.NAME_REQUIRED.message, 'error');
       this.changeName();
       return;
     }
     const room = `@${n.key}`;
-    this.reopen(room);
-    const r = this.room(room);
-    r.want();
+    this.#roster.reopen(room);
+    this.#roster.room(room).want();
     this.switchTo(room);
   }
 
   /** A room picked in the sidebar: shown, and joined again if it was left. */
   open(room: string): void {
-    const r = this.rooms.get(room);
+    const r = this.#roster.get(room);
     if (r && !r.direct && !r.joined) this.joinRoom(room);
     else this.switchTo(room);
   }
 
   switchTo(room: string): void {
-    const r = this.room(room);
-    this.current = r.name;
-    r.unread = 0;
-    r.mentions = 0;
-    this.view.showRoom(r.name);
+    const r = this.#roster.select(room);
     // A direct room live from a message alone has no member list yet: the join brings it.
-    if (this.session.ready && r.direct && (!r.synced || !r.membersKnown)) this.join(r, true);
-    this.renderRooms();
-    this.renderRoomDetails();
-    this.renderPending();
+    if (this.#link.ready && r.direct && (!r.synced || !r.membersKnown)) this.#join(r, true);
+    this.#panel.details();
+    this.#panel.pending();
   }
 
   /** The room `step` places up or down the sidebar from the current one. */
   switchBy(step: number): string | undefined {
-    const list = this.sidebarOrder();
-    const i = list.indexOf(this.current);
-    const next = list[(i + step + list.length) % list.length];
-    if (next !== undefined && next !== this.current) this.switchTo(next);
+    const next = this.#roster.neighbour(step);
+    if (next !== undefined && next !== this.#roster.current) this.switchTo(next);
     return next;
   }
 
   leave(room: string): void {
-    this.part(room);
+    this.#part(room);
   }
 
   /** Called on every input event: tells the room at most once per TYPING_EVERY_MS. */
   typed(text: string): void {
-    const r = this.rooms.get(this.current);
-    if (!this.session.ready || !r?.synced || !text.trim() || text.startsWith('/')) return;
+    const r = this.#roster.shown;
+    if (!this.#link.ready || !r?.synced || !text.trim() || text.startsWith('/')) return;
     const now = Date.now();
-    if (!this.typingSent.due(r.name, now)) return;
-    if (this.request({ type: 'typing', room: r.name }, { optional: true })) {
-      this.typingSent.sent(r.name, now);
+    if (!this.#typingSent.due(r.name, now)) return;
+    if (this.#request({ type: 'typing', room: r.name }, { optional: true })) {
+      this.#typingSent.sent(r.name, now);
     }
   }
 
   /** The reader wants older messages of a room (scrolled near its top, or pressed the button). */
   loadOlder(room: string): void {
-    const r = this.rooms.get(room);
-    if (r && this.session.ready) this.sync.older(r);
+    const r = this.#roster.get(room);
+    if (r && this.#link.ready) this.#sync.older(r);
   }
 
   retry(cid: string): void {
-    const e = this.outbox.get(cid);
+    const e = this.#outbox.get(cid);
     if (!e) return;
     const rest: OutboxEntry = { ...e };
     delete rest.error;
-    this.outbox.update(rest);
-    this.renderPending();
-    this.sender.flush();
+    this.#outbox.update(rest);
+    this.#panel.pending();
+    this.#link.sender.flush();
   }
 
   discard(cid: string): void {
-    this.sentNotes.discarded(cid);
-    this.dropPending(cid);
+    this.#sentNotes.discarded(cid);
+    this.#dropPending(cid);
   }
-
-  // ---- names ----------------------------------------------------------------------------------
 
   /** Opens the name prompt to change the name. */
   changeName(): void {
-    this.view.openNamePrompt(hasChosenName(this.identity) ? this.myName : '', false);
+    this.#names.change();
   }
 
   /** The name prompt was sent. */
   submitName(raw: string): void {
-    const n = promptName(raw, this.myName);
-    if ('error' in n) {
-      this.view.setNameError(n.error);
-      return;
-    }
-    if ('same' in n) {
-      this.view.closeNamePrompt();
-      return;
-    }
-    if (!this.session.ready) {
-      this.wantedName = n.take;
-      this.view.setNameBusy(true, 'Waiting for the connection; the name is taken once it is back.');
-      return;
-    }
-    this.takeName(n.take);
+    this.#names.submit(raw);
   }
 
   /** "Later" or "Cancel" on the name prompt. */
   skipName(): void {
-    if (!hasChosenName(this.identity)) this.storage.skipName();
-    this.wantedName = undefined;
-    this.view.closeNamePrompt();
+    this.#names.skip();
   }
 
-  private takeName(name: string): void {
-    this.wantedName = undefined;
-    this.view.setNameBusy(true, 'Taking the name…');
-    const ok = this.request(
-      { type: 'hello', name, token: this.identity.token },
-      { prompt: true, user: true },
-    );
-    if (!ok) {
-      this.wantedName = name;
-      this.view.setNameBusy(true, 'Waiting for the connection; the name is taken once it is back.');
+  /** "Browse rooms" in the sidebar: asks the server for the list. */
+  browseRooms(): void {
+    if (!this.#link.ready) {
+      this.#view.setDirectory('Not connected; the list comes once the connection is back.', []);
+      return;
     }
+    this.#view.setDirectory('Loading the rooms…', []);
+    this.#request({ type: 'rooms' }, { browse: true });
   }
 
-  // ---- handshake and requests ---------------------------------------------------------------------
-
-  private hello(step: number): void {
-    const { identity, req } = handshakeHello(step, this.identity);
-    this.identity = identity;
-    this.request(req, { handshake: step });
-  }
+  // ---- handshake, requests and sends ------------------------------------------------------------
 
   /** Hello answered: join the rooms again, then resend what was not acknowledged. */
-  private onReady(): void {
-    const again = this.session.greeted();
-    for (const r of this.rooms.values()) {
-      if (r.joined && (!r.direct || r.everSynced || r.name === this.current)) this.join(r, false);
+  #onReady(): void {
+    const again = this.#link.session.greeted();
+    for (const r of this.#roster.all()) {
+      if (r.joined && (!r.direct || r.everSynced || r.name === this.#roster.current)) {
+        this.#join(r, false);
+      }
     }
-    this.sender.flush();
-    void this.outbox.refresh?.().then((added) => {
-      if (!added || !this.session.ready) return;
-      for (const e of this.outbox.entries()) {
-        const r = isDirect(e.room) ? undefined : this.room(e.room);
+    this.#link.sender.flush();
+    void this.#outbox.refresh?.().then((added) => {
+      if (!added || !this.#link.ready) return;
+      for (const e of this.#outbox.entries()) {
+        const r = isDirect(e.room) ? undefined : this.#roster.room(e.room);
         if (r && !r.joined) {
           r.want();
-          this.join(r, false);
+          this.#join(r, false);
         }
       }
-      this.renderPending();
-      this.sender.flush();
+      this.#panel.pending();
+      this.#link.sender.flush();
     });
-    if (again) this.view.announce('Connected again.');
-    if (this.wantedName !== undefined) this.takeName(this.wantedName);
+    if (again) this.#view.announce('Connected again.');
+    this.#names.ready();
   }
 
-  private join(r: RoomState, user: boolean): void {
-    this.request(
+  #join(r: RoomState, user: boolean): void {
+    this.#request(
       r.everSynced
         ? { type: 'join', room: r.name, since: r.lastSeq }
         : { type: 'join', room: r.name },
@@ -478,405 +427,164 @@ export class Chat {
     );
   }
 
-  /** Sends now, or as soon as the pacer allows; false when not connected (or dropped). */
-  private request<R extends ClientRequest>(req: R, ctx?: Omit<Pending<R['type']>, 'req'>): boolean {
-    if (!this.session.connected) return false;
-    // Spreading a context over a generic request loses its kind; the signature above kept it.
-    const p = { ...ctx, req } as AnyPending;
-    return this.sender.request(p);
+  #request<R extends ClientRequest>(req: R, ctx?: Omit<Pending<R['type']>, 'req'>): boolean {
+    return this.#link.request(req, ctx);
   }
-
-  private transmit(p: AnyPending): boolean {
-    const id = this.tracker.newId();
-    if (!this.deps.transmit(JSON.stringify({ ...p.req, id }))) return false;
-    this.tracker.sent(id, p, Date.now());
-    return true;
-  }
-
-  /** The connection is gone: nothing waits to go on it. */
-  private stopSending(): void {
-    this.sender.reset();
-    clearInterval(this.watchTimer);
-    this.watchTimer = undefined;
-  }
-
-  private watch(): void {
-    const state = this.tracker.liveness(Date.now());
-    if (state === 'dead') this.deps.drop();
-    else if (state === 'quiet' && this.sender.idle) this.request({ type: 'ping' });
-  }
-
-  private online(): boolean {
-    if (this.session.ready) return true;
-    this.sys('Not connected yet; try again in a moment.', 'error');
-    return false;
-  }
-
-  // ---- sending ----------------------------------------------------------------------------------
 
   /** Queues a message; its cid, or undefined when refused (the reason is said). */
-  private say(room: string, text: string, me: boolean): string | undefined {
+  #say(room: string, text: string, me: boolean): string | undefined {
     const problem = textProblem(text);
     if (problem !== undefined) {
-      this.sys(problem, 'error');
+      this.#sys(problem, 'error');
       return undefined;
     }
     const entry: OutboxEntry = { cid: randomId(), room, text, me, createdAt: Date.now() };
-    this.typingSent.messageSent(room, Date.now());
-    this.outbox.add(entry);
-    this.renderPending();
-    if (room === this.current) this.view.log.scrollToBottom();
-    this.sender.flush();
+    this.#typingSent.messageSent(room, Date.now());
+    this.#outbox.add(entry);
+    this.#panel.pending();
+    if (room === this.#roster.current) this.#view.log.scrollToBottom();
+    this.#link.sender.flush();
     return entry.cid;
   }
 
-  private dropPending(cid: string): void {
-    this.sender.settled(cid);
-    if (this.outbox.remove(cid)) this.renderPending();
+  #dropPending(cid: string): void {
+    this.#link.sender.settled(cid);
+    if (this.#outbox.remove(cid)) this.#panel.pending();
   }
 
-  // ---- events -----------------------------------------------------------------------------------
+  // ---- replies and errors -----------------------------------------------------------------------
 
-  private onResult(ev: RequestResult): void {
-    dispatchResult(ev, this.tracker.take(ev.id), this.replies);
-  }
-
-  private readonly replies: ReplyHandlers = {
-    hello: (ev, ctx) => this.onHello(ev.name, ev.token, ev.direct, ctx),
-    join: (ev, ctx) => this.onJoined(ev, ctx),
+  readonly #replies: ReplyHandlers = {
+    hello: (ev, ctx) => this.#onHello(ev.name, ev.token, ev.direct, ctx),
+    join: (ev, ctx) => this.#events.joined(ev, !!ctx?.user),
     part: (ev, ctx) => {
-      this.forget(ev.room);
-      if (ctx?.user) this.sys(`Left ${roomLabel(ev.room)}.`);
+      this.#forget(ev.room);
+      if (ctx?.user) this.#sys(`Left ${roomLabel(ev.room)}.`);
     },
-    history: (ev, ctx) => this.sync.received(this.room(ev.room), ev.messages, ev.more, ctx),
+    history: (ev, ctx) =>
+      this.#sync.received(this.#roster.room(ev.room), ev.messages, ev.more, ctx),
     rooms: (ev, ctx) => {
       if (ctx?.browse) {
-        this.showDirectory(ev.rooms);
+        const list = directoryItems(ev.rooms, (room) => !!this.#roster.get(room)?.joined);
+        this.#view.setDirectory(list.length ? '' : NO_ROOMS, list);
         return;
       }
       const list = ev.rooms.map((x) => `${roomLabel(x.room)} (${x.members})`).join(', ');
-      this.sys(`Rooms: ${list || 'none'}`);
+      this.#sys(`Rooms: ${list || 'none'}`);
     },
-    who: (ev) => {
-      const r = this.rooms.get(ev.room);
-      if (r && !r.direct) {
-        r.setMembers(ev.members);
-      }
-      this.sys(`In ${roomLabel(ev.room)}: ${ev.members.join(', ') || 'no one'}`);
-      this.renderRoomDetails();
-    },
+    who: (ev) => this.#events.who(ev),
     typing: () => {},
     ping: () => {},
   };
 
-  private onJoined(ev: ResultOf<'join'>, ctx: Pending<'join'> | undefined): void {
-    const r = this.room(ev.room);
-    r.want();
-    // In a direct room, the participants connected now.
-    r.setMembers(ev.members);
-    this.sync.joined(r, ev.lastSeq);
-    r.live();
-    if (ctx?.user) this.sys(`Joined ${roomLabel(r.name)}.`, '', r.name);
-    this.renderRooms();
-    this.renderRoomDetails();
-  }
-
-  private onHello(
-    name: string,
-    token: string,
-    direct: string[],
-    ctx: Pending<'hello'> | undefined,
-  ): void {
-    const before = this.myName;
-    this.identity = { name, token };
-    this.storage.saveIdentity(this.identity);
-    this.myName = name;
-    this.view.setMe(name);
+  #onHello(name: string, token: string, direct: string[], ctx: Pending<'hello'> | undefined): void {
+    const before = this.#names.named(name, token);
     if (before && !sameName(before, name)) {
       // Direct conversations belong to a name: a new name leaves the old ones behind.
-      for (const r of [...this.rooms.values()]) if (r.direct) this.forget(r.name);
-      for (const r of this.rooms.values()) {
+      for (const r of this.#roster.all()) if (r.direct) this.#forget(r.name);
+      for (const r of this.#roster.all()) {
         r.members = r.members.map((n) => (n === before ? name : n));
       }
     }
-    for (const d of direct) if (!this.closed.has(d)) this.room(d).want();
+    for (const d of direct) if (!this.#roster.isClosed(d)) this.#roster.room(d).want();
     if (ctx?.handshake !== undefined) {
-      this.sys(`You are ${name}.`, '', this.current, { key: 'you' });
-      this.onReady();
+      this.#sys(`You are ${name}.`, '', undefined, { key: 'you' });
+      this.#onReady();
     } else {
-      this.sys(`You are now known as ${name}.`);
-      this.view.announce(`You are now known as ${name}.`);
+      this.#sys(`You are now known as ${name}.`);
+      this.#view.announce(`You are now known as ${name}.`);
     }
-    if (ctx?.prompt || (ctx?.user && this.view.namePromptOpen)) this.view.closeNamePrompt();
-    this.renderRooms();
-    this.renderRoomDetails();
-    this.renderPending();
+    this.#names.answered(ctx);
+    this.#roster.render();
+    this.#panel.details();
+    this.#panel.pending();
   }
 
-  private onMessage(m: ChatMessage): void {
-    const r = this.room(m.room);
-    if (r.direct) this.reopen(r.name);
-    if (this.sync.live(r, m.seq) === 'seen') {
-      this.show(r, [m], false);
-      return;
-    }
-    if (r.typing.delete(m.from)) this.renderTyping();
-    const shown = this.show(r, [m], true);
-    if (shown) this.arrived(r, m);
-  }
-
-  /** Shows messages once; an own message also ends its pending line. */
-  private show(r: RoomState, messages: ChatMessage[], live: boolean): boolean {
-    for (const m of messages) {
-      const mine = sameName(m.from, this.myName);
-      if (mine && this.outbox.get(m.cid)) this.dropPending(m.cid);
-      if (r.direct && !mine && r.peer !== m.from) {
-        r.peer = m.from;
-        if (r.name === this.current) this.renderRoomDetails();
-      }
-    }
-    return this.view.log.insert(r.name, messages, live).length > 0;
-  }
-
-  /** A new message from someone: unread counts, the title, notifications, screen readers. */
-  private arrived(r: RoomState, m: ChatMessage): void {
-    const hidden = this.deps.hidden();
-    const here = r.name === this.current;
-    const a = attention(m, { me: this.myName, direct: r.direct, here, hidden });
-    if (!a) return;
-    if (a.unread) {
-      r.unread++;
-      if (a.mention) r.mentions++;
-      if (!here) this.renderRooms();
-    }
-    if (hidden) {
-      this.unseen++;
-      this.view.setUnseen(this.unseen);
-      if (a.notify) this.deps.notify(a.notify.title, a.notify.body, r.name);
-    }
-    if (a.announce) this.view.announce(a.announce);
-  }
-
-  private onPresence(room: string, name: string, event: 'join' | 'leave'): void {
-    const r = this.rooms.get(room);
-    if (!r || sameName(name, this.myName)) return;
-    if (event === 'join') r.memberCame(name);
-    else r.memberLeft(name);
-    // A direct room's presence only moves its dot; a line there would say the obvious.
-    if (!r.direct) {
-      if (event === 'join') this.notes.join(room, name);
-      else this.notes.leave(room, name);
-    }
-    if (room === this.current) this.renderRoomDetails();
-  }
-
-  private onRename(room: string, from: string, to: string): void {
-    const r = this.rooms.get(room);
-    if (!r) return;
-    r.memberRenamed(from, to);
-    if (!r.direct) this.notes.rename(room, from, to);
-    if (room === this.current) this.renderRoomDetails();
-  }
-
-  private onTyping(room: string, name: string, ttlMs: number): void {
-    const r = this.rooms.get(room);
-    if (!r || sameName(name, this.myName)) return;
-    r.typing.set(name, Date.now() + ttlMs);
-    if (room === this.current) this.renderTyping();
-  }
-
-  private onError(ev: ErrorFrame): void {
-    const ctx = this.tracker.take(ev.id);
+  #onError(ev: ErrorFrame): void {
+    const { tracker, sender } = this.#link;
+    const ctx = tracker.take(ev.id);
     const req = ctx?.req;
-    if (ev.code === 'RATE_LIMITED' && ctx) this.sender.pacer.refused(Date.now());
-    if (ev.code === 'RATE_LIMITED' && ctx && this.again(ctx)) {
-      this.sender.again(ctx);
+    if (ev.code === 'RATE_LIMITED' && ctx) sender.pacer.refused(Date.now());
+    if (ev.code === 'RATE_LIMITED' && ctx && again(ctx)) {
+      sender.again(ctx);
       return;
     }
-    if (isKind(ctx, 'hello') && ctx.handshake !== undefined && ctx.handshake < 2) {
-      const name = ctx.req.name;
-      this.sys(name ? `Could not take the name ${name}: ${ev.message}` : ev.message, 'error');
-      if (name) this.view.openNamePrompt(name, true, nameError(name, ev.code, ev.message));
-      this.hello(ctx.handshake + 1);
-      return;
-    }
-    if (isKind(ctx, 'hello') && ctx.prompt) {
-      this.view.setNameBusy(false);
-      this.view.setNameError(nameError(ctx.req.name ?? '', ev.code, ev.message));
-      this.view.nameInput.focus();
-      return;
-    }
+    if (isKind(ctx, 'hello') && this.#names.refused(ctx, ev)) return;
     if (req?.type === 'send') {
       if (TRANSIENT.has(ev.code)) {
         // Later sends may be in flight and land first: they go again in order after a wait.
-        this.sender.hold(req.cid);
+        sender.hold(req.cid);
         return;
       }
-      this.sender.settled(req.cid);
-      const e = this.outbox.get(req.cid);
+      sender.settled(req.cid);
+      const e = this.#outbox.get(req.cid);
       if (e) {
-        this.outbox.update({ ...e, error: ev.message });
-        this.renderPending();
-        this.view.announce(`Message not sent: ${ev.message}`);
+        this.#outbox.update({ ...e, error: ev.message });
+        this.#panel.pending();
+        this.#view.announce(`Message not sent: ${ev.message}`);
       }
-      this.sender.flush();
+      sender.flush();
       return;
     }
-    if (req?.type === 'history') {
-      const r = this.rooms.get(req.room);
-      if (r) this.sync.stopOlder(r);
-    }
-    if (req?.type === 'join') {
-      const r = this.rooms.get(req.room);
-      if (r && !r.everSynced) {
-        this.forget(r.name);
-        if (r.direct) this.closed.delete(r.name);
-      }
+    const r = req && 'room' in req ? this.#roster.get(req.room) : undefined;
+    if (r && req?.type === 'history') this.#sync.stopOlder(r);
+    if (r && req?.type === 'join' && !r.everSynced) {
+      this.#forget(r.name);
+      if (r.direct) this.#roster.unclose(r.name);
     }
     if (req?.type === 'part' && ev.code === 'NOT_IN_ROOM') {
       // Not in it on the server either: leaving is done.
-      this.forget(req.room);
-      this.sys(`Left ${roomLabel(req.room)}.`);
+      this.#forget(req.room);
+      this.#sys(`Left ${roomLabel(req.room)}.`);
       return;
     }
     if (req?.type === 'typing') return;
-    this.sys(`Error: ${ev.message}`, 'error');
-    this.renderRooms();
+    this.#sys(`Error: ${ev.message}`, 'error');
+    this.#roster.render();
   }
 
-  /** A request refused for the rate that is sent again by itself (a send has its own way). */
-  private again(ctx: AnyPending): boolean {
-    if (isKind(ctx, 'hello')) {
-      // A name the user asked for: the prompt says to wait.
-      return ctx.handshake !== undefined;
-    }
-    switch (ctx.req.type) {
-      case 'send':
-      case 'typing':
-        return false;
-      default:
-        return true;
-    }
-  }
+  // ---- rooms ------------------------------------------------------------------------------------
 
-  // ---- state and rendering ------------------------------------------------------------------------
-
-  private room(name: string): RoomState {
-    let r = this.rooms.get(name);
-    if (!r) {
-      r = new RoomState(name);
-      this.rooms.set(name, r);
-      this.renderRooms();
-    }
-    return r;
-  }
-
-  /** Who a direct conversation is between (whether connected or not). */
-  private directMembers(r: RoomState): string[] {
-    const peer = r.peer ?? r.name.slice(1);
-    return sameName(peer, this.myName) ? [this.myName] : [this.myName, peer];
-  }
-
-  private presenceOf(r: RoomState | undefined, name: string): Presence {
-    if (r) return r.presenceOf(name, this.myName, this.session.ready);
-    return sameName(name, this.myName) && this.session.ready ? 'online' : 'unknown';
-  }
-
-  private reopen(room: string): void {
-    if (this.closed.delete(room)) this.storage.saveClosed(this.closed);
-  }
-
-  private part(raw: string): void {
+  #part(raw: string): void {
     const room = isDirect(raw)
       ? `@${normalizeName(raw.slice(1))?.key ?? ''}`
       : normalizeRoom(raw)?.key;
-    const r = room === undefined ? undefined : this.rooms.get(room);
+    const r = room === undefined ? undefined : this.#roster.get(room);
     if (!r) {
-      this.sys(ERRORS.NOT_IN_ROOM.message, 'error');
+      this.#sys(ERRORS.NOT_IN_ROOM.message, 'error');
       return;
     }
     r.unwant();
     if (r.direct) {
-      this.closed.add(r.name);
-      this.storage.saveClosed(this.closed);
-      if (this.session.ready && r.synced) this.request({ type: 'part', room: r.name });
-      this.forget(r.name);
+      this.#roster.close(r.name);
+      if (this.#link.ready && r.synced) this.#request({ type: 'part', room: r.name });
+      this.#forget(r.name);
       return;
     }
-    if (!this.session.ready) {
+    if (!this.#link.ready) {
       // Nothing to tell the server: the next connection does not join it.
-      this.forget(r.name);
-      this.sys(`Left ${roomLabel(r.name)}.`);
+      this.#forget(r.name);
+      this.#sys(`Left ${roomLabel(r.name)}.`);
       return;
     }
-    this.request({ type: 'part', room: r.name }, { user: true });
+    this.#request({ type: 'part', room: r.name }, { user: true });
   }
 
   /** Drops a room from the page (after leaving it, or when its join failed). */
-  private forget(room: string): void {
-    if (!this.rooms.delete(room)) return;
-    this.view.log.remove(room);
-    if (this.current === room) {
-      const next = [...this.rooms.values()].find((r) => r.joined && !r.direct);
-      this.switchTo(next?.name ?? LOBBY);
-    }
-    this.renderRooms();
+  #forget(room: string): void {
+    if (!this.#roster.remove(room)) return;
+    this.#view.log.remove(room);
+    if (this.#roster.current === room) this.switchTo(this.#roster.fallback());
   }
 
-  private sidebarOrder(): string[] {
-    const list = [...this.rooms.values()];
-    return [...list.filter((r) => !r.direct), ...list.filter((r) => r.direct)].map((r) => r.name);
+  #sys(text: string, cls = '', room = this.#roster.current, opts?: SysOptions): LogLine {
+    return this.#view.log.sys(room, text, cls, opts);
   }
+}
 
-  private sys(text: string, cls = '', room = this.current, opts?: SysOptions): LogLine {
-    return this.view.log.sys(room, text, cls, opts);
-  }
-
-  private renderRooms(): void {
-    if (!this.rooms.size) return;
-    const list = [...this.rooms.values()];
-    this.view.setRooms(list, this.current);
-    this.storage.saveRooms({
-      rooms: list.filter((r) => r.joined && !r.direct).map((r) => r.name),
-      current: this.current,
-    });
-  }
-
-  private renderRoomDetails(): void {
-    const r = this.rooms.get(this.current);
-    const members = r?.direct ? this.directMembers(r) : (r?.members ?? []);
-    this.view.setMembers(this.current, members, this.myName, (n) => this.presenceOf(r, n));
-    this.renderTyping();
-  }
-
-  private renderTyping(): void {
-    clearTimeout(this.typingTimer);
-    const r = this.rooms.get(this.current);
-    const now = Date.now();
-    const { names, next } = r ? typers(r.typing, now) : { names: [], next: Infinity };
-    this.view.setTyping(names);
-    if (next !== Infinity) this.typingTimer = setTimeout(() => this.renderTyping(), next - now);
-  }
-
-  private renderPending(): void {
-    this.view.setPending(this.outbox.entries(), this.myName, this.session.ready);
-    this.sentNotes.render((cid) => this.outbox.get(cid));
-  }
-
-  // ---- room directory ----------------------------------------------------------------------------
-
-  /** "Browse rooms" in the sidebar: asks the server for the list. */
-  browseRooms(): void {
-    if (!this.session.ready) {
-      this.view.setDirectory('Not connected; the list comes once the connection is back.', []);
-      return;
-    }
-    this.view.setDirectory('Loading the rooms…', []);
-    this.request({ type: 'rooms' }, { browse: true });
-  }
-
-  private showDirectory(rooms: RoomInfo[]): void {
-    const list = directoryItems(rooms, (room) => !!this.rooms.get(room)?.joined);
-    this.view.setDirectory(list.length ? '' : NO_ROOMS, list);
-  }
+/** A request refused for the rate that is sent again by itself (a send has its own way). */
+function again(ctx: AnyPending): boolean {
+  // A name the user asked for: the prompt says to wait.
+  if (isKind(ctx, 'hello')) return ctx.handshake !== undefined;
+  return ctx.req.type !== 'send' && ctx.req.type !== 'typing';
 }

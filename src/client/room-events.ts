@@ -1,0 +1,146 @@
+// What the server says about rooms, applied to their state and then shown: messages as they
+// come (with unread counts, the title, notifications and screen readers), who came, left,
+// renamed or is typing, and the members a join or /who brought.
+
+import type { ChatMessage } from '../protocol/index.js';
+import { attention } from './attention.js';
+import { roomLabel } from './dom.js';
+import type { HistorySync } from './history-sync.js';
+import type { ChatView } from './ports.js';
+import type { PresenceNotes } from './presence-notes.js';
+import type { ResultOf } from './requests.js';
+import { sameName, type RoomState } from './room-state.js';
+import type { RoomPanel } from './room-panel.js';
+import type { Roster } from './roster.js';
+
+export interface RoomEventsDeps {
+  view: Pick<ChatView, 'log' | 'setUnseen' | 'announce'>;
+  roster: Roster;
+  panel: RoomPanel;
+  notes: PresenceNotes;
+  sync: HistorySync;
+  /** My name ('' until known). */
+  me(): string;
+  /** An own message came back: its pending send is done. */
+  delivered(cid: string): void;
+  /** True while the tab is not visible. */
+  hidden(): boolean;
+  notify(title: string, body: string, room: string): void;
+}
+
+export class RoomEvents {
+  readonly #d: RoomEventsDeps;
+  /** Messages from others that came while the tab was hidden. */
+  #unseen = 0;
+
+  constructor(deps: RoomEventsDeps) {
+    this.#d = deps;
+  }
+
+  message(m: ChatMessage): void {
+    const { roster, sync, panel } = this.#d;
+    const r = roster.room(m.room);
+    if (r.direct) roster.reopen(r.name);
+    if (sync.live(r, m.seq) === 'seen') {
+      this.show(r, [m], false);
+      return;
+    }
+    if (r.typing.delete(m.from)) panel.typing();
+    if (this.show(r, [m], true)) this.#arrived(r, m);
+  }
+
+  /** Shows messages once; an own message also ends its pending line. */
+  show(r: RoomState, messages: ChatMessage[], live: boolean): boolean {
+    const { me, delivered, roster, panel, view } = this.#d;
+    for (const m of messages) {
+      const mine = sameName(m.from, me());
+      if (mine) delivered(m.cid);
+      if (r.direct && !mine && r.peer !== m.from) {
+        r.peer = m.from;
+        if (r.name === roster.current) panel.details();
+      }
+    }
+    return view.log.insert(r.name, messages, live).length > 0;
+  }
+
+  /** The tab is visible again: the title stops counting. */
+  visible(): void {
+    this.#unseen = 0;
+    this.#d.view.setUnseen(0);
+    this.#d.roster.seen();
+  }
+
+  /** A join answered: the room is live, with its members. */
+  joined(ev: ResultOf<'join'>, user: boolean): void {
+    const { roster, sync, panel, view } = this.#d;
+    const r = roster.room(ev.room);
+    r.want();
+    // In a direct room, the participants connected now.
+    r.setMembers(ev.members);
+    sync.joined(r, ev.lastSeq);
+    r.live();
+    if (user) view.log.sys(r.name, `Joined ${roomLabel(r.name)}.`);
+    roster.render();
+    panel.details();
+  }
+
+  /** /who answered. */
+  who(ev: ResultOf<'who'>): void {
+    const { roster, panel, view } = this.#d;
+    const r = roster.get(ev.room);
+    if (r && !r.direct) r.setMembers(ev.members);
+    view.log.sys(roster.current, `In ${roomLabel(ev.room)}: ${ev.members.join(', ') || 'no one'}`);
+    panel.details();
+  }
+
+  presence(room: string, name: string, event: 'join' | 'leave'): void {
+    const { roster, notes, panel, me } = this.#d;
+    const r = roster.get(room);
+    if (!r || sameName(name, me())) return;
+    if (event === 'join') r.memberCame(name);
+    else r.memberLeft(name);
+    // A direct room's presence only moves its dot; a line there would say the obvious.
+    if (!r.direct) {
+      if (event === 'join') notes.join(room, name);
+      else notes.leave(room, name);
+    }
+    if (room === roster.current) panel.details();
+  }
+
+  rename(room: string, from: string, to: string): void {
+    const { roster, notes, panel } = this.#d;
+    const r = roster.get(room);
+    if (!r) return;
+    r.memberRenamed(from, to);
+    if (!r.direct) notes.rename(room, from, to);
+    if (room === roster.current) panel.details();
+  }
+
+  typing(room: string, name: string, ttlMs: number): void {
+    const { roster, panel, me } = this.#d;
+    const r = roster.get(room);
+    if (!r || sameName(name, me())) return;
+    r.typing.set(name, Date.now() + ttlMs);
+    if (room === roster.current) panel.typing();
+  }
+
+  /** A new message from someone: unread counts, the title, notifications, screen readers. */
+  #arrived(r: RoomState, m: ChatMessage): void {
+    const { roster, view, me, notify } = this.#d;
+    const hidden = this.#d.hidden();
+    const here = r.name === roster.current;
+    const a = attention(m, { me: me(), direct: r.direct, here, hidden });
+    if (!a) return;
+    if (a.unread) {
+      r.unread++;
+      if (a.mention) r.mentions++;
+      if (!here) roster.render();
+    }
+    if (hidden) {
+      this.#unseen++;
+      view.setUnseen(this.#unseen);
+      if (a.notify) notify(a.notify.title, a.notify.body, r.name);
+    }
+    if (a.announce) view.announce(a.announce);
+  }
+}
