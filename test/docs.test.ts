@@ -60,7 +60,8 @@ function serverSources(): { file: string; code: string }[] {
 
 /**
  * The codes the server raises: the literals given to a renderer, ChatError or a close helper, the
- * codes the JSON decoder answers with, and those ws closes for itself (named in connection.ts).
+ * codes the JSON decoder answers with, those ws closes for itself (named in connection.ts), and
+ * the policy's answers.
  */
 function raisedCodes(): Map<string, string> {
   const raised = new Map<string, string>();
@@ -76,6 +77,10 @@ function raisedCodes(): Map<string, string> {
       for (const lit of (m[1] ?? '').matchAll(/'([A-Z][A-Z0-9_]*)'/g)) note(lit[1] ?? '', file);
     }
     for (const m of code.matchAll(field)) note(m[1] ?? '', file);
+    // The policy answers with codes, which its callers raise as they are.
+    if (file === join('core', 'policy.ts')) {
+      for (const lit of code.matchAll(/'([A-Z][A-Z0-9_]*)'/g)) note(lit[1] ?? '', file);
+    }
   }
   return raised;
 }

@@ -369,9 +369,11 @@ describe('SQLite: databases written by earlier Parleys', () => {
           : undefined;
         before.close();
 
+        const openedAt = Date.now();
         const store = openSqliteStore(file);
         try {
           await assertFixtureIntact(store);
+          await assertAccountsCarriedOver(store, openedAt);
           if (hadSecret !== undefined) assert.equal(store.instanceSecret, hadSecret);
           await assertWritesGoOn(store);
         } finally {

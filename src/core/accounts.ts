@@ -41,7 +41,7 @@ export class Accounts {
     private readonly names: Names,
     private readonly addresses: AddressLimits,
     /** Applies an entry of the audit log on this node at once, before the feed brings it. */
-    private readonly applied: (seq: number) => void,
+    private readonly applied: (seq: number) => Promise<void>,
   ) {}
 
   private read<T>(f: () => Promise<T>): Promise<T> {
@@ -337,10 +337,11 @@ export class Accounts {
     const ended = everywhere
       ? await this.read(() => this.deps.dir.endSessions(userId))
       : Number(await this.read(() => this.deps.dir.endSession(userId, hash.slice(0, 12))));
-    if (everywhere) await this.auditSelf(userId, 'sessions ended', 'log out everywhere');
-    else await this.auditSelf(userId, 'session ended', 'log out');
+    // A guest first, so that applying the change closes the person's other connections only.
     session.token = undefined;
     this.guest(session, this.deps.newToken());
+    if (everywhere) await this.auditSelf(userId, 'sessions ended', 'log out everywhere');
+    else await this.auditSelf(userId, 'session ended', 'log out');
     return ended;
   }
 

@@ -244,7 +244,7 @@ export class Chat {
 
   async who(session: Session, label: string): Promise<{ label: string; members: string[] }> {
     const r = await this.rooms.resolve(session, label);
-    if (!r.direct) await this.guard.check(session, r.id, 'read');
+    if (!r.direct) await this.guard.checkRead(session, r.id);
     return this.rooms.who(session, label);
   }
 

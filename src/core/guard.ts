@@ -87,6 +87,19 @@ export class Guard {
     return s;
   }
 
+  /**
+   * Before a read (history, who, a room's settings): a room that does not exist and a private
+   * room the reader has no part in get the same answer.
+   */
+  async checkRead(reader: Reader, id: string): Promise<Standing> {
+    const s = await this.check(reader, id, 'read');
+    if (s.settings === null && id !== LOBBY && !this.rooms.get(id)) {
+      const last = await this.read(() => this.deps.log.lastSeq(id));
+      if (last === 0) throw new ChatError('NO_SUCH_ROOM');
+    }
+    return s;
+  }
+
   /** With `--guests open`, every room is open to guests. */
   private guestsOpen(s: Standing): Standing {
     if (this.deps.access.guests !== 'open') return s;
@@ -101,9 +114,7 @@ export class Guard {
     if (this.deps.access.guests === 'off' && !session.claimed) throw new ChatError('GUESTS_OFF');
     const s = await this.standing(session, id);
     if (!known && s.settings === null && id !== LOBBY) {
-      if (this.deps.access.guests !== 'open' && !session.claimed) {
-        throw new ChatError('ACCOUNT_REQUIRED', 'Guests may not make rooms; sign in or register.');
-      }
+      if (this.deps.access.guests !== 'open' && !session.claimed) throw guestsMakeNoRooms();
       const settings: RoomSettings = {
         ...NEW_ROOM_SETTINGS,
         guests: this.deps.access.guests === 'open',
@@ -117,6 +128,8 @@ export class Guard {
       return false;
     }
     const code = refusal('read', session, this.guestsOpen(s));
+    // To a guest, a private room is as a room not made yet, which guests may not make.
+    if (code === 'NO_SUCH_ROOM' && !session.claimed) throw guestsMakeNoRooms();
     if (code) throw new ChatError(code);
     return s.muted;
   }
@@ -301,4 +314,8 @@ export function noticeLine(n: NoticeEvent): string {
     case 'invited':
       return `* You were invited to${where}${by}: /join${where}`;
   }
+}
+
+function guestsMakeNoRooms(): ChatError {
+  return new ChatError('ACCOUNT_REQUIRED', 'Guests may not make rooms; sign in or register.');
 }

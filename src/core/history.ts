@@ -42,7 +42,7 @@ export class History {
       r = { id: room.key, label: room.key };
     }
     // Who may read it, as for a join; a page over HTTP without a session reads as a guest.
-    if (!r.direct) await this.guard.check(reader, r.id, 'read');
+    if (!r.direct) await this.guard.checkRead(reader, r.id);
     const n = Math.min(Math.max(limit ?? HISTORY_DEFAULT, 1), HISTORY_MAX);
     let upTo = before ?? (await readStore(this.deps, () => this.deps.log.lastSeq(r.id))) + 1;
     // Newest first until the byte budget is spent: a page of large messages is shorter, not larger.

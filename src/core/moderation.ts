@@ -19,7 +19,7 @@ import {
 } from './directory.js';
 import type { Guard } from './guard.js';
 import type { Identities } from './identities.js';
-import { LEGACY_SETTINGS, canSee, outranks, refusal, serverRefusal, type Actor } from './policy.js';
+import { LEGACY_SETTINGS, outranks, refusal, serverRefusal, type Actor } from './policy.js';
 import type { CoreDeps } from './ports.js';
 import type { Session } from './session.js';
 import { readStore } from './store-read.js';
@@ -172,8 +172,7 @@ export class Moderation {
   /** A room's settings and its people with a role, for those who may see it. */
   async info(session: Session, label: string): Promise<Omit<RoomResult, 'type' | 'id' | 'of'>> {
     const room = this.roomId(label);
-    const s = await this.guard.standing(session, room);
-    if (!canSee(session, s)) throw new ChatError('NO_SUCH_ROOM');
+    const s = await this.guard.checkRead(session, room);
     const settings = s.settings ?? LEGACY_SETTINGS;
     const roles = await this.read(() => this.deps.dir.roomRoles(room));
     const named: [string, 'owner' | 'moderator' | 'member'][] = [];

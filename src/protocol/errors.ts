@@ -27,7 +27,10 @@ export const ERRORS = {
     status: 400,
   },
   NAME_TAKEN: { message: 'That name is in use by someone else.', status: 409 },
-  NAME_RESERVED: { message: 'That name is reserved; give its key to reclaim it.', status: 409 },
+  NAME_RESERVED: {
+    message: 'That name is taken; if it is yours, sign in (or give the key you took it with).',
+    status: 409,
+  },
   ROOM_INVALID: {
     message:
       'Room names are 1 to 32 characters with no spaces, control, zero-width or direction characters, and do not start with @.',

@@ -170,7 +170,7 @@ export async function startParley(
       .pollAccess()
       .catch((err: unknown) => log.error('internal-error', { context: 'access', err }));
   await pollAccess();
-  const accessFeed = setInterval(pollAccess, ACCESS_POLL_MS);
+  const accessFeed = setInterval(() => void pollAccess(), ACCESS_POLL_MS);
   accessFeed.unref();
 
   let httpPort = config.httpPort;

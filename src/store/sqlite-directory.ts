@@ -166,7 +166,7 @@ export function sqliteDirectory(
     tickets: db.prepare<[string, number], TicketRow>(
       'SELECT * FROM tickets WHERE kind = ? AND uses > 0 AND expires_at > ? ORDER BY created_at',
     ),
-    revokeTicket: db.prepare<[string]>('UPDATE tickets SET uses = 0 WHERE hash = ? AND uses > 0'),
+    revokeTicket: db.prepare<[string]>('DELETE FROM tickets WHERE hash = ?'),
     roomSettings: db.prepare<[string], { visibility: string; topic: string; guests: number }>(
       'SELECT visibility, topic, guests FROM room_settings WHERE room = ?',
     ),
