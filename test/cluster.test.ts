@@ -180,3 +180,53 @@ test('PostgreSQL briefly unreachable: sends are refused, never acked, and it rec
     await proxy.cut();
   }
 });
+
+test('a ban on one node applies on the other within a second, from the store, with the bus down', async () => {
+  const a = await node({ guests: 'on' });
+  const b = await node({ guests: 'on' });
+  const account = async (s: TestServer, name: string): Promise<TestClient> => {
+    const c = await TestClient.json(s);
+    await c.event('welcome');
+    const r = await c.request({ type: 'register', name, password: 'correct horse' });
+    assert.ok(r.type === 'result' && r.of === 'login', JSON.stringify(r));
+    return c;
+  };
+  try {
+    const ann = await account(a, 'club-ann');
+    const bob = await account(b, 'club-bob');
+    assert.equal((await ann.request({ type: 'join', room: 'club' })).type, 'result');
+    const priv = await ann.request({ type: 'settings', room: 'club', visibility: 'private' });
+    assert.equal(priv.type, 'result', JSON.stringify(priv));
+    const inv = await ann.request({
+      type: 'moderate',
+      action: 'invite',
+      name: 'club-bob',
+      room: 'club',
+    });
+    assert.equal(inv.type, 'result', JSON.stringify(inv));
+    await bob.event('notice', (n) => n.what === 'invited', 3000);
+    assert.equal((await bob.request({ type: 'join', room: 'club' })).type, 'result');
+    // Nothing of this goes over the bus: each node follows the store's audit log.
+    await redis.down();
+    const t0 = Date.now();
+    const ban = await ann.request({
+      type: 'moderate',
+      action: 'ban',
+      name: 'club-bob',
+      room: 'club',
+    });
+    assert.equal(ban.type, 'result', JSON.stringify(ban));
+    await bob.event('notice', (n) => n.what === 'banned' && n.room === 'club', 3000);
+    const took = Date.now() - t0;
+    assert.ok(took < 1500, `applied on the other node in ${took} ms`);
+    // Banned from a private room is out of its members: to bob it is now as no room at all.
+    const again = await bob.request({ type: 'join', room: 'club', since: 0 });
+    assert.ok(again.type === 'error' && again.code === 'NO_SUCH_ROOM', JSON.stringify(again));
+    ann.close();
+    bob.close();
+  } finally {
+    await redis.up();
+    await a.dispose();
+    await b.dispose();
+  }
+});
