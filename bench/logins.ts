@@ -56,7 +56,10 @@ const windowMs = Number(args['window-ms'] ?? (quick ? 4000 : 5000));
 // The machine is shared and noisy: the ratio is a median over pairs, so more of them.
 const pairs = Number(args.pairs ?? (quick ? 2 : 5));
 const serverCores = String(args['server-cores']);
-const totalLogins = Math.ceil((pairs * windowMs * rate) / 1000);
+/** A pair whose quiet window's event loop waited longer for a CPU is run again, this many times. */
+const MAX_WAIT_PCT = 10;
+const RETRIES = 3;
+const totalLogins = Math.ceil(((pairs + RETRIES) * windowMs * rate) / 1000);
 const accounts = Math.max(100, Math.ceil(totalLogins / USES_EACH));
 const loginAddresses = Math.max(100, Math.ceil(totalLogins / USES_EACH));
 
@@ -426,10 +429,22 @@ async function main(): Promise<void> {
   );
   const quiet: WindowStats[] = [];
   const loaded: WindowStats[] = [];
-  for (let p = 0; p < pairs; p++) {
-    quiet.push(await measure(server, httpPort, bystanders, undefined));
-    loaded.push(await measure(server, httpPort, bystanders, logins));
+  let rerun = 0;
+  while (quiet.length < pairs) {
+    const q = await measure(server, httpPort, bystanders, undefined);
+    const l = await measure(server, httpPort, bystanders, logins);
     if (server.exitCode !== null) throw new Error('the server exited');
+    // Other processes' spells on the shared machine: with nothing to hash, the loop should
+    // never wait for a CPU.
+    if (q.loopWaitPct > MAX_WAIT_PCT && rerun < RETRIES) {
+      rerun++;
+      console.log(
+        `  pair run again: the quiet window's event loop waited ${q.loopWaitPct.toFixed(0)}% of the time for a CPU`,
+      );
+      continue;
+    }
+    quiet.push(q);
+    loaded.push(l);
   }
   bystanders.close();
   logins.close();
@@ -511,6 +526,7 @@ async function main(): Promise<void> {
     String(args.out),
     JSON.stringify(
       {
+        rerun,
         rate,
         windowMs,
         pairs,
