@@ -39,6 +39,7 @@ export const USAGE = `usage: node --import tsx bench/run.ts [options]
   --scenario NAME[,NAME]   run only these (prefixes work): ${'one-room-2000, one-room-1000, rooms-50x40, idle-10000, cluster-2,'}
                            slow-base, slow-stalled (--scenario slow runs both), attack
                            (bench/attack.ts: one hostile address, default limits, bystanders)
+                           logins (bench/logins.ts: 50 logins/s, default limits, bystanders)
                            (cluster-2: Parley on PostgreSQL + Redis, 1 node against 2 nodes;
                            --scenario cluster runs only it)
   --servers parley,plain   which servers to run (default both); add prefab for the reference

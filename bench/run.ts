@@ -7,7 +7,8 @@
 //
 // This file puts the run together: the options (bench/options.ts), the scenarios and their sides
 // (bench/scenarios.ts), running them (bench/sides.ts), the tables (bench/report.ts), the JSON
-// results, and the attack scenario (bench/attack.ts, a program of its own).
+// results, and the attack and logins scenarios (bench/attack.ts, bench/logins.ts, programs of
+// their own).
 //
 //   node --import tsx bench/run.ts [--quick] [--scenario NAME[,NAME]] [--servers parley,plain]
 //        [--windows N] [--window-ms MS] [--server-from dist|src] [--profile] [--no-pin]
@@ -59,15 +60,17 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const all = scenarios(opts.quick);
-  // The attack scenario is its own program (bench/attack.ts): one server, bystanders, attackers.
-  const attack = opts.scenarios.length === 0 || opts.scenarios.includes('attack');
-  const wanted = opts.scenarios.filter((s) => s !== 'attack');
+  // The attack and logins scenarios are programs of their own: one server, bystanders, a load.
+  const programs = PROGRAMS.filter(
+    (p) => opts.scenarios.length === 0 || opts.scenarios.includes(p.name),
+  );
+  const wanted = opts.scenarios.filter((s) => !PROGRAMS.some((p) => p.name === s));
   const chosen =
     opts.scenarios.length === 0
       ? all
       : all.filter((s) => wanted.some((want) => s.name.startsWith(want)));
-  if (chosen.length === 0 && attack) {
-    process.exitCode = runAttack(opts);
+  if (chosen.length === 0 && programs.length > 0) {
+    process.exitCode = runPrograms(programs, opts);
     return;
   }
   if (chosen.length === 0) {
@@ -179,17 +182,30 @@ async function main(): Promise<void> {
   }
   clearTimeout(deadline);
   killAll();
-  if (attack && runAttack(opts) !== 0) process.exitCode = 1;
+  if (programs.length > 0 && runPrograms(programs, opts) !== 0) process.exitCode = 1;
 }
 
-/** Runs bench/attack.ts on core 1 (it puts the server on core 0); its exit status. */
-function runAttack(opts: Options): number {
-  console.log('\n-- attack: one hostile address against default limits, bystanders beside it');
-  const cmd = [process.execPath, '--import', 'tsx', join(benchDir, 'attack.ts')];
-  if (opts.quick) cmd.push('--quick');
-  const argv = canPin && opts.pin ? ['taskset', '-c', '1', ...cmd] : cmd;
-  const r = spawnSync(argv[0] ?? process.execPath, argv.slice(1), { cwd: root, stdio: 'inherit' });
-  return r.status ?? 1;
+/** The scenarios that are programs of their own; each places its server itself. */
+const PROGRAMS = [
+  { name: 'attack', title: 'one hostile address against default limits, bystanders beside it' },
+  { name: 'logins', title: '50 password logins a second, bystanders beside them' },
+];
+
+/** Runs bench/<name>.ts for each on core 1, one after the other; 1 if any failed. */
+function runPrograms(programs: typeof PROGRAMS, opts: Options): number {
+  let status = 0;
+  for (const { name, title } of programs) {
+    console.log(`\n-- ${name}: ${title}`);
+    const cmd = [process.execPath, '--import', 'tsx', join(benchDir, `${name}.ts`)];
+    if (opts.quick) cmd.push('--quick');
+    const argv = canPin && opts.pin ? ['taskset', '-c', '1', ...cmd] : cmd;
+    const r = spawnSync(argv[0] ?? process.execPath, argv.slice(1), {
+      cwd: root,
+      stdio: 'inherit',
+    });
+    if (r.status !== 0) status = 1;
+  }
+  return status;
 }
 
 main().catch((e: unknown) => {
