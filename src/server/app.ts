@@ -104,10 +104,11 @@ export async function startParley(
   const schedule = new FlushSchedule(config.fanoutGatherMs);
   metrics.watchGatherWindow(() => schedule.windowMs);
   if (store.checkpoints) metrics.watchCheckpoints(store.checkpoints);
+  const passwords = argon2Passwords();
   const chat = new Chat({
     log: store,
     dir: store,
-    passwords: argon2Passwords(),
+    passwords,
     access: {
       registration: config.registration,
       guests: config.guests,
@@ -273,6 +274,7 @@ export async function startParley(
       wsOnly.closeAllConnections();
       await bus.close();
       await store.close();
+      await passwords.close();
       log.info('stopped');
     })());
 
