@@ -218,10 +218,13 @@ export class Access {
     this.#send({ type: 'invite', uses, days });
   }
 
-  /** The room shown changed: its topic and what I may do there. */
+  /**
+   * The room shown changed: its topic and what I may do there, as known, then asked again (a
+   * role given in a room comes with no notice).
+   */
   switched(room: string): void {
     this.#showRoom(room);
-    if (!room.startsWith('@') && !this.#rooms.has(room)) this.roomOpened(room);
+    this.roomOpened(room);
   }
 
   /** A room was joined: what it allows may have changed (an invite, a new room of mine). */

@@ -8,6 +8,7 @@
 
 import {
   ERRORS,
+  LOBBY,
   isDirect,
   messageEntry,
   normalizeName,
@@ -189,7 +190,10 @@ export class Chat {
     this.#sys('Connection lost.', 'conn', undefined, { key: 'lost', counted: true });
     this.#link.session.saidUnreachable = true;
     // An ended session cannot come back: the next connection is a guest's.
-    if (code === ERRORS.SESSION_ENDED.close) this.#names.signedOut();
+    if (code === ERRORS.SESSION_ENDED.close) {
+      this.#names.signedOut();
+      this.#leaveAccount();
+    }
     const notice = closeNotice(code, reason);
     if (notice) this.#sys(notice, 'conn', undefined, { key: `close ${notice}`, counted: true });
     this.#view.announce(notice ?? 'Connection lost. Reconnecting.');
@@ -567,6 +571,20 @@ export class Chat {
   /** Signed out: the connection is a new guest's, under a token of its own. */
   #signedOut(): void {
     this.#request(this.#names.signedOut(), { user: true });
+    this.#leaveAccount();
+  }
+
+  /** Signed out: the account's rooms and conversations leave this page; the lobby stays. */
+  #leaveAccount(): void {
+    for (const r of this.#roster.all()) {
+      if (r.name === LOBBY) continue;
+      if (!r.direct && r.synced && this.#link.ready) this.#request({ type: 'part', room: r.name });
+      this.#forget(r.name);
+    }
+    const lobby = this.#roster.room(LOBBY);
+    lobby.want();
+    if (this.#link.ready && !lobby.synced) this.#join(lobby, false);
+    this.access.identified(this.#names.me, null);
   }
 
   #onError(ev: ErrorFrame): void {
