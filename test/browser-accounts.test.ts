@@ -162,7 +162,9 @@ test('browser: accounts, a private room, an invitation, ops, a kick and a ban, a
       await waitForText(a.page, '#members button.member-open', 'carol');
       await moderate(a.page, 'bob', 'Make moderator');
       await waitForText(a.page, '#room-note', 'Made a moderator: bob (#plaza).');
-      await waitForText(a.page, '#members .tag', 'moderator');
+      await a.page.waitForSelector('#members button.member-open[data-role="moderator"]', {
+        timeout: WAIT_MS,
+      });
       // A role in a room comes with no notice: bob's page asks again when he comes back to it.
       await b.page.click('#rooms button[data-room="lobby"]');
       await b.page.click('#rooms button[data-room="plaza"]');

@@ -257,31 +257,11 @@ export class View {
         const b = button('member-open', name);
         b.dir = 'auto';
         b.addEventListener('click', () => this.hooks.openDirect(name));
-        const role = el('span', 'tag');
-        const more = button('more', '⋯', `Moderate ${name}`);
+        // Drawn by CSS and named by aria-label: the item's text stays the name alone.
+        const more = button('more', '', `Moderate ${name}`);
         more.setAttribute('aria-expanded', 'false');
-        const acts = el('div', 'acts');
-        acts.hidden = true;
-        acts.setAttribute('role', 'group');
-        acts.setAttribute('aria-label', `Moderate ${name}`);
-        more.addEventListener('click', () => {
-          acts.hidden = !acts.hidden;
-          more.setAttribute('aria-expanded', String(!acts.hidden));
-          if (!acts.hidden) acts.querySelector('button')?.focus();
-        });
-        for (const [action, label, own] of MEMBER_ACTS) {
-          const act = button('quiet', label, `${label} ${name}`);
-          act.dataset['act'] = action;
-          act.dataset['own'] = String(own);
-          act.addEventListener('click', () => {
-            this.hooks.moderate(action, name);
-            acts.hidden = true;
-            more.setAttribute('aria-expanded', 'false');
-            more.focus();
-          });
-          acts.append(act);
-        }
-        li.append(b, role, more, acts);
+        more.addEventListener('click', () => this.toggleActs(li, name, more));
+        li.append(b, more);
         return li;
       },
       (li, name) => {
@@ -293,18 +273,41 @@ export class View {
         const said = role ? `${name}, ${role}` : name;
         b?.setAttribute('aria-label', `${said}, ${PRESENCE_SAID[p]}: open a direct conversation`);
         if (b) b.title = `Open a direct conversation (${PRESENCE_SAID[p]})`;
-        const tag = li.querySelector<HTMLElement>('.tag');
-        if (tag) tag.textContent = role && role !== 'member' ? role : '';
+        if (b && role && role !== 'member') b.dataset['role'] = role;
+        else if (b) delete b.dataset['role'];
         const more = li.querySelector<HTMLButtonElement>('button.more');
-        const acts = li.querySelector<HTMLElement>('.acts');
         const allowed = !direct && this.can.moderate;
         if (more) more.hidden = !allowed;
-        if (acts && !allowed) acts.hidden = true;
-        for (const act of acts?.querySelectorAll<HTMLButtonElement>('button') ?? []) {
-          act.hidden = act.dataset['own'] === 'true' && !this.can.own;
-        }
+        if (!allowed && more) this.toggleActs(li, name, more, false);
       },
     );
+  }
+
+  /** Opens or closes a member's moderation buttons (only there while open). */
+  private toggleActs(li: HTMLElement, name: string, more: HTMLButtonElement, open?: boolean) {
+    const shown = li.querySelector('.acts');
+    const want = open ?? !shown;
+    more.setAttribute('aria-expanded', String(want));
+    if (!want) {
+      shown?.remove();
+      return;
+    }
+    if (shown) return;
+    const acts = el('div', 'acts');
+    acts.setAttribute('role', 'group');
+    acts.setAttribute('aria-label', `Moderate ${name}`);
+    for (const [action, label, own] of MEMBER_ACTS) {
+      if (own && !this.can.own) continue;
+      const act = button('quiet', label, `${label} ${name}`);
+      act.addEventListener('click', () => {
+        this.hooks.moderate(action, name);
+        this.toggleActs(li, name, more, false);
+        more.focus();
+      });
+      acts.append(act);
+    }
+    li.append(acts);
+    acts.querySelector('button')?.focus();
   }
 
   /** Who has which role in the room shown, and what I may do to them; redraws the list. */
