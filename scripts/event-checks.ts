@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import type { Plugin } from 'esbuild';
 import { Kind, OptionalKind, type TSchema } from '@sinclair/typebox';
 import { ERRORS } from '../src/protocol/errors.js';
+import { MODERATION_ACTIONS } from '../src/protocol/access-schema.js';
 import { EVENT_SCHEMAS, RESULT_SCHEMAS } from '../src/protocol/schema.js';
 
 export const EVENT_CHECKS_MODULE = 'parley:event-checks';
@@ -26,6 +27,7 @@ const ANNOTATIONS = ['$id', '$comment', 'title', 'description', 'examples', 'def
 const KEYWORDS: Record<string, string[]> = {
   Object: ['type', 'properties', 'required'],
   Array: ['type', 'items'],
+  Tuple: ['type', 'items', 'additionalItems', 'minItems', 'maxItems'],
   Union: ['anyOf'],
   Literal: ['type', 'const'],
   String: ['type', 'minLength', 'maxLength'],
@@ -115,6 +117,12 @@ class Writer {
         const item = this.expr(`${at}[]`, schema['items'] as TSchema, 'v');
         return `a(${subject}, ${/^\w+\(v\)$/.test(item) ? item.slice(0, -3) : this.fn(item)})`;
       }
+      case 'Tuple': {
+        const items = (schema['items'] as TSchema[] | undefined) ?? [];
+        const parts = ['Array.isArray(v)', `v.length === ${items.length}`];
+        items.forEach((s, i) => parts.push(this.expr(`${at}[${i}]`, s, `v[${i}]`)));
+        return this.call(parts, subject);
+      }
       case 'Object': {
         const required = new Set((schema['required'] as string[] | undefined) ?? []);
         const parts = ['o(v)'];
@@ -196,13 +204,25 @@ export function pureProtocolPlugin(): Plugin {
           pluginData: PURE,
         });
         if (r.errors.length > 0) return { errors: r.errors };
+        // Beside the other schemas (which the page drops whole), the real module stays.
+        const fromSchemas = /[\\/]schema\.ts$/.test(args.importer);
+        if (!fromSchemas && /[\\/]src[\\/]protocol[\\/]access-schema\.ts$/.test(r.path)) {
+          return { path: r.path, namespace: ACCESS_CONSTANTS };
+        }
         return /[\\/]src[\\/]protocol[\\/][^\\/]+\.ts$/.test(r.path)
           ? { ...r, sideEffects: false }
           : r;
       });
+      // The page needs only the constants of the access schemas: their values, without TypeBox.
+      b.onLoad({ filter: /.*/, namespace: ACCESS_CONSTANTS }, () => ({
+        contents: `export const MODERATION_ACTIONS = ${JSON.stringify(MODERATION_ACTIONS)};`,
+        loader: 'js',
+      }));
     },
   };
 }
+
+const ACCESS_CONSTANTS = 'access-constants';
 
 /** Marks the plugin's own resolve call, so it does not come back to itself. */
 const PURE = Symbol('pure-protocol');

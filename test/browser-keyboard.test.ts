@@ -54,10 +54,11 @@ test('browser: keyboard only, from the name prompt to leaving a room; phone draw
       timeout: WAIT_MS,
     });
 
-    // Tab order from the top: the skip link, the sidebar, then the log and the box.
+    // Tab order from the top: the skip link, the room's settings, the sidebar, then the log and
+    // the box.
     await page.focus('#skip');
     const order: Focused[] = [await focused(page)];
-    for (let i = 0; i < 12; i++) {
+    for (let i = 0; i < 16; i++) {
       await page.keyboard.press('Tab');
       const f = await focused(page);
       order.push(f);
@@ -67,7 +68,9 @@ test('browser: keyboard only, from the name prompt to leaving a room; phone draw
     const notify = (await page.locator('#notify').isVisible()) ? ['notify'] : [];
     assert.deepEqual(names, [
       'skip',
+      'room-settings',
       'me',
+      'account',
       ...notify,
       'button.room current',
       'button.leave',

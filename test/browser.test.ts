@@ -158,9 +158,9 @@ test('browser: commands, rooms, direct messages, typing and errors', async () =>
     await me(b, 'bob');
     await members(a, 'bob');
 
-    // A name held by someone else: the error is shown readably.
+    // A name held by someone else (an account now): the error is shown readably.
     await sendLine(a.page, '/nick bob');
-    await waitForText(a.page, SYS, 'Error: That name is in use by someone else.');
+    await waitForText(a.page, SYS, 'Error: That name is reserved; give its key to reclaim it.');
     await me(a, 'alice');
 
     // /me is an action line.

@@ -590,3 +590,94 @@ test('a message over the limit stays in the box with the reason, and nothing goe
   assert.deepEqual(p.view.pending, []);
   assert.equal(p.sent.length, 0);
 });
+
+test('account and room commands send their requests on the current room', () => {
+  const p = new Page();
+  p.handshake();
+  p.joinAnswer('lobby', 0);
+  p.take();
+  p.chat.submit('/login ada s3cret-pass');
+  p.chat.submit('/password old-pass new-pass1');
+  p.chat.submit('/topic plans for today');
+  p.chat.submit('/room private');
+  p.chat.submit('/ban bob 2h too loud');
+  p.chat.submit('/logout all');
+  const sent = p.take().map(({ id: _, ...r }) => r);
+  assert.deepEqual(sent, [
+    { type: 'login', name: 'ada', password: 's3cret-pass' },
+    { type: 'password', password: 'new-pass1', old: 'old-pass' },
+    { type: 'settings', room: 'lobby', topic: 'plans for today' },
+    { type: 'settings', room: 'lobby', visibility: 'private' },
+    {
+      type: 'moderate',
+      room: 'lobby',
+      action: 'ban',
+      name: 'bob',
+      duration: '2h',
+      reason: 'too loud',
+    },
+    { type: 'logout', everywhere: true },
+  ]);
+});
+
+test('a sign-in keeps the session token and role; signing out forgets them and rooms go', () => {
+  const p = new Page({ token: TOKEN }, ['lobby', 'dev']);
+  p.handshake('guest-0123456789');
+  p.take();
+  p.chat.access.signIn('ada', 'correct horse');
+  const login = p.one('login');
+  p.result(login, {
+    of: 'login',
+    name: 'ada',
+    token: 'b'.repeat(40),
+    role: 'admin',
+    direct: ['@bob'],
+  });
+  assert.deepEqual(p.storage.identity, { name: 'ada', token: 'b'.repeat(40), role: 'admin' });
+  assert.equal(p.chat.access.role, 'admin');
+  assert.ok(p.view.rooms.some((r) => r.name === '@bob'));
+  assert.ok(p.view.log.said('Signed in as ada.'));
+
+  p.chat.access.signOut(false);
+  const logout = p.one('logout');
+  p.result(logout, { of: 'logout', ended: 1 });
+  // A fresh token, no name, no role: the next hello makes a guest.
+  const hello = p.one('hello');
+  assert.equal(hello.name, undefined);
+  assert.ok(hello.token && hello.token !== 'b'.repeat(40));
+  assert.deepEqual(p.storage.identity, { token: hello.token });
+  assert.equal(p.chat.access.role, null);
+  assert.deepEqual(
+    p.view.rooms.map((r) => r.name),
+    ['lobby'],
+  );
+  assert.ok(p.view.log.said('Signed out.'));
+});
+
+test('a kick or ban takes the room out of the list and says why', () => {
+  const p = new Page({ name: 'ada', token: TOKEN }, ['lobby', 'dev']);
+  p.handshake();
+  p.joinAnswer('lobby', 0);
+  p.joinAnswer('dev', 0);
+  p.emit({ type: 'notice', what: 'banned', room: 'dev', by: 'bob', reason: 'spam' });
+  assert.deepEqual(
+    p.view.rooms.map((r) => r.name),
+    ['lobby'],
+  );
+  assert.ok(p.view.log.said('You were banned from #dev by bob (spam).'));
+  assert.ok(p.view.announced.includes('You were banned from #dev by bob (spam).'));
+  assert.deepEqual(p.storage.rooms?.rooms, ['lobby']);
+});
+
+test('an ended session makes the next connection a guest', () => {
+  const p = new Page({ name: 'ada', token: TOKEN, role: 'member' });
+  p.handshake();
+  p.take();
+  p.open = false;
+  p.chat.onClose(4001, 'SESSION_ENDED');
+  assert.ok(p.view.log.said('This session was ended; sign in again. Reconnecting…'));
+  p.connect();
+  const hello = p.one('hello');
+  assert.equal(hello.name, undefined);
+  assert.notEqual(hello.token, TOKEN);
+});

@@ -4,6 +4,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { HelloRequest } from '../src/protocol/index.js';
+import { noticeText, powers, ticketLink } from '../src/client/access.js';
+import { passwordProblem } from '../src/client/access-view.js';
 import { Naming } from '../src/client/naming.js';
 import { Roster } from '../src/client/roster.js';
 import type { RoomList } from '../src/client/storage.js';
@@ -137,4 +139,39 @@ test('the prompt refuses a guest name and an invalid one without asking the serv
   n.submit('   ');
   assert.deepEqual(hellos, []);
   assert.equal(notes.filter((x) => x.startsWith('error: ')).length, 2);
+});
+
+test('links in the fragment: setup, invite and reset codes, nothing else', () => {
+  assert.deepEqual(ticketLink('#setup=AbC-_1'), { kind: 'setup', code: 'AbC-_1' });
+  assert.deepEqual(ticketLink('#invite=xyz'), { kind: 'invite', code: 'xyz' });
+  assert.deepEqual(ticketLink('#reset=q'), { kind: 'reset', code: 'q' });
+  for (const h of ['', '#', '#invite=', '#other=x', '#invite=a b', 'invite=x']) {
+    assert.equal(ticketLink(h), undefined, h);
+  }
+});
+
+test('powers follow the server policy: server moderators outrank any room owner', () => {
+  assert.deepEqual(powers(null, 'owner'), { moderate: false, own: false });
+  assert.deepEqual(powers('member', undefined), { moderate: false, own: false });
+  assert.deepEqual(powers('member', 'moderator'), { moderate: true, own: false });
+  assert.deepEqual(powers('member', 'owner'), { moderate: true, own: true });
+  assert.deepEqual(powers('moderator', undefined), { moderate: true, own: true });
+});
+
+test('notices in words', () => {
+  assert.equal(
+    noticeText({ type: 'notice', what: 'kicked', room: 'dev', by: 'bob' }),
+    'You were removed from #dev by bob. You may join it again.',
+  );
+  assert.equal(
+    noticeText({ type: 'notice', what: 'role', role: 'admin' }),
+    'Your role in this server is now admin.',
+  );
+  assert.equal(
+    noticeText({ type: 'notice', what: 'invited', room: 'x', by: 'ada' }),
+    'ada invited you to #x: it is in your rooms.',
+  );
+  assert.equal(passwordProblem('short'), 'A password has at least 8 characters.');
+  assert.equal(passwordProblem(' leading space'), 'A password cannot start or end with a space.');
+  assert.equal(passwordProblem('good password'), '');
 });

@@ -407,6 +407,14 @@ function wellFormedish(schema: TSchema): fc.Arbitrary<unknown> {
       return fc.oneof(...(schema['anyOf'] as TSchema[]).map(wellFormedish));
     case 'Array':
       return fc.array(nearly(schema['items'] as TSchema), { maxLength: 3 });
+    case 'Tuple': {
+      const items = (schema['items'] as TSchema[] | undefined) ?? [];
+      // Of the right length mostly; one short or long now and then.
+      return fc.oneof(
+        { arbitrary: fc.tuple(...items.map(nearly)), weight: 8 },
+        fc.array(fc.oneof(...items.map(nearly)), { maxLength: items.length + 1 }),
+      );
+    }
     case 'String': {
       const max = (schema['maxLength'] as number | undefined) ?? 8;
       return fc.oneof(

@@ -8,6 +8,7 @@
 
 import {
   ERRORS,
+  LOBBY,
   isDirect,
   messageEntry,
   normalizeName,
@@ -17,6 +18,7 @@ import {
   type ErrorEvent as ErrorFrame,
   type ServerEvent,
 } from '../protocol/index.js';
+import { Access, NO_ACCESS_VIEW } from './access.js';
 import { runLine, type CommandActions } from './commands.js';
 import { NO_ROOMS, directoryItems } from './directory.js';
 import { roomLabel } from './dom.js';
@@ -27,7 +29,7 @@ import type { SysOptions } from './messages.js';
 import { Naming } from './naming.js';
 import { closeNotice, textProblem } from './notices.js';
 import type { Outbox, OutboxEntry } from './outbox.js';
-import type { ChatStorage, ChatView, LogLine } from './ports.js';
+import type { AccessView, ChatStorage, ChatView, LogLine, ServerRole } from './ports.js';
 import { PresenceNotes } from './presence-notes.js';
 import {
   dispatchResult,
@@ -35,6 +37,7 @@ import {
   type AnyPending,
   type Pending,
   type ReplyHandlers,
+  type ResultOf,
 } from './requests.js';
 import { sameName, type RoomState } from './room-state.js';
 import { RoomEvents } from './room-events.js';
@@ -49,6 +52,10 @@ const TRANSIENT: ReadonlySet<ErrorCode> = new Set(['RATE_LIMITED', 'STORE_UNAVAI
 
 export interface ChatDeps {
   view: ChatView;
+  /** The account, room settings and admin parts (none in tests of the chat alone). */
+  access?: AccessView;
+  /** The page's own address, for the invite links it makes. */
+  pageUrl?: string;
   storage: ChatStorage;
   outbox: Outbox;
   identity: Identity;
@@ -83,6 +90,8 @@ export class Chat {
   /** Direct messages sent with /msg, and the line in the room they were sent from. */
   readonly #sentNotes: SentNotes;
   readonly #typingSent = new TypingThrottle();
+  /** Accounts, rooms' settings and moderation. */
+  readonly access: Access;
 
   constructor(deps: ChatDeps) {
     const view = (this.#view = deps.view);
@@ -141,6 +150,24 @@ export class Chat {
       hidden: deps.hidden,
       notify: deps.notify,
     });
+    this.access = new Access(
+      {
+        view: deps.access ?? NO_ACCESS_VIEW,
+        roster: this.#roster,
+        request: (req, ctx) => this.#request(req, ctx),
+        signedIn: (ev) => this.#signedIn(ev),
+        signedOut: () => this.#signedOut(),
+        removed: (room) => this.#forget(room),
+        invited: (room) => void this.#roster.room(room),
+        say: (text, cls, room) => {
+          this.#sys(text, cls, room);
+          if (room === undefined || room === this.#roster.current) view.announce(text);
+        },
+        pageUrl: () => deps.pageUrl ?? '',
+      },
+      this.#names.role,
+    );
+    this.access.identified(this.#names.me, this.#names.role);
     this.#panel.details();
     this.#panel.pending();
     if (deps.askName) view.openNamePrompt('', true);
@@ -162,6 +189,11 @@ export class Chat {
     }
     this.#sys('Connection lost.', 'conn', undefined, { key: 'lost', counted: true });
     this.#link.session.saidUnreachable = true;
+    // An ended session cannot come back: the next connection is a guest's.
+    if (code === ERRORS.SESSION_ENDED.close) {
+      this.#names.signedOut();
+      this.#leaveAccount();
+    }
     const notice = closeNotice(code, reason);
     if (notice) this.#sys(notice, 'conn', undefined, { key: `close ${notice}`, counted: true });
     this.#view.announce(notice ?? 'Connection lost. Reconnecting.');
@@ -227,6 +259,12 @@ export class Chat {
       case 'error':
         this.#onError(ev);
         return;
+      case 'notice':
+        this.access.notice(ev);
+        return;
+      case 'topic':
+        this.access.topic(ev);
+        return;
     }
   }
 
@@ -269,6 +307,7 @@ export class Chat {
       void this.#sync.page(this.#roster.room(this.#roster.current), 'user', undefined, limit, {
         user: true,
       }),
+    ask: (req) => void this.#request(req, { user: true }),
   };
 
   /** Joins (or creates) a room, or opens a direct conversation for `@name`. */
@@ -321,6 +360,7 @@ export class Chat {
     if (this.#link.ready && r.direct && (!r.synced || !r.membersKnown)) this.#join(r, true);
     this.#panel.details();
     this.#panel.pending();
+    this.access.switched(r.name);
   }
 
   /** The room `step` places up or down the sidebar from the current one. */
@@ -456,7 +496,10 @@ export class Chat {
 
   readonly #replies: ReplyHandlers = {
     hello: (ev, ctx) => this.#onHello(ev.name, ev.token, ev.direct, ctx),
-    join: (ev, ctx) => this.#events.joined(ev, !!ctx?.user),
+    join: (ev, ctx) => {
+      this.#events.joined(ev, !!ctx?.user);
+      this.access.joined(ev.room);
+    },
     part: (ev, ctx) => {
       this.#forget(ev.room);
       if (ctx?.user) this.#sys(`Left ${roomLabel(ev.room)}.`);
@@ -475,18 +518,22 @@ export class Chat {
     who: (ev) => this.#events.who(ev),
     typing: () => {},
     ping: () => {},
+    login: (ev) => this.access.loggedIn(ev),
+    logout: (ev) => this.access.loggedOut(ev),
+    password: () => this.access.passwordSet(),
+    sessions: (ev) => this.access.sessions(ev),
+    revoke: () => this.access.revoked(),
+    room: (ev) => this.access.room(ev),
+    settings: (ev) => this.access.settings(ev),
+    moderate: (ev, ctx) => this.access.moderated(ev, ctx),
+    audit: (ev, ctx) => this.access.audit(ev, ctx),
+    users: (ev) => this.access.users(ev),
+    role: (ev) => this.access.roleSet(ev),
+    invite: (ev) => this.access.inviteMade(ev),
   };
 
   #onHello(name: string, token: string, direct: string[], ctx: Pending<'hello'> | undefined): void {
-    const before = this.#names.named(name, token);
-    if (before && !sameName(before, name)) {
-      // Direct conversations belong to a name: a new name leaves the old ones behind.
-      for (const r of this.#roster.all()) if (r.direct) this.#forget(r.name);
-      for (const r of this.#roster.all()) {
-        r.members = r.members.map((n) => (n === before ? name : n));
-      }
-    }
-    for (const d of direct) if (!this.#roster.isClosed(d)) this.#roster.room(d).want();
+    this.#become(name, token, direct);
     if (ctx?.handshake !== undefined) {
       this.#sys(`You are ${name}.`, '', undefined, { key: 'you' });
       this.#onReady();
@@ -495,9 +542,49 @@ export class Chat {
       this.#view.announce(`You are now known as ${name}.`);
     }
     this.#names.answered(ctx);
+    this.access.identified(name, this.#names.role);
     this.#roster.render();
     this.#panel.details();
     this.#panel.pending();
+  }
+
+  /** The page is this person now (a hello or a sign-in), with their direct conversations. */
+  #become(name: string, token: string, direct: string[], role?: ServerRole): void {
+    const before = this.#names.named(name, token, role);
+    if (before && !sameName(before, name)) {
+      // Direct conversations belong to a name: a new name leaves the old ones behind.
+      for (const r of this.#roster.all()) if (r.direct) this.#forget(r.name);
+      for (const r of this.#roster.all()) {
+        r.members = r.members.map((n) => (n === before ? name : n));
+      }
+    }
+    for (const d of direct) if (!this.#roster.isClosed(d)) this.#roster.room(d).want();
+  }
+
+  /** Signed in or up: this connection is the account's, its direct conversations listed. */
+  #signedIn(ev: ResultOf<'login'>): void {
+    this.#become(ev.name, ev.token, ev.direct, ev.role);
+    this.#roster.render();
+    this.#panel.details();
+  }
+
+  /** Signed out: the connection is a new guest's, under a token of its own. */
+  #signedOut(): void {
+    this.#request(this.#names.signedOut(), { user: true });
+    this.#leaveAccount();
+  }
+
+  /** Signed out: the account's rooms and conversations leave this page; the lobby stays. */
+  #leaveAccount(): void {
+    for (const r of this.#roster.all()) {
+      if (r.name === LOBBY) continue;
+      if (!r.direct && r.synced && this.#link.ready) this.#request({ type: 'part', room: r.name });
+      this.#forget(r.name);
+    }
+    const lobby = this.#roster.room(LOBBY);
+    lobby.want();
+    if (this.#link.ready && !lobby.synced) this.#join(lobby, false);
+    this.access.identified(this.#names.me, null);
   }
 
   #onError(ev: ErrorFrame): void {
@@ -510,6 +597,7 @@ export class Chat {
       return;
     }
     if (isKind(ctx, 'hello') && this.#names.refused(ctx, ev)) return;
+    if (this.access.refused(ctx, ev)) return;
     if (req?.type === 'send') {
       if (TRANSIENT.has(ev.code)) {
         // Later sends may be in flight and land first: they go again in order after a wait.
@@ -526,7 +614,8 @@ export class Chat {
       sender.flush();
       return;
     }
-    const r = req && 'room' in req ? this.#roster.get(req.room) : undefined;
+    const r =
+      req && 'room' in req && req.room !== undefined ? this.#roster.get(req.room) : undefined;
     if (r && req?.type === 'history') this.#sync.stopOlder(r);
     if (r && req?.type === 'join' && !r.everSynced) {
       this.#forget(r.name);

@@ -3,11 +3,13 @@
 
 import {
   ERRORS,
+  type AccessRequest,
   TEXT_HELP,
   isDirect,
   normalizeName,
   normalizeRoom,
   parseLine,
+  type TextCommand,
 } from '../protocol/index.js';
 import { HISTORY_PAGE } from './history-sync.js';
 
@@ -26,7 +28,11 @@ export interface CommandActions {
   listRooms(): void;
   who(room: string): void;
   history(limit: number): void;
+  /** An account or room command, as its request. */
+  ask(req: AccessRequest): void;
 }
+
+const NOT_DIRECT = 'That is for rooms; a direct conversation has no settings.';
 
 /** False when the text could not go as it is, so the box keeps the draft. */
 export function runLine(line: string, a: CommandActions): boolean {
@@ -70,6 +76,26 @@ export function runLine(line: string, a: CommandActions): boolean {
     case 'history':
       if (a.online()) a.history(c.limit ?? HISTORY_PAGE);
       return true;
+    case 'register':
+    case 'login':
+      if (a.online()) a.ask({ type: c.cmd, name: c.name, password: c.password });
+      return true;
+    case 'logout':
+      if (a.online())
+        a.ask(c.everywhere ? { type: 'logout', everywhere: true } : { type: 'logout' });
+      return true;
+    case 'password':
+      if (a.online())
+        a.ask({ type: 'password', password: c.password, ...(c.old && { old: c.old }) });
+      return true;
+    case 'topic':
+    case 'room':
+    case 'moderate': {
+      const room = a.current();
+      if (isDirect(room)) a.sys(NOT_DIRECT, 'error');
+      else if (a.online()) a.ask(roomRequest(c, room));
+      return true;
+    }
     case 'help':
       for (const l of TEXT_HELP.split('\n')) a.sys(l, 'help');
       a.sys('In this page: /who lists the members; Enter sends, Shift+Enter is a new line.');
@@ -83,5 +109,31 @@ export function runLine(line: string, a: CommandActions): boolean {
     case 'unknown':
       a.sys(`Unknown command /${c.name}; /help lists them.`, 'error');
       return false;
+  }
+}
+
+type RoomCommand = Extract<TextCommand, { cmd: 'topic' | 'room' | 'moderate' }>;
+
+/** A room command as its request on `room`. */
+function roomRequest(c: RoomCommand, room: string): AccessRequest {
+  switch (c.cmd) {
+    case 'topic':
+      return { type: 'settings', room, topic: c.text };
+    case 'room':
+      return {
+        type: 'settings',
+        room,
+        ...(c.visibility && { visibility: c.visibility }),
+        ...(c.guests !== undefined && { guests: c.guests }),
+      };
+    case 'moderate':
+      return {
+        type: 'moderate',
+        room,
+        action: c.action,
+        name: c.name,
+        ...(c.duration !== undefined && { duration: c.duration }),
+        ...(c.reason !== undefined && { reason: c.reason }),
+      };
   }
 }

@@ -1,5 +1,7 @@
 // Entry point: loads the outbox, wires the page, the connection state machine and the chat.
 
+import { ticketLink } from './access.js';
+import { AccessDialogs } from './access-view.js';
 import { Chat } from './chat.js';
 import { Connection, socketUrl, type ConnState } from './connection.js';
 import { Notifier } from './notify.js';
@@ -50,7 +52,12 @@ async function start(): Promise<void> {
     },
     retry: (cid) => late.chat?.retry(cid),
     discard: (cid) => late.chat?.discard(cid),
+    moderate: (action, name) => late.chat?.access.moderate(action, name),
   });
+  const access = new AccessDialogs(() => late.chat?.access, view);
+  // A setup, invite or reset link: read once, and out of the address bar (and its history).
+  const link = ticketLink(location.hash);
+  if (link) history.replaceState(null, '', location.pathname + location.search);
   const notifier = new Notifier(view.notifyButton);
   const outbox = await IdbOutbox.open();
 
@@ -78,12 +85,14 @@ async function start(): Promise<void> {
   const identity = loadIdentity();
   const c = new Chat({
     view,
+    access,
+    pageUrl: location.origin + location.pathname,
     storage: browserStorage,
     outbox,
     identity,
     rooms: loadRooms(),
     closed: loadClosed(),
-    askName: !hasChosenName(identity) && !nameSkipped(),
+    askName: !link && !hasChosenName(identity) && !nameSkipped(),
     decode: decodeServerEvent,
     transmit: (frame) => conn.send(frame),
     drop: () => conn.drop(),
@@ -92,6 +101,7 @@ async function start(): Promise<void> {
       notifier.show(title, body, `parley:${room}`, () => c.switchTo(room)),
   });
   late.chat = c;
+  if (link) c.access.openLink(link);
 
   // The message box: Enter sends, Shift+Enter is a new line; it grows with its text.
   const grow = (): void => {
@@ -140,12 +150,14 @@ async function start(): Promise<void> {
     c.skipName();
   });
   view.nameDialog.addEventListener('close', () => {
-    if (!view.drawerOpen()) view.text.focus();
+    // Unless another dialog took over (sign in instead of a name).
+    if (!view.drawerOpen() && !document.querySelector('dialog[open]')) view.text.focus();
   });
 
   // Alt+Up / Alt+Down move between rooms from anywhere.
   document.addEventListener('keydown', (e) => {
-    if (!e.altKey || (e.key !== 'ArrowUp' && e.key !== 'ArrowDown') || view.namePromptOpen) return;
+    const modal = document.querySelector('dialog[open]');
+    if (!e.altKey || (e.key !== 'ArrowUp' && e.key !== 'ArrowDown') || modal) return;
     e.preventDefault();
     c.switchBy(e.key === 'ArrowUp' ? -1 : 1);
   });

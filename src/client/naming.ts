@@ -5,9 +5,9 @@
 import type { ErrorEvent as ErrorFrame, HelloRequest } from '../protocol/index.js';
 import { handshakeHello, isChosen, promptName } from './names.js';
 import { nameError } from './notices.js';
-import type { ChatStorage, ChatView } from './ports.js';
+import type { ChatStorage, ChatView, ServerRole } from './ports.js';
 import { isKind, type AnyPending, type Pending } from './requests.js';
-import { hasChosenName, type Identity } from './storage.js';
+import { hasChosenName, randomId, type Identity } from './storage.js';
 
 const WAITING = 'Waiting for the connection; the name is taken once it is back.';
 
@@ -69,14 +69,32 @@ export class Naming {
     this.#deps.hello(req, { handshake: step });
   }
 
-  /** The server gave a name (and token); returns the name before. */
-  named(name: string, token: string): string {
+  /** The server role a sign-in gave, for a page that is not a guest. */
+  get role(): ServerRole | null {
+    return this.chosen ? (this.#identity.role ?? 'member') : null;
+  }
+
+  /**
+   * The server gave a name (and token), with a role when a sign-in said it; returns the name
+   * before.
+   */
+  named(name: string, token: string, role?: ServerRole): string {
     const before = this.#me;
-    this.#identity = { name, token };
+    const kept = token === this.#identity.token ? this.#identity.role : undefined;
+    const r = role ?? kept;
+    this.#identity = { name, token, ...(r && { role: r }) };
     this.#deps.storage.saveIdentity(this.#identity);
     this.#me = name;
     this.#deps.view.setMe(name);
     return before;
+  }
+
+  /** Signed out: a fresh token, no name; returns the hello that makes the page a guest. */
+  signedOut(): HelloRequest {
+    this.#identity = { token: randomId() };
+    this.#deps.storage.saveIdentity(this.#identity);
+    this.#wanted = undefined;
+    return { type: 'hello', token: this.#identity.token };
   }
 
   /** Hello answered: a name asked for while offline is taken now. */

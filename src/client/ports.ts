@@ -5,6 +5,7 @@
 import type { ChatMessage } from '../protocol/index.js';
 import type { OlderState, SysAction, SysOptions } from './messages.js';
 import type { OutboxEntry } from './outbox.js';
+import type { ResultOf } from './requests.js';
 import type { Identity, RoomList } from './storage.js';
 import type { DirectoryItem, MemberPresence, RoomItem } from './view.js';
 
@@ -59,4 +60,40 @@ export interface ChatStorage {
   saveClosed(closed: Set<string>): void;
   /** "Later" on the name prompt: not asked again in this tab. */
   skipName(): void;
+}
+
+export type ServerRole = ResultOf<'login'>['role'];
+export type SessionInfo = ResultOf<'sessions'>['sessions'][number];
+export type UserInfo = ResultOf<'users'>['users'][number];
+export type AuditEntry = ResultOf<'audit'>['entries'][number];
+export type RoomInfo = ResultOf<'room'>;
+
+/** What a person may do in a room: moderate (topic, invite, kick, ban, mute) and own (op). */
+export interface Powers {
+  moderate: boolean;
+  own: boolean;
+}
+
+/** The sign-in form's kinds: sign in, sign up (with an invite), the owner's setup, a reset. */
+export type AuthMode = 'signin' | 'signup' | 'setup' | 'reset';
+
+/** The page's account, room settings and admin parts. */
+export interface AccessView {
+  /** Who the page is: a name and server role, or a guest (null). */
+  setAccount(name: string, role: ServerRole | null): void;
+  openAuth(mode: AuthMode): void;
+  /** Signed in: the form closes. */
+  authDone(): void;
+  authError(text: string): void;
+  setSessions(list: SessionInfo[]): void;
+  accountNote(text: string, error?: boolean): void;
+  /** Signed out: the account menu closes. */
+  signedOut(): void;
+  /** The room shown: its topic in the header, its settings and people, what I may do there. */
+  setRoomAccess(room: string, info: RoomInfo | undefined, can: Powers): void;
+  roomNote(text: string, error?: boolean): void;
+  setUsers(users: UserInfo[]): void;
+  setAudit(entries: AuditEntry[], more: boolean, older: boolean): void;
+  setInvite(link: string, uses: number, expires: number): void;
+  adminNote(text: string, error?: boolean): void;
 }

@@ -45,6 +45,23 @@ export interface ContextOf {
   who: Common;
   typing: Common;
   ping: Common;
+  // Accounts, rooms' settings and moderation: their replies are said where they were asked.
+  register: Common;
+  login: Common;
+  logout: Common;
+  password: Common;
+  sessions: Common;
+  revoke: Common;
+  room: Common;
+  settings: Common;
+  moderate: Common;
+  audit: Common & {
+    /** Older entries, added below those shown. */
+    older?: boolean;
+  };
+  users: Common;
+  role: Common;
+  invite: Common;
 }
 
 export type Pending<K extends RequestType> = ContextOf[K] & {

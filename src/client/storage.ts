@@ -10,6 +10,8 @@ const ROOMS = 'parley.rooms';
 const CURRENT = 'parley.current';
 const CLOSED = 'parley.closed';
 const SKIPPED = 'parley.skipName';
+const ROLE = 'parley.role';
+const ROLES = ['owner', 'admin', 'moderator', 'member'] as const;
 
 type Area = 'localStorage' | 'sessionStorage';
 
@@ -50,6 +52,8 @@ export const GUEST_PREFIX = 'guest-';
 export interface Identity {
   name?: string;
   token: string;
+  /** The server role a sign-in gave (the hello does not say it). */
+  role?: (typeof ROLES)[number];
 }
 
 export function loadIdentity(): Identity {
@@ -59,13 +63,26 @@ export function loadIdentity(): Identity {
     token = randomId();
     write('localStorage', TOKEN, token);
   }
-  return name ? { name, token } : { token };
+  const role = ROLES.find((r) => r === read('localStorage', ROLE));
+  return { ...(name && { name }), token, ...(role && { role }) };
 }
 
-/** Only chosen names are kept: guest names are handed out by the server per token. */
+/** Only chosen names are kept (a guest name leaves the chosen one to try again): guest names are handed out by the server per token. */
 export function saveIdentity(id: Identity): void {
   if (id.name && !id.name.startsWith(GUEST_PREFIX)) write('localStorage', NAME, id.name);
+  // Signed out: no name to claim next time.
+  else if (id.name === undefined) forget(NAME);
   write('localStorage', TOKEN, id.token);
+  if (id.role) write('localStorage', ROLE, id.role);
+  else forget(ROLE);
+}
+
+function forget(key: string): void {
+  try {
+    localStorage.removeItem(key);
+  } catch {
+    // Storage unavailable: nothing was kept.
+  }
 }
 
 /** A name was chosen in this browser, so the first-visit prompt is not needed. */

@@ -2,10 +2,12 @@
 // conversations, members), typing line, pending sends, the screen-reader announcer, the name
 // prompt and the phone drawer. Every name and text goes in through textContent.
 
+import type { ModerationAction } from '../protocol/index.js';
 import type { ConnState } from './connection.js';
 import { button, byId, el, reconcile, roomLabel } from './dom.js';
 import { MessageLog, type LogHooks } from './messages.js';
 import type { OutboxEntry } from './outbox.js';
+import type { Powers } from './ports.js';
 
 export { roomLabel } from './dom.js';
 
@@ -40,7 +42,19 @@ export interface ViewHooks extends LogHooks {
   joinRoom(room: string): void;
   retry(cid: string): void;
   discard(cid: string): void;
+  /** An act on a member of the current room, from the member list. */
+  moderate(action: ModerationAction, name: string): void;
 }
+
+/** The acts the member list offers, and who may use each (`own`: room owners and up). */
+const MEMBER_ACTS: [ModerationAction, string, boolean][] = [
+  ['kick', 'Remove', false],
+  ['ban', 'Ban', false],
+  ['mute', 'Mute', false],
+  ['unmute', 'Unmute', false],
+  ['op', 'Make moderator', true],
+  ['deop', 'Remove moderator', true],
+];
 
 /** Announcements kept in the live region (older ones are dropped). */
 const ANNOUNCE_KEEP = 3;
@@ -82,6 +96,9 @@ export class View {
   private readonly memberNodes = new Map<string, HTMLLIElement>();
   private readonly pendingNodes = new Map<string, HTMLElement>();
   private current = '';
+  private memberRoles = new Map<string, string>();
+  private can: Powers = { moderate: false, own: false };
+  private lastMembers: Parameters<View['setMembers']> | undefined;
   private baseTitle = 'Parley';
   private unseen = 0;
 
@@ -221,6 +238,7 @@ export class View {
     me: string,
     presence: (name: string) => MemberPresence,
   ): void {
+    this.lastMembers = [room, names, me, presence];
     const direct = room.startsWith('@');
     this.membersHeading.textContent = direct ? 'In this conversation' : `In ${roomLabel(room)}`;
     reconcile(
@@ -239,7 +257,11 @@ export class View {
         const b = button('member-open', name);
         b.dir = 'auto';
         b.addEventListener('click', () => this.hooks.openDirect(name));
-        li.append(b);
+        // Drawn by CSS and named by aria-label: the item's text stays the name alone.
+        const more = button('more', '', `Moderate ${name}`);
+        more.setAttribute('aria-expanded', 'false');
+        more.addEventListener('click', () => this.toggleActs(li, name, more));
+        li.append(b, more);
         return li;
       },
       (li, name) => {
@@ -247,10 +269,52 @@ export class View {
         for (const k of ['online', 'offline', 'unknown'] as const) li.classList.toggle(k, k === p);
         const b = li.querySelector('button');
         // The dot is drawn by CSS; screen readers hear the same in the button's name.
-        b?.setAttribute('aria-label', `${name}, ${PRESENCE_SAID[p]}: open a direct conversation`);
+        const role = direct ? undefined : this.memberRoles.get(name);
+        const said = role ? `${name}, ${role}` : name;
+        b?.setAttribute('aria-label', `${said}, ${PRESENCE_SAID[p]}: open a direct conversation`);
         if (b) b.title = `Open a direct conversation (${PRESENCE_SAID[p]})`;
+        if (b && role && role !== 'member') b.dataset['role'] = role;
+        else if (b) delete b.dataset['role'];
+        const more = li.querySelector<HTMLButtonElement>('button.more');
+        const allowed = !direct && this.can.moderate;
+        if (more) more.hidden = !allowed;
+        if (!allowed && more) this.toggleActs(li, name, more, false);
       },
     );
+  }
+
+  /** Opens or closes a member's moderation buttons (only there while open). */
+  private toggleActs(li: HTMLElement, name: string, more: HTMLButtonElement, open?: boolean) {
+    const shown = li.querySelector('.acts');
+    const want = open ?? !shown;
+    more.setAttribute('aria-expanded', String(want));
+    if (!want) {
+      shown?.remove();
+      return;
+    }
+    if (shown) return;
+    const acts = el('div', 'acts');
+    acts.setAttribute('role', 'group');
+    acts.setAttribute('aria-label', `Moderate ${name}`);
+    for (const [action, label, own] of MEMBER_ACTS) {
+      if (own && !this.can.own) continue;
+      const act = button('quiet', label, `${label} ${name}`);
+      act.addEventListener('click', () => {
+        this.hooks.moderate(action, name);
+        this.toggleActs(li, name, more, false);
+        more.focus();
+      });
+      acts.append(act);
+    }
+    li.append(acts);
+    acts.querySelector('button')?.focus();
+  }
+
+  /** Who has which role in the room shown, and what I may do to them; redraws the list. */
+  setMemberAccess(roles: Map<string, string>, can: Powers): void {
+    this.memberRoles = roles;
+    this.can = can;
+    if (this.lastMembers) this.setMembers(...this.lastMembers);
   }
 
   /** Opens (and fetches) or closes the list under "Browse rooms". */
