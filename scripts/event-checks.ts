@@ -12,7 +12,6 @@ import { fileURLToPath } from 'node:url';
 import type { Plugin } from 'esbuild';
 import { Kind, OptionalKind, type TSchema } from '@sinclair/typebox';
 import { ERRORS } from '../src/protocol/errors.js';
-import { MODERATION_ACTIONS } from '../src/protocol/access-schema.js';
 import { EVENT_SCHEMAS, RESULT_SCHEMAS } from '../src/protocol/schema.js';
 
 export const EVENT_CHECKS_MODULE = 'parley:event-checks';
@@ -204,25 +203,13 @@ export function pureProtocolPlugin(): Plugin {
           pluginData: PURE,
         });
         if (r.errors.length > 0) return { errors: r.errors };
-        // Beside the other schemas (which the page drops whole), the real module stays.
-        const fromSchemas = /[\\/]schema\.ts$/.test(args.importer);
-        if (!fromSchemas && /[\\/]src[\\/]protocol[\\/]access-schema\.ts$/.test(r.path)) {
-          return { path: r.path, namespace: ACCESS_CONSTANTS };
-        }
         return /[\\/]src[\\/]protocol[\\/][^\\/]+\.ts$/.test(r.path)
           ? { ...r, sideEffects: false }
           : r;
       });
-      // The page needs only the constants of the access schemas: their values, without TypeBox.
-      b.onLoad({ filter: /.*/, namespace: ACCESS_CONSTANTS }, () => ({
-        contents: `export const MODERATION_ACTIONS = ${JSON.stringify(MODERATION_ACTIONS)};`,
-        loader: 'js',
-      }));
     },
   };
 }
-
-const ACCESS_CONSTANTS = 'access-constants';
 
 /** Marks the plugin's own resolve call, so it does not come back to itself. */
 const PURE = Symbol('pure-protocol');

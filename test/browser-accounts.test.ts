@@ -198,7 +198,7 @@ test('browser: accounts, a private room, an invitation, ops, a kick and a ban, a
       await a.page.selectOption('select[aria-label="Role of carol"]', 'moderator');
       await a.page.click('button[aria-label="Set the role of carol"]');
       await waitForText(a.page, '#admin-note', 'carol is now moderator.');
-      await waitForText(c.page, SYS, 'Your role in this server is now moderator.');
+      await waitForText(c.page, SYS, 'Your role in this server is now moderator by alice.');
       await a.page.waitForSelector('#audit li', { timeout: WAIT_MS });
       await a.page.screenshot({ path: join(SHOTS, 'admin-view.png') });
       await a.page.click('#admin-close');
@@ -239,13 +239,15 @@ test('browser: accounts, a private room, an invitation, ops, a kick and a ban, a
       );
       await waitForText(b2.page, SYS, 'This session was ended; sign in again. Reconnecting…');
 
-      // A fresh browser: bob signs in again and his direct conversation is back.
+      // A fresh browser: bob signs in again and his private room and direct conversation are back.
       const b3 = await openChatPage(browser, server.httpUrl, DESKTOP);
       await waitReady(b3.page);
       await skipName(b3.page);
       await b3.page.click('#account');
       await fillAuth(b3.page, 'Sign in', 'bob');
       await b3.page.waitForSelector(ALICE, { timeout: WAIT_MS });
+      await b3.page.click('#rooms button[data-room="secret"]', { timeout: WAIT_MS });
+      await waitForText(b3.page, MSG, 'the first secret');
       await b3.page.click(ALICE);
       await waitForText(b3.page, MSG, 'just between us');
 

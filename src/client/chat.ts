@@ -495,7 +495,7 @@ export class Chat {
   // ---- replies and errors -----------------------------------------------------------------------
 
   readonly #replies: ReplyHandlers = {
-    hello: (ev, ctx) => this.#onHello(ev.name, ev.token, ev.direct, ctx),
+    hello: (ev, ctx) => this.#onHello(ev, ctx),
     join: (ev, ctx) => {
       this.#events.joined(ev, !!ctx?.user);
       this.access.joined(ev.room);
@@ -532,8 +532,10 @@ export class Chat {
     invite: (ev) => this.access.inviteMade(ev),
   };
 
-  #onHello(name: string, token: string, direct: string[], ctx: Pending<'hello'> | undefined): void {
-    this.#become(name, token, direct);
+  #onHello(ev: ResultOf<'hello'>, ctx: Pending<'hello'> | undefined): void {
+    const { name } = ev;
+    // Rooms come back at a sign-in only: on every connect they would undo a part.
+    this.#become(name, ev.token, ev.direct, ev.role);
     if (ctx?.handshake !== undefined) {
       this.#sys(`You are ${name}.`, '', undefined, { key: 'you' });
       this.#onReady();
@@ -548,7 +550,10 @@ export class Chat {
     this.#panel.pending();
   }
 
-  /** The page is this person now (a hello or a sign-in), with their direct conversations. */
+  /**
+   * The page is this person now (a hello or a sign-in), with their direct conversations and
+   * the rooms they have a part in (so a second device finds them too).
+   */
   #become(name: string, token: string, direct: string[], role?: ServerRole): void {
     const before = this.#names.named(name, token, role);
     if (before && !sameName(before, name)) {
@@ -564,6 +569,12 @@ export class Chat {
   /** Signed in or up: this connection is the account's, its direct conversations listed. */
   #signedIn(ev: ResultOf<'login'>): void {
     this.#become(ev.name, ev.token, ev.direct, ev.role);
+    for (const room of ev.rooms) {
+      const r = this.#roster.room(room);
+      if (r.joined) continue;
+      r.want();
+      if (this.#link.ready) this.#join(r, false);
+    }
     this.#roster.render();
     this.#panel.details();
   }

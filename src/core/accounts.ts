@@ -27,6 +27,7 @@ export interface LoggedIn {
   token: string;
   role: ServerRole;
   direct: string[];
+  rooms: string[];
 }
 
 export class Accounts {
@@ -63,7 +64,13 @@ export class Accounts {
     session: Session,
     rawName: string | undefined,
     rawToken: string | undefined,
-  ): Promise<{ name: string; token: string; direct: string[] }> {
+  ): Promise<{
+    name: string;
+    token: string;
+    direct: string[];
+    role?: ServerRole;
+    rooms?: string[];
+  }> {
     if (rawToken !== undefined && !/^[\x21-\x7e]{16,128}$/.test(rawToken)) {
       throw new ChatError('BAD_REQUEST', 'A token is 16 to 128 printable ASCII characters.');
     }
@@ -73,7 +80,7 @@ export class Accounts {
     if (user) {
       session.token = token;
       const r = await this.become(session, user, hash, rawName);
-      return { name: r.name, token, direct: r.direct };
+      return { name: r.name, token, direct: r.direct, role: user.role, rooms: r.rooms };
     }
     if (rawName === undefined) {
       if (session.claimed && session.token === token) {
@@ -90,7 +97,7 @@ export class Accounts {
     const created = await this.read(() => this.deps.dir.userById(id));
     if (!created) throw new Error(`user ${id} was made but is not there`);
     const r = await this.become(session, created, hash, undefined);
-    return { name: r.name, token, direct: r.direct };
+    return { name: r.name, token, direct: r.direct, role: created.role, rooms: r.rooms };
   }
 
   /** The session's guest name from its token: the same person after a reconnect. */
@@ -132,7 +139,7 @@ export class Accounts {
     user: UserRecord,
     hash: string,
     rawName: string | undefined,
-  ): Promise<{ name: string; direct: string[] }> {
+  ): Promise<{ name: string; direct: string[]; rooms: string[] }> {
     let display =
       rawName === undefined
         ? session.userId === user.id
@@ -146,10 +153,11 @@ export class Accounts {
       key = n.key;
     }
     session.role = user.role;
-    if (session.closed) return { name: display ?? user.display, direct: [] };
+    if (session.closed) return { name: display ?? user.display, direct: [], rooms: [] };
     this.names.rename(session, display ?? user.display, key, hash, user.id);
     const direct = await this.names.directOf(session, user.id);
-    return { name: session.name, direct };
+    const rooms = await this.read(() => this.deps.dir.roomsOf(user.id));
+    return { name: session.name, direct, rooms };
   }
 
   /** A name for this user: one that is theirs (now or earlier), or a free one they take. */
@@ -326,7 +334,7 @@ export class Accounts {
     );
     session.token = token;
     const r = await this.become(session, user, hash, undefined);
-    return { name: r.name, token, role: user.role, direct: r.direct };
+    return { name: r.name, token, role: user.role, direct: r.direct, rooms: r.rooms };
   }
 
   /** Ends this session (or all of them): the connection goes on as a new guest. */

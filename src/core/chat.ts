@@ -152,7 +152,7 @@ export class Chat {
     session: Session,
     rawName: string | undefined,
     rawToken: string | undefined,
-  ): Promise<{ name: string; token: string; direct: string[] }> {
+  ): ReturnType<Accounts['hello']> {
     return this.accounts.hello(session, rawName, rawToken);
   }
 

@@ -144,6 +144,8 @@ export interface Directory {
   roomRole(room: string, userId: string): Promise<RoomRole | null>;
   setRoomRole(room: string, userId: string, role: RoomRole | null): Promise<void>;
   roomRoles(room: string): Promise<{ userId: string; role: RoomRole }[]>;
+  /** Every room the user has a role in, in name order (a second device finds them again). */
+  roomsOf(userId: string): Promise<string[]>;
   /** The private rooms the user has a role in (for the room list). */
   privateRoomsOf(userId: string): Promise<string[]>;
   /** Every private room (the room list leaves them out for everyone else). */

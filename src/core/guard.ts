@@ -29,6 +29,13 @@ export interface Reader {
 /** A reader with no session: a guest with no id. */
 export const ANONYMOUS: Reader = { claimed: false, role: null, userId: '' };
 
+/** What the person acted on is told, for acts that do not change what they may read. */
+const ROOM_NOTICES: Record<string, Pick<NoticeEvent, 'what' | 'role'> | undefined> = {
+  invite: { what: 'invited' },
+  op: { what: 'role', role: 'moderator' },
+  deop: { what: 'role', role: 'member' },
+};
+
 /** How many entries of the log one poll applies. */
 const FEED_PAGE = 200;
 
@@ -201,14 +208,11 @@ export class Guard {
         const sub = s.sub(room.id);
         if (sub) await this.recheck(s, sub, e);
       }
-      if (e.action === 'invite') {
+      const told = ROOM_NOTICES[e.action];
+      if (told) {
+        const by = await this.nameOf(e.actorId);
         for (const s of this.identities.sessionsOf(e.targetId)) {
-          this.notify(s, {
-            type: 'notice',
-            what: 'invited',
-            room: e.room,
-            by: await this.nameOf(e.actorId),
-          });
+          this.notify(s, { type: 'notice', room: e.room, by, ...told });
         }
       }
       return;
@@ -228,7 +232,8 @@ export class Guard {
       }
       if (s.role !== user.role) {
         s.role = user.role;
-        this.notify(s, { type: 'notice', what: 'role', role: user.role });
+        const by = await this.nameOf(e.actorId);
+        this.notify(s, { type: 'notice', what: 'role', role: user.role, by });
       }
       for (const sub of [...s.subs]) if (!sub.room.direct) await this.recheck(s, sub, e);
     }
@@ -310,7 +315,9 @@ export function noticeLine(n: NoticeEvent): string {
     case 'unmuted':
       return `* You may talk again in${where}`;
     case 'role':
-      return `* Your role on this server is now ${n.role ?? 'member'}`;
+      return n.room === undefined
+        ? `* Your role on this server is now ${n.role ?? 'member'}${by}`
+        : `* You are now ${n.role === 'moderator' ? 'a moderator' : 'a member'} of${where}${by}`;
     case 'invited':
       return `* You were invited to${where}${by}: /join${where}`;
   }

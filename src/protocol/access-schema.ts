@@ -2,6 +2,7 @@
 // and the events they cause. Their types are the schemas' static types, so the two cannot part.
 
 import type { Static, TSchema } from '@sinclair/typebox';
+import { MODERATION_ACTIONS, type ModerationAction } from './moderation-actions.js';
 import { Type } from './typebox.js';
 
 const Str = Type.String();
@@ -22,17 +23,7 @@ const RoomRoleSchema = Type.Union([
 ]);
 const VisibilitySchema = Type.Union([Type.Literal('public'), Type.Literal('private')]);
 
-export const MODERATION_ACTIONS = [
-  'invite',
-  'kick',
-  'ban',
-  'unban',
-  'mute',
-  'unmute',
-  'op',
-  'deop',
-] as const;
-export type ModerationAction = (typeof MODERATION_ACTIONS)[number];
+export { MODERATION_ACTIONS, type ModerationAction };
 
 function request<T extends string, P extends Record<string, TSchema>>(type: T, props: P) {
   return Type.Object({ type: Type.Literal(type), id: Id, ...props });
@@ -137,6 +128,8 @@ export const ACCESS_RESULT_SCHEMAS = {
     token: Str,
     role: ServerRoleSchema,
     direct: Type.Array(Str),
+    /** The rooms the person has a part in (owner, moderator, invited). */
+    rooms: Type.Array(Str),
   }),
   logout: result('logout', { ended: Count }),
   password: result('password', {}),

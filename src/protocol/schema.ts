@@ -140,6 +140,15 @@ export const HelloResultSchema = result('hello', {
   name: Str,
   token: Str,
   direct: Type.Array(Str),
+  role: Type.Optional(
+    Type.Union([
+      Type.Literal('owner'),
+      Type.Literal('admin'),
+      Type.Literal('moderator'),
+      Type.Literal('member'),
+    ]),
+  ),
+  rooms: Type.Optional(Type.Array(Str)),
 });
 export const JoinResultSchema = result('join', {
   room: Str,

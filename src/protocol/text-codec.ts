@@ -1,7 +1,7 @@
 // The plain-text codec, for clients that ask for no subprotocol (wscat, websocat, the tutorial's
 // page): a line is a message to the current room, a line starting with `/` is a command.
 
-import { MODERATION_ACTIONS, type ModerationAction } from './access-schema.js';
+import { MODERATION_ACTIONS, type ModerationAction } from './moderation-actions.js';
 import type { ChatMessage } from './types.js';
 
 export type TextCommand =

@@ -170,6 +170,10 @@ export interface HelloResult {
   token: string;
   /** Direct conversations this name has, as `@peer` rooms. */
   direct: string[];
+  /** Signed in: the person's server role. */
+  role?: 'owner' | 'admin' | 'moderator' | 'member';
+  /** Signed in: the rooms the person has a part in (owner, moderator, invited). */
+  rooms?: string[];
 }
 export interface JoinResult {
   type: 'result';

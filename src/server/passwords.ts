@@ -43,7 +43,9 @@ interface Reply {
   error?: string;
 }
 
-export function argon2Passwords(params = ARGON2_PARAMS): Passwords & { close(): Promise<void> } {
+export function argon2Passwords(
+  params: { memoryCost: number; timeCost: number; parallelism: number } = ARGON2_PARAMS,
+): Passwords & { close(): Promise<void> } {
   let worker: Worker | undefined;
   let nextId = 0;
   const waiting = new Map<number, (r: Reply) => void>();

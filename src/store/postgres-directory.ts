@@ -430,6 +430,13 @@ export function postgresDirectory(ctx: PostgresDirectoryContext): Directory {
       );
       return res.rows.map((r) => ({ userId: r.user_id, role: r.role as RoomRole }));
     },
+    async roomsOf(userId) {
+      const res = await query<{ room: string }>(
+        `SELECT room FROM ${t.roomRoles} WHERE user_id = $1 ORDER BY room COLLATE "C"`,
+        [userId],
+      );
+      return res.rows.map((r) => r.room);
+    },
     async privateRoomsOf(userId) {
       const res = await query<{ room: string }>(
         `SELECT r.room FROM ${t.roomRoles} r JOIN ${t.roomSettings} s ON s.room = r.room

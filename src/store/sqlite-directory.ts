@@ -192,6 +192,9 @@ export function sqliteDirectory(
       'SELECT r.room FROM room_roles r JOIN room_settings s ON s.room = r.room ' +
         "WHERE r.user_id = ? AND s.visibility = 'private' ORDER BY r.room",
     ),
+    roomsOf: db.prepare<[string], { room: string }>(
+      'SELECT room FROM room_roles WHERE user_id = ? ORDER BY room',
+    ),
     privateRooms: db.prepare<[], { room: string }>(
       "SELECT room FROM room_settings WHERE visibility = 'private' ORDER BY room",
     ),
@@ -298,6 +301,7 @@ export function sqliteDirectory(
       later(() =>
         q.roomRoles.all(room).map((r) => ({ userId: r.user_id, role: r.role as RoomRole })),
       ),
+    roomsOf: (userId) => later(() => q.roomsOf.all(userId).map((r) => r.room)),
     privateRoomsOf: (userId) => later(() => q.privateRoomsOf.all(userId).map((r) => r.room)),
     privateRooms: () => later(() => q.privateRooms.all().map((r) => r.room)),
     sanction: (room, userId, kind) =>
