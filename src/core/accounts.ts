@@ -382,7 +382,10 @@ export class Accounts {
     const userId = session.userId;
     const stored = await this.read(() => this.deps.dir.passwordHash(userId));
     if (stored !== null) {
-      if (old === undefined || !(await this.deps.passwords.verify(stored, old))) {
+      if (old === undefined) {
+        throw new ChatError('LOGIN_FAILED', 'Give your current password too: /password OLD NEW.');
+      }
+      if (!(await this.deps.passwords.verify(stored, old))) {
         throw new ChatError('LOGIN_FAILED', 'The current password is not right.');
       }
     }

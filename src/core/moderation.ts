@@ -313,7 +313,7 @@ export class Moderation {
         created: this.deps.clock.now(),
       }),
     );
-    await this.log(session.userId, 'invite link', null, null, `${n} uses`);
+    await this.log(session.userId, 'invite link', null, null, `${n} use${n === 1 ? '' : 's'}`);
     return { code: ticket, uses: n, expires };
   }
 

@@ -159,16 +159,15 @@ async function run(
       session.line('* Password set; your other sessions were ended.');
       return;
     case 'topic': {
-      const r = await chat.settings(session, currentRoom(chat, session), { topic: c.text });
-      session.line(`* Topic of #${r.room} set.`);
+      // The room's members, the asker among them, are told the new settings.
+      await chat.settings(session, currentRoom(chat, session), { topic: c.text });
       return;
     }
     case 'room': {
-      const r = await chat.settings(session, currentRoom(chat, session), {
+      await chat.settings(session, currentRoom(chat, session), {
         ...(c.visibility !== undefined && { visibility: c.visibility }),
         ...(c.guests !== undefined && { guests: c.guests }),
       });
-      session.line(`* #${r.room} is ${r.visibility}${r.guests ? ', open to guests' : ''}.`);
       return;
     }
     case 'moderate': {
