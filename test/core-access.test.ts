@@ -165,3 +165,33 @@ test('a session with a password ends after 30 days unused; one without never doe
     JSON.stringify(bob),
   );
 });
+
+test("a person's budget of text holds over every address they sign in from", async () => {
+  const core = new Core();
+  const first = core.connect('198.51.100.1');
+  const reg = await first.call({ type: 'register', name: 'ann', password: 'correct horse' });
+  assert.ok(reg?.type === 'result' && reg.of === 'login');
+  const tabs = [first];
+  for (const a of ['198.51.100.2', '198.51.100.3']) {
+    const c = core.connect(a);
+    const r = await c.call({ type: 'login', name: 'ann', password: 'correct horse' });
+    assert.ok(r?.type === 'result' && r.of === 'login');
+    tabs.push(c);
+  }
+  for (const c of tabs)
+    assert.equal((await c.call({ type: 'join', room: 'lobby' }))?.type, 'result');
+  const text = 'x'.repeat(16 * 1024);
+  let sent = 0;
+  let refusal: string | undefined;
+  for (let i = 0; i < 40 && refusal === undefined; i++) {
+    const c = tabs[i % tabs.length];
+    assert.ok(c);
+    const r = await c.call({ type: 'send', room: 'lobby', cid: `c${i}`, text });
+    if (r?.type === 'ack') sent++;
+    else if (r?.type === 'error') refusal = r.message;
+  }
+  // An address alone may send an eighth of 2 MiB at once: 16 of these. The person, over three
+  // addresses, no more than that either.
+  assert.equal(sent, 16);
+  assert.match(refusal ?? '', /from you lately/);
+});

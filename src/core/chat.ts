@@ -34,6 +34,11 @@ import type { ModerationAction, RoomResult } from '../protocol/index.js';
 
 export type { Joined } from './membership.js';
 
+/** A person's key in the tables of limits, beside the addresses'. */
+export function personKey(session: Session): string {
+  return `user:${session.userId}`;
+}
+
 export class Chat {
   private serverCids = 0;
   private nextSessionId = 1;
@@ -138,7 +143,13 @@ export class Chat {
   admit(session: Session, now: number): 'ok' | 'refuse' | 'close' {
     const verdict = session.bucket.take(now);
     if (verdict !== 'ok') return verdict;
-    return this.addresses.requests.take(session.address, now) ? 'ok' : 'refuse';
+    if (!this.addresses.requests.take(session.address, now)) return 'refuse';
+    // A person signed in from several addresses has one allowance too.
+    if (session.claimed && !this.addresses.requests.take(personKey(session), now)) {
+      this.addresses.requests.give(session.address, now);
+      return 'refuse';
+    }
+    return 'ok';
   }
 
   /** Runs a request after the session's earlier ones; errors are the caller's to render. */

@@ -57,8 +57,15 @@ export class GroupCommit {
     const live = r.keys && this.rooms.get(r.id);
     if (live && r.keys) for (const [user, key] of r.keys) live.keys.set(user, key);
     // Stored text is kept for ever: the address has a budget of it, however many connections.
-    if (!this.addresses.bytes.take(session.address, this.deps.clock.now(), bytes)) {
+    const now = this.deps.clock.now();
+    if (!this.addresses.bytes.take(session.address, now, bytes)) {
       throw new ChatError('RATE_LIMITED', 'Too much text from your address; wait a few minutes.');
+    }
+    // And the person's, over every address they sign in from.
+    const person = session.claimed ? `user:${session.userId}` : undefined;
+    if (person !== undefined && !this.addresses.bytes.take(person, now, bytes)) {
+      this.addresses.bytes.give(session.address, now, bytes);
+      throw new ChatError('RATE_LIMITED', 'Too much text from you lately; wait a few minutes.');
     }
     const draft: Draft = {
       room: r.id,
