@@ -160,7 +160,11 @@ test('browser: commands, rooms, direct messages, typing and errors', async () =>
 
     // A name held by someone else (an account now): the error is shown readably.
     await sendLine(a.page, '/nick bob');
-    await waitForText(a.page, SYS, 'Error: That name is reserved; give its key to reclaim it.');
+    await waitForText(
+      a.page,
+      SYS,
+      'Error: That name is taken; if it is yours, sign in (or give the key you took it with).',
+    );
     await me(a, 'alice');
 
     // /me is an action line.

@@ -632,6 +632,7 @@ test('a sign-in keeps the session token and role; signing out forgets them and r
     token: 'b'.repeat(40),
     role: 'admin',
     direct: ['@bob'],
+    rooms: [],
   });
   assert.deepEqual(p.storage.identity, { name: 'ada', token: 'b'.repeat(40), role: 'admin' });
   assert.equal(p.chat.access.role, 'admin');
