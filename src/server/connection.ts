@@ -91,12 +91,23 @@ export class ConnectionSocket extends WebSocket {
   }
 }
 
+/**
+ * A connection refused for its address's rate is not read again until the address's bucket
+ * holds this share of its burst: woken for every token, it would read a chunk of queued frames
+ * each time and refuse nearly all of them.
+ */
+const RESUME_SHARE = 0.5;
+/** The longest a refused connection goes unread: well inside a heartbeat. */
+const MAX_PAUSE_MS = 5000;
+
 export class Connection extends Outlet implements Peer, Beating {
   readonly codec: 'json' | 'text';
   readonly session: Session;
   /** Cleared by each heartbeat, set by any frame or pong. */
   alive = true;
   beatSlice = 0;
+  /** Set while the socket is not read because the connection was refused for its rate. */
+  private resumeTimer: NodeJS.Timeout | undefined;
 
   constructor(
     ws: ConnectionSocket,
@@ -158,14 +169,36 @@ export class Connection extends Outlet implements Peer, Beating {
       if (this.codec === 'json')
         session.event(errorFrame('RATE_LIMITED', requestId(data.toString())));
       else session.line(errorLine('RATE_LIMITED'));
-      return;
+      return this.stopReading();
     }
     const text = data.toString();
     if (this.codec === 'json') serveJson(chat, session, text, onError);
     else serveText(chat, session, text, onError);
   }
 
+  /**
+   * Backpressure instead of a refusal per frame: frames already read are answered, but a
+   * connection refused for its address's rate is not read again until the address's bucket
+   * has refilled, so what its connections send meanwhile waits in the client's own buffers
+   * (TCP's window closes) and costs the server nothing.
+   */
+  private stopReading(): void {
+    if (this.resumeTimer) return;
+    const wait = this.shared.chat.addressWaitMs(this.session, Date.now(), RESUME_SHARE);
+    if (wait === 0) return;
+    this.ws.pause();
+    this.resumeTimer = setTimeout(
+      () => {
+        this.resumeTimer = undefined;
+        this.ws.resume();
+      },
+      Math.min(MAX_PAUSE_MS, wait),
+    );
+  }
+
   closed(code: number): void {
+    clearTimeout(this.resumeTimer);
+    this.resumeTimer = undefined;
     const { chat, heartbeat, log, metrics } = this.shared;
     heartbeat.delete(this);
     metrics.connections.dec();
