@@ -99,6 +99,8 @@ export class ConnectionSocket extends WebSocket {
 const RESUME_SHARE = 0.5;
 /** The longest a refused connection goes unread: well inside a heartbeat. */
 const MAX_PAUSE_MS = 5000;
+/** How long a connection closed for its rate has to close before it is reset. */
+const POLICY_CLOSE_GRACE_MS = 1000;
 
 export class Connection extends Outlet implements Peer, Beating {
   readonly codec: 'json' | 'text';
@@ -154,6 +156,8 @@ export class Connection extends Outlet implements Peer, Beating {
 
   receive(data: RawData, isBinary: boolean): void {
     this.alive = true;
+    // Closing: what the client sent after it was told to go is not served or answered.
+    if (this.ws.readyState !== this.ws.OPEN) return;
     if (isBinary) return closeWith(this, 'BINARY_UNSUPPORTED');
     const { chat, log, onError } = this.shared;
     const session = this.session;
@@ -161,7 +165,15 @@ export class Connection extends Outlet implements Peer, Beating {
     if (verdict === 'close') {
       log.warn('refused', { address: this.address, reason: 'rate limit, policy close' });
       chat.telemetry.refused('POLICY_VIOLATION');
-      return closeWith(this, 'POLICY_VIOLATION');
+      closeWith(this, 'POLICY_VIOLATION');
+      // A client that went on sending past its refusals has more queued: it is not read while
+      // its close frame goes out, and is reset if it has not closed by then.
+      this.ws.pause();
+      const socket = this.socket;
+      setTimeout(() => {
+        if (!socket.destroyed) socket.resetAndDestroy();
+      }, POLICY_CLOSE_GRACE_MS).unref();
+      return;
     }
     if (verdict === 'refuse') {
       chat.telemetry.refused('RATE_LIMITED');
