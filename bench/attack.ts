@@ -6,7 +6,12 @@
 // and whether the server stayed up, the bystanders lost anything or were refused.
 //
 //   node --import tsx bench/attack.ts [--quick] [--attack NAME[,NAME]] [--window-ms MS]
-//        [--pairs N] [--out FILE]
+//        [--pairs N] [--out FILE] [--cpu-prof DIR] [--floor]
+//
+// Each pair runs its two windows in turn, the quiet one first in even pairs and second in odd
+// ones, so a drift in the machine's load does not always favour the same side. --floor aims the
+// attacks at a sink beside Parley instead (see bench/attacker.ts): what they cost the bystanders
+// then is the floor this machine sets, whatever the server does.
 // bench/run.ts starts this on core 1 (the server runs on core 0, the attacker at nice 19).
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -51,6 +56,8 @@ const { values: args } = parseArgs({
     pairs: { type: 'string' },
     out: { type: 'string', default: join(root, 'bench', 'results', 'attack.json') },
     scenario: { type: 'string' },
+    'cpu-prof': { type: 'string' },
+    floor: { type: 'boolean', default: false },
   },
   strict: false,
 });
@@ -224,6 +231,12 @@ async function probe(httpPort: number, wsPort: number, until: number) {
   return { handshakeOk, handshakeTried, healthOk, healthTried };
 }
 
+/** Where the attacks go: Parley's ports, or the sink's with --floor. */
+interface Target {
+  httpPort: number;
+  wsPort: number;
+}
+
 async function measure(
   server: ChildProcess,
   dataDir: string,
@@ -231,6 +244,7 @@ async function measure(
   wsPort: number,
   bystanders: Bystanders,
   attack: Attack | undefined,
+  target: Target = { httpPort, wsPort },
 ): Promise<{ stats: WindowStats; attacker?: AttackResult }> {
   const pid = server.pid ?? 0;
   const cpu0 = cpuMs(pid);
@@ -247,8 +261,8 @@ async function measure(
         'tsx',
         join(root, 'bench', 'attacker.ts'),
         attack,
-        String(httpPort),
-        String(wsPort),
+        String(target.httpPort),
+        String(target.wsPort),
         String(windowMs),
       ],
       19,
@@ -326,8 +340,10 @@ async function main(): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), 'parley-attack-'));
   const httpPort = await freePort();
   const wsPort = await freePort();
+  const profileDir = typeof args['cpu-prof'] === 'string' ? args['cpu-prof'] : undefined;
   const [cmd, argv] = pinned(0, [
     process.execPath,
+    ...(profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : []),
     join(root, 'dist', 'server', 'main.js'),
     '--host',
     '127.0.0.1',
@@ -348,12 +364,33 @@ async function main(): Promise<void> {
   children.add(server);
   for (let i = 0; i < 100 && (await httpStatus(httpPort, '/healthz', '127.0.0.1')) !== 200; i++)
     await sleep(100);
+  let target: Target = { httpPort, wsPort };
+  if (args.floor === true) {
+    target = { httpPort: await freePort(), wsPort: await freePort() };
+    const [sinkCmd, sinkArgv] = pinned(0, [
+      process.execPath,
+      '--import',
+      'tsx',
+      join(root, 'bench', 'attacker.ts'),
+      'sink',
+      String(target.httpPort),
+      String(target.wsPort),
+    ]);
+    const sink = spawn(
+      'bash',
+      ['-c', `ulimit -n $(ulimit -Hn); exec "$@"`, 'bash', sinkCmd, ...sinkArgv],
+      { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    children.add(sink);
+    await new Promise<void>((resolve) => sink.stdout.once('data', () => resolve()));
+  }
   const bystanders = new Bystanders(wsPort);
   await bystanders.connect();
   console.log(
     `attack: Parley with default limits (core 0); ${BYSTANDERS} bystanders in the lobby at ` +
       `${BYSTANDERS * EACH_PER_SECOND} msg/s; each attack from 127.0.0.1 for ${windowMs / 1000} s ` +
-      `beside a quiet window, ${pairs} pair(s); target: bystanders' p99 within ${TARGET_RATIO}x`,
+      `beside a quiet window, ${pairs} pair(s); target: bystanders' p99 within ${TARGET_RATIO}x` +
+      (args.floor === true ? '; the attacks aim at a sink (the floor), not at Parley' : ''),
   );
   const rows: Record<string, unknown>[] = [];
   for (const attack of chosen) {
@@ -363,10 +400,21 @@ async function main(): Promise<void> {
     let last: { stats: WindowStats; attacker?: AttackResult } | undefined;
     let worst = { missing: 0, refused: 0, alive: true, handshakeFail: 0, healthFail: 0 };
     for (let p = 0; p < pairs; p++) {
-      const quiet = await measure(server, dataDir, httpPort, wsPort, bystanders, undefined);
-      const hit = await measure(server, dataDir, httpPort, wsPort, bystanders, attack);
-      // What the attack left queued drains before the next quiet window.
-      await sleep(3000);
+      const window = (a: Attack | undefined) =>
+        measure(server, dataDir, httpPort, wsPort, bystanders, a, target);
+      let quiet;
+      let hit;
+      if (p % 2 === 0) {
+        quiet = await window(undefined);
+        hit = await window(attack);
+        // What the attack left queued drains before the next quiet window.
+        await sleep(3000);
+      } else {
+        await sleep(3000);
+        hit = await window(attack);
+        await sleep(3000);
+        quiet = await window(undefined);
+      }
       quietP99.push(quiet.stats.p99);
       attackedP99.push(hit.stats.p99);
       ratios.push(hit.stats.p99 / quiet.stats.p99);
@@ -393,7 +441,11 @@ async function main(): Promise<void> {
     if (!worst.alive) break;
   }
   bystanders.close();
-  server.kill('SIGKILL');
+  if (profileDir) {
+    // A profile is written when the process exits on its own.
+    server.kill('SIGTERM');
+    await new Promise((resolve) => server.once('exit', resolve));
+  } else server.kill('SIGKILL');
   rmSync(dataDir, { recursive: true, force: true });
   mkdirSync(join(String(args.out), '..'), { recursive: true });
   writeFileSync(String(args.out), JSON.stringify({ windowMs, pairs, rows }, null, 2) + '\n');

@@ -4,11 +4,16 @@
 // measuring process; what it costs the bystanders is what it makes the server do.
 //
 //   node --import tsx bench/attacker.ts KIND HTTP_PORT WS_PORT DURATION_MS
+//   node --import tsx bench/attacker.ts sink HTTP_PORT WS_PORT
+//
+// `sink` is the floor to compare with: a server that does the least any server could under
+// each attack (every HTTP socket reset at accept; a WebSocket upgraded, then never read), so
+// what an attack on it still costs the bystanders is the attack's own traffic on this machine.
 
-import { request } from 'node:http';
+import { createServer, request } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { pathToFileURL } from 'node:url';
-import WebSocket from 'ws';
+import WebSocket, { WebSocketServer } from 'ws';
 
 export type Attack =
   'reconnect' | 'join-part' | 'big-messages' | 'names' | 'rooms' | 'http-history' | 'half-open';
@@ -255,8 +260,30 @@ async function run(
   return r;
 }
 
+/** Listens until killed; prints `ready` once both ports listen. */
+function sink(httpPort: number, wsPort: number): void {
+  const page = createServer();
+  page.on('connection', (s: Socket) => s.resetAndDestroy());
+  const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false });
+  const ws = createServer();
+  ws.on('upgrade', (req, socket, head) =>
+    wss.handleUpgrade(req, socket, head, (c) => {
+      c.on('error', () => undefined);
+      c.pause();
+    }),
+  );
+  let listening = 0;
+  const ready = () => {
+    if (++listening === 2) process.stdout.write('ready\n');
+  };
+  page.listen(httpPort, HOST, ready);
+  ws.listen(wsPort, HOST, ready);
+}
+
 const [kind, httpPort, wsPort, ms] = process.argv.slice(2);
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href && kind === 'sink') {
+  sink(Number(httpPort), Number(wsPort));
+} else if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   run(kind as Attack, Number(httpPort), Number(wsPort), Number(ms)).then(
     (r) => {
       process.stdout.write(JSON.stringify(r) + '\n');

@@ -581,3 +581,43 @@ test("a person's other tabs joining a room they are in cost no joins", async () 
     await s.dispose();
   }
 });
+
+test("a connection refused for its address's rate is not read again until the bucket refills", async () => {
+  const s = await startTestServer({
+    addressRateBurst: 4,
+    addressRatePerSecond: 4,
+    ratePerSecond: 1000,
+    rateBurst: 1000,
+  });
+  try {
+    const c = await jsonFrom(s);
+    await c.event('welcome');
+    const other = await jsonFrom(s);
+    await other.event('welcome');
+    const replies = await blast(
+      c,
+      Array.from({ length: 6 }, (_, i) => ({ type: 'ping', id: `p${i}` })),
+    );
+    assert.ok(codes(replies).includes('RATE_LIMITED'), JSON.stringify(replies));
+    // Read at once, this would be refused: the bucket gets a request back every 250 ms. The
+    // connection is not read until the bucket holds half its burst, then it is served.
+    const sent = Date.now();
+    const late = await c.request({ type: 'ping' }, 5000);
+    const waited = Date.now() - sent;
+    assert.ok(late.type === 'result' && late.of === 'ping', JSON.stringify(late));
+    assert.ok(waited >= 300, `answered after ${waited} ms`);
+    // The address's other connection waits too (the bucket is the address's), and is served.
+    const theirs = await other.request({ type: 'ping' }, 5000);
+    assert.ok(theirs.type === 'result', JSON.stringify(theirs));
+    // Another address is read at once throughout.
+    const bystander = await jsonFrom(s, BYSTANDER);
+    await bystander.event('welcome');
+    for (let i = 0; i < 3; i++) c.send({ type: 'ping' });
+    const t0 = Date.now();
+    assert.equal((await bystander.request({ type: 'ping' })).type, 'result');
+    assert.ok(Date.now() - t0 < 250, 'the bystander is not held');
+    for (const x of [c, other, bystander]) x.close();
+  } finally {
+    await s.dispose();
+  }
+});

@@ -179,6 +179,53 @@ test('half-open sockets from one address are cut at accept; others still connect
   });
 });
 
+test('a rate-limited address is closed after its 429, and its next sockets wait unread, then reset', async () => {
+  await withServer({ httpRateBurst: 2, httpRatePerSecond: 1, socketsPerAddress: 4 }, async (s) => {
+    let refused;
+    for (let i = 0; i < 5 && !refused; i++) {
+      const r = await httpGet(s.httpPort, '/healthz', {
+        from: '127.0.0.2',
+        headers: { connection: 'keep-alive' },
+      });
+      if (r.status === 429) refused = r;
+    }
+    assert.ok(refused, 'refused for its rate');
+    // A kept-alive socket would bring its next requests past the hold.
+    assert.equal(refused.headers.connection, 'close');
+    const wait = Number(refused.headers['retry-after']) * 1000;
+    // Held: a new socket is accepted and asked for nothing, and gets no answer, until the
+    // Retry-After has passed; then it is reset. Past the address's socket limit, at once.
+    const started = Date.now();
+    const held = Array.from({ length: 6 }, () => {
+      const sock = net.connect({ port: s.httpPort, host: '127.0.0.1', localAddress: '127.0.0.2' });
+      let answer = '';
+      let closedAt = 0;
+      sock.on('connect', () => sock.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n'));
+      sock.on('data', (d: Buffer) => (answer += d.toString()));
+      sock.on('error', () => undefined);
+      sock.on('close', () => (closedAt = Date.now()));
+      return { sock, answer: () => answer, closedAt: () => closedAt };
+    });
+    await waitFor(() => held.filter((h) => h.closedAt() > 0).length >= 2, 'two cut at once', 2000);
+    const cut = held.filter((h) => h.closedAt() > 0);
+    assert.equal(cut.length, 2, 'the ones past the socket limit are cut at once');
+    assert.ok(cut.every((h) => h.closedAt() - started < wait / 2));
+    // A bystander is served meanwhile.
+    assert.equal((await httpGet(s.httpPort, '/healthz', { from: '127.0.0.3' })).status, 200);
+    assert.ok(
+      held.every((h) => h.answer() === ''),
+      'nothing answered while held',
+    );
+    await waitFor(() => held.every((h) => h.closedAt() > 0), 'the held sockets reset', wait + 3000);
+    for (const h of held.filter((x) => !cut.includes(x))) {
+      assert.ok(h.closedAt() - started >= wait - 300, `held ${h.closedAt() - started} ms`);
+      assert.equal(h.answer(), '');
+    }
+    // Once the wait has passed the address is served again.
+    assert.equal((await httpGet(s.httpPort, '/healthz', { from: '127.0.0.2' })).status, 200);
+  });
+});
+
 test('the start-up log names the Redis bus without its password', async () => {
   const lines: string[] = [];
   const dataDir = tempDir();

@@ -152,6 +152,18 @@ export class Chat {
     return 'ok';
   }
 
+  /**
+   * After a refusal: 0 when the address still has a request to spend (the connection's own
+   * bucket refused it, and a connection that goes on earns its policy close); otherwise how
+   * long until the address's bucket holds `share` of its burst again.
+   */
+  addressWaitMs(session: Session, now: number, share: number): number {
+    const requests = this.addresses.requests;
+    if (requests.waitMs(session.address, now) === 0) return 0;
+    const burst = this.deps.limits.addressRateBurst;
+    return requests.waitMs(session.address, now, Math.max(1, burst * share));
+  }
+
   /** Runs a request after the session's earlier ones; errors are the caller's to render. */
   serve(session: Session, work: () => Promise<void>): void {
     session.queue = session.queue.then(work).catch((e: unknown) => this.deps.onError(e, 'serve'));

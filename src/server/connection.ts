@@ -91,12 +91,25 @@ export class ConnectionSocket extends WebSocket {
   }
 }
 
+/**
+ * A connection refused for its address's rate is not read again until the address's bucket
+ * holds this share of its burst: woken for every token, it would read a chunk of queued frames
+ * each time and refuse nearly all of them.
+ */
+const RESUME_SHARE = 0.5;
+/** The longest a refused connection goes unread: well inside a heartbeat. */
+const MAX_PAUSE_MS = 5000;
+/** How long a connection closed for its rate has to close before it is reset. */
+const POLICY_CLOSE_GRACE_MS = 1000;
+
 export class Connection extends Outlet implements Peer, Beating {
   readonly codec: 'json' | 'text';
   readonly session: Session;
   /** Cleared by each heartbeat, set by any frame or pong. */
   alive = true;
   beatSlice = 0;
+  /** Set while the socket is not read because the connection was refused for its rate. */
+  private resumeTimer: NodeJS.Timeout | undefined;
 
   constructor(
     ws: ConnectionSocket,
@@ -143,6 +156,8 @@ export class Connection extends Outlet implements Peer, Beating {
 
   receive(data: RawData, isBinary: boolean): void {
     this.alive = true;
+    // Closing: what the client sent after it was told to go is not served or answered.
+    if (this.ws.readyState !== this.ws.OPEN) return;
     if (isBinary) return closeWith(this, 'BINARY_UNSUPPORTED');
     const { chat, log, onError } = this.shared;
     const session = this.session;
@@ -150,7 +165,15 @@ export class Connection extends Outlet implements Peer, Beating {
     if (verdict === 'close') {
       log.warn('refused', { address: this.address, reason: 'rate limit, policy close' });
       chat.telemetry.refused('POLICY_VIOLATION');
-      return closeWith(this, 'POLICY_VIOLATION');
+      closeWith(this, 'POLICY_VIOLATION');
+      // A client that went on sending past its refusals has more queued: it is not read while
+      // its close frame goes out, and is reset if it has not closed by then.
+      this.ws.pause();
+      const socket = this.socket;
+      setTimeout(() => {
+        if (!socket.destroyed) socket.resetAndDestroy();
+      }, POLICY_CLOSE_GRACE_MS).unref();
+      return;
     }
     if (verdict === 'refuse') {
       chat.telemetry.refused('RATE_LIMITED');
@@ -158,14 +181,36 @@ export class Connection extends Outlet implements Peer, Beating {
       if (this.codec === 'json')
         session.event(errorFrame('RATE_LIMITED', requestId(data.toString())));
       else session.line(errorLine('RATE_LIMITED'));
-      return;
+      return this.stopReading();
     }
     const text = data.toString();
     if (this.codec === 'json') serveJson(chat, session, text, onError);
     else serveText(chat, session, text, onError);
   }
 
+  /**
+   * Backpressure instead of a refusal per frame: frames already read are answered, but a
+   * connection refused for its address's rate is not read again until the address's bucket
+   * has refilled, so what its connections send meanwhile waits in the client's own buffers
+   * (TCP's window closes) and costs the server nothing.
+   */
+  private stopReading(): void {
+    if (this.resumeTimer) return;
+    const wait = this.shared.chat.addressWaitMs(this.session, Date.now(), RESUME_SHARE);
+    if (wait === 0) return;
+    this.ws.pause();
+    this.resumeTimer = setTimeout(
+      () => {
+        this.resumeTimer = undefined;
+        this.ws.resume();
+      },
+      Math.min(MAX_PAUSE_MS, wait),
+    );
+  }
+
   closed(code: number): void {
+    clearTimeout(this.resumeTimer);
+    this.resumeTimer = undefined;
     const { chat, heartbeat, log, metrics } = this.shared;
     heartbeat.delete(this);
     metrics.connections.dec();

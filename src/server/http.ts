@@ -107,6 +107,8 @@ async function handle(deps: HttpDeps, req: IncomingMessage, res: ServerResponse)
   if (!verdict.ok) {
     deps.refused.inc({ reason: 'rate' });
     res.setHeader('retry-after', String(verdict.retryAfterSeconds));
+    // Closed after the answer: a kept-alive socket would bring its next request past the hold.
+    res.setHeader('connection', 'close');
     deps.hold?.(req.socket.remoteAddress, verdict.retryAfterSeconds);
     return fail(res, new ChatError('RATE_LIMITED', 'Too many requests; slow down.'));
   }

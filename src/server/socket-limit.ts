@@ -8,6 +8,10 @@ import { canonicalAddress, type TrustedProxies } from './client-address.js';
 
 const HELD_MAX = 100_000;
 
+type ConnectionListener = (socket: Socket) => void;
+
+function ignore(): void {}
+
 export class SocketLimit {
   private readonly open = new Map<string, number>();
   /** Peers told to wait (a 429 with Retry-After), until when: their sockets go at accept. */
@@ -19,15 +23,22 @@ export class SocketLimit {
     private readonly onRefused: (address: string) => void,
   ) {}
 
-  /** Counts the sockets of every server given, together. */
+  /**
+   * Counts the sockets of every server given, together. The server's own connection listener
+   * (the HTTP parser) runs only for a socket let in: one refused here costs no parser.
+   */
   watch(server: Server): void {
-    server.on('connection', (socket: Socket) => this.accept(socket));
+    const own = server.listeners('connection') as ConnectionListener[];
+    server.removeAllListeners('connection');
+    server.on('connection', (socket: Socket) => {
+      if (this.accept(socket)) for (const l of own) l.call(server, socket);
+    });
   }
 
   /**
-   * A peer refused for its rate is dropped at accept until its Retry-After has passed: a flood
-   * of new connections then costs an accept each, not a parse and an answer each. A trusted
-   * proxy is never held (its other clients are not the one refused).
+   * A peer refused for its rate is not served until its Retry-After has passed: a flood of new
+   * connections then costs an accept each, not a parse and an answer each. A trusted proxy is
+   * never held (its other clients are not the one refused).
    */
   hold(peer: string | undefined, seconds: number, now = Date.now()): void {
     if (peer === undefined) return;
@@ -45,31 +56,55 @@ export class SocketLimit {
     return this.open.get(address) ?? 0;
   }
 
-  private accept(socket: Socket): void {
+  /** Whether the socket goes on to the server. */
+  private accept(socket: Socket): boolean {
     const raw = socket.remoteAddress;
-    if (raw === undefined) return void socket.destroy();
-    const address = canonicalAddress(raw) ?? raw;
-    if (this.trusted.has(address)) return;
-    const until = this.held.get(address);
-    if (until !== undefined) {
-      if (Date.now() < until) {
-        socket.destroy();
-        this.onRefused(address);
-        return;
-      }
-      this.held.delete(address);
+    if (raw === undefined) {
+      socket.destroy();
+      return false;
     }
+    const address = canonicalAddress(raw) ?? raw;
+    if (this.trusted.has(address)) return true;
     const n = this.openFrom(address);
     if (n >= this.limit) {
-      socket.destroy();
+      // A reset, not a FIN: nothing of the socket stays in the kernel on either side.
+      socket.resetAndDestroy();
       this.onRefused(address);
-      return;
+      return false;
     }
+    this.count(socket, address, n);
+    const until = this.held.get(address);
+    if (until === undefined) return true;
+    const now = Date.now();
+    if (now >= until) {
+      this.held.delete(address);
+      return true;
+    }
+    this.tarpit(socket, until - now);
+    this.onRefused(address);
+    return false;
+  }
+
+  private count(socket: Socket, address: string, n: number): void {
     this.open.set(address, n + 1);
     socket.once('close', () => {
       const left = this.openFrom(address) - 1;
       if (left > 0) this.open.set(address, left);
       else this.open.delete(address);
     });
+  }
+
+  /**
+   * A held peer's socket is kept, unread, until the hold ends, then reset: a client that waits
+   * for an answer before trying again (any ordinary one) is slowed to a try per socket per
+   * hold, where a socket dropped at once would have it back at the door within a millisecond.
+   * It counts among the address's sockets, so the ones kept are bounded too.
+   */
+  private tarpit(socket: Socket, ms: number): void {
+    socket.pause();
+    socket.on('error', ignore);
+    const timer = setTimeout(() => socket.resetAndDestroy(), ms);
+    timer.unref();
+    socket.once('close', () => clearTimeout(timer));
   }
 }
