@@ -12,7 +12,8 @@ import Database from 'better-sqlite3';
 import type pg from 'pg';
 import { FOREVER, type Claim, type ServerRole } from '../src/core/directory.js';
 import { nameSkeleton } from '../src/protocol/skeleton.js';
-import type { Draft, MessageStore } from '../src/store/index.js';
+import type { LogEntry } from '../src/protocol/index.js';
+import type { MessageDraft, MessageStore } from '../src/store/index.js';
 import { openStore } from '../src/store/open-store.js';
 import { openPostgresStore } from '../src/store/postgres.js';
 import { POSTGRES_URL, postgresPool, requirePostgres, uniqueSuffix } from './services.js';
@@ -31,8 +32,11 @@ function roomSeqs(rooms: { room: string; lastSeq: number }[]): { room: string; l
   return rooms.map(({ room, lastSeq }) => ({ room, lastSeq }));
 }
 
+/** The text of an entry: a message's or an edit's; '' for other kinds. */
+const text = (e: LogEntry): string => ('text' in e ? e.text : '');
+
 let cidCounter = 0;
-function draft(room: string, text: string, extra: Partial<Draft> = {}): Draft {
+function draft(room: string, text: string, extra: Partial<MessageDraft> = {}): MessageDraft {
   return { room, cid: `c${++cidCounter}`, from: 'ann', fromId: 'u_ann', text, me: false, ...extra };
 }
 
@@ -128,11 +132,11 @@ function storeContract(name: string, make: () => Promise<StoreHarness>): void {
         batch.map((d, i) => [d.room, [1, 1, 2, 3, 2][i], d.text, d.cid]),
       );
       assert.deepEqual(
-        (await store.after('a', 0, 10)).map((m) => m.text),
+        (await store.after('a', 0, 10)).map((m) => text(m)),
         ['a1', 'a2', 'a3'],
       );
       assert.deepEqual(
-        (await store.after('b', 0, 10)).map((m) => m.text),
+        (await store.after('b', 0, 10)).map((m) => text(m)),
         ['b1', 'b2'],
       );
     });
@@ -171,7 +175,7 @@ function storeContract(name: string, make: () => Promise<StoreHarness>): void {
       );
       assert.equal(await store.lastSeq('lobby'), 3);
       assert.deepEqual(
-        (await store.after('lobby', 0, 10)).map((m) => m.text),
+        (await store.after('lobby', 0, 10)).map((m) => text(m)),
         ['first text', 'x', 'y'],
       );
     });
@@ -214,7 +218,7 @@ function storeContract(name: string, make: () => Promise<StoreHarness>): void {
       assert.deepEqual(await store.before('nowhere', 100, 10), []);
       const page = await store.before('lobby', 4, 10);
       assert.deepEqual(
-        page.map((m) => [m.room, m.text]),
+        page.map((m) => [m.room, text(m)]),
         [
           ['lobby', 'm1'],
           ['lobby', 'm2'],
@@ -258,7 +262,7 @@ function storeContract(name: string, make: () => Promise<StoreHarness>): void {
       assert.equal(await store.directPair('nowhere'), null);
       assert.equal(await store.lastSeq('@alice carol'), 2);
       assert.deepEqual(
-        (await store.after('@alice carol', 0, 10)).map((m) => m.text),
+        (await store.after('@alice carol', 0, 10)).map((m) => text(m)),
         ['hi', 'again'],
       );
     });
@@ -353,18 +357,18 @@ function storeContract(name: string, make: () => Promise<StoreHarness>): void {
       );
       const stored = await store.after('lobby', 0, 100);
       assert.deepEqual(
-        stored.map((m) => m.text),
+        stored.map((m) => text(m)),
         texts,
       );
       assert.deepEqual(
-        stored.map((m) => [m.from, m.me]),
+        stored.map((m) => [m.from, 'me' in m && m.me]),
         drafts.map((d) => [d.from, d.me]),
       );
       // Odd room names and cids are data too.
       const room = '#it\'s "quoted"; DROP TABLE rooms; -- ✓';
       await store.append([draft(room, 'ok', { cid: "cid'); --" })], NOW);
       assert.deepEqual(
-        (await store.after(room, 0, 1)).map((m) => [m.room, m.cid, m.text]),
+        (await store.after(room, 0, 1)).map((m) => [m.room, m.cid, text(m)]),
         [[room, "cid'); --", 'ok']],
       );
       assert.equal(await store.lastSeq(room), 1);
@@ -380,7 +384,7 @@ function storeContract(name: string, make: () => Promise<StoreHarness>): void {
       const again = await h.open();
       assert.equal(await again.lastSeq('lobby'), 2);
       assert.deepEqual(
-        (await again.after('lobby', 0, 10)).map((m) => m.text),
+        (await again.after('lobby', 0, 10)).map((m) => text(m)),
         ['one', 'two'],
       );
       assert.deepEqual(roomSeqs(await again.rooms()), [{ room: 'lobby', lastSeq: 2 }]);
@@ -418,7 +422,7 @@ function storeContract(name: string, make: () => Promise<StoreHarness>): void {
       assert.equal(new Set(stored?.map((m) => m.cid)).size, 200);
       // Every stored message is the one its batch was told about.
       const told = new Map(results.flat().map((c) => [c.message.seq, c.message.text]));
-      assert.ok(stored?.every((m) => told.get(m.seq) === m.text));
+      assert.ok(stored?.every((m) => told.get(m.seq) === text(m)));
     });
 
     it('stores a cid sent concurrently through several connections once', async (store, h) => {
@@ -447,7 +451,7 @@ function storeContract(name: string, make: () => Promise<StoreHarness>): void {
       assert.equal(await store.lastSeq('fresh'), 0);
       assert.deepEqual(roomSeqs(await store.rooms()), [{ room: 'lobby', lastSeq: 1 }]);
       assert.deepEqual(
-        (await store.after('lobby', 0, 10)).map((m) => m.text),
+        (await store.after('lobby', 0, 10)).map((m) => text(m)),
         ['before'],
       );
       // The numbers the failed batch would have taken are given out again: no gap.

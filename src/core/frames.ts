@@ -1,7 +1,9 @@
 // Encoding of server events into frames, once per event and codec, shared by every recipient.
 
 import {
+  changeEvent,
   encodeEvent,
+  formatChange,
   formatMessage,
   textLabel,
   unknownEntry,
@@ -51,8 +53,12 @@ function jsonEvent(entry: LogEntry, label: string): ServerEvent {
   switch (entry.kind) {
     case 'message':
       return { type: 'msg', ...wireMessage(entry), room: label };
+    case 'edit':
+    case 'delete':
+    case 'reaction':
+      return changeEvent(entry, label);
     default:
-      return unknownEntry(entry.kind);
+      return unknownEntry(entry);
   }
 }
 
@@ -60,7 +66,11 @@ function textLine(entry: LogEntry, where: string): string {
   switch (entry.kind) {
     case 'message':
       return formatMessage(entry, where);
+    case 'edit':
+    case 'delete':
+    case 'reaction':
+      return formatChange(entry, where);
     default:
-      return unknownEntry(entry.kind);
+      return unknownEntry(entry);
   }
 }

@@ -14,6 +14,11 @@ import {
   ACCESS_RESULT_SCHEMAS,
 } from './access-schema.js';
 import { ERRORS, type ErrorCode } from './errors.js';
+import {
+  LIFECYCLE_EVENT_SCHEMAS,
+  LIFECYCLE_REQUEST_SCHEMAS,
+  ReactionSummarySchema,
+} from './lifecycle-schema.js';
 
 /** Longest request `id` (and `rooms.after`), in UTF-16 units. */
 export const ID_MAX = 64;
@@ -34,6 +39,10 @@ export const ChatMessageSchema = Type.Object({
   ts: Type.Number(),
   cid: Str,
   me: Type.Boolean(),
+  replyTo: Type.Optional(Count),
+  edited: Type.Optional(Type.Number()),
+  removed: Type.Optional(Type.Boolean()),
+  reactions: Type.Optional(Type.Array(ReactionSummarySchema)),
 });
 
 // ---- client → server ------------------------------------------------------------------------
@@ -62,6 +71,7 @@ export const SendRequestSchema = Type.Object({
   cid: Str,
   text: Str,
   me: Type.Optional(Type.Boolean({ default: false })),
+  replyTo: Type.Optional(Count),
 });
 export const HistoryRequestSchema = Type.Object({
   type: Type.Literal('history'),
@@ -103,6 +113,7 @@ export const REQUEST_SCHEMAS = {
   typing: TypingRequestSchema,
   ping: PingRequestSchema,
   ...ACCESS_REQUEST_SCHEMAS,
+  ...LIFECYCLE_REQUEST_SCHEMAS,
 };
 
 export const ClientRequestSchema = Type.Union(Object.values(REQUEST_SCHEMAS));
@@ -161,6 +172,12 @@ export const HistoryResultSchema = result('history', {
   messages: Type.Array(ChatMessageSchema),
   more: Type.Boolean(),
 });
+export const ChangesResultSchema = result('changes', {
+  room: Str,
+  messages: Type.Array(ChatMessageSchema),
+  upTo: Count,
+  more: Type.Boolean(),
+});
 export const RoomsResultSchema = result('rooms', {
   rooms: Type.Array(RoomInfoSchema),
   next: Type.Optional(Str),
@@ -180,6 +197,7 @@ export const RESULT_SCHEMAS = {
   who: WhoResultSchema,
   typing: TypingResultSchema,
   ping: PingResultSchema,
+  changes: ChangesResultSchema,
   ...ACCESS_RESULT_SCHEMAS,
 };
 
@@ -242,6 +260,7 @@ export const EVENT_SCHEMAS = {
   typing: TypingEventSchema,
   error: ErrorEventSchema,
   ...ACCESS_EVENT_SCHEMAS,
+  ...LIFECYCLE_EVENT_SCHEMAS,
 };
 
 export const ServerEventSchema = Type.Union([
