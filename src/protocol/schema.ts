@@ -31,7 +31,8 @@ const OptId = Type.Optional(Id);
 
 export const RequestIdSchema = Id;
 
-export const ChatMessageSchema = Type.Object({
+/** A message's fields, as a `msg` event carries them. */
+const MESSAGE_FIELDS = {
   room: Str,
   seq: Count,
   from: Str,
@@ -42,6 +43,11 @@ export const ChatMessageSchema = Type.Object({
   replyTo: Type.Optional(Count),
   edited: Type.Optional(Type.Number()),
   removed: Type.Optional(Type.Boolean()),
+};
+
+/** A message in its current state, as history and changes give it, reactions included. */
+export const ChatMessageSchema = Type.Object({
+  ...MESSAGE_FIELDS,
   reactions: Type.Optional(Type.Array(ReactionSummarySchema)),
 });
 
@@ -211,9 +217,10 @@ export const AckEventSchema = Type.Object({
   seq: Count,
   ts: Type.Number(),
 });
+// A message as it goes out, live or replayed: its reactions come as entries of their own.
 export const MessageEventSchema = Type.Object({
   type: Type.Literal('msg'),
-  ...ChatMessageSchema.properties,
+  ...MESSAGE_FIELDS,
 });
 export const GapEventSchema = Type.Object({
   type: Type.Literal('gap'),

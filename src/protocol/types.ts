@@ -288,7 +288,8 @@ export interface AckEvent {
   seq: number;
   ts: number;
 }
-export interface MessageEvent extends ChatMessage {
+/** A message as it goes out, live or replayed: its reactions come as entries of their own. */
+export interface MessageEvent extends Omit<ChatMessage, 'reactions'> {
   type: 'msg';
 }
 /**
