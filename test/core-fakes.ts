@@ -182,6 +182,7 @@ export class MemoryLog implements Log {
       entry = { kind: 'delete', ...base };
       t.text = '';
       t.removed = true;
+      delete t.edited;
       for (const e of list) if (e.kind === 'edit' && e.target === d.target) e.text = '';
       this.reacted.delete(key);
     } else {

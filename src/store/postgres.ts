@@ -568,7 +568,7 @@ export async function openPostgresStore(
       const rm = [...removals.values()];
       const args = [rm.map((x) => x.room), rm.map((x) => x.seq)];
       await client.query(
-        `UPDATE ${t.messages} m SET body = '', removed = true
+        `UPDATE ${t.messages} m SET body = '', removed = true, edited_at = NULL
            FROM unnest($1::text[], $2::bigint[]) AS u(room, seq)
           WHERE m.room = u.room AND m.seq = u.seq`,
         args,

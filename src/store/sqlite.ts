@@ -262,7 +262,7 @@ export function openSqliteStore(file: string, synchronous: Synchronous = 'NORMAL
     ),
     // A removal purges the text, the edits' too, and the reactions: a placeholder is left.
     remove: db.prepare<[string, number]>(
-      "UPDATE messages SET body = '', removed = 1 WHERE room = ? AND seq = ?",
+      "UPDATE messages SET body = '', removed = 1, edited_at = NULL WHERE room = ? AND seq = ?",
     ),
     purgeEdits: db.prepare<[string, number]>(
       "UPDATE messages SET body = '' WHERE room = ? AND target = ? AND kind = 'edit'",
