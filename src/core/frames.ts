@@ -5,6 +5,7 @@ import {
   encodeEvent,
   formatChange,
   formatMessage,
+  formatRemoved,
   textLabel,
   unknownEntry,
   wireMessage,
@@ -65,7 +66,7 @@ function jsonEvent(entry: LogEntry, label: string): ServerEvent {
 function textLine(entry: LogEntry, where: string): string {
   switch (entry.kind) {
     case 'message':
-      return formatMessage(entry, where);
+      return entry.removed ? formatRemoved(entry, where) : formatMessage(entry, where);
     case 'edit':
     case 'delete':
     case 'reaction':

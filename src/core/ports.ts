@@ -134,9 +134,9 @@ export interface Log {
   /** Message `seq` of the room as it stands now, or null when that seq is no message. */
   message(room: string, seq: number): Promise<MessageState | null>;
   /**
-   * The current state of messages (seq < before): `seqs` given, those; else the ones that change
-   * entries after `since` acted on, scanning at most `scan` entries. Reactions included.
-   * `upTo` is the last entry seq scanned.
+   * The current state (reactions included) of the messages with seq < before that change
+   * entries after `since` acted on, looking through at most `scan` change entries. Changes up to
+   * entry `upTo` are in; with `more`, ask again from there.
    */
   changed(
     room: string,

@@ -7,6 +7,7 @@ import {
   TEXT_HELP,
   errorLine,
   formatMessage,
+  formatRemoved,
   isEmoji,
   parseLine,
   textLabel,
@@ -137,7 +138,7 @@ async function run(
           ? h.messages
               .map((m) =>
                 m.removed
-                  ? `* (message ${m.seq} of ${m.from} was removed)`
+                  ? formatRemoved(m)
                   : formatMessage(m) + (m.edited === undefined ? '' : ' (edited)'),
               )
               .join('\n')

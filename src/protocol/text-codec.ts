@@ -245,3 +245,8 @@ export function formatChange(e: ChangeEntry, where = ''): string {
         : `${prefix}* ${e.from} took back ${e.emoji} on message ${e.target}`;
   }
 }
+
+/** A removed message as a text line: its place, and whose it was. */
+export function formatRemoved(m: Pick<ChatMessage, 'from' | 'seq'>, where = ''): string {
+  return `${where ? `[${where}] ` : ''}* (message ${m.seq} of ${m.from} was removed)`;
+}

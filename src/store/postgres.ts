@@ -631,10 +631,12 @@ export async function openPostgresStore(
     },
     async changed(room, since, before, scan) {
       open();
+      // The last number first: the scan stops there, so `upTo` claims no entry it did not see.
+      const last = await lastSeqOf(room);
       const res = await pool.query<{ seq: string; target: string }>(
         `SELECT seq, target FROM ${t.messages}
-          WHERE room = $1 AND seq > $2 AND kind <> 'message' ORDER BY seq LIMIT $3`,
-        [room, since, scan],
+          WHERE room = $1 AND seq > $2 AND seq <= $4 AND kind <> 'message' ORDER BY seq LIMIT $3`,
+        [room, since, scan, last],
       );
       const targets = [...new Set(res.rows.map((r) => Number(r.target)))].filter((x) => x < before);
       const rows =
@@ -655,8 +657,7 @@ export async function openPostgresStore(
         return m;
       });
       const more = res.rows.length === scan;
-      const last = Number(res.rows.at(-1)?.seq ?? since);
-      const upTo = more ? last : Math.max(since, await lastSeqOf(room));
+      const upTo = more ? Number(res.rows.at(-1)?.seq ?? since) : Math.max(since, last);
       return { messages, upTo, more };
     },
     reactions: (room, seqs) => {
