@@ -320,3 +320,18 @@ test('text mode: /edit, /react, /delete and /reply, and readable lines for each'
     ],
   );
 });
+
+test('a change crosses the bus as a payload of its own and comes back the same entry', async () => {
+  const { encodeEvent, parseEvent } = await import('../src/bus/redis.js');
+  const base = { room: 'lobby', seq: 7, cid: 'c7', from: 'Ada', ts: 5, target: 3, actor: 'ada' };
+  const entries = [
+    { kind: 'edit', ...base, text: 'new', actorId: 'u_1' },
+    { kind: 'delete', ...base, actorId: null },
+    { kind: 'reaction', ...base, emoji: '👍', on: false, actorId: 'u_2' },
+  ] as const;
+  for (const entry of entries) {
+    const payload = encodeEvent({ kind: 'entry', node: 'n2', entry });
+    assert.equal((JSON.parse(payload) as { kind: string }).kind, entry.kind);
+    assert.deepEqual(parseEvent(payload), { kind: 'entry', node: 'n2', entry });
+  }
+});
