@@ -9,7 +9,18 @@ import {
   type Log,
   type Peer,
 } from '../src/core/index.js';
-import type { Committed, DirectRoom, Draft, Frame, Passwords } from '../src/core/ports.js';
+import type {
+  ChangeDraft,
+  ChangeOutcome,
+  Committed,
+  DirectRoom,
+  Draft,
+  Frame,
+  MessageDraft,
+  MessageState,
+  Passwords,
+} from '../src/core/ports.js';
+import { isChange, judge, type Target } from '../src/store/change-rules.js';
 import { DEFAULT_ACCESS } from '../src/core/ports.js';
 import type { Directory } from '../src/core/directory.js';
 import { openSqliteStore } from '../src/store/sqlite.js';
@@ -17,10 +28,14 @@ import { serveJson } from '../src/core/json-requests.js';
 import type { Session } from '../src/core/session.js';
 import {
   decodeEvent,
+  foldKey,
   sentEntry,
+  wireMessage,
   type ChatMessage,
   type ClientRequest,
   type LogEntry,
+  type MessageEntry,
+  type ReactionSummary,
   type ServerEvent,
 } from '../src/protocol/index.js';
 
@@ -48,7 +63,10 @@ export const PLAIN_PASSWORDS: Passwords = {
 };
 
 export class MemoryLog implements Log {
-  readonly messages = new Map<string, ChatMessage[]>();
+  /** Each room's log entries, in seq order (messages in their current state). */
+  readonly messages = new Map<string, LogEntry[]>();
+  /** Reactions by `room seq`: emoji to user id to display name, in the order first made. */
+  private readonly reacted = new Map<string, Map<string, Map<string, string>>>();
   /** The size of each append (group commit) in order. */
   readonly batches: number[] = [];
   private held: Promise<void> | undefined;
@@ -70,34 +88,114 @@ export class MemoryLog implements Log {
     };
   }
 
-  async append(drafts: readonly Draft[], now: number): Promise<Committed[]> {
+  append = (async (drafts: readonly Draft[], now: number) => {
     this.batches.push(drafts.length);
     if (this.held) await this.held;
-    return drafts.map((d) => {
-      const list = this.messages.get(d.room) ?? [];
-      this.messages.set(d.room, list);
-      const stored = list.find((m) => m.cid === d.cid);
-      if (stored) {
-        return {
-          message: stored,
-          duplicate: true,
-          actorId: this.senders.get(`${d.room} ${d.cid}`) ?? null,
-        };
-      }
-      const message: ChatMessage = {
-        room: d.room,
-        seq: list.length + 1,
-        from: d.from,
-        text: d.text,
-        ts: now,
-        cid: d.cid,
-        me: d.me,
+    return drafts.map((d) =>
+      isChange(d) ? this.appendChange(d, now) : this.appendMessage(d, now),
+    );
+  }) as Log['append'];
+
+  private list(room: string): LogEntry[] {
+    const list = this.messages.get(room) ?? [];
+    this.messages.set(room, list);
+    return list;
+  }
+
+  private appendMessage(d: MessageDraft, now: number): Committed {
+    const list = this.list(d.room);
+    const stored = list.find((m) => m.cid === d.cid);
+    if (stored) {
+      return {
+        message:
+          stored.kind === 'message'
+            ? wireMessage(stored)
+            : {
+                room: d.room,
+                seq: stored.seq,
+                from: stored.from,
+                text: '',
+                ts: stored.ts,
+                cid: d.cid,
+                me: false,
+              },
+        duplicate: true,
+        actorId: this.senders.get(`${d.room} ${d.cid}`) ?? null,
       };
-      list.push(message);
-      if (d.direct && !this.pairs.has(d.room)) this.pairs.set(d.room, d.direct);
-      this.senders.set(`${d.room} ${d.cid}`, d.fromId);
-      return { message, duplicate: false, actorId: d.fromId };
-    });
+    }
+    const message: ChatMessage = {
+      room: d.room,
+      seq: list.length + 1,
+      from: d.from,
+      text: d.text,
+      ts: now,
+      cid: d.cid,
+      me: d.me,
+    };
+    if (d.replyTo !== undefined) message.replyTo = d.replyTo;
+    list.push(sentEntry(message, d.fromId));
+    if (d.direct && !this.pairs.has(d.room)) this.pairs.set(d.room, d.direct);
+    this.senders.set(`${d.room} ${d.cid}`, d.fromId);
+    return { message: { ...message }, duplicate: false, actorId: d.fromId };
+  }
+
+  private target(room: string, seq: number): MessageEntry | undefined {
+    const e = this.messages.get(room)?.[seq - 1];
+    return e?.kind === 'message' ? e : undefined;
+  }
+
+  private appendChange(d: ChangeDraft, now: number): ChangeOutcome {
+    const list = this.list(d.room);
+    const stored = list.find((m) => m.cid === d.cid);
+    if (stored) {
+      const t = 'target' in stored ? this.target(d.room, stored.target) : undefined;
+      return { entry: stored, duplicate: true, authorId: t?.actorId ?? null };
+    }
+    const t = this.target(d.room, d.target);
+    const key = `${d.room} ${d.target}`;
+    const reactions = this.reacted.get(key) ?? new Map<string, Map<string, string>>();
+    const state: Target | undefined = t && {
+      senderId: t.actorId,
+      ts: t.ts,
+      removed: t.removed ?? false,
+      reactions: new Map([...reactions].map(([emoji, by]) => [emoji, new Set(by.keys())])),
+    };
+    const v = judge(d, state);
+    if ('refused' in v) return v;
+    if (!t) return { refused: 'NO_SUCH_MESSAGE' };
+    const base = {
+      room: d.room,
+      seq: list.length + 1,
+      cid: d.cid,
+      from: d.from,
+      ts: now,
+      target: d.target,
+      actor: foldKey(d.from),
+      actorId: d.fromId,
+    };
+    let entry: LogEntry;
+    if (v.kind === 'edit') {
+      entry = { kind: 'edit', ...base, text: v.text };
+      t.text = v.text;
+      t.edited = now;
+    } else if (v.kind === 'delete') {
+      entry = { kind: 'delete', ...base };
+      t.text = '';
+      t.removed = true;
+      delete t.edited;
+      for (const e of list) if (e.kind === 'edit' && e.target === d.target) e.text = '';
+      this.reacted.delete(key);
+    } else {
+      entry = { kind: 'reaction', ...base, emoji: v.emoji, on: v.on };
+      const by = reactions.get(v.emoji) ?? new Map<string, string>();
+      if (v.on) by.set(d.fromId, d.from);
+      else by.delete(d.fromId);
+      if (by.size > 0) reactions.set(v.emoji, by);
+      else reactions.delete(v.emoji);
+      this.reacted.set(key, reactions);
+    }
+    list.push(entry);
+    return { entry: { ...entry }, duplicate: false, authorId: t.actorId };
   }
 
   async after(room: string, after: number, limit: number): Promise<LogEntry[]> {
@@ -105,20 +203,56 @@ export class MemoryLog implements Log {
     return list
       .filter((m) => m.seq > after)
       .slice(0, limit)
-      .map((m) => this.entry(m));
-  }
-
-  private entry(m: ChatMessage): LogEntry {
-    return sentEntry(m, this.senders.get(`${m.room} ${m.cid}`) ?? null);
+      .map((m) => ({ ...m }));
   }
 
   async before(room: string, before: number, limit: number): Promise<LogEntry[]> {
     const list = (this.messages.get(room) ?? []).filter((m) => m.seq < before);
-    return list.slice(Math.max(0, list.length - limit)).map((m) => this.entry(m));
+    return list.slice(Math.max(0, list.length - limit)).map((m) => ({ ...m }));
   }
 
   async lastSeq(room: string): Promise<number> {
     return this.messages.get(room)?.length ?? 0;
+  }
+
+  async message(room: string, seq: number): Promise<MessageState | null> {
+    const t = this.target(room, seq);
+    return t ? { message: wireMessage(t), senderId: t.actorId } : null;
+  }
+
+  async reactions(room: string, seqs: readonly number[]): Promise<Map<number, ReactionSummary[]>> {
+    const out = new Map<number, ReactionSummary[]>();
+    for (const seq of seqs) {
+      const r = this.reacted.get(`${room} ${seq}`);
+      if (!r || r.size === 0) continue;
+      out.set(
+        seq,
+        [...r].map(([emoji, by]) => ({ emoji, count: by.size, by: [...by.values()] })),
+      );
+    }
+    return out;
+  }
+
+  async changed(room: string, since: number, before: number, scan: number) {
+    const rows = (this.messages.get(room) ?? [])
+      .filter((e) => e.seq > since && e.kind !== 'message')
+      .slice(0, scan);
+    const targets = [...new Set(rows.map((e) => ('target' in e ? e.target : 0)))]
+      .filter((x) => x < before)
+      .sort((a, b) => a - b);
+    const reactions = await this.reactions(room, targets);
+    const messages: ChatMessage[] = [];
+    for (const seq of targets) {
+      const t = this.target(room, seq);
+      if (!t) continue;
+      const m = wireMessage(t);
+      const r = reactions.get(seq);
+      if (r) m.reactions = r;
+      messages.push(m);
+    }
+    const more = rows.length === scan;
+    const upTo = more ? (rows.at(-1)?.seq ?? since) : Math.max(since, await this.lastSeq(room));
+    return { messages, upTo, more };
   }
 
   async rooms(): Promise<{ room: string; lastSeq: number; lastTs: number }[]> {

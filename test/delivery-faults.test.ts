@@ -16,6 +16,8 @@ import { LENIENT_ADDRESS_FLAGS, startTestServer, tempDir } from './helpers.js';
 import {
   SEED,
   checkContract,
+  checkStates,
+  step,
   allAcked,
   finalResync,
   pick,
@@ -26,6 +28,16 @@ import {
 } from './fault-oracle.js';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
+
+/** How many of the acked requests were changes, and how many changes were refused. */
+function changeStats(clients: FaultClient[]): string {
+  const acks = clients.flatMap((c) => [...c.acked.values()]);
+  const count = (kind: string) => acks.filter((a) => a.kind === kind).length;
+  return (
+    ` edits=${count('edit')} removals=${count('delete')} reactions=${count('react')}` +
+    ` refusedChanges=${total(clients, 'refusedChanges')}`
+  );
+}
 
 test(
   'delivery contract: connections cut at random, gaps paged (in-process server)',
@@ -73,7 +85,7 @@ test(
         clients.map(async (c) => {
           for (let i = 0; i < 40; i++) {
             await sleep(3 + random() * 27);
-            c.send(pick(random, c.rooms), `message ${i} from ${c.name}`);
+            step(random, c, i);
           }
         }),
       );
@@ -84,9 +96,11 @@ test(
       const reconnects = clients.reduce((sum, c) => sum + c.reconnects, 0);
       const gaps = total(clients, 'gaps');
       await finalResync(clients);
-      summarize('in-process', clients, started);
+      summarize('in-process', clients, started, changeStats(clients));
 
       checkContract(clients);
+      await checkStates(clients, server.httpPort);
+      assert.ok(total(clients, 'changeQueries') > 0, 'no client asked for changes after a gap');
       assert.equal(total(clients, 'sent'), 12 * 40);
       assert.ok(reconnects > 0, 'chaos cut no connection');
       assert.ok(gaps > 0, 'no client resumed past historyBound: the gap path was not exercised');
@@ -226,7 +240,7 @@ test(
         clients.map(async (c) => {
           for (let i = 0; sending; i++) {
             await sleep(3 + random() * 20);
-            if (sending) c.send(pick(random, rooms), `message ${i} from ${c.name}`);
+            if (sending) step(random, c, i);
           }
         }),
       );
@@ -258,10 +272,11 @@ test(
         'kill -9',
         clients,
         started,
-        ` restarts=2 unackedAtKill=[${unackedAtKill.join(',')}]`,
+        ` restarts=2 unackedAtKill=[${unackedAtKill.join(',')}]${changeStats(clients)}`,
       );
 
       checkContract(clients);
+      await checkStates(clients, server.port ?? 0);
       for (const c of clients) {
         // Each kill cuts every connection; the final resync is one more reconnect.
         assert.ok(c.reconnects >= 3, `${c.name} reconnected only ${c.reconnects} times`);

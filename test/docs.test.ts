@@ -70,7 +70,8 @@ function raisedCodes(): Map<string, string> {
   };
   const helper =
     /\b(?:ChatError|errorFrame|errorLine|httpError|fail|closeWith|closeAll|stop|refuseUpgrade|refused)\(([^)]*)\)/g;
-  const field = /\b(?:code|WS_ERR_[A-Z0-9_]+): '([A-Z][A-Z0-9_]*)'/g;
+  // `refused:` is how the store's rules for changes to a message answer.
+  const field = /\b(?:code|refused|WS_ERR_[A-Z0-9_]+): '([A-Z][A-Z0-9_]*)'/g;
   for (const { file, code } of serverSources()) {
     if (file === join('protocol', 'errors.ts')) continue;
     for (const m of code.matchAll(helper)) {

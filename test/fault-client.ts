@@ -8,8 +8,37 @@ import {
   SUBPROTOCOL,
   type AckEvent,
   type ChatMessage,
+  type LifecycleEvent,
   type ServerEvent,
 } from '../src/protocol/index.js';
+
+/** A message as a client shows it: folded from the message and every change to it. */
+export interface MessageState {
+  text: string;
+  edited?: number;
+  removed: boolean;
+  /** Emoji to the names that put it. */
+  reactions: Map<string, Set<string>>;
+}
+
+/** The state a history or changes answer gives of a message. */
+export function stateOf(m: ChatMessage): MessageState {
+  return {
+    text: m.text,
+    ...(m.edited !== undefined && { edited: m.edited }),
+    removed: m.removed ?? false,
+    reactions: new Map((m.reactions ?? []).map((r) => [r.emoji, new Set(r.by)])),
+  };
+}
+
+/** A state as a comparable string. */
+export function stateKey(s: MessageState): string {
+  const reactions = [...s.reactions]
+    .filter(([, by]) => by.size > 0)
+    .map(([emoji, by]) => [emoji, [...by].sort()] as const)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return JSON.stringify([s.text, s.edited ?? null, s.removed, reactions]);
+}
 
 /** What a client has of one room. */
 export class RoomView {
@@ -18,6 +47,16 @@ export class RoomView {
   readonly seen = new Set<number>();
   /** The first copy of each message received, by seq. */
   readonly messages = new Map<number, ChatMessage>();
+  /** Each message's state, folded from what came in order. */
+  readonly state = new Map<number, MessageState>();
+  /** The change entries received (live or replayed), by seq. */
+  readonly changes = new Map<number, { cid: string; kind: string }>();
+  /** Gaps (their `after`) whose changes to older messages are still to ask for. */
+  readonly stale = new Set<number>();
+  /** The change entries received, in order: re-applied over a snapshot older than they are. */
+  readonly received: LifecycleEvent[] = [];
+  /** Seqs of paged holes that history did not return: change entries, never sent on their own. */
+  readonly unseen = new Set<number>();
   /** The last seq of the live stream; after a gap marker, `before - 1`. Sent as `since`. */
   liveLast = 0;
   /** Ranges still to page with `history`: the seqs strictly between `after` and `before`. */
@@ -29,10 +68,17 @@ export class RoomView {
   constructor(readonly room: string) {}
 }
 
+/** What an outbox item asks: a send, or a change to message `seq`. */
+export type Ask =
+  | { type: 'send'; text: string }
+  | { type: 'edit'; seq: number; text: string }
+  | { type: 'delete'; seq: number }
+  | { type: 'react'; seq: number; emoji: string };
+
 export interface OutboxItem {
   room: string;
   cid: string;
-  text: string;
+  ask: Ask;
   /** How many times it was put on a wire. */
   attempts: number;
   /** Date.now() of the latest transmission. */
@@ -43,6 +89,7 @@ export interface AckRecord {
   room: string;
   cid: string;
   seq: number;
+  kind: Ask['type'];
 }
 
 export interface FaultClientStats {
@@ -66,6 +113,10 @@ export interface FaultClientStats {
    * idempotent path, where sending the same cid again must not make a second message.
    */
   idempotentResends: number;
+  /** Changes refused for the state of their message (removed, another's): not resent. */
+  refusedChanges: number;
+  /** `changes` requests made after a gap. */
+  changeQueries: number;
 }
 
 export interface FaultClientOptions {
@@ -87,7 +138,16 @@ export interface FaultClientOptions {
 type Pending =
   | { kind: 'join'; room: string }
   | { kind: 'send'; cid: string }
-  | { kind: 'history'; room: string };
+  | { kind: 'history'; room: string }
+  | { kind: 'changes'; room: string; since: number };
+
+/** Refusals of a change that the state of its message explains: taken as an answer. */
+const CHANGE_REFUSALS = new Set([
+  'NOT_YOUR_MESSAGE',
+  'MESSAGE_REMOVED',
+  'NO_SUCH_MESSAGE',
+  'TOO_MANY_REACTIONS',
+]);
 
 export class FaultClient {
   readonly name: string;
@@ -108,6 +168,8 @@ export class FaultClient {
     duplicateAcks: 0,
     lostAcks: 0,
     idempotentResends: 0,
+    refusedChanges: 0,
+    changeQueries: 0,
   };
   /** Increments on every `welcome`. */
   epoch = 0;
@@ -122,6 +184,7 @@ export class FaultClient {
   private readonly retryTimers = new Set<ReturnType<typeof setTimeout>>();
   private requests = new Map<string, Pending>();
   private readonly filling = new Set<string>();
+  private readonly asking = new Set<string>();
   private nextId = 0;
   private nextCid = 0;
 
@@ -169,9 +232,14 @@ export class FaultClient {
 
   /** Makes a send with a fresh cid; it stays in the outbox until acked. */
   send(room: string, text: string): string {
+    return this.ask(room, { type: 'send', text });
+  }
+
+  /** Makes a request with a fresh cid (a send or a change); it stays in the outbox until acked. */
+  ask(room: string, ask: Ask): string {
     if (!this.views.has(room)) throw new Error(`${this.name} is not in ${room}`);
     const cid = `${this.name}-${++this.nextCid}`;
-    const item: OutboxItem = { room, cid, text, attempts: 0, lastSentAt: 0 };
+    const item: OutboxItem = { room, cid, ask, attempts: 0, lastSentAt: 0 };
     this.outbox.set(cid, item);
     this.stats.sent++;
     this.transmit(item);
@@ -231,6 +299,7 @@ export class FaultClient {
     this.ready = false;
     this.requests = new Map();
     this.filling.clear();
+    this.asking.clear();
     ws.terminate();
     this.scheduleReconnect();
   }
@@ -264,6 +333,10 @@ export class FaultClient {
         return this.onWelcome(ws);
       case 'msg':
         return this.onMessage(e);
+      case 'edit':
+      case 'delete':
+      case 'reaction':
+        return this.onChange(e);
       case 'gap':
         return this.onGap(e.room, e.after, e.before);
       case 'ack':
@@ -280,7 +353,16 @@ export class FaultClient {
           v.joinedLastSeq = e.lastSeq;
           v.joinedEpoch = this.epoch;
         } else if (e.of === 'history' && p?.kind === 'history') {
-          this.onHistory(p.room, e.messages);
+          this.onHistory(p.room, e.messages, e.more);
+        } else if (e.of === 'changes' && p?.kind === 'changes') {
+          const v = this.views.get(p.room);
+          // The current state of older messages that entries in the gap changed.
+          this.asking.delete(p.room);
+          if (v) {
+            for (const m of e.messages) if (v.seen.has(m.seq)) this.snapshot(v, m, p.since);
+            v.stale.delete(p.since);
+            this.askChanges(p.room);
+          }
         }
         return;
       }
@@ -310,7 +392,10 @@ export class FaultClient {
       });
     }
     for (const item of this.outbox.values()) this.transmit(item);
-    for (const room of this.views.keys()) this.fillNext(room);
+    for (const room of this.views.keys()) {
+      this.fillNext(room);
+      this.askChanges(room);
+    }
   }
 
   private record(v: RoomView, m: ChatMessage): void {
@@ -324,6 +409,39 @@ export class FaultClient {
     }
     v.seen.add(m.seq);
     v.messages.set(m.seq, { ...m, room: v.room });
+    // A replayed message comes in its current state; the changes after it follow in order.
+    v.state.set(m.seq, stateOf(m));
+  }
+
+  private onChange(e: LifecycleEvent): void {
+    const v = this.views.get(e.room);
+    if (!v) {
+      this.violation(`${e.type} for a room not joined: ${e.room}`);
+      return;
+    }
+    if (v.seen.has(e.seq)) this.violation(`${e.room}: seq ${e.seq} delivered twice`);
+    else if (e.seq !== v.liveLast + 1) {
+      this.violation(`${e.room}: live seq ${e.seq} after ${v.liveLast} (out of order)`);
+    }
+    v.seqs.push(e.seq);
+    v.seen.add(e.seq);
+    v.changes.set(e.seq, { cid: e.cid, kind: e.type });
+    v.received.push(e);
+    v.liveLast = Math.max(v.liveLast, e.seq);
+    // A change to a message this client has not got yet (in a hole) is applied when it comes.
+    const st = v.state.get(e.target);
+    if (st) applyChange(st, e);
+  }
+
+  /**
+   * A snapshot (a history page, a changes answer) of a message, taken at some moment after
+   * `since`: the changes received after `since` are applied over it again, in order, since the
+   * snapshot may be older than some of them. Each sets what it sets, so the last one wins.
+   */
+  private snapshot(v: RoomView, m: ChatMessage, since: number): void {
+    const st = stateOf(m);
+    for (const e of v.received) if (e.target === m.seq && e.seq > since) applyChange(st, e);
+    v.state.set(m.seq, st);
   }
 
   private onMessage(m: ChatMessage): void {
@@ -356,7 +474,27 @@ export class FaultClient {
     }
     v.holes.push({ after, before });
     v.liveLast = Math.max(v.liveLast, before - 1);
+    // What entries in the gap did to the messages held already: asked for until answered.
+    if (after > 0) v.stale.add(after);
+    this.askChanges(room);
     this.fillNext(room);
+  }
+
+  /** Asks what changed since the oldest stale gap of a room, one request in flight per room. */
+  private askChanges(room: string): void {
+    const v = this.views.get(room);
+    const ws = this.ws;
+    const since = v ? Math.min(...v.stale) : Infinity;
+    if (!v || !ws || !this.ready || !Number.isFinite(since) || this.asking.has(room)) return;
+    this.asking.add(room);
+    this.stats.changeQueries++;
+    this.write(ws, {
+      type: 'changes',
+      id: this.id({ kind: 'changes', room, since }),
+      room,
+      since,
+      before: since + 1,
+    });
   }
 
   /** Pages the oldest open hole of a room, one request in flight per room. */
@@ -377,25 +515,29 @@ export class FaultClient {
     });
   }
 
-  private onHistory(room: string, messages: ChatMessage[]): void {
+  private onHistory(room: string, messages: ChatMessage[], more: boolean): void {
     this.filling.delete(room);
     const v = this.views.get(room);
     const hole = v?.holes[0];
     if (!v || !hole) return;
-    let lowest = hole.before;
+    const got = new Set<number>();
+    let oldest = hole.before;
     for (const m of messages) {
+      oldest = Math.min(oldest, m.seq);
       if (m.seq <= hole.after || m.seq >= hole.before) continue;
       if (v.seen.has(m.seq)) this.violation(`${room}: seq ${m.seq} inside a gap was already seen`);
       this.record(v, { ...m, room });
-      lowest = Math.min(lowest, m.seq);
+      this.snapshot(v, m, hole.after);
+      got.add(m.seq);
     }
-    if (lowest === hole.before) {
-      this.violation(`${room}: history before ${hole.before} has nothing after ${hole.after}`);
-      v.holes.shift();
-    } else {
-      hole.before = lowest;
-      if (hole.before <= hole.after + 1) v.holes.shift();
-    }
+    // A page is newest first and whole: once it reaches the hole's start (or the room's), the
+    // hole is paged. The seqs it covers and did not return are change entries: history shows
+    // their effect on the messages, not them.
+    const done = messages.length === 0 || oldest <= hole.after || !more;
+    const from = done ? hole.after + 1 : oldest;
+    for (let s = from; s < hole.before; s++) if (!got.has(s) && !v.seen.has(s)) v.unseen.add(s);
+    if (done) v.holes.shift();
+    else hole.before = oldest;
     this.fillNext(room);
   }
 
@@ -413,7 +555,7 @@ export class FaultClient {
       if (item.room !== room)
         this.violation(`ack for ${cid} names room ${room}, sent to ${item.room}`);
       this.outbox.delete(cid);
-      this.acked.set(cid, { room: item.room, cid, seq });
+      this.acked.set(cid, { room: item.room, cid, seq, kind: item.ask.type });
       return;
     }
     const earlier = this.acked.get(cid);
@@ -431,6 +573,13 @@ export class FaultClient {
     const p = id === undefined ? undefined : this.requests.get(id);
     if (id !== undefined) this.requests.delete(id);
     const retryable = code === 'STORE_UNAVAILABLE' || code === 'RATE_LIMITED';
+    const item = p?.kind === 'send' ? this.outbox.get(p.cid) : undefined;
+    if (item && item.ask.type !== 'send' && CHANGE_REFUSALS.has(code)) {
+      // Refused for the state its message is in: an answer, and nothing was written.
+      this.stats.refusedChanges++;
+      this.outbox.delete(item.cid);
+      return;
+    }
     if (!retryable) {
       this.violation(`error ${code} for ${p?.kind ?? 'an unknown request'}: ${message}`);
       return;
@@ -467,11 +616,10 @@ export class FaultClient {
     item.attempts++;
     item.lastSentAt = Date.now();
     this.write(ws, {
-      type: 'send',
+      ...(item.ask.type === 'send' ? { ...item.ask } : item.ask),
       id: this.id({ kind: 'send', cid: item.cid }),
       room: item.room,
       cid: item.cid,
-      text: item.text,
     });
   }
 }
@@ -486,4 +634,28 @@ export function seededRandom(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
+}
+
+/** Applies one change to a message's state; a removed message takes none. */
+export function applyChange(s: MessageState, e: LifecycleEvent): void {
+  if (s.removed) return;
+  switch (e.type) {
+    case 'edit':
+      s.text = e.text;
+      s.edited = e.ts;
+      return;
+    case 'delete':
+      s.text = '';
+      s.removed = true;
+      s.reactions.clear();
+      delete s.edited;
+      return;
+    case 'reaction': {
+      const by = s.reactions.get(e.emoji) ?? new Set<string>();
+      if (e.on) by.add(e.from);
+      else by.delete(e.from);
+      s.reactions.set(e.emoji, by);
+      return;
+    }
+  }
 }

@@ -2,7 +2,14 @@
 // what every client must have at the end, whatever the faults were.
 
 import assert from 'node:assert/strict';
-import { FaultClient, type FaultClientStats } from './fault-client.js';
+import {
+  FaultClient,
+  stateKey,
+  stateOf,
+  type FaultClientStats,
+  type MessageState,
+} from './fault-client.js';
+import type { ChatMessage } from '../src/protocol/index.js';
 import { waitFor as waitUntil } from './helpers.js';
 
 /** PARLEY_FAULT_SEED=<n> replays the random choices of a run (timing still varies). */
@@ -46,7 +53,7 @@ export function checkContract(clients: FaultClient[]): void {
       const counts = new Map<number, number>();
       for (const s of v.seqs) counts.set(s, (counts.get(s) ?? 0) + 1);
       const missing: number[] = [];
-      for (let s = 1; s <= n; s++) if (!counts.has(s)) missing.push(s);
+      for (let s = 1; s <= n; s++) if (!counts.has(s) && !v.unseen.has(s)) missing.push(s);
       const repeated = [...counts].filter(([, k]) => k > 1).map(([s]) => s);
       const outside = [...counts.keys()].filter((s) => s < 1 || s > n);
       const where = `${c.name} ${v.room} (n=${n})`;
@@ -56,11 +63,22 @@ export function checkContract(clients: FaultClient[]): void {
 
       let seqToCid = cidAt.get(v.room);
       if (!seqToCid) cidAt.set(v.room, (seqToCid = new Map()));
-      for (const [seq, m] of v.messages) {
+      for (const [seq, m] of [...v.messages, ...v.changes]) {
         const other = seqToCid.get(seq);
         if (other === undefined) seqToCid.set(seq, m.cid);
         else if (other !== m.cid) {
           problems.push(`${v.room} seq ${seq} is cid ${m.cid} to ${c.name}, ${other} to another`);
+        }
+      }
+    }
+  }
+
+  // A seq a client took for a change entry (history left it out) is no message to anyone.
+  for (const c of clients) {
+    for (const v of c.views.values()) {
+      for (const s of v.unseen) {
+        if (clients.some((o) => o.views.get(v.room)?.messages.has(s))) {
+          problems.push(`${c.name} ${v.room}: history left out seq ${s}, a message`);
         }
       }
     }
@@ -86,6 +104,10 @@ export function checkContract(clients: FaultClient[]): void {
       }
       ackedCid.set(key, a.cid);
       const at = seqsOf.get(a.room)?.get(a.cid) ?? [];
+      // A change entry inside every client's gap is seen only through its effect.
+      const inGap =
+        a.kind !== 'send' && clients.some((o) => o.views.get(a.room)?.unseen.has(a.seq));
+      if (at.length === 0 && inGap) continue;
       if (at.length === 0) problems.push(`acked ${a.room}/${a.cid} (seq ${a.seq}) never delivered`);
       else if (at.length > 1) problems.push(`acked ${a.room}/${a.cid} stored at seqs ${short(at)}`);
       else if (at[0] !== a.seq)
@@ -189,4 +211,75 @@ export async function finalResync(clients: FaultClient[], more?: () => string): 
     clients,
     more,
   );
+}
+
+/** Every message of a room in its current state, paged from the HTTP history. */
+export async function storedStates(port: number, room: string): Promise<Map<number, MessageState>> {
+  const out = new Map<number, MessageState>();
+  let before: number | undefined;
+  for (;;) {
+    const q = before === undefined ? 'limit=200' : `limit=200&before=${before}`;
+    const res = await fetch(`http://127.0.0.1:${port}/api/rooms/${room}/messages?${q}`);
+    const page = (await res.json()) as { messages: ChatMessage[]; more: boolean };
+    for (const m of page.messages) out.set(m.seq, stateOf(m));
+    const first = page.messages[0];
+    if (!first || !page.more) return out;
+    before = first.seq;
+  }
+}
+
+/**
+ * Every client ends with the same state of every message, the store's: each edit, removal and
+ * reaction reached it, live, replayed, or through history and `changes` after a gap.
+ */
+export async function checkStates(clients: FaultClient[], port: number): Promise<void> {
+  const problems: string[] = [];
+  const rooms = new Set(clients.flatMap((c) => c.rooms));
+  for (const room of rooms) {
+    const truth = await storedStates(port, room);
+    for (const c of clients) {
+      const v = c.views.get(room);
+      if (!v) continue;
+      for (const [seq, want] of truth) {
+        const have = v.state.get(seq);
+        if (!have) problems.push(`${c.name} ${room} seq ${seq}: no state`);
+        else if (stateKey(have) !== stateKey(want)) {
+          problems.push(
+            `${c.name} ${room} seq ${seq}: ${stateKey(have)} vs stored ${stateKey(want)}`,
+          );
+        }
+      }
+    }
+  }
+  assert.equal(
+    problems.length,
+    0,
+    `message states differ (seed ${SEED}):\n${problems.slice(0, 40).join('\n')}` +
+      (problems.length > 40 ? `\n... and ${problems.length - 40} more` : ''),
+  );
+}
+
+/**
+ * One step of a client's traffic: mostly a send; now and then an edit or a removal of one of
+ * its own acked messages, or a reaction (put or taken back) on any message it has.
+ */
+export function step(random: () => number, c: FaultClient, i: number): void {
+  const room = pick(random, c.rooms);
+  const v = c.views.get(room);
+  const own = [...c.acked.values()].filter((a) => a.room === room && a.kind === 'send');
+  const known = v ? [...v.messages.keys()] : [];
+  const r = random();
+  if (r < 0.15 && own.length > 0) {
+    c.ask(room, { type: 'edit', seq: pick(random, own).seq, text: `edit ${i} by ${c.name}` });
+  } else if (r < 0.2 && own.length > 0) {
+    c.ask(room, { type: 'delete', seq: pick(random, own).seq });
+  } else if (r < 0.35 && known.length > 0) {
+    c.ask(room, {
+      type: 'react',
+      seq: pick(random, known),
+      emoji: pick(random, ['👍', '🎉', '❤️']),
+    });
+  } else {
+    c.send(room, `message ${i} from ${c.name}`);
+  }
 }

@@ -59,9 +59,11 @@ const DECODERS: Partial<
     const cid = str(o, 'cid');
     const text = str(o, 'text');
     const me = has(o, 'me') ? o['me'] : false;
+    const replyTo = has(o, 'replyTo') ? o['replyTo'] : undefined;
     if (room === undefined || cid === undefined || text === undefined || typeof me !== 'boolean')
       return null;
-    return { type: 'send', id, room, cid, text, me };
+    if (replyTo !== undefined && !nonNegInt(replyTo)) return null;
+    return { type: 'send', id, room, cid, text, me, replyTo };
   },
   history(o, id) {
     const room = str(o, 'room');

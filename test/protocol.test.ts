@@ -71,7 +71,15 @@ test('JSON codec: valid requests are rebuilt field by field', () => {
   );
   assert.deepEqual(d, {
     ok: true,
-    request: { type: 'send', id: '1', room: 'lobby', cid: 'c1', text: 'hi', me: false },
+    request: {
+      type: 'send',
+      id: '1',
+      room: 'lobby',
+      cid: 'c1',
+      text: 'hi',
+      me: false,
+      replyTo: undefined,
+    },
   });
   const j = decodeRequest('{"type":"join","room":"lobby","since":5}');
   assert.deepEqual(j, {

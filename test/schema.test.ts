@@ -185,7 +185,15 @@ test('the request decoder: every optional field absent, null, or well typed', ()
   });
   assert.deepEqual(decodeRequest('{"type":"send","room":"a","cid":"c","text":"x","me":true}'), {
     ok: true,
-    request: { type: 'send', id: undefined, room: 'a', cid: 'c', text: 'x', me: true },
+    request: {
+      type: 'send',
+      id: undefined,
+      room: 'a',
+      cid: 'c',
+      text: 'x',
+      me: true,
+      replyTo: undefined,
+    },
   });
   assert.deepEqual(decodeRequest(`{"type":"rooms","id":"r","after":"${'x'.repeat(65)}"}`), {
     ok: false,

@@ -12,7 +12,9 @@ import Database from 'better-sqlite3';
 import type pg from 'pg';
 import { FOREVER, type Claim, type ServerRole } from '../src/core/directory.js';
 import { nameSkeleton } from '../src/protocol/skeleton.js';
-import type { Draft, MessageStore } from '../src/store/index.js';
+import type { LogEntry } from '../src/protocol/index.js';
+import type { MessageDraft, MessageStore } from '../src/store/index.js';
+import type { ChangeDraft } from '../src/core/ports.js';
 import { openStore } from '../src/store/open-store.js';
 import { openPostgresStore } from '../src/store/postgres.js';
 import { POSTGRES_URL, postgresPool, requirePostgres, uniqueSuffix } from './services.js';
@@ -31,8 +33,11 @@ function roomSeqs(rooms: { room: string; lastSeq: number }[]): { room: string; l
   return rooms.map(({ room, lastSeq }) => ({ room, lastSeq }));
 }
 
+/** The text of an entry: a message's or an edit's; '' for other kinds. */
+const text = (e: LogEntry): string => ('text' in e ? e.text : '');
+
 let cidCounter = 0;
-function draft(room: string, text: string, extra: Partial<Draft> = {}): Draft {
+function draft(room: string, text: string, extra: Partial<MessageDraft> = {}): MessageDraft {
   return { room, cid: `c${++cidCounter}`, from: 'ann', fromId: 'u_ann', text, me: false, ...extra };
 }
 
@@ -128,11 +133,11 @@ function storeContract(name: string, make: () => Promise<StoreHarness>): void {
         batch.map((d, i) => [d.room, [1, 1, 2, 3, 2][i], d.text, d.cid]),
       );
       assert.deepEqual(
-        (await store.after('a', 0, 10)).map((m) => m.text),
+        (await store.after('a', 0, 10)).map((m) => text(m)),
         ['a1', 'a2', 'a3'],
       );
       assert.deepEqual(
-        (await store.after('b', 0, 10)).map((m) => m.text),
+        (await store.after('b', 0, 10)).map((m) => text(m)),
         ['b1', 'b2'],
       );
     });
@@ -171,7 +176,7 @@ function storeContract(name: string, make: () => Promise<StoreHarness>): void {
       );
       assert.equal(await store.lastSeq('lobby'), 3);
       assert.deepEqual(
-        (await store.after('lobby', 0, 10)).map((m) => m.text),
+        (await store.after('lobby', 0, 10)).map((m) => text(m)),
         ['first text', 'x', 'y'],
       );
     });
@@ -214,7 +219,7 @@ function storeContract(name: string, make: () => Promise<StoreHarness>): void {
       assert.deepEqual(await store.before('nowhere', 100, 10), []);
       const page = await store.before('lobby', 4, 10);
       assert.deepEqual(
-        page.map((m) => [m.room, m.text]),
+        page.map((m) => [m.room, text(m)]),
         [
           ['lobby', 'm1'],
           ['lobby', 'm2'],
@@ -258,7 +263,7 @@ function storeContract(name: string, make: () => Promise<StoreHarness>): void {
       assert.equal(await store.directPair('nowhere'), null);
       assert.equal(await store.lastSeq('@alice carol'), 2);
       assert.deepEqual(
-        (await store.after('@alice carol', 0, 10)).map((m) => m.text),
+        (await store.after('@alice carol', 0, 10)).map((m) => text(m)),
         ['hi', 'again'],
       );
     });
@@ -353,18 +358,18 @@ function storeContract(name: string, make: () => Promise<StoreHarness>): void {
       );
       const stored = await store.after('lobby', 0, 100);
       assert.deepEqual(
-        stored.map((m) => m.text),
+        stored.map((m) => text(m)),
         texts,
       );
       assert.deepEqual(
-        stored.map((m) => [m.from, m.me]),
+        stored.map((m) => [m.from, 'me' in m && m.me]),
         drafts.map((d) => [d.from, d.me]),
       );
       // Odd room names and cids are data too.
       const room = '#it\'s "quoted"; DROP TABLE rooms; -- ✓';
       await store.append([draft(room, 'ok', { cid: "cid'); --" })], NOW);
       assert.deepEqual(
-        (await store.after(room, 0, 1)).map((m) => [m.room, m.cid, m.text]),
+        (await store.after(room, 0, 1)).map((m) => [m.room, m.cid, text(m)]),
         [[room, "cid'); --", 'ok']],
       );
       assert.equal(await store.lastSeq(room), 1);
@@ -380,7 +385,7 @@ function storeContract(name: string, make: () => Promise<StoreHarness>): void {
       const again = await h.open();
       assert.equal(await again.lastSeq('lobby'), 2);
       assert.deepEqual(
-        (await again.after('lobby', 0, 10)).map((m) => m.text),
+        (await again.after('lobby', 0, 10)).map((m) => text(m)),
         ['one', 'two'],
       );
       assert.deepEqual(roomSeqs(await again.rooms()), [{ room: 'lobby', lastSeq: 2 }]);
@@ -418,7 +423,7 @@ function storeContract(name: string, make: () => Promise<StoreHarness>): void {
       assert.equal(new Set(stored?.map((m) => m.cid)).size, 200);
       // Every stored message is the one its batch was told about.
       const told = new Map(results.flat().map((c) => [c.message.seq, c.message.text]));
-      assert.ok(stored?.every((m) => told.get(m.seq) === m.text));
+      assert.ok(stored?.every((m) => told.get(m.seq) === text(m)));
     });
 
     it('stores a cid sent concurrently through several connections once', async (store, h) => {
@@ -447,7 +452,7 @@ function storeContract(name: string, make: () => Promise<StoreHarness>): void {
       assert.equal(await store.lastSeq('fresh'), 0);
       assert.deepEqual(roomSeqs(await store.rooms()), [{ room: 'lobby', lastSeq: 1 }]);
       assert.deepEqual(
-        (await store.after('lobby', 0, 10)).map((m) => m.text),
+        (await store.after('lobby', 0, 10)).map((m) => text(m)),
         ['before'],
       );
       // The numbers the failed batch would have taken are given out again: no gap.
@@ -838,6 +843,177 @@ function storeContract(name: string, make: () => Promise<StoreHarness>): void {
       );
       for (const pair of uses) assert.equal(pair.filter((u) => u !== null).length, 1);
     });
+
+    // ---- a message's life: edits, removals, reactions, replies ---------------------------------
+
+    const change = <K extends 'edit' | 'delete' | 'reaction'>(
+      kind: K,
+      target: number,
+      extra: Record<string, unknown> = {},
+      who: { from: string; fromId: string } = { from: 'ann', fromId: 'u_ann' },
+    ) =>
+      ({
+        kind,
+        room: 'lobby',
+        cid: `c${++cidCounter}`,
+        ...who,
+        target,
+        ...(kind === 'edit' && { text: 'edited', editableSince: null }),
+        ...(kind === 'delete' && { anyone: false }),
+        ...(kind === 'reaction' && { emoji: '👍' }),
+        ...extra,
+      }) as ChangeDraft;
+    const BOB = { from: 'bob', fromId: 'u_bob' };
+
+    it('changes take the next numbers in the batch, judged in order; refused ones take none', async (store) => {
+      const [m1] = await store.append([draft('lobby', 'first')], NOW);
+      assert.equal(m1?.message.seq, 1);
+      const out = await store.append(
+        [
+          draft('lobby', 'second', { replyTo: 1 }),
+          change('edit', 1, { text: 'first, edited' }),
+          change('edit', 1, {}, BOB),
+          change('reaction', 1, {}, BOB),
+          change('reaction', 1),
+          change('reaction', 1, {}, BOB),
+          change('delete', 2, {}, BOB),
+          change('edit', 9),
+          change('delete', 2),
+          change('edit', 2),
+        ],
+        NOW + 5,
+      );
+      assert.deepEqual(
+        out.map((o) =>
+          'refused' in o ? o.refused : 'entry' in o ? [o.entry.kind, o.entry.seq] : o.message.seq,
+        ),
+        [
+          2,
+          ['edit', 3],
+          'NOT_YOUR_MESSAGE',
+          ['reaction', 4],
+          ['reaction', 5],
+          ['reaction', 6],
+          'NOT_YOUR_MESSAGE',
+          'NO_SUCH_MESSAGE',
+          ['delete', 7],
+          'MESSAGE_REMOVED',
+        ],
+      );
+      assert.equal(await store.lastSeq('lobby'), 7);
+      const log = await store.after('lobby', 0, 20);
+      assert.deepEqual(
+        log.map((e) =>
+          e.kind === 'message'
+            ? [e.seq, e.text, e.edited ?? null, e.removed ?? false, e.replyTo ?? null]
+            : e.kind === 'reaction'
+              ? [e.seq, e.kind, e.target, e.emoji, e.on, e.from]
+              : [e.seq, e.kind, e.target, text(e)],
+        ),
+        [
+          [1, 'first, edited', NOW + 5, false, null],
+          [2, '', null, true, 1],
+          [3, 'edit', 1, 'first, edited'],
+          [4, 'reaction', 1, '👍', true, 'bob'],
+          [5, 'reaction', 1, '👍', true, 'ann'],
+          [6, 'reaction', 1, '👍', false, 'bob'],
+          [7, 'delete', 2, ''],
+        ],
+      );
+      assert.deepEqual(
+        await store.reactions('lobby', [1, 2]),
+        new Map([[1, [{ emoji: '👍', count: 1, by: ['ann'] }]]]),
+      );
+      const state = await store.message('lobby', 1);
+      assert.equal(state?.message.text, 'first, edited');
+      assert.equal(state?.senderId, 'u_ann');
+      assert.equal(await store.message('lobby', 3), null, 'an edit is no message');
+    });
+
+    it('a removal purges the text of the message and of its edits, and its reactions', async (store) => {
+      await store.append([draft('lobby', 'secret')], NOW);
+      await store.append(
+        [change('edit', 1, { text: 'more secret' }), change('reaction', 1)],
+        NOW + 1,
+      );
+      const [del] = await store.append([change('delete', 1)], NOW + 2);
+      assert.ok(del && 'entry' in del && del.authorId === 'u_ann');
+      const all = await store.after('lobby', 0, 10);
+      assert.ok(
+        all.every((e) => text(e) === ''),
+        JSON.stringify(all),
+      );
+      assert.deepEqual(await store.reactions('lobby', [1]), new Map());
+      const [page] = await store.before('lobby', 10, 10);
+      assert.ok(page?.kind === 'message' && page.removed === true);
+    });
+
+    it('a change sent again returns the first entry and changes nothing', async (store) => {
+      await store.append([draft('lobby', 'hi')], NOW);
+      const d = change('reaction', 1);
+      const [first] = await store.append([d], NOW + 1);
+      const [again] = await store.append([d], NOW + 2);
+      assert.ok(first && 'entry' in first && again && 'entry' in again);
+      assert.equal(again.duplicate, true);
+      assert.deepEqual(again.entry, first.entry);
+      assert.equal(await store.lastSeq('lobby'), 2);
+      assert.deepEqual((await store.reactions('lobby', [1])).get(1)?.[0]?.count, 1);
+    });
+
+    it('at most 20 distinct emoji on a message; a moderator removes anyone’s', async (store) => {
+      await store.append([draft('lobby', 'so many')], NOW);
+      const faces = [...'😀😁😂🤣😃😄😅😆😉😊😋😎😍😘🥰😗😙😚🙂🤗🤩'];
+      const out = await store.append(
+        faces.map((emoji) => change('reaction', 1, { emoji })),
+        NOW,
+      );
+      assert.equal(
+        out.filter((o) => 'refused' in o && o.refused === 'TOO_MANY_REACTIONS').length,
+        1,
+      );
+      const [mod] = await store.append([change('delete', 1, { anyone: true }, BOB)], NOW);
+      assert.ok(mod && 'entry' in mod && mod.authorId === 'u_ann');
+    });
+
+    it('changes since an entry: the older messages in their current state', async (store) => {
+      await store.append(
+        [draft('lobby', 'one'), draft('lobby', 'two'), draft('lobby', 'three')],
+        NOW,
+      );
+      await store.append(
+        [change('edit', 1, { text: 'uno' }), change('reaction', 2, { emoji: '🎉' })],
+        NOW + 1,
+      );
+      await store.append([change('edit', 3, { text: 'tres' })], NOW + 2);
+      const all = await store.changed('lobby', 3, 3, 100);
+      assert.deepEqual(
+        all.messages.map((m) => [m.seq, m.text, m.reactions?.map((r) => r.emoji) ?? []]),
+        [
+          [1, 'uno', []],
+          [2, 'two', ['🎉']],
+        ],
+      );
+      assert.deepEqual([all.upTo, all.more], [6, false]);
+      const bounded = await store.changed('lobby', 3, 10, 1);
+      assert.deepEqual(
+        [bounded.messages.map((m) => m.seq), bounded.upTo, bounded.more],
+        [[1], 4, true],
+      );
+    });
+
+    it('two nodes toggling the same reaction at once: one puts it, the other takes it back', async (store, h) => {
+      await store.append([draft('lobby', 'hi')], NOW);
+      const other = await h.open();
+      const [a, b] = await Promise.all([
+        store.append([change('reaction', 1)], NOW + 1),
+        other.append([change('reaction', 1)], NOW + 2),
+      ]);
+      const ons = [a[0], b[0]].map(
+        (o) => o && 'entry' in o && o.entry.kind === 'reaction' && o.entry.on,
+      );
+      assert.deepEqual(ons.sort(), [false, true]);
+      assert.deepEqual(await store.reactions('lobby', [1]), new Map());
+    });
   });
 }
 
@@ -939,6 +1115,7 @@ describe('openStore', () => {
           'audit',
           'messages',
           'names',
+          'reactions',
           'room_roles',
           'room_settings',
           'rooms',

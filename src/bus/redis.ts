@@ -6,7 +6,13 @@
 import type { Redis } from 'ioredis';
 import type { TSchema } from '@sinclair/typebox';
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
-import { sentEntry, unknownEntry, wireMessage } from '../protocol/index.js';
+import {
+  changeEntry,
+  changeEvent,
+  sentEntry,
+  unknownEntry,
+  wireMessage,
+} from '../protocol/index.js';
 import { compileKnownFields } from '../protocol/known-fields.js';
 import { BUS_SCHEMAS } from './schema.js';
 import type { Bus, BusEvent, WireBusEvent } from './types.js';
@@ -149,8 +155,19 @@ export function encodeEvent(event: BusEvent): string {
         message: wireMessage(entry),
         ...(entry.actorId === null ? {} : { fromId: entry.actorId }),
       });
+    case 'edit':
+    case 'delete':
+    case 'reaction': {
+      const { type, ...fields } = changeEvent(entry, entry.room);
+      return JSON.stringify({
+        kind: type,
+        node: event.node,
+        ...fields,
+        ...(entry.actorId === null ? {} : { fromId: entry.actorId }),
+      });
+    }
     default:
-      return unknownEntry(entry.kind);
+      return unknownEntry(entry);
   }
 }
 
@@ -175,6 +192,22 @@ export function parseWireEvent(payload: string): WireBusEvent | undefined {
 /** The event in a payload, or undefined when it is not JSON or not a well-formed event. */
 export function parseEvent(payload: string): BusEvent | undefined {
   const wire = parseWireEvent(payload);
-  if (wire?.kind !== 'msg') return wire;
-  return { kind: 'entry', node: wire.node, entry: sentEntry(wire.message, wire.fromId ?? null) };
+  if (!wire) return undefined;
+  switch (wire.kind) {
+    case 'msg':
+      return {
+        kind: 'entry',
+        node: wire.node,
+        entry: sentEntry(wire.message, wire.fromId ?? null),
+      };
+    case 'edit':
+    case 'delete':
+    case 'reaction': {
+      const { kind, node, fromId, ...fields } = wire;
+      const ev = { type: kind, ...fields } as Parameters<typeof changeEntry>[0];
+      return { kind: 'entry', node, entry: changeEntry(ev, fromId ?? null) };
+    }
+    default:
+      return wire;
+  }
 }

@@ -46,6 +46,30 @@ export const NodeBellSchema = Type.Object({
 });
 export const ByeBellSchema = Type.Object({ kind: Type.Literal('bye'), node: Str });
 
+/** A change entry: its event's fields, the event's type as `kind`, and the actor's user id. */
+const changeFields = {
+  node: Str,
+  room: Str,
+  seq: Count,
+  cid: Str,
+  from: Str,
+  ts: Type.Number(),
+  target: Count,
+  fromId: Type.Optional(Str),
+};
+export const EditBellSchema = Type.Object({
+  kind: Type.Literal('edit'),
+  ...changeFields,
+  text: Str,
+});
+export const DeleteBellSchema = Type.Object({ kind: Type.Literal('delete'), ...changeFields });
+export const ReactionBellSchema = Type.Object({
+  kind: Type.Literal('reaction'),
+  ...changeFields,
+  emoji: Str,
+  on: Type.Boolean(),
+});
+
 /** Each bus payload's schema under its `kind`. */
 export const BUS_SCHEMAS = {
   msg: MsgBellSchema,
@@ -53,6 +77,9 @@ export const BUS_SCHEMAS = {
   typing: TypingBellSchema,
   node: NodeBellSchema,
   bye: ByeBellSchema,
+  edit: EditBellSchema,
+  delete: DeleteBellSchema,
+  reaction: ReactionBellSchema,
 };
 
 export const BusEventSchema = Type.Union(Object.values(BUS_SCHEMAS));

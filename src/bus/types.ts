@@ -3,14 +3,23 @@
 
 // The events are the core's: the bus carries what the core asks it to.
 import type { Bell } from '../core/ports.js';
+import type { Static } from '@sinclair/typebox';
 import type { ChatMessage } from '../protocol/index.js';
+import type { DeleteBellSchema, EditBellSchema, ReactionBellSchema } from './schema.js';
 
 export type BusEvent = Bell;
 
 /** An event as it travels: a log entry goes as the payload its kind always had. */
 export type WireBusEvent =
   | Exclude<Bell, { kind: 'entry' }>
-  | { kind: 'msg'; node: string; message: ChatMessage; fromId?: string };
+  | { kind: 'msg'; node: string; message: ChatMessage; fromId?: string }
+  | ChangeBell;
+
+/** A change entry as it travels: its event's fields under the event's type as `kind`. */
+export type ChangeBell =
+  | Static<typeof EditBellSchema>
+  | Static<typeof DeleteBellSchema>
+  | Static<typeof ReactionBellSchema>;
 
 export interface Bus {
   /** Other nodes can share it: only then does a node need to announce itself (the heartbeat). */

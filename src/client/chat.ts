@@ -242,7 +242,17 @@ export class Chat {
         sender.flush();
         return;
       case 'msg':
-        handleEntry(messageEntry(ev), { message: (m) => this.#events.message(m) });
+        handleEntry(messageEntry(ev), {
+          message: (m) => this.#events.message(m),
+          edit: () => {},
+          delete: () => {},
+          reaction: () => {},
+        });
+        return;
+      case 'edit':
+      case 'delete':
+      case 'reaction':
+        // Edits, removals and reactions are not shown on the page yet.
         return;
       case 'gap':
         this.#sync.gapMarked(this.#roster.room(ev.room), ev.after, ev.before);
@@ -495,6 +505,7 @@ export class Chat {
   // ---- replies and errors -----------------------------------------------------------------------
 
   readonly #replies: ReplyHandlers = {
+    changes: () => {},
     hello: (ev, ctx) => this.#onHello(ev, ctx),
     join: (ev, ctx) => {
       this.#events.joined(ev, !!ctx?.user);

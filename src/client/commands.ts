@@ -41,6 +41,12 @@ export function runLine(line: string, a: CommandActions): boolean {
   switch (c.cmd) {
     case 'say':
       return a.say(a.current(), c.text, c.me) !== undefined;
+    case 'edit':
+    case 'delete':
+    case 'react':
+    case 'reply':
+      a.sys(`/${c.cmd} works in text clients; the page does not have it yet.`, 'error');
+      return true;
     case 'msg': {
       const to = normalizeName(c.to);
       if (!to) {

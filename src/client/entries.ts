@@ -12,7 +12,16 @@ export function handleEntry(entry: LogEntry, on: EntryHandlers): void {
     case 'message':
       on.message(entry);
       return;
+    case 'edit':
+      on.edit(entry);
+      return;
+    case 'delete':
+      on.delete(entry);
+      return;
+    case 'reaction':
+      on.reaction(entry);
+      return;
     default:
-      unknownEntry(entry.kind);
+      unknownEntry(entry);
   }
 }

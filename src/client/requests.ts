@@ -62,6 +62,11 @@ export interface ContextOf {
   users: Common;
   role: Common;
   invite: Common;
+  // A message's edits, removal and reactions.
+  edit: Common;
+  delete: Common;
+  react: Common;
+  changes: Common;
 }
 
 export type Pending<K extends RequestType> = ContextOf[K] & {

@@ -5,7 +5,6 @@
 import {
   TEXT_MAX_BYTES,
   WELCOME_TEXT,
-  sentEntry,
   type ChatMessage,
   type LogEntry,
   type RoomInfo,
@@ -20,6 +19,7 @@ import { GroupCommit } from './group-commit.js';
 import { ANONYMOUS, Guard, type Reader } from './guard.js';
 import { History } from './history.js';
 import { Identities } from './identities.js';
+import { Lifecycle } from './lifecycle.js';
 import { Membership, type Joined } from './membership.js';
 import { Moderation } from './moderation.js';
 import { Names } from './names.js';
@@ -56,6 +56,7 @@ export class Chat {
   private readonly guard: Guard;
   private readonly accounts: Accounts;
   private readonly moderation: Moderation;
+  private readonly lifecycle: Lifecycle;
 
   constructor(private readonly deps: CoreDeps) {
     this.addresses = new AddressLimits(deps.limits);
@@ -78,11 +79,11 @@ export class Chat {
     );
     this.moderation = new Moderation(deps, this.identities, this.guard);
     const { guard } = this;
-    this.commits = new GroupCommit(deps, this.rooms, this.addresses, guard, (message, actorId) => {
-      const entry = sentEntry(message, actorId);
+    this.commits = new GroupCommit(deps, this.rooms, this.addresses, guard, (entry) => {
       deps.bus.publish({ kind: 'entry', node: deps.nodeId, entry });
       this.delivery.deliver(entry);
     });
+    this.lifecycle = new Lifecycle(deps, this.rooms, this.addresses, guard, this.commits);
     this.typist = new Typing(deps, this.rooms, this.guard);
     this.cluster = new Cluster(deps, this.rooms, this.presence, this.delivery, this.typist);
     this.pages = new History(deps, this.rooms, this.guard);
@@ -324,8 +325,34 @@ export class Chat {
     cid: string,
     text: string,
     me: boolean,
+    replyTo?: number,
   ): Promise<{ label: string; message: ChatMessage }> {
-    return this.commits.send(session, label, cid, text, me);
+    return this.commits.send(session, label, cid, text, me, replyTo);
+  }
+
+  /** Edits one's own message; resolves with the committed entry (acked as a send is). */
+  edit(session: Session, label: string, cid: string, seq: number, text: string) {
+    return this.lifecycle.edit(session, label, cid, seq, text);
+  }
+
+  /** Removes a message: one's own, or as a moderator anyone's. */
+  remove(session: Session, label: string, cid: string, seq: number) {
+    return this.lifecycle.remove(session, label, cid, seq);
+  }
+
+  /** Puts or takes back one's reaction on a message. */
+  react(session: Session, label: string, cid: string, seq: number, emoji: string) {
+    return this.lifecycle.react(session, label, cid, seq, emoji);
+  }
+
+  /** The current state of the messages changed since an entry seq. */
+  changes(session: Session, label: string, since: number, before?: number) {
+    return this.lifecycle.changes(session, label, since, before);
+  }
+
+  /** The seq of the session's own last message in a room, or of anyone's. */
+  lastMessage(session: Session, label: string, own: boolean) {
+    return this.lifecycle.lastMessage(session, label, own);
   }
 
   typing(session: Session, label: string): Promise<string> {

@@ -1,8 +1,11 @@
 // Encoding of server events into frames, once per event and codec, shared by every recipient.
 
 import {
+  changeEvent,
   encodeEvent,
+  formatChange,
   formatMessage,
+  formatRemoved,
   textLabel,
   unknownEntry,
   wireMessage,
@@ -51,16 +54,24 @@ function jsonEvent(entry: LogEntry, label: string): ServerEvent {
   switch (entry.kind) {
     case 'message':
       return { type: 'msg', ...wireMessage(entry), room: label };
+    case 'edit':
+    case 'delete':
+    case 'reaction':
+      return changeEvent(entry, label);
     default:
-      return unknownEntry(entry.kind);
+      return unknownEntry(entry);
   }
 }
 
 function textLine(entry: LogEntry, where: string): string {
   switch (entry.kind) {
     case 'message':
-      return formatMessage(entry, where);
+      return entry.removed ? formatRemoved(entry, where) : formatMessage(entry, where);
+    case 'edit':
+    case 'delete':
+    case 'reaction':
+      return formatChange(entry, where);
     default:
-      return unknownEntry(entry.kind);
+      return unknownEntry(entry);
   }
 }

@@ -7,18 +7,20 @@ import {
   isValidCid,
   isValidText,
   utf8Length,
+  sentEntry,
   type ChatMessage,
+  type LogEntry,
 } from '../protocol/index.js';
 import type { AddressLimits } from './address-limits.js';
 import type { Guard } from './guard.js';
-import type { Committed, CoreDeps, Draft } from './ports.js';
+import type { ChangeDraft, ChangeOutcome, Committed, CoreDeps, Draft } from './ports.js';
 import type { Rooms } from './rooms.js';
 import type { Session } from './session.js';
+import { readStore } from './store-read.js';
 
 interface Pending {
   draft: Draft;
-  label: string;
-  resolve(m: ChatMessage): void;
+  resolve(outcome: Committed | ChangeOutcome): void;
   reject(e: unknown): void;
 }
 
@@ -32,8 +34,8 @@ export class GroupCommit {
     private readonly rooms: Rooms,
     private readonly addresses: AddressLimits,
     private readonly guard: Guard,
-    /** Called for each message newly committed, in commit order, before its ack. */
-    private readonly committed: (message: ChatMessage, actorId: string | null) => void,
+    /** Called for each entry newly committed, in commit order, before its ack. */
+    private readonly committed: (entry: LogEntry) => void,
   ) {}
 
   /** Queues a send for the next group commit; resolves with the committed message. */
@@ -43,6 +45,7 @@ export class GroupCommit {
     cid: string,
     text: string,
     me: boolean,
+    replyTo?: number,
   ): Promise<{ label: string; message: ChatMessage }> {
     this.deps.telemetry.messageIn();
     if (!isValidCid(cid)) throw new ChatError('CID_INVALID');
@@ -56,6 +59,10 @@ export class GroupCommit {
     // A live direct room learns the names the two go by now, for the labels of its delivery.
     const live = r.keys && this.rooms.get(r.id);
     if (live && r.keys) for (const [user, key] of r.keys) live.keys.set(user, key);
+    if (replyTo !== undefined) {
+      const target = await readStore(this.deps, () => this.deps.log.message(r.id, replyTo));
+      if (!target) throw new ChatError('NO_SUCH_MESSAGE');
+    }
     // Stored text is kept for ever: the address has a budget of it, however many connections.
     const now = this.deps.clock.now();
     if (!this.addresses.bytes.take(session.address, now, bytes)) {
@@ -75,12 +82,28 @@ export class GroupCommit {
       text,
       me,
       direct: r.direct,
+      ...(replyTo !== undefined && { replyTo }),
     };
-    const message = await new Promise<ChatMessage>((resolve, reject) => {
-      this.pending.push({ draft, label: r.label, resolve, reject });
+    const outcome = await this.queue(draft);
+    if (!('message' in outcome)) throw new Error('a message draft came back as a change');
+    return { label: r.label, message: outcome.message };
+  }
+
+  /** Queues a change (checked by the caller) for the next group commit. */
+  async change(
+    draft: ChangeDraft,
+  ): Promise<{ entry: LogEntry; duplicate: boolean; authorId: string | null }> {
+    const outcome = await this.queue(draft);
+    if ('refused' in outcome) throw new ChatError(outcome.refused);
+    if ('message' in outcome) throw new Error('a change came back as a message');
+    return outcome;
+  }
+
+  private queue(draft: Draft): Promise<Committed | ChangeOutcome> {
+    return new Promise((resolve, reject) => {
+      this.pending.push({ draft, resolve, reject });
       this.scheduleFlush();
     });
-    return { label: r.label, message };
   }
 
   /** Resolves once every queued send is committed (for a graceful stop). */
@@ -106,7 +129,7 @@ export class GroupCommit {
     const batch = this.pending;
     this.pending = [];
     try {
-      let results: Committed[];
+      let results: (Committed | ChangeOutcome)[];
       const started = this.deps.clock.monotonic();
       try {
         results = await this.deps.log.append(
@@ -120,8 +143,10 @@ export class GroupCommit {
         return;
       }
       results.forEach((res, i) => {
-        if (!res.duplicate) this.committed(res.message, res.actorId);
-        batch[i]?.resolve(res.message);
+        if ('message' in res) {
+          if (!res.duplicate) this.committed(sentEntry(res.message, res.actorId));
+        } else if ('entry' in res && !res.duplicate) this.committed(res.entry);
+        batch[i]?.resolve(res);
       });
     } finally {
       this.flushing = false;

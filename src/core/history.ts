@@ -65,6 +65,17 @@ export class History {
       upTo = oldest.seq;
     }
     messages.reverse();
+    // Reactions are kept apart from the log: one read for the whole page.
+    const reactions = await readStore(this.deps, () =>
+      this.deps.log.reactions(
+        r.id,
+        messages.filter((m) => !m.removed).map((m) => m.seq),
+      ),
+    );
+    for (const m of messages) {
+      const list = reactions.get(m.seq);
+      if (list) m.reactions = list;
+    }
     const first = messages[0];
     return { label: r.label, messages, more: first ? first.seq > 1 : false };
   }

@@ -73,11 +73,42 @@ async function run(
     case 'send': {
       // The ack waits for the group commit; later requests need not.
       const { cid } = req;
-      chat.send(session, req.room, cid, req.text, req.me ?? false).then(
+      chat.send(session, req.room, cid, req.text, req.me ?? false, req.replyTo).then(
         ({ label, message }) =>
           session.event({ type: 'ack', id, room: label, cid, seq: message.seq, ts: message.ts }),
         (e: unknown) => errorEvent(chat, session, e, id, onError),
       );
+      return;
+    }
+    case 'edit':
+    case 'delete':
+    case 'react': {
+      // Acked as a send is, after the commit; later requests need not wait.
+      const { cid } = req;
+      const done =
+        req.type === 'edit'
+          ? chat.edit(session, req.room, cid, req.seq, req.text)
+          : req.type === 'delete'
+            ? chat.remove(session, req.room, cid, req.seq)
+            : chat.react(session, req.room, cid, req.seq, req.emoji);
+      done.then(
+        ({ label, entry }) =>
+          session.event({ type: 'ack', id, room: label, cid, seq: entry.seq, ts: entry.ts }),
+        (e: unknown) => errorEvent(chat, session, e, id, onError),
+      );
+      return;
+    }
+    case 'changes': {
+      const c = await chat.changes(session, req.room, req.since, req.before);
+      session.event({
+        type: 'result',
+        id,
+        of: 'changes',
+        room: c.label,
+        messages: c.messages,
+        upTo: c.upTo,
+        more: c.more,
+      });
       return;
     }
     case 'history': {

@@ -99,3 +99,11 @@ export function serverRefusal(
 export function directRefusal(actor: Actor): ErrorCode | null {
   return actor.role === null ? 'ACCOUNT_REQUIRED' : null;
 }
+
+/**
+ * Whether the actor may remove anyone's message in the room (room moderators and up, server
+ * moderators and up); everyone may remove their own.
+ */
+export function removesAnyone(actor: Actor, s: Standing): boolean {
+  return canSee(actor, s) && power(actor, s.role) >= ROOM_RANK.moderator;
+}

@@ -1,6 +1,6 @@
 // What the core needs from the world, injected so that it stays free of I/O and timers.
 
-import type { ChatMessage, LogEntry } from '../protocol/index.js';
+import type { ChatMessage, ErrorCode, LogEntry, ReactionSummary } from '../protocol/index.js';
 import type { Directory } from './directory.js';
 
 export interface Clock {
@@ -40,7 +40,8 @@ export interface Peer {
 }
 
 /** A send to be committed: the log assigns `seq` and `ts`. */
-export interface Draft {
+export interface MessageDraft {
+  kind?: 'message';
   room: string;
   cid: string;
   from: string;
@@ -50,7 +51,41 @@ export interface Draft {
   me: boolean;
   /** For a direct conversation, the two participants' user ids; else undefined. */
   direct?: [string, string];
+  /** The message (same room) this one answers; the core has checked that it exists. */
+  replyTo?: number;
 }
+
+interface ChangeDraftBase {
+  room: string;
+  cid: string;
+  /** The actor's display name and user id. */
+  from: string;
+  fromId: string;
+  /** The seq of the message acted on. */
+  target: number;
+}
+
+/** Replace the text of one's own message; one sent before `editableSince` is past editing. */
+export interface EditDraft extends ChangeDraftBase {
+  kind: 'edit';
+  text: string;
+  editableSince: number | null;
+}
+
+/** Remove a message; `anyone` when the actor may remove others' (a moderator). */
+export interface DeleteDraft extends ChangeDraftBase {
+  kind: 'delete';
+  anyone: boolean;
+}
+
+/** Toggle the actor's reaction: the log decides, in the transaction, whether it is put or taken. */
+export interface ReactionDraft extends ChangeDraftBase {
+  kind: 'reaction';
+  emoji: string;
+}
+
+export type ChangeDraft = EditDraft | DeleteDraft | ReactionDraft;
+export type Draft = MessageDraft | ChangeDraft;
 
 /** The committed message, and whether it was already there (a resend of the same cid). */
 export interface Committed {
@@ -58,6 +93,22 @@ export interface Committed {
   duplicate: boolean;
   /** The stored sender's user id (null for a message stored before senders had ids). */
   actorId: string | null;
+}
+
+/**
+ * A committed change (or the entry first committed with its cid), with the user id of the
+ * author of the message it acted on; or why it was refused, nothing written.
+ */
+export type ChangeOutcome =
+  { entry: LogEntry; duplicate: boolean; authorId: string | null } | { refused: ErrorCode };
+
+/** What append gives for each draft: a message draft always commits. */
+export type Outcome<D extends Draft> = D extends ChangeDraft ? ChangeOutcome : Committed;
+
+/** A message as it stands now, for the checks before a reply, an edit or a removal. */
+export interface MessageState {
+  message: ChatMessage;
+  senderId: string | null;
 }
 
 export interface DirectRoom {
@@ -73,13 +124,28 @@ export interface Log {
    * number; a draft whose (room, cid) is already stored returns the stored message instead.
    * All or nothing: on error nothing is committed.
    */
-  append(drafts: readonly Draft[], now: number): Promise<Committed[]>;
+  append<D extends Draft>(drafts: readonly D[], now: number): Promise<Outcome<D>[]>;
   /** Entries with seq > after, oldest first, at most limit. */
   after(room: string, after: number, limit: number): Promise<LogEntry[]>;
   /** Entries with seq < before, at most limit, returned oldest first. */
   before(room: string, before: number, limit: number): Promise<LogEntry[]>;
   /** The room's last sequence number, 0 when it has none. */
   lastSeq(room: string): Promise<number>;
+  /** Message `seq` of the room as it stands now, or null when that seq is no message. */
+  message(room: string, seq: number): Promise<MessageState | null>;
+  /**
+   * The current state (reactions included) of the messages with seq < before that change
+   * entries after `since` acted on, looking through at most `scan` change entries. Changes up to
+   * entry `upTo` are in; with `more`, ask again from there.
+   */
+  changed(
+    room: string,
+    since: number,
+    before: number,
+    scan: number,
+  ): Promise<{ messages: ChatMessage[]; upTo: number; more: boolean }>;
+  /** The reactions of these messages, by seq, each in the order first made. */
+  reactions(room: string, seqs: readonly number[]): Promise<Map<number, ReactionSummary[]>>;
   /**
    * Rooms that have messages, with their last sequence numbers and the time of their last
    * message (direct ones left out).
@@ -183,6 +249,8 @@ export interface Limits {
   roomIdleMs: number;
   /** Most addresses whose buckets are remembered at once (least recently used go first). */
   addressTableSize: number;
+  /** How long after sending a message may be edited; 0 for no limit. */
+  editWindowMs: number;
 }
 
 export const DEFAULT_LIMITS: Limits = {
@@ -205,6 +273,7 @@ export const DEFAULT_LIMITS: Limits = {
   roomsPerHour: 300,
   roomIdleMs: 30 * 24 * 60 * 60 * 1000,
   addressTableSize: 50_000,
+  editWindowMs: 0,
 };
 
 /** Password hashing, off the event loop: the server runs it on a bounded thread pool. */

@@ -7,6 +7,8 @@ import {
   TEXT_HELP,
   errorLine,
   formatMessage,
+  formatRemoved,
+  isEmoji,
   parseLine,
   textLabel,
 } from '../protocol/index.js';
@@ -133,7 +135,13 @@ async function run(
       );
       session.line(
         h.messages.length
-          ? h.messages.map((m) => formatMessage(m)).join('\n')
+          ? h.messages
+              .map((m) =>
+                m.removed
+                  ? formatRemoved(m)
+                  : formatMessage(m) + (m.edited === undefined ? '' : ' (edited)'),
+              )
+              .join('\n')
           : '* No messages yet.',
       );
       return;
@@ -180,6 +188,35 @@ async function run(
         c.reason,
       );
       session.line(`* Done: ${r.action} ${r.name}.`);
+      return;
+    }
+    case 'edit':
+    case 'delete':
+    case 'react':
+    case 'reply': {
+      if (!session.current) throw new ChatError('NOT_IN_ROOM', 'Join a room first: /join ROOM');
+      // Held by id, like the current room of a line; the seqs come from the store.
+      const label = chat.labelOf(session, session.current);
+      const cid = chat.serverCid(session);
+      // Said to everyone in the room, the asker included, when it commits.
+      if (c.cmd === 'reply') {
+        chat
+          .send(session, label, cid, c.text, false, c.seq)
+          .catch((e: unknown) => reply(chat, session, e, onError));
+        return;
+      }
+      if (c.cmd === 'react' && !isEmoji(c.emoji)) throw new ChatError('EMOJI_INVALID');
+      const seq =
+        c.cmd === 'delete' && c.seq !== undefined
+          ? c.seq
+          : await chat.lastMessage(session, label, c.cmd !== 'react');
+      const done =
+        c.cmd === 'edit'
+          ? chat.edit(session, label, cid, seq, c.text)
+          : c.cmd === 'delete'
+            ? chat.remove(session, label, cid, seq)
+            : chat.react(session, label, cid, seq, c.emoji);
+      await done;
       return;
     }
     case 'help':

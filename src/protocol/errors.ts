@@ -99,6 +99,22 @@ export const ERRORS = {
     message: 'A duration is a number and a unit: 30m, 2h or 7d.',
     status: 400,
   },
+  // Editing, removing, reacting to and answering messages.
+  NO_SUCH_MESSAGE: { message: 'There is no such message in this room.', status: 404 },
+  MESSAGE_REMOVED: { message: 'That message was removed.', status: 409 },
+  NOT_YOUR_MESSAGE: {
+    message: 'You may edit and remove only your own messages.',
+    status: 403,
+  },
+  EDIT_WINDOW_PASSED: {
+    message: 'That message is too old to edit (--edit-window).',
+    status: 403,
+  },
+  EMOJI_INVALID: { message: 'A reaction is one emoji.', status: 400 },
+  TOO_MANY_REACTIONS: {
+    message: 'That message has as many different reactions as it can take.',
+    status: 409,
+  },
   INTERNAL: { message: 'Something went wrong on the server; try again.', status: 500 },
   // Errors of the HTTP port only.
   NOT_FOUND: { message: 'Not found.', status: 404 },

@@ -14,6 +14,11 @@ import {
   ACCESS_RESULT_SCHEMAS,
 } from './access-schema.js';
 import { ERRORS, type ErrorCode } from './errors.js';
+import {
+  LIFECYCLE_EVENT_SCHEMAS,
+  LIFECYCLE_REQUEST_SCHEMAS,
+  ReactionSummarySchema,
+} from './lifecycle-schema.js';
 
 /** Longest request `id` (and `rooms.after`), in UTF-16 units. */
 export const ID_MAX = 64;
@@ -26,7 +31,8 @@ const OptId = Type.Optional(Id);
 
 export const RequestIdSchema = Id;
 
-export const ChatMessageSchema = Type.Object({
+/** A message's fields, as a `msg` event carries them. */
+const MESSAGE_FIELDS = {
   room: Str,
   seq: Count,
   from: Str,
@@ -34,6 +40,15 @@ export const ChatMessageSchema = Type.Object({
   ts: Type.Number(),
   cid: Str,
   me: Type.Boolean(),
+  replyTo: Type.Optional(Count),
+  edited: Type.Optional(Type.Number()),
+  removed: Type.Optional(Type.Boolean()),
+};
+
+/** A message in its current state, as history and changes give it, reactions included. */
+export const ChatMessageSchema = Type.Object({
+  ...MESSAGE_FIELDS,
+  reactions: Type.Optional(Type.Array(ReactionSummarySchema)),
 });
 
 // ---- client → server ------------------------------------------------------------------------
@@ -62,6 +77,7 @@ export const SendRequestSchema = Type.Object({
   cid: Str,
   text: Str,
   me: Type.Optional(Type.Boolean({ default: false })),
+  replyTo: Type.Optional(Count),
 });
 export const HistoryRequestSchema = Type.Object({
   type: Type.Literal('history'),
@@ -103,6 +119,7 @@ export const REQUEST_SCHEMAS = {
   typing: TypingRequestSchema,
   ping: PingRequestSchema,
   ...ACCESS_REQUEST_SCHEMAS,
+  ...LIFECYCLE_REQUEST_SCHEMAS,
 };
 
 export const ClientRequestSchema = Type.Union(Object.values(REQUEST_SCHEMAS));
@@ -161,6 +178,12 @@ export const HistoryResultSchema = result('history', {
   messages: Type.Array(ChatMessageSchema),
   more: Type.Boolean(),
 });
+export const ChangesResultSchema = result('changes', {
+  room: Str,
+  messages: Type.Array(ChatMessageSchema),
+  upTo: Count,
+  more: Type.Boolean(),
+});
 export const RoomsResultSchema = result('rooms', {
   rooms: Type.Array(RoomInfoSchema),
   next: Type.Optional(Str),
@@ -180,6 +203,7 @@ export const RESULT_SCHEMAS = {
   who: WhoResultSchema,
   typing: TypingResultSchema,
   ping: PingResultSchema,
+  changes: ChangesResultSchema,
   ...ACCESS_RESULT_SCHEMAS,
 };
 
@@ -193,9 +217,10 @@ export const AckEventSchema = Type.Object({
   seq: Count,
   ts: Type.Number(),
 });
+// A message as it goes out, live or replayed: its reactions come as entries of their own.
 export const MessageEventSchema = Type.Object({
   type: Type.Literal('msg'),
-  ...ChatMessageSchema.properties,
+  ...MESSAGE_FIELDS,
 });
 export const GapEventSchema = Type.Object({
   type: Type.Literal('gap'),
@@ -242,6 +267,7 @@ export const EVENT_SCHEMAS = {
   typing: TypingEventSchema,
   error: ErrorEventSchema,
   ...ACCESS_EVENT_SCHEMAS,
+  ...LIFECYCLE_EVENT_SCHEMAS,
 };
 
 export const ServerEventSchema = Type.Union([

@@ -2,7 +2,7 @@
 // page): a line is a message to the current room, a line starting with `/` is a command.
 
 import { MODERATION_ACTIONS, type ModerationAction } from './moderation-actions.js';
-import type { ChatMessage } from './types.js';
+import type { ChangeEntry, ChatMessage } from './types.js';
 
 export type TextCommand =
   | { cmd: 'say'; text: string; me: boolean }
@@ -25,6 +25,10 @@ export type TextCommand =
       duration?: string;
       reason?: string;
     }
+  | { cmd: 'edit'; text: string }
+  | { cmd: 'delete'; seq?: number }
+  | { cmd: 'react'; emoji: string }
+  | { cmd: 'reply'; seq: number; text: string }
   | { cmd: 'help' }
   | { cmd: 'quit' }
   | { cmd: 'usage'; usage: string }
@@ -48,6 +52,10 @@ export const TEXT_HELP = [
   '  /room private|public, /room guests on|off   who may find and join the current room',
   '  /invite NAME, /kick NAME [REASON], /ban NAME [DURATION] [REASON], /unban NAME',
   '  /mute NAME [DURATION], /unmute NAME, /op NAME, /deop NAME   (DURATION: 30m, 2h, 7d)',
+  '  /edit TEXT        replace the text of your last message here',
+  '  /delete [N]       remove your last message here (or message N: yours, or as a moderator)',
+  '  /react EMOJI      react to the last message here (again: take it back)',
+  '  /reply N TEXT     answer message N',
   '  /help             this list',
   '  /quit             leave the chat',
   'Anything else is a message to the current room; start it with // to send a leading /.',
@@ -73,6 +81,10 @@ const USAGE: Record<string, string> = {
   unmute: '/unmute NAME',
   op: '/op NAME',
   deop: '/deop NAME',
+  edit: '/edit TEXT',
+  delete: '/delete [N]',
+  react: '/react EMOJI',
+  reply: '/reply N TEXT',
 };
 
 const DURATION = /^\d{1,5}[mhd]$/i;
@@ -155,6 +167,21 @@ export function parseLine(line: string): TextCommand {
         return { cmd: 'room', guests: v === 'guests on' };
       return usage();
     }
+    case 'edit':
+      return rest.trim() ? { cmd: 'edit', text: rest } : usage();
+    case 'delete': {
+      const n = rest.trim();
+      if (!n) return { cmd: 'delete' };
+      return /^\d{1,15}$/.test(n) ? { cmd: 'delete', seq: Number(n) } : usage();
+    }
+    case 'react': {
+      const emoji = rest.trim();
+      return emoji ? { cmd: 'react', emoji } : usage();
+    }
+    case 'reply': {
+      const [n, text] = firstWord(rest);
+      return /^\d{1,15}$/.test(n) && text.trim() ? { cmd: 'reply', seq: Number(n), text } : usage();
+    }
     case 'help':
       return { cmd: 'help' };
     case 'quit':
@@ -199,4 +226,27 @@ export function formatMessage(m: Pick<ChatMessage, 'from' | 'text' | 'me'>, wher
   const [first = '', ...rest] = m.text.split(LINE_BREAK);
   const head = m.me ? `${prefix}* ${m.from} ${first}` : `${prefix}${m.from}: ${first}`;
   return [head, ...rest.map((l) => `${prefix}${m.from}|${l ? ` ${l}` : ''}`)].join('\n');
+}
+
+/** An edit, a removal or a reaction as a readable line, marked as the server's (`* `). */
+export function formatChange(e: ChangeEntry, where = ''): string {
+  const prefix = where ? `[${where}] ` : '';
+  switch (e.kind) {
+    case 'edit': {
+      const [first = '', ...rest] = e.text.split(LINE_BREAK);
+      const head = `${prefix}* ${e.from} edited message ${e.target}: ${first}`;
+      return [head, ...rest.map((l) => `${prefix}${e.from}|${l ? ` ${l}` : ''}`)].join('\n');
+    }
+    case 'delete':
+      return `${prefix}* message ${e.target} was removed by ${e.from}`;
+    case 'reaction':
+      return e.on
+        ? `${prefix}* ${e.from} reacted ${e.emoji} to message ${e.target}`
+        : `${prefix}* ${e.from} took back ${e.emoji} on message ${e.target}`;
+  }
+}
+
+/** A removed message as a text line: its place, and whose it was. */
+export function formatRemoved(m: Pick<ChatMessage, 'from' | 'seq'>, where = ''): string {
+  return `${where ? `[${where}] ` : ''}* (message ${m.seq} of ${m.from} was removed)`;
 }

@@ -3,6 +3,7 @@
 
 import type { AccessEvent, AccessRequest, AccessResult } from './access-schema.js';
 import type { ErrorCode } from './errors.js';
+import type { LifecycleEvent, LifecycleRequest, ReactionSummary } from './lifecycle-schema.js';
 
 export const SUBPROTOCOL = 'parley.v1';
 export const WELCOME_TEXT = 'Welcome to the chat!!!';
@@ -21,6 +22,14 @@ export interface ChatMessage {
   cid: string;
   /** An action (`/me waves`) rather than a plain line. */
   me: boolean;
+  /** The message this one answers (a seq of the same room). */
+  replyTo?: number;
+  /** When it was last edited (then `text` is the edited text). */
+  edited?: number;
+  /** Removed: `text` is empty, the message a placeholder. */
+  removed?: boolean;
+  /** Reactions, in the order they were first made (history and changes only). */
+  reactions?: ReactionSummary[];
 }
 
 // ---- the room log ---------------------------------------------------------------------------
@@ -45,11 +54,41 @@ export interface MessageEntry extends LogEntryBase, ChatMessage {
   kind: 'message';
 }
 
+/** What the entries that act on a message have: the message, and the actor's display name. */
+interface ChangeEntryBase extends LogEntryBase {
+  /** The seq of the message acted on. */
+  target: number;
+  /** The actor's display name at the time. */
+  from: string;
+}
+
+/** Message `target` now reads `text`. */
+export interface EditEntry extends ChangeEntryBase {
+  kind: 'edit';
+  /** Empty once the message is removed: a removal purges its edits' text too. */
+  text: string;
+}
+
+/** Message `target` was removed. */
+export interface DeleteEntry extends ChangeEntryBase {
+  kind: 'delete';
+}
+
+/** The actor put (`on`) or took back their reaction `emoji` on message `target`. */
+export interface ReactionEntry extends ChangeEntryBase {
+  kind: 'reaction';
+  emoji: string;
+  on: boolean;
+}
+
+/** An entry that changes a message rather than posting one. */
+export type ChangeEntry = EditEntry | DeleteEntry | ReactionEntry;
+
 /**
  * Everything a room's log holds, by `kind`. Every layer switches on it exhaustively (ending in
  * `unknownEntry`), so a new kind does not compile until each one handles it.
  */
-export type LogEntry = MessageEntry;
+export type LogEntry = MessageEntry | ChangeEntry;
 
 // ---- client → server ------------------------------------------------------------------------
 
@@ -81,6 +120,8 @@ export interface SendRequest {
   cid: string;
   text: string;
   me?: boolean;
+  /** The seq of the message (in the same room) this one answers. */
+  replyTo?: number;
 }
 /** Page history backwards: messages with seq < before (newest last), at most `limit`. */
 export interface HistoryRequest {
@@ -130,7 +171,8 @@ export type ClientRequest =
   | WhoRequest
   | TypingRequest
   | PingRequest
-  | AccessRequest;
+  | AccessRequest
+  | LifecycleRequest;
 
 export type RequestType = ClientRequest['type'];
 
@@ -198,6 +240,17 @@ export interface HistoryResult {
   /** True when older messages exist before the first one returned. */
   more: boolean;
 }
+/** The current state of the messages changed since an entry seq (`changes`). */
+export interface ChangesResult {
+  type: 'result';
+  id?: string;
+  of: 'changes';
+  room: string;
+  messages: ChatMessage[];
+  /** Changes up to this entry seq are in; with `more`, ask again with it as `since`. */
+  upTo: number;
+  more: boolean;
+}
 export interface RoomsResult {
   type: 'result';
   id?: string;
@@ -235,7 +288,8 @@ export interface AckEvent {
   seq: number;
   ts: number;
 }
-export interface MessageEvent extends ChatMessage {
+/** A message as it goes out, live or replayed: its reactions come as entries of their own. */
+export interface MessageEvent extends Omit<ChatMessage, 'reactions'> {
   type: 'msg';
 }
 /**
@@ -283,6 +337,7 @@ export type RequestResult =
   | WhoResult
   | TypingResult
   | PingResult
+  | ChangesResult
   | AccessResult;
 
 export type ServerEvent =
@@ -295,4 +350,5 @@ export type ServerEvent =
   | RenameEvent
   | TypingEvent
   | ErrorEvent
-  | AccessEvent;
+  | AccessEvent
+  | LifecycleEvent;

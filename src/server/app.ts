@@ -150,6 +150,7 @@ export async function startParley(
       addressRoomsPerHour: config.addressRoomsPerHour,
       roomsPerHour: config.roomsPerHour,
       roomIdleMs: config.roomIdleDays * 24 * 60 * 60 * 1000,
+      editWindowMs: config.editWindow * 60 * 1000,
     },
     telemetry: metrics.telemetry,
     onError: (err, context) => log.error('internal-error', { context, err }),

@@ -53,6 +53,8 @@ export interface Config {
   /** New rooms per hour for the whole instance. */
   roomsPerHour: number;
   roomIdleDays: number;
+  /** Minutes after sending that a message may still be edited; 0: no limit. */
+  editWindow: number;
   /** Who may make an account: anyone, holders of an invite link, or nobody new. */
   registration: 'open' | 'invite' | 'closed';
   /** on: guests talk in rooms open to them; off: no guests; open: also make rooms. */
@@ -368,6 +370,13 @@ export const SETTINGS: Setting[] = [
     help: "time allowed for a request's headers to arrive",
   },
   {
+    key: 'editWindow',
+    flag: 'edit-window',
+    env: 'PARLEY_EDIT_WINDOW',
+    kind: 'int0',
+    help: 'minutes after sending that a message may be edited; 0: no limit',
+  },
+  {
     key: 'historyBound',
     flag: 'history-bound',
     env: 'PARLEY_HISTORY_BOUND',
@@ -452,6 +461,7 @@ export const DEFAULTS: Config = {
   addressHandshakesPerMinute: 60,
   roomsPerHour: 300,
   roomIdleDays: 30,
+  editWindow: 0,
   registration: 'open',
   guests: 'on',
   sessionIdleDays: 30,

@@ -1,5 +1,5 @@
 // Message stores: SQLite (embedded default) and PostgreSQL (cluster).
-export type { MessageStore, Draft, Committed } from './types.js';
+export type { MessageStore, Draft, MessageDraft, Committed } from './types.js';
 export { openSqliteStore } from './sqlite.js';
 export { openStore } from './open-store.js';
 export { openPostgresStore } from './postgres.js';

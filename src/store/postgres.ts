@@ -10,7 +10,10 @@
 
 import type pg from 'pg';
 import { randomBytes } from 'node:crypto';
-import { sentEntry, type ChatMessage, type LogEntry } from '../protocol/index.js';
+import { foldKey, type ChatMessage, type LogEntry } from '../protocol/index.js';
+import type { ChangeDraft, ChangeOutcome, Log } from '../core/ports.js';
+import { applyVerdict, isChange, judge, type Target, type Verdict } from './change-rules.js';
+import { rowEntry, rowMessage, summarize, type StoredRow } from './entry-rows.js';
 import { SKELETON_VERSION, nameSkeleton } from '../protocol/skeleton.js';
 import { migratePostgres } from './migrations/postgres.js';
 import { postgresDirectory } from './postgres-directory.js';
@@ -44,25 +47,47 @@ interface Row {
   me: boolean;
   ts: string;
   sender_id: string | null;
+  kind: string;
+  target: string | null;
+  emoji: string | null;
+  reaction_on: boolean | null;
+  reply_to: string | null;
+  edited_at: string | null;
+  removed: boolean;
 }
 
-const COLUMNS = 'room, seq, cid, sender, body, me, ts, sender_id';
+const COLUMNS =
+  'room, seq, cid, sender, body, me, ts, sender_id, kind, target, emoji, reaction_on, reply_to, ' +
+  'edited_at, removed';
 
-function toMessage(r: Row): ChatMessage {
+const num = (v: string | null): number | null => (v === null ? null : Number(v));
+
+function stored(r: Row): StoredRow {
   return {
     room: r.room,
     seq: Number(r.seq),
-    from: r.sender,
-    text: r.body,
-    ts: Number(r.ts),
     cid: r.cid,
+    sender: r.sender,
+    body: r.body,
     me: r.me,
+    ts: Number(r.ts),
+    senderId: r.sender_id,
+    kind: r.kind,
+    target: num(r.target),
+    emoji: r.emoji,
+    reactionOn: r.reaction_on,
+    replyTo: num(r.reply_to),
+    editedAt: num(r.edited_at),
+    removed: r.removed,
   };
 }
 
-/** A row as a log entry: every row is a message so far (another kind brings a kind column). */
+function toMessage(r: Row): ChatMessage {
+  return rowMessage(stored(r));
+}
+
 function toEntry(r: Row): LogEntry {
-  return sentEntry(toMessage(r), r.sender_id);
+  return rowEntry(stored(r));
 }
 
 function sqlState(err: unknown): string | undefined {
@@ -77,18 +102,25 @@ function isReadTimeout(err: unknown): boolean {
 
 /** Fails the batch before anything is written when a draft is not what the types promise. */
 function checkDraft(d: Draft): void {
-  const ok =
+  const common =
     typeof d.room === 'string' &&
     typeof d.cid === 'string' &&
     typeof d.from === 'string' &&
-    typeof d.fromId === 'string' &&
-    typeof d.text === 'string' &&
-    typeof d.me === 'boolean' &&
-    (d.direct === undefined ||
-      (Array.isArray(d.direct) &&
-        d.direct.length === 2 &&
-        typeof d.direct[0] === 'string' &&
-        typeof d.direct[1] === 'string'));
+    typeof d.fromId === 'string';
+  const ok = isChange(d)
+    ? common &&
+      Number.isSafeInteger(d.target) &&
+      (d.kind !== 'edit' || typeof d.text === 'string') &&
+      (d.kind !== 'reaction' || typeof d.emoji === 'string')
+    : common &&
+      typeof d.text === 'string' &&
+      typeof d.me === 'boolean' &&
+      (d.replyTo === undefined || Number.isSafeInteger(d.replyTo)) &&
+      (d.direct === undefined ||
+        (Array.isArray(d.direct) &&
+          d.direct.length === 2 &&
+          typeof d.direct[0] === 'string' &&
+          typeof d.direct[1] === 'string'));
   if (!ok) throw new TypeError(`invalid draft for room ${String(d.room)}, cid ${String(d.cid)}`);
 }
 
@@ -108,11 +140,44 @@ async function readInstanceSecret(client: pg.PoolClient, table: string): Promise
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-/** A new message of the batch; its sequence number is known once its room is locked. */
+/** The entry a change made. */
+function changeRow(
+  d: ChangeDraft,
+  v: Exclude<Verdict, { refused: unknown }>,
+  seq: number,
+  now: number,
+): LogEntry {
+  const base = {
+    room: d.room,
+    seq,
+    cid: d.cid,
+    from: d.from,
+    ts: now,
+    target: d.target,
+    actor: foldKey(d.from),
+    actorId: d.fromId,
+  };
+  switch (v.kind) {
+    case 'edit':
+      return { kind: 'edit', ...base, text: v.text };
+    case 'delete':
+      return { kind: 'delete', ...base };
+    case 'reaction':
+      return { kind: 'reaction', ...base, emoji: v.emoji, on: v.on };
+  }
+}
+
+/** A new entry of the batch; its sequence number is known once its room is locked. */
 interface Slot {
   draft: Draft;
   seq: number;
+  /** For a change: what it does, or why it is refused (then it takes no number). */
+  verdict?: Verdict;
+  /** For a change: the author of the message it acts on. */
+  authorId?: string | null;
 }
+
+const targetKey = (room: string, seq: number) => `${seq} ${room}`;
 
 export async function openPostgresStore(
   pool: pg.Pool,
@@ -129,6 +194,7 @@ export async function openPostgresStore(
   const t = {
     rooms: `${s}.rooms`,
     messages: `${s}.messages`,
+    reactions: `${s}.reactions`,
     names: `${s}.names`,
     settings: `${s}.settings`,
   };
@@ -216,32 +282,35 @@ export async function openPostgresStore(
     client: pg.PoolClient,
     drafts: readonly Draft[],
     now: number,
-  ): Promise<Committed[]> {
-    // 1. Which of these (room, cid) pairs are already stored?
+  ): Promise<(Committed | ChangeOutcome)[]> {
+    // 1. Which of these (room, cid) pairs are already stored? (With, for a change, the author
+    // of the message it acted on.)
     const key = (room: string, cid: string) => JSON.stringify([room, cid]);
-    const stored = new Map<string, { message: ChatMessage; actorId: string | null }>();
-    const found = await client.query<Row>(
-      `SELECT m.room, m.seq, m.cid, m.sender, m.body, m.me, m.ts, m.sender_id
+    const stored = new Map<string, { row: Row; authorId: string | null }>();
+    const found = await client.query<Row & { author_id: string | null }>(
+      `SELECT ${COLUMNS.split(', ')
+        .map((c) => `m.${c}`)
+        .join(', ')},
+              (SELECT a.sender_id FROM ${t.messages} a
+                WHERE m.target IS NOT NULL AND a.room = m.room AND a.seq = m.target) AS author_id
          FROM ${t.messages} m
          JOIN unnest($1::text[], $2::text[]) AS k(room, cid) ON m.room = k.room AND m.cid = k.cid`,
       [drafts.map((d) => d.room), drafts.map((d) => d.cid)],
     );
-    for (const r of found.rows) {
-      stored.set(key(r.room, r.cid), { message: toMessage(r), actorId: r.sender_id });
-    }
+    for (const r of found.rows) stored.set(key(r.room, r.cid), { row: r, authorId: r.author_id });
 
     // 2. Walk the batch in order: stored ones and repeats within the batch are duplicates.
     const fresh = new Map<string, Slot>();
     const byRoom = new Map<string, Slot[]>();
     const plan: (
-      | { stored: { message: ChatMessage; actorId: string | null } }
+      | { stored: { row: Row; authorId: string | null }; draft: Draft }
       | { slot: Slot; duplicate: boolean }
     )[] = [];
     for (const d of drafts) {
       const k = key(d.room, d.cid);
       const old = stored.get(k);
       if (old) {
-        plan.push({ stored: old });
+        plan.push({ stored: old, draft: d });
         continue;
       }
       const first = fresh.get(k);
@@ -262,13 +331,18 @@ export async function openPostgresStore(
     // messages' primary key (a fresh snapshot: this statement starts after the locks).
     const rooms = [...byRoom.keys()].sort();
     for (const room of rooms) {
-      const direct = byRoom.get(room)?.[0]?.draft.direct;
+      const first = byRoom.get(room)?.[0]?.draft;
+      const direct = first && !isChange(first) ? first.direct : undefined;
       await client.query(
         `INSERT INTO ${t.rooms} AS r (room, dm_a, dm_b) VALUES ($1, $2, $3)
          ON CONFLICT (room) DO UPDATE SET room = r.room`,
         [room, direct?.[0] ?? null, direct?.[1] ?? null],
       );
     }
+    const slots = [...fresh.values()];
+    const changes = slots.filter((x) => isChange(x.draft));
+    const targets =
+      changes.length > 0 ? await readTargets(client, changes) : new Map<string, Target>();
     if (rooms.length > 0) {
       const res = await client.query<{ room: string; last_seq: string | null }>(
         `SELECT k.room, (SELECT max(seq) FROM ${t.messages} m WHERE m.room = k.room) AS last_seq
@@ -281,64 +355,314 @@ export async function openPostgresStore(
         if (last === undefined || !Number.isSafeInteger(last)) {
           throw new Error(`room ${room}: no sequence number`);
         }
-        byRoom.get(room)?.forEach((slot, n) => (slot.seq = last + 1 + n));
+      }
+      // In batch order: a change is judged on its target as the entries before it left it, and
+      // a refused one takes no number.
+      for (const slot of slots) {
+        const d = slot.draft;
+        if (isChange(d)) {
+          const target = targets.get(targetKey(d.room, d.target));
+          slot.verdict = judge(d, target);
+          slot.authorId = target?.senderId ?? null;
+          if ('refused' in slot.verdict) continue;
+          if (target) applyVerdict(target, slot.verdict, d.fromId);
+        }
+        slot.seq = (lastOf.get(d.room) ?? 0) + 1;
+        lastOf.set(d.room, slot.seq);
+        if (!isChange(d)) {
+          targets.set(targetKey(d.room, slot.seq), {
+            senderId: d.fromId,
+            ts: now,
+            removed: false,
+            reactions: new Map(),
+          });
+        }
       }
     }
 
-    // 4. All new messages in one statement.
-    const slots = [...fresh.values()];
-    if (slots.length > 0) {
+    // 4. All new entries in one statement, then what the changes do to their messages.
+    const written = slots.filter((x) => !(x.verdict && 'refused' in x.verdict));
+    if (written.length > 0) {
+      const col = <T>(f: (d: Draft, v: Verdict | undefined) => T) =>
+        written.map((x) => f(x.draft, x.verdict));
       await client.query(
         `INSERT INTO ${t.messages} (${COLUMNS})
-         SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[],
-                              $6::boolean[], $7::bigint[], $8::text[])`,
+         SELECT *, false FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[],
+                              $6::boolean[], $7::bigint[], $8::text[], $9::text[], $10::bigint[],
+                              $11::text[], $12::boolean[], $13::bigint[], $14::bigint[])`,
         [
-          slots.map((x) => x.draft.room),
-          slots.map((x) => x.seq),
-          slots.map((x) => x.draft.cid),
-          slots.map((x) => x.draft.from),
-          slots.map((x) => x.draft.text),
-          slots.map((x) => x.draft.me),
-          slots.map(() => now),
-          slots.map((x) => x.draft.fromId),
+          col((d) => d.room),
+          written.map((x) => x.seq),
+          col((d) => d.cid),
+          col((d) => d.from),
+          col((d, v) =>
+            isChange(d) ? (v && 'kind' in v && v.kind === 'edit' ? v.text : '') : d.text,
+          ),
+          col((d) => (isChange(d) ? false : d.me)),
+          written.map(() => now),
+          col((d) => d.fromId),
+          col((d) => (isChange(d) ? d.kind : 'message')),
+          col((d) => (isChange(d) ? d.target : null)),
+          col((_d, v) => (v && 'kind' in v && v.kind === 'reaction' ? v.emoji : null)),
+          col((_d, v) => (v && 'kind' in v && v.kind === 'reaction' ? v.on : null)),
+          col((d) => (isChange(d) ? null : (d.replyTo ?? null))),
+          written.map(() => null),
         ],
       );
+      await applyChanges(client, written, now);
     }
 
-    return plan.map((p): Committed => {
+    return plan.map((p): Committed | ChangeOutcome => {
       if ('stored' in p) {
-        return { message: { ...p.stored.message }, duplicate: true, actorId: p.stored.actorId };
+        const { row, authorId } = p.stored;
+        return isChange(p.draft)
+          ? { entry: toEntry(row), duplicate: true, authorId }
+          : { message: toMessage(row), duplicate: true, actorId: row.sender_id };
       }
-      const d = p.slot.draft;
-      return {
-        message: {
-          room: d.room,
-          seq: p.slot.seq,
-          from: d.from,
-          text: d.text,
-          ts: now,
-          cid: d.cid,
-          me: d.me,
-        },
-        duplicate: p.duplicate,
-        actorId: d.fromId,
+      const { slot } = p;
+      const d = slot.draft;
+      if (isChange(d)) {
+        const v = slot.verdict;
+        if (!v || 'refused' in v) return { refused: v ? v.refused : 'NO_SUCH_MESSAGE' };
+        return {
+          entry: changeRow(d, v, slot.seq, now),
+          duplicate: p.duplicate,
+          authorId: slot.authorId ?? null,
+        };
+      }
+      const message: ChatMessage = {
+        room: d.room,
+        seq: slot.seq,
+        from: d.from,
+        text: d.text,
+        ts: now,
+        cid: d.cid,
+        me: d.me,
       };
+      if (d.replyTo !== undefined) message.replyTo = d.replyTo;
+      return { message, duplicate: p.duplicate, actorId: d.fromId };
     });
+  }
+
+  /** The messages the changes act on, as they stand, with their reactions where needed. */
+  async function readTargets(
+    client: pg.PoolClient,
+    changes: readonly Slot[],
+  ): Promise<Map<string, Target>> {
+    const ds = changes.map((x) => x.draft as ChangeDraft);
+    const res = await client.query<{
+      room: string;
+      seq: string;
+      sender_id: string | null;
+      ts: string;
+      removed: boolean;
+    }>(
+      `SELECT m.room, m.seq, m.sender_id, m.ts, m.removed FROM ${t.messages} m
+         JOIN unnest($1::text[], $2::bigint[]) AS k(room, seq) ON m.room = k.room AND m.seq = k.seq
+        WHERE m.kind = 'message'`,
+      [ds.map((d) => d.room), ds.map((d) => d.target)],
+    );
+    const out = new Map<string, Target>();
+    for (const r of res.rows) {
+      out.set(targetKey(r.room, Number(r.seq)), {
+        senderId: r.sender_id,
+        ts: Number(r.ts),
+        removed: r.removed,
+        reactions: new Map(),
+      });
+    }
+    const reacting = ds.filter((d) => d.kind === 'reaction');
+    if (reacting.length > 0) {
+      const rs = await client.query<{ room: string; seq: string; emoji: string; user_id: string }>(
+        `SELECT r.room, r.seq, r.emoji, r.user_id FROM ${t.reactions} r
+           JOIN (SELECT DISTINCT * FROM unnest($1::text[], $2::bigint[])) AS k(room, seq)
+             ON r.room = k.room AND r.seq = k.seq
+          ORDER BY r.entry_seq`,
+        [reacting.map((d) => d.room), reacting.map((d) => d.target)],
+      );
+      for (const r of rs.rows) {
+        const target = out.get(targetKey(r.room, Number(r.seq)));
+        if (!target) continue;
+        const by = target.reactions.get(r.emoji) ?? new Set<string>();
+        by.add(r.user_id);
+        target.reactions.set(r.emoji, by);
+      }
+    }
+    return out;
+  }
+
+  /** Edits, removals and reactions applied to their messages: a few statements a batch. */
+  async function applyChanges(
+    client: pg.PoolClient,
+    written: readonly Slot[],
+    now: number,
+  ): Promise<void> {
+    const edits = new Map<string, { room: string; seq: number; text: string }>();
+    const removals = new Map<string, { room: string; seq: number }>();
+    const reactions = new Map<
+      string,
+      {
+        room: string;
+        seq: number;
+        emoji: string;
+        userId: string;
+        name: string;
+        on: boolean;
+        entrySeq: number;
+      }
+    >();
+    for (const x of written) {
+      const d = x.draft;
+      const v = x.verdict;
+      if (!isChange(d) || !v || 'refused' in v) continue;
+      const at = targetKey(d.room, d.target);
+      if (v.kind === 'edit') edits.set(at, { room: d.room, seq: d.target, text: v.text });
+      else if (v.kind === 'delete') removals.set(at, { room: d.room, seq: d.target });
+      else {
+        reactions.set(JSON.stringify([d.room, d.target, v.emoji, d.fromId]), {
+          room: d.room,
+          seq: d.target,
+          emoji: v.emoji,
+          userId: d.fromId,
+          name: d.from,
+          on: v.on,
+          entrySeq: x.seq,
+        });
+      }
+    }
+    if (edits.size > 0) {
+      const e = [...edits.values()];
+      await client.query(
+        `UPDATE ${t.messages} m SET body = u.body, edited_at = $4
+           FROM unnest($1::text[], $2::bigint[], $3::text[]) AS u(room, seq, body)
+          WHERE m.room = u.room AND m.seq = u.seq`,
+        [e.map((x) => x.room), e.map((x) => x.seq), e.map((x) => x.text), now],
+      );
+    }
+    if (reactions.size > 0) {
+      const r = [...reactions.values()];
+      await client.query(
+        `DELETE FROM ${t.reactions} x USING unnest($1::text[], $2::bigint[], $3::text[], $4::text[])
+           AS u(room, seq, emoji, user_id)
+          WHERE x.room = u.room AND x.seq = u.seq AND x.emoji = u.emoji AND x.user_id = u.user_id`,
+        [r.map((x) => x.room), r.map((x) => x.seq), r.map((x) => x.emoji), r.map((x) => x.userId)],
+      );
+      const on = r.filter((x) => x.on);
+      if (on.length > 0) {
+        await client.query(
+          `INSERT INTO ${t.reactions} (room, seq, emoji, user_id, name, entry_seq)
+           SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::bigint[])`,
+          [
+            on.map((x) => x.room),
+            on.map((x) => x.seq),
+            on.map((x) => x.emoji),
+            on.map((x) => x.userId),
+            on.map((x) => x.name),
+            on.map((x) => x.entrySeq),
+          ],
+        );
+      }
+    }
+    if (removals.size > 0) {
+      // A removal purges the text, its edits' too, and the reactions: a placeholder is left.
+      const rm = [...removals.values()];
+      const args = [rm.map((x) => x.room), rm.map((x) => x.seq)];
+      await client.query(
+        `UPDATE ${t.messages} m SET body = '', removed = true, edited_at = NULL
+           FROM unnest($1::text[], $2::bigint[]) AS u(room, seq)
+          WHERE m.room = u.room AND m.seq = u.seq`,
+        args,
+      );
+      await client.query(
+        `UPDATE ${t.messages} m SET body = ''
+           FROM unnest($1::text[], $2::bigint[]) AS u(room, seq)
+          WHERE m.room = u.room AND m.target = u.seq AND m.kind = 'edit'`,
+        args,
+      );
+      await client.query(
+        `DELETE FROM ${t.reactions} x USING unnest($1::text[], $2::bigint[]) AS u(room, seq)
+          WHERE x.room = u.room AND x.seq = u.seq`,
+        args,
+      );
+    }
   }
 
   function open(): void {
     if (closed) throw new Error('the PostgreSQL store is closed');
   }
 
+  async function lastSeqOf(room: string): Promise<number> {
+    const res = await pool.query<{ last_seq: string | null }>(
+      `SELECT max(seq) AS last_seq FROM ${t.messages} WHERE room = $1`,
+      [room],
+    );
+    return Number(res.rows[0]?.last_seq ?? 0);
+  }
+
+  async function reactionsOf(room: string, seqs: readonly number[]) {
+    if (seqs.length === 0)
+      return new Map<number, { emoji: string; count: number; by: string[] }[]>();
+    const res = await pool.query<{ seq: string; emoji: string; name: string }>(
+      `SELECT seq, emoji, name FROM ${t.reactions}
+        WHERE room = $1 AND seq = ANY($2::bigint[]) ORDER BY seq, entry_seq`,
+      [room, [...seqs]],
+    );
+    return summarize(res.rows.map((r) => ({ seq: Number(r.seq), emoji: r.emoji, name: r.name })));
+  }
+
   return {
     ...postgresDirectory({ pool, s, inTransaction, open }),
     description,
     instanceSecret,
-    async append(drafts, now) {
+    append: (async (drafts: readonly Draft[], now: number) => {
       open();
       drafts.forEach(checkDraft);
       if (drafts.length === 0) return [];
       return inTransaction((client) => appendOnce(client, drafts, now));
+    }) as Log['append'],
+    async message(room, seq) {
+      open();
+      const res = await pool.query<Row>(
+        `SELECT ${COLUMNS} FROM ${t.messages} WHERE room = $1 AND seq = $2 AND kind = 'message'`,
+        [room, seq],
+      );
+      const row = res.rows[0];
+      return row ? { message: toMessage(row), senderId: row.sender_id } : null;
+    },
+    async changed(room, since, before, scan) {
+      open();
+      // The last number first: the scan stops there, so `upTo` claims no entry it did not see.
+      const last = await lastSeqOf(room);
+      const res = await pool.query<{ seq: string; target: string }>(
+        `SELECT seq, target FROM ${t.messages}
+          WHERE room = $1 AND seq > $2 AND seq <= $4 AND kind <> 'message' ORDER BY seq LIMIT $3`,
+        [room, since, scan, last],
+      );
+      const targets = [...new Set(res.rows.map((r) => Number(r.target)))].filter((x) => x < before);
+      const rows =
+        targets.length === 0
+          ? []
+          : (
+              await pool.query<Row>(
+                `SELECT ${COLUMNS} FROM ${t.messages}
+                  WHERE room = $1 AND seq = ANY($2::bigint[]) AND kind = 'message' ORDER BY seq`,
+                [room, targets],
+              )
+            ).rows;
+      const reactions = await reactionsOf(room, targets);
+      const messages = rows.map((r) => {
+        const m = toMessage(r);
+        const x = reactions.get(m.seq);
+        if (x) m.reactions = x;
+        return m;
+      });
+      const more = res.rows.length === scan;
+      const upTo = more ? Number(res.rows.at(-1)?.seq ?? since) : Math.max(since, last);
+      return { messages, upTo, more };
+    },
+    reactions: (room, seqs) => {
+      open();
+      return reactionsOf(room, seqs);
     },
     async after(room, after, limit) {
       open();
@@ -358,11 +682,7 @@ export async function openPostgresStore(
     },
     async lastSeq(room) {
       open();
-      const res = await pool.query<{ last_seq: string | null }>(
-        `SELECT max(seq) AS last_seq FROM ${t.messages} WHERE room = $1`,
-        [room],
-      );
-      return Number(res.rows[0]?.last_seq ?? 0);
+      return lastSeqOf(room);
     },
     async rooms() {
       open();

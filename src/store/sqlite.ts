@@ -8,12 +8,15 @@ import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { sentEntry, type ChatMessage, type LogEntry } from '../protocol/index.js';
+import type { ChatMessage, LogEntry } from '../protocol/index.js';
+import type { ChangeDraft, ChangeOutcome, MessageDraft } from '../core/ports.js';
+import { isChange, judge, type Target } from './change-rules.js';
+import { rowEntry, rowMessage, summarize, type StoredRow } from './entry-rows.js';
 import { SKELETON_VERSION, nameSkeleton } from '../protocol/skeleton.js';
 import { migrateSqlite } from './migrations/sqlite.js';
 import { sqliteDirectory } from './sqlite-directory.js';
 import { newUserId } from './user-id.js';
-import type { CheckpointCounts, Committed, Draft, MessageStore } from './types.js';
+import type { CheckpointCounts, Committed, Draft, Log, MessageStore } from './types.js';
 
 interface Row {
   room: string;
@@ -24,23 +27,41 @@ interface Row {
   me: number;
   ts: number;
   sender_id: string | null;
+  kind: string;
+  target: number | null;
+  emoji: string | null;
+  reaction_on: number | null;
+  reply_to: number | null;
+  edited_at: number | null;
+  removed: number;
 }
 
-function toMessage(r: Row): ChatMessage {
+function stored(r: Row): StoredRow {
   return {
     room: r.room,
     seq: r.seq,
-    from: r.sender,
-    text: r.body,
-    ts: r.ts,
     cid: r.cid,
+    sender: r.sender,
+    body: r.body,
     me: r.me === 1,
+    ts: r.ts,
+    senderId: r.sender_id,
+    kind: r.kind,
+    target: r.target,
+    emoji: r.emoji,
+    reactionOn: r.reaction_on === null ? null : r.reaction_on === 1,
+    replyTo: r.reply_to,
+    editedAt: r.edited_at,
+    removed: r.removed === 1,
   };
 }
 
-/** A row as a log entry: every row is a message so far (another kind brings a kind column). */
+function toMessage(r: Row): ChatMessage {
+  return rowMessage(stored(r));
+}
+
 function toEntry(r: Row): LogEntry {
-  return sentEntry(toMessage(r), r.sender_id);
+  return rowEntry(stored(r));
 }
 
 /**
@@ -202,6 +223,65 @@ export function openSqliteStore(file: string, synchronous: Synchronous = 'NORMAL
         'VALUES (?, ?, ?, ?, ?, ?, ?, ?) ' +
         'ON CONFLICT (room, cid) DO NOTHING',
     ),
+    insertReply: db.prepare<
+      [string, number, string, string, string, number, number, string, number]
+    >(
+      'INSERT INTO messages (room, seq, cid, sender, body, me, ts, sender_id, reply_to) ' +
+        'VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ' +
+        'ON CONFLICT (room, cid) DO NOTHING',
+    ),
+    insertChange: db.prepare<
+      [
+        string,
+        number,
+        string,
+        string,
+        string,
+        number,
+        string,
+        string,
+        number,
+        string | null,
+        number | null,
+      ]
+    >(
+      'INSERT INTO messages (room, seq, cid, sender, body, me, ts, sender_id, kind, target, emoji, reaction_on) ' +
+        'VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?)',
+    ),
+    target: db.prepare<[string, number], { sender_id: string | null; ts: number; removed: number }>(
+      "SELECT sender_id, ts, removed FROM messages WHERE room = ? AND seq = ? AND kind = 'message'",
+    ),
+    message: db.prepare<[string, number], Row>(
+      "SELECT * FROM messages WHERE room = ? AND seq = ? AND kind = 'message'",
+    ),
+    targetReactions: db.prepare<[string, number], { emoji: string; user_id: string }>(
+      'SELECT emoji, user_id FROM reactions WHERE room = ? AND seq = ? ORDER BY entry_seq',
+    ),
+    edit: db.prepare<[string, number, string, number]>(
+      'UPDATE messages SET body = ?, edited_at = ? WHERE room = ? AND seq = ?',
+    ),
+    // A removal purges the text, the edits' too, and the reactions: a placeholder is left.
+    remove: db.prepare<[string, number]>(
+      "UPDATE messages SET body = '', removed = 1, edited_at = NULL WHERE room = ? AND seq = ?",
+    ),
+    purgeEdits: db.prepare<[string, number]>(
+      "UPDATE messages SET body = '' WHERE room = ? AND target = ? AND kind = 'edit'",
+    ),
+    dropReactions: db.prepare<[string, number]>('DELETE FROM reactions WHERE room = ? AND seq = ?'),
+    react: db.prepare<[string, number, string, string, string, number]>(
+      'INSERT INTO reactions (room, seq, emoji, user_id, name, entry_seq) VALUES (?, ?, ?, ?, ?, ?)',
+    ),
+    unreact: db.prepare<[string, number, string, string]>(
+      'DELETE FROM reactions WHERE room = ? AND seq = ? AND emoji = ? AND user_id = ?',
+    ),
+    reactionsIn: db.prepare<[string, number, number], { seq: number; emoji: string; name: string }>(
+      'SELECT seq, emoji, name FROM reactions WHERE room = ? AND seq >= ? AND seq <= ? ' +
+        'ORDER BY seq, entry_seq',
+    ),
+    changes: db.prepare<[string, number, number], { seq: number; target: number }>(
+      "SELECT seq, target FROM messages WHERE room = ? AND seq > ? AND kind <> 'message' " +
+        'ORDER BY seq LIMIT ?',
+    ),
     after: db.prepare<[string, number, number], Row>(
       'SELECT * FROM messages WHERE room = ? AND seq > ? ORDER BY seq LIMIT ?',
     ),
@@ -253,23 +333,114 @@ export function openSqliteStore(file: string, synchronous: Synchronous = 'NORMAL
   // is most of a small room's cost per message. The rooms row is written once, with the first
   // message. IMMEDIATE takes the write lock before the read, so that two connections cannot
   // both read the same last number.
-  const appendTx = db.transaction((drafts: readonly Draft[], now: number): Committed[] =>
-    drafts.map((d) => {
-      const seq = (q.lastSeq.get(d.room)?.seq ?? 0) + 1;
-      if (seq === 1) q.ensureRoom.run(d.room, d.direct?.[0] ?? null, d.direct?.[1] ?? null);
-      const row = [d.room, seq, d.cid, d.from, d.text, d.me ? 1 : 0, now, d.fromId] as const;
-      if (q.insert.run(...row).changes === 0) {
-        const existing = q.byCid.get(d.room, d.cid);
-        if (!existing) throw new Error(`message ${d.cid} in ${d.room} conflicted but is not there`);
-        return { message: toMessage(existing), duplicate: true, actorId: existing.sender_id };
+  const appendMessage = (d: MessageDraft, now: number): Committed => {
+    const seq = (q.lastSeq.get(d.room)?.seq ?? 0) + 1;
+    if (seq === 1) q.ensureRoom.run(d.room, d.direct?.[0] ?? null, d.direct?.[1] ?? null);
+    const row = [d.room, seq, d.cid, d.from, d.text, d.me ? 1 : 0, now, d.fromId] as const;
+    const inserted =
+      d.replyTo === undefined ? q.insert.run(...row) : q.insertReply.run(...row, d.replyTo);
+    if (inserted.changes === 0) {
+      const existing = q.byCid.get(d.room, d.cid);
+      if (!existing) throw new Error(`message ${d.cid} in ${d.room} conflicted but is not there`);
+      return { message: toMessage(existing), duplicate: true, actorId: existing.sender_id };
+    }
+    const message: ChatMessage = {
+      room: d.room,
+      seq,
+      from: d.from,
+      text: d.text,
+      ts: now,
+      cid: d.cid,
+      me: d.me,
+    };
+    if (d.replyTo !== undefined) message.replyTo = d.replyTo;
+    return { message, duplicate: false, actorId: d.fromId };
+  };
+
+  const targetOf = (d: ChangeDraft): Target | undefined => {
+    const t = q.target.get(d.room, d.target);
+    if (!t) return undefined;
+    const reactions = new Map<string, Set<string>>();
+    if (d.kind === 'reaction') {
+      for (const r of q.targetReactions.all(d.room, d.target)) {
+        const by = reactions.get(r.emoji) ?? new Set<string>();
+        by.add(r.user_id);
+        reactions.set(r.emoji, by);
       }
-      return {
-        message: { room: d.room, seq, from: d.from, text: d.text, ts: now, cid: d.cid, me: d.me },
-        duplicate: false,
-        actorId: d.fromId,
-      };
-    }),
+    }
+    return { senderId: t.sender_id, ts: t.ts, removed: t.removed === 1, reactions };
+  };
+
+  // A change is judged on the target as this transaction sees it, so two changes of one batch
+  // see each other.
+  const appendChange = (d: ChangeDraft, now: number): ChangeOutcome => {
+    const existing = q.byCid.get(d.room, d.cid);
+    if (existing) {
+      const author = existing.target === null ? null : q.target.get(d.room, existing.target);
+      return { entry: toEntry(existing), duplicate: true, authorId: author?.sender_id ?? null };
+    }
+    const t = targetOf(d);
+    const v = judge(d, t);
+    if ('refused' in v) return v;
+    const seq = (q.lastSeq.get(d.room)?.seq ?? 0) + 1;
+    const text = v.kind === 'edit' ? v.text : '';
+    const emoji = v.kind === 'reaction' ? v.emoji : null;
+    const on = v.kind === 'reaction' ? (v.on ? 1 : 0) : null;
+    q.insertChange.run(
+      d.room,
+      seq,
+      d.cid,
+      d.from,
+      text,
+      now,
+      d.fromId,
+      v.kind,
+      d.target,
+      emoji,
+      on,
+    );
+    if (v.kind === 'edit') q.edit.run(v.text, now, d.room, d.target);
+    else if (v.kind === 'delete') {
+      q.remove.run(d.room, d.target);
+      q.purgeEdits.run(d.room, d.target);
+      q.dropReactions.run(d.room, d.target);
+    } else if (v.on) q.react.run(d.room, d.target, v.emoji, d.fromId, d.from, seq);
+    else q.unreact.run(d.room, d.target, v.emoji, d.fromId);
+    const row = q.byCid.get(d.room, d.cid);
+    if (!row) throw new Error(`change ${d.cid} in ${d.room} was not stored`);
+    return { entry: toEntry(row), duplicate: false, authorId: t?.senderId ?? null };
+  };
+
+  const appendTx = db.transaction((drafts: readonly Draft[], now: number) =>
+    drafts.map((d) => (isChange(d) ? appendChange(d, now) : appendMessage(d, now))),
   );
+
+  const changedTx = db.transaction((room: string, since: number, before: number, scan: number) => {
+    const rows = q.changes.all(room, since, scan);
+    const targets = [...new Set(rows.map((r) => r.target))]
+      .filter((t) => t < before)
+      .sort((a, b) => a - b);
+    const messages: ChatMessage[] = [];
+    const low = targets[0];
+    const high = targets.at(-1);
+    const reactions =
+      low === undefined || high === undefined
+        ? new Map()
+        : summarize(q.reactionsIn.all(room, low, high));
+    for (const seq of targets) {
+      const row = q.message.get(room, seq);
+      if (!row) continue;
+      const m = toMessage(row);
+      const r = reactions.get(seq);
+      if (r) m.reactions = r;
+      messages.push(m);
+    }
+    const more = rows.length === scan;
+    const upTo = more
+      ? (rows.at(-1)?.seq ?? since)
+      : Math.max(since, q.lastSeq.get(room)?.seq ?? 0);
+    return { messages, upTo, more };
+  });
 
   const claimTx = db.transaction((key: string, skeleton: string, hash: string, now: number) => {
     const row = q.name.get(key);
@@ -288,11 +459,26 @@ export function openSqliteStore(file: string, synchronous: Synchronous = 'NORMAL
     instanceSecret,
     checkpoints: () => ({ ...checkpoints }),
     ...sqliteDirectory(db, later),
-    append: (drafts, now) => later(() => appendTx.immediate(drafts, now)),
+    append: ((drafts: readonly Draft[], now: number) =>
+      later(() => appendTx.immediate(drafts, now))) as Log['append'],
     after: (room, after, limit) => later(() => q.after.all(room, after, limit).map(toEntry)),
     before: (room, before, limit) =>
       later(() => q.before.all(room, before, limit).map(toEntry).reverse()),
     lastSeq: (room) => later(() => q.lastSeq.get(room)?.seq ?? 0),
+    message: (room, seq) =>
+      later(() => {
+        const row = q.message.get(room, seq);
+        return row ? { message: toMessage(row), senderId: row.sender_id } : null;
+      }),
+    changed: (room, since, before, scan) => later(() => changedTx(room, since, before, scan)),
+    reactions: (room, seqs) =>
+      later(() => {
+        if (seqs.length === 0) return new Map();
+        const all = summarize(q.reactionsIn.all(room, Math.min(...seqs), Math.max(...seqs)));
+        const wanted = new Set(seqs);
+        for (const seq of all.keys()) if (!wanted.has(seq)) all.delete(seq);
+        return all;
+      }),
     rooms: () =>
       later(() => q.rooms.all().map((r) => ({ room: r.room, lastSeq: r.seq, lastTs: r.ts }))),
     directRooms: (userId) =>

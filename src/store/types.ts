@@ -2,9 +2,27 @@
 // The operations are the core's Log port; a store adds what running it needs.
 
 import type { Directory } from '../core/directory.js';
-import type { Committed, DirectRoom, Draft, Log } from '../core/ports.js';
+import type {
+  ChangeDraft,
+  ChangeOutcome,
+  Committed,
+  DirectRoom,
+  Draft,
+  Log,
+  MessageDraft,
+  Outcome,
+} from '../core/ports.js';
 
-export type { Committed, DirectRoom, Draft };
+export type {
+  ChangeDraft,
+  ChangeOutcome,
+  Committed,
+  DirectRoom,
+  Draft,
+  Log,
+  MessageDraft,
+  Outcome,
+};
 
 export interface MessageStore extends Log, Directory {
   /** A line for the start-up log: the engine and its durability setting. */

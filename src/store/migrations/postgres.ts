@@ -174,6 +174,30 @@ SELECT DISTINCT ON (user_id) user_id, key, key, NULL, 'member',
       );
     },
   },
+  {
+    // As in SQLite: change entries in the log, the message rows in their current state.
+    ...named(7),
+    sql: (s) => `
+ALTER TABLE ${s}.messages ADD COLUMN kind TEXT NOT NULL DEFAULT 'message';
+ALTER TABLE ${s}.messages ADD COLUMN target BIGINT;
+ALTER TABLE ${s}.messages ADD COLUMN emoji TEXT;
+ALTER TABLE ${s}.messages ADD COLUMN reaction_on BOOLEAN;
+ALTER TABLE ${s}.messages ADD COLUMN reply_to BIGINT;
+ALTER TABLE ${s}.messages ADD COLUMN edited_at BIGINT;
+ALTER TABLE ${s}.messages ADD COLUMN removed BOOLEAN NOT NULL DEFAULT false;
+CREATE INDEX messages_changes ON ${s}.messages (room, seq) WHERE kind <> 'message';
+CREATE INDEX messages_target ON ${s}.messages (room, target) WHERE target IS NOT NULL;
+CREATE TABLE ${s}.reactions (
+  room TEXT NOT NULL,
+  seq BIGINT NOT NULL,
+  emoji TEXT NOT NULL,
+  user_id TEXT NOT NULL,
+  name TEXT NOT NULL,
+  entry_seq BIGINT NOT NULL,
+  PRIMARY KEY (room, seq, emoji, user_id)
+);
+`,
+  },
 ];
 
 async function hasTable(client: pg.PoolClient, schema: string, table: string): Promise<boolean> {

@@ -183,6 +183,32 @@ FROM (SELECT user_id, min(created_at) AS created FROM names GROUP BY user_id) u;
       ).run(Date.now());
     },
   },
+  {
+    // Edits, removals and reactions are log entries too: a kind, and the message they act on.
+    // A message row holds its current state (edited text, removal); reactions are a table.
+    ...named(7),
+    run: (db) =>
+      db.exec(`
+ALTER TABLE messages ADD COLUMN kind TEXT NOT NULL DEFAULT 'message';
+ALTER TABLE messages ADD COLUMN target INTEGER;
+ALTER TABLE messages ADD COLUMN emoji TEXT;
+ALTER TABLE messages ADD COLUMN reaction_on INTEGER;
+ALTER TABLE messages ADD COLUMN reply_to INTEGER;
+ALTER TABLE messages ADD COLUMN edited_at INTEGER;
+ALTER TABLE messages ADD COLUMN removed INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX messages_changes ON messages(room, seq) WHERE kind <> 'message';
+CREATE INDEX messages_target ON messages(room, target) WHERE target IS NOT NULL;
+CREATE TABLE reactions (
+  room TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  emoji TEXT NOT NULL,
+  user_id TEXT NOT NULL,
+  name TEXT NOT NULL,
+  entry_seq INTEGER NOT NULL,
+  PRIMARY KEY (room, seq, emoji, user_id)
+) STRICT, WITHOUT ROWID;
+`),
+  },
 ];
 
 function hasTable(db: Database.Database, name: string): boolean {

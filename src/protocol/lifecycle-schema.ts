@@ -1,0 +1,95 @@
+// The wire shapes of a message's life after it is sent: edits, removals, reactions, and the
+// changes a client asks for after a gap. Each edit, removal and reaction is an entry of the
+// room's log, with its own sequence number; `target` is the message it acts on. Their types are
+// the schemas' static types, so the two cannot part.
+
+import type { Static, TSchema } from '@sinclair/typebox';
+import { Type } from './typebox.js';
+
+const Str = Type.String();
+const Id = Type.Optional(Type.String({ maxLength: 64 }));
+const Count = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
+const Time = Type.Number();
+
+/** Most distinct emoji on one message. */
+export const REACTIONS_MAX = 20;
+
+/** One emoji on a message: how many reacted with it, and who (display names). */
+export const ReactionSummarySchema = Type.Object({
+  emoji: Str,
+  count: Count,
+  by: Type.Array(Str),
+});
+export type ReactionSummary = Static<typeof ReactionSummarySchema>;
+
+function request<T extends string, P extends Record<string, TSchema>>(type: T, props: P) {
+  return Type.Object({ type: Type.Literal(type), id: Id, ...props });
+}
+
+export const LIFECYCLE_REQUEST_SCHEMAS = {
+  /** Replace the text of one's own message `seq`; acked as a send is. */
+  edit: request('edit', { room: Str, cid: Str, seq: Count, text: Str }),
+  /** Remove a message: one's own, or anyone's for the room's moderators. */
+  delete: request('delete', { room: Str, cid: Str, seq: Count }),
+  /** Put one's reaction `emoji` on message `seq`, or take it back when it is there. */
+  react: request('react', { room: Str, cid: Str, seq: Count, emoji: Str }),
+  /**
+   * The current state of the messages (seq < before) that log entries after `since` changed:
+   * for a client that came back past the replay bound and holds older messages.
+   */
+  changes: request('changes', {
+    room: Str,
+    since: Count,
+    before: Type.Optional(Count),
+  }),
+};
+
+/** What every lifecycle event has: the entry's own seq, and the message it acts on. */
+const entryFields = {
+  room: Str,
+  seq: Count,
+  cid: Str,
+  from: Str,
+  ts: Time,
+  target: Count,
+};
+
+export const LIFECYCLE_EVENT_SCHEMAS = {
+  /** Message `target` now reads `text`, edited at `ts`. */
+  edit: Type.Object({ type: Type.Literal('edit'), ...entryFields, text: Str }),
+  /** Message `target` was removed: its text is gone, a placeholder keeps its place. */
+  delete: Type.Object({ type: Type.Literal('delete'), ...entryFields }),
+  /** `from` put (`on`) or took back their reaction `emoji` on message `target`. */
+  reaction: Type.Object({
+    type: Type.Literal('reaction'),
+    ...entryFields,
+    emoji: Str,
+    on: Type.Boolean(),
+  }),
+};
+
+export type LifecycleRequest = {
+  [K in keyof typeof LIFECYCLE_REQUEST_SCHEMAS]: Static<(typeof LIFECYCLE_REQUEST_SCHEMAS)[K]>;
+}[keyof typeof LIFECYCLE_REQUEST_SCHEMAS];
+export type LifecycleEvent = {
+  [K in keyof typeof LIFECYCLE_EVENT_SCHEMAS]: Static<(typeof LIFECYCLE_EVENT_SCHEMAS)[K]>;
+}[keyof typeof LIFECYCLE_EVENT_SCHEMAS];
+export type EditEvent = Static<typeof LIFECYCLE_EVENT_SCHEMAS.edit>;
+export type DeleteEvent = Static<typeof LIFECYCLE_EVENT_SCHEMAS.delete>;
+export type ReactionEvent = Static<typeof LIFECYCLE_EVENT_SCHEMAS.reaction>;
+
+/** Longest emoji, in UTF-16 units: a family or a flag with its modifiers, no more. */
+const EMOJI_MAX = 32;
+// One RGI-style emoji: a pictograph (or keycap, or flag pair) with its variation selectors,
+// skin tones and zero-width-joined parts, and nothing else.
+const PICT = '(?:\\p{Extended_Pictographic}|\\p{Emoji_Presentation})';
+const MOD = '(?:\\uFE0F|\\p{Emoji_Modifier})*';
+const EMOJI = new RegExp(
+  `^(?:${PICT}${MOD}(?:\\u200D${PICT}${MOD})*|\\p{Regional_Indicator}{2}|[0-9#*]\\uFE0F?\\u20E3)$`,
+  'u',
+);
+
+/** Whether `s` is one emoji (what a reaction may be). */
+export function isEmoji(s: string): boolean {
+  return s.length > 0 && s.length <= EMOJI_MAX && EMOJI.test(s);
+}
