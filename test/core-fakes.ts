@@ -9,7 +9,16 @@ import {
   type Log,
   type Peer,
 } from '../src/core/index.js';
-import type { Committed, DirectRoom, Draft, Frame, Passwords } from '../src/core/ports.js';
+import type {
+  Committed,
+  DirectRoom,
+  Draft,
+  Frame,
+  Passwords,
+  SearchHit,
+  SearchQuery,
+} from '../src/core/ports.js';
+import { containsAll } from '../src/core/search-terms.js';
 import { DEFAULT_ACCESS } from '../src/core/ports.js';
 import type { Directory } from '../src/core/directory.js';
 import { openSqliteStore } from '../src/store/sqlite.js';
@@ -119,6 +128,19 @@ export class MemoryLog implements Log {
 
   async lastSeq(room: string): Promise<number> {
     return this.messages.get(room)?.length ?? 0;
+  }
+
+  /** Newest first, every term in the text: the bounds and ranking are the stores' business. */
+  async search(q: SearchQuery): Promise<{ hits: SearchHit[]; more: boolean }> {
+    const found = [...new Set(q.rooms)]
+      .flatMap((room) => this.messages.get(room) ?? [])
+      .filter((m) => m.text !== '' && containsAll(m.text, q.terms))
+      .sort((a, b) => b.ts - a.ts || b.seq - a.seq);
+    const page = found.slice(q.offset, q.offset + q.limit);
+    return {
+      hits: page.map(({ room, seq, from, text, ts, me }) => ({ room, seq, from, text, ts, me })),
+      more: found.length > q.offset + q.limit,
+    };
   }
 
   async rooms(): Promise<{ room: string; lastSeq: number; lastTs: number }[]> {

@@ -14,6 +14,7 @@ import { sentEntry, type ChatMessage, type LogEntry } from '../protocol/index.js
 import { SKELETON_VERSION, nameSkeleton } from '../protocol/skeleton.js';
 import { migratePostgres } from './migrations/postgres.js';
 import { postgresDirectory } from './postgres-directory.js';
+import { postgresSearch } from './postgres-search.js';
 import { newUserId } from './user-id.js';
 import type { Committed, Draft, MessageStore } from './types.js';
 
@@ -330,6 +331,8 @@ export async function openPostgresStore(
     if (closed) throw new Error('the PostgreSQL store is closed');
   }
 
+  const search = postgresSearch(pool, t.messages);
+
   return {
     ...postgresDirectory({ pool, s, inTransaction, open }),
     description,
@@ -355,6 +358,10 @@ export async function openPostgresStore(
         [room, before, limit],
       );
       return res.rows.map(toEntry).reverse();
+    },
+    search(query) {
+      open();
+      return search(query);
     },
     async lastSeq(room) {
       open();

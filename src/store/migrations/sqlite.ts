@@ -3,6 +3,7 @@
 
 import type Database from 'better-sqlite3';
 import { foldKey } from '../../protocol/rules.js';
+import { SEARCH_INDEX_SQL } from '../search-index.js';
 import { named, pendingSteps, type Step } from './plan.js';
 
 interface SqliteStep extends Step {
@@ -182,6 +183,15 @@ FROM (SELECT user_id, min(created_at) AS created FROM names GROUP BY user_id) u;
           "WHERE token_hash <> '' GROUP BY token_hash",
       ).run(Date.now());
     },
+  },
+  { ...named(7), run: () => {} },
+  {
+    // Full-text search (search-index.ts). Messages are keyed by (room, seq) in a table without
+    // rowids, and FTS5 needs an integer id: message_docs numbers every message in the order
+    // written, so that the newest matches come first from the index, and the search table reads
+    // its text through a view over the messages (external content: the text is stored once).
+    ...named(8),
+    run: (db) => db.exec(SEARCH_INDEX_SQL),
   },
 ];
 
