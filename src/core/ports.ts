@@ -213,6 +213,8 @@ export interface Limits {
   /** New rooms per hour per address, and for the whole instance. */
   addressRoomsPerHour: number;
   roomsPerHour: number;
+  /** Searches per minute per address (each is a request too, and reads many rows). */
+  addressSearchesPerMinute: number;
   /** An empty room with no message for this long leaves the room list (its history stays). */
   roomIdleMs: number;
   /** Most addresses whose buckets are remembered at once (least recently used go first). */
@@ -237,6 +239,7 @@ export const DEFAULT_LIMITS: Limits = {
   addressNamesPerHour: 30,
   addressRoomsPerHour: 10,
   roomsPerHour: 300,
+  addressSearchesPerMinute: 30,
   roomIdleMs: 30 * 24 * 60 * 60 * 1000,
   addressTableSize: 50_000,
 };

@@ -21,7 +21,11 @@ export function foldCase(s: string): string {
 /** Code points of a string (a term's length as the trigram tokenizer counts it). */
 export function codePoints(s: string): number {
   let n = 0;
-  for (const _ of s) n++;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    // A high surrogate and its low one are one code point.
+    if (c < 0xd800 || c > 0xdbff || i + 1 >= s.length) n++;
+  }
   return n;
 }
 

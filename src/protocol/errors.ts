@@ -99,6 +99,7 @@ export const ERRORS = {
     message: 'A duration is a number and a unit: 30m, 2h or 7d.',
     status: 400,
   },
+  QUERY_INVALID: { message: 'Say what to search for: a word or more.', status: 400 },
   INTERNAL: { message: 'Something went wrong on the server; try again.', status: 500 },
   // Errors of the HTTP port only.
   NOT_FOUND: { message: 'Not found.', status: 404 },

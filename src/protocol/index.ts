@@ -7,3 +7,4 @@ export * from './text-codec.js';
 export * from './log-entries.js';
 export * from './event-kind.js';
 export * from './access-schema.js';
+export * from './search-schema.js';

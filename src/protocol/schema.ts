@@ -14,6 +14,7 @@ import {
   ACCESS_RESULT_SCHEMAS,
 } from './access-schema.js';
 import { ERRORS, type ErrorCode } from './errors.js';
+import { SEARCH_REQUEST_SCHEMAS, SEARCH_RESULT_SCHEMAS } from './search-schema.js';
 
 /** Longest request `id` (and `rooms.after`), in UTF-16 units. */
 export const ID_MAX = 64;
@@ -103,6 +104,7 @@ export const REQUEST_SCHEMAS = {
   typing: TypingRequestSchema,
   ping: PingRequestSchema,
   ...ACCESS_REQUEST_SCHEMAS,
+  ...SEARCH_REQUEST_SCHEMAS,
 };
 
 export const ClientRequestSchema = Type.Union(Object.values(REQUEST_SCHEMAS));
@@ -181,6 +183,7 @@ export const RESULT_SCHEMAS = {
   typing: TypingResultSchema,
   ping: PingResultSchema,
   ...ACCESS_RESULT_SCHEMAS,
+  ...SEARCH_RESULT_SCHEMAS,
 };
 
 export const RequestResultSchema = Type.Union(Object.values(RESULT_SCHEMAS));

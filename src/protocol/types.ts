@@ -2,6 +2,7 @@
 // Every client request may carry an `id`; the reply to it (`result`, `ack` or `error`) echoes it.
 
 import type { AccessEvent, AccessRequest, AccessResult } from './access-schema.js';
+import type { SearchRequest, SearchResultEvent } from './search-schema.js';
 import type { ErrorCode } from './errors.js';
 
 export const SUBPROTOCOL = 'parley.v1';
@@ -130,7 +131,8 @@ export type ClientRequest =
   | WhoRequest
   | TypingRequest
   | PingRequest
-  | AccessRequest;
+  | AccessRequest
+  | SearchRequest;
 
 export type RequestType = ClientRequest['type'];
 
@@ -283,7 +285,8 @@ export type RequestResult =
   | WhoResult
   | TypingResult
   | PingResult
-  | AccessResult;
+  | AccessResult
+  | SearchResultEvent;
 
 export type ServerEvent =
   | WelcomeEvent
