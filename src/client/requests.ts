@@ -62,6 +62,10 @@ export interface ContextOf {
   users: Common;
   role: Common;
   invite: Common;
+  search: Common & {
+    /** A next page: its results go below those shown. */
+    added?: boolean;
+  };
 }
 
 export type Pending<K extends RequestType> = ContextOf[K] & {
