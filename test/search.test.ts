@@ -183,6 +183,7 @@ describe('search', () => {
       tricky,
       fc.string({ maxLength: 300 }),
       fc.string({ unit: 'grapheme', maxLength: 40 }),
+      fc.string({ unit: 'binary', maxLength: 40 }),
     );
     const reader = fc.constantFrom<'eve' | 'bob'>('eve', 'bob');
     await fc.assert(

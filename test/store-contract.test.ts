@@ -171,6 +171,8 @@ function storeContract(name: string, make: () => Promise<StoreHarness>): void {
         '^',
         '{a}',
         '.',
+        'a\u0000b',
+        '\u0000',
       ]) {
         await find(store, q, ['lobby']);
       }

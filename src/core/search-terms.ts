@@ -34,7 +34,9 @@ export function codePoints(s: string): number {
  * white space, and "quoted words" as one term (an unbalanced quote runs to the end).
  */
 export function searchTerms(query: string): string[] {
-  const q = [...query].slice(0, SEARCH_MAX_CHARS).join('');
+  // No message holds control characters (but tabs and newlines, which split words anyway); FTS5
+  // would end a string at a NUL, and PostgreSQL refuses one.
+  const q = [...query].slice(0, SEARCH_MAX_CHARS).join('').replace(/\p{Cc}/gu, ' ');
   const terms: string[] = [];
   const seen = new Set<string>();
   const add = (raw: string) => {

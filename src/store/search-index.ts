@@ -53,7 +53,7 @@ INSERT INTO message_search (message_search) VALUES ('rebuild');
 
 interface Params {
   rooms: string;
-  short: string;
+  short?: string;
   limit: number;
   offset: number;
   match?: string;
@@ -87,7 +87,20 @@ export function sqliteSearch(
   );
   // The newest matches first from the index (its rowids are in the order written), in the
   // reader's rooms only, before any limit: a page never depends on rooms the reader cannot read.
+  // The newest matches in the reader's rooms, ranked, and the page's messages read last.
   const ranked = db.prepare<[Params], HitRow>(`
+SELECT m.room, m.seq, m.sender, m.body, m.ts, m.me FROM (
+  SELECT room, seq, id, score FROM (
+    SELECT d.room, d.seq, f.rowid AS id, bm25(message_search) AS score
+    FROM message_search f
+    CROSS JOIN message_docs d ON d.id = f.rowid
+    WHERE message_search MATCH @match AND d.room IN (SELECT value FROM json_each(@rooms))
+    ORDER BY f.rowid DESC LIMIT ${SEARCH_CANDIDATES}
+  ) ORDER BY score, id DESC LIMIT @limit OFFSET @offset
+) c CROSS JOIN messages m ON m.room = c.room AND m.seq = c.seq
+ORDER BY c.score, c.id DESC`);
+  // Short terms too: those are checked on the text, before the candidates are counted.
+  const rankedShort = db.prepare<[Params], HitRow>(`
 SELECT room, seq, sender, body, ts, me FROM (
   SELECT m.room, m.seq, m.sender, m.body, m.ts, m.me, f.rowid AS id, bm25(message_search) AS score
   FROM message_search f
@@ -109,12 +122,15 @@ ORDER BY m.ts DESC, m.room, m.seq DESC LIMIT @limit OFFSET @offset`);
     if (q.terms.length === 0 || q.rooms.length === 0) return { hits: [], more: false };
     const rooms = JSON.stringify([...new Set(q.rooms)]);
     const indexed = q.terms.filter((t) => codePoints(t) >= INDEXED_TERM_CHARS);
-    const short = JSON.stringify(q.terms.filter((t) => codePoints(t) < INDEXED_TERM_CHARS));
-    const params = { rooms, short, limit: q.limit + 1, offset: q.offset };
+    const shortTerms = q.terms.filter((t) => codePoints(t) < INDEXED_TERM_CHARS);
+    const params = { rooms, limit: q.limit + 1, offset: q.offset };
+    const short = { ...params, short: JSON.stringify(shortTerms) };
     const rows =
-      indexed.length > 0
-        ? ranked.all({ ...params, match: ftsMatch(indexed) })
-        : scanned.all(params);
+      indexed.length === 0
+        ? scanned.all(short)
+        : shortTerms.length === 0
+          ? ranked.all({ ...params, match: ftsMatch(indexed) })
+          : rankedShort.all({ ...short, match: ftsMatch(indexed) });
     return {
       hits: rows.slice(0, q.limit).map((r) => ({
         room: r.room,
