@@ -33,27 +33,32 @@ export function postgresSearch(
   // the terms often come first.
   const score = `(SELECT sum((length(lower(c.body)) - length(replace(lower(c.body), t, ''))) / length(t))
     FROM unnest($2::text[]) AS t) / (1 + length(c.body) / 100.0)`;
-  const ranked = `
+  // One ILIKE per term, from $first on: the trigram index serves each (an ILIKE ALL of an array
+  // it does not).
+  const likes = (n: number, first: number) =>
+    Array.from({ length: n }, (_, i) => `body ILIKE $${first + i}`).join(' AND ');
+  const ranked = (n: number) => `
 SELECT room, seq, sender, body, ts, me FROM (
   SELECT room, seq, sender, body, ts, me FROM ${messages}
-  WHERE room = ANY($1::text[]) AND body <> '' AND body ILIKE ALL($3::text[])
+  WHERE room = ANY($1::text[]) AND body <> '' AND ${likes(n, 5)}
   ORDER BY ts DESC, room, seq DESC LIMIT ${SEARCH_CANDIDATES}
-) c ORDER BY ${score} DESC, c.ts DESC, c.room, c.seq DESC LIMIT $4 OFFSET $5`;
-  const scanned = `
+) c ORDER BY ${score} DESC, c.ts DESC, c.room, c.seq DESC LIMIT $3 OFFSET $4`;
+  const scanned = (n: number) => `
 SELECT m.room, m.seq, m.sender, m.body, m.ts, m.me
 FROM unnest($1::text[]) AS r(room)
 CROSS JOIN LATERAL (SELECT coalesce(max(seq), 0) AS last FROM ${messages} l WHERE l.room = r.room) l
 JOIN ${messages} m ON m.room = r.room AND m.seq > l.last - ${SEARCH_SCAN_PER_ROOM}
-WHERE m.body <> '' AND m.body ILIKE ALL($2::text[])
-ORDER BY m.ts DESC, m.room, m.seq DESC LIMIT $3 OFFSET $4`;
+WHERE m.body <> '' AND ${likes(n, 4).replaceAll('body', 'm.body')}
+ORDER BY m.ts DESC, m.room, m.seq DESC LIMIT $2 OFFSET $3`;
   return async (q) => {
     if (q.terms.length === 0 || q.rooms.length === 0) return { hits: [], more: false };
     const rooms = [...new Set(q.rooms)];
     const patterns = q.terms.map(likePattern);
     const indexed = q.terms.some((t) => codePoints(t) >= INDEXED_TERM_CHARS);
+    const n = patterns.length;
     const res = indexed
-      ? await pool.query<HitRow>(ranked, [rooms, q.terms, patterns, q.limit + 1, q.offset])
-      : await pool.query<HitRow>(scanned, [rooms, patterns, q.limit + 1, q.offset]);
+      ? await pool.query<HitRow>(ranked(n), [rooms, q.terms, q.limit + 1, q.offset, ...patterns])
+      : await pool.query<HitRow>(scanned(n), [rooms, q.limit + 1, q.offset, ...patterns]);
     return {
       hits: res.rows.slice(0, q.limit).map((r) => ({
         room: r.room,
