@@ -87,7 +87,7 @@ export function sqliteSearch(
   );
   // The newest matches first from the index (its rowids are in the order written), in the
   // reader's rooms only, before any limit: a page never depends on rooms the reader cannot read.
-  // The newest matches in the reader's rooms, ranked, and the page's messages read last.
+  // They are ranked, and the page's messages read last.
   const ranked = db.prepare<[Params], HitRow>(`
 SELECT m.room, m.seq, m.sender, m.body, m.ts, m.me FROM (
   SELECT room, seq, id, score FROM (
