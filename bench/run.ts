@@ -189,6 +189,7 @@ async function main(): Promise<void> {
 const PROGRAMS = [
   { name: 'attack', title: 'one hostile address against default limits, bystanders beside it' },
   { name: 'logins', title: '50 password logins a second, bystanders beside them' },
+  { name: 'search', title: 'search latency over a room of a million messages' },
 ];
 
 /** Runs bench/<name>.ts for each on core 1, one after the other; 1 if any failed. */

@@ -69,6 +69,7 @@ test('browser: keyboard only, from the name prompt to leaving a room; phone draw
     assert.deepEqual(names, [
       'skip',
       'room-settings',
+      'search-input',
       'me',
       'account',
       ...notify,

@@ -57,6 +57,10 @@ class FakeLog implements ChatLog {
     this.shown.set(room, list);
     return added;
   }
+  reveal(): boolean {
+    return false;
+  }
+
   oldestSeq(room: string): number | undefined {
     return this.shown.get(room)?.[0]?.seq;
   }

@@ -19,8 +19,11 @@ import type {
   MessageDraft,
   MessageState,
   Passwords,
+  SearchHit,
+  SearchQuery,
 } from '../src/core/ports.js';
 import { isChange, judge, type Target } from '../src/store/change-rules.js';
+import { containsAll } from '../src/core/search-terms.js';
 import { DEFAULT_ACCESS } from '../src/core/ports.js';
 import type { Directory } from '../src/core/directory.js';
 import { openSqliteStore } from '../src/store/sqlite.js';
@@ -253,6 +256,20 @@ export class MemoryLog implements Log {
     const more = rows.length === scan;
     const upTo = more ? (rows.at(-1)?.seq ?? since) : Math.max(since, await this.lastSeq(room));
     return { messages, upTo, more };
+  }
+
+  /** Newest first, every term in the text: the bounds and ranking are the stores' business. */
+  async search(q: SearchQuery): Promise<{ hits: SearchHit[]; more: boolean }> {
+    const found = [...new Set(q.rooms)]
+      .flatMap((room) => this.messages.get(room) ?? [])
+      .filter((m): m is MessageEntry => m.kind === 'message')
+      .filter((m) => m.text !== '' && containsAll(m.text, q.terms))
+      .sort((a, b) => b.ts - a.ts || b.seq - a.seq);
+    const page = found.slice(q.offset, q.offset + q.limit);
+    return {
+      hits: page.map(({ room, seq, from, text, ts, me }) => ({ room, seq, from, text, ts, me })),
+      more: found.length > q.offset + q.limit,
+    };
   }
 
   async rooms(): Promise<{ room: string; lastSeq: number; lastTs: number }[]> {

@@ -30,6 +30,7 @@ export const LENIENT_ADDRESS_LIMITS: Partial<Config> = {
   addressNamesPerHour: 1_000_000,
   addressRoomsPerHour: 1_000_000,
   addressHandshakesPerMinute: 1_000_000,
+  addressSearchesPerMinute: 1_000_000,
   roomsPerHour: 1_000_000,
 };
 
@@ -43,7 +44,7 @@ export const GUESTS_MAKE_ROOMS: Partial<Config> = { guests: 'open' };
 export const LENIENT_ADDRESS_FLAGS: string[] = [
   ['--address-rate', '--address-rate-burst', '--address-joins'],
   ['--address-names-per-hour', '--address-rooms-per-hour', '--address-handshakes'],
-  ['--rooms-per-hour'],
+  ['--rooms-per-hour', '--address-searches'],
 ]
   .flat()
   .flatMap((flag) => [flag, '1000000'])

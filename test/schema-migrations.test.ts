@@ -207,6 +207,13 @@ function logicalType(type: string): string {
   return t;
 }
 
+/**
+ * The search index is each engine's own (SQLite: an FTS5 table and the numbering of its rows;
+ * PostgreSQL: a trigram index), and is compared by what it finds (test/store-contract.test.ts).
+ */
+const SQLITE_SEARCH_TABLE = /^message_(docs|search(_\w+)?)$/;
+const POSTGRES_SEARCH_INDEX = 'messages_body_trgm';
+
 function sqliteSchema(file: string): LogicalSchema {
   const db = new Database(file, { readonly: true });
   try {
@@ -214,7 +221,8 @@ function sqliteSchema(file: string): LogicalSchema {
       .prepare<[], { name: string }>(
         "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
       )
-      .all();
+      .all()
+      .filter((t) => !SQLITE_SEARCH_TABLE.test(t.name));
     const schema: LogicalSchema = { columns: {}, keys: {}, indexes: {} };
     for (const { name } of tables) {
       const cols = db.pragma(`table_info(${name})`) as {
@@ -300,6 +308,7 @@ async function postgresSchema(pool: pg.Pool, schemaName: string): Promise<Logica
     [schemaName],
   );
   for (const ix of indexes.rows) {
+    if (ix.name === POSTGRES_SEARCH_INDEX) continue;
     schema.indexes[ix.name] =
       `${ix.table_name}(${ix.columns.join(', ')})${ix.unique ? ' unique' : ''}${ix.partial ? ' partial' : ''}`;
   }

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type pg from 'pg';
 import { FOREVER, type Claim, type ServerRole } from '../src/core/directory.js';
+import { searchTerms } from '../src/core/search-terms.js';
 import { nameSkeleton } from '../src/protocol/skeleton.js';
 import type { LogEntry } from '../src/protocol/index.js';
 import type { MessageDraft, MessageStore } from '../src/store/index.js';
@@ -24,6 +25,8 @@ interface StoreHarness {
   open(): Promise<MessageStore>;
   /** Closes whatever is still open and removes the database. */
   cleanup(): Promise<void>;
+  /** Writes a message's text, or deletes its row, behind the store's back (as an edit would). */
+  rewrite(room: string, seq: number, body: string | null): Promise<void>;
 }
 
 const NOW = 1_700_000_000_000;
@@ -83,6 +86,146 @@ function storeContract(name: string, make: () => Promise<StoreHarness>): void {
         }
       });
     };
+
+    // ---- search ------------------------------------------------------------------------------
+
+    const find = async (
+      store: MessageStore,
+      query: string,
+      rooms: string[],
+      offset = 0,
+      limit = 20,
+    ) => store.search({ terms: searchTerms(query), rooms, offset, limit });
+    const texts = (r: { hits: { text: string }[] }) => r.hits.map((h) => h.text);
+
+    it('search finds every term as a substring, case aside, in the rooms asked only', async (store) => {
+      await store.append(
+        [
+          draft('lobby', 'The Deployment went fine'),
+          draft('lobby', 'deploy tomorrow?'),
+          draft('secret', 'deployment keys are here'),
+          draft('dev', 'nothing to see'),
+        ],
+        NOW,
+      );
+      assert.deepEqual(sorted(texts(await find(store, 'DEPLOY', ['lobby', 'dev']))), [
+        'The Deployment went fine',
+        'deploy tomorrow?',
+      ]);
+      assert.deepEqual(texts(await find(store, 'deploy fine', ['lobby'])), [
+        'The Deployment went fine',
+      ]);
+      assert.deepEqual(texts(await find(store, 'keys', ['lobby', 'dev'])), []);
+      assert.deepEqual(texts(await find(store, 'keys', [])), []);
+      const [hit] = (await find(store, 'keys', ['secret'])).hits;
+      assert.deepEqual(hit, {
+        room: 'secret',
+        seq: 1,
+        from: 'ann',
+        text: 'deployment keys are here',
+        ts: NOW,
+        me: false,
+      });
+    });
+
+    it('search works in Chinese and Japanese, with terms of one or two characters too', async (store) => {
+      await store.append(
+        [
+          draft('lobby', '我们明天在北京开会'),
+          draft('lobby', '東京都に住んでいます'),
+          draft('lobby', 'カタカナのテキスト'),
+        ],
+        NOW,
+      );
+      assert.deepEqual(texts(await find(store, '北京开会', ['lobby'])), ['我们明天在北京开会']);
+      assert.deepEqual(texts(await find(store, '東京', ['lobby'])), ['東京都に住んでいます']);
+      assert.deepEqual(texts(await find(store, '京', ['lobby'])), [
+        '東京都に住んでいます',
+        '我们明天在北京开会',
+      ]);
+      assert.deepEqual(texts(await find(store, 'テキスト カ', ['lobby'])), ['カタカナのテキスト']);
+    });
+
+    it('search takes any input as literal text', async (store) => {
+      await store.append(
+        [
+          draft('lobby', 'say "hi" AND bye'),
+          draft('lobby', 'NEAR(a b) * -x 100% a_b c:d'),
+          draft('lobby', 'plain'),
+        ],
+        NOW,
+      );
+      for (const q of [
+        '"',
+        '""',
+        '"hi',
+        'AND',
+        'OR NOT',
+        'NEAR(',
+        '*',
+        '-x',
+        '100%',
+        '%',
+        '_',
+        'a_b',
+        'c:d',
+        "'",
+        '\\',
+        '(',
+        ')',
+        '^',
+        '{a}',
+        '.',
+        'a\u0000b',
+        '\u0000',
+      ]) {
+        await find(store, q, ['lobby']);
+      }
+      assert.deepEqual(texts(await find(store, '"hi" AND', ['lobby'])), ['say "hi" AND bye']);
+      assert.deepEqual(texts(await find(store, '100%', ['lobby'])), [
+        'NEAR(a b) * -x 100% a_b c:d',
+      ]);
+      assert.deepEqual(texts(await find(store, '%', ['lobby'])), ['NEAR(a b) * -x 100% a_b c:d']);
+      assert.deepEqual(texts(await find(store, 'a_b', ['lobby'])), ['NEAR(a b) * -x 100% a_b c:d']);
+      assert.deepEqual(texts(await find(store, '_', ['lobby'])), ['NEAR(a b) * -x 100% a_b c:d']);
+    });
+
+    it('search ranks a text that says the term often and briefly first, and pages', async (store) => {
+      await store.append(
+        [
+          draft('lobby', `release ${'and a great many other words '.repeat(8)}`),
+          draft('lobby', 'release release release'),
+          ...range(1, 5).map((i) => draft('lobby', `a release note ${i} with some more words`)),
+        ],
+        NOW,
+      );
+      const first = await find(store, 'release', ['lobby'], 0, 3);
+      assert.equal(first.hits[0]?.text, 'release release release');
+      assert.equal(first.more, true);
+      const rest = await find(store, 'release', ['lobby'], 3, 10);
+      assert.equal(rest.more, false);
+      const all = [...first.hits, ...rest.hits];
+      assert.equal(all.length, 7);
+      assert.equal(new Set(all.map((h) => h.seq)).size, 7, 'no message on two pages');
+      assert.equal(all.at(-1)?.seq, 1, 'the long one last');
+    });
+
+    it('search follows an edit, an emptied text and a deleted row', async (store, h) => {
+      await store.append(
+        [draft('lobby', 'first draft'), draft('lobby', 'keep me'), draft('lobby', 'gone soon')],
+        NOW,
+      );
+      await h.rewrite('lobby', 1, 'second version');
+      assert.deepEqual(texts(await find(store, 'draft', ['lobby'])), []);
+      assert.deepEqual(texts(await find(store, 'version', ['lobby'])), ['second version']);
+      await h.rewrite('lobby', 1, '');
+      assert.deepEqual(texts(await find(store, 'version', ['lobby'])), []);
+      await h.rewrite('lobby', 3, null);
+      assert.deepEqual(texts(await find(store, 'soon', ['lobby'])), []);
+      await h.rewrite('lobby', 1, 'back again');
+      assert.deepEqual(texts(await find(store, 'again', ['lobby'])), ['back again']);
+      assert.deepEqual(texts(await find(store, 'keep', ['lobby'])), ['keep me']);
+    });
 
     it('describes itself for the start-up log', async (store) => {
       assert.match(store.description, new RegExp(`^${name}\\b`));
@@ -1024,6 +1167,21 @@ storeContract('sqlite', async () => {
   const file = join(dir, 'parley.db');
   const opened: MessageStore[] = [];
   return {
+    async rewrite(room, seq, body) {
+      const db = new Database(file);
+      try {
+        if (body === null)
+          db.prepare('DELETE FROM messages WHERE room = ? AND seq = ?').run(room, seq);
+        else
+          db.prepare('UPDATE messages SET body = ? WHERE room = ? AND seq = ?').run(
+            body,
+            room,
+            seq,
+          );
+      } finally {
+        db.close();
+      }
+    },
     async open() {
       const store = await openStore(`sqlite:${file}`);
       opened.push(store);
@@ -1043,6 +1201,17 @@ storeContract('postgres', async () => {
   url.searchParams.set('schema', schema);
   const opened: MessageStore[] = [];
   return {
+    async rewrite(room, seq, body) {
+      const m = `"${schema}".messages`;
+      if (body === null)
+        await admin.query(`DELETE FROM ${m} WHERE room = $1 AND seq = $2`, [room, seq]);
+      else
+        await admin.query(`UPDATE ${m} SET body = $1 WHERE room = $2 AND seq = $3`, [
+          body,
+          room,
+          seq,
+        ]);
+    },
     async open() {
       // openStore makes a pool per store: each open() is a separate node.
       const store = await openStore(url.toString());

@@ -29,7 +29,14 @@ import type { SysOptions } from './messages.js';
 import { Naming } from './naming.js';
 import { closeNotice, textProblem } from './notices.js';
 import type { Outbox, OutboxEntry } from './outbox.js';
-import type { AccessView, ChatStorage, ChatView, LogLine, ServerRole } from './ports.js';
+import type {
+  AccessView,
+  ChatStorage,
+  ChatView,
+  LogLine,
+  SearchView,
+  ServerRole,
+} from './ports.js';
 import { PresenceNotes } from './presence-notes.js';
 import {
   dispatchResult,
@@ -47,6 +54,15 @@ import { SentNotes } from './sent-notes.js';
 import { randomId, type Identity, type RoomList } from './storage.js';
 import { TypingThrottle } from './typing.js';
 
+const NO_SEARCH_VIEW: SearchView = {
+  showResults: () => {},
+  searchNote: () => {},
+  showQuery: () => {},
+};
+
+/** History pages a jump to a search result loads before it gives up. */
+const JUMP_PAGES = 7;
+
 /** Errors after which a send is tried again by itself; any other error waits for the user. */
 const TRANSIENT: ReadonlySet<ErrorCode> = new Set(['RATE_LIMITED', 'STORE_UNAVAILABLE']);
 
@@ -54,6 +70,8 @@ export interface ChatDeps {
   view: ChatView;
   /** The account, room settings and admin parts (none in tests of the chat alone). */
   access?: AccessView;
+  /** The search box and its results (none in tests of the chat alone). */
+  search?: SearchView;
   /** The page's own address, for the invite links it makes. */
   pageUrl?: string;
   storage: ChatStorage;
@@ -92,9 +110,13 @@ export class Chat {
   readonly #typingSent = new TypingThrottle();
   /** Accounts, rooms' settings and moderation. */
   readonly access: Access;
+  readonly #search: SearchView;
+  /** A search result being opened: shown once its page of history is in. */
+  #jump: { room: string; seq: number; pages: number } | undefined;
 
   constructor(deps: ChatDeps) {
     const view = (this.#view = deps.view);
+    this.#search = deps.search ?? NO_SEARCH_VIEW;
     const outbox = (this.#outbox = deps.outbox);
     this.#decode = deps.decode;
     this.#link = new Link({
@@ -318,7 +340,45 @@ export class Chat {
         user: true,
       }),
     ask: (req) => void this.#request(req, { user: true }),
+    search: (query) => this.#search.showQuery(query),
   };
+
+  /** Searches the rooms this person may read: the first page, or the one `next` names. */
+  search(query: string, next?: string): void {
+    const req = next === undefined ? { query } : { query, before: next };
+    if (!this.#request({ type: 'search', ...req }, { added: next !== undefined })) {
+      this.#search.searchNote('Not connected; search once the connection is back.');
+    }
+  }
+
+  /** Opens a search result: its room, then the message, loading older history to reach it. */
+  jumpTo(room: string, seq: number): void {
+    if (isDirect(room)) this.openDirect(room.slice(1));
+    else this.open(room);
+    this.#jump = { room: this.#roster.current, seq, pages: 0 };
+    this.#reach();
+  }
+
+  /** Shows the message a jump is for once it is loaded, or asks for the page that has it. */
+  #reach(): void {
+    const j = this.#jump;
+    if (!j || this.#roster.current !== j.room) return;
+    if (this.#view.log.reveal(j.room, j.seq)) {
+      this.#jump = undefined;
+      return;
+    }
+    const r = this.#roster.get(j.room);
+    // Not synced yet: the join's first page comes, and this runs again.
+    if (!r?.synced) return;
+    if (j.pages >= JUMP_PAGES || !this.#sync.olderTo(r, j.seq)) {
+      if (!r.loadingOlder) {
+        this.#jump = undefined;
+        this.#sys('That message is further back than this page loads; scroll up to reach it.');
+      }
+      return;
+    }
+    j.pages++;
+  }
 
   /** Joins (or creates) a room, or opens a direct conversation for `@name`. */
   joinRoom(raw: string): void {
@@ -515,8 +575,11 @@ export class Chat {
       this.#forget(ev.room);
       if (ctx?.user) this.#sys(`Left ${roomLabel(ev.room)}.`);
     },
-    history: (ev, ctx) =>
-      this.#sync.received(this.#roster.room(ev.room), ev.messages, ev.more, ctx),
+    history: (ev, ctx) => {
+      this.#sync.received(this.#roster.room(ev.room), ev.messages, ev.more, ctx);
+      if (this.#jump?.room === ev.room) this.#reach();
+    },
+    search: (ev, ctx) => this.#search.showResults(ev.results, ev.next, !!ctx?.added),
     rooms: (ev, ctx) => {
       if (ctx?.browse) {
         const list = directoryItems(ev.rooms, (room) => !!this.#roster.get(room)?.joined);
@@ -650,6 +713,10 @@ export class Chat {
       return;
     }
     if (req?.type === 'typing') return;
+    if (req?.type === 'search') {
+      this.#search.searchNote(ev.message);
+      return;
+    }
     this.#sys(`Error: ${ev.message}`, 'error');
     this.#roster.render();
   }

@@ -30,6 +30,8 @@ export interface CommandActions {
   history(limit: number): void;
   /** An account or room command, as its request. */
   ask(req: AccessRequest): void;
+  /** /search: shown in the search box. */
+  search(query: string): void;
 }
 
 const NOT_DIRECT = 'That is for rooms; a direct conversation has no settings.';
@@ -81,6 +83,9 @@ export function runLine(line: string, a: CommandActions): boolean {
     }
     case 'history':
       if (a.online()) a.history(c.limit ?? HISTORY_PAGE);
+      return true;
+    case 'search':
+      if (a.online()) a.search(c.query);
       return true;
     case 'register':
     case 'login':

@@ -10,6 +10,8 @@ import type { RoomState } from './room-state.js';
 
 /** Messages asked for per history page. */
 export const HISTORY_PAGE = 50;
+/** The most the server sends in one page. */
+const HISTORY_PAGE_MAX = 200;
 /** How many missed messages a gap fill pages in before leaving the rest to scrolling up. */
 export const GAP_FILL_MAX = 500;
 
@@ -188,6 +190,21 @@ export class HistorySync {
     r.loadingOlder = true;
     this.link.log.setOlder(room, 'loading');
     if (!this.page(r, 'older', oldest)) this.stopOlder(r);
+  }
+
+  /**
+   * The reader wants a message older than those shown (a search result): one page reaching
+   * down to it, as far as a page goes. False when no page went.
+   */
+  olderTo(r: RoomState, seq: number): boolean {
+    const oldest = this.link.log.oldestSeq(r.name);
+    if (r.loadingOlder || !r.synced || oldest === undefined || oldest <= seq) return false;
+    r.loadingOlder = true;
+    this.link.log.setOlder(r.name, 'loading');
+    const limit = Math.min(Math.max(oldest - seq + 10, HISTORY_PAGE), HISTORY_PAGE_MAX);
+    if (this.page(r, 'older', oldest, limit)) return true;
+    this.stopOlder(r);
+    return false;
   }
 
   /** A page of older messages will not come (the connection closed, or it was refused). */

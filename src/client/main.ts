@@ -6,6 +6,7 @@ import { Chat } from './chat.js';
 import { Connection, socketUrl, type ConnState } from './connection.js';
 import { Notifier } from './notify.js';
 import { IdbOutbox } from './outbox.js';
+import { SearchBox } from './search-view.js';
 import { decodeServerEvent } from './server-events.js';
 import {
   browserStorage,
@@ -55,6 +56,13 @@ async function start(): Promise<void> {
     moderate: (action, name) => late.chat?.access.moderate(action, name),
   });
   const access = new AccessDialogs(() => late.chat?.access, view);
+  const search = new SearchBox({
+    search: (query, next) => late.chat?.search(query, next),
+    jump: (room, seq) => {
+      late.chat?.jumpTo(room, seq);
+      if (view.drawerOpen()) view.setDrawer(false);
+    },
+  });
   // A setup, invite or reset link: read once, and out of the address bar (and its history).
   const link = ticketLink(location.hash);
   if (link) history.replaceState(null, '', location.pathname + location.search);
@@ -86,6 +94,7 @@ async function start(): Promise<void> {
   const c = new Chat({
     view,
     access,
+    search,
     pageUrl: location.origin + location.pathname,
     storage: browserStorage,
     outbox,

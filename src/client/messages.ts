@@ -19,6 +19,8 @@ const FOLD_LINES = 12;
 const FOLD_CHARS = 1200;
 /** Within this distance of the bottom the reader counts as at the bottom. */
 const BOTTOM_PX = 40;
+/** How long a message reached from a search stays marked. */
+const FOUND_MS = 4000;
 /** Within this distance of the top, older messages are loaded. */
 const TOP_PX = 300;
 
@@ -224,6 +226,18 @@ export class MessageLog {
       this.renderJump();
     }
     return shown;
+  }
+
+  reveal(room: string, seq: number): boolean {
+    const shown = this.logs.get(room)?.bySeq.get(seq);
+    if (!shown || room !== this.current) return false;
+    const line = shown.el;
+    line.scrollIntoView({ block: 'center' });
+    line.classList.add('found');
+    line.tabIndex = -1;
+    line.focus({ preventScroll: true });
+    setTimeout(() => line.classList.remove('found'), FOUND_MS);
+    return true;
   }
 
   scrollToBottom(): void {

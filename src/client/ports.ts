@@ -23,6 +23,8 @@ export interface ChatLog {
   /** Shows the messages not shown yet, in seq order; returns those it added. */
   insert(room: string, messages: ChatMessage[], live: boolean): ChatMessage[];
   oldestSeq(room: string): number | undefined;
+  /** Scrolls to a shown message of the current room and marks it; false when it is not shown. */
+  reveal(room: string, seq: number): boolean;
   setOlder(room: string, state: OlderState): void;
   remove(room: string): void;
   clear(room: string): void;
@@ -60,6 +62,18 @@ export interface ChatStorage {
   saveClosed(closed: Set<string>): void;
   /** "Later" on the name prompt: not asked again in this tab. */
   skipName(): void;
+}
+
+export type SearchHit = ResultOf<'search'>['results'][number];
+
+/** The search box and its results. */
+export interface SearchView {
+  /** A page of results: the first replaces what is shown, a later one (`added`) goes below. */
+  showResults(results: SearchHit[], next: string | undefined, added: boolean): void;
+  /** Says why there are no results (offline, refused). */
+  searchNote(text: string): void;
+  /** Shows the box with this query (from /search). */
+  showQuery(query: string): void;
 }
 
 export type ServerRole = ResultOf<'login'>['role'];

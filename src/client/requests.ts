@@ -67,6 +67,10 @@ export interface ContextOf {
   delete: Common;
   react: Common;
   changes: Common;
+  search: Common & {
+    /** A next page: its results go below those shown. */
+    added?: boolean;
+  };
 }
 
 export type Pending<K extends RequestType> = ContextOf[K] & {

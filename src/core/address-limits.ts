@@ -18,6 +18,8 @@ export class AddressLimits {
   readonly names: KeyedBuckets;
   readonly newRooms: KeyedBuckets;
   readonly instanceRooms: KeyedBuckets;
+  /** Searches read many rows: a bucket of their own, besides the requests they count as. */
+  readonly searches: KeyedBuckets;
 
   constructor(l: Limits) {
     const keys = l.addressTableSize;
@@ -34,5 +36,6 @@ export class AddressLimits {
     this.names = new KeyedBuckets(l.addressNamesPerHour, HOUR, keys);
     this.newRooms = new KeyedBuckets(l.addressRoomsPerHour, HOUR, keys);
     this.instanceRooms = new KeyedBuckets(l.roomsPerHour, HOUR, 1);
+    this.searches = new KeyedBuckets(l.addressSearchesPerMinute, MINUTE, keys);
   }
 }

@@ -27,6 +27,7 @@ import type { Bell, CoreDeps, Peer } from './ports.js';
 import { Presence } from './presence.js';
 import { TokenBucket } from './rate-limit.js';
 import { Rooms } from './rooms.js';
+import { Search, type SearchPage } from './search.js';
 import { Session } from './session.js';
 import { Typing } from './typing.js';
 import { power } from './policy.js';
@@ -57,6 +58,7 @@ export class Chat {
   private readonly accounts: Accounts;
   private readonly moderation: Moderation;
   private readonly lifecycle: Lifecycle;
+  private readonly finder: Search;
 
   constructor(private readonly deps: CoreDeps) {
     this.addresses = new AddressLimits(deps.limits);
@@ -87,6 +89,7 @@ export class Chat {
     this.typist = new Typing(deps, this.rooms, this.guard);
     this.cluster = new Cluster(deps, this.rooms, this.presence, this.delivery, this.typist);
     this.pages = new History(deps, this.rooms, this.guard);
+    this.finder = new Search(deps, this.guard, this.addresses);
   }
 
   get telemetry() {
@@ -316,6 +319,21 @@ export class Chat {
     limit: number | undefined,
   ): Promise<{ label: string; messages: ChatMessage[]; more: boolean }> {
     return this.pages.page(session, label, before, limit);
+  }
+
+  /**
+   * Messages that hold the query's words, from the rooms the reader may read; over HTTP the
+   * reader is the bearer token's, and the address the request's.
+   */
+  search(
+    reader: Reader,
+    address: string,
+    query: string,
+    room?: string,
+    before?: string,
+    limit?: number,
+  ): Promise<SearchPage> {
+    return this.finder.search(reader, address, query, room, before, limit);
   }
 
   /** Queues a send for the next group commit; resolves with the committed message. */

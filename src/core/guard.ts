@@ -107,6 +107,12 @@ export class Guard {
     return s;
   }
 
+  /** Whether the reader may read the room, as checkRead would allow (a search's rooms). */
+  async mayRead(reader: Reader, id: string): Promise<boolean> {
+    const s = await this.standing(reader, id);
+    return refusal('read', reader, this.guestsOpen(s)) === null;
+  }
+
   /** With `--guests open`, every room is open to guests. */
   private guestsOpen(s: Standing): Standing {
     if (this.deps.access.guests !== 'open') return s;

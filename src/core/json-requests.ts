@@ -235,6 +235,18 @@ async function run(
         ...(await chat.setRole(session, req.name, req.role)),
       });
       return;
+    case 'search': {
+      const r = await chat.search(
+        session,
+        session.address,
+        req.query,
+        req.room,
+        req.before,
+        req.limit,
+      );
+      session.event({ type: 'result', id, of: 'search', ...r });
+      return;
+    }
     case 'invite':
       session.event({
         type: 'result',

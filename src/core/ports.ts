@@ -117,6 +117,35 @@ export interface DirectRoom {
   peerKey: string | null;
 }
 
+/** A search as a store runs it: the core has made the terms and chosen the rooms. */
+export interface SearchQuery {
+  /** Folded terms (search-terms.ts): a message matches when its text holds every one. */
+  terms: string[];
+  /** The rooms to look in: exactly those the reader may read. */
+  rooms: string[];
+  /** Results to skip (the pages before), and most results to return. */
+  offset: number;
+  limit: number;
+}
+
+/** A message a search found. */
+export interface SearchHit {
+  room: string;
+  seq: number;
+  from: string;
+  text: string;
+  ts: number;
+  me: boolean;
+}
+
+/**
+ * How far a search looks, so that its cost is bounded whatever it asks: with a term of
+ * INDEXED_TERM_CHARS or more, the newest SEARCH_CANDIDATES matches in the rooms, best first;
+ * with short terms only, the newest SEARCH_SCAN_PER_ROOM messages of each room, newest first.
+ */
+export const SEARCH_CANDIDATES = 2000;
+export const SEARCH_SCAN_PER_ROOM = 1000;
+
 /** The message log as the core uses it; every store implements it (src/store). */
 export interface Log {
   /**
@@ -129,6 +158,11 @@ export interface Log {
   after(room: string, after: number, limit: number): Promise<LogEntry[]>;
   /** Entries with seq < before, at most limit, returned oldest first. */
   before(room: string, before: number, limit: number): Promise<LogEntry[]>;
+  /**
+   * Messages (with text) of the query's rooms that hold every term, ranked, within the bounds
+   * above; `more` when a later page has some.
+   */
+  search(q: SearchQuery): Promise<{ hits: SearchHit[]; more: boolean }>;
   /** The room's last sequence number, 0 when it has none. */
   lastSeq(room: string): Promise<number>;
   /** Message `seq` of the room as it stands now, or null when that seq is no message. */
@@ -245,6 +279,8 @@ export interface Limits {
   /** New rooms per hour per address, and for the whole instance. */
   addressRoomsPerHour: number;
   roomsPerHour: number;
+  /** Searches per minute per address (each is a request too, and reads many rows). */
+  addressSearchesPerMinute: number;
   /** An empty room with no message for this long leaves the room list (its history stays). */
   roomIdleMs: number;
   /** Most addresses whose buckets are remembered at once (least recently used go first). */
@@ -271,6 +307,7 @@ export const DEFAULT_LIMITS: Limits = {
   addressNamesPerHour: 30,
   addressRoomsPerHour: 10,
   roomsPerHour: 300,
+  addressSearchesPerMinute: 30,
   roomIdleMs: 30 * 24 * 60 * 60 * 1000,
   addressTableSize: 50_000,
   editWindowMs: 0,

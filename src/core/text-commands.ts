@@ -146,6 +146,13 @@ async function run(
       );
       return;
     }
+    case 'search': {
+      const r = await chat.search(session, session.address, c.query);
+      const lines = r.results.map((m) => formatMessage(m, textLabel(m.room)));
+      if (r.more) lines.push('* More found: add a word to narrow the search.');
+      session.line(lines.length ? lines.join('\n') : '* Nothing found.');
+      return;
+    }
     case 'register':
     case 'login': {
       const r =

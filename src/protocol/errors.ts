@@ -115,6 +115,7 @@ export const ERRORS = {
     message: 'That message has as many different reactions as it can take.',
     status: 409,
   },
+  QUERY_INVALID: { message: 'Say what to search for: a word or more.', status: 400 },
   INTERNAL: { message: 'Something went wrong on the server; try again.', status: 500 },
   // Errors of the HTTP port only.
   NOT_FOUND: { message: 'Not found.', status: 404 },

@@ -8,3 +8,4 @@ export * from './log-entries.js';
 export * from './event-kind.js';
 export * from './access-schema.js';
 export * from './lifecycle-schema.js';
+export * from './search-schema.js';

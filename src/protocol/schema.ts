@@ -19,6 +19,7 @@ import {
   LIFECYCLE_REQUEST_SCHEMAS,
   ReactionSummarySchema,
 } from './lifecycle-schema.js';
+import { SEARCH_REQUEST_SCHEMAS, SEARCH_RESULT_SCHEMAS } from './search-schema.js';
 
 /** Longest request `id` (and `rooms.after`), in UTF-16 units. */
 export const ID_MAX = 64;
@@ -120,6 +121,7 @@ export const REQUEST_SCHEMAS = {
   ping: PingRequestSchema,
   ...ACCESS_REQUEST_SCHEMAS,
   ...LIFECYCLE_REQUEST_SCHEMAS,
+  ...SEARCH_REQUEST_SCHEMAS,
 };
 
 export const ClientRequestSchema = Type.Union(Object.values(REQUEST_SCHEMAS));
@@ -205,6 +207,7 @@ export const RESULT_SCHEMAS = {
   ping: PingResultSchema,
   changes: ChangesResultSchema,
   ...ACCESS_RESULT_SCHEMAS,
+  ...SEARCH_RESULT_SCHEMAS,
 };
 
 export const RequestResultSchema = Type.Union(Object.values(RESULT_SCHEMAS));

@@ -13,6 +13,7 @@ export type TextCommand =
   | { cmd: 'who'; room?: string }
   | { cmd: 'msg'; to: string; text: string }
   | { cmd: 'history'; limit?: number }
+  | { cmd: 'search'; query: string }
   | { cmd: 'register' | 'login'; name: string; password: string }
   | { cmd: 'logout'; everywhere: boolean }
   | { cmd: 'password'; password: string; old?: string }
@@ -45,6 +46,7 @@ export const TEXT_HELP = [
   '  /me ACTION        say an action: * you ACTION',
   '  /msg NAME TEXT    send a direct message',
   '  /history [N]      show the last N messages of the current room',
+  '  /search TERMS     find messages with every term in the rooms you may read',
   '  /register NAME PASSWORD  make an account (a password is one word: no spaces)',
   '  /login NAME PASSWORD     sign in; /logout [all] signs out (all: every session)',
   '  /password [OLD] NEW      set or change your password',
@@ -68,6 +70,7 @@ const USAGE: Record<string, string> = {
   msg: '/msg NAME TEXT',
   query: '/query NAME [TEXT]',
   history: '/history [N]',
+  search: '/search TERMS',
   register: '/register NAME PASSWORD',
   login: '/login NAME PASSWORD',
   password: '/password [OLD] NEW',
@@ -144,6 +147,8 @@ export function parseLine(line: string): TextCommand {
       if (!n) return { cmd: 'history' };
       return /^\d{1,4}$/.test(n) ? { cmd: 'history', limit: Number(n) } : usage();
     }
+    case 'search':
+      return rest.trim() ? { cmd: 'search', query: rest.trim() } : usage();
     case 'register':
     case 'login': {
       const [n, pw] = firstWord(rest);

@@ -2,6 +2,7 @@
 // Every client request may carry an `id`; the reply to it (`result`, `ack` or `error`) echoes it.
 
 import type { AccessEvent, AccessRequest, AccessResult } from './access-schema.js';
+import type { SearchRequest, SearchResultEvent } from './search-schema.js';
 import type { ErrorCode } from './errors.js';
 import type { LifecycleEvent, LifecycleRequest, ReactionSummary } from './lifecycle-schema.js';
 
@@ -172,7 +173,8 @@ export type ClientRequest =
   | TypingRequest
   | PingRequest
   | AccessRequest
-  | LifecycleRequest;
+  | LifecycleRequest
+  | SearchRequest;
 
 export type RequestType = ClientRequest['type'];
 
@@ -338,7 +340,8 @@ export type RequestResult =
   | TypingResult
   | PingResult
   | ChangesResult
-  | AccessResult;
+  | AccessResult
+  | SearchResultEvent;
 
 export type ServerEvent =
   | WelcomeEvent

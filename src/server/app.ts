@@ -148,6 +148,7 @@ export async function startParley(
       addressJoinsPerMinute: config.addressJoinsPerMinute,
       addressNamesPerHour: config.addressNamesPerHour,
       addressRoomsPerHour: config.addressRoomsPerHour,
+      addressSearchesPerMinute: config.addressSearchesPerMinute,
       roomsPerHour: config.roomsPerHour,
       roomIdleMs: config.roomIdleDays * 24 * 60 * 60 * 1000,
       editWindowMs: config.editWindow * 60 * 1000,

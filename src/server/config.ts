@@ -50,6 +50,7 @@ export interface Config {
   addressNamesPerHour: number;
   addressRoomsPerHour: number;
   addressHandshakesPerMinute: number;
+  addressSearchesPerMinute: number;
   /** New rooms per hour for the whole instance. */
   roomsPerHour: number;
   roomIdleDays: number;
@@ -307,6 +308,13 @@ export const SETTINGS: Setting[] = [
     help: 'new rooms per hour per client address',
   },
   {
+    key: 'addressSearchesPerMinute',
+    flag: 'address-searches',
+    env: 'PARLEY_ADDRESS_SEARCHES',
+    kind: 'int',
+    help: 'searches per minute per client address (each also counts as a request)',
+  },
+  {
     key: 'roomsPerHour',
     flag: 'rooms-per-hour',
     env: 'PARLEY_ROOMS_PER_HOUR',
@@ -459,6 +467,7 @@ export const DEFAULTS: Config = {
   addressNamesPerHour: 30,
   addressRoomsPerHour: 10,
   addressHandshakesPerMinute: 60,
+  addressSearchesPerMinute: 30,
   roomsPerHour: 300,
   roomIdleDays: 30,
   editWindow: 0,

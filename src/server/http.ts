@@ -5,7 +5,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { readdirSync, readFileSync, existsSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ChatError, httpError, type ErrorLike } from '../protocol/index.js';
+import { ChatError, SEARCH_QUERY_MAX, httpError, type ErrorLike } from '../protocol/index.js';
 import type { Chat, Reader } from '../core/index.js';
 import type { Counter, Registry } from 'prom-client';
 import type { HttpGuard } from './http-guard.js';
@@ -153,6 +153,22 @@ async function handle(deps: HttpDeps, req: IncomingMessage, res: ServerResponse)
       );
     }
     return json(res, 200, await deps.chat.roomList(await readerOf(deps.chat, req), after, limit));
+  }
+  if (path === '/api/search') {
+    const q = url.searchParams.get('q') ?? '';
+    const room = url.searchParams.get('room') ?? undefined;
+    const before = url.searchParams.get('before') ?? undefined;
+    const limit = intParam(url, 'limit');
+    if (limit === null || q.length > SEARCH_QUERY_MAX) {
+      return fail(res, new ChatError('BAD_REQUEST', 'q is the query; limit is a whole number.'));
+    }
+    try {
+      const reader = await readerOf(deps.chat, req);
+      return json(res, 200, await deps.chat.search(reader, address, q, room, before, limit));
+    } catch (e) {
+      if (e instanceof ChatError) return fail(res, e);
+      throw e;
+    }
   }
   const m = /^\/api\/rooms\/([^/]+)\/messages$/.exec(path);
   if (m) {

@@ -17,6 +17,7 @@ import { rowEntry, rowMessage, summarize, type StoredRow } from './entry-rows.js
 import { SKELETON_VERSION, nameSkeleton } from '../protocol/skeleton.js';
 import { migratePostgres } from './migrations/postgres.js';
 import { postgresDirectory } from './postgres-directory.js';
+import { postgresSearch } from './postgres-search.js';
 import { newUserId } from './user-id.js';
 import type { Committed, Draft, MessageStore } from './types.js';
 
@@ -609,6 +610,7 @@ export async function openPostgresStore(
     );
     return summarize(res.rows.map((r) => ({ seq: Number(r.seq), emoji: r.emoji, name: r.name })));
   }
+  const search = postgresSearch(pool, t.messages);
 
   return {
     ...postgresDirectory({ pool, s, inTransaction, open }),
@@ -679,6 +681,10 @@ export async function openPostgresStore(
         [room, before, limit],
       );
       return res.rows.map(toEntry).reverse();
+    },
+    search(query) {
+      open();
+      return search(query);
     },
     async lastSeq(room) {
       open();

@@ -14,6 +14,7 @@ import { isChange, judge, type Target } from './change-rules.js';
 import { rowEntry, rowMessage, summarize, type StoredRow } from './entry-rows.js';
 import { SKELETON_VERSION, nameSkeleton } from '../protocol/skeleton.js';
 import { migrateSqlite } from './migrations/sqlite.js';
+import { sqliteSearch } from './search-index.js';
 import { sqliteDirectory } from './sqlite-directory.js';
 import { newUserId } from './user-id.js';
 import type { CheckpointCounts, Committed, Draft, Log, MessageStore } from './types.js';
@@ -453,6 +454,7 @@ export function openSqliteStore(file: string, synchronous: Synchronous = 'NORMAL
 
   // Promise.resolve().then defers the work so callers see the same asynchrony as network stores.
   const later = <T>(f: () => T): Promise<T> => Promise.resolve().then(f);
+  const search = sqliteSearch(db);
 
   return {
     description: `sqlite ${file} (journal_mode=WAL, synchronous=${synchronous})`,
@@ -464,6 +466,7 @@ export function openSqliteStore(file: string, synchronous: Synchronous = 'NORMAL
     after: (room, after, limit) => later(() => q.after.all(room, after, limit).map(toEntry)),
     before: (room, before, limit) =>
       later(() => q.before.all(room, before, limit).map(toEntry).reverse()),
+    search: (query) => later(() => search(query)),
     lastSeq: (room) => later(() => q.lastSeq.get(room)?.seq ?? 0),
     message: (room, seq) =>
       later(() => {

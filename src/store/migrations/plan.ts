@@ -20,6 +20,7 @@ export const STEPS: readonly Step[] = [
   { version: 5, name: 'direct rooms between user ids' },
   { version: 6, name: 'accounts, sessions, rooms with owners, audit' },
   { version: 7, name: 'message lifecycle' },
+  { version: 8, name: 'search index' },
 ];
 
 export const LATEST_VERSION = STEPS.length;

@@ -198,7 +198,41 @@ CREATE TABLE ${s}.reactions (
 );
 `,
   },
+  {
+    // Search: a trigram index on the text (pg_trgm), which serves ILIKE for every term of 3
+    // characters or more, in any script. An index changes with its rows, in their transaction.
+    ...named(8),
+    sql: () => '',
+    after: async (client, s) => {
+      const ext = await trigramSchema(client);
+      if (ext === null) return;
+      await client.query(
+        `CREATE INDEX messages_body_trgm ON ${s}.messages USING gin (body "${ext}".gin_trgm_ops)`,
+      );
+    },
+  },
 ];
+
+/**
+ * The schema pg_trgm is in, made if it can be; null when this server has it not or this role may
+ * not make it (search then reads the rows: right, and slower).
+ */
+async function trigramSchema(client: pg.PoolClient): Promise<string | null> {
+  // Schemas of one database migrate at the same time; the extension is the database's, once.
+  await client.query("SELECT pg_advisory_xact_lock(hashtext('parley:pg_trgm'))");
+  await client.query('SAVEPOINT trigram');
+  try {
+    await client.query('CREATE EXTENSION IF NOT EXISTS pg_trgm');
+    await client.query('RELEASE SAVEPOINT trigram');
+  } catch {
+    await client.query('ROLLBACK TO SAVEPOINT trigram');
+  }
+  const res = await client.query<{ nspname: string }>(
+    "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_trgm'",
+  );
+  const name = res.rows[0]?.nspname;
+  return name && /^[A-Za-z_][A-Za-z0-9_]*$/.test(name) ? name : null;
+}
 
 async function hasTable(client: pg.PoolClient, schema: string, table: string): Promise<boolean> {
   const res = await client.query(

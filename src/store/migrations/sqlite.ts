@@ -3,6 +3,7 @@
 
 import type Database from 'better-sqlite3';
 import { foldKey } from '../../protocol/rules.js';
+import { SEARCH_INDEX_SQL } from '../search-index.js';
 import { named, pendingSteps, type Step } from './plan.js';
 
 interface SqliteStep extends Step {
@@ -208,6 +209,14 @@ CREATE TABLE reactions (
   PRIMARY KEY (room, seq, emoji, user_id)
 ) STRICT, WITHOUT ROWID;
 `),
+  },
+  {
+    // Full-text search (search-index.ts). Messages are keyed by (room, seq) in a table without
+    // rowids, and FTS5 needs an integer id: message_docs numbers every message in the order
+    // written, so that the newest matches come first from the index, and the search table reads
+    // its text through a view over the messages (external content: the text is stored once).
+    ...named(8),
+    run: (db) => db.exec(SEARCH_INDEX_SQL),
   },
 ];
 
