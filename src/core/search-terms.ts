@@ -36,7 +36,10 @@ export function codePoints(s: string): number {
 export function searchTerms(query: string): string[] {
   // No message holds control characters (but tabs and newlines, which split words anyway); FTS5
   // would end a string at a NUL, and PostgreSQL refuses one.
-  const q = [...query].slice(0, SEARCH_MAX_CHARS).join('').replace(/\p{Cc}/gu, ' ');
+  const q = [...query]
+    .slice(0, SEARCH_MAX_CHARS)
+    .join('')
+    .replace(/\p{Cc}/gu, ' ');
   const terms: string[] = [];
   const seen = new Set<string>();
   const add = (raw: string) => {
