@@ -3,65 +3,21 @@
 // ON CONFLICT, so two nodes claiming one key cannot both win; a ticket is used by one UPDATE.
 
 import type pg from 'pg';
-import type {
-  AuditEntry,
-  Claim,
-  Directory,
-  RoomRole,
-  RoomSettings,
-  ServerRole,
-  SessionRecord,
-  TicketKind,
-  TicketRecord,
-  UserRecord,
-  Visibility,
-} from '../core/directory.js';
+import type { Claim, Directory, RoomRole, RoomSettings, Visibility } from '../core/directory.js';
+import {
+  SESSION_ID_LENGTH,
+  toAudit,
+  toSession,
+  toTicket,
+  toUser,
+  type AuditRow,
+  type SessionRow,
+  type TicketRow,
+  type UserRow,
+} from './directory-rows.js';
 
 /** A lastSeen newer than this is left as it is: a session in use writes once a minute. */
 const TOUCH_EVERY_MS = 60_000;
-/** The length of the short id a session is shown by: a prefix of its token's hash. */
-const SESSION_ID_LENGTH = 12;
-
-// BIGINT columns arrive as strings; times in ms stay far below 2^53, so Number() is exact.
-interface UserRow {
-  id: string;
-  key: string;
-  display: string;
-  password: string | null;
-  role: string;
-  banned_until: string | null;
-  ban_reason: string | null;
-  created_at: string;
-}
-
-interface SessionRow {
-  token_hash: string;
-  user_id: string;
-  created_at: string;
-  last_seen: string;
-  label: string;
-}
-
-interface TicketRow {
-  hash: string;
-  kind: string;
-  user_id: string | null;
-  uses: number;
-  expires_at: string;
-  created_by: string | null;
-  created_at: string;
-}
-
-interface AuditRow {
-  seq: string;
-  at: string;
-  actor_id: string | null;
-  action: string;
-  target_id: string | null;
-  room: string | null;
-  reason: string;
-}
-
 const USER_COLUMNS = 'id, key, display, password, role, banned_until, ban_reason, created_at';
 /** The same, of the users table under the alias u. */
 const U_COLUMNS = USER_COLUMNS.split(', ')
@@ -70,54 +26,6 @@ const U_COLUMNS = USER_COLUMNS.split(', ')
 const SESSION_COLUMNS = 'token_hash, user_id, created_at, last_seen, label';
 const TICKET_COLUMNS = 'hash, kind, user_id, uses, expires_at, created_by, created_at';
 const AUDIT_COLUMNS = 'seq, at, actor_id, action, target_id, room, reason';
-
-const orNull = (v: string | null) => (v === null ? null : Number(v));
-
-function toUser(r: UserRow): UserRecord {
-  return {
-    id: r.id,
-    key: r.key,
-    display: r.display,
-    role: r.role as ServerRole,
-    hasPassword: r.password !== null,
-    bannedUntil: orNull(r.banned_until),
-    banReason: r.ban_reason,
-    created: Number(r.created_at),
-  };
-}
-
-function toSession(r: SessionRow): SessionRecord {
-  return {
-    id: r.token_hash.slice(0, SESSION_ID_LENGTH),
-    userId: r.user_id,
-    created: Number(r.created_at),
-    lastSeen: Number(r.last_seen),
-    label: r.label,
-  };
-}
-
-function toTicket(r: TicketRow): TicketRecord {
-  return {
-    kind: r.kind as TicketKind,
-    userId: r.user_id,
-    uses: r.uses,
-    expires: Number(r.expires_at),
-    createdBy: r.created_by,
-    created: Number(r.created_at),
-  };
-}
-
-function toAudit(r: AuditRow): AuditEntry {
-  return {
-    seq: Number(r.seq),
-    at: Number(r.at),
-    actorId: r.actor_id,
-    action: r.action,
-    targetId: r.target_id,
-    room: r.room,
-    reason: r.reason,
-  };
-}
 
 export interface PostgresDirectoryContext {
   pool: pg.Pool;

@@ -1,107 +1,21 @@
 // The directory (people, sessions, links, room access, the audit log) in SQLite.
 
 import type Database from 'better-sqlite3';
-import type {
-  AuditEntry,
-  Claim,
-  Directory,
-  RoomRole,
-  ServerRole,
-  SessionRecord,
-  TicketRecord,
-  UserRecord,
-} from '../core/directory.js';
-
-interface UserRow {
-  id: string;
-  key: string;
-  display: string;
-  password: string | null;
-  role: string;
-  banned_until: number | null;
-  ban_reason: string | null;
-  created_at: number;
-}
-
-interface SessionRow {
-  token_hash: string;
-  user_id: string;
-  created_at: number;
-  last_seen: number;
-  label: string;
-}
-
-interface TicketRow {
-  hash: string;
-  kind: string;
-  user_id: string | null;
-  uses: number;
-  expires_at: number;
-  created_by: string | null;
-  created_at: number;
-}
-
-interface AuditRow {
-  seq: number;
-  at: number;
-  actor_id: string | null;
-  action: string;
-  target_id: string | null;
-  room: string | null;
-  reason: string;
-}
-
-/** The short id a person names a session by. */
-export const sessionId = (tokenHash: string): string => tokenHash.slice(0, 12);
+import type { Claim, Directory, RoomRole } from '../core/directory.js';
+import {
+  SESSION_ID_LENGTH,
+  toAudit,
+  toSession,
+  toTicket,
+  toUser,
+  type AuditRow,
+  type SessionRow,
+  type TicketRow,
+  type UserRow,
+} from './directory-rows.js';
 
 /** A session's last use is written at most this often: a login per page load is no write. */
 const TOUCH_EVERY_MS = 60 * 60 * 1000;
-
-export function toUser(r: UserRow): UserRecord {
-  return {
-    id: r.id,
-    key: r.key,
-    display: r.display,
-    role: r.role as ServerRole,
-    hasPassword: r.password !== null,
-    bannedUntil: r.banned_until,
-    banReason: r.ban_reason,
-    created: r.created_at,
-  };
-}
-
-export function toSession(r: SessionRow): SessionRecord {
-  return {
-    id: sessionId(r.token_hash),
-    userId: r.user_id,
-    created: r.created_at,
-    lastSeen: r.last_seen,
-    label: r.label,
-  };
-}
-
-export function toTicket(r: TicketRow): TicketRecord {
-  return {
-    kind: r.kind as TicketRecord['kind'],
-    userId: r.user_id,
-    uses: r.uses,
-    expires: r.expires_at,
-    createdBy: r.created_by,
-    created: r.created_at,
-  };
-}
-
-export function toAudit(r: AuditRow): AuditEntry {
-  return {
-    seq: r.seq,
-    at: r.at,
-    actorId: r.actor_id,
-    action: r.action,
-    targetId: r.target_id,
-    room: r.room,
-    reason: r.reason,
-  };
-}
 
 export function sqliteDirectory(
   db: Database.Database,
@@ -149,7 +63,7 @@ export function sqliteDirectory(
       'SELECT * FROM sessions WHERE user_id = ? ORDER BY last_seen DESC',
     ),
     endSession: db.prepare<[string, string]>(
-      'DELETE FROM sessions WHERE user_id = ? AND substr(token_hash, 1, 12) = ?',
+      `DELETE FROM sessions WHERE user_id = ? AND substr(token_hash, 1, ${SESSION_ID_LENGTH}) = ?`,
     ),
     endSessions: db.prepare<[string, string]>(
       'DELETE FROM sessions WHERE user_id = ? AND token_hash <> ?',

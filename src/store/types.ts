@@ -2,16 +2,7 @@
 // The operations are the core's Log port; a store adds what running it needs.
 
 import type { Directory } from '../core/directory.js';
-import type {
-  ChangeDraft,
-  ChangeOutcome,
-  Committed,
-  DirectRoom,
-  Draft,
-  Log,
-  MessageDraft,
-  Outcome,
-} from '../core/ports.js';
+import type { Log } from '../core/ports.js';
 
 export type {
   ChangeDraft,
@@ -22,7 +13,7 @@ export type {
   Log,
   MessageDraft,
   Outcome,
-};
+} from '../core/ports.js';
 
 export interface MessageStore extends Log, Directory {
   /** A line for the start-up log: the engine and its durability setting. */
