@@ -41,6 +41,11 @@ function seqOf(e: ServerEvent): number {
   return e.type === 'ack' ? e.seq : -1;
 }
 
+function ackSeq(e: ServerEvent): number {
+  assert.equal(e.type, 'ack', JSON.stringify(e));
+  return seqOf(e);
+}
+
 test('presence, messages, typing and direct messages span nodes; sequence numbers are global', async () => {
   const n1 = await node();
   const n2 = await node();
@@ -228,5 +233,69 @@ test('a ban on one node applies on the other within a second, from the store, wi
     await redis.up();
     await a.dispose();
     await b.dispose();
+  }
+});
+
+test('edits, reactions, replies and removals span nodes: live, in history and in search', async () => {
+  const n1 = await node();
+  const n2 = await node();
+  try {
+    const room = 'life-cluster';
+    const ann = await user(n1, 'ann-lc');
+    const bob = await user(n2, 'bob-lc');
+    await ann.request({ type: 'join', room });
+    await bob.request({ type: 'join', room });
+    const s1 = ackSeq(await ann.request({ type: 'send', room, cid: 'c1', text: 'teh kiwi' }));
+    const e1 = ackSeq(
+      await ann.request({ type: 'edit', room, cid: 'c2', seq: s1, text: 'the kiwi' }),
+    );
+    const edit = await bob.event('edit', (e) => e.target === s1);
+    assert.deepEqual([edit.seq, edit.text, edit.from], [e1, 'the kiwi', 'ann-lc']);
+    ackSeq(await bob.request({ type: 'react', room, cid: 'c3', seq: s1, emoji: '🥝' }));
+    const reaction = await ann.event('reaction', (e) => e.target === s1);
+    assert.deepEqual([reaction.emoji, reaction.on, reaction.from], ['🥝', true, 'bob-lc']);
+    const s2 = ackSeq(
+      await bob.request({ type: 'send', room, cid: 'c4', text: 'ripe?', replyTo: s1 }),
+    );
+    assert.equal((await ann.event('msg', (m) => m.seq === s2)).replyTo, s1);
+    // A second click on the other node takes the reaction back.
+    ackSeq(await bob.request({ type: 'react', room, cid: 'c5', seq: s1, emoji: '🥝' }));
+    assert.equal((await ann.event('reaction', (e) => e.target === s1 && !e.on)).emoji, '🥝');
+
+    // The edited text is what both nodes find; the first text is found by neither.
+    for (const c of [ann, bob]) {
+      const found = await c.request({ type: 'search', query: 'the kiwi', room });
+      assert.ok(found.type === 'result' && found.of === 'search', JSON.stringify(found));
+      assert.deepEqual(
+        found.results.map((m) => m.seq),
+        [s1],
+      );
+      const old = await c.request({ type: 'search', query: 'teh', room });
+      assert.ok(old.type === 'result' && old.of === 'search' && old.results.length === 0);
+    }
+
+    // Removed on node two: node one sees it go, and its history and search agree.
+    ackSeq(await bob.request({ type: 'delete', room, cid: 'c6', seq: s2 }));
+    assert.equal((await ann.event('delete', (e) => e.target === s2)).from, 'bob-lc');
+    const h = await ann.request({ type: 'history', room });
+    assert.ok(h.type === 'result' && h.of === 'history');
+    assert.deepEqual(
+      h.messages.map((m) => [m.seq, m.text, m.removed ?? false, m.reactions ?? []]),
+      [
+        [s1, 'the kiwi', false, []],
+        [s2, '', true, []],
+      ],
+    );
+    const gone = await ann.request({ type: 'search', query: 'ripe', room });
+    assert.ok(gone.type === 'result' && gone.of === 'search' && gone.results.length === 0);
+
+    // Someone else's message cannot be edited from the other node either.
+    const forged = await bob.request({ type: 'edit', room, cid: 'c7', seq: s1, text: 'mine now' });
+    assert.ok(forged.type === 'error' && forged.code === 'NOT_YOUR_MESSAGE', JSON.stringify(forged));
+    ann.close();
+    bob.close();
+  } finally {
+    await n1.dispose();
+    await n2.dispose();
   }
 });
