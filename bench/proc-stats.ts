@@ -13,7 +13,16 @@ export interface Cpu {
 }
 
 export function readCpu(pid: number): Cpu {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return cpuOf(`/proc/${pid}/stat`);
+}
+
+/** CPU of a process's main thread alone: a Node server's event loop. */
+export function readLoopCpu(pid: number): Cpu {
+  return cpuOf(`/proc/${pid}/task/${pid}/stat`);
+}
+
+function cpuOf(path: string): Cpu {
+  const stat = readFileSync(path, 'utf8');
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   const tick = 1e6 / CLK_TCK;
   return { userUs: Number(f[11]) * tick, sysUs: Number(f[12]) * tick };

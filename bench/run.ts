@@ -7,8 +7,8 @@
 //
 // This file puts the run together: the options (bench/options.ts), the scenarios and their sides
 // (bench/scenarios.ts), running them (bench/sides.ts), the tables (bench/report.ts), the JSON
-// results, and the attack and logins scenarios (bench/attack.ts, bench/logins.ts, programs of
-// their own).
+// results, and the scenarios that are programs of their own (bench/attack.ts, bench/logins.ts,
+// bench/search.ts, bench/mixed.ts).
 //
 //   node --import tsx bench/run.ts [--quick] [--scenario NAME[,NAME]] [--servers parley,plain]
 //        [--windows N] [--window-ms MS] [--server-from dist|src] [--profile] [--no-pin]
@@ -190,6 +190,7 @@ const PROGRAMS = [
   { name: 'attack', title: 'one hostile address against default limits, bystanders beside it' },
   { name: 'logins', title: '50 password logins a second, bystanders beside them' },
   { name: 'search', title: 'search latency over a room of a million messages' },
+  { name: 'mixed', title: 'sends beside edits, reactions and searches, in that room' },
 ];
 
 /** Runs bench/<name>.ts for each on core 1, one after the other; 1 if any failed. */

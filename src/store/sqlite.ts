@@ -15,6 +15,7 @@ import { rowEntry, rowMessage, summarize, type StoredRow } from './entry-rows.js
 import { SKELETON_VERSION, nameSkeleton } from '../protocol/skeleton.js';
 import { migrateSqlite } from './migrations/sqlite.js';
 import { sqliteSearch } from './search-index.js';
+import { startSearchThread } from './search-thread.js';
 import { sqliteDirectory } from './sqlite-directory.js';
 import { newUserId } from './user-id.js';
 import type { CheckpointCounts, Committed, Draft, Log, MessageStore } from './types.js';
@@ -454,7 +455,14 @@ export function openSqliteStore(file: string, synchronous: Synchronous = 'NORMAL
 
   // Promise.resolve().then defers the work so callers see the same asynchrony as network stores.
   const later = <T>(f: () => T): Promise<T> => Promise.resolve().then(f);
-  const search = sqliteSearch(db);
+  // An in-memory database has no file for a second connection: its searches stay inline.
+  const thread = file === ':memory:' ? undefined : startSearchThread(file);
+  const search: MessageStore['search'] =
+    thread?.search ??
+    (
+      (run) => (query) =>
+        later(() => run(query))
+    )(sqliteSearch(db));
 
   return {
     description: `sqlite ${file} (journal_mode=WAL, synchronous=${synchronous})`,
@@ -466,7 +474,7 @@ export function openSqliteStore(file: string, synchronous: Synchronous = 'NORMAL
     after: (room, after, limit) => later(() => q.after.all(room, after, limit).map(toEntry)),
     before: (room, before, limit) =>
       later(() => q.before.all(room, before, limit).map(toEntry).reverse()),
-    search: (query) => later(() => search(query)),
+    search,
     lastSeq: (room) => later(() => q.lastSeq.get(room)?.seq ?? 0),
     message: (room, seq) =>
       later(() => {
@@ -505,6 +513,7 @@ export function openSqliteStore(file: string, synchronous: Synchronous = 'NORMAL
     ping: () => later(() => void q.probe.run(String(Date.now()))),
     // The worker goes first: the last connection to close checkpoints what is left.
     close: async () => {
+      await thread?.close();
       await stopCheckpointer();
       db.close();
     },
