@@ -24,6 +24,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
 import type { Attack, AttackResult } from './attacker.js';
+import { BYSTANDERS, Bystanders, EACH_PER_SECOND } from './bystanders.js';
 import { readCpu, readRssKiB } from './proc-stats.js';
 import { freePort, sleep } from './processes.js';
 import { median } from './stats.js';
@@ -44,8 +45,6 @@ const ATTACKS: Attack[] = [
   'half-open',
 ];
 const root = fileURLToPath(new URL('..', import.meta.url));
-const BYSTANDERS = 20;
-const EACH_PER_SECOND = 2;
 const TARGET_RATIO = 1.2;
 
 const { values: args } = parseArgs({
@@ -101,11 +100,6 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 }
 
-interface Bystander {
-  ws: WebSocket;
-  got: Set<string>;
-}
-
 interface WindowStats {
   p50: number;
   p99: number;
@@ -121,87 +115,6 @@ interface WindowStats {
   serverRssMiB: number;
   storeGrowthMiB: number;
   serverAlive: boolean;
-}
-
-class Bystanders {
-  readonly clients: Bystander[] = [];
-  private latencies: number[] = [];
-  private sent = new Set<string>();
-  private refused = 0;
-  private presence = 0;
-  private sending: ReturnType<typeof setInterval>[] = [];
-
-  constructor(private readonly wsPort: number) {}
-
-  async connect(): Promise<void> {
-    for (let i = 0; i < BYSTANDERS; i++) {
-      const ws = new WebSocket(`ws://127.0.0.1:${this.wsPort}`, {
-        localAddress: `127.0.0.${10 + i}`,
-      });
-      const me: Bystander = { ws, got: new Set() };
-      ws.on('message', (data) => this.receive(me, data.toString()));
-      ws.on('error', () => {});
-      await new Promise<void>((resolve, reject) => {
-        ws.once('open', () => resolve());
-        ws.once('error', reject);
-      });
-      this.clients.push(me);
-    }
-    await sleep(500);
-  }
-
-  private receive(me: Bystander, text: string): void {
-    const now = performance.now();
-    for (const line of text.split('\n')) {
-      const m = /: b (\d+) (\d+) ([\d.]+)$/.exec(line);
-      if (m) {
-        const key = `${m[1]}/${m[2]}`;
-        if (!me.got.has(key)) {
-          me.got.add(key);
-          if (this.sent.has(key)) this.latencies.push(now - Number(m[3]));
-        }
-      } else if (line.startsWith('! ')) this.refused++;
-      else if (/^\* .* (joined|left) #/.test(line)) this.presence++;
-    }
-  }
-
-  start(): void {
-    this.latencies = [];
-    this.sent = new Set();
-    this.refused = 0;
-    this.presence = 0;
-    for (const c of this.clients) c.got.clear();
-    this.clients.forEach((c, i) => {
-      let n = 0;
-      const send = () => {
-        if (c.ws.readyState !== WebSocket.OPEN) return;
-        const key = `${i}/${n}`;
-        this.sent.add(key);
-        c.ws.send(`b ${i} ${n++} ${performance.now().toFixed(3)}`);
-      };
-      // Spread the senders over the interval so the load is smooth.
-      const t = setTimeout(
-        () => {
-          send();
-          this.sending.push(setInterval(send, 1000 / EACH_PER_SECOND));
-        },
-        (i * 1000) / EACH_PER_SECOND / BYSTANDERS,
-      );
-      this.sending.push(t as unknown as ReturnType<typeof setInterval>);
-    });
-  }
-
-  stop(): { latencies: number[]; missing: number; refused: number; presence: number } {
-    for (const t of this.sending) clearInterval(t);
-    this.sending = [];
-    let missing = 0;
-    for (const c of this.clients) for (const key of this.sent) if (!c.got.has(key)) missing++;
-    return { latencies: this.latencies, missing, refused: this.refused, presence: this.presence };
-  }
-
-  close(): void {
-    for (const c of this.clients) c.ws.terminate();
-  }
 }
 
 /** Fresh handshakes and health checks from a bystander's address while the window runs. */
@@ -284,17 +197,18 @@ async function measure(
   }
   const probes = probe(httpPort, wsPort, Date.now() + windowMs);
   await sleep(windowMs);
+  bystanders.halt();
   const elapsed = performance.now() - t0;
   const cpu1 = cpuMs(pid);
   const rss = readRssKiB(pid) / 1024;
   // Let what was sent in the window arrive before counting what is missing.
   await sleep(3000);
-  const got = bystanders.stop();
+  const got = bystanders.collect();
   const p = await probes;
   const a = await attacker;
   const alive =
     server.exitCode === null && (await httpStatus(httpPort, '/healthz', '127.0.0.202')) === 200;
-  const sorted = got.latencies.sort((x, y) => x - y);
+  const sorted = got.latencies;
   return {
     stats: {
       p50: percentile(sorted, 50),

@@ -23,13 +23,12 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
+import { BYSTANDERS, Bystanders, EACH_PER_SECOND } from './bystanders.js';
 import { readCpu, readSched } from './proc-stats.js';
 import { freePort, sleep } from './processes.js';
 import { median } from './stats.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const BYSTANDERS = 20;
-const EACH_PER_SECOND = 2;
 const TARGET_RATIO = 1.2;
 const TARGET_LAG_MS = 20;
 /** prom-client samples the event loop every 10 ms and records each interval, those 10 ms included. */
@@ -103,81 +102,6 @@ async function scrapeLag(httpPort: number): Promise<{ p99: number; max: number }
 }
 
 /** Guests in the lobby talking; each measures when the others' lines reach it. */
-class Bystanders {
-  private readonly clients: { ws: WebSocket; got: Set<string> }[] = [];
-  private latencies: number[] = [];
-  private sent = new Set<string>();
-  private timers: NodeJS.Timeout[] = [];
-
-  constructor(private readonly wsPort: number) {}
-
-  async connect(): Promise<void> {
-    for (let i = 0; i < BYSTANDERS; i++) {
-      const ws = new WebSocket(`ws://127.0.0.1:${this.wsPort}`, {
-        localAddress: `127.0.0.${10 + i}`,
-      });
-      const me = { ws, got: new Set<string>() };
-      ws.on('message', (data) => this.receive(me.got, data.toString()));
-      ws.on('error', () => {});
-      await new Promise<void>((resolve, reject) => {
-        ws.once('open', () => resolve());
-        ws.once('error', reject);
-      });
-      this.clients.push(me);
-    }
-    await sleep(500);
-  }
-
-  private receive(got: Set<string>, text: string): void {
-    const now = performance.now();
-    for (const line of text.split('\n')) {
-      const m = /: b (\d+) (\d+) ([\d.]+)$/.exec(line);
-      if (!m) continue;
-      const key = `${m[1]}/${m[2]}`;
-      if (got.has(key)) continue;
-      got.add(key);
-      if (this.sent.has(key)) this.latencies.push(now - Number(m[3]));
-    }
-  }
-
-  start(): void {
-    this.latencies = [];
-    this.sent = new Set();
-    for (const c of this.clients) c.got.clear();
-    this.clients.forEach((c, i) => {
-      let n = 0;
-      const send = () => {
-        if (c.ws.readyState !== WebSocket.OPEN) return;
-        this.sent.add(`${i}/${n}`);
-        c.ws.send(`b ${i} ${n++} ${performance.now().toFixed(3)}`);
-      };
-      // Spread over the interval, so that the load is smooth.
-      const delay = (i * 1000) / EACH_PER_SECOND / BYSTANDERS;
-      this.timers.push(
-        setTimeout(() => {
-          send();
-          this.timers.push(setInterval(send, 1000 / EACH_PER_SECOND));
-        }, delay),
-      );
-    });
-  }
-
-  /** Stops sending; what was sent still arrives until `collect`. */
-  halt(): void {
-    for (const t of this.timers) clearInterval(t);
-    this.timers = [];
-  }
-
-  collect(): { latencies: number[]; missing: number } {
-    let missing = 0;
-    for (const c of this.clients) for (const key of this.sent) if (!c.got.has(key)) missing++;
-    return { latencies: this.latencies.sort((a, b) => a - b), missing };
-  }
-
-  close(): void {
-    for (const c of this.clients) c.ws.terminate();
-  }
-}
 
 interface Reply {
   type: string;
