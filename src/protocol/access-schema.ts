@@ -1,14 +1,10 @@
 // The wire shapes of accounts, sessions, room settings and moderation: requests, their results
 // and the events they cause. Their types are the schemas' static types, so the two cannot part.
 
-import type { Static, TSchema } from '@sinclair/typebox';
+import type { Static } from '@sinclair/typebox';
 import { MODERATION_ACTIONS, type ModerationAction } from './moderation-actions.js';
 import { Type } from './typebox.js';
-
-const Str = Type.String();
-const Id = Type.Optional(Type.String({ maxLength: 64 }));
-const Count = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
-const Time = Type.Number();
+import { Count, Str, Time, request, result } from './shapes.js';
 
 const ServerRoleSchema = Type.Union([
   Type.Literal('owner'),
@@ -24,19 +20,6 @@ const RoomRoleSchema = Type.Union([
 const VisibilitySchema = Type.Union([Type.Literal('public'), Type.Literal('private')]);
 
 export { MODERATION_ACTIONS, type ModerationAction };
-
-function request<T extends string, P extends Record<string, TSchema>>(type: T, props: P) {
-  return Type.Object({ type: Type.Literal(type), id: Id, ...props });
-}
-
-function result<Of extends string, P extends Record<string, TSchema>>(of: Of, props: P) {
-  return Type.Object({
-    type: Type.Literal('result'),
-    id: Type.Optional(Str),
-    of: Type.Literal(of),
-    ...props,
-  });
-}
 
 // ---- requests -------------------------------------------------------------------------------
 

@@ -3,13 +3,9 @@
 // room's log, with its own sequence number; `target` is the message it acts on. Their types are
 // the schemas' static types, so the two cannot part.
 
-import type { Static, TSchema } from '@sinclair/typebox';
+import type { Static } from '@sinclair/typebox';
 import { Type } from './typebox.js';
-
-const Str = Type.String();
-const Id = Type.Optional(Type.String({ maxLength: 64 }));
-const Count = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
-const Time = Type.Number();
+import { Count, Str, Time, request } from './shapes.js';
 
 /** Most distinct emoji on one message. */
 export const REACTIONS_MAX = 20;
@@ -21,10 +17,6 @@ export const ReactionSummarySchema = Type.Object({
   by: Type.Array(Str),
 });
 export type ReactionSummary = Static<typeof ReactionSummarySchema>;
-
-function request<T extends string, P extends Record<string, TSchema>>(type: T, props: P) {
-  return Type.Object({ type: Type.Literal(type), id: Id, ...props });
-}
 
 export const LIFECYCLE_REQUEST_SCHEMAS = {
   /** Replace the text of one's own message `seq`; acked as a send is. */

@@ -8,6 +8,7 @@
 
 import type { TLiteral, TObject, TSchema } from '@sinclair/typebox';
 import { Type } from './typebox.js';
+import { Count, ID_MAX, Id, OptId, Str, result } from './shapes.js';
 import {
   ACCESS_EVENT_SCHEMAS,
   ACCESS_REQUEST_SCHEMAS,
@@ -20,15 +21,6 @@ import {
   ReactionSummarySchema,
 } from './lifecycle-schema.js';
 import { SEARCH_REQUEST_SCHEMAS, SEARCH_RESULT_SCHEMAS } from './search-schema.js';
-
-/** Longest request `id` (and `rooms.after`), in UTF-16 units. */
-export const ID_MAX = 64;
-
-const Str = Type.String();
-/** A count or sequence number: a safe integer, 0 or more. */
-const Count = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
-const Id = Type.String({ maxLength: ID_MAX });
-const OptId = Type.Optional(Id);
 
 export const RequestIdSchema = Id;
 
@@ -144,16 +136,6 @@ export const WelcomeEventSchema = Type.Object({
   name: Str,
   limits: WelcomeLimitsSchema,
 });
-
-/** A result: `type: "result"`, the request it answers in `of`, the request's `id` echoed. */
-function result<Of extends string, P extends Record<string, TSchema>>(of: Of, props: P) {
-  return Type.Object({
-    type: Type.Literal('result'),
-    id: Type.Optional(Str),
-    of: Type.Literal(of),
-    ...props,
-  });
-}
 
 export const HelloResultSchema = result('hello', {
   name: Str,

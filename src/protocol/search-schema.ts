@@ -3,9 +3,7 @@
 
 import type { Static } from '@sinclair/typebox';
 import { Type } from './typebox.js';
-
-const Str = Type.String();
-const Count = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
+import { Count, Str } from './shapes.js';
 
 /** A query longer than this is refused unread; the server reads its first 200 characters. */
 export const SEARCH_QUERY_MAX = 1000;
