@@ -172,3 +172,71 @@ test('joins per address refill with the clock', async () => {
   core.clock.advance(30_000);
   assert.equal((await ann.call({ type: 'join', room: 'three' }))?.type, 'result');
 });
+
+test('an address flapping in and out of a room is announced four times a minute, then is quiet', async () => {
+  const core = new Core();
+  const ann = await core.named('Ann', ['lobby'], '203.0.113.1');
+  const flapper = await core.named('Flap', [], '198.51.100.9');
+  const announced = () => ann.of('presence').map((p) => `${p.name} ${p.event}`);
+  for (let i = 0; i < 6; i++) {
+    assert.equal((await flapper.call({ type: 'join', room: 'lobby' }))?.type, 'result');
+    assert.equal((await flapper.call({ type: 'part', room: 'lobby' }))?.type, 'result');
+  }
+  assert.deepEqual(announced(), Array(4).fill(['Flap join', 'Flap leave']).flat());
+  // A quiet join still makes a member: `who` counts it, and only its announcement is spared.
+  await flapper.call({ type: 'join', room: 'lobby' });
+  const who = await ann.call({ type: 'who', room: 'lobby' });
+  assert.ok(who?.type === 'result' && who.of === 'who');
+  assert.deepEqual(who.members, ['Ann', 'Flap']);
+  // Other nodes are told it was quiet, so they do not announce it either.
+  const bell = core.bells.filter((b) => b.kind === 'presence' && b.key === 'flap').at(-1);
+  assert.ok(bell?.kind === 'presence' && bell.event === 'join' && bell.quiet === true);
+  await flapper.call({ type: 'part', room: 'lobby' });
+  assert.equal(announced().length, 8, 'the quiet join leaves quietly too');
+  // Someone else from another address is announced as ever, and so are arrivals alone from one
+  // address, however many: an office behind one address coming in in the morning.
+  for (const name of ['Bob', 'Cy', 'Di', 'Ed', 'Flo', 'Gus']) {
+    const c = await core.named(name, [], '203.0.113.2');
+    await c.call({ type: 'join', room: 'lobby' });
+    assert.equal(announced().at(-1), `${name} join`);
+  }
+  // A minute later the address is announced again.
+  core.clock.advance(15_000);
+  await flapper.call({ type: 'join', room: 'lobby' });
+  assert.equal(announced().at(-1), 'Flap join');
+});
+
+test('a quiet join from another node is not announced, nor is its leave', async () => {
+  const core = new Core();
+  const ann = await core.named('Ann');
+  core.chat.onBell({
+    kind: 'presence',
+    node: 'n2',
+    room: 'lobby',
+    key: 'zed',
+    name: 'Zed',
+    event: 'join',
+    quiet: true,
+  });
+  core.chat.onBell({
+    kind: 'presence',
+    node: 'n2',
+    room: 'lobby',
+    key: 'zed',
+    name: 'Zed',
+    event: 'leave',
+  });
+  core.chat.onBell({
+    kind: 'presence',
+    node: 'n2',
+    room: 'lobby',
+    key: 'amy',
+    name: 'Amy',
+    event: 'join',
+  });
+  await core.settle();
+  assert.deepEqual(
+    ann.of('presence').map((p) => [p.name, p.event]),
+    [['Amy', 'join']],
+  );
+});

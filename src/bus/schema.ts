@@ -31,6 +31,8 @@ export const PresenceBellSchema = Type.Object({
   event: Type.Union([Type.Literal('join'), Type.Literal('leave')]),
   /** In a direct room, the user the name is; a node of an earlier version sends none. */
   userId: Type.Optional(Str),
+  /** The join was not announced (an address flapping in and out), nor will its leave be. */
+  quiet: Type.Optional(Type.Literal(true)),
 });
 export const TypingBellSchema = Type.Object({
   kind: Type.Literal('typing'),

@@ -8,6 +8,8 @@ import type { Limits } from './ports.js';
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 const BYTES_BURST_SHARE = 8;
+/** Announced leaves a minute per address and room, past which its arrivals there are quiet. */
+export const PRESENCE_NOTICES_PER_MINUTE = 4;
 /** The one key of the instance-wide bucket. */
 export const INSTANCE = '*';
 
@@ -15,6 +17,8 @@ export class AddressLimits {
   readonly requests: KeyedBuckets;
   readonly bytes: KeyedBuckets;
   readonly joins: KeyedBuckets;
+  /** Keyed by address and room: the leaves announced, past which arrivals are quiet. */
+  readonly presenceNotices: KeyedBuckets;
   readonly names: KeyedBuckets;
   readonly newRooms: KeyedBuckets;
   readonly instanceRooms: KeyedBuckets;
@@ -33,6 +37,7 @@ export class AddressLimits {
     const bytesBurst = Math.max(TEXT_MAX_BYTES, l.addressBytesPerHour / BYTES_BURST_SHARE);
     this.bytes = new KeyedBuckets(bytesBurst, (HOUR * bytesBurst) / l.addressBytesPerHour, keys);
     this.joins = new KeyedBuckets(l.addressJoinsPerMinute, MINUTE, keys);
+    this.presenceNotices = new KeyedBuckets(PRESENCE_NOTICES_PER_MINUTE, MINUTE, keys);
     this.names = new KeyedBuckets(l.addressNamesPerHour, HOUR, keys);
     this.newRooms = new KeyedBuckets(l.addressRoomsPerHour, HOUR, keys);
     this.instanceRooms = new KeyedBuckets(l.roomsPerHour, HOUR, 1);

@@ -64,7 +64,7 @@ export class Chat {
     this.addresses = new AddressLimits(deps.limits);
     this.identities = new Identities(deps.randomSuffix);
     this.rooms = new Rooms(deps, this.identities);
-    this.presence = new Presence(deps, this.rooms, this.identities);
+    this.presence = new Presence(deps, this.rooms, this.identities, this.addresses.presenceNotices);
     this.guard = new Guard(deps, this.rooms, this.identities, this.presence);
     this.delivery = new Delivery(deps, this.rooms, this.identities, this.presence);
     this.membership = new Membership(

@@ -36,6 +36,7 @@ export class Cluster {
           event.name,
           event.event,
           event.userId,
+          event.quiet,
         );
         return;
       case 'typing':

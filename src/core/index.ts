@@ -2,6 +2,7 @@
 export { Chat } from './chat.js';
 export { addressKey } from './address.js';
 export { KeyedBuckets } from './keyed-buckets.js';
+export { PRESENCE_NOTICES_PER_MINUTE } from './address-limits.js';
 export type { Session } from './session.js';
 export type { Reader } from './guard.js';
 export type * from './directory.js';

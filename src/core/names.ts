@@ -97,8 +97,10 @@ export class Names {
         }
         continue;
       }
+      const quiet = room.quietOf(oldKey);
       const gone = presence.leaveRoom(room, oldKey, oldName, oldUser);
-      const came = presence.enterRoom(room, key, display, userId);
+      const came = presence.enterRoom(room, key, display, userId, quiet);
+      if (quiet) continue;
       if (gone && came) presence.announceRename(room, session, oldName, display);
       else {
         if (gone) presence.announce(room, session, oldName, 'leave');

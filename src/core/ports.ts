@@ -237,6 +237,8 @@ export type Bell =
       event: 'join' | 'leave';
       /** In a direct room, the user the name is (the receiver checks it with the store). */
       userId?: string;
+      /** Not announced (an address flapping in and out); nor will its leave be. */
+      quiet?: true;
     }
   | { kind: 'typing'; node: string; room: string; key: string; name: string }
   /** Heartbeat: the node's presence and known sequence numbers, in full. */

@@ -4,6 +4,7 @@
 import { isDirect, textLabel, type ServerEvent } from '../protocol/index.js';
 import { jsonFrame, frame } from './frames.js';
 import type { Identities } from './identities.js';
+import type { KeyedBuckets } from './keyed-buckets.js';
 import type { Member } from './member.js';
 import type { CoreDeps } from './ports.js';
 import { labelFor, type Room, type Subscription } from './room.js';
@@ -15,6 +16,8 @@ export class Presence {
     private readonly deps: CoreDeps,
     private readonly rooms: Rooms,
     private readonly identities: Identities,
+    /** Announced arrivals per address and room: see quietJoin. */
+    private readonly notices: KeyedBuckets,
   ) {}
 
   subscribe(
@@ -28,10 +31,27 @@ export class Presence {
     room.subs.set(session, sub);
     session.addSub(sub);
     if (!room.direct) this.rooms.index.touch(room.id, this.deps.clock.now(), false);
-    if (this.enterRoom(room, session.key, session.name, session.userId)) {
+    const quiet = this.quietJoin(session, room);
+    if (this.enterRoom(room, session.key, session.name, session.userId, quiet) && !quiet) {
       this.announce(room, session, session.name, 'join');
     }
     return sub;
+  }
+
+  /**
+   * An address joining and leaving a room in a loop would make every member read a line for
+   * each. Each leave announced takes one of the address's few notices a minute in the room, and
+   * once they are spent its arrivals there are quiet, and so are their leaves. Arrivals alone
+   * spend nothing: an office behind one address coming in is announced person by person. The
+   * quiet are members all the same (`who` counts them).
+   */
+  private quietJoin(session: Session, room: Room): boolean {
+    if (room.direct || room.displayOf(session.key) !== undefined) return false;
+    return this.notices.waitMs(this.noticeKey(session, room), this.deps.clock.now()) > 0;
+  }
+
+  private noticeKey(session: Session, room: Room): string {
+    return `${session.address} ${room.id}`;
   }
 
   /** `key` and `name` are the session's, unless it is leaving under a name it just gave up. */
@@ -48,14 +68,18 @@ export class Presence {
     // Plain lines go on to another public room, never to a direct one the client did not pick.
     if (session.current === room.id)
       session.current = session.subs.find((s) => !s.room.direct)?.room.id;
-    if (this.leaveRoom(room, key, name, userId)) this.announce(room, session, name, 'leave');
+    const quiet = room.quietOf(key);
+    if (this.leaveRoom(room, key, name, userId) && !quiet) {
+      if (!room.direct) this.notices.take(this.noticeKey(session, room), this.deps.clock.now());
+      this.announce(room, session, name, 'leave');
+    }
     this.rooms.dropIfIdle(room);
   }
 
   /** A local session of a name enters a room; other nodes hear of the name's first one. */
-  enterRoom(room: Room, key: string, name: string, userId: string): boolean {
-    const change = room.addLocal(key, name);
-    if (change.local) this.publish(room, key, name, userId, 'join');
+  enterRoom(room: Room, key: string, name: string, userId: string, quiet = false): boolean {
+    const change = room.addLocal(key, name, quiet);
+    if (change.local) this.publish(room, key, name, userId, 'join', room.quietOf(key));
     return change.cluster;
   }
 
@@ -72,6 +96,7 @@ export class Presence {
     name: string,
     userId: string,
     event: 'join' | 'leave',
+    quiet = false,
   ): void {
     this.deps.bus.publish({
       kind: 'presence',
@@ -80,6 +105,7 @@ export class Presence {
       key,
       name,
       event,
+      ...(quiet && { quiet }),
       // Another node takes a direct room's name only for a user the store says is in it.
       ...(room.direct ? { userId } : {}),
     });
@@ -154,6 +180,7 @@ export class Presence {
     name: string,
     event: 'join' | 'leave',
     userId?: string,
+    quiet = false,
   ): void {
     const room = this.rooms.busRoom(id, [key]);
     if (!room) {
@@ -164,11 +191,16 @@ export class Presence {
     }
     if (event === 'join') {
       if (!room.direct) this.rooms.index.touch(id, this.deps.clock.now(), false);
-      if (room.addRemote(key, name, node)) this.announce(room, undefined, name, 'join');
+      if (room.addRemote(key, name, node, quiet) && !quiet) {
+        this.announce(room, undefined, name, 'join');
+      }
       if (room.direct) void this.addParticipantsFromStore(room);
     } else {
       const display = room.displayOf(key) ?? name;
-      if (room.removeRemote(key, node)) this.announce(room, undefined, display, 'leave');
+      const wasQuiet = room.quietOf(key);
+      if (room.removeRemote(key, node) && !wasQuiet) {
+        this.announce(room, undefined, display, 'leave');
+      }
     }
     this.rooms.dropIfIdle(room);
   }

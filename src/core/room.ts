@@ -30,6 +30,8 @@ interface Presence {
   local: number;
   /** Other nodes that report the name in this room; made when the first one does. */
   nodes?: Set<string>;
+  /** Its arrival was not announced (an address flapping in and out), so its leaving is not. */
+  quiet?: true;
 }
 
 export class Room {
@@ -52,10 +54,10 @@ export class Room {
     readonly direct?: [string, string],
   ) {}
 
-  addLocal(key: string, display: string): PresenceChange {
+  addLocal(key: string, display: string, quiet = false): PresenceChange {
     const p = this.names.get(key);
     if (!p) {
-      this.names.set(key, { display, local: 1 });
+      this.names.set(key, { display, local: 1, ...(quiet && { quiet }) });
       return { local: true, cluster: true };
     }
     p.local++;
@@ -73,10 +75,10 @@ export class Room {
   }
 
   /** Returns true when the name became present in the room. */
-  addRemote(key: string, display: string, node: string): boolean {
+  addRemote(key: string, display: string, node: string, quiet = false): boolean {
     const p = this.names.get(key);
     if (!p) {
-      this.names.set(key, { display, local: 0, nodes: new Set([node]) });
+      this.names.set(key, { display, local: 0, nodes: new Set([node]), ...(quiet && { quiet }) });
       return true;
     }
     (p.nodes ??= new Set()).add(node);
@@ -94,6 +96,11 @@ export class Room {
 
   displayOf(key: string): string | undefined {
     return this.names.get(key)?.display;
+  }
+
+  /** Whether the name came in unannounced: then it goes, or changes, unannounced too. */
+  quietOf(key: string): boolean {
+    return this.names.get(key)?.quiet === true;
   }
 
   /** Keys of the names another node reports here. */
