@@ -592,6 +592,7 @@ export class Chat {
     who: (ev) => this.#events.who(ev),
     typing: () => {},
     ping: () => {},
+    read: () => {},
     login: (ev) => this.access.loggedIn(ev),
     logout: (ev) => this.access.loggedOut(ev),
     password: () => this.access.passwordSet(),

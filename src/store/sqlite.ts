@@ -16,6 +16,7 @@ import { SKELETON_VERSION, nameSkeleton } from '../protocol/skeleton.js';
 import { migrateSqlite } from './migrations/sqlite.js';
 import { sqliteSearch } from './search-index.js';
 import { sqliteDirectory } from './sqlite-directory.js';
+import { sqliteMarkers } from './markers.js';
 import { newUserId } from './user-id.js';
 import type { CheckpointCounts, Committed, Draft, Log, MessageStore } from './types.js';
 
@@ -461,6 +462,7 @@ export function openSqliteStore(file: string, synchronous: Synchronous = 'NORMAL
     instanceSecret,
     checkpoints: () => ({ ...checkpoints }),
     ...sqliteDirectory(db, later),
+    ...sqliteMarkers(db, later),
     append: ((drafts: readonly Draft[], now: number) =>
       later(() => appendTx.immediate(drafts, now))) as Log['append'],
     after: (room, after, limit) => later(() => q.after.all(room, after, limit).map(toEntry)),
