@@ -535,15 +535,30 @@ describe('the policy on every route', () => {
           room,
         }),
         fc.record({ type: fc.constant('hello'), name: fc.constantFrom('ann', 'ben') }),
+        fc.record({ type: fc.constant('read'), room, seq: fc.nat(5) }),
         fc.record({
           type: fc.constant('login'),
           name: fc.constantFrom('ann', 'ben'),
           password: fc.string(),
         }),
       );
+      // ann reads on as they go: her marker moves, and only her other session hears of it.
+      const annToo = await client(s);
+      await annToo.request({ type: 'hello', token: ann.token });
+      await annToo.request({ type: 'join', room: 'vault' });
+      let annSeq = 1;
       await fc.assert(
         fc.asyncProperty(fc.nat(1), fc.array(request, { maxLength: 12 }), async (who, reqs) => {
           const o = outsiders[who] as TestClient;
+          const sent = await ann.request({
+            type: 'send',
+            room: 'vault',
+            cid: `v${++annSeq}`,
+            text: 'SECRET-ROOM-TEXT',
+          });
+          assert.equal(sent.type, 'ack', JSON.stringify(sent));
+          const read = sent.type === 'ack' ? sent.seq : 0;
+          await ann.request({ type: 'read', room: 'vault', seq: read });
           for (const req of reqs) await o.request(req);
           for (const path of [
             '/api/rooms/vault/messages',
@@ -557,10 +572,12 @@ describe('the policy on every route', () => {
           const seen = o.frames.join('\n');
           assert.ok(!seen.includes('SECRET'), 'no secret text reaches an outsider');
           assert.ok(!/"room":"vault"[^}]*"members"/.test(seen), 'no member list of the room');
+          assert.ok(!seen.includes('"type":"read"'), "no one else's read marker");
         }),
         { numRuns: 40 },
       );
-      for (const c of [ann, ben, ...outsiders]) c.close();
+      await annToo.event('read', (e) => e.room === 'vault' && e.seq === annSeq);
+      for (const c of [ann, annToo, ben, ...outsiders]) c.close();
     } finally {
       await s.dispose();
     }

@@ -74,6 +74,16 @@ class FakeLog implements ChatLog {
     this.shown.delete(room);
   }
   scrollToBottom(): void {}
+  /** Whether the room shown is scrolled to its end (a test scrolls up by clearing it). */
+  bottom = true;
+  atBottom(): boolean {
+    return this.bottom;
+  }
+  /** Where each room's "new" line is: above the first message of another after this seq. */
+  readonly newAfter = new Map<string, number | undefined>();
+  markNew(room: string, after: number | undefined): void {
+    this.newAfter.set(room, after);
+  }
   seqs(room: string): number[] {
     return (this.shown.get(room) ?? []).map((m) => m.seq);
   }
@@ -153,6 +163,8 @@ class Page {
   readonly outbox = new MemoryOutbox();
   readonly chat: Chat;
   open = false;
+  /** The tab is hidden. */
+  hidden = false;
   sent: Sent[] = [];
   drops = 0;
 
@@ -175,7 +187,7 @@ class Page {
         this.drops++;
         this.disconnect();
       },
-      hidden: () => false,
+      hidden: () => this.hidden,
       notify: () => {},
     });
   }
@@ -685,4 +697,139 @@ test('an ended session makes the next connection a guest', () => {
   const hello = p.one('hello');
   assert.equal(hello.name, undefined);
   assert.notEqual(hello.token, TOKEN);
+});
+
+test('read markers: the server counts what is unread, the page adds what comes, and a room seen is marked read', () => {
+  const p = new Page({ name: 'ada', token: TOKEN }, ['lobby', 'dev']);
+  p.handshake();
+  const reads = () => p.take().flatMap((r) => (r.type === 'read' ? [[r.room, r.seq]] : []));
+  const counts = (room: string) => {
+    const r = p.view.rooms.find((x) => x.name === room);
+    return [r?.unread, r?.mentions, r?.unreadMore ?? false];
+  };
+  p.result(p.one('join'), {
+    of: 'join',
+    room: 'lobby',
+    lastSeq: 0,
+    members: ['ada'],
+    read: { seq: 0, unread: 0, mentions: 0, upTo: 0 },
+  });
+  p.result(p.one('join'), {
+    of: 'join',
+    room: 'dev',
+    lastSeq: 300,
+    members: ['ada'],
+    read: { seq: 100, unread: 180, mentions: 1, upTo: 300 },
+  });
+  assert.deepEqual(counts('dev'), [180, 1, false]);
+  // The first page reaches back to the marker, as far as a page goes.
+  const page = p.one('history');
+  assert.ok(page.type === 'history' && page.room === 'dev');
+  assert.equal(page.limit, 200);
+  p.result(page, {
+    of: 'history',
+    room: 'dev',
+    messages: [msg('dev', 299), msg('dev', 300)],
+    more: true,
+  });
+  // What comes after the server's count adds to it; what it counted already does not.
+  live(p, msg('dev', 300));
+  live(p, msg('dev', 301, 'bob', 'hey @ada'));
+  live(p, msg('dev', 302, 'ada', 'my own'));
+  assert.deepEqual(counts('dev'), [181, 2, false]);
+  assert.deepEqual(reads(), [], 'not seen: another room is shown');
+
+  // Opened at the bottom, the tab visible: seen, at once; the "new" line is where reading stopped.
+  p.chat.switchTo('dev');
+  assert.equal(p.view.log.newAfter.get('dev'), 100);
+  assert.deepEqual(reads(), [['dev', 302]]);
+  assert.deepEqual(counts('dev'), [0, 0, false]);
+  // A burst of moves is one request a second, the last move of it included.
+  live(p, msg('dev', 303));
+  live(p, msg('dev', 304));
+  assert.deepEqual(reads(), []);
+  mock.timers.tick(1000);
+  assert.deepEqual(reads(), [['dev', 304]]);
+  // Scrolled up, a new message is not seen: it counts, and nothing is sent.
+  p.view.log.bottom = false;
+  live(p, msg('dev', 305));
+  mock.timers.tick(5000);
+  assert.deepEqual(reads(), []);
+  assert.deepEqual(counts('dev'), [1, 0, false]);
+  p.view.log.bottom = true;
+  p.chat.seen();
+  assert.deepEqual(reads(), [['dev', 305]]);
+
+  // Another session of mine read the lobby: its count is the server's, plus what came after.
+  for (const seq of [1, 2, 3]) live(p, msg('lobby', seq));
+  assert.deepEqual(counts('lobby'), [3, 0, false]);
+  p.emit({ type: 'read', room: 'lobby', seq: 2, unread: 1, mentions: 0, upTo: 3 });
+  assert.deepEqual(counts('lobby'), [1, 0, false]);
+  live(p, msg('lobby', 4, 'bob', '@ada, lobby'));
+  assert.deepEqual(counts('lobby'), [2, 1, false]);
+  p.emit({ type: 'read', room: 'lobby', seq: 1, unread: 3, mentions: 0, upTo: 3 });
+  assert.deepEqual(counts('lobby'), [2, 1, false], 'an older move changes nothing');
+  p.emit({
+    type: 'read',
+    room: 'lobby',
+    seq: 600,
+    unread: 500,
+    mentions: 0,
+    upTo: 1200,
+    more: true,
+  });
+  assert.deepEqual(counts('lobby'), [500, 0, true]);
+});
+
+test('read markers: a hidden tab reads nothing; a move the connection lost goes once back', () => {
+  const p = new Page({ name: 'ada', token: TOKEN }, ['lobby']);
+  const reads = () => {
+    const out = p.sent.flatMap((r) => (r.type === 'read' ? [r.seq] : []));
+    p.sent = p.sent.filter((r) => r.type !== 'read');
+    return out;
+  };
+  const unread = () => p.view.rooms.find((x) => x.name === 'lobby')?.unread;
+  p.handshake();
+  p.result(p.one('join'), {
+    of: 'join',
+    room: 'lobby',
+    lastSeq: 2,
+    members: ['ada'],
+    read: { seq: 1, unread: 1, mentions: 0, upTo: 2 },
+  });
+  assert.equal(p.view.log.newAfter.get('lobby'), 1, 'the room shown on load gets its line');
+  assert.deepEqual(reads(), [], 'nothing is seen before the messages are there');
+  p.result(p.one('history'), {
+    of: 'history',
+    room: 'lobby',
+    messages: [msg('lobby', 1), msg('lobby', 2)],
+    more: false,
+  });
+  assert.deepEqual(reads(), [2]);
+  mock.timers.tick(1000);
+  p.hidden = true;
+  live(p, msg('lobby', 3));
+  mock.timers.tick(1000);
+  assert.deepEqual([reads(), unread()], [[], 1]);
+  p.hidden = false;
+  p.chat.onVisible();
+  assert.deepEqual([reads(), unread()], [[3], 0]);
+  // Seen within the second: it waits for the second, and the connection goes first.
+  live(p, msg('lobby', 4));
+  p.disconnect();
+  mock.timers.tick(1000);
+  assert.deepEqual(reads(), []);
+  p.handshake();
+  const join = p.one('join');
+  assert.ok(join.type === 'join' && join.since === 4);
+  assert.deepEqual(reads(), [4]);
+  p.result(join, {
+    of: 'join',
+    room: 'lobby',
+    lastSeq: 4,
+    members: ['ada'],
+    read: { seq: 3, unread: 1, mentions: 0, upTo: 4 },
+  });
+  assert.equal(unread(), 0, 'the move the server has not had yet holds');
+  assert.deepEqual(reads(), []);
 });

@@ -89,6 +89,57 @@ test('presence, messages, typing and direct messages span nodes; sequence number
   }
 });
 
+test("a read marker set on one node reaches the same person's sessions on the other, and no one else", async () => {
+  const n1 = await node();
+  const n2 = await node();
+  try {
+    const token = `cluster-token-${++tokens}-0123456789`;
+    const session = async (s: TestServer, name?: string): Promise<TestClient> => {
+      const c = await TestClient.json(s);
+      await c.event('welcome');
+      const r = await c.request({ type: 'hello', token, ...(name && { name }) });
+      assert.equal(r.type, 'result', JSON.stringify(r));
+      return c;
+    };
+    const ada1 = await session(n1, 'ada-c');
+    const ada2 = await session(n2);
+    const bob = await user(n2, 'bob-c');
+    for (const c of [ada1, ada2, bob]) await c.request({ type: 'join', room: 'reads' });
+    for (const [i, text] of ['one', 'hey @ada-c', 'three'].entries()) {
+      const ack = await bob.request({ type: 'send', room: 'reads', cid: `r-${i}`, text });
+      assert.equal(seqOf(ack), i + 1);
+    }
+    await ada1.event('msg', (m) => m.text === 'three');
+    const r = await ada1.request({ type: 'read', room: 'reads', seq: 1 });
+    assert.ok(r.type === 'result' && r.of === 'read' && r.seq === 1, JSON.stringify(r));
+    const moved = await ada2.event('read');
+    assert.deepEqual(moved, {
+      type: 'read',
+      room: 'reads',
+      seq: 1,
+      unread: 2,
+      mentions: 1,
+      upTo: 3,
+    });
+    // A session opened on the other node at once finds the marker there, written or not.
+    const ada3 = await session(n2);
+    const j = await ada3.request({ type: 'join', room: 'reads' });
+    assert.ok(j.type === 'result' && j.of === 'join', JSON.stringify(j));
+    assert.deepEqual(j.read, { seq: 1, unread: 2, mentions: 1, upTo: 3 });
+    // And back the other way.
+    await ada3.request({ type: 'read', room: 'reads', seq: 3 });
+    const back = await ada1.event('read');
+    assert.deepEqual([back.seq, back.unread, back.mentions], [3, 0, 0]);
+    await ada2.event('read', (e) => e.seq === 3);
+    await new Promise((done) => setTimeout(done, 300));
+    assert.equal(bob.events().filter((e) => e.type === 'read').length, 0, 'never to another');
+    for (const c of [ada1, ada2, ada3, bob]) c.close();
+  } finally {
+    await n1.stop();
+    await n2.stop();
+  }
+});
+
 test('a node killed with SIGKILL: its members leave within three heartbeats', async () => {
   const n1 = await node();
   const dead = await spawnNode([

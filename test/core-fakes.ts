@@ -411,6 +411,7 @@ export class Core {
     this.chat = new Chat({
       log: this.log,
       dir: this.store,
+      markers: this.store,
       passwords: PLAIN_PASSWORDS,
       access: { ...DEFAULT_ACCESS, guests: 'open' },
       newUserId: () => `u_${++users}`,

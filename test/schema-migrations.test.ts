@@ -121,6 +121,19 @@ async function assertAccountsCarriedOver(store: MessageStore, openedAt: number):
   assert.equal(await store.lastAuditSeq(), 0);
 }
 
+/**
+ * Read markers start with the upgrade: each direct conversation read to its end by both people
+ * (whether they had read it before cannot be known), no room yet (a first join starts there).
+ */
+async function assertDirectRead(store: MessageStore): Promise<void> {
+  const last = await store.lastSeq(FIXTURE_DIRECT_ROOM);
+  for (const key of ['ann', 'bob']) {
+    const id = (await store.nameUser(key)) ?? '';
+    const rooms = [FIXTURE_DIRECT_ROOM, ...FIXTURE_ROOMS.map((r) => r.room)];
+    assert.deepEqual(await store.markers(id, rooms), new Map([[FIXTURE_DIRECT_ROOM, last]]), key);
+  }
+}
+
 /** New sends number on from the old last numbers; old names stay their holders'. */
 async function assertWritesGoOn(store: MessageStore): Promise<void> {
   const old = FIXTURE_MESSAGES.find((m) => m.room === 'lobby');
@@ -384,6 +397,7 @@ describe('SQLite: databases written by earlier Parleys', () => {
           await assertFixtureIntact(store);
           await assertAccountsCarriedOver(store, openedAt);
           if (hadSecret !== undefined) assert.equal(store.instanceSecret, hadSecret);
+          await assertDirectRead(store);
           await assertWritesGoOn(store);
         } finally {
           await store.close();
@@ -492,6 +506,7 @@ describe('PostgreSQL: schemas written by earlier Parleys', () => {
           if (secret !== undefined) assert.equal(store.instanceSecret, secret);
           await assertFixtureIntact(store);
           await assertAccountsCarriedOver(store, openedAt);
+          await assertDirectRead(store);
           await assertWritesGoOn(store);
         } finally {
           await Promise.all(stores.map((s) => s.close()));
@@ -577,6 +592,7 @@ test('SQLite and PostgreSQL end on the same tables, columns, keys and indexes', 
         'messages',
         'names',
         'reactions',
+        'read_markers',
         'room_roles',
         'room_settings',
         'rooms',

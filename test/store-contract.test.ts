@@ -1157,6 +1157,62 @@ function storeContract(name: string, make: () => Promise<StoreHarness>): void {
       assert.deepEqual(ons.sort(), [false, true]);
       assert.deepEqual(await store.reactions('lobby', [1]), new Map());
     });
+
+    // ---- read markers ------------------------------------------------------------------------
+
+    it('read markers: a person has theirs per room, and a write never moves one back', async (store) => {
+      assert.deepEqual(await store.markers('u_a', ['lobby', 'dev']), new Map());
+      await store.saveMarkers([
+        { userId: 'u_a', room: 'lobby', seq: 5, at: NOW },
+        { userId: 'u_a', room: 'dev', seq: 2, at: NOW },
+        { userId: 'u_b', room: 'lobby', seq: 9, at: NOW },
+        { userId: 'u_a', room: '@u_a u_b', seq: 1, at: NOW },
+      ]);
+      assert.deepEqual(
+        await store.markers('u_a', ['lobby', 'dev', '@u_a u_b', 'none']),
+        new Map([
+          ['lobby', 5],
+          ['dev', 2],
+          ['@u_a u_b', 1],
+        ]),
+      );
+      assert.deepEqual(await store.markers('u_a', ['dev']), new Map([['dev', 2]]));
+      assert.deepEqual(await store.markers('u_b', ['lobby', 'dev']), new Map([['lobby', 9]]));
+      assert.deepEqual(await store.markers('u_a', []), new Map());
+      // Back is no move; forward is; the same marker twice in a batch keeps the higher.
+      await store.saveMarkers([
+        { userId: 'u_a', room: 'lobby', seq: 3, at: NOW + 1 },
+        { userId: 'u_a', room: 'dev', seq: 7, at: NOW + 1 },
+        { userId: 'u_a', room: 'dev', seq: 4, at: NOW + 1 },
+        { userId: 'u_b', room: 'lobby', seq: 9, at: NOW + 1 },
+      ]);
+      assert.deepEqual(
+        await store.markers('u_a', ['lobby', 'dev']),
+        new Map([
+          ['lobby', 5],
+          ['dev', 7],
+        ]),
+      );
+      await store.saveMarkers([]);
+    });
+
+    it('read markers: two nodes writing the same markers at once end on the highest', async (store, h) => {
+      const other = await h.open();
+      const rooms = Array.from({ length: 20 }, (_, i) => `r${i}`);
+      const batch = (seq: (i: number) => number) =>
+        rooms.map((room, i) => ({ userId: 'u_c', room, seq: seq(i), at: NOW }));
+      // Opposite orders and interleaved highs: neither may lower what the other wrote.
+      await Promise.all([
+        store.saveMarkers(batch((i) => (i % 2 === 0 ? 10 : 20))),
+        other.saveMarkers(batch((i) => (i % 2 === 0 ? 20 : 10)).reverse()),
+        store.saveMarkers(batch(() => 15)),
+      ]);
+      const got = await other.markers('u_c', rooms);
+      assert.deepEqual(
+        [...got.values()],
+        rooms.map(() => 20),
+      );
+    });
   });
 }
 

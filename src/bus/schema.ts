@@ -47,6 +47,14 @@ export const NodeBellSchema = Type.Object({
   rooms: Type.Array(NodeRoomSchema),
 });
 export const ByeBellSchema = Type.Object({ kind: Type.Literal('bye'), node: Str });
+/** A person's read marker moved; a receiver tells only that person's own sessions. */
+export const ReadBellSchema = Type.Object({
+  kind: Type.Literal('read'),
+  node: Str,
+  userId: Str,
+  room: Str,
+  seq: Count,
+});
 
 /** A change entry: its event's fields, the event's type as `kind`, and the actor's user id. */
 const changeFields = {
@@ -79,6 +87,7 @@ export const BUS_SCHEMAS = {
   typing: TypingBellSchema,
   node: NodeBellSchema,
   bye: ByeBellSchema,
+  read: ReadBellSchema,
   edit: EditBellSchema,
   delete: DeleteBellSchema,
   reaction: ReactionBellSchema,

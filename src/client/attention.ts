@@ -1,5 +1,5 @@
-// What a new message from someone asks of the reader: an unread count, a mention, the hidden
-// tab's title, a desktop notification, words for a screen reader.
+// What a new message from someone asks of the reader: whether it is a mention (reading.ts counts
+// it), the hidden tab's title, a desktop notification, words for a screen reader.
 
 import type { ChatMessage } from '../protocol/index.js';
 import { roomLabel } from './dom.js';
@@ -17,8 +17,6 @@ export interface Where {
 }
 
 export interface Attention {
-  /** Counts as unread in its room (not shown now, or the tab is hidden). */
-  unread: boolean;
   mention: boolean;
   notify?: { title: string; body: string };
   announce?: string;
@@ -29,7 +27,7 @@ export function attention(m: ChatMessage, w: Where): Attention | undefined {
   if (sameName(m.from, w.me)) return undefined;
   // A direct message is addressed to you as much as a mention is.
   const mention = w.direct || mentionsName(m.text, w.me);
-  const a: Attention = { unread: !w.here || w.hidden, mention };
+  const a: Attention = { mention };
   if (w.hidden && mention) {
     const where = w.direct ? '(direct message)' : `in ${roomLabel(m.room)}`;
     a.notify = { title: `${m.from} ${where}`, body: clip(m.text) };

@@ -38,6 +38,7 @@ import type {
   ServerRole,
 } from './ports.js';
 import { PresenceNotes } from './presence-notes.js';
+import { Reading } from './reading.js';
 import {
   dispatchResult,
   isKind,
@@ -105,6 +106,7 @@ export class Chat {
   readonly #panel: RoomPanel;
   readonly #events: RoomEvents;
   readonly #notes: PresenceNotes;
+  readonly #reading: Reading;
   /** Direct messages sent with /msg, and the line in the room they were sent from. */
   readonly #sentNotes: SentNotes;
   readonly #typingSent = new TypingThrottle();
@@ -159,12 +161,19 @@ export class Chat {
       me,
       ready: () => this.#link.ready,
     });
+    this.#reading = new Reading({
+      roster: this.#roster,
+      log: view.log,
+      hidden: deps.hidden,
+      request: (req) => this.#request(req),
+    });
     this.#events = new RoomEvents({
       view,
       roster: this.#roster,
       panel: this.#panel,
       notes: this.#notes,
       sync: this.#sync,
+      reading: this.#reading,
       me,
       delivered: (cid) => {
         if (outbox.get(cid)) this.#dropPending(cid);
@@ -297,12 +306,20 @@ export class Chat {
       case 'topic':
         this.access.topic(ev);
         return;
+      case 'read':
+        this.#reading.moved(ev);
+        return;
     }
   }
 
   /** The tab became visible again: the title stops counting. */
   onVisible(): void {
     this.#events.visible();
+  }
+
+  /** The log of the room shown is at its newest line: what is there is seen. */
+  seen(): void {
+    this.#reading.check();
   }
 
   // ---- user actions -----------------------------------------------------------------------------
@@ -425,7 +442,10 @@ export class Chat {
   }
 
   switchTo(room: string): void {
+    // The "new" line goes where reading stopped, before showing the room reads it.
+    this.#reading.opened(this.#roster.room(room));
     const r = this.#roster.select(room);
+    this.#reading.check();
     // A direct room live from a message alone has no member list yet: the join brings it.
     if (this.#link.ready && r.direct && (!r.synced || !r.membersKnown)) this.#join(r, true);
     this.#panel.details();
@@ -512,6 +532,7 @@ export class Chat {
       }
     }
     this.#link.sender.flush();
+    this.#reading.resend();
     void this.#outbox.refresh?.().then((added) => {
       if (!added || !this.#link.ready) return;
       for (const e of this.#outbox.entries()) {
@@ -592,6 +613,7 @@ export class Chat {
     who: (ev) => this.#events.who(ev),
     typing: () => {},
     ping: () => {},
+    read: () => {},
     login: (ev) => this.access.loggedIn(ev),
     logout: (ev) => this.access.loggedOut(ev),
     password: () => this.access.passwordSet(),
@@ -610,6 +632,7 @@ export class Chat {
     const { name } = ev;
     // Rooms come back at a sign-in only: on every connect they would undo a part.
     this.#become(name, ev.token, ev.direct, ev.role);
+    this.#reading.direct(ev.read);
     if (ctx?.handshake !== undefined) {
       this.#sys(`You are ${name}.`, '', undefined, { key: 'you' });
       this.#onReady();
@@ -643,6 +666,7 @@ export class Chat {
   /** Signed in or up: this connection is the account's, its direct conversations listed. */
   #signedIn(ev: ResultOf<'login'>): void {
     this.#become(ev.name, ev.token, ev.direct, ev.role);
+    this.#reading.direct(ev.read);
     for (const room of ev.rooms) {
       const r = this.#roster.room(room);
       if (r.joined) continue;
@@ -712,7 +736,7 @@ export class Chat {
       this.#sys(`Left ${roomLabel(req.room)}.`);
       return;
     }
-    if (req?.type === 'typing') return;
+    if (req?.type === 'typing' || req?.type === 'read') return;
     if (req?.type === 'search') {
       this.#search.searchNote(ev.message);
       return;
@@ -751,6 +775,7 @@ export class Chat {
   /** Drops a room from the page (after leaving it, or when its join failed). */
   #forget(room: string): void {
     if (!this.#roster.remove(room)) return;
+    this.#reading.forget(room);
     this.#view.log.remove(room);
     if (this.#roster.current === room) this.switchTo(this.#roster.fallback());
   }

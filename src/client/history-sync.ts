@@ -97,26 +97,31 @@ export class HistorySync {
     }
   }
 
-  /** A join result: the first loads the latest page; a server log behind ours starts over. */
-  joined(r: RoomState, serverLastSeq: number): void {
+  /**
+   * A join result: the first loads the latest page, reaching `reach` entries back (to the read
+   * marker) as far as one page goes; a server log behind ours starts over.
+   */
+  joined(r: RoomState, serverLastSeq: number, reach = 0): void {
     if (!r.everSynced) {
       r.lastSeq = Math.max(r.lastSeq, serverLastSeq);
-      this.latest(r);
+      this.latest(r, reach);
     } else if (serverLastSeq < r.lastSeq) {
       // The server's log is behind what we saw (its data was reset): start over.
       this.link.say(`The history of ${roomLabel(r.name)} was reset on the server.`, r.name);
       this.link.log.clear(r.name);
       r.lastSeq = serverLastSeq;
-      this.latest(r);
+      this.latest(r, reach);
     }
   }
 
-  private latest(r: RoomState): void {
+  private latest(r: RoomState, reach: number): void {
     if (r.lastSeq === 0) {
       this.link.log.setOlder(r.name, 'start');
       return;
     }
-    this.page(r, 'latest');
+    // A page counts messages, and entries between them count for nothing: `reach` messages
+    // cover that many entries.
+    this.page(r, 'latest', undefined, Math.min(Math.max(reach, HISTORY_PAGE), HISTORY_PAGE_MAX));
   }
 
   /** A resume was cut at the server's bound: after < seq < before were not sent. */

@@ -32,6 +32,7 @@ async function start(): Promise<void> {
   const late: { chat?: Chat } = {};
   const view = new View({
     wantOlder: (room) => late.chat?.loadOlder(room),
+    atBottom: () => late.chat?.seen(),
     openRoom: (room) => {
       late.chat?.open(room);
       if (view.drawerOpen()) {

@@ -50,6 +50,9 @@ interface RoomLog {
   /** Saved scrollTop while another room is shown; null means "at the bottom". */
   scroll: number | null;
   newBelow: number;
+  /** The "new" line goes above the first message of someone else after this seq. */
+  newAfter?: number;
+  newLine?: HTMLElement;
 }
 
 export interface SysAction {
@@ -68,6 +71,17 @@ export interface SysOptions {
 export interface LogHooks {
   /** The reader is near the top of a room that has older messages. */
   wantOlder(room: string): void;
+  /** The reader is at the newest line of the room shown (its messages are seen). */
+  atBottom(room: string): void;
+}
+
+/** The line above the first message not read when the room was opened. */
+function newLine(): HTMLElement {
+  const line = el('div', 'new-line');
+  line.setAttribute('role', 'separator');
+  line.setAttribute('aria-label', 'New messages');
+  line.append(el('span', 'new-label', 'New'));
+  return line;
 }
 
 function isLong(text: string): boolean {
@@ -131,6 +145,7 @@ export class MessageLog {
     log.msgs = [];
     log.bySeq.clear();
     log.cids.clear();
+    log.newLine?.remove();
   }
 
   oldestSeq(room: string): number | undefined {
@@ -220,6 +235,7 @@ export class MessageLog {
       const log = this.roomLog(room);
       for (const m of messages) if (this.insertOne(log, m, live)) shown.push(m);
       this.trim(log);
+      if (shown.length > 0) this.placeNew(log);
     });
     if (live && shown.length > 0 && room === this.current && !this.atBottom()) {
       this.roomLog(room).newBelow += shown.length;
@@ -243,6 +259,42 @@ export class MessageLog {
   scrollToBottom(): void {
     this.box.scrollTop = this.box.scrollHeight;
     this.onScroll();
+  }
+
+  markNew(room: string, after: number | undefined): void {
+    const log = this.roomLog(room);
+    if (log.newAfter === after && (after === undefined || log.newLine?.isConnected)) return;
+    this.keepView(room, false, () => {
+      if (after === undefined) delete log.newAfter;
+      else log.newAfter = after;
+      this.placeNew(log);
+    });
+  }
+
+  /** Puts the "new" line where it belongs (or takes it away), and regroups around it. */
+  private placeNew(log: RoomLog): void {
+    const after = log.newAfter;
+    const me = this.myName ? foldKey(this.myName) : '';
+    const at =
+      after === undefined ? -1 : log.msgs.findIndex((s) => s.seq > after && foldKey(s.from) !== me);
+    const s = log.msgs[at];
+    const line = log.newLine;
+    if (!s) {
+      if (line?.isConnected) {
+        line.remove();
+        this.regroup(log);
+      }
+      return;
+    }
+    if (line?.isConnected && line.nextElementSibling === s.el) return;
+    const l = (log.newLine ??= newLine());
+    log.section.insertBefore(l, s.el);
+    this.regroup(log);
+  }
+
+  /** Groups again where the "new" line came or went (it breaks a group: see fixGroup). */
+  private regroup(log: RoomLog): void {
+    for (let i = 0; i < log.msgs.length; i++) this.fixGroup(log, i);
   }
 
   private insertOne(log: RoomLog, m: ChatMessage, live: boolean): boolean {
@@ -394,7 +446,7 @@ export class MessageLog {
 
   // ---- scrolling ------------------------------------------------------------------------------
 
-  private atBottom(): boolean {
+  atBottom(): boolean {
     const b = this.box;
     return b.scrollHeight - b.scrollTop - b.clientHeight < BOTTOM_PX;
   }
@@ -440,10 +492,12 @@ export class MessageLog {
   private onScroll(): void {
     const log = this.logs.get(this.current);
     if (!log) return;
-    if (log.newBelow > 0 && this.atBottom()) {
+    const bottom = this.atBottom();
+    if (log.newBelow > 0 && bottom) {
       log.newBelow = 0;
       this.renderJump();
     }
+    if (bottom) this.hooks.atBottom(this.current);
     if (log.olderState === 'more' && this.box.scrollTop < TOP_PX) {
       this.hooks.wantOlder(this.current);
     }

@@ -29,6 +29,10 @@ export interface ChatLog {
   remove(room: string): void;
   clear(room: string): void;
   scrollToBottom(): void;
+  /** The room shown is scrolled to its newest line. */
+  atBottom(): boolean;
+  /** Shows the "new" line above the first message of someone else after `after`; or none. */
+  markNew(room: string, after: number | undefined): void;
 }
 
 export interface ChatView {

@@ -71,6 +71,7 @@ export interface ContextOf {
     /** A next page: its results go below those shown. */
     added?: boolean;
   };
+  read: Common;
 }
 
 export type Pending<K extends RequestType> = ContextOf[K] & {

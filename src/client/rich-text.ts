@@ -4,20 +4,7 @@
 
 import { parse, type Block, type Inline } from './markup.js';
 
-export { safeHref, tokenize, type Token } from './markup.js';
-
-function some(nodes: (Block | Inline)[], found: (n: Inline) => boolean): boolean {
-  return nodes.some((n) => {
-    if (n.kind === 'ul' || n.kind === 'ol') return n.items.some((item) => some(item, found));
-    if ('children' in n) return some(n.children, found);
-    return n.kind !== 'pre' && found(n);
-  });
-}
-
-/** True when the text mentions `myName` where it shows as a mention (not inside code). */
-export function mentionsName(text: string, myName: string): boolean {
-  return !!myName && some(parse(text, myName), (n) => n.kind === 'mention');
-}
+export { mentionsName, safeHref, tokenize, type Token } from './markup.js';
 
 function element(tag: string, children: Node[]): HTMLElement {
   const e = document.createElement(tag);

@@ -1,6 +1,6 @@
 // What the server says about rooms, applied to their state and then shown: messages as they
-// come (with unread counts, the title, notifications and screen readers), who came, left,
-// renamed or is typing, and the members a join or /who brought.
+// come (with unread counts kept by reading.ts, the title, notifications and screen readers), who
+// came, left, renamed or is typing, and the members a join or /who brought.
 
 import type { ChatMessage } from '../protocol/index.js';
 import { attention } from './attention.js';
@@ -8,6 +8,7 @@ import { roomLabel } from './dom.js';
 import type { HistorySync } from './history-sync.js';
 import type { ChatView } from './ports.js';
 import type { PresenceNotes } from './presence-notes.js';
+import type { Reading } from './reading.js';
 import type { ResultOf } from './requests.js';
 import { sameName, type RoomState } from './room-state.js';
 import type { RoomPanel } from './room-panel.js';
@@ -19,6 +20,7 @@ export interface RoomEventsDeps {
   panel: RoomPanel;
   notes: PresenceNotes;
   sync: HistorySync;
+  reading: Reading;
   /** My name ('' until known). */
   me(): string;
   /** An own message came back: its pending send is done. */
@@ -60,25 +62,32 @@ export class RoomEvents {
         if (r.name === roster.current) panel.details();
       }
     }
-    return view.log.insert(r.name, messages, live).length > 0;
+    const shown = view.log.insert(r.name, messages, live).length > 0;
+    // What is shown at the bottom of the room open is seen.
+    if (shown && r.name === roster.current) this.#d.reading.check();
+    return shown;
   }
 
-  /** The tab is visible again: the title stops counting. */
+  /** The tab is visible again: the title stops counting; the room shown is read from here. */
   visible(): void {
     this.#unseen = 0;
     this.#d.view.setUnseen(0);
-    this.#d.roster.seen();
+    const r = this.#d.roster.shown;
+    if (r) this.#d.reading.opened(r);
   }
 
   /** A join answered: the room is live, with its members. */
   joined(ev: ResultOf<'join'>, user: boolean): void {
-    const { roster, sync, panel, view } = this.#d;
+    const { roster, sync, panel, view, reading } = this.#d;
     const r = roster.room(ev.room);
     r.want();
     // In a direct room, the participants connected now.
     r.setMembers(ev.members);
-    sync.joined(r, ev.lastSeq);
+    const first = !r.everSynced;
+    // A first page reaches back to the read marker, for the "new" line (as far as a page goes).
+    sync.joined(r, ev.lastSeq, ev.read ? ev.lastSeq - ev.read.seq : 0);
     r.live();
+    reading.joined(r, ev.read, first);
     if (user) view.log.sys(r.name, `Joined ${roomLabel(r.name)}.`);
     roster.render();
     panel.details();
@@ -126,16 +135,12 @@ export class RoomEvents {
 
   /** A new message from someone: unread counts, the title, notifications, screen readers. */
   #arrived(r: RoomState, m: ChatMessage): void {
-    const { roster, view, me, notify } = this.#d;
+    const { roster, view, me, notify, reading } = this.#d;
     const hidden = this.#d.hidden();
     const here = r.name === roster.current;
     const a = attention(m, { me: me(), direct: r.direct, here, hidden });
     if (!a) return;
-    if (a.unread) {
-      r.unread++;
-      if (a.mention) r.mentions++;
-      if (!here) roster.render();
-    }
+    reading.arrived(r, m, a.mention);
     if (hidden) {
       this.#unseen++;
       view.setUnseen(this.#unseen);

@@ -29,8 +29,11 @@ export class RoomState {
   membersKnown = false;
   /** Name → when the indicator ends (epoch ms). */
   readonly typing = new Map<string, number>();
+  /** Unread messages of others and those naming me, after my read marker (reading.ts). */
   unread = 0;
   mentions = 0;
+  /** The server stopped counting: there are at least `unread`. */
+  unreadMore = false;
   loadingOlder = false;
   /** The other person's name as they write it, in a direct conversation. */
   peer?: string;

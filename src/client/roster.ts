@@ -1,5 +1,5 @@
 // The rooms and direct conversations the sidebar lists: one RoomState each, which one is
-// current, their unread counts, and the direct conversations closed from the sidebar. It draws
+// current, and the direct conversations closed from the sidebar. It draws
 // the list and remembers it through the view and storage passed in. Settings of a room belong
 // with the room they change, found here.
 
@@ -77,24 +77,13 @@ export class Roster {
     return [...this.#rooms.values()];
   }
 
-  /** Makes a room the current one: its counts are read. */
+  /** Makes a room the current one (its counts go once it is seen: reading.ts). */
   select(name: string): RoomState {
     const r = this.room(name);
     this.#current = r.name;
-    r.unread = 0;
-    r.mentions = 0;
     this.#view.showRoom(r.name);
     this.render();
     return r;
-  }
-
-  /** The current room was seen (the tab is visible again): its counts are read. */
-  seen(): void {
-    const r = this.shown;
-    if (r && (r.unread > 0 || r.mentions > 0)) {
-      r.unread = r.mentions = 0;
-      this.render();
-    }
   }
 
   /** The room `step` places up or down the sidebar from the current one (rooms, then people). */

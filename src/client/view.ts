@@ -15,6 +15,8 @@ export interface RoomItem {
   name: string;
   unread: number;
   mentions: number;
+  /** At least `unread`: the server stopped counting. */
+  unreadMore?: boolean;
   joined: boolean;
   direct: boolean;
 }
@@ -192,13 +194,14 @@ export class View {
       const label = roomLabel(name);
       const parts: (Node | string)[] = [label];
       if (r.unread > 0) {
-        const badge = el('span', r.mentions > 0 ? 'badge mention' : 'badge', String(r.unread));
+        const count = `${r.unread}${r.unreadMore ? '+' : ''}`;
+        const badge = el('span', r.mentions > 0 ? 'badge mention' : 'badge', count);
         badge.setAttribute('aria-hidden', 'true');
         parts.push(' ', badge);
       }
       open.replaceChildren(...parts);
       const described = [label];
-      if (r.unread > 0) described.push(`${r.unread} unread`);
+      if (r.unread > 0) described.push(`${r.unread}${r.unreadMore ? ' or more' : ''} unread`);
       if (r.mentions > 0) described.push(`${r.mentions} mentioning you`);
       if (!r.joined && !r.direct) described.push('not joined');
       open.setAttribute('aria-label', described.join(', '));

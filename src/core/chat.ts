@@ -8,6 +8,7 @@ import {
   type ChatMessage,
   type LogEntry,
   type RoomInfo,
+  type RoomRead,
 } from '../protocol/index.js';
 import { Accounts, type LoggedIn } from './accounts.js';
 import { AddressLimits } from './address-limits.js';
@@ -25,6 +26,7 @@ import { Moderation } from './moderation.js';
 import { Names } from './names.js';
 import type { Bell, CoreDeps, Peer } from './ports.js';
 import { Presence } from './presence.js';
+import { ReadMarkers } from './read-markers.js';
 import { TokenBucket } from './rate-limit.js';
 import { Rooms } from './rooms.js';
 import { Search, type SearchPage } from './search.js';
@@ -59,6 +61,7 @@ export class Chat {
   private readonly moderation: Moderation;
   private readonly lifecycle: Lifecycle;
   private readonly finder: Search;
+  private readonly markers: ReadMarkers;
 
   constructor(private readonly deps: CoreDeps) {
     this.addresses = new AddressLimits(deps.limits);
@@ -67,6 +70,7 @@ export class Chat {
     this.presence = new Presence(deps, this.rooms, this.identities, this.addresses.presenceNotices);
     this.guard = new Guard(deps, this.rooms, this.identities, this.presence);
     this.delivery = new Delivery(deps, this.rooms, this.identities, this.presence);
+    this.markers = new ReadMarkers(deps, this.rooms, this.identities);
     this.membership = new Membership(
       deps,
       this.rooms,
@@ -74,6 +78,7 @@ export class Chat {
       this.delivery,
       this.addresses,
       this.guard,
+      this.markers,
     );
     this.names = new Names(deps, this.identities, this.rooms, this.presence);
     this.accounts = new Accounts(deps, this.identities, this.names, this.addresses, (seq) =>
@@ -87,7 +92,14 @@ export class Chat {
     });
     this.lifecycle = new Lifecycle(deps, this.rooms, this.addresses, guard, this.commits);
     this.typist = new Typing(deps, this.rooms, this.guard);
-    this.cluster = new Cluster(deps, this.rooms, this.presence, this.delivery, this.typist);
+    this.cluster = new Cluster(
+      deps,
+      this.rooms,
+      this.presence,
+      this.delivery,
+      this.typist,
+      this.markers,
+    );
     this.pages = new History(deps, this.rooms, this.guard);
     this.finder = new Search(deps, this.guard, this.addresses);
   }
@@ -135,9 +147,15 @@ export class Chat {
     this.identities.detach(session);
   }
 
-  /** Resolves once every queued send is committed (for a graceful stop). */
-  drain(): Promise<void> {
-    return this.commits.drain();
+  /** Resolves once every queued send is committed and every read marker written (a stop). */
+  async drain(): Promise<void> {
+    await this.commits.drain();
+    await this.markers.flush();
+  }
+
+  /** Writes the read markers moved since the last time (the server's timer). */
+  flushMarkers(): Promise<void> {
+    return this.markers.flush();
   }
 
   /**
@@ -175,33 +193,52 @@ export class Chat {
 
   // ---- requests -----------------------------------------------------------------------------
 
-  hello(
+  async hello(
     session: Session,
     rawName: string | undefined,
     rawToken: string | undefined,
-  ): ReturnType<Accounts['hello']> {
-    return this.accounts.hello(session, rawName, rawToken);
+  ): Promise<Awaited<ReturnType<Accounts['hello']>> & { read?: RoomRead[] }> {
+    return this.withReads(session, await this.accounts.hello(session, rawName, rawToken));
   }
 
-  register(session: Session, name: string, password: string, ticket?: string): Promise<LoggedIn> {
-    return this.accounts.register(session, name, password, ticket);
+  async register(
+    session: Session,
+    name: string,
+    password: string,
+    ticket?: string,
+  ): Promise<LoggedIn & { read?: RoomRead[] }> {
+    return this.withReads(session, await this.accounts.register(session, name, password, ticket));
   }
 
-  login(session: Session, name: string, password: string): Promise<LoggedIn> {
-    return this.accounts.login(session, name, password);
+  async login(
+    session: Session,
+    name: string,
+    password: string,
+  ): Promise<LoggedIn & { read?: RoomRead[] }> {
+    return this.withReads(session, await this.accounts.login(session, name, password));
+  }
+
+  /** What a person now signed in has unread in their direct conversations, when anything. */
+  private async withReads<R extends object>(
+    session: Session,
+    r: R,
+  ): Promise<R & { read?: RoomRead[] }> {
+    const read = await this.markers.directReads(session);
+    return read.length > 0 ? { ...r, read } : r;
   }
 
   logout(session: Session, everywhere: boolean): Promise<number> {
     return this.accounts.logout(session, everywhere);
   }
 
-  password(
+  async password(
     session: Session,
     password: string,
     old?: string,
     ticket?: string,
-  ): Promise<LoggedIn | null> {
-    return this.accounts.password(session, password, old, ticket);
+  ): Promise<(LoggedIn & { read?: RoomRead[] }) | null> {
+    const r = await this.accounts.password(session, password, old, ticket);
+    return r && this.withReads(session, r);
   }
 
   sessions(session: Session): Promise<(SessionRecord & { current: boolean })[]> {
@@ -371,6 +408,11 @@ export class Chat {
   /** The seq of the session's own last message in a room, or of anyone's. */
   lastMessage(session: Session, label: string, own: boolean) {
     return this.lifecycle.lastMessage(session, label, own);
+  }
+
+  /** Everything up to entry `seq` of the room is read: the person's marker moves forward. */
+  read(session: Session, label: string, seq: number): Promise<{ label: string; seq: number }> {
+    return this.markers.read(session, label, seq);
   }
 
   typing(session: Session, label: string): Promise<string> {

@@ -4,6 +4,7 @@
 import type { Delivery } from './delivery.js';
 import type { Bell, CoreDeps, NodeRoom } from './ports.js';
 import type { Presence } from './presence.js';
+import type { ReadMarkers } from './read-markers.js';
 import type { Rooms } from './rooms.js';
 import { readStore } from './store-read.js';
 import type { Typing } from './typing.js';
@@ -18,6 +19,7 @@ export class Cluster {
     private readonly presence: Presence,
     private readonly delivery: Delivery,
     private readonly typing: Typing,
+    private readonly markers: ReadMarkers,
   ) {}
 
   /** Events from the bus, published by other nodes (this node's own are ignored). */
@@ -41,6 +43,9 @@ export class Cluster {
         return;
       case 'typing':
         this.typing.relay(event.room, event.key, event.name);
+        return;
+      case 'read':
+        this.markers.onBell(event);
         return;
       case 'node':
         this.applyHeartbeat(event.node, event.rooms);
@@ -109,6 +114,7 @@ export class Cluster {
 
   /** After the bus was cut off: read every local room's last sequence from the store. */
   async resync(): Promise<void> {
+    this.markers.resync();
     // Rooms other nodes made while the bus was away are in the store.
     await this.rooms.loadIndex(true).catch(() => undefined);
     for (const room of this.rooms.all()) {

@@ -35,6 +35,16 @@ export class Identities {
     return this.byUser.get(userId) ?? [];
   }
 
+  /**
+   * Every connected session of a person, guests included: a guest's sessions are those of its
+   * name, which follows from its id (`g_` and the suffix of `guest-` and the suffix).
+   */
+  sessionsOfPerson(userId: string): readonly Session[] {
+    if (!userId.startsWith('g_')) return this.sessionsOf(userId);
+    const guest = this.byKey.get(GUEST_PREFIX + userId.slice(2));
+    return guest ? guest.sessions.filter((s) => s.userId === userId) : [];
+  }
+
   attach(session: Session): void {
     if (session.claimed) {
       const list = this.byUser.get(session.userId);

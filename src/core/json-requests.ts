@@ -62,9 +62,15 @@ async function run(
           room: j.label,
           lastSeq: j.lastSeq,
           members: j.room.members(),
+          ...(j.read && { read: j.read }),
         }),
       );
       return;
+    case 'read': {
+      const r = await chat.read(session, req.room, req.seq);
+      session.event({ type: 'result', id, of: 'read', room: r.label, seq: r.seq });
+      return;
+    }
     case 'part': {
       const room = await chat.part(session, req.room);
       session.event({ type: 'result', id, of: 'part', room });

@@ -1,12 +1,13 @@
 // Joining and leaving rooms: the per-connection and per-address allowances, the subscription,
 // and the replay a join with `since` asks for.
 
-import { ChatError } from '../protocol/index.js';
+import { ChatError, type ReadState } from '../protocol/index.js';
 import { INSTANCE, type AddressLimits } from './address-limits.js';
 import type { Delivery } from './delivery.js';
 import type { Guard } from './guard.js';
 import type { CoreDeps } from './ports.js';
 import type { Presence } from './presence.js';
+import type { ReadMarkers } from './read-markers.js';
 import type { Room } from './room.js';
 import type { Rooms } from './rooms.js';
 import type { Session } from './session.js';
@@ -18,6 +19,8 @@ export interface Joined {
   label: string;
   lastSeq: number;
   room: Room;
+  /** The person's read marker and what is unread after it, for a session that keeps them. */
+  read?: ReadState;
 }
 
 export class Membership {
@@ -28,6 +31,7 @@ export class Membership {
     private readonly delivery: Delivery,
     private readonly addresses: AddressLimits,
     private readonly guard: Guard,
+    private readonly markers: ReadMarkers,
   ) {}
 
   async join(
@@ -41,12 +45,9 @@ export class Membership {
     if (existing) {
       // A direct room opened by the other's new name is called by it from now on.
       existing.label = r.label;
-      onJoined({
-        id: r.id,
-        label: r.label,
-        lastSeq: existing.room.lastSeq,
-        room: existing.room,
-      });
+      const { lastSeq } = existing.room;
+      const read = await this.markers.joined(session, r.id, lastSeq, r.direct !== undefined);
+      onJoined({ id: r.id, label: r.label, lastSeq, room: existing.room, read });
       return;
     }
     // Direct conversations the server put a session in never keep it out of a room.
@@ -82,7 +83,10 @@ export class Membership {
     if (!r.direct && latest > 0) this.rooms.index.touch(r.id, this.deps.clock.now(), true);
     sub.cursor = since === undefined ? latest : Math.min(since, latest);
     if (r.direct) this.presence.addParticipants(room);
-    onJoined({ id: r.id, label: r.label, lastSeq: latest, room });
+    // While this is read the subscription catches up later: nothing live is skipped.
+    const read = await this.markers.joined(session, r.id, latest, r.direct !== undefined);
+    if (session.sub(r.id) !== sub) return;
+    onJoined({ id: r.id, label: r.label, lastSeq: latest, room, read });
     await this.delivery.catchUp(session, sub);
   }
 

@@ -216,6 +216,22 @@ export interface Log {
   nameHolder(key: string): Promise<string | null>;
 }
 
+/** A read marker to write: the person has read the room up to entry `seq`, as of `at`. */
+export interface MarkerWrite {
+  userId: string;
+  room: string;
+  seq: number;
+  at: number;
+}
+
+/** Each person's read markers; every store keeps them beside the log (src/store). */
+export interface Markers {
+  /** The person's markers in those of `rooms` they have one in: the last entry seq read. */
+  markers(userId: string, rooms: readonly string[]): Promise<Map<string, number>>;
+  /** Writes the markers in one transaction; a stored marker never moves back. */
+  saveMarkers(markers: readonly MarkerWrite[]): Promise<void>;
+}
+
 /** What a node reports of a room in its heartbeat. */
 export interface NodeRoom {
   room: string;
@@ -241,6 +257,8 @@ export type Bell =
       quiet?: true;
     }
   | { kind: 'typing'; node: string; room: string; key: string; name: string }
+  /** A person's read marker moved: for their sessions on other nodes only. */
+  | { kind: 'read'; node: string; userId: string; room: string; seq: number }
   /** Heartbeat: the node's presence and known sequence numbers, in full. */
   | { kind: 'node'; node: string; rooms: NodeRoom[] }
   /** The node is stopping: forget its members now. */
@@ -345,6 +363,8 @@ export interface CoreDeps {
   log: Log;
   /** The people and who may do what (the same store as the log). */
   dir: Directory;
+  /** Read markers (the same store again). */
+  markers: Markers;
   passwords: Passwords;
   access: AccessConfig;
   bus: BellPort;

@@ -3,6 +3,7 @@
 
 import type { Static } from '@sinclair/typebox';
 import { MODERATION_ACTIONS, type ModerationAction } from './moderation-actions.js';
+import { RoomReadSchema } from './read-schema.js';
 import { Type } from './typebox.js';
 import { Count, Str, Time, request, result } from './shapes.js';
 
@@ -113,6 +114,8 @@ export const ACCESS_RESULT_SCHEMAS = {
     direct: Type.Array(Str),
     /** The rooms the person has a part in (owner, moderator, invited). */
     rooms: Type.Array(Str),
+    /** Direct conversations with something unread (see read-schema.ts). */
+    read: Type.Optional(Type.Array(RoomReadSchema)),
   }),
   logout: result('logout', { ended: Count }),
   password: result('password', {}),

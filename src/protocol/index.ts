@@ -9,3 +9,4 @@ export * from './event-kind.js';
 export * from './access-schema.js';
 export * from './lifecycle-schema.js';
 export * from './search-schema.js';
+export * from './read-schema.js';

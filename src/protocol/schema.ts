@@ -20,6 +20,13 @@ import {
   LIFECYCLE_REQUEST_SCHEMAS,
   ReactionSummarySchema,
 } from './lifecycle-schema.js';
+import {
+  READ_EVENT_SCHEMAS,
+  READ_REQUEST_SCHEMAS,
+  READ_RESULT_SCHEMAS,
+  ReadStateSchema,
+  RoomReadSchema,
+} from './read-schema.js';
 import { SEARCH_REQUEST_SCHEMAS, SEARCH_RESULT_SCHEMAS } from './search-schema.js';
 
 export const RequestIdSchema = Id;
@@ -114,6 +121,7 @@ export const REQUEST_SCHEMAS = {
   ...ACCESS_REQUEST_SCHEMAS,
   ...LIFECYCLE_REQUEST_SCHEMAS,
   ...SEARCH_REQUEST_SCHEMAS,
+  ...READ_REQUEST_SCHEMAS,
 };
 
 export const ClientRequestSchema = Type.Union(Object.values(REQUEST_SCHEMAS));
@@ -150,11 +158,13 @@ export const HelloResultSchema = result('hello', {
     ]),
   ),
   rooms: Type.Optional(Type.Array(Str)),
+  read: Type.Optional(Type.Array(RoomReadSchema)),
 });
 export const JoinResultSchema = result('join', {
   room: Str,
   lastSeq: Count,
   members: Type.Array(Str),
+  read: Type.Optional(ReadStateSchema),
 });
 export const PartResultSchema = result('part', { room: Str });
 export const HistoryResultSchema = result('history', {
@@ -190,6 +200,7 @@ export const RESULT_SCHEMAS = {
   changes: ChangesResultSchema,
   ...ACCESS_RESULT_SCHEMAS,
   ...SEARCH_RESULT_SCHEMAS,
+  ...READ_RESULT_SCHEMAS,
 };
 
 export const RequestResultSchema = Type.Union(Object.values(RESULT_SCHEMAS));
@@ -253,6 +264,7 @@ export const EVENT_SCHEMAS = {
   error: ErrorEventSchema,
   ...ACCESS_EVENT_SCHEMAS,
   ...LIFECYCLE_EVENT_SCHEMAS,
+  ...READ_EVENT_SCHEMAS,
 };
 
 export const ServerEventSchema = Type.Union([

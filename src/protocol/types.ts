@@ -3,6 +3,7 @@
 
 import type { AccessEvent, AccessRequest, AccessResult } from './access-schema.js';
 import type { SearchRequest, SearchResultEvent } from './search-schema.js';
+import type { ReadEvent, ReadRequest, ReadResult, ReadState, RoomRead } from './read-schema.js';
 import type { ErrorCode } from './errors.js';
 import type { LifecycleEvent, LifecycleRequest, ReactionSummary } from './lifecycle-schema.js';
 
@@ -174,7 +175,8 @@ export type ClientRequest =
   | PingRequest
   | AccessRequest
   | LifecycleRequest
-  | SearchRequest;
+  | SearchRequest
+  | ReadRequest;
 
 export type RequestType = ClientRequest['type'];
 
@@ -218,6 +220,8 @@ export interface HelloResult {
   role?: 'owner' | 'admin' | 'moderator' | 'member';
   /** Signed in: the rooms the person has a part in (owner, moderator, invited). */
   rooms?: string[];
+  /** The direct conversations with something unread after the person's marker. */
+  read?: RoomRead[];
 }
 export interface JoinResult {
   type: 'result';
@@ -226,6 +230,8 @@ export interface JoinResult {
   room: string;
   lastSeq: number;
   members: string[];
+  /** The person's read marker here and what is unread after it (a person who said hello). */
+  read?: ReadState;
 }
 export interface PartResult {
   type: 'result';
@@ -341,7 +347,8 @@ export type RequestResult =
   | PingResult
   | ChangesResult
   | AccessResult
-  | SearchResultEvent;
+  | SearchResultEvent
+  | ReadResult;
 
 export type ServerEvent =
   | WelcomeEvent
@@ -354,4 +361,5 @@ export type ServerEvent =
   | TypingEvent
   | ErrorEvent
   | AccessEvent
-  | LifecycleEvent;
+  | LifecycleEvent
+  | ReadEvent;

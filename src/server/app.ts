@@ -39,6 +39,8 @@ export interface RunningServer {
 
 const GUEST_DIGITS = 10;
 const ACCESS_POLL_MS = 1000;
+/** How often read markers moved in memory are written: what a kill -9 can take back. */
+const MARKER_FLUSH_MS = 1000;
 
 /** Listens on the port of a setting; a port that cannot be had is a bad setting, named as such. */
 function listen(server: Server, key: 'httpPort' | 'wsPort', config: Config): Promise<number> {
@@ -108,6 +110,7 @@ export async function startParley(
   const chat = new Chat({
     log: store,
     dir: store,
+    markers: store,
     passwords,
     access: {
       registration: config.registration,
@@ -175,6 +178,14 @@ export async function startParley(
   await pollAccess();
   const accessFeed = setInterval(() => void pollAccess(), ACCESS_POLL_MS);
   accessFeed.unref();
+  const markerFlush = setInterval(
+    () =>
+      void chat
+        .flushMarkers()
+        .catch((err: unknown) => log.error('internal-error', { context: 'read markers', err })),
+    MARKER_FLUSH_MS,
+  );
+  markerFlush.unref();
 
   let httpPort = config.httpPort;
   const sockets = new SocketLimit(config.socketsPerAddress, addressOptions(config).trusted, () =>
@@ -271,6 +282,9 @@ export async function startParley(
       gateway.stop();
       clearInterval(clusterHeartbeat);
       clearInterval(accessFeed);
+      clearInterval(markerFlush);
+      // Markers moved while the clients were being closed.
+      await chat.flushMarkers();
       chat.goodbye();
       page.closeAllConnections();
       wsOnly.closeAllConnections();

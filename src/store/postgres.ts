@@ -17,6 +17,7 @@ import { rowEntry, rowMessage, summarize, type StoredRow } from './entry-rows.js
 import { SKELETON_VERSION, nameSkeleton } from '../protocol/skeleton.js';
 import { migratePostgres } from './migrations/postgres.js';
 import { postgresDirectory } from './postgres-directory.js';
+import { postgresMarkers } from './markers.js';
 import { postgresSearch } from './postgres-search.js';
 import { newUserId } from './user-id.js';
 import type { Committed, Draft, MessageStore } from './types.js';
@@ -614,6 +615,7 @@ export async function openPostgresStore(
 
   return {
     ...postgresDirectory({ pool, s, inTransaction, open }),
+    ...postgresMarkers(pool, `${s}.read_markers`, open),
     description,
     instanceSecret,
     append: (async (drafts: readonly Draft[], now: number) => {

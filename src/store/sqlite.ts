@@ -17,6 +17,7 @@ import { migrateSqlite } from './migrations/sqlite.js';
 import { sqliteSearch } from './search-index.js';
 import { startSearchThread } from './search-thread.js';
 import { sqliteDirectory } from './sqlite-directory.js';
+import { sqliteMarkers } from './markers.js';
 import { newUserId } from './user-id.js';
 import type { CheckpointCounts, Committed, Draft, Log, MessageStore } from './types.js';
 
@@ -469,6 +470,7 @@ export function openSqliteStore(file: string, synchronous: Synchronous = 'NORMAL
     instanceSecret,
     checkpoints: () => ({ ...checkpoints }),
     ...sqliteDirectory(db, later),
+    ...sqliteMarkers(db, later),
     append: ((drafts: readonly Draft[], now: number) =>
       later(() => appendTx.immediate(drafts, now))) as Log['append'],
     after: (room, after, limit) => later(() => q.after.all(room, after, limit).map(toEntry)),

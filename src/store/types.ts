@@ -2,7 +2,7 @@
 // The operations are the core's Log port; a store adds what running it needs.
 
 import type { Directory } from '../core/directory.js';
-import type { Log } from '../core/ports.js';
+import type { Log, Markers } from '../core/ports.js';
 
 export type {
   ChangeDraft,
@@ -11,11 +11,13 @@ export type {
   DirectRoom,
   Draft,
   Log,
+  MarkerWrite,
+  Markers,
   MessageDraft,
   Outcome,
 } from '../core/ports.js';
 
-export interface MessageStore extends Log, Directory {
+export interface MessageStore extends Log, Directory, Markers {
   /** A line for the start-up log: the engine and its durability setting. */
   readonly description: string;
   /**

@@ -21,6 +21,7 @@ export const STEPS: readonly Step[] = [
   { version: 6, name: 'accounts, sessions, rooms with owners, audit' },
   { version: 7, name: 'message lifecycle' },
   { version: 8, name: 'search index' },
+  { version: 9, name: 'read markers' },
 ];
 
 export const LATEST_VERSION = STEPS.length;

@@ -211,6 +211,25 @@ CREATE TABLE ${s}.reactions (
       );
     },
   },
+  {
+    // As in SQLite: each person's last-read entry per room, direct conversations read to their end.
+    ...named(9),
+    sql: (s) => `
+CREATE TABLE ${s}.read_markers (
+  user_id TEXT NOT NULL,
+  room TEXT NOT NULL,
+  seq BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL,
+  PRIMARY KEY (user_id, room)
+);
+INSERT INTO ${s}.read_markers (user_id, room, seq, updated_at)
+SELECT p.user_id, p.room, max(m.seq), max(m.ts)
+  FROM (SELECT room, dm_a AS user_id FROM ${s}.rooms WHERE dm_a IS NOT NULL
+        UNION SELECT room, dm_b FROM ${s}.rooms WHERE dm_b IS NOT NULL) p
+  JOIN ${s}.messages m ON m.room = p.room
+ GROUP BY p.user_id, p.room;
+`,
+  },
 ];
 
 /**

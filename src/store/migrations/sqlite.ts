@@ -218,6 +218,27 @@ CREATE TABLE reactions (
     ...named(8),
     run: (db) => db.exec(SEARCH_INDEX_SQL),
   },
+  {
+    // Each person's last-read entry per room. Direct conversations start read to their end for
+    // both people: they were read or not before markers, and no one can say which now.
+    ...named(9),
+    run: (db) =>
+      db.exec(`
+CREATE TABLE read_markers (
+  user_id TEXT NOT NULL,
+  room TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  PRIMARY KEY (user_id, room)
+) STRICT, WITHOUT ROWID;
+INSERT INTO read_markers (user_id, room, seq, updated_at)
+SELECT p.user_id, p.room, max(m.seq), max(m.ts)
+  FROM (SELECT room, dm_a AS user_id FROM rooms WHERE dm_a IS NOT NULL
+        UNION SELECT room, dm_b FROM rooms WHERE dm_b IS NOT NULL) p
+  JOIN messages m ON m.room = p.room
+ GROUP BY p.user_id, p.room;
+`),
+  },
 ];
 
 function hasTable(db: Database.Database, name: string): boolean {
