@@ -4,10 +4,7 @@
 
 import type { Static } from '@sinclair/typebox';
 import { Type } from './typebox.js';
-
-const Str = Type.String();
-const Id = Type.Optional(Type.String({ maxLength: 64 }));
-const Count = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
+import { Count, Str, request, result } from './shapes.js';
 
 /**
  * A person's marker in a room and what is unread after it: the messages of others (not removed)
@@ -33,18 +30,12 @@ export const READ_REQUEST_SCHEMAS = {
    * Everything up to entry `seq` of the room is read. The marker only moves forward; a seq past
    * the room's last entry is taken as its last.
    */
-  read: Type.Object({ type: Type.Literal('read'), id: Id, room: Str, seq: Count }),
+  read: request('read', { room: Str, seq: Count }),
 };
 
 export const READ_RESULT_SCHEMAS = {
   /** The marker as it is now (not lower than asked, unless past the room's end). */
-  read: Type.Object({
-    type: Type.Literal('result'),
-    id: Type.Optional(Str),
-    of: Type.Literal('read'),
-    room: Str,
-    seq: Count,
-  }),
+  read: result('read', { room: Str, seq: Count }),
 };
 
 export const READ_EVENT_SCHEMAS = {
