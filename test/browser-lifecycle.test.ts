@@ -414,6 +414,81 @@ test('browser: a reply quotes what it answers and jumps to it when it is not loa
   );
 });
 
+test('browser: back past the replay bound, the held messages catch up on what changed meanwhile', async () => {
+  await withPageServer(
+    async ({ server, browser }) => {
+      const [a, b] = await two(browser, server.httpUrl);
+      const bot = await Bot.connect(server.wsUrl, 'feeder');
+      try {
+        await sendLine(a.page, 'an old line');
+        await sendLine(a.page, 'a second old line');
+        const old = await seqOf(b.page, 'an old line');
+        const second = await seqOf(b.page, 'a second old line');
+        // Held further back than the gap's pages of history reach: only `changes` updates them.
+        await bot.say(
+          'lobby',
+          Array.from({ length: 6 }, (_, i) => `before ${i + 1}`),
+        );
+        await waitForText(b.page, '#log .msg .text', 'before 6');
+        await b.context.setOffline(true);
+        await waitFor(
+          b.page,
+          'offline',
+          () => document.getElementById('status')?.dataset['state'] !== 'connected',
+        );
+        // While bob is away: an edit, a reaction and a removal of what he holds, then more
+        // messages than a resume replays.
+        await bot.request({ type: 'react', room: 'lobby', cid: 'gone-1', seq: old, emoji: '👀' });
+        await a.page.focus('#text');
+        await (
+          await openMenu(a.page, 'a second old line')
+        )
+          .getByRole('button', { name: 'Edit' })
+          .click();
+        await a.page.keyboard.press('ControlOrMeta+a');
+        await a.page.keyboard.type('a second old line, edited');
+        await a.page.keyboard.press('Enter');
+        await bot.say(
+          'lobby',
+          Array.from({ length: 8 }, (_, i) => `meanwhile ${i + 1}`),
+        );
+        await waitForText(a.page, '#log .msg .text', 'meanwhile 8');
+        const rm = await openMenu(a.page, 'an old line');
+        await rm.getByRole('button', { name: 'Remove…' }).click();
+        await rm.getByRole('button', { name: 'Remove', exact: true }).click();
+        await waitForText(a.page, `#log .msg[data-seq="${old}"] .text`, 'message removed');
+        await bot.say(
+          'lobby',
+          Array.from({ length: 8 }, (_, i) => `later ${i + 1}`),
+        );
+
+        await b.context.setOffline(false);
+        await b.page.waitForSelector('#status[data-state="connected"]', { timeout: RECONNECT_MS });
+        await waitForText(b.page, '#log .msg .text', 'later 8');
+        await waitForText(
+          b.page,
+          `#log .msg[data-seq="${second}"] .text`,
+          'a second old line, edited (edited)',
+        );
+        await waitForText(b.page, `#log .msg[data-seq="${old}"] .text`, 'message removed');
+        const texts = await b.page.$$eval('#log .room-log:not([hidden]) .msg .text', (els) =>
+          els.map((e) => e.textContent),
+        );
+        for (const t of ['meanwhile 1', 'meanwhile 8', 'later 1']) {
+          assert.equal(texts.filter((x) => x === t).length, 1, `${t} once`);
+        }
+        for (const [i, p] of [a, b].entries()) {
+          assert.deepEqual(p.problems, [], `page ${i + 1} errors`);
+        }
+      } finally {
+        bot.close();
+      }
+    },
+    // A resume replays 4 entries, then says where it stopped.
+    { historyBound: 4 },
+  );
+});
+
 test('browser: the menu by role; a forged removal is refused and said; an owner removes others’', async () => {
   await withPageServer(async ({ server, browser }) => {
     const [a, b] = await two(browser, server.httpUrl);
