@@ -564,8 +564,11 @@ export class MessageLog {
       const more = button('msg-more', '', `Actions on the message of ${m.from}, ${clock(m.ts)}`);
       more.dataset['key'] = 'more';
       more.title = 'Reply, react and more';
-      more.setAttribute('aria-haspopup', 'true');
       more.setAttribute('aria-expanded', String(!!s.menu));
+      if (s.menu) {
+        s.menu.id ||= `msg-menu-${s.room}-${s.seq}`;
+        more.setAttribute('aria-controls', s.menu.id);
+      }
       more.addEventListener('click', () => this.openMenu(s));
       parts.push(more);
     }
