@@ -34,6 +34,10 @@ class FakeLog implements ChatLog {
   readonly shown = new Map<string, ChatMessage[]>();
   readonly lines: Line[] = [];
   readonly older = new Map<string, OlderState>();
+  /** Messages held for the quotes of replies, by room. */
+  readonly quotes = new Map<string, Map<number, ChatMessage>>();
+  /** Editors opened, as room and seq. */
+  readonly editing: [string, number][] = [];
   setMyName(): void {}
   sys(room: string, text: string, _cls?: string, opts?: SysOptions): Line {
     const keyed = opts?.key && this.lines.find((l) => l.room === room && l.text === text);
@@ -59,6 +63,31 @@ class FakeLog implements ChatLog {
   }
   reveal(): boolean {
     return false;
+  }
+  message(room: string, seq: number): ChatMessage | undefined {
+    return this.shown.get(room)?.find((m) => m.seq === seq) ?? this.quotes.get(room)?.get(seq);
+  }
+  latest(room: string, pick: (m: ChatMessage) => boolean): ChatMessage | undefined {
+    return [...(this.shown.get(room) ?? [])].reverse().find(pick);
+  }
+  update(room: string, m: ChatMessage): void {
+    const list = this.shown.get(room) ?? [];
+    const i = list.findIndex((x) => x.seq === m.seq);
+    if (i >= 0) list[i] = m;
+    else if (this.quotes.get(room)?.has(m.seq)) this.quotes.get(room)?.set(m.seq, m);
+  }
+  quoted(room: string, m: ChatMessage): void {
+    const held = this.quotes.get(room) ?? new Map<number, ChatMessage>();
+    this.quotes.set(room, held.set(m.seq, m));
+  }
+  startEdit(room: string, seq: number): boolean {
+    if (!this.message(room, seq)) return false;
+    this.editing.push([room, seq]);
+    return true;
+  }
+  /** The state of a shown message. */
+  state(room: string, seq: number): ChatMessage | undefined {
+    return this.shown.get(room)?.find((m) => m.seq === seq);
   }
 
   oldestSeq(room: string): number | undefined {
@@ -99,6 +128,7 @@ class FakeView implements ChatView {
   nameError = '';
   me = '';
   pending: OutboxEntry[] = [];
+  replying: ChatMessage | undefined;
   rooms: RoomItem[] = [];
   readonly announced: string[] = [];
   setMe(name: string): void {
@@ -118,6 +148,9 @@ class FakeView implements ChatView {
   setTyping(): void {}
   setPending(entries: OutboxEntry[]): void {
     this.pending = entries;
+  }
+  setReplying(target: ChatMessage | undefined): void {
+    this.replying = target;
   }
   setDirectory(_note: string, _rooms: DirectoryItem[]): void {}
   announce(text: string): void {
@@ -832,4 +865,209 @@ test('read markers: a hidden tab reads nothing; a move the connection lost goes 
   });
   assert.equal(unread(), 0, 'the move the server has not had yet holds');
   assert.deepEqual(reads(), []);
+});
+
+// ---- a message's life: edits, removals, reactions, replies ----------------------------------
+
+function change(seq: number, target: number, from = 'bob') {
+  return { room: 'lobby', seq, cid: `x${seq}`, from, ts: 5000 + seq, target };
+}
+
+/** A page in the lobby showing messages 1..n (ada wrote the odd ones, bob the even). */
+function lobbyWith(n: number): Page {
+  const p = new Page();
+  p.handshake();
+  p.joinAnswer('lobby', n);
+  if (n > 0) {
+    const latest = p.one('history');
+    const messages = Array.from({ length: n }, (_, i) =>
+      msg('lobby', i + 1, i % 2 ? 'bob' : 'ada'),
+    );
+    p.result(latest, { of: 'history', room: 'lobby', messages, more: false });
+  }
+  p.take();
+  return p;
+}
+
+test('edits, removals and reactions change the message shown, and count in the room’s order', () => {
+  const p = lobbyWith(2);
+  p.emit({ type: 'edit', ...change(3, 1, 'ada'), text: 'm1, fixed' });
+  p.emit({ type: 'reaction', ...change(4, 1), emoji: '👍', on: true });
+  p.emit({ type: 'reaction', ...change(5, 1, 'cy'), emoji: '👍', on: true });
+  p.emit({ type: 'delete', ...change(6, 2) });
+  // The same reaction replayed (a resume crossing it): counted once.
+  p.emit({ type: 'reaction', ...change(4, 1), emoji: '👍', on: true });
+  const m1 = p.view.log.state('lobby', 1);
+  assert.deepEqual(
+    [m1?.text, m1?.edited, m1?.reactions],
+    ['m1, fixed', 5003, [{ emoji: '👍', count: 2, by: ['bob', 'cy'] }]],
+  );
+  assert.deepEqual(
+    [p.view.log.state('lobby', 2)?.removed, p.view.log.state('lobby', 2)?.text],
+    [true, ''],
+  );
+  assert.deepEqual(p.view.log.seqs('lobby'), [1, 2], 'no line added for a change');
+  // Their seqs were the room's: the next message follows on, no gap to fill.
+  live(p, msg('lobby', 7));
+  assert.equal(p.take().filter((r) => r.type === 'history').length, 0);
+  p.disconnect();
+  p.handshake();
+  const join = p.joinAnswer('lobby', 7);
+  assert.ok(join.type === 'join');
+  assert.equal(join.since, 7, 'a resume asks from the last change too');
+});
+
+test('a change that comes before its message’s page of history is shown with it', () => {
+  const p = new Page();
+  p.handshake();
+  p.joinAnswer('lobby', 1);
+  const latest = p.one('history');
+  // The page was read before the edit committed; the edit's event overtakes the reply.
+  p.emit({ type: 'edit', ...change(2, 1, 'ada'), text: 'new' });
+  p.result(latest, {
+    of: 'history',
+    room: 'lobby',
+    messages: [msg('lobby', 1, 'ada')],
+    more: false,
+  });
+  assert.equal(p.view.log.state('lobby', 1)?.text, 'new');
+  // And a page that brings a message already shown brings its reactions (a live message has none).
+  live(p, msg('lobby', 3));
+  p.chat.submit('/history 5');
+  const h = p.one('history');
+  const again = { ...msg('lobby', 3), reactions: [{ emoji: '🎉', count: 1, by: ['cy'] }] };
+  p.result(h, { of: 'history', room: 'lobby', messages: [again], more: false });
+  assert.deepEqual(p.view.log.state('lobby', 3)?.reactions, [
+    { emoji: '🎉', count: 1, by: ['cy'] },
+  ]);
+});
+
+test('past the replay bound, `changes` brings the held messages up to date, page after page', () => {
+  const p = lobbyWith(3);
+  p.disconnect();
+  p.handshake();
+  p.joinAnswer('lobby', 900);
+  p.take();
+  p.emit({ type: 'gap', room: 'lobby', after: 3, before: 800 });
+  const ask = p.one('changes');
+  assert.deepEqual([ask.room, ask.since, ask.before], ['lobby', 3, 4]);
+  p.result(ask, {
+    of: 'changes',
+    room: 'lobby',
+    messages: [{ ...msg('lobby', 1, 'ada'), text: 'edited', edited: 6000 }, msg('lobby', 99)],
+    upTo: 500,
+    more: true,
+  });
+  assert.equal(p.view.log.state('lobby', 1)?.text, 'edited');
+  assert.equal(p.view.log.state('lobby', 99), undefined, 'a message not held is not shown');
+  const next = p.one('changes');
+  assert.deepEqual([next.since, next.before], [500, 4]);
+  p.result(next, {
+    of: 'changes',
+    room: 'lobby',
+    messages: [{ ...msg('lobby', 2, 'bob'), text: '', removed: true }],
+    upTo: 900,
+    more: false,
+  });
+  assert.equal(p.view.log.state('lobby', 2)?.removed, true);
+  assert.equal(p.take().filter((r) => r.type === 'changes').length, 0, 'done');
+});
+
+test('/edit, /delete and /react act on the last message through the outbox, exactly once', () => {
+  const p = lobbyWith(4);
+  // ada's last is 3.
+  assert.equal(p.chat.submit('/edit m3 fixed'), true);
+  const e = p.one('edit');
+  assert.deepEqual([e.room, e.seq, e.text], ['lobby', 3, 'm3 fixed']);
+  assert.equal(p.view.pending[0]?.act?.kind, 'edit', 'pending until acked');
+  p.emit({ type: 'ack', id: e.id, room: 'lobby', cid: e.cid, seq: 5, ts: 1 });
+  assert.deepEqual(p.view.pending, []);
+
+  // Offline: the reaction waits, then goes once, with its cid, after the reconnect.
+  p.disconnect();
+  assert.equal(p.chat.submit('/react 🎉'), true);
+  assert.equal(p.sent.length, 0);
+  p.handshake();
+  p.one('join');
+  const r = p.one('react');
+  assert.deepEqual([r.seq, r.emoji], [4, '🎉'], 'the last message, anyone’s');
+  p.disconnect();
+  p.handshake();
+  p.one('join');
+  const again = p.one('react');
+  assert.equal(again.cid, r.cid, 'sent again with the same cid: the server keeps it once');
+  // Its own event comes back before the ack: done too.
+  p.emit({ type: 'reaction', ...change(6, 4, 'ada'), cid: r.cid, emoji: '🎉', on: true });
+  assert.deepEqual(p.view.pending, []);
+
+  assert.equal(p.chat.submit('/delete'), true);
+  assert.equal(p.one('delete').seq, 3);
+  assert.equal(p.chat.submit('/delete 2'), true);
+  assert.equal(p.one('delete').seq, 2, 'a seq given: the server judges whose it is');
+});
+
+test('a change refused is said and dropped, and the message stays as it was', () => {
+  const p = lobbyWith(2);
+  p.chat.acts.remove('lobby', 2);
+  const d = p.one('delete');
+  p.emit({
+    type: 'error',
+    id: d.id,
+    code: 'NOT_YOUR_MESSAGE',
+    message: 'Only your own messages are yours to change.',
+  });
+  assert.ok(p.view.log.said('The message was not removed: Only your own messages'));
+  assert.ok(p.view.announced.some((a) => a.startsWith('The message was not removed')));
+  assert.deepEqual(p.view.pending, [], 'not left to retry');
+  assert.equal(p.view.log.state('lobby', 2)?.removed, undefined);
+  mock.timers.tick(10_000);
+  assert.equal(p.take().length, 0, 'not sent again');
+
+  // Not an emoji: refused at once, nothing queued.
+  assert.equal(p.chat.submit('/react yes'), false);
+  assert.ok(p.view.log.said('A reaction is one emoji.'));
+  assert.deepEqual(p.view.pending, []);
+  // None of mine: said.
+  const q = lobbyWith(0);
+  assert.equal(q.chat.submit('/edit hello'), false);
+  assert.ok(q.view.log.said('You have no message here to change.'));
+});
+
+test('a reply carries what it answers, from the menu or /reply; Up edits my last message', () => {
+  const p = lobbyWith(3);
+  p.chat.acts.reply('lobby', 2);
+  assert.equal(p.view.replying?.seq, 2);
+  p.chat.submit('sure');
+  const s = p.one('send');
+  assert.deepEqual([s.text, s.replyTo], ['sure', 2]);
+  assert.equal(p.view.replying, undefined, 'the reply is done');
+  p.chat.submit('no reply');
+  assert.equal(p.one('send').replyTo, undefined);
+  p.chat.submit('/reply 1 to the first');
+  const r = p.one('send');
+  assert.deepEqual([r.text, r.replyTo], ['to the first', 1]);
+  // A reply started in one room does not follow into another.
+  p.chat.acts.reply('lobby', 2);
+  p.chat.joinRoom('dev');
+  assert.equal(p.view.replying, undefined);
+  p.chat.switchTo('lobby');
+
+  assert.equal(p.chat.acts.editLast(), true);
+  assert.deepEqual(p.view.log.editing, [['lobby', 3]]);
+});
+
+test('a reply to a message not shown fetches that one message for its quote, apart from the log', () => {
+  const p = lobbyWith(0);
+  p.chat.acts.wantQuote('lobby', 40);
+  p.chat.acts.wantQuote('lobby', 40);
+  const h = p.one('history');
+  assert.deepEqual([h.before, h.limit], [41, 1]);
+  assert.equal(p.take().length, 0, 'asked once');
+  p.result(h, { of: 'history', room: 'lobby', messages: [msg('lobby', 40, 'cy')], more: true });
+  assert.equal(p.view.log.message('lobby', 40)?.from, 'cy');
+  assert.deepEqual(p.view.log.seqs('lobby'), [], 'not put in the log');
+  assert.notEqual(p.view.log.older.get('lobby'), 'more', 'paging is not changed by it');
+  // A change to it reaches the quote.
+  p.emit({ type: 'delete', ...change(50, 40, 'cy') });
+  assert.equal(p.view.log.message('lobby', 40)?.removed, true);
 });

@@ -342,7 +342,10 @@ test('edits, reactions, replies and removals span nodes: live, in history and in
 
     // Someone else's message cannot be edited from the other node either.
     const forged = await bob.request({ type: 'edit', room, cid: 'c7', seq: s1, text: 'mine now' });
-    assert.ok(forged.type === 'error' && forged.code === 'NOT_YOUR_MESSAGE', JSON.stringify(forged));
+    assert.ok(
+      forged.type === 'error' && forged.code === 'NOT_YOUR_MESSAGE',
+      JSON.stringify(forged),
+    );
     ann.close();
     bob.close();
   } finally {

@@ -1,7 +1,8 @@
 // The chat session over one connection after another, composed of its parts: the requests of
 // each connection (link.ts), the rooms listed and the current one (roster.ts), who the page is
 // (naming.ts), what the server says about rooms (room-events.ts), the panel drawn beside the
-// log (room-panel.ts), the sequence rules (history-sync.ts), commands and the room directory.
+// log (room-panel.ts), the sequence rules (history-sync.ts), a message's edits, removal,
+// reactions and replies (message-acts.ts), commands and the room directory.
 // Here they are wired to the events of the connection and to the view and storage passed in
 // (ports.ts): the handshake (welcome → hello → join each room → resend the outbox), replies and
 // errors, and the user's actions.
@@ -25,6 +26,7 @@ import { roomLabel } from './dom.js';
 import { handleEntry } from './entries.js';
 import { HistorySync } from './history-sync.js';
 import { Link } from './link.js';
+import { MessageActs } from './message-acts.js';
 import type { SysOptions } from './messages.js';
 import { Naming } from './naming.js';
 import { closeNotice, textProblem } from './notices.js';
@@ -51,6 +53,7 @@ import { sameName, type RoomState } from './room-state.js';
 import { RoomEvents } from './room-events.js';
 import { RoomPanel } from './room-panel.js';
 import { Roster } from './roster.js';
+import { OUTBOX_KINDS } from './sender.js';
 import { SentNotes } from './sent-notes.js';
 import { randomId, type Identity, type RoomList } from './storage.js';
 import { TypingThrottle } from './typing.js';
@@ -112,6 +115,8 @@ export class Chat {
   readonly #typingSent = new TypingThrottle();
   /** Accounts, rooms' settings and moderation. */
   readonly access: Access;
+  /** Replies, reactions, edits and removals. */
+  readonly acts: MessageActs;
   readonly #search: SearchView;
   /** A search result being opened: shown once its page of history is in. */
   #jump: { room: string; seq: number; pages: number } | undefined;
@@ -131,6 +136,7 @@ export class Chat {
       request: (req, ctx) => this.#request(req, ctx),
       show: (r, messages, live) => void this.#events.show(r, messages, live),
       say: (text, room) => void this.#sys(text, '', room),
+      missed: (r, after) => this.acts.missed(r.name, after),
     });
     this.#notes = new PresenceNotes(view.log);
     this.#sentNotes = new SentNotes(
@@ -154,6 +160,19 @@ export class Chat {
     const waiting = outbox.entries().flatMap((e) => (isDirect(e.room) ? [] : [e.room]));
     this.#roster = new Roster(view, deps.storage, deps.rooms, deps.closed, waiting);
     const me = (): string => this.#names.me;
+    this.acts = new MessageActs({
+      log: view.log,
+      current: () => this.#roster.current,
+      me,
+      queue: (entry) => this.#queue(entry),
+      request: (req, ctx) => this.#request(req, ctx),
+      delivered: (cid) => {
+        if (outbox.get(cid)) this.#dropPending(cid);
+      },
+      say: (text, cls, room) => void this.#sys(text, cls, room),
+      announce: (text) => view.announce(text),
+      setReplying: (m) => view.setReplying(m),
+    });
     this.#panel = new RoomPanel(view, {
       roster: this.#roster,
       outbox,
@@ -178,6 +197,8 @@ export class Chat {
       delivered: (cid) => {
         if (outbox.get(cid)) this.#dropPending(cid);
       },
+      current: (room, m) => this.acts.current(room, m),
+      changed: (ev) => this.acts.changed(ev),
       hidden: deps.hidden,
       notify: deps.notify,
     });
@@ -214,6 +235,7 @@ export class Chat {
   onClose(code: number, reason: string): void {
     const unanswered = this.#link.closed();
     this.#notes.reset();
+    this.acts.closed();
     for (const r of this.#roster.all()) {
       r.disconnected();
       this.#sync.stopOlder(r);
@@ -283,7 +305,7 @@ export class Chat {
       case 'edit':
       case 'delete':
       case 'reaction':
-        // Edits, removals and reactions are not shown on the page yet.
+        this.#events.changed(ev);
         return;
       case 'gap':
         this.#sync.gapMarked(this.#roster.room(ev.room), ev.after, ev.before);
@@ -334,7 +356,10 @@ export class Chat {
 
   readonly #commands: CommandActions = {
     current: () => this.#roster.current,
-    say: (room, text, me) => this.#say(room, text, me),
+    say: (room, text, me, replyTo) => this.#say(room, text, me, replyTo),
+    edit: (text) => this.acts.editCommand(text),
+    remove: (seq) => this.acts.deleteCommand(seq),
+    react: (emoji) => this.acts.reactCommand(emoji),
     sentTo: (cid, room) => {
       this.#sentNotes.add(cid, room, this.#sys(`Sending to ${roomLabel(room)}…`));
       this.#panel.pending();
@@ -368,10 +393,15 @@ export class Chat {
     }
   }
 
-  /** Opens a search result: its room, then the message, loading older history to reach it. */
+  /**
+   * Opens a message (a search result, what a reply answers): its room, then the message,
+   * loading older history to reach it.
+   */
   jumpTo(room: string, seq: number): void {
-    if (isDirect(room)) this.openDirect(room.slice(1));
-    else this.open(room);
+    if (room !== this.#roster.current) {
+      if (isDirect(room)) this.openDirect(room.slice(1));
+      else this.open(room);
+    }
     this.#jump = { room: this.#roster.current, seq, pages: 0 };
     this.#reach();
   }
@@ -451,6 +481,7 @@ export class Chat {
     this.#panel.details();
     this.#panel.pending();
     this.access.switched(r.name);
+    this.acts.switched(r.name);
   }
 
   /** The room `step` places up or down the sidebar from the current one. */
@@ -562,20 +593,36 @@ export class Chat {
     return this.#link.request(req, ctx);
   }
 
-  /** Queues a message; its cid, or undefined when refused (the reason is said). */
-  #say(room: string, text: string, me: boolean): string | undefined {
+  /**
+   * Queues a message, answering `replyTo` or the reply being written in its room; its cid, or
+   * undefined when refused (the reason is said).
+   */
+  #say(room: string, text: string, me: boolean, replyTo?: number): string | undefined {
     const problem = textProblem(text);
     if (problem !== undefined) {
       this.#sys(problem, 'error');
       return undefined;
     }
-    const entry: OutboxEntry = { cid: randomId(), room, text, me, createdAt: Date.now() };
+    const answers = replyTo ?? this.acts.replyFor(room);
+    const entry: OutboxEntry = {
+      cid: randomId(),
+      room,
+      text,
+      me,
+      createdAt: Date.now(),
+      ...(answers !== undefined && { replyTo: answers }),
+    };
+    if (this.acts.replyFor(room) !== undefined) this.acts.cancelReply();
     this.#typingSent.messageSent(room, Date.now());
+    this.#queue(entry);
+    if (room === this.#roster.current) this.#view.log.scrollToBottom();
+    return entry.cid;
+  }
+
+  #queue(entry: OutboxEntry): void {
     this.#outbox.add(entry);
     this.#panel.pending();
-    if (room === this.#roster.current) this.#view.log.scrollToBottom();
     this.#link.sender.flush();
-    return entry.cid;
   }
 
   #dropPending(cid: string): void {
@@ -586,7 +633,7 @@ export class Chat {
   // ---- replies and errors -----------------------------------------------------------------------
 
   readonly #replies: ReplyHandlers = {
-    changes: () => {},
+    changes: (ev, ctx) => this.acts.changes(ev, ctx),
     hello: (ev, ctx) => this.#onHello(ev, ctx),
     join: (ev, ctx) => {
       this.#events.joined(ev, !!ctx?.user);
@@ -597,6 +644,10 @@ export class Chat {
       if (ctx?.user) this.#sys(`Left ${roomLabel(ev.room)}.`);
     },
     history: (ev, ctx) => {
+      if (ctx?.history === 'quote') {
+        this.acts.quoteIn(ev);
+        return;
+      }
       this.#sync.received(this.#roster.room(ev.room), ev.messages, ev.more, ctx);
       if (this.#jump?.room === ev.room) this.#reach();
     },
@@ -707,18 +758,25 @@ export class Chat {
     }
     if (isKind(ctx, 'hello') && this.#names.refused(ctx, ev)) return;
     if (this.access.refused(ctx, ev)) return;
-    if (req?.type === 'send') {
+    if (this.acts.refused(ctx)) return;
+    if (req && OUTBOX_KINDS.has(req.type) && 'cid' in req) {
       if (TRANSIENT.has(ev.code)) {
         // Later sends may be in flight and land first: they go again in order after a wait.
         sender.hold(req.cid);
         return;
       }
       sender.settled(req.cid);
-      const e = this.#outbox.get(req.cid);
-      if (e) {
-        this.#outbox.update({ ...e, error: ev.message });
-        this.#panel.pending();
-        this.#view.announce(`Message not sent: ${ev.message}`);
+      if (req.type === 'send') {
+        const e = this.#outbox.get(req.cid);
+        if (e) {
+          this.#outbox.update({ ...e, error: ev.message });
+          this.#panel.pending();
+          this.#view.announce(`Message not sent: ${ev.message}`);
+        }
+      } else if (req.type === 'edit' || req.type === 'delete' || req.type === 'react') {
+        // A refused change is done with: trying it again would be refused again.
+        this.#dropPending(req.cid);
+        this.acts.refusedChange(req, ev);
       }
       sender.flush();
       return;
@@ -785,9 +843,9 @@ export class Chat {
   }
 }
 
-/** A request refused for the rate that is sent again by itself (a send has its own way). */
+/** A request refused for the rate that is sent again by itself (the outbox's have their own way). */
 function again(ctx: AnyPending): boolean {
   // A name the user asked for: the prompt says to wait.
   if (isKind(ctx, 'hello')) return ctx.handshake !== undefined;
-  return ctx.req.type !== 'send' && ctx.req.type !== 'typing';
+  return !OUTBOX_KINDS.has(ctx.req.type) && ctx.req.type !== 'typing';
 }

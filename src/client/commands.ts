@@ -15,8 +15,12 @@ import { HISTORY_PAGE } from './history-sync.js';
 
 export interface CommandActions {
   current(): string;
-  /** Queues a message; its cid, or undefined when refused (the reason is said). */
-  say(room: string, text: string, me: boolean): string | undefined;
+  /** Queues a message (answering `replyTo`); its cid, or undefined when refused (said why). */
+  say(room: string, text: string, me: boolean, replyTo?: number): string | undefined;
+  /** /edit, /delete, /react on the current room's messages; false keeps the draft. */
+  edit(text: string): boolean;
+  remove(seq: number | undefined): boolean;
+  react(emoji: string): boolean;
   /** A direct message went into the outbox: the room it was typed in follows it. */
   sentTo(cid: string, room: string): void;
   sys(text: string, cls?: string): void;
@@ -44,11 +48,13 @@ export function runLine(line: string, a: CommandActions): boolean {
     case 'say':
       return a.say(a.current(), c.text, c.me) !== undefined;
     case 'edit':
+      return a.edit(c.text);
     case 'delete':
+      return a.remove(c.seq);
     case 'react':
+      return a.react(c.emoji);
     case 'reply':
-      a.sys(`/${c.cmd} works in text clients; the page does not have it yet.`, 'error');
-      return true;
+      return a.say(a.current(), c.text, false, c.seq) !== undefined;
     case 'msg': {
       const to = normalizeName(c.to);
       if (!to) {
@@ -110,6 +116,9 @@ export function runLine(line: string, a: CommandActions): boolean {
     case 'help':
       for (const l of TEXT_HELP.split('\n')) a.sys(l, 'help');
       a.sys('In this page: /who lists the members; Enter sends, Shift+Enter is a new line.');
+      a.sys(
+        "Each message's ⋯ menu replies, reacts, edits and removes; Up in an empty box edits your last message.",
+      );
       return true;
     case 'quit':
       a.sys('To leave, close this tab.');

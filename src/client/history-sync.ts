@@ -63,6 +63,12 @@ export interface HistoryLink {
   /** Shows messages once. */
   show(r: RoomState, messages: ChatMessage[], live: boolean): void;
   say(text: string, room: string): void;
+  /**
+   * Entries after `after` were missed (a gap): a page of history brings the messages of the
+   * gap as they are now, but the messages held up to it may have been edited, removed or
+   * reacted to meanwhile.
+   */
+  missed(r: RoomState, after: number): void;
 }
 
 /** Keeps each room's log whole by the rules above, asking for history as they need. */
@@ -127,6 +133,7 @@ export class HistorySync {
   /** A resume was cut at the server's bound: after < seq < before were not sent. */
   gapMarked(r: RoomState, after: number, before: number): void {
     r.lastSeq = Math.max(r.lastSeq, before - 1);
+    this.link.missed(r, after);
     this.fillGap(r, after, before, 0);
   }
 
@@ -135,7 +142,10 @@ export class HistorySync {
     const place = placeLive(r.lastSeq, seq);
     if (place === 'seen') return 'seen';
     // A hole in the live stream: fetch what is missing.
-    if (r.synced && place === 'past-gap') this.fillGap(r, r.lastSeq, seq, 0);
+    if (r.synced && place === 'past-gap') {
+      this.link.missed(r, r.lastSeq);
+      this.fillGap(r, r.lastSeq, seq, 0);
+    }
     r.lastSeq = seq;
     if (!r.synced) {
       // A direct message subscribes us on the server: it is live from here on.

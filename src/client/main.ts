@@ -7,6 +7,7 @@ import { Connection, socketUrl, type ConnState } from './connection.js';
 import { Notifier } from './notify.js';
 import { IdbOutbox } from './outbox.js';
 import { SearchBox } from './search-view.js';
+import { byId } from './dom.js';
 import { decodeServerEvent } from './server-events.js';
 import {
   browserStorage,
@@ -55,6 +56,16 @@ async function start(): Promise<void> {
     retry: (cid) => late.chat?.retry(cid),
     discard: (cid) => late.chat?.discard(cid),
     moderate: (action, name) => late.chat?.access.moderate(action, name),
+    wantQuote: (room, seq) => late.chat?.acts.wantQuote(room, seq),
+    openQuote: (room, seq) => late.chat?.jumpTo(room, seq),
+    reply: (room, seq) => {
+      late.chat?.acts.reply(room, seq);
+      view.text.focus();
+    },
+    react: (room, seq, emoji) => late.chat?.acts.react(room, seq, emoji) ?? false,
+    edit: (room, seq, text) => late.chat?.acts.edit(room, seq, text) ?? false,
+    remove: (room, seq) => late.chat?.acts.remove(room, seq),
+    editClosed: () => view.text.focus(),
   });
   const access = new AccessDialogs(() => late.chat?.access, view);
   const search = new SearchBox({
@@ -132,7 +143,20 @@ async function start(): Promise<void> {
     if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
       e.preventDefault();
       send();
+    } else if (
+      e.key === 'ArrowUp' &&
+      !view.text.value &&
+      !(e.shiftKey || e.altKey || e.ctrlKey || e.metaKey)
+    ) {
+      // Up in an empty box edits my last message here, as in other chats.
+      if (c.acts.editLast()) e.preventDefault();
+    } else if (e.key === 'Escape' && c.acts.cancelReply()) {
+      e.preventDefault();
     }
+  });
+  byId('reply-cancel').addEventListener('click', () => {
+    c.acts.cancelReply();
+    view.text.focus();
   });
   view.text.addEventListener('input', () => {
     grow();

@@ -2,10 +2,20 @@
 // (a seq or a cid is shown at most once), grouped when one person writes several in a row, with
 // a separator per day. Inserting keeps what the reader looks at in place: at the bottom it
 // follows new messages; scrolled up, older pages load above without a jump and new messages
-// below raise a "new messages" button instead of moving the view.
+// below raise a "new messages" button instead of moving the view. Each message shows its
+// current state (edited, removed, its reactions, the quote of what it answers) and has a menu;
+// a change redraws it in place, keeping the focus on the control that had it.
 
 import { foldKey, type ChatMessage } from '../protocol/index.js';
 import { button, clock, dayKey, dayLabel, el, roomLabel } from './dom.js';
+import {
+  fillQuote,
+  messageEditor,
+  messageMenu,
+  quoteButton,
+  reactionChips,
+} from './message-parts.js';
+import { allowed, isMine } from './message-state.js';
 import { mentionsName, richText } from './rich-text.js';
 
 /** Messages kept per room; past it the oldest go (and can be paged in again). */
@@ -23,8 +33,11 @@ const BOTTOM_PX = 40;
 const FOUND_MS = 4000;
 /** Within this distance of the top, older messages are loaded. */
 const TOP_PX = 300;
+/** Messages held per room only for the quotes of replies to them. */
+const MAX_QUOTED = 500;
 
 interface Shown {
+  room: string;
   seq: number;
   cid: string;
   from: string;
@@ -33,6 +46,14 @@ interface Shown {
   day: string;
   el: HTMLElement;
   sep?: HTMLElement;
+  /** The message as it is now. */
+  m: ChatMessage;
+  quote?: HTMLButtonElement;
+  unfolded?: boolean;
+  /** The message menu, while open. */
+  menu?: HTMLElement;
+  /** The editor, while open; `back` is where the focus goes when it closes. */
+  editor?: { box: HTMLElement; input: HTMLTextAreaElement; back: 'box' | 'menu' };
 }
 
 export type OlderState = 'unknown' | 'more' | 'loading' | 'start';
@@ -44,6 +65,10 @@ interface RoomLog {
   msgs: Shown[];
   bySeq: Map<number, Shown>;
   cids: Set<string>;
+  /** Messages that replies shown quote, not shown themselves. */
+  quoted: Map<number, ChatMessage>;
+  /** The replies shown, by the seq they answer. */
+  replies: Map<number, Set<Shown>>;
   others: number;
   /** Keyed system lines (see sys). */
   keyed: Map<string, HTMLElement>;
@@ -73,6 +98,18 @@ export interface LogHooks {
   wantOlder(room: string): void;
   /** The reader is at the newest line of the room shown (its messages are seen). */
   atBottom(room: string): void;
+  /** A reply is shown whose message the log does not hold. */
+  wantQuote(room: string, seq: number): void;
+  /** A reply's quote was activated: show the message it answers. */
+  openQuote(room: string, seq: number): void;
+  reply(room: string, seq: number): void;
+  /** Puts my reaction on or takes it back; false when it cannot go (the reason is said). */
+  react(room: string, seq: number, emoji: string): boolean;
+  /** Saves an edit; false when it cannot go as it is (the editor stays open). */
+  edit(room: string, seq: number, text: string): boolean;
+  remove(room: string, seq: number): void;
+  /** The editor opened from the message box closed: the box takes the focus back. */
+  editClosed(): void;
 }
 
 /** The line above the first message not read when the room was opened. */
@@ -82,6 +119,16 @@ function newLine(): HTMLElement {
   line.setAttribute('aria-label', 'New messages');
   line.append(el('span', 'new-label', 'New'));
   return line;
+}
+
+function sameState(a: ChatMessage, b: ChatMessage): boolean {
+  return (
+    a.text === b.text &&
+    a.edited === b.edited &&
+    !!a.removed === !!b.removed &&
+    a.replyTo === b.replyTo &&
+    JSON.stringify(a.reactions ?? []) === JSON.stringify(b.reactions ?? [])
+  );
 }
 
 function isLong(text: string): boolean {
@@ -98,6 +145,10 @@ export class MessageLog {
   private folds = 0;
   private current = '';
   private myName = '';
+  /** I may remove anyone's messages in the room shown (a moderator there). */
+  private moderator = false;
+  /** The message whose menu is open. */
+  private menuOf: Shown | undefined;
 
   constructor(
     private readonly box: HTMLElement,
@@ -105,6 +156,18 @@ export class MessageLog {
     private readonly hooks: LogHooks,
   ) {
     box.addEventListener('scroll', () => this.onScroll(), { passive: true });
+    // A menu closes when the pointer or the focus goes elsewhere.
+    const outside = (t: EventTarget | null): boolean => {
+      const s = this.menuOf;
+      const more = s?.el.querySelector('.msg-more');
+      return !!s?.menu && t instanceof Node && !s.menu.contains(t) && !more?.contains(t);
+    };
+    document.addEventListener('pointerdown', (e) => {
+      if (outside(e.target)) this.closeMenu(false);
+    });
+    document.addEventListener('focusin', (e) => {
+      if (outside(e.target)) this.closeMenu(false);
+    });
     jump.addEventListener('click', () => {
       this.scrollToBottom();
       box.focus({ preventScroll: true });
@@ -113,6 +176,11 @@ export class MessageLog {
 
   setMyName(name: string): void {
     this.myName = name;
+  }
+
+  /** Whether I moderate the room shown: its menus offer Remove on everyone's messages. */
+  setModerator(can: boolean): void {
+    this.moderator = can;
   }
 
   // ---- what is shown --------------------------------------------------------------------------
@@ -146,6 +214,8 @@ export class MessageLog {
     log.bySeq.clear();
     log.cids.clear();
     log.newLine?.remove();
+    log.quoted.clear();
+    log.replies.clear();
   }
 
   oldestSeq(room: string): number | undefined {
@@ -297,17 +367,154 @@ export class MessageLog {
     for (let i = 0; i < log.msgs.length; i++) this.fixGroup(log, i);
   }
 
+  // ---- a message's state ------------------------------------------------------------------------
+
+  message(room: string, seq: number): ChatMessage | undefined {
+    const log = this.logs.get(room);
+    return log?.bySeq.get(seq)?.m ?? log?.quoted.get(seq);
+  }
+
+  latest(room: string, pick: (m: ChatMessage) => boolean): ChatMessage | undefined {
+    const msgs = this.logs.get(room)?.msgs ?? [];
+    for (let i = msgs.length - 1; i >= 0; i--) {
+      const m = msgs[i]?.m;
+      if (m && pick(m)) return m;
+    }
+    return undefined;
+  }
+
+  update(room: string, m: ChatMessage): void {
+    const log = this.logs.get(room);
+    if (!log) return;
+    const s = log.bySeq.get(m.seq);
+    if (s) {
+      if (sameState(s.m, m)) return;
+      s.m = m;
+      this.keepView(room, false, () => {
+        this.paint(s);
+        this.fixGroup(log, log.msgs.indexOf(s) + 1);
+      });
+    } else if (log.quoted.has(m.seq)) {
+      log.quoted.set(m.seq, m);
+    } else return;
+    this.requote(log, m.seq);
+  }
+
+  quoted(room: string, m: ChatMessage): void {
+    const log = this.roomLog(room);
+    if (log.bySeq.has(m.seq)) return;
+    log.quoted.set(m.seq, m);
+    if (log.quoted.size > MAX_QUOTED) log.quoted.delete(log.quoted.keys().next().value ?? 0);
+    this.requote(log, m.seq);
+  }
+
+  startEdit(room: string, seq: number): boolean {
+    return this.openEditor(room, seq, 'box');
+  }
+
+  private openEditor(room: string, seq: number, back: 'box' | 'menu'): boolean {
+    const s = this.logs.get(room)?.bySeq.get(seq);
+    if (!s || room !== this.current || !allowed(s.m, this.myName, false).edit) return false;
+    this.closeMenu(false);
+    if (!s.editor) {
+      const { box, input } = messageEditor(
+        s.m.text,
+        (text) => {
+          if (text === s.m.text || this.hooks.edit(room, seq, text)) this.closeEditor(s);
+        },
+        () => this.closeEditor(s),
+      );
+      s.editor = { box, input, back };
+      this.keepView(room, false, () => this.paint(s));
+    }
+    const input = s.editor.input;
+    input.focus();
+    input.setSelectionRange(input.value.length, input.value.length);
+    s.el.scrollIntoView({ block: 'nearest' });
+    return true;
+  }
+
+  private closeEditor(s: Shown): void {
+    const ed = s.editor;
+    if (!ed) return;
+    delete s.editor;
+    this.keepView(s.room, false, () => this.paint(s));
+    if (ed.back === 'box') this.hooks.editClosed();
+    else (s.el.querySelector<HTMLElement>('.msg-more') ?? this.box).focus();
+  }
+
+  private openMenu(s: Shown): void {
+    const was = this.menuOf;
+    this.closeMenu(false);
+    if (was === s) {
+      s.el.querySelector<HTMLElement>('.msg-more')?.focus();
+      return;
+    }
+    const { room, seq } = s;
+    const can = allowed(s.m, this.myName, this.moderator && !room.startsWith('@'));
+    s.menu = messageMenu({
+      from: s.m.from,
+      canEdit: can.edit,
+      canRemove: can.remove,
+      react: (emoji) => this.hooks.react(room, seq, emoji),
+      reply: () => {
+        this.closeMenu(false);
+        this.hooks.reply(room, seq);
+      },
+      edit: () => this.openEditor(room, seq, 'menu'),
+      remove: () => this.hooks.remove(room, seq),
+      close: () => this.closeMenu(true),
+    });
+    this.menuOf = s;
+    this.paint(s);
+    const line = s.el.getBoundingClientRect();
+    const view = this.box.getBoundingClientRect();
+    // Below the message when there is room for it, else above.
+    s.menu.classList.toggle('up', line.top - view.top > view.bottom - line.bottom);
+    s.menu.scrollIntoView({ block: 'nearest' });
+    s.menu.querySelector<HTMLElement>('button')?.focus();
+  }
+
+  /** Closes the open menu; with `refocus`, its button takes the focus back. */
+  private closeMenu(refocus: boolean): void {
+    const s = this.menuOf;
+    this.menuOf = undefined;
+    if (!s?.menu) return;
+    const had = s.menu.contains(document.activeElement);
+    s.menu.remove();
+    delete s.menu;
+    this.paint(s);
+    if (refocus || had) s.el.querySelector<HTMLElement>('.msg-more')?.focus();
+  }
+
+  /** Redraws the quotes of the replies to `seq`. */
+  private requote(log: RoomLog, seq: number): void {
+    const target = log.bySeq.get(seq)?.m ?? log.quoted.get(seq);
+    for (const r of log.replies.get(seq) ?? []) if (r.quote) fillQuote(r.quote, target);
+  }
+
   private insertOne(log: RoomLog, m: ChatMessage, live: boolean): boolean {
     if (log.bySeq.has(m.seq) || log.cids.has(m.cid)) return false;
+    const room = log.section.dataset['room'] ?? '';
     const s: Shown = {
+      room,
       seq: m.seq,
       cid: m.cid,
       from: m.from,
       ts: m.ts,
       me: m.me,
       day: dayKey(m.ts),
-      el: this.line(m),
+      el: el('div', 'line msg'),
+      m,
     };
+    s.el.dataset['seq'] = String(m.seq);
+    s.el.dataset['cid'] = m.cid;
+    if (m.replyTo !== undefined) {
+      const set = log.replies.get(m.replyTo) ?? new Set();
+      log.replies.set(m.replyTo, set.add(s));
+    }
+    log.quoted.delete(m.seq);
+    this.paint(s);
     // Index of the first shown seq above this one; binary search keeps big pages cheap.
     let lo = 0;
     let hi = log.msgs.length;
@@ -332,6 +539,7 @@ export class MessageLog {
     log.msgs.splice(lo, 0, s);
     log.bySeq.set(m.seq, s);
     log.cids.add(m.cid);
+    this.requote(log, m.seq);
     this.fixDay(log, lo);
     this.fixDay(log, lo + 1);
     this.fixGroup(log, lo);
@@ -339,48 +547,110 @@ export class MessageLog {
     return true;
   }
 
-  private line(m: ChatMessage): HTMLElement {
-    const mine = !!this.myName && foldKey(m.from) === foldKey(this.myName);
-    const mention = !mine && mentionsName(m.text, this.myName);
-    const line = el('div', 'line msg');
-    if (m.me) line.classList.add('action');
-    if (mine) line.classList.add('mine');
-    if (mention) line.classList.add('mention');
-    line.dataset['seq'] = String(m.seq);
-    line.dataset['cid'] = m.cid;
+  /**
+   * Draws a message from its state, again after each change: the focused control (found again
+   * by its key when it was redrawn) keeps the focus, the open editor and menu stay.
+   */
+  private paint(s: Shown): void {
+    const { m, el: line, room } = s;
+    const active = document.activeElement as HTMLElement | null;
+    const focus = active && line.contains(active) ? active : null;
+    const key = focus?.dataset['key'];
+    const field = focus instanceof HTMLTextAreaElement || focus instanceof HTMLInputElement;
+    const [from0, to0] = field ? [focus.selectionStart, focus.selectionEnd] : [null, null];
+    const mine = isMine(m, this.myName);
+    const removed = !!m.removed;
+    if (removed && s.editor) delete s.editor;
+    if (removed && s.menu) this.closeMenu(false);
+    line.classList.toggle('action', m.me && !removed);
+    line.classList.toggle('mine', mine);
+    line.classList.toggle('mention', !mine && !removed && mentionsName(m.text, this.myName));
+    line.classList.toggle('removed', removed);
+    line.classList.toggle('editing', !!s.editor);
     const time = el('time', 'ts', clock(m.ts));
     time.dateTime = new Date(m.ts).toISOString();
     time.title = new Date(m.ts).toLocaleString();
     const from = el('b', 'from', m.from);
     // Each message and name in its own direction: Arabic or Hebrew runs right to left.
     from.dir = 'auto';
-    const text = el('span', 'text');
+    const text = el('span', removed ? 'text removed-note' : 'text');
     text.dir = 'auto';
-    text.append(...richText(m.text, mine ? '' : this.myName));
-    if (m.me) {
-      line.append(time, ' * ', from, ' ', text);
+    if (removed) text.textContent = 'message removed';
+    else text.append(...richText(m.text, mine ? '' : this.myName));
+    if (m.edited !== undefined && !removed) {
+      const mark = el('span', 'edited', '(edited)');
+      mark.title = `Edited ${new Date(m.edited).toLocaleString()}`;
+      mark.setAttribute('aria-label', mark.title);
+      text.append(' ', mark);
+    }
+    const body: HTMLElement = s.editor?.box ?? text;
+    const quote: HTMLElement[] = [];
+    if (m.replyTo !== undefined && !removed) {
+      const target = m.replyTo;
+      s.quote ??= quoteButton(() => this.hooks.openQuote(room, target));
+      const held = this.message(room, target);
+      fillQuote(s.quote, held);
+      if (!held) this.hooks.wantQuote(room, target);
+      quote.push(s.quote);
+    }
+    const parts: (Node | string)[] = [];
+    if (m.me && !removed) {
+      parts.push(...quote, time, ' * ', from, ' ', body);
     } else {
       const meta = el('span', 'meta');
       meta.append(from, ' ', time);
-      line.append(meta, text);
+      parts.push(meta, ...quote, body);
     }
-    if (isLong(m.text)) line.append(this.foldButton(line, text));
-    return line;
+    if (!s.editor && !removed && isLong(m.text)) parts.push(this.foldButton(s, text));
+    if (!removed && m.reactions && m.reactions.length > 0) {
+      parts.push(
+        reactionChips(
+          m.reactions,
+          this.myName,
+          (emoji) => void this.hooks.react(room, s.seq, emoji),
+          () => this.openMenu(s),
+        ),
+      );
+    }
+    if (!removed) {
+      const more = button('msg-more', '', `Actions on the message of ${m.from}, ${clock(m.ts)}`);
+      more.dataset['key'] = 'more';
+      more.title = 'Reply, react and more';
+      more.setAttribute('aria-expanded', String(!!s.menu));
+      if (s.menu) {
+        s.menu.id ||= `msg-menu-${s.room}-${s.seq}`;
+        more.setAttribute('aria-controls', s.menu.id);
+      }
+      more.addEventListener('click', () => this.openMenu(s));
+      parts.push(more);
+    }
+    if (s.menu) parts.push(s.menu);
+    line.replaceChildren(...parts);
+    if (focus && !focus.isConnected && key !== undefined) {
+      line.querySelector<HTMLElement>(`[data-key="${CSS.escape(key)}"]`)?.focus();
+    } else if (focus?.isConnected && document.activeElement !== focus) {
+      focus.focus({ preventScroll: true });
+      if (field && from0 !== null && to0 !== null) focus.setSelectionRange(from0, to0);
+    }
   }
 
   /** Folds a long message to a few lines behind a Show more / Show less button. */
-  private foldButton(line: HTMLElement, text: HTMLElement): HTMLButtonElement {
+  private foldButton(s: Shown, text: HTMLElement): HTMLButtonElement {
     text.id = `msg-text-${++this.folds}`;
-    text.classList.add('folded');
-    const b = button('fold', 'Show more');
-    b.setAttribute('aria-expanded', 'false');
+    const b = button('fold', '');
+    b.dataset['key'] = 'fold';
     b.setAttribute('aria-controls', text.id);
-    b.addEventListener('click', () => {
-      const open = text.classList.toggle('folded') === false;
+    const show = (open: boolean): void => {
+      text.classList.toggle('folded', !open);
       b.textContent = open ? 'Show less' : 'Show more';
       b.setAttribute('aria-expanded', String(open));
+    };
+    show(!!s.unfolded);
+    b.addEventListener('click', () => {
+      s.unfolded = !s.unfolded;
+      show(s.unfolded);
       // Folding again keeps the message's start in view rather than the page below it.
-      if (!open) line.scrollIntoView({ block: 'nearest' });
+      if (!s.unfolded) s.el.scrollIntoView({ block: 'nearest' });
     });
     return b;
   }
@@ -410,6 +680,8 @@ export class MessageLog {
       !s.sep &&
       !s.me &&
       !p.me &&
+      // A placeholder does not head a group: what follows it shows its sender again.
+      !p.m.removed &&
       p.from === s.from &&
       s.ts >= p.ts &&
       s.ts - p.ts < GROUP_MS &&
@@ -429,6 +701,10 @@ export class MessageLog {
       s.sep?.remove();
       log.bySeq.delete(s.seq);
       log.cids.delete(s.cid);
+      if (s.m.replyTo !== undefined) log.replies.get(s.m.replyTo)?.delete(s);
+      // Still quoted by a reply shown: kept for its quote.
+      if (log.replies.get(s.seq)?.size) log.quoted.set(s.seq, s.m);
+      if (this.menuOf === s) this.menuOf = undefined;
       dropped = true;
     }
     if (dropped) {
@@ -526,6 +802,8 @@ export class MessageLog {
         msgs: [],
         bySeq: new Map(),
         cids: new Set(),
+        quoted: new Map(),
+        replies: new Map(),
         others: 0,
         keyed: new Map(),
         scroll: null,

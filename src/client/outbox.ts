@@ -1,7 +1,8 @@
 // Sends not yet acknowledged, kept in IndexedDB so a reload or a crash loses none of them. They
 // are shown as pending and resent with the same cid after every reconnect; the server's
 // idempotency on cid makes a resend safe. An entry goes when its ack (or its own copy) arrives,
-// or when the user discards a send the server refused.
+// or when the user discards a send the server refused. Edits, removals and reactions are entries
+// of the room's log with a cid as messages are, so they wait here too and go exactly once.
 //
 // Reads are synchronous from a memory copy loaded before the page connects; writes go through
 // to IndexedDB in order (one object store, so transactions apply in the order they were made).
@@ -14,7 +15,14 @@ export interface OutboxEntry {
   createdAt: number;
   /** Why the server refused it; set entries wait for Retry or Discard. */
   error?: string;
+  /** The message this one answers. */
+  replyTo?: number;
+  /** Not a message: a change to message `seq` (`text` is the new text, or the emoji). */
+  act?: { kind: ChangeKind; seq: number };
 }
+
+export type ChangeKind = 'edit' | 'delete' | 'react';
+const CHANGE_KINDS: ReadonlySet<unknown> = new Set<ChangeKind>(['edit', 'delete', 'react']);
 
 export interface Outbox {
   add(entry: OutboxEntry): void;
@@ -70,7 +78,13 @@ function isEntry(v: unknown): v is OutboxEntry {
     typeof e.room === 'string' &&
     typeof e.text === 'string' &&
     typeof e.me === 'boolean' &&
-    typeof e.createdAt === 'number'
+    typeof e.createdAt === 'number' &&
+    (e.replyTo === undefined || typeof e.replyTo === 'number') &&
+    (e.act === undefined ||
+      (typeof e.act === 'object' &&
+        e.act !== null &&
+        CHANGE_KINDS.has(e.act.kind) &&
+        typeof e.act.seq === 'number'))
   );
 }
 

@@ -25,6 +25,16 @@ export interface ChatLog {
   oldestSeq(room: string): number | undefined;
   /** Scrolls to a shown message of the current room and marks it; false when it is not shown. */
   reveal(room: string, seq: number): boolean;
+  /** A message's state as shown, or as held for a reply's quote; undefined when neither. */
+  message(room: string, seq: number): ChatMessage | undefined;
+  /** The newest shown message that `pick` accepts. */
+  latest(room: string, pick: (m: ChatMessage) => boolean): ChatMessage | undefined;
+  /** Shows a message's new state in place (text, removal, reactions), and in quotes of it. */
+  update(room: string, m: ChatMessage): void;
+  /** Holds a message that a reply quotes and the log does not show. */
+  quoted(room: string, m: ChatMessage): void;
+  /** Opens the editor on a shown message of the current room; false when it is not shown. */
+  startEdit(room: string, seq: number): boolean;
   setOlder(room: string, state: OlderState): void;
   remove(room: string): void;
   clear(room: string): void;
@@ -51,6 +61,8 @@ export interface ChatView {
   ): void;
   setTyping(names: string[]): void;
   setPending(entries: OutboxEntry[], me: string, online: boolean): void;
+  /** The message the next one sent answers, shown above the message box (none: undefined). */
+  setReplying(target: ChatMessage | undefined): void;
   setDirectory(note: string, rooms: DirectoryItem[]): void;
   announce(text: string): void;
   openNamePrompt(prefill: string, firstVisit: boolean, error?: string): void;

@@ -14,7 +14,8 @@ export type RequestOf<K extends RequestType> = Extract<ClientRequest, { type: K 
 /** The result a request of kind K gets (a send is answered by an ack instead). */
 export type ResultOf<K extends RequestType> = Extract<RequestResult, { of: K }>;
 
-export type HistoryKind = 'latest' | 'older' | 'gap' | 'user';
+/** What a page of history is for; a 'quote' page holds the message a reply quotes, apart. */
+export type HistoryKind = 'latest' | 'older' | 'gap' | 'user' | 'quote';
 
 interface Common {
   /** The user asked (command or form), so say what happened. */

@@ -1,8 +1,9 @@
 // What the server says about rooms, applied to their state and then shown: messages as they
-// come (with unread counts kept by reading.ts, the title, notifications and screen readers), who
-// came, left, renamed or is typing, and the members a join or /who brought.
+// come (with unread counts kept by reading.ts, the title, notifications and screen readers),
+// their edits, removals and reactions, who came, left, renamed or is typing, and the members a
+// join or /who brought.
 
-import type { ChatMessage } from '../protocol/index.js';
+import type { ChatMessage, LifecycleEvent } from '../protocol/index.js';
 import { attention } from './attention.js';
 import { roomLabel } from './dom.js';
 import type { HistorySync } from './history-sync.js';
@@ -25,6 +26,10 @@ export interface RoomEventsDeps {
   me(): string;
   /** An own message came back: its pending send is done. */
   delivered(cid: string): void;
+  /** A message to be shown, with the changes that came before it. */
+  current(room: string, m: ChatMessage): ChatMessage;
+  /** An edit, removal or reaction to show. */
+  changed(ev: LifecycleEvent): void;
   /** True while the tab is not visible. */
   hidden(): boolean;
   notify(title: string, body: string, room: string): void;
@@ -44,16 +49,46 @@ export class RoomEvents {
     const r = roster.room(m.room);
     if (r.direct) roster.reopen(r.name);
     if (sync.live(r, m.seq) === 'seen') {
-      this.show(r, [m], false);
+      this.#insert(r, [m], false);
       return;
     }
     if (r.typing.delete(m.from)) panel.typing();
-    if (this.show(r, [m], true)) this.#arrived(r, m);
+    if (this.#insert(r, [m], true).length > 0) this.#arrived(r, m);
   }
 
-  /** Shows messages once; an own message also ends its pending line. */
+  /**
+   * A change to a message. Its seq counts in the room's order like a message's; it is applied
+   * even when that seq was passed (a page of history read after it may have moved lastSeq on
+   * while a message shown before it waits for it), since applying one twice changes nothing.
+   */
+  changed(ev: LifecycleEvent): void {
+    const { roster, sync, changed } = this.#d;
+    const r = roster.get(ev.room);
+    if (!r) return;
+    sync.live(r, ev.seq);
+    changed(ev);
+  }
+
+  /**
+   * A page of history: new messages shown, and those shown already brought to its state (a page
+   * is the messages as they are now, reactions included, which a live message does not carry).
+   */
   show(r: RoomState, messages: ChatMessage[], live: boolean): boolean {
-    const { me, delivered, roster, panel, view } = this.#d;
+    const added = this.#insert(r, messages, live);
+    if (!live && added.length < messages.length) {
+      const { view, current } = this.#d;
+      const fresh = new Set(added.map((m) => m.seq));
+      for (const m of messages) {
+        if (!fresh.has(m.seq)) view.log.update(r.name, current(r.name, m));
+      }
+    }
+    return added.length > 0;
+  }
+
+  /** Shows messages once; an own message also ends its pending line, and the room shown is read. */
+  #insert(r: RoomState, list: ChatMessage[], live: boolean): ChatMessage[] {
+    const { me, delivered, roster, panel, view, current } = this.#d;
+    const messages = list.map((m) => current(r.name, m));
     for (const m of messages) {
       const mine = sameName(m.from, me());
       if (mine) delivered(m.cid);
@@ -62,10 +97,10 @@ export class RoomEvents {
         if (r.name === roster.current) panel.details();
       }
     }
-    const shown = view.log.insert(r.name, messages, live).length > 0;
+    const added = view.log.insert(r.name, messages, live);
     // What is shown at the bottom of the room open is seen.
-    if (shown && r.name === roster.current) this.#d.reading.check();
-    return shown;
+    if (added.length > 0 && r.name === roster.current) this.#d.reading.check();
+    return added;
   }
 
   /** The tab is visible again: the title stops counting; the room shown is read from here. */

@@ -7,6 +7,33 @@ import type { OutboxEntry } from './outbox.js';
 import { Pacer } from './pacer.js';
 import type { AnyPending } from './requests.js';
 
+/** The kinds of request an outbox entry goes as: each has a cid and is acked. */
+export const OUTBOX_KINDS: ReadonlySet<string> = new Set(['send', 'edit', 'delete', 'react']);
+
+/** The request an outbox entry goes as. */
+export function outboxRequest(e: OutboxEntry): AnyPending {
+  const { room, cid, text } = e;
+  switch (e.act?.kind) {
+    case undefined:
+      return {
+        req: {
+          type: 'send',
+          room,
+          cid,
+          text,
+          me: e.me,
+          ...(e.replyTo !== undefined && { replyTo: e.replyTo }),
+        },
+      };
+    case 'edit':
+      return { req: { type: 'edit', room, cid, seq: e.act.seq, text } };
+    case 'delete':
+      return { req: { type: 'delete', room, cid, seq: e.act.seq } };
+    case 'react':
+      return { req: { type: 'react', room, cid, seq: e.act.seq, emoji: text } };
+  }
+}
+
 /** Sends on the wire at once; the rest follow as acks come, as fast as the pacer lets them. */
 const MAX_IN_FLIGHT = 8;
 /** Wait before resending a send the server refused for now (rate limit, store down). */
@@ -102,7 +129,7 @@ export class Sender {
       }
       if (next === this.waiting[0]) this.waiting.shift();
       if (!this.link.transmit(next)) return;
-      if (next.req.type === 'send') this.inFlight.add(next.req.cid);
+      if (OUTBOX_KINDS.has(next.req.type) && 'cid' in next.req) this.inFlight.add(next.req.cid);
     }
   }
 
@@ -122,7 +149,7 @@ export class Sender {
     }
     for (const e of this.link.outbox()) {
       if (e.error !== undefined || this.inFlight.has(e.cid)) continue;
-      return { req: { type: 'send', room: e.room, cid: e.cid, text: e.text, me: e.me } };
+      return outboxRequest(e);
     }
     return undefined;
   }

@@ -2,9 +2,10 @@
 // conversations, members), typing line, pending sends, the screen-reader announcer, the name
 // prompt and the phone drawer. Every name and text goes in through textContent.
 
-import type { ModerationAction } from '../protocol/index.js';
+import type { ChatMessage, ModerationAction } from '../protocol/index.js';
 import type { ConnState } from './connection.js';
 import { button, byId, el, reconcile, roomLabel } from './dom.js';
+import { firstLine } from './message-state.js';
 import { MessageLog, type LogHooks } from './messages.js';
 import type { OutboxEntry } from './outbox.js';
 import type { Powers } from './ports.js';
@@ -89,6 +90,8 @@ export class View {
   private readonly membersHeading = byId('members-heading');
   private readonly typing = byId('typing');
   private readonly pending = byId('pending');
+  private readonly replying = byId('replying');
+  private readonly replyingText = byId('replying-text');
   private readonly browse = byId<HTMLButtonElement>('browse');
   private readonly browsePanel = byId('browse-panel');
   private readonly browseStatus = byId('browse-status');
@@ -317,6 +320,8 @@ export class View {
   setMemberAccess(roles: Map<string, string>, can: Powers): void {
     this.memberRoles = roles;
     this.can = can;
+    // Removing others' messages is a room moderator's act; a direct conversation has none.
+    this.log.setModerator(can.moderate && !this.current.startsWith('@'));
     if (this.lastMembers) this.setMembers(...this.lastMembers);
   }
 
@@ -412,7 +417,13 @@ export class View {
         );
         const head = el('span', 'pending-line');
         if (where) head.append(el('span', 'where', where));
-        head.append(...(p.me ? ['* ', who, ' ', body] : [who, ': ', body]), note);
+        if (p.replyTo !== undefined) head.append(el('span', 'what', '↩ '));
+        const kind = p.act?.kind;
+        if (kind === 'edit') head.append(el('span', 'what', 'Edit: '), body);
+        else if (kind === 'delete') head.append(el('span', 'what', 'Removing a message'));
+        else if (kind === 'react') head.append(el('span', 'what', 'Reaction '), body);
+        else head.append(...(p.me ? ['* ', who, ' ', body] : [who, ': ', body]));
+        head.append(note);
         const old = line.querySelector('.pending-line');
         if (old) old.replaceWith(head);
         else line.prepend(head);
@@ -430,6 +441,20 @@ export class View {
         }
       },
     );
+  }
+
+  /** The message the next one answers, above the message box. */
+  setReplying(target: ChatMessage | undefined): void {
+    this.replying.hidden = !target;
+    if (!target) {
+      this.replyingText.replaceChildren();
+      return;
+    }
+    const from = el('b', 'from', target.from);
+    from.dir = 'auto';
+    const what = el('span', 'quote-text', firstLine(target.text));
+    what.dir = 'auto';
+    this.replyingText.replaceChildren('Replying to ', from, ': ', what);
   }
 
   // ---- screen readers -------------------------------------------------------------------------
