@@ -1341,6 +1341,7 @@ describe('openStore', () => {
           'messages',
           'names',
           'reactions',
+          'read_markers',
           'room_roles',
           'room_settings',
           'rooms',
