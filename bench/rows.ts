@@ -151,6 +151,31 @@ export const SETUP_ROWS: Row[] = [
     get: once((s) => s.memory.heapPerConnectionKiB),
     lower: true,
   },
+  {
+    label: 'young generation growth (MiB)',
+    key: 'youngGrowthMiB',
+    digits: 1,
+    get: once((s) => s.memory.youngAfterMiB - s.memory.youngBeforeMiB),
+    lower: true,
+  },
+];
+
+/** The idle scenarios measured at half the clients too: the second half's cost. */
+export const MARGIN_ROWS: Row[] = [
+  {
+    label: '  second half only, RSS (KiB)',
+    key: 'marginalRssPerConnectionKiB',
+    digits: 2,
+    get: once((s) => s.memory.marginalRssPerConnectionKiB ?? NaN),
+    lower: true,
+  },
+  {
+    label: '  second half only, heap (KiB)',
+    key: 'marginalHeapPerConnectionKiB',
+    digits: 2,
+    get: once((s) => s.memory.marginalHeapPerConnectionKiB ?? NaN),
+    lower: true,
+  },
 ];
 
 /** Cluster scenario rows: where a delivery crossed nodes, and the busiest node. */

@@ -65,7 +65,9 @@ export async function startServer(
       ];
     } else {
       argv = ['node', '--expose-gc', '--import', hook, '--import', 'tsx'];
-      argv.push(`bench/${kind}-ws-server.ts`, '--port', String(wsPort));
+      if (kind === 'net' || kind === 'ws')
+        argv.push('bench/floor-server.ts', '--mode', kind, '--port', String(wsPort));
+      else argv.push(`bench/${kind}-ws-server.ts`, '--port', String(wsPort));
       if (sc.rooms > 0) argv.push('--rooms');
       if (kind === 'prefab') argv.push('--gather-ms', String(opts.gatherMs));
     }
