@@ -192,24 +192,35 @@ export class FlushSchedule {
   }
 }
 
-export abstract class Outlet implements Flushable {
+/** What every outlet of one gateway shares: one field on each outlet, not one per setting. */
+export interface OutletShared {
+  schedule: FlushSchedule;
+  /** Bytes a reader may be behind (unsent, or sent and not confirmed) before it counts as stopped. */
+  sendBufferBytes: number;
+}
+
+/** What a reader has confirmed, once it has been asked: most connections never are. */
+interface Progress {
+  /** The position the reader has confirmed; the last probe's. */
+  confirmed: number;
+  probed: number;
+  /** When the reader last confirmed progress, or was last asked with nothing outstanding. */
+  at: number;
+}
+
+export abstract class Outlet<S extends OutletShared = OutletShared> implements Flushable {
   // Allocated on first use: most connections are idle most of the time.
   private pending: Buffer[] | undefined;
   private pendingBytes = 0;
   private lastWrite = -Infinity;
   protected readonly socket: Socket;
-  /** Bytes handed to the socket; the position the reader has confirmed; the last probe's. */
+  /** Bytes handed to the socket. */
   private written = 0;
-  private confirmed = 0;
-  private probed = 0;
-  /** When the reader last confirmed progress, or was last asked with nothing outstanding. */
-  private progressAt = 0;
+  private progress: Progress | undefined;
 
   constructor(
     readonly ws: WebSocket,
-    private readonly schedule: FlushSchedule,
-    /** Bytes a reader may be behind (unsent, or sent and not confirmed) before it counts as stopped. */
-    private readonly limit: number,
+    readonly shared: S,
   ) {
     // ws keeps the socket private; frames are written to it whole, between ws's own frames
     // (pings, close), which ws also writes whole: permessage-deflate is off, so ws never holds
@@ -225,7 +236,7 @@ export abstract class Outlet implements Flushable {
     if (this.pending) this.pending.push(buf);
     else {
       this.pending = [buf];
-      this.schedule.add(this, this.lastWrite);
+      this.shared.schedule.add(this, this.lastWrite);
     }
     this.pendingBytes += buf.length;
     if (this.pendingBytes >= FLUSH_BYTES) this.flush();
@@ -239,12 +250,13 @@ export abstract class Outlet implements Flushable {
     this.pending = undefined;
     this.pendingBytes = 0;
     if (this.ws.readyState !== this.ws.OPEN) return 0;
-    this.lastWrite = this.schedule.runStartedAt ?? performance.now();
-    this.socket.write(list.length === 1 ? (list[0] as Buffer) : this.schedule.joined(list, bytes));
+    const { schedule, sendBufferBytes } = this.shared;
+    this.lastWrite = schedule.runStartedAt ?? performance.now();
+    this.socket.write(list.length === 1 ? (list[0] as Buffer) : schedule.joined(list, bytes));
     this.written += bytes;
     const backlog = this.socket.writableLength;
-    if (backlog > this.limit) this.overflowed(backlog);
-    else this.probe();
+    if (backlog > sendBufferBytes) this.overflowed(backlog);
+    else this.probe(sendBufferBytes);
     return list.length;
   }
 
@@ -257,24 +269,28 @@ export abstract class Outlet implements Flushable {
    * for PROBE_GRACE_MS, has stopped, whatever the kernel holds. The grace lets a burst larger
    * than the limit (a replay on reconnect) reach a reader that is keeping up.
    */
-  private probe(): void {
-    if (this.written - this.probed >= this.limit / 4) {
+  private probe(limit: number): void {
+    let p = this.progress;
+    if (this.written - (p?.probed ?? 0) >= limit / 4) {
+      p ??= this.progress = { confirmed: 0, probed: 0, at: 0 };
       // Nothing was outstanding: the reader was level, so the grace starts now.
-      if (this.probed === this.confirmed) this.progressAt = this.lastWrite;
-      this.probed = this.written;
+      if (p.probed === p.confirmed) p.at = this.lastWrite;
+      p.probed = this.written;
       this.ws.ping(String(this.written));
     }
-    const unconfirmed = this.written - this.confirmed;
-    if (unconfirmed > this.limit && this.lastWrite - this.progressAt > PROBE_GRACE_MS)
-      this.overflowed(unconfirmed);
+    // Never asked: less than a quarter of the limit was ever written.
+    if (!p) return;
+    const unconfirmed = this.written - p.confirmed;
+    if (unconfirmed > limit && this.lastWrite - p.at > PROBE_GRACE_MS) this.overflowed(unconfirmed);
   }
 
   /** A pong echoes a probe's position: the reader has read everything before it. */
   confirm(echo: Buffer): void {
-    if (echo.length === 0 || echo.length > 16) return; // a heartbeat's pong, or not ours
+    const p = this.progress;
+    if (!p || echo.length === 0 || echo.length > 16) return; // a heartbeat's pong, or not ours
     const at = Number(echo.toString('latin1'));
-    if (!Number.isSafeInteger(at) || at <= this.confirmed || at > this.written) return;
-    this.confirmed = at;
-    this.progressAt = performance.now();
+    if (!Number.isSafeInteger(at) || at <= p.confirmed || at > this.written) return;
+    p.confirmed = at;
+    p.at = performance.now();
   }
 }
