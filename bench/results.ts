@@ -38,6 +38,8 @@ export interface WindowResult extends RunResult {
   loadgenUserUsPerFrame: number;
   loadgenSysUsPerFrame: number;
   loss: number;
+  /** Parley: the share of the frames written that its fan-out held to gather (NaN elsewhere). */
+  heldFramesPct: number;
 }
 
 export interface SideResult {

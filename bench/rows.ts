@@ -93,6 +93,13 @@ export const LOAD_ROWS: Row[] = [
     lower: true,
   },
   {
+    label: 'frames held to gather, %',
+    key: 'heldFramesPct',
+    digits: 1,
+    get: perWindow((w) => w.heldFramesPct),
+    lower: true,
+  },
+  {
     label: 'loss (deliveries)',
     key: 'loss',
     digits: 0,

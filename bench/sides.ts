@@ -230,6 +230,7 @@ async function openSide(spec: SideSpec, sc: Scenario, opts: Options): Promise<Op
         stalledWindows++;
       }
       if (profiled) await profiledServer?.rpc.call({ cmd: 'prof-start' }, 10_000);
+      const f0 = await fanoutFrames(servers);
       const rss0 = sum(pids.map(readRssKiB));
       const s0 = pids.map(readCpu);
       const l0 = readCpu(loadPid);
@@ -245,6 +246,7 @@ async function openSide(spec: SideSpec, sc: Scenario, opts: Options): Promise<Op
       const g1 = readSched(loadPid);
       const v1 = cluster ? readServicesCpu() : undefined;
       const rss1 = sum(pids.map(readRssKiB));
+      const f1 = await fanoutFrames(servers);
       if (stalled > 0) await load.call({ cmd: 'release' } satisfies Command, 15_000);
       if (profiled && profiledServer) {
         const dir = join(resultsDir, 'prof');
@@ -290,6 +292,10 @@ async function openSide(spec: SideSpec, sc: Scenario, opts: Options): Promise<Op
         loadgenUserUsPerFrame: ld.userUs / d,
         loadgenSysUsPerFrame: ld.sysUs / d,
         loss: r.expected - r.received,
+        heldFramesPct:
+          f0 && f1
+            ? ((f1.held - f0.held) / Math.max(1, f1.held - f0.held + f1.turn - f0.turn)) * 100
+            : NaN,
       };
     };
     const pcts = (xs: number[]) => xs.map((x) => fmt(x, 0)).join('+');
@@ -422,6 +428,28 @@ export async function runSides(
     }
   }
   return sides;
+}
+
+/**
+ * Parley's frames written at the end of their turn and held to gather, summed over the nodes;
+ * undefined for the other servers, and for a Parley that does not count them.
+ */
+async function fanoutFrames(
+  servers: ServerUnderTest[],
+): Promise<{ turn: number; held: number } | undefined> {
+  let turn = 0;
+  let held = 0;
+  for (const s of servers) {
+    if (!s.metricsUrl) return undefined;
+    const text = await (await fetch(s.metricsUrl)).text();
+    const count = (when: string) =>
+      Number(
+        new RegExp(`^parley_fanout_frames_total\\{when="${when}"\\} (\\d+)`, 'm').exec(text)?.[1],
+      );
+    turn += count('turn');
+    held += count('held');
+  }
+  return Number.isFinite(turn + held) ? { turn, held } : undefined;
 }
 
 /** Parley's count of connections closed as slow consumers. */
