@@ -127,13 +127,17 @@ export async function startLoadgen(core: number | undefined): Promise<Rpc> {
   return rpc;
 }
 
-/** Whether the Parley at `dir` has the setting (its config names the flag). */
+/**
+ * Whether the Parley at `dir` has the setting (its config names the flag), from whichever copy
+ * the snapshot holds: dist/ (the usual) or src/.
+ */
 function knowsSetting(dir: string, flag: string): boolean {
-  try {
-    return readFileSync(join(dir, 'src', 'server', 'config.ts'), 'utf8').includes(
-      `flag: '${flag}'`,
-    );
-  } catch {
-    return false;
+  for (const file of [join('dist', 'server', 'config.js'), join('src', 'server', 'config.ts')]) {
+    try {
+      if (readFileSync(join(dir, file), 'utf8').includes(`flag: '${flag}'`)) return true;
+    } catch {
+      // not in this copy
+    }
   }
+  return false;
 }
