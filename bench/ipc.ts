@@ -15,6 +15,8 @@ export interface ConnectCommand {
   readyTimeoutMs: number;
   /** `raw`: a minimal WebSocket client on net.Socket (light); `ws`: the ws package's client. */
   client: 'raw' | 'ws';
+  /** Client i connects from 127.0.0.(2 + i mod this) (loopback); unset: from the default. */
+  sourceAddresses?: number;
 }
 
 export interface SettleCommand {

@@ -135,8 +135,15 @@ interface Handlers {
 }
 
 /** A client on the ws package. */
-function wsClient(url: string, protocol: string | undefined, c: Client, h: Handlers): void {
+function wsClient(
+  url: string,
+  protocol: string | undefined,
+  localAddress: string | undefined,
+  c: Client,
+  h: Handlers,
+): void {
   const ws = new WebSocket(url, protocol ? [protocol] : [], {
+    ...(localAddress && { localAddress }),
     perMessageDeflate: false,
     skipUTF8Validation: true,
     handshakeTimeout: 60_000,
@@ -166,9 +173,19 @@ function wsClient(url: string, protocol: string | undefined, c: Client, h: Handl
  * (server frames are not masked), pings are answered, and sends are masked as RFC 6455 wants.
  * It does per frame only what the measurement needs, so the load generator stays light.
  */
-function rawClient(url: string, protocol: string | undefined, c: Client, h: Handlers): void {
+function rawClient(
+  url: string,
+  protocol: string | undefined,
+  localAddress: string | undefined,
+  c: Client,
+  h: Handlers,
+): void {
   const u = new URL(url);
-  const socket = connect({ host: u.hostname, port: Number(u.port) });
+  const socket = connect({
+    host: u.hostname,
+    port: Number(u.port),
+    ...(localAddress && { localAddress }),
+  });
   socket.setNoDelay(true);
   let opened = false;
   let lastError = 'closed';
@@ -331,7 +348,8 @@ function connectAll(cmd: ConnectCommand): Promise<ConnectResult> {
         },
       };
       const url = cmd.urls[node] ?? '';
-      (cmd.client === 'ws' ? wsClient : rawClient)(url, cmd.protocol, c, h);
+      const from = cmd.sourceAddresses ? `127.0.0.${2 + (i % cmd.sourceAddresses)}` : undefined;
+      (cmd.client === 'ws' ? wsClient : rawClient)(url, cmd.protocol, from, c, h);
     };
     if (cmd.n === 0) finish();
     else launch();

@@ -29,14 +29,18 @@ export interface Options {
   redis: string;
 }
 
-export type ServerKind = 'parley' | 'plain' | 'prefab';
+export type ServerKind = 'parley' | 'plain' | 'prefab' | 'ws' | 'net';
+
+/** The floor servers: they hold connections and deliver nothing, for the idle scenarios. */
+export const FLOOR_KINDS: readonly ServerKind[] = ['ws', 'net'];
 
 const DEFAULT_POSTGRES = 'postgres://postgres@127.0.0.1:5432/test';
 const DEFAULT_REDIS = 'redis://127.0.0.1:6379';
 
 export const USAGE = `usage: node --import tsx bench/run.ts [options]
   --quick                  smaller scenarios and shorter windows (about 3-4 minutes)
-  --scenario NAME[,NAME]   run only these (prefixes work): ${'one-room-2000, one-room-1000, rooms-50x40, idle-10000, cluster-2,'}
+  --scenario NAME[,NAME]   run only these (prefixes work): ${'one-room-2000, one-room-1000, rooms-50x40, rooms-50x40-2000,'}
+                           idle-10000, idle-19000, cluster-2,
                            slow-base, slow-stalled (--scenario slow runs both), attack
                            (bench/attack.ts: one hostile address, default limits, bystanders)
                            logins (bench/logins.ts: 50 logins/s, default limits, bystanders)
@@ -44,6 +48,9 @@ export const USAGE = `usage: node --import tsx bench/run.ts [options]
                            --scenario cluster runs only it)
   --servers parley,plain   which servers to run (default both); add prefab for the reference
                            server bench/prefab-ws-server.ts (pre-framed, one write per turn)
+                           (idle scenarios only) ws and net, the floors of bench/floor-server.ts:
+                           a bare ws server, and a bare net server that answers the upgrade
+                           by hand (idle-19000 runs both whatever this says)
   --gather-ms N            prefab only: coalesce for N ms before writing (default 0: per turn)
   --parley-args "ARGS"     more flags for Parley, e.g. "--sqlite-synchronous NORMAL"
   --windows N              measured windows per scenario and server (default 3)
@@ -145,7 +152,8 @@ export function parseOptions(argv: string[]): Options {
   };
   const servers = (value('servers') ?? 'parley,plain').split(',');
   for (const s of servers)
-    if (s !== 'parley' && s !== 'plain' && s !== 'prefab') throw new Error(`unknown server ${s}`);
+    if (!['parley', 'plain', 'prefab', ...FLOOR_KINDS].includes(s))
+      throw new Error(`unknown server ${s}`);
   const from = value('server-from');
   if (from !== undefined && from !== 'dist' && from !== 'src')
     throw new Error('--server-from: dist or src');

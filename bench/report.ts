@@ -5,9 +5,16 @@ import { median, sum } from './stats.js';
 import { fmt } from './format.js';
 import { NODE_NAMES, type Scenario, type SideSpec } from './scenarios.js';
 import type { ScenarioReport, SideResult, WindowResult } from './results.js';
-import { clusterLoadRows, LOAD_ROWS, measured, perWindow, SETUP_ROWS } from './rows.js';
+import {
+  clusterLoadRows,
+  LOAD_ROWS,
+  MARGIN_ROWS,
+  measured,
+  perWindow,
+  SETUP_ROWS,
+} from './rows.js';
 
-const DISPLAY_ORDER = ['parley', 'plain', 'prefab'];
+const DISPLAY_ORDER = ['parley', 'plain', 'prefab', 'ws', 'net'];
 
 /** Where the cluster's losses came from: the deliveries lost, by the node the sender was on. */
 function lossBySenderNode(s: SideResult): string {
@@ -31,7 +38,7 @@ export function report(
   baseKey: string | undefined,
 ): ScenarioReport {
   const rows = sc.idle
-    ? SETUP_ROWS
+    ? [...SETUP_ROWS, ...(sc.sourceAddresses ? MARGIN_ROWS : [])]
     : [...(sc.cluster ? clusterLoadRows() : LOAD_ROWS), ...SETUP_ROWS];
   const medians: ScenarioReport['medians'] = {};
   const shown = specs

@@ -38,6 +38,8 @@ export interface WindowResult extends RunResult {
   loadgenUserUsPerFrame: number;
   loadgenSysUsPerFrame: number;
   loss: number;
+  /** Parley: the share of the frames written that its fan-out held to gather (NaN elsewhere). */
+  heldFramesPct: number;
 }
 
 export interface SideResult {
@@ -64,6 +66,15 @@ export interface SideResult {
     heapUsedAfter: number;
     rssPerConnectionKiB: number;
     heapPerConnectionKiB: number;
+    /** V8's young generation (new space), committed, after the GCs before and after. */
+    youngBeforeMiB: number;
+    youngAfterMiB: number;
+    /** Measured at half the clients too (idle-19000): what the second half cost each. */
+    connectionsAtHalf?: number;
+    rssAtHalfKiB?: number;
+    heapUsedAtHalf?: number;
+    marginalRssPerConnectionKiB?: number;
+    marginalHeapPerConnectionKiB?: number;
   };
   warmup?: RunResult;
   /** In the scenarios with stalled clients, those windows; the others are in `baseWindows`. */

@@ -93,6 +93,13 @@ export const LOAD_ROWS: Row[] = [
     lower: true,
   },
   {
+    label: 'frames held to gather, %',
+    key: 'heldFramesPct',
+    digits: 1,
+    get: perWindow((w) => w.heldFramesPct),
+    lower: true,
+  },
+  {
     label: 'loss (deliveries)',
     key: 'loss',
     digits: 0,
@@ -149,6 +156,31 @@ export const SETUP_ROWS: Row[] = [
     key: 'heapPerConnectionKiB',
     digits: 1,
     get: once((s) => s.memory.heapPerConnectionKiB),
+    lower: true,
+  },
+  {
+    label: 'young generation growth (MiB)',
+    key: 'youngGrowthMiB',
+    digits: 1,
+    get: once((s) => s.memory.youngAfterMiB - s.memory.youngBeforeMiB),
+    lower: true,
+  },
+];
+
+/** The idle scenarios measured at half the clients too: the second half's cost. */
+export const MARGIN_ROWS: Row[] = [
+  {
+    label: '  second half only, RSS (KiB)',
+    key: 'marginalRssPerConnectionKiB',
+    digits: 2,
+    get: once((s) => s.memory.marginalRssPerConnectionKiB ?? NaN),
+    lower: true,
+  },
+  {
+    label: '  second half only, heap (KiB)',
+    key: 'marginalHeapPerConnectionKiB',
+    digits: 2,
+    get: once((s) => s.memory.marginalHeapPerConnectionKiB ?? NaN),
     lower: true,
   },
 ];

@@ -1,7 +1,7 @@
 // The scenarios (what load, how many clients, which rooms) and the sides each one compares:
 // the servers, or in the cluster scenario one node against two.
 
-import type { Options, ServerKind } from './options.js';
+import { FLOOR_KINDS, type Options, type ServerKind } from './options.js';
 
 export interface Scenario {
   name: string;
@@ -29,6 +29,15 @@ export interface Scenario {
   baseline?: string;
   /** Windows (pairs) to count at the least, whatever --windows says. */
   minWindows?: number;
+  /**
+   * Idle scenarios: the clients come from this many loopback addresses (127.0.0.2 and on), so
+   * that no one source address runs short of ports, and the memory is also measured when half
+   * of them are connected: the second half's cost per connection is the margin, without what
+   * the first connections cost once (the young generation growing, code compiled).
+   */
+  sourceAddresses?: number;
+  /** Idle scenarios: the bare `ws` and `net` servers (bench/floor-server.ts) run too, as floors. */
+  floor?: boolean;
 }
 
 export function scenarios(quick: boolean): Scenario[] {
@@ -38,6 +47,8 @@ export function scenarios(quick: boolean): Scenario[] {
   const rooms = q(50, 10);
   const perRoom = q(40, 20);
   const idle = q(10_000, 2000);
+  // The file limit is 20,000 a process: 19,000 and the server's own leave room to spare.
+  const idleMax = q(19_000, 4000);
   const cluster = q(1000, 200);
   const slow = q(500, 100);
   const stalled = q(10, 2);
@@ -73,6 +84,18 @@ export function scenarios(quick: boolean): Scenario[] {
       idle: false,
       ...common,
     },
+    // 2,000 messages a second, 80,000 deliveries: a load the server can take with headroom, at
+    // which no message should be held to gather.
+    {
+      name: 'rooms-50x40-2000',
+      title: `${rooms} rooms of ${perRoom} clients, 2 senders a room, ${rooms * 40} msg/s in all`,
+      clients: rooms * perRoom,
+      rooms,
+      rate: rooms * 40,
+      sendersPerRoom: 2,
+      idle: false,
+      ...common,
+    },
     {
       name: 'idle-10000',
       title: `${idle} idle connections`,
@@ -81,6 +104,20 @@ export function scenarios(quick: boolean): Scenario[] {
       rate: 0,
       sendersPerRoom: 0,
       idle: true,
+      ...common,
+    },
+    {
+      name: 'idle-19000',
+      title:
+        `${idleMax} idle connections from 8 loopback addresses, measured at half and at all; ` +
+        'beside a bare net server as the floor',
+      clients: idleMax,
+      rooms: 0,
+      rate: 0,
+      sendersPerRoom: 0,
+      idle: true,
+      sourceAddresses: 8,
+      floor: true,
       ...common,
     },
     {
@@ -133,6 +170,8 @@ const SERVER_NAMES: Record<ServerKind, string> = {
   parley: 'Parley',
   plain: 'plain ws',
   prefab: 'prefab ref',
+  ws: 'bare ws',
+  net: 'bare net',
 };
 
 /** One column of a scenario's table: a server, or in the cluster scenario a number of nodes. */
@@ -167,8 +206,11 @@ export function sideSpecs(
       base: '1-node',
     };
   }
+  // The floor servers only hold connections; the floor scenarios run them whatever --servers says.
+  const kinds = opts.servers.filter((k) => !FLOOR_KINDS.includes(k) || sc.idle);
+  if (sc.floor) for (const k of FLOOR_KINDS) if (!kinds.includes(k)) kinds.push(k);
   return {
-    specs: opts.servers.map((k) => ({
+    specs: kinds.map((k) => ({
       key: k,
       label: SERVER_NAMES[k],
       short: k,

@@ -1,11 +1,13 @@
 // Preloaded into both servers under test (`node --expose-gc --import bench/server-hook.mjs ...`)
 // when bench/run.ts starts them with an IPC channel. It adds nothing to the hot path: it waits
 // for the bench's commands, and ends the server when the bench goes away.
-//   {cmd: 'gc'}          full GC twice, then reply with process.memoryUsage()
+//   {cmd: 'gc'}          full GC twice, then reply with process.memoryUsage() and the size of
+//                        each V8 heap space (`spaces`, bytes)
 //   {cmd: 'prof-start'}  start the V8 CPU profiler (through node:inspector)
 //   {cmd: 'prof-stop', file}  stop it and write the .cpuprofile there
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
+import { getHeapSpaceStatistics } from 'node:v8';
 
 if (process.send && process.channel) {
   /** @type {Session | undefined} */
@@ -25,7 +27,10 @@ if (process.send && process.channel) {
           await new Promise((r) => setTimeout(r, 50));
           gc();
         }
-        return process.memoryUsage();
+        const spaces = Object.fromEntries(
+          getHeapSpaceStatistics().map((s) => [s.space_name, s.space_size]),
+        );
+        return { ...process.memoryUsage(), spaces };
       }
       case 'prof-start': {
         session = new Session();

@@ -65,7 +65,9 @@ export async function startServer(
       ];
     } else {
       argv = ['node', '--expose-gc', '--import', hook, '--import', 'tsx'];
-      argv.push(`bench/${kind}-ws-server.ts`, '--port', String(wsPort));
+      if (kind === 'net' || kind === 'ws')
+        argv.push('bench/floor-server.ts', '--mode', kind, '--port', String(wsPort));
+      else argv.push(`bench/${kind}-ws-server.ts`, '--port', String(wsPort));
       if (sc.rooms > 0) argv.push('--rooms');
       if (kind === 'prefab') argv.push('--gather-ms', String(opts.gatherMs));
     }
@@ -125,13 +127,17 @@ export async function startLoadgen(core: number | undefined): Promise<Rpc> {
   return rpc;
 }
 
-/** Whether the Parley at `dir` has the setting (its config names the flag). */
+/**
+ * Whether the Parley at `dir` has the setting (its config names the flag), from whichever copy
+ * the snapshot holds: dist/ (the usual) or src/.
+ */
 function knowsSetting(dir: string, flag: string): boolean {
-  try {
-    return readFileSync(join(dir, 'src', 'server', 'config.ts'), 'utf8').includes(
-      `flag: '${flag}'`,
-    );
-  } catch {
-    return false;
+  for (const file of [join('dist', 'server', 'config.js'), join('src', 'server', 'config.ts')]) {
+    try {
+      if (readFileSync(join(dir, file), 'utf8').includes(`flag: '${flag}'`)) return true;
+    } catch {
+      // not in this copy
+    }
   }
+  return false;
 }

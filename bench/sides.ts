@@ -27,7 +27,7 @@ import { type ServerUnderTest, startLoadgen, startServer } from './servers.js';
 import type { SideResult, WindowResult } from './results.js';
 
 /** What the server hook answers to `gc`. */
-type Memory = { heapUsed: number };
+type Memory = { heapUsed: number; spaces?: Record<string, number> };
 
 /** A side whose servers and load generator are up and whose clients are connected and warm. */
 interface OpenSide {
@@ -87,7 +87,11 @@ async function openSide(spec: SideSpec, sc: Scenario, opts: Options): Promise<Op
     const settleGc = async () => {
       const ms = await Promise.all(servers.map((s) => s.rpc.call<Memory>({ cmd: 'gc' }, 60_000)));
       await sleep(300);
-      return { rss: sum(pids.map(readRssKiB)), heap: sum(ms.map((m) => m.heapUsed)) };
+      return {
+        rss: sum(pids.map(readRssKiB)),
+        heap: sum(ms.map((m) => m.heapUsed)),
+        young: sum(ms.map((m) => m.spaces?.new_space ?? NaN)),
+      };
     };
     const before = await settleGc();
 
@@ -102,14 +106,37 @@ async function openSide(spec: SideSpec, sc: Scenario, opts: Options): Promise<Op
       ...(protocol ? { protocol } : {}),
       readyTimeoutMs: 120_000,
       client: opts.client,
+      ...(sc.sourceAddresses ? { sourceAddresses: sc.sourceAddresses } : {}),
     });
+    const settleCommand: Command = { cmd: 'settle', quietMs: 1500, maxMs: 300_000 };
+    // With several source addresses (idle-19000), memory is measured at half the clients too.
+    const halfway = sc.idle && sc.sourceAddresses ? Math.floor(sc.clients / 2) : 0;
+    let mid: (Awaited<ReturnType<typeof settleGc>> & { opened: number }) | undefined;
+    let midConn: ConnectResult | undefined;
+    let midCpuUs = 0;
+    if (halfway > 0) {
+      const m0 = cpuNow();
+      midConn = await lg.call<ConnectResult>(connectCommand(halfway), 600_000);
+      midCpuUs = cpuDelta(m0, cpuNow()).totalUs;
+      await lg.call<SettleResult>(settleCommand, 310_000);
+      mid = { ...(await settleGc()), opened: midConn.opened };
+    }
     const c0 = cpuNow();
-    const conn = await lg.call<ConnectResult>(connectCommand(sc.clients), 600_000);
+    const rest = await lg.call<ConnectResult>(connectCommand(sc.clients - halfway), 600_000);
     const c1 = cpuNow();
-    const settle = await lg.call<SettleResult>(
-      { cmd: 'settle', quietMs: 1500, maxMs: 300_000 } satisfies Command,
-      310_000,
-    );
+    const conn: ConnectResult = midConn
+      ? {
+          ...rest,
+          opened: midConn.opened + rest.opened,
+          failed: midConn.failed + rest.failed,
+          errors: [...midConn.errors, ...rest.errors].slice(0, 5),
+          handshakeMs: midConn.handshakeMs + rest.handshakeMs,
+          ready: midConn.ready + rest.ready,
+          readyMs: midConn.readyMs + rest.readyMs,
+          frames: midConn.frames + rest.frames,
+        }
+      : rest;
+    const settle = await lg.call<SettleResult>(settleCommand, 310_000);
     const c2 = cpuNow();
     const after = await settleGc();
     const n = Math.max(1, conn.opened);
@@ -131,7 +158,7 @@ async function openSide(spec: SideSpec, sc: Scenario, opts: Options): Promise<Op
       connect: {
         ...conn,
         handshakesPerS: conn.opened / (conn.handshakeMs / 1000),
-        serverCpuUsPerConnection: cpuDelta(c0, c1).totalUs / n,
+        serverCpuUsPerConnection: (cpuDelta(c0, c1).totalUs + midCpuUs) / n,
         settle,
         settleServerCpuUs: cpuDelta(c1, c2).totalUs,
       },
@@ -142,6 +169,16 @@ async function openSide(spec: SideSpec, sc: Scenario, opts: Options): Promise<Op
         heapUsedAfter: after.heap,
         rssPerConnectionKiB: (after.rss - before.rss) / n,
         heapPerConnectionKiB: (after.heap - before.heap) / 1024 / n,
+        youngBeforeMiB: before.young / 2 ** 20,
+        youngAfterMiB: after.young / 2 ** 20,
+        ...(mid && {
+          connectionsAtHalf: mid.opened,
+          rssAtHalfKiB: mid.rss,
+          heapUsedAtHalf: mid.heap,
+          marginalRssPerConnectionKiB: (after.rss - mid.rss) / Math.max(1, n - mid.opened),
+          marginalHeapPerConnectionKiB:
+            (after.heap - mid.heap) / 1024 / Math.max(1, n - mid.opened),
+        }),
       },
       windows: [],
     };
@@ -193,6 +230,7 @@ async function openSide(spec: SideSpec, sc: Scenario, opts: Options): Promise<Op
         stalledWindows++;
       }
       if (profiled) await profiledServer?.rpc.call({ cmd: 'prof-start' }, 10_000);
+      const f0 = await fanoutFrames(servers);
       const rss0 = sum(pids.map(readRssKiB));
       const s0 = pids.map(readCpu);
       const l0 = readCpu(loadPid);
@@ -208,6 +246,7 @@ async function openSide(spec: SideSpec, sc: Scenario, opts: Options): Promise<Op
       const g1 = readSched(loadPid);
       const v1 = cluster ? readServicesCpu() : undefined;
       const rss1 = sum(pids.map(readRssKiB));
+      const f1 = await fanoutFrames(servers);
       if (stalled > 0) await load.call({ cmd: 'release' } satisfies Command, 15_000);
       if (profiled && profiledServer) {
         const dir = join(resultsDir, 'prof');
@@ -253,6 +292,10 @@ async function openSide(spec: SideSpec, sc: Scenario, opts: Options): Promise<Op
         loadgenUserUsPerFrame: ld.userUs / d,
         loadgenSysUsPerFrame: ld.sysUs / d,
         loss: r.expected - r.received,
+        heldFramesPct:
+          f0 && f1
+            ? ((f1.held - f0.held) / Math.max(1, f1.held - f0.held + f1.turn - f0.turn)) * 100
+            : NaN,
       };
     };
     const pcts = (xs: number[]) => xs.map((x) => fmt(x, 0)).join('+');
@@ -385,6 +428,28 @@ export async function runSides(
     }
   }
   return sides;
+}
+
+/**
+ * Parley's frames written at the end of their turn and held to gather, summed over the nodes;
+ * undefined for the other servers, and for a Parley that does not count them.
+ */
+async function fanoutFrames(
+  servers: ServerUnderTest[],
+): Promise<{ turn: number; held: number } | undefined> {
+  let turn = 0;
+  let held = 0;
+  for (const s of servers) {
+    if (!s.metricsUrl) return undefined;
+    const text = await (await fetch(s.metricsUrl)).text();
+    const count = (when: string) =>
+      Number(
+        new RegExp(`^parley_fanout_frames_total\\{when="${when}"\\} (\\d+)`, 'm').exec(text)?.[1],
+      );
+    turn += count('turn');
+    held += count('held');
+  }
+  return Number.isFinite(turn + held) ? { turn, held } : undefined;
 }
 
 /** Parley's count of connections closed as slow consumers. */

@@ -138,6 +138,39 @@ test('the heartbeat spreads its pings over the interval rather than pinging ever
   for (const ws of clients) ws.close();
 });
 
+test('a peer that pings and stops reading is dropped once its pongs queue up', async () => {
+  // The heartbeat would drop it too (it stops answering): not within this test's time.
+  const own = await startTestServer({ heartbeatMs: 60_000 });
+  try {
+    const connections = async () =>
+      Number(
+        /^parley_connections (\d+)/m.exec((await httpGet(own.httpPort, '/metrics')).body)?.[1],
+      );
+    const ws = new WebSocket(own.wsUrl);
+    ws.on('error', () => undefined);
+    await new Promise((r) => ws.once('open', r));
+    assert.equal(await connections(), 1);
+    // It reads nothing more: the pongs fill the kernel's buffers, then the server's.
+    (ws as unknown as { _socket: net.Socket })._socket.pause();
+    const payload = Buffer.alloc(125, 0x61);
+    let dropped = false;
+    for (let i = 0; i < 200_000 && !dropped; i++) {
+      ws.ping(payload);
+      if (i % 1000 === 999) {
+        await new Promise((r) => setImmediate(r));
+        dropped = (await connections()) === 0;
+      }
+    }
+    assert.ok(dropped, 'the server dropped it');
+    ws.terminate();
+    const c = await TestClient.text(own);
+    assert.equal(await c.next(), 'Welcome to the chat!!!');
+    c.close();
+  } finally {
+    await own.dispose();
+  }
+});
+
 test('a peer that stops answering pings is dropped by the shared heartbeat', async () => {
   const ws = new WebSocket(server.wsUrl, { autoPong: false });
   let code = 0;

@@ -77,11 +77,9 @@ test('metrics count connections, messages, deliveries, commits and refusals', as
     assert.ok(value(/^parley_fanout_seconds_count (\d+)/m) >= 1);
     assert.ok(value(/^parley_refusals_total\{code="RATE_LIMITED"\} (\d+)/m) >= 1);
     assert.match(text, /^parley_slow_consumers_total 0/m);
-    assert.equal(
-      value(/^parley_fanout_gather_window_seconds ([\d.e-]+)/m),
-      0.001,
-      '1 ms while quiet',
-    );
+    assert.equal(value(/^parley_fanout_gather_window_seconds ([\d.e-]+)/m), 0, 'none while quiet');
+    assert.ok(value(/^parley_fanout_frames_total\{when="turn"\} (\d+)/m) >= 2);
+    assert.equal(value(/^parley_fanout_frames_total\{when="held"\} (\d+)/m), 0);
     a.close();
     b.close();
   });

@@ -111,13 +111,8 @@ export class Chat {
   // ---- connections --------------------------------------------------------------------------
 
   connect(peer: Peer): Session {
-    const { limits, clock } = this.deps;
-    const session = new Session(
-      this.nextSessionId++,
-      peer,
-      this.identities.guestName(),
-      new TokenBucket(limits.ratePerSecond, limits.rateBurst, clock.now()),
-    );
+    const { limits } = this.deps;
+    const session = new Session(this.nextSessionId++, peer, this.identities.guestName());
     this.identities.attach(session);
     if (session.isText) {
       session.line(WELCOME_TEXT);
@@ -163,6 +158,8 @@ export class Chat {
    * that goes on), then its address's, which no reconnect refills.
    */
   admit(session: Session, now: number): 'ok' | 'refuse' | 'close' {
+    const { ratePerSecond, rateBurst } = this.deps.limits;
+    session.bucket ??= new TokenBucket(ratePerSecond, rateBurst, now);
     const verdict = session.bucket.take(now);
     if (verdict !== 'ok') return verdict;
     if (!this.addresses.requests.take(session.address, now)) return 'refuse';
@@ -188,7 +185,7 @@ export class Chat {
 
   /** Runs a request after the session's earlier ones; errors are the caller's to render. */
   serve(session: Session, work: () => Promise<void>): void {
-    session.queue = session.queue.then(work).catch((e: unknown) => this.deps.onError(e, 'serve'));
+    session.enqueue(work, (e: unknown) => this.deps.onError(e, 'serve'));
   }
 
   // ---- requests -----------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 import { jsonFrame, frame } from './frames.js';
 import type { Frame, Peer } from './ports.js';
 import { addressKey } from './address.js';
-import { TokenBucket } from './rate-limit.js';
+import type { TokenBucket } from './rate-limit.js';
 import type { Member } from './member.js';
 import type { Room, Subscription } from './room.js';
 import type { ServerEvent } from '../protocol/index.js';
@@ -34,11 +34,18 @@ export class Session implements Member {
   /** The room plain lines go to (text mode). */
   current: string | undefined;
   closed = false;
-  /** Requests are served one after another, in arrival order. */
+  /**
+   * Requests are served one after another, in arrival order. Back to SETTLED once the last has
+   * been served, so that an idle session holds no promise of its own.
+   */
   queue: Promise<void> = SETTLED;
   /** Name changes, limited per minute; made on the first change. */
   renames: TokenBucket | undefined;
-  readonly bucket: TokenBucket;
+  /**
+   * Frames per second; made on the first frame, full, as it would be by then had it been made
+   * at connect: most connections are idle most of the time.
+   */
+  bucket: TokenBucket | undefined;
   /** The key of the client's address limits (an IPv6 address by its /64). */
   readonly address: string;
 
@@ -46,13 +53,22 @@ export class Session implements Member {
     readonly id: number,
     readonly peer: Peer,
     guestName: string,
-    bucket: TokenBucket,
   ) {
     this.name = guestName;
     this.key = guestName.toLowerCase();
     this.userId = guestId(guestName.slice(GUEST_PREFIX.length));
-    this.bucket = bucket;
     this.address = addressKey(peer.address);
+  }
+
+  /** Runs `work` after the session's earlier requests; a failure goes to `onError`. */
+  enqueue(work: () => Promise<void>, onError: (e: unknown) => void): void {
+    const next: Promise<void> = this.queue
+      .then(work)
+      .catch(onError)
+      .then(() => {
+        if (this.queue === next) this.queue = SETTLED;
+      });
+    this.queue = next;
   }
 
   /** The subscription to a room, by its id. */

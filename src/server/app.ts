@@ -104,7 +104,7 @@ export async function startParley(
   const nodeId = randomBytes(6).toString('hex');
   const metrics = createMetrics();
   const schedule = new FlushSchedule(config.fanoutGatherMs);
-  metrics.watchGatherWindow(() => schedule.windowMs);
+  metrics.watchFanout(() => schedule);
   if (store.checkpoints) metrics.watchCheckpoints(store.checkpoints);
   const passwords = argon2Passwords();
   const chat = new Chat({

@@ -24,7 +24,7 @@ import type { Config } from './config.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 import type { Beating, Heartbeat } from './heartbeat.js';
-import { Outlet, type FlushSchedule } from './outlet.js';
+import { Outlet, type FlushSchedule, type OutletShared } from './outlet.js';
 
 /**
  * ws closes for these itself, with the registry's close code (a test holds it to that); naming
@@ -37,7 +37,7 @@ const WS_ERRORS: Record<string, ErrorCode> = {
 };
 
 /** What every connection of one gateway shares. */
-export interface Shared {
+export interface Shared extends OutletShared {
   chat: Chat;
   config: Config;
   log: Logger;
@@ -62,6 +62,9 @@ export class ConnectionSocket extends WebSocket {
     switch (event) {
       case 'message':
         c?.receive(args[0] as RawData, args[1] as boolean);
+        break;
+      case 'ping':
+        c?.answerPing(args[0] as Buffer);
         break;
       case 'pong':
         if (c) {
@@ -101,8 +104,10 @@ const RESUME_SHARE = 0.5;
 const MAX_PAUSE_MS = 5000;
 /** How long a connection closed for its rate has to close before it is reset. */
 const POLICY_CLOSE_GRACE_MS = 1000;
+/** Pongs queued behind unsent bytes, one after another, before a peer that pings is dropped. */
+const MAX_QUEUED_PONGS = 60;
 
-export class Connection extends Outlet implements Peer, Beating {
+export class Connection extends Outlet<Shared> implements Peer, Beating {
   readonly codec: 'json' | 'text';
   readonly session: Session;
   /** Cleared by each heartbeat, set by any frame or pong. */
@@ -110,13 +115,15 @@ export class Connection extends Outlet implements Peer, Beating {
   beatSlice = 0;
   /** Set while the socket is not read because the connection was refused for its rate. */
   private resumeTimer: NodeJS.Timeout | undefined;
+  /** Pings answered in a row while the socket still held unsent bytes. */
+  private queuedPongs = 0;
 
   constructor(
     ws: ConnectionSocket,
     readonly address: string,
-    readonly shared: Shared,
+    shared: Shared,
   ) {
-    super(ws, shared.schedule, shared.config.sendBufferBytes);
+    super(ws, shared);
     this.codec = ws.protocol === SUBPROTOCOL ? 'json' : 'text';
     ws.connection = this;
     shared.heartbeat.add(this);
@@ -146,6 +153,18 @@ export class Connection extends Outlet implements Peer, Beating {
 
   ping(): void {
     this.ws.ping();
+  }
+
+  /**
+   * Pongs are Parley's to send (ws's own autoPong costs every connection a closure): a peer that
+   * pings and does not read is dropped once MAX_QUEUED_PONGS of them queue up, as ws would drop it.
+   * ws counts pongs not yet handed to the kernel; the socket's buffer tells the same.
+   */
+  answerPing(data: Buffer): void {
+    if (this.ws.readyState !== this.ws.OPEN) return;
+    if (this.socket.writableLength === 0) this.queuedPongs = 0;
+    else if (++this.queuedPongs >= MAX_QUEUED_PONGS) return this.ws.terminate();
+    this.ws.pong(data);
   }
 
   /** Whatever was queued before the close frame goes out before it. */

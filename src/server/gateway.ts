@@ -84,6 +84,7 @@ export function createGateway(
     metrics,
     heartbeat,
     schedule,
+    sendBufferBytes: config.sendBufferBytes,
     onError: (err) => log.error('request-failed', { err }),
   };
   const wss = new WebSocketServer<typeof ConnectionSocket>({
@@ -92,6 +93,8 @@ export function createGateway(
     maxPayload: config.maxMessageBytes,
     perMessageDeflate: false,
     clientTracking: false,
+    // Connection answers pings itself (see answerPing).
+    autoPong: false,
     handleProtocols: (protocols) => (protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
   });
 

@@ -12,21 +12,41 @@ export interface Metrics {
   handshakesRefused: Counter<'reason'>;
   httpRefused: Counter<'reason'>;
   socketsRefused: Counter;
-  /** Where each scrape reads the fan-out gather window from, in ms (the fan-out's FlushSchedule). */
-  watchGatherWindow(read: () => number): void;
+  /** Where each scrape reads the fan-out's gather window (ms) and frame counts from. */
+  watchFanout(read: () => FanoutState): void;
   /** Where each scrape reads the store's checkpoint counts from (SQLite only). */
   watchCheckpoints(read: () => { ok: number; failed: number }): void;
 }
 
+/** The fan-out's FlushSchedule as a scrape reads it. */
+export interface FanoutState {
+  windowMs: number;
+  /** Frames written at the end of the turn that queued them, and held to gather with later ones. */
+  promptFrames: number;
+  heldFrames: number;
+}
+
 export function createMetrics(): Metrics {
   const registry = new Registry();
-  let gatherWindowMs = () => 0;
+  let fanout: () => FanoutState = () => ({ windowMs: 0, promptFrames: 0, heldFrames: 0 });
   new Gauge({
     name: 'parley_fanout_gather_window_seconds',
-    help: 'How long a busy socket gathers frames into one write now; it grows under load',
+    help: 'How long a busy socket gathers frames into one write now: 0 unless near saturation',
     registers: [registry],
     collect() {
-      this.set(gatherWindowMs() / 1000);
+      this.set(fanout().windowMs / 1000);
+    },
+  });
+  new Counter({
+    name: 'parley_fanout_frames_total',
+    help: 'Frames written, by when: at the end of the turn that made them, or held to gather',
+    labelNames: ['when'],
+    registers: [registry],
+    collect() {
+      const f = fanout();
+      this.reset();
+      this.inc({ when: 'turn' }, f.promptFrames);
+      this.inc({ when: 'held' }, f.heldFrames);
     },
   });
   let checkpoints: (() => { ok: number; failed: number }) | undefined;
@@ -55,7 +75,7 @@ export function createMetrics(): Metrics {
     labelNames: ['kind'],
     registers: [registry],
   });
-  const fanout = new Histogram({
+  const fanoutTime = new Histogram({
     name: 'parley_fanout_seconds',
     help: 'Time to hand one committed message to every local member',
     buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05],
@@ -90,7 +110,7 @@ export function createMetrics(): Metrics {
       },
       fannedOut: (n, ms) => {
         live.inc(n);
-        fanout.observe(ms / 1000);
+        fanoutTime.observe(ms / 1000);
       },
       replayed: (n) => replay.inc(n),
       refused: (code) => refusals.inc({ code }),
@@ -122,8 +142,8 @@ export function createMetrics(): Metrics {
       help: 'TCP connections closed at accept: too many open from one address',
       registers: [registry],
     }),
-    watchGatherWindow(read) {
-      gatherWindowMs = read;
+    watchFanout(read) {
+      fanout = read;
     },
     watchCheckpoints(read) {
       checkpoints = read;

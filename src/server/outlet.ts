@@ -40,66 +40,83 @@ export interface Flushable {
 }
 
 /**
- * The share of the event loop that fan-out writes may take before busy sockets gather longer.
- * Below half, the server has the time to write each message at once, and gathering would trade
- * latency for CPU it is not short of; past it, gathering keeps it from saturating.
+ * How busy the event loop may be before busy sockets gather. Below it the server has the time
+ * to write each message at once, and gathering would trade latency for CPU it is not short of:
+ * no frame is held. Past it, gathering keeps the server from saturating.
  */
-const WRITE_SHARE = 0.5;
+const SATURATED = 0.85;
 /**
- * The share aimed at while the load is sustained: while writes would have taken more than
- * WRITE_SHARE without gathering, at every judgement for SUSTAINED_MS. Such a server is near
- * saturation, and at the edge of WRITE_SHARE each burst would tip it over: aiming lower leaves
- * it headroom. It goes back to WRITE_SHARE after as long below it, so a spike changes nothing
- * and a load right at the edge does not switch at every judgement.
+ * While gathering: the window is set so that the loop is about this busy, and gathering ends
+ * once the loop would be less busy than this without it. Between the two, a load at the edge
+ * does not switch at every judgement.
  */
-const GATHER_SHARE = 0.3;
-const SUSTAINED_MS = 1000;
-/** How often the gather window is judged again, from the time writes took since. */
+const AIM = 0.7;
+/** Gathering starts only where writes are at least this share of the loop's work. */
+const WRITES_SHARE = 1 / 3;
+/** How often the gather window is judged again, from the work done since. */
 const JUDGE_EVERY_MS = 200;
-/** The least window: within a burst, a socket just written waits at least this long. */
+/** The window gathering starts from; it then at most doubles per judgement. */
 const MIN_WINDOW_MS = 1;
 /** How long a reader may go without confirming progress before being behind counts. */
 const PROBE_GRACE_MS = 1000;
 
+/** The clock and the event loop's work so far, in ms, as the schedule reads them to judge. */
+export interface Work {
+  now: number;
+  /** Time the event loop spent not waiting for events. */
+  active: number;
+}
+
+export function loopWork(): Work {
+  return { now: performance.now(), active: performance.eventLoopUtilization().active };
+}
+
 /**
- * When queued frames are written. A socket that has not been written to for the current window
- * is written at the end of the current event-loop turn, so a lone message is not delayed; a
- * socket written to more recently waits until the window has passed, so a busy socket gets
- * several messages per write. Writes, not messages, are what cost here: each is a system call
- * and a TCP segment, about the same for one message or ten.
+ * When queued frames are written. While the server has headroom, every socket is written at the
+ * end of the event-loop turn that queued its frames: a message is never held. Once the core
+ * nears saturation, and writes are much of its work, busy sockets gather: a socket written to
+ * less than the window ago waits until the window has passed, so it gets several messages per
+ * write. Writes, not messages, are what cost here: each is a system call and a TCP segment,
+ * about the same for one message or ten.
  *
- * The window adapts to load. While writes take less than WRITE_SHARE of the event loop it stays
- * near MIN_WINDOW_MS and latency is that of a write per turn; past it, the window grows (at most
- * doubling per judgement, up to `maxMs`) until they take that share again, so a server under a
- * flood spends its time on more messages per write instead of saturating; under sustained load,
- * until they take GATHER_SHARE. Two queues and at most one timer serve every socket.
+ * How busy the loop is: the share of the time it was not waiting for events (its utilization).
+ * A loop that other processes keep off the CPU counts as busy too: it falls behind all the same,
+ * and gathering is what lets it catch up. While gathering, the window grows (at most doubling
+ * per judgement, up to `maxMs`) until the loop is about AIM busy, and gathering ends when what
+ * the held frames saved no longer matters: the loop would be less than AIM busy without it. Two
+ * queues and at most one timer serve every socket.
  */
 export class FlushSchedule {
   private soon: Flushable[] = [];
   private later: Flushable[] = [];
   private soonArmed: NodeJS.Immediate | undefined;
   private laterArmed = false;
-  /** How long a recently written socket waits, in ms. */
-  windowMs: number;
+  /** How long a recently written socket waits, in ms; 0 while not gathering. */
+  windowMs = 0;
   /** Set while a run writes: every socket of one run counts as written at its start. */
   runStartedAt: number | undefined;
+  /** Frames written so far at the end of the turn that queued them, and held to gather. */
+  promptFrames = 0;
+  heldFrames = 0;
   private busyMs = 0;
-  private frames = 0;
   private writes = 0;
-  private judgedAt = performance.now();
-  /** Aiming for GATHER_SHARE; and since when the load has been on the other side of WRITE_SHARE. */
-  private sustained = false;
-  private crossedAt: number | undefined;
+  /** Held frames and the writes they went out in, since the last judgement. */
+  private held = 0;
+  private heldWrites = 0;
+  private judged: Work;
   private lastList: readonly Buffer[] = [];
   private lastJoined: Buffer | undefined;
 
   /** `maxMs` bounds the window; 0 writes every socket at the end of every turn. */
-  constructor(readonly maxMs: number) {
-    this.windowMs = Math.min(MIN_WINDOW_MS, maxMs);
+  constructor(
+    readonly maxMs: number,
+    private readonly work: () => Work = loopWork,
+  ) {
+    this.judged = work();
   }
 
   add(o: Flushable, lastWrite: number): void {
-    const idleFor = performance.now() - lastWrite;
+    const idleFor = this.windowMs > 0 ? performance.now() - lastWrite : 0;
     if (idleFor >= this.windowMs) {
       this.soon.push(o);
       this.soonArmed ??= setImmediate(this.runSoon);
@@ -127,28 +144,36 @@ export class FlushSchedule {
     this.soonArmed = undefined;
     const queue = this.soon;
     this.soon = [];
-    this.run(queue);
+    this.run(queue, false);
   };
 
   private readonly runLater = (): void => {
     this.laterArmed = false;
     const queue = this.later;
     this.later = [];
-    this.run(queue);
+    this.run(queue, true);
   };
 
-  private run(queue: Flushable[]): void {
+  private run(queue: Flushable[], held: boolean): void {
     const start = performance.now();
     this.runStartedAt = start;
+    let frames = 0;
+    let writes = 0;
     for (const o of queue) {
       const n = o.flush();
-      this.frames += n;
-      if (n > 0) this.writes++;
+      frames += n;
+      if (n > 0) writes++;
     }
     this.runStartedAt = undefined;
+    this.writes += writes;
+    if (held) {
+      this.heldFrames += frames;
+      this.held += frames;
+      this.heldWrites += writes;
+    } else this.promptFrames += frames;
     const end = performance.now();
     this.busyMs += end - start;
-    if (end - this.judgedAt >= JUDGE_EVERY_MS) this.judge(end);
+    if (end - this.judged.now >= JUDGE_EVERY_MS) this.judge();
   }
 
   /**
@@ -164,52 +189,83 @@ export class FlushSchedule {
     return this.lastJoined;
   }
 
-  private judge(now: number): void {
-    const elapsed = now - this.judgedAt;
-    const share = this.busyMs / elapsed;
-    // What writes would have taken with a write per frame: a write costs about the same for one
-    // frame or several, so this slightly overstates it.
-    const demand = this.writes > 0 ? (share * this.frames) / this.writes : 0;
-    this.busyMs = this.frames = this.writes = 0;
-    this.judgedAt = now;
-    // The load becomes sustained, or gone, once it has stayed on the other side of WRITE_SHARE
-    // for SUSTAINED_MS.
-    const over = demand > WRITE_SHARE;
-    if (over === this.sustained) this.crossedAt = undefined;
-    else {
-      this.crossedAt ??= now;
-      if (now - this.crossedAt >= SUSTAINED_MS) {
-        this.sustained = over;
-        this.crossedAt = undefined;
-      }
-    }
-    const target = this.sustained ? GATHER_SHARE : WRITE_SHARE;
-    // Grow at most twofold per judgement; shrink at most by half per period that passed, so a
-    // quiet minute brings the window all the way down.
-    const factor = Math.min(2, Math.max(0.5 ** (elapsed / JUDGE_EVERY_MS), share / target));
-    const next = Math.max(this.windowMs, MIN_WINDOW_MS) * factor;
-    this.windowMs = Math.min(this.maxMs, Math.max(MIN_WINDOW_MS, next));
+  private judge(): void {
+    const now = this.work();
+    const was = this.judged;
+    this.judged = now;
+    this.windowMs = nextWindow(this.windowMs, this.maxMs, {
+      elapsedMs: now.now - was.now,
+      activeMs: now.active - was.active,
+      writeMs: this.busyMs,
+      writes: this.writes,
+      held: this.held,
+      heldWrites: this.heldWrites,
+    });
+    this.busyMs = this.writes = this.held = this.heldWrites = 0;
   }
 }
 
-export abstract class Outlet implements Flushable {
+/** What the schedule saw between two judgements. */
+export interface Judgement {
+  elapsedMs: number;
+  /** Of which the event loop was not waiting for events. */
+  activeMs: number;
+  /** Of which it spent in the schedule's writes; how many, and the held frames among them. */
+  writeMs: number;
+  writes: number;
+  held: number;
+  /** The writes the held frames went out in. */
+  heldWrites: number;
+}
+
+/** The gather window after a judgement (see FlushSchedule). */
+export function nextWindow(windowMs: number, maxMs: number, j: Judgement): number {
+  if (maxMs === 0 || j.elapsedMs <= 0) return 0;
+  const busy = j.activeMs / j.elapsedMs;
+  const writing = j.writeMs / j.elapsedMs;
+  // What the loop would do without gathering: each held frame its own write.
+  const perWrite = j.writes > 0 ? writing / j.writes : 0;
+  const demand = busy + perWrite * (j.held - j.heldWrites);
+  if (windowMs === 0)
+    return demand > SATURATED && writing >= WRITES_SHARE * busy
+      ? Math.min(maxMs, MIN_WINDOW_MS)
+      : 0;
+  if (demand < AIM) return 0;
+  // Twofold while still saturated (how far past it, a loop busy all the time cannot tell);
+  // towards AIM otherwise, shrinking at most by half.
+  const factor = busy >= SATURATED ? 2 : Math.max(0.5, busy / AIM);
+  return Math.min(maxMs, Math.max(MIN_WINDOW_MS, windowMs * factor));
+}
+
+/** What every outlet of one gateway shares: one field on each outlet, not one per setting. */
+export interface OutletShared {
+  schedule: FlushSchedule;
+  /** Bytes a reader may be behind (unsent, or sent and not confirmed) before it counts as stopped. */
+  sendBufferBytes: number;
+}
+
+/** What a reader has confirmed, once it has been asked: most connections never are. */
+interface Progress {
+  /** The position the reader has confirmed; the last probe's. */
+  confirmed: number;
+  probed: number;
+  /** When the reader last confirmed progress, or was last asked with nothing outstanding. */
+  at: number;
+}
+
+export abstract class Outlet<S extends OutletShared = OutletShared> implements Flushable {
   // Allocated on first use: most connections are idle most of the time.
   private pending: Buffer[] | undefined;
   private pendingBytes = 0;
   private lastWrite = -Infinity;
   protected readonly socket: Socket;
-  /** Bytes handed to the socket; the position the reader has confirmed; the last probe's. */
+  /** Bytes handed to the socket. */
   private written = 0;
-  private confirmed = 0;
-  private probed = 0;
-  /** When the reader last confirmed progress, or was last asked with nothing outstanding. */
-  private progressAt = 0;
+  private progress: Progress | undefined;
 
   constructor(
     readonly ws: WebSocket,
-    private readonly schedule: FlushSchedule,
-    /** Bytes a reader may be behind (unsent, or sent and not confirmed) before it counts as stopped. */
-    private readonly limit: number,
+    readonly shared: S,
   ) {
     // ws keeps the socket private; frames are written to it whole, between ws's own frames
     // (pings, close), which ws also writes whole: permessage-deflate is off, so ws never holds
@@ -225,7 +281,7 @@ export abstract class Outlet implements Flushable {
     if (this.pending) this.pending.push(buf);
     else {
       this.pending = [buf];
-      this.schedule.add(this, this.lastWrite);
+      this.shared.schedule.add(this, this.lastWrite);
     }
     this.pendingBytes += buf.length;
     if (this.pendingBytes >= FLUSH_BYTES) this.flush();
@@ -239,12 +295,13 @@ export abstract class Outlet implements Flushable {
     this.pending = undefined;
     this.pendingBytes = 0;
     if (this.ws.readyState !== this.ws.OPEN) return 0;
-    this.lastWrite = this.schedule.runStartedAt ?? performance.now();
-    this.socket.write(list.length === 1 ? (list[0] as Buffer) : this.schedule.joined(list, bytes));
+    const { schedule, sendBufferBytes } = this.shared;
+    this.lastWrite = schedule.runStartedAt ?? performance.now();
+    this.socket.write(list.length === 1 ? (list[0] as Buffer) : schedule.joined(list, bytes));
     this.written += bytes;
     const backlog = this.socket.writableLength;
-    if (backlog > this.limit) this.overflowed(backlog);
-    else this.probe();
+    if (backlog > sendBufferBytes) this.overflowed(backlog);
+    else this.probe(sendBufferBytes);
     return list.length;
   }
 
@@ -257,24 +314,28 @@ export abstract class Outlet implements Flushable {
    * for PROBE_GRACE_MS, has stopped, whatever the kernel holds. The grace lets a burst larger
    * than the limit (a replay on reconnect) reach a reader that is keeping up.
    */
-  private probe(): void {
-    if (this.written - this.probed >= this.limit / 4) {
+  private probe(limit: number): void {
+    let p = this.progress;
+    if (this.written - (p?.probed ?? 0) >= limit / 4) {
+      p ??= this.progress = { confirmed: 0, probed: 0, at: 0 };
       // Nothing was outstanding: the reader was level, so the grace starts now.
-      if (this.probed === this.confirmed) this.progressAt = this.lastWrite;
-      this.probed = this.written;
+      if (p.probed === p.confirmed) p.at = this.lastWrite;
+      p.probed = this.written;
       this.ws.ping(String(this.written));
     }
-    const unconfirmed = this.written - this.confirmed;
-    if (unconfirmed > this.limit && this.lastWrite - this.progressAt > PROBE_GRACE_MS)
-      this.overflowed(unconfirmed);
+    // Never asked: less than a quarter of the limit was ever written.
+    if (!p) return;
+    const unconfirmed = this.written - p.confirmed;
+    if (unconfirmed > limit && this.lastWrite - p.at > PROBE_GRACE_MS) this.overflowed(unconfirmed);
   }
 
   /** A pong echoes a probe's position: the reader has read everything before it. */
   confirm(echo: Buffer): void {
-    if (echo.length === 0 || echo.length > 16) return; // a heartbeat's pong, or not ours
+    const p = this.progress;
+    if (!p || echo.length === 0 || echo.length > 16) return; // a heartbeat's pong, or not ours
     const at = Number(echo.toString('latin1'));
-    if (!Number.isSafeInteger(at) || at <= this.confirmed || at > this.written) return;
-    this.confirmed = at;
-    this.progressAt = performance.now();
+    if (!Number.isSafeInteger(at) || at <= p.confirmed || at > this.written) return;
+    p.confirmed = at;
+    p.at = performance.now();
   }
 }

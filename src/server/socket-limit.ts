@@ -17,11 +17,27 @@ export class SocketLimit {
   /** Peers told to wait (a 429 with Retry-After), until when: their sockets go at accept. */
   private readonly held = new Map<string, number>();
 
+  /**
+   * One listener for every counted socket, not a closure each: it finds the address again from
+   * the socket, whose peer address Node keeps once read (as it was, at accept).
+   */
+  private readonly closed: (this: Socket) => void;
+
   constructor(
     private readonly limit: number,
     private readonly trusted: TrustedProxies,
     private readonly onRefused: (address: string) => void,
-  ) {}
+  ) {
+    const open = this.open;
+    this.closed = function (this: Socket) {
+      const raw = this.remoteAddress;
+      if (raw === undefined) return;
+      const address = canonicalAddress(raw) ?? raw;
+      const left = (open.get(address) ?? 0) - 1;
+      if (left > 0) open.set(address, left);
+      else open.delete(address);
+    };
+  }
 
   /**
    * Counts the sockets of every server given, together. The server's own connection listener
@@ -72,7 +88,8 @@ export class SocketLimit {
       this.onRefused(address);
       return false;
     }
-    this.count(socket, address, n);
+    this.open.set(address, n + 1);
+    socket.on('close', this.closed);
     const until = this.held.get(address);
     if (until === undefined) return true;
     const now = Date.now();
@@ -83,15 +100,6 @@ export class SocketLimit {
     this.tarpit(socket, until - now);
     this.onRefused(address);
     return false;
-  }
-
-  private count(socket: Socket, address: string, n: number): void {
-    this.open.set(address, n + 1);
-    socket.once('close', () => {
-      const left = this.openFrom(address) - 1;
-      if (left > 0) this.open.set(address, left);
-      else this.open.delete(address);
-    });
   }
 
   /**
