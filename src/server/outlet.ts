@@ -2,6 +2,7 @@
 // socket it goes to, and each socket gets one write per event-loop turn, however many frames
 // the turn produced for it. This is the fan-out hot path.
 
+import { performance } from 'node:perf_hooks';
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import type { Frame } from '../core/index.js';
