@@ -32,6 +32,10 @@ export interface SetupCommand {
   /** People connecting at once. */
   concurrency: number;
 }
+export interface JoinCommand {
+  cmd: 'join';
+  concurrency: number;
+}
 export interface LoadCommand {
   cmd: 'load';
   /** The activity factor: 1 is a message every two minutes per person. 0 stops. */
@@ -46,7 +50,7 @@ export interface VerifyCommand {
   /** The last seq of each conversation, by its key, over every generator's acks. */
   final: [number, number][];
 }
-export type GenCommand = SetupCommand | LoadCommand | SimpleCommand | VerifyCommand;
+export type GenCommand = SetupCommand | JoinCommand | LoadCommand | SimpleCommand | VerifyCommand;
 
 export interface GenStats {
   ms: number;
@@ -220,6 +224,7 @@ class Person {
   helloDone = false;
   private cids = 0;
   onNamed: (() => void) | undefined;
+  onLive: (() => void) | undefined;
 
   constructor(readonly i: number) {
     this.name = personName(i);
@@ -246,7 +251,8 @@ class Person {
     return undefined;
   }
 
-  connect(): void {
+  /** `join`: the rooms too, as after a reconnect; not while the instance is set up. */
+  connect(join = true): void {
     clearTimeout(this.timer);
     this.state = State.Connecting;
     this.upgraded = false;
@@ -287,7 +293,7 @@ class Person {
       opened = true;
       this.attempt = 0;
       this.state = State.Open;
-      this.opened();
+      this.opened(join);
       if (buf.length > end + 4) this.parse(buf.subarray(end + 4));
     });
     sock.on('error', () => {});
@@ -323,12 +329,12 @@ class Person {
     this.sock?.write(textFrame(json));
   }
 
-  private opened(): void {
+  private opened(join: boolean): void {
     const hello: Record<string, string> = { type: 'hello', id: 'h', name: this.name };
     if (this.token) hello.token = this.token;
     this.send(JSON.stringify(hello));
     // Requests are served in order: the joins can follow the hello at once.
-    this.convs.forEach((c, k) => this.join(c, k));
+    if (join) this.convs.forEach((c, k) => this.join(c, k));
     for (const json of this.unacked.values()) this.send(json);
   }
 
@@ -487,6 +493,7 @@ class Person {
 
   private check(): void {
     if (this.onNamed && this.helloDone) this.onNamed();
+    if (this.onLive && this.live) this.onLive();
   }
 
   private ack(label: string, cid: string, seq: number): void {
@@ -564,9 +571,8 @@ function pick(): Person | undefined {
   return p?.live ? p : undefined;
 }
 
-function pickConv(p: Person, ok: (c: Conv) => boolean = () => true): Conv | undefined {
-  const candidates = p.convs.filter(ok);
-  return candidates[Math.floor(Math.random() * candidates.length)];
+function pickConv(p: Person): Conv | undefined {
+  return p.convs[Math.floor(Math.random() * p.convs.length)];
 }
 
 function sendMessage(p: Person, c: Conv): void {
@@ -598,9 +604,10 @@ const processes: Arrivals[] = [
     next: 0,
     perS: MESSAGE_RATE * REACTION_SHARE,
     fire() {
+      // On the newest message of one of the person's conversations, if it has any.
       const p = pick();
-      const c = p && pickConv(p, (x) => x.lastMsg > 0);
-      if (!p || !c) return;
+      const c = p && pickConv(p);
+      if (!p || !c || c.lastMsg === 0) return;
       const cid = p.nextCid('r');
       const emoji = EMOJI[Math.floor(Math.random() * EMOJI.length)];
       const json = JSON.stringify({
@@ -621,8 +628,8 @@ const processes: Arrivals[] = [
     perS: MESSAGE_RATE * EDIT_SHARE,
     fire() {
       const p = pick();
-      const c = p && pickConv(p, (x) => x.own > 0);
-      if (!p || !c) return;
+      const c = p && pickConv(p);
+      if (!p || !c || c.own === 0) return;
       const cid = p.nextCid('e');
       const text = `edited ${p.name}`.padEnd(TEXT_BYTES, 'y');
       const json = JSON.stringify({ type: 'edit', id: cid, room: c.label, cid, seq: c.own, text });
@@ -669,21 +676,42 @@ async function setup(cmd: SetupCommand): Promise<{ ms: number; people: number }>
   port = cmd.port;
   plan = buildPlan(cmd.people, cmd.seed);
   for (let i = cmd.from; i < cmd.to; i++) people.push(new Person(i));
-  // A place is free again once its person has a name: a direct conversation with someone who
-  // has none yet is refused (NO_SUCH_USER) and asked again a second later.
-  let next = 0;
-  const launch = () => {
-    const p = people[next++];
-    if (!p) return;
-    p.onNamed = () => {
-      p.onNamed = undefined;
-      launch();
-    };
-    p.connect();
-  };
-  for (let k = 0; k < cmd.concurrency; k++) launch();
-  while (!people.every((p) => p.live)) await new Promise((r) => setTimeout(r, 100));
+  await inTurn(cmd.concurrency, (p, done) => {
+    p.onNamed = done;
+    p.connect(false);
+  });
   return { ms: performance.now() - t0, people: people.length };
+}
+
+/** Once everyone has a name (every generator's people): everyone joins. */
+async function joinAll(concurrency: number): Promise<{ ms: number }> {
+  const t0 = performance.now();
+  await inTurn(concurrency, (p, done) => {
+    p.onLive = done;
+    p.convs.forEach((c, k) => p.join(c, k));
+  });
+  return { ms: performance.now() - t0 };
+}
+
+/** `start` for each person, `concurrency` at a time: the next starts when one says it is done. */
+function inTurn(concurrency: number, start: (p: Person, done: () => void) => void): Promise<void> {
+  return new Promise((resolve) => {
+    let next = 0;
+    let left = people.length;
+    if (left === 0) return resolve();
+    const launch = () => {
+      const p = people[next++];
+      if (!p) return;
+      let once = false;
+      start(p, () => {
+        if (once) return;
+        once = true;
+        if (--left === 0) resolve();
+        else launch();
+      });
+    };
+    for (let k = 0; k < concurrency; k++) launch();
+  });
 }
 
 function stats(): GenStats {
@@ -756,6 +784,8 @@ async function handle(cmd: GenCommand): Promise<unknown> {
   switch (cmd.cmd) {
     case 'setup':
       return setup(cmd);
+    case 'join':
+      return joinAll(cmd.concurrency);
     case 'load':
       startLoad(cmd.factor);
       return { factor };

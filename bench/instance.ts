@@ -9,7 +9,7 @@
 //
 //   node --import tsx bench/instance.ts [--quick] [--people N] [--factors 1,2,5,10]
 //        [--window-ms MS] [--warmup-ms MS] [--repeats N] [--crash-factor F] [--no-crash]
-//        [--crash-only] [--server-args "..."] [--out FILE] [--plot FILE]
+//        [--crash-only] [--server-args "..."] [--out FILE] [--plot FILE] [--profile DIR]
 //
 // Parley (from dist/, SQLite in WAL mode in a fresh folder) runs on core 0; two load generators
 // (bench/instance-gen.ts, a process holds at most 20,000 files) on core 1, each with half of
@@ -32,7 +32,7 @@ import {
   sleep,
   spawnChild,
 } from './processes.js';
-import { root } from './paths.js';
+import { hook, root } from './paths.js';
 import { buildPlan, describePlan, PEOPLE_PER_ADDRESS } from './instance-plan.js';
 import { Histogram } from './instance-hist.js';
 import { median } from './stats.js';
@@ -52,6 +52,8 @@ const { values: args } = parseArgs({
     'server-args': { type: 'string', default: '' },
     out: { type: 'string' },
     plot: { type: 'string' },
+    profile: { type: 'string' },
+    server: { type: 'string', default: 'parley' },
     scenario: { type: 'string' },
   },
   strict: false,
@@ -73,6 +75,8 @@ const out = String(
 const plotFile = String(
   args.plot ?? join(root, 'docs', quick ? 'capacity-quick.svg' : 'capacity.svg'),
 );
+/** Each point's window under the V8 profiler, its .cpuprofile written here. */
+const profileDir = typeof args.profile === 'string' ? args.profile : undefined;
 /** What a point must meet. */
 const TARGET = { p99Ms: 100, cpuPct: 70 };
 const CRASH_TARGET = { backS: 20, p99Ms: 1000 };
@@ -99,16 +103,37 @@ function coreTicks(core: number): { busy: number; total: number } {
 interface Server {
   proc: ChildProcess;
   pid: number;
+  /** The bench's hook in the server (bench/server-hook.mjs): the CPU profiler. */
+  rpc: Rpc;
 }
 
 const dataDir = mkdtempSync(join(tmpdir(), 'parley-instance-'));
 let wsPort = 0;
 let httpPort = 0;
 
+/** parley, or the floor (bench/instance-floor-server.ts): a write per delivery, or gathered. */
+const serverKind = String(args.server);
+if (!['parley', 'floor', 'floor-gather'].includes(serverKind))
+  throw new Error(`--server is parley, floor or floor-gather, not ${serverKind}`);
+
 function serverArgv(): string[] {
+  if (serverKind !== 'parley')
+    return [
+      'node',
+      '--import',
+      hook,
+      '--import',
+      'tsx',
+      join(root, 'bench', 'instance-floor-server.ts'),
+      '--port',
+      String(wsPort),
+      ...(serverKind === 'floor-gather' ? ['--gather'] : []),
+    ];
   const x = (n: number) => String(n * PEOPLE_PER_ADDRESS);
   return [
     'node',
+    '--import',
+    hook,
     join(root, 'dist', 'server', 'main.js'),
     ...['--host', '127.0.0.1', '--http-port', String(httpPort), '--ws-port', String(wsPort)],
     ...['--data-dir', dataDir, '--log-level', 'warn', '--guests', 'open'],
@@ -129,11 +154,12 @@ async function startServer(): Promise<Server> {
   const log = join(dataDir, 'server.log');
   const { openSync, closeSync } = await import('node:fs');
   const fd = openSync(log, 'a');
-  const proc = spawnChild(serverArgv(), canPin ? 0 : undefined, ['ignore', fd, fd]);
+  const proc = spawnChild(serverArgv(), canPin ? 0 : undefined, ['ignore', fd, fd, 'ipc']);
   closeSync(fd);
+  const rpc = new Rpc(proc, 'server');
   for (let i = 0; i < 300; i++) {
     if (proc.exitCode !== null) break;
-    if (await canConnect(wsPort)) return { proc, pid: proc.pid ?? 0 };
+    if (await canConnect(wsPort)) return { proc, pid: proc.pid ?? 0, rpc };
     await sleep(20);
   }
   throw new Error(`the server did not start: ${readFileSync(log, 'utf8').slice(-2000)}`);
@@ -275,6 +301,7 @@ async function measure(factor: number, run: number, before: VerifyResult): Promi
   await all({ cmd: 'load', factor });
   await sleep(warmupMs);
   await all({ cmd: 'window' });
+  if (profileDir) await server.rpc.call({ cmd: 'prof-start' }, 10_000);
   const c0 = readCpu(server.pid);
   const s0 = readSched(server.pid);
   const k0 = coreTicks(0);
@@ -288,6 +315,12 @@ async function measure(factor: number, run: number, before: VerifyResult): Promi
   const g1 = genCpu();
   const elapsedMs = performance.now() - t0;
   const rssMiB = readRssKiB(server.pid) / 1024;
+  if (profileDir) {
+    mkdirSync(profileDir, { recursive: true });
+    const file = join(profileDir, `instance-factor-${factor}-run-${run}.cpuprofile`);
+    await server.rpc.call({ cmd: 'prof-stop', file }, 60_000);
+    console.log(`  profile: ${relative(root, file)}`);
+  }
   await all({ cmd: 'load', factor: 0 });
   await settle(1000, 30_000);
   const v = await verify();
@@ -607,11 +640,13 @@ async function main(): Promise<void> {
       ),
     ),
   );
+  const namedS = (performance.now() - t0) / 1000;
+  await all({ cmd: 'join', concurrency: quick ? 50 : 100 }, 600_000);
   const setupS = (performance.now() - t0) / 1000;
   await settle(2000, 60_000);
   const rssConnected = readRssKiB(server.pid);
   console.log(
-    `instance: everyone connected, named and in their rooms in ${setupS.toFixed(1)} s; server RSS ${f0(rssBefore / 1024)} → ${f0(rssConnected / 1024)} MiB ` +
+    `instance: everyone connected and named in ${namedS.toFixed(1)} s, in their rooms in ${setupS.toFixed(1)} s; server RSS ${f0(rssBefore / 1024)} → ${f0(rssConnected / 1024)} MiB ` +
       `(${f1((rssConnected - rssBefore) / people)} KiB a person, rooms and subscriptions included)`,
   );
   let before = await verify();
@@ -633,7 +668,8 @@ async function main(): Promise<void> {
     }
   }
   let crashed: Crash | undefined;
-  if (args['no-crash'] !== true) {
+  // The floor keeps nothing: there is no way back from a crash to measure.
+  if (args['no-crash'] !== true && serverKind === 'parley') {
     crashed = await crash(crashFactor, before);
     console.log(
       `  crash at factor ${crashFactor}: listening again ${f1(crashed.listeningS)} s after the kill; everyone back and caught up ` +
@@ -682,6 +718,13 @@ async function main(): Promise<void> {
   console.log(`instance: results in ${relative(root, out)}`);
   await all({ cmd: 'close' }).catch(() => []);
 }
+
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const)
+  process.once(sig, () => {
+    killAll();
+    rmSync(dataDir, { recursive: true, force: true });
+    process.exit(130);
+  });
 
 void main()
   .then(
