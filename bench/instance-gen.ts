@@ -24,6 +24,8 @@ import { Histogram } from './instance-hist.js';
 export interface SetupCommand {
   cmd: 'setup';
   port: number;
+  /** The Origin to send (the page's), or empty for none, as a script. */
+  origin: string;
   people: number;
   seed: number;
   /** This generator's people: [from, to) of the plan. */
@@ -182,10 +184,13 @@ const CONNECT_TIMEOUT_MS = 10_000;
 
 let plan: Plan;
 let port = 0;
+/** The page's origin, sent as a browser sends it: the server treats these handshakes as a browser's. */
+let origin = '';
 const people: Person[] = [];
-const upgradeHead = (p: number) =>
+const upgradeHead = (p: number, from: string) =>
   `GET / HTTP/1.1\r\nHost: 127.0.0.1:${p}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
   'Sec-WebSocket-Key: cGFybGV5LWJlbmNoLWtleQ==\r\nSec-WebSocket-Version: 13\r\n' +
+  (from ? `Origin: ${from}\r\n` : '') +
   'Sec-WebSocket-Protocol: parley.v1\r\n\r\n';
 
 // Counters of the current window.
@@ -218,6 +223,10 @@ class Person {
   attempt = 0;
   buf: Buffer | undefined;
   upgraded = false;
+  welcomed = false;
+  joinOnWelcome = true;
+  /** A wait the server asked for: a 503's Retry-After, or a close `SERVER_BUSY <seconds>`. */
+  retryAfterS = 0;
   timer: NodeJS.Timeout | undefined;
   /** Sends not acked yet, by cid: sent again, same cid, after a reconnect. */
   readonly unacked = new Map<string, string>();
@@ -256,16 +265,17 @@ class Person {
     clearTimeout(this.timer);
     this.state = State.Connecting;
     this.upgraded = false;
+    this.welcomed = false;
+    this.joinOnWelcome = join;
+    this.retryAfterS = 0;
     this.helloDone = false;
     this.buf = undefined;
     for (const c of this.convs) c.resumed = false;
     const sock = connect({ host: '127.0.0.1', port, localAddress: addressOf(this.i) });
     this.sock = sock;
     sock.setNoDelay(true);
-    let retryAfter = 0;
-    let opened = false;
     this.timer = setTimeout(() => sock.destroy(), CONNECT_TIMEOUT_MS);
-    sock.on('connect', () => sock.write(upgradeHead(port)));
+    sock.on('connect', () => sock.write(upgradeHead(port, origin)));
     sock.on('data', (chunk: Buffer) => {
       if (this.sock !== sock) return;
       bytesIn += chunk.length;
@@ -282,18 +292,13 @@ class Person {
       if (!head.startsWith('HTTP/1.1 101 ')) {
         const m = /\r\nretry-after: *(\d+)/i.exec(head);
         if (m) {
-          retryAfter = Number(m[1]);
+          this.retryAfterS = Number(m[1]);
           shed++;
         }
         sock.destroy();
         return;
       }
-      clearTimeout(this.timer);
       this.upgraded = true;
-      opened = true;
-      this.attempt = 0;
-      this.state = State.Open;
-      this.opened(join);
       if (buf.length > end + 4) this.parse(buf.subarray(end + 4));
     });
     sock.on('error', () => {});
@@ -302,9 +307,18 @@ class Person {
       this.sock = undefined;
       this.state = State.Off;
       clearTimeout(this.timer);
-      if (!opened && retryAfter === 0) failed++;
-      this.retryLater(retryAfter);
+      if (!this.welcomed && this.retryAfterS === 0) failed++;
+      this.retryLater(this.retryAfterS);
     });
+  }
+
+  /** As the page: connected at the welcome; then the name, and the rooms with `since`. */
+  private welcome(): void {
+    clearTimeout(this.timer);
+    this.welcomed = true;
+    this.attempt = 0;
+    this.state = State.Open;
+    this.opened(this.joinOnWelcome);
   }
 
   /** As the page: full jitter, doubling from 500 ms to 15 s; a Retry-After waited out. */
@@ -368,10 +382,18 @@ class Person {
       if (len - off < head + n) break;
       const start = off + head;
       const opcode = b0 & 0x0f;
-      if (opcode === 0x1) this.frame(buf, start, start + n);
-      else if (opcode === 0x9) this.sock?.write(pongFrame(buf.subarray(start, start + n)));
+      if (opcode === 0x1) {
+        if (!this.welcomed) this.welcome();
+        this.frame(buf, start, start + n);
+      } else if (opcode === 0x9) this.sock?.write(pongFrame(buf.subarray(start, start + n)));
       else if (opcode === 0x8) {
         count(frames, 'close');
+        const code = n >= 2 ? buf.readUInt16BE(start) : 0;
+        const m = /^SERVER_BUSY (\d+)$/.exec(buf.toString('utf8', start + 2, start + n));
+        if (code === 1013 && m && !this.welcomed) {
+          this.retryAfterS = Number(m[1]);
+          shed++;
+        }
         this.sock?.destroy();
         return;
       }
@@ -674,6 +696,7 @@ function startLoad(f: number): void {
 async function setup(cmd: SetupCommand): Promise<{ ms: number; people: number }> {
   const t0 = performance.now();
   port = cmd.port;
+  origin = cmd.origin;
   plan = buildPlan(cmd.people, cmd.seed);
   for (let i = cmd.from; i < cmd.to; i++) people.push(new Person(i));
   await inTurn(cmd.concurrency, (p, done) => {

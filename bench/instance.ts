@@ -630,6 +630,8 @@ async function main(): Promise<void> {
         {
           cmd: 'setup',
           port: wsPort,
+          // As the page: a browser's handshake (the floor takes any).
+          origin: `http://127.0.0.1:${httpPort}`,
           people,
           seed: 21,
           from: k * share,
