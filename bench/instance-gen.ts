@@ -12,7 +12,7 @@
 // the last seen (a repeat or a jump is counted), and at the end every member must have reached
 // the room's last seq (acked to its senders, whichever generator they are on).
 //
-// It reconnects as the page does (full-jitter backoff, 500 ms doubling to 15 s), and a refused
+// It reconnects as the page does (full-jitter backoff, 500 ms doubling to 5 s), and a refused
 // handshake's Retry-After is waited out, with jitter (R to 2R seconds).
 
 import { connect, type Socket } from 'node:net';
@@ -179,7 +179,7 @@ class Conv {
 }
 
 const BACKOFF_BASE_MS = 500;
-const BACKOFF_CAP_MS = 15_000;
+const BACKOFF_CAP_MS = 5000;
 const CONNECT_TIMEOUT_MS = 10_000;
 
 let plan: Plan;
@@ -279,7 +279,6 @@ class Person {
     sock.on('data', (chunk: Buffer) => {
       if (this.sock !== sock) return;
       bytesIn += chunk.length;
-      lastFrameAt = performance.now();
       const buf = this.buf ? Buffer.concat([this.buf, chunk]) : chunk;
       this.buf = undefined;
       if (this.upgraded) return this.parse(buf);
@@ -321,7 +320,7 @@ class Person {
     this.opened(this.joinOnWelcome);
   }
 
-  /** As the page: full jitter, doubling from 500 ms to 15 s; a Retry-After waited out. */
+  /** As the page: full jitter, doubling from 500 ms to 5 s; a Retry-After waited out. */
   private retryLater(retryAfterS: number): void {
     const delay =
       retryAfterS > 0
@@ -383,6 +382,8 @@ class Person {
       const start = off + head;
       const opcode = b0 & 0x0f;
       if (opcode === 0x1) {
+        // Text frames only: the server's pings never stop.
+        lastFrameAt = performance.now();
         if (!this.welcomed) this.welcome();
         this.frame(buf, start, start + n);
       } else if (opcode === 0x9) this.sock?.write(pongFrame(buf.subarray(start, start + n)));

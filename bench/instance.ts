@@ -10,6 +10,7 @@
 //   node --import tsx bench/instance.ts [--quick] [--people N] [--factors 1,2,5,10]
 //        [--window-ms MS] [--warmup-ms MS] [--repeats N] [--crash-factor F] [--no-crash]
 //        [--crash-only] [--server-args "..."] [--out FILE] [--plot FILE] [--profile DIR]
+//        [--server parley|floor|floor-gather] [--max-wait-pct P] [--retries N]
 //
 // Parley (from dist/, SQLite in WAL mode in a fresh folder) runs on core 0; two load generators
 // (bench/instance-gen.ts, a process holds at most 20,000 files) on core 1, each with half of
@@ -54,6 +55,8 @@ const { values: args } = parseArgs({
     plot: { type: 'string' },
     profile: { type: 'string' },
     server: { type: 'string', default: 'parley' },
+    'max-wait-pct': { type: 'string' },
+    retries: { type: 'string' },
     scenario: { type: 'string' },
   },
   strict: false,
@@ -80,6 +83,11 @@ const profileDir = typeof args.profile === 'string' ? args.profile : undefined;
 /** What a point must meet. */
 const TARGET = { p99Ms: 100, cpuPct: 70 };
 const CRASH_TARGET = { backS: 20, p99Ms: 1000 };
+/** How long the backlog of an overloaded point may take to drain before its check. */
+const SETTLE_MS = 120_000;
+/** A window whose server waited for a CPU longer than this share is run again, so many times. */
+const maxWaitPct = Number(args['max-wait-pct'] ?? 20);
+const retries = Number(args.retries ?? 2);
 
 /** Milliseconds on the machine's monotonic clock, as the generators read it. */
 function monoMs(): number {
@@ -191,13 +199,14 @@ let gens: Rpc[] = [];
 const all = <T>(cmd: GenCommand, ms = 60_000) =>
   Promise.all(gens.map((g) => g.call<T>(cmd as never, ms)));
 
-/** Until nothing is waiting for an ack, everyone is back, and no frame came for `quietMs`. */
-async function settle(quietMs: number, maxMs: number): Promise<GenStatus[]> {
+/** Until nothing waits for an ack, everyone is back, and no frame came for `quietMs`. */
+async function settle(quietMs: number, maxMs: number): Promise<boolean> {
   const end = performance.now() + maxMs;
   for (;;) {
     const st = await all<GenStatus>({ cmd: 'status' });
     const done = st.every((s) => s.unacked === 0 && s.live === s.people && s.quietMs >= quietMs);
-    if (done || performance.now() > end) return st;
+    if (done) return true;
+    if (performance.now() > end) return false;
     await sleep(200);
   }
 }
@@ -283,6 +292,10 @@ interface Point {
   sent: Record<string, number>;
   errors: Record<string, number>;
   verify: VerifyResult;
+  /** Every send acked and every delivery in before the check (else its loss is not known). */
+  drained: boolean;
+  /** Run again: the server waited for a CPU more than --max-wait-pct of the window. */
+  replaced: boolean;
   met: boolean;
 }
 
@@ -322,7 +335,7 @@ async function measure(factor: number, run: number, before: VerifyResult): Promi
     console.log(`  profile: ${relative(root, file)}`);
   }
   await all({ cmd: 'load', factor: 0 });
-  await settle(1000, 30_000);
+  const drained = await settle(1000, SETTLE_MS);
   const v = await verify();
   const m = merge(stats);
   const deliveries = Object.entries(m.frames)
@@ -356,10 +369,16 @@ async function measure(factor: number, run: number, before: VerifyResult): Promi
     sent: m.sent,
     errors: m.errors,
     verify: v,
+    drained,
+    replaced: false,
     met: false,
   };
   p.met =
-    p.p99Ms <= TARGET.p99Ms && p.lost === 0 && p.repeated === 0 && p.serverCpuPct <= TARGET.cpuPct;
+    drained &&
+    p.p99Ms <= TARGET.p99Ms &&
+    p.lost === 0 &&
+    p.repeated === 0 &&
+    p.serverCpuPct <= TARGET.cpuPct;
   return p;
 }
 
@@ -412,7 +431,7 @@ async function crash(factor: number, before: VerifyResult): Promise<Crash> {
   const elapsedMs = performance.now() - t0;
   const rssMiB = readRssKiB(server.pid) / 1024;
   await all({ cmd: 'load', factor: 0 });
-  await settle(1000, 60_000);
+  const drained = await settle(1000, SETTLE_MS);
   const v = await verify();
   const m = merge(stats);
   const lost = v.missing + v.jumped - before.jumped;
@@ -439,6 +458,7 @@ async function crash(factor: number, before: VerifyResult): Promise<Crash> {
     met: false,
   };
   c.met =
+    drained &&
     c.allBackS !== undefined &&
     c.allBackS <= CRASH_TARGET.backS &&
     c.stormP99Ms <= CRASH_TARGET.p99Ms &&
@@ -466,12 +486,13 @@ interface Row {
   rssMiB: number;
   lost: number;
   repeated: number;
+  drained: boolean;
   met: boolean;
 }
 
 function rows(points: Point[]): Row[] {
   return factors.map((factor) => {
-    const ps = points.filter((p) => p.factor === factor);
+    const ps = points.filter((p) => p.factor === factor && !p.replaced);
     const med = (f: (p: Point) => number) => median(ps.map(f));
     const r: Row = {
       factor,
@@ -486,6 +507,7 @@ function rows(points: Point[]): Row[] {
       rssMiB: med((p) => p.rssMiB),
       lost: ps.reduce((a, p) => a + p.lost, 0),
       repeated: ps.reduce((a, p) => a + p.repeated, 0),
+      drained: ps.every((p) => p.drained),
       met: false,
     };
     r.met =
@@ -504,7 +526,7 @@ function table(rs: Row[]): string {
   ];
   for (const r of rs)
     lines.push(
-      `| ${r.factor} | ${f0(people * r.factor)} | ${f0(r.messagesPerS)} | ${f0(r.deliveriesPerS)} | ${f2(r.cpuUsPerDelivery)} | ${f1(r.p50Ms)} / ${f1(r.p99Ms)} | ${f0(r.serverCpuPct)} | ${f0(r.core0BusyPct)} | ${f0(r.rssMiB)} | ${r.lost} / ${r.repeated} | ${r.met ? 'met' : 'missed'} |`,
+      `| ${r.factor} | ${f0(people * r.factor)} | ${f0(r.messagesPerS)} | ${f0(r.deliveriesPerS)} | ${f2(r.cpuUsPerDelivery)} | ${f1(r.p50Ms)} / ${f1(r.p99Ms)} | ${f0(r.serverCpuPct)} | ${f0(r.core0BusyPct)} | ${f0(r.rssMiB)} | ${r.drained ? r.lost : `${r.lost}?`} / ${r.repeated} | ${r.met ? 'met' : 'missed'} |`,
     );
   return lines.join('\n');
 }
@@ -656,14 +678,27 @@ async function main(): Promise<void> {
   if (!crashOnly) {
     for (let run = 1; run <= repeats; run++) {
       for (const f of factors) {
-        const p = await measure(f, run, before);
+        let p = await measure(f, run, before);
         before = p.verify;
+        // The machine is shared: a window in which others had the server's core is run again.
+        for (let k = 0; k < retries && p.serverWaitPct > maxWaitPct; k++) {
+          console.log(
+            `  factor ${f} (run ${run}) again: the server waited ${f0(p.serverWaitPct)}% of the window for a CPU`,
+          );
+          p.replaced = true;
+          points.push(p);
+          p = await measure(f, run, before);
+          before = p.verify;
+        }
         points.push(p);
         console.log(
           `  factor ${f} (run ${run}): ${f0(p.messagesPerS)} msg/s, ${f0(p.deliveriesPerS)} deliveries/s, ` +
             `${f2(p.cpuUsPerDelivery)} µs/delivery, p50 ${f1(p.p50Ms)} p99 ${f1(p.p99Ms)} max ${f1(p.maxMs)} ms, ` +
             `server ${f0(p.serverCpuPct)}% (waited ${f0(p.serverWaitPct)}%), core 0 ${f0(p.core0BusyPct)}%, generators ${f0(p.generatorsCpuPct)}%, ` +
-            `RSS ${f0(p.rssMiB)} MiB, lost ${p.lost}, repeated ${p.repeated}` +
+            `RSS ${f0(p.rssMiB)} MiB, ` +
+            (p.drained
+              ? `lost ${p.lost}, repeated ${p.repeated}`
+              : `NOT drained within ${SETTLE_MS / 1000} s (${p.lost} missing then), repeated ${p.repeated}`) +
             (Object.keys(p.errors).length ? `; errors ${JSON.stringify(p.errors)}` : ''),
         );
       }

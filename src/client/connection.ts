@@ -7,7 +7,12 @@ import { ERRORS, SUBPROTOCOL } from '../protocol/index.js';
 export type ConnState = 'connecting' | 'connected' | 'offline';
 
 export const BACKOFF_BASE_MS = 500;
-export const BACKOFF_CAP_MS = 15_000;
+/**
+ * Everyone is back within about this long of a restarted server listening again; a server that
+ * cannot take them all yet says when to come back (SERVER_BUSY), so a longer cap would only
+ * keep people waiting.
+ */
+export const BACKOFF_CAP_MS = 5000;
 /** A handshake that hangs this long (a black-holed network) counts as failed. */
 const CONNECT_TIMEOUT_MS = 10_000;
 /** The close code browsers report for a connection lost without a close frame. */
