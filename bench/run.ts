@@ -62,7 +62,7 @@ async function main(): Promise<void> {
   const all = scenarios(opts.quick);
   // The attack and logins scenarios are programs of their own: one server, bystanders, a load.
   const programs = PROGRAMS.filter(
-    (p) => opts.scenarios.length === 0 || opts.scenarios.includes(p.name),
+    (p) => (opts.scenarios.length === 0 && !p.named) || opts.scenarios.includes(p.name),
   );
   const wanted = opts.scenarios.filter((s) => !PROGRAMS.some((p) => p.name === s));
   const chosen =
@@ -186,19 +186,33 @@ async function main(): Promise<void> {
 }
 
 /** The scenarios that are programs of their own; each places its server itself. */
-const PROGRAMS = [
-  { name: 'attack', title: 'one hostile address against default limits, bystanders beside it' },
-  { name: 'logins', title: '50 password logins a second, bystanders beside them' },
-  { name: 'search', title: 'search latency over a room of a million messages' },
-  { name: 'mixed', title: 'sends beside edits, reactions and searches, in that room' },
-];
+const PROGRAMS: { name: string; title: string; file?: string; args?: string[]; named?: boolean }[] =
+  [
+    { name: 'attack', title: 'one hostile address against default limits, bystanders beside it' },
+    { name: 'logins', title: '50 password logins a second, bystanders beside them' },
+    { name: 'search', title: 'search latency over a room of a million messages' },
+    { name: 'mixed', title: 'sends beside edits, reactions and searches, in that room' },
+    {
+      name: 'instance',
+      title: '19,000 people at activity factors 1 to 10 (5: the traffic of 100,000), then a crash',
+    },
+    {
+      name: 'crash',
+      title: 'kill -9 with 19,000 connected: how long until everyone is back and caught up',
+      file: 'instance',
+      args: ['--crash-only'],
+      // The instance scenario ends with the same crash: this one runs only when asked for.
+      named: true,
+    },
+  ];
 
 /** Runs bench/<name>.ts for each on core 1, one after the other; 1 if any failed. */
 function runPrograms(programs: typeof PROGRAMS, opts: Options): number {
   let status = 0;
-  for (const { name, title } of programs) {
+  for (const { name, title, file, args } of programs) {
     console.log(`\n-- ${name}: ${title}`);
-    const cmd = [process.execPath, '--import', 'tsx', join(benchDir, `${name}.ts`)];
+    const cmd = [process.execPath, '--import', 'tsx', join(benchDir, `${file ?? name}.ts`)];
+    cmd.push(...(args ?? []));
     if (opts.quick) cmd.push('--quick');
     const argv = canPin && opts.pin ? ['taskset', '-c', '1', ...cmd] : cmd;
     const r = spawnSync(argv[0] ?? process.execPath, argv.slice(1), {

@@ -2,12 +2,17 @@
 // One setState() makes every transition; the chat logic above it only sees open/close/frame.
 // A connection is also dropped from above (no network, or no answer): see drop().
 
-import { SUBPROTOCOL } from '../protocol/index.js';
+import { ERRORS, SUBPROTOCOL } from '../protocol/index.js';
 
 export type ConnState = 'connecting' | 'connected' | 'offline';
 
 export const BACKOFF_BASE_MS = 500;
-export const BACKOFF_CAP_MS = 15_000;
+/**
+ * Everyone is back within about this long of a restarted server listening again; a server that
+ * cannot take them all yet says when to come back (SERVER_BUSY), so a longer cap would only
+ * keep people waiting.
+ */
+export const BACKOFF_CAP_MS = 5000;
 /** A handshake that hangs this long (a black-holed network) counts as failed. */
 const CONNECT_TIMEOUT_MS = 10_000;
 /** The close code browsers report for a connection lost without a close frame. */
@@ -72,6 +77,15 @@ export class Connection {
     this.retryLater();
   }
 
+  /** Closes the connection and tries no more (the page is going away). */
+  stop(): void {
+    const ws = this.ws;
+    this.ws = null;
+    clearTimeout(this.timer);
+    ws?.close();
+    this.setState('offline');
+  }
+
   /** Skips the wait, e.g. when the browser says the network is back. */
   retryNow(): void {
     if (this.state === 'offline') this.connect();
@@ -95,16 +109,18 @@ export class Connection {
     this.ws = ws;
     let opened = false;
     this.timer = setTimeout(() => ws.close(), CONNECT_TIMEOUT_MS);
-    ws.onopen = () => {
-      if (this.ws !== ws) return;
-      clearTimeout(this.timer);
-      opened = true;
-      this.attempt = 0;
-      this.setState('connected');
-      this.on.open();
-    };
+    // Connected at the first frame (the welcome), not at the handshake: a server catching up
+    // completes a handshake only to close it at once with a time to come back.
     ws.onmessage = (e: { data: unknown }) => {
-      if (this.ws === ws && typeof e.data === 'string') this.on.frame(e.data);
+      if (this.ws !== ws || typeof e.data !== 'string') return;
+      if (!opened) {
+        clearTimeout(this.timer);
+        opened = true;
+        this.attempt = 0;
+        this.setState('connected');
+        this.on.open();
+      }
+      this.on.frame(e.data);
     };
     ws.onclose = (e) => {
       if (this.ws !== ws) return;
@@ -112,14 +128,26 @@ export class Connection {
       clearTimeout(this.timer);
       if (opened) this.on.close(e.code, e.reason);
       else this.on.failed?.();
-      this.retryLater();
+      this.retryLater(opened ? 0 : busyWait(e.code, e.reason));
     };
   }
 
-  private retryLater(): void {
-    const delay = backoffDelay(this.attempt);
+  /** After a wait the server asked for (`seconds`), or else the backoff's. */
+  private retryLater(seconds = 0): void {
+    const delay = seconds > 0 ? busyDelay(seconds) : backoffDelay(this.attempt);
     this.attempt = Math.min(this.attempt + 1, 30);
     this.setState('offline', Date.now() + delay);
     this.timer = setTimeout(() => this.connect(), delay);
   }
+}
+
+/** The seconds a close asks to wait: `SERVER_BUSY <seconds>` with 1013; else 0. */
+export function busyWait(code: number, reason: string): number {
+  const m = /^SERVER_BUSY (\d{1,3})$/.exec(reason);
+  return code === ERRORS.SERVER_BUSY.close && m ? Number(m[1]) : 0;
+}
+
+/** The wait asked for, and up to as much again at random: those told together come back apart. */
+export function busyDelay(seconds: number, random: () => number = Math.random): number {
+  return Math.floor(seconds * 1000 * (1 + random()));
 }

@@ -3,7 +3,8 @@
 
 import { ChatError } from '../protocol/index.js';
 import type { Guard } from './guard.js';
-import type { CoreDeps } from './ports.js';
+import { jsonFrame } from './frames.js';
+import type { CoreDeps, Frame } from './ports.js';
 import type { Rooms } from './rooms.js';
 import type { Session } from './session.js';
 
@@ -42,9 +43,14 @@ export class Typing {
     // In a direct room, only a name known here to be one of the two.
     if (room.direct && ![...room.keys.values()].includes(key)) return;
     const ttlMs = this.deps.limits.typingTtlMs;
+    // Encoded once per label, as a message is: a room calls itself the same for everyone.
+    const frames = new Map<string, Frame>();
     for (const [s, sub] of room.subs) {
       if (s.key === key || s.isText) continue;
-      s.event({ type: 'typing', room: sub.label, name, ttlMs });
+      let f = frames.get(sub.label);
+      if (!f)
+        frames.set(sub.label, (f = jsonFrame({ type: 'typing', room: sub.label, name, ttlMs })));
+      s.send(f);
     }
   }
 }

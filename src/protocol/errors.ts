@@ -139,6 +139,11 @@ export const ERRORS = {
   POLICY_VIOLATION: { message: 'Too many bad or excess messages.', status: 429, close: 1008 },
   SLOW_CONSUMER: { message: 'Too far behind; reconnect to catch up.', status: 503, close: 1013 },
   SHUTTING_DOWN: { message: 'The server is going away.', status: 503, close: 1001 },
+  SERVER_BUSY: {
+    message: 'The server is busy catching up; try again in a few seconds.',
+    status: 503,
+    close: 1013,
+  },
   RESTARTING: { message: 'The server is restarting.', status: 503, close: 1012 },
   SESSION_ENDED: {
     message: 'This session was ended; sign in again.',

@@ -16,6 +16,7 @@ import { FlushSchedule } from './outlet.js';
 import { createHttpGuard } from './http-guard.js';
 import { addressOptions } from './client-address.js';
 import { SocketLimit } from './socket-limit.js';
+import { createShedding, type Shedding } from './shedding.js';
 import { argon2Passwords } from './passwords.js';
 import { ownerSetupLink } from './setup-link.js';
 import { newUserId } from '../store/user-id.js';
@@ -83,6 +84,21 @@ function answerClientError(err: Error & { code?: string }, socket: Duplex): void
     socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
   }
   socket.destroy();
+}
+
+/** The shedding's verdict, logged once when it starts refusing and once when it stops. */
+function busyNotice(shedding: Shedding, log: Logger): () => number {
+  let refused = 0;
+  return () => {
+    const wait = shedding.retryAfter();
+    if (wait > 0 && refused++ === 0) {
+      log.warn('shedding', { lagMs: Math.round(shedding.lagMs()), retryAfter: wait });
+    } else if (wait === 0 && refused > 0) {
+      log.info('shedding-ended', { refused });
+      refused = 0;
+    }
+    return wait;
+  };
 }
 
 function urlHost(host: string): string {
@@ -191,6 +207,7 @@ export async function startParley(
   const sockets = new SocketLimit(config.socketsPerAddress, addressOptions(config).trusted, () =>
     metrics.socketsRefused.inc(),
   );
+  const shedding = createShedding(config.shedLagMs);
   const gateway = createGateway(
     chat,
     config,
@@ -199,6 +216,7 @@ export async function startParley(
     schedule,
     () => httpPort,
     (peer, s) => sockets.hold(peer, s),
+    busyNotice(shedding, log),
   );
   // Header size and handshake time bound what a client can make the server hold before upgrade.
   const httpOptions = {
@@ -280,6 +298,7 @@ export async function startParley(
       await chat.drain();
       await gateway.closeAll(code, config.shutdownMs);
       gateway.stop();
+      shedding.stop();
       clearInterval(clusterHeartbeat);
       clearInterval(accessFeed);
       clearInterval(markerFlush);

@@ -74,6 +74,8 @@ export interface Config {
   /** How far a connection may be behind: unsent, or sent and not shown read; then it is closed. */
   sendBufferBytes: number;
   heartbeatMs: number;
+  /** Handshakes are refused with a wait while the event loop runs later than this; 0: never. */
+  shedLagMs: number;
   /** How often a node tells the others who is on it; three missed and it is taken for dead. */
   clusterHeartbeatMs: number;
   shutdownMs: number;
@@ -413,6 +415,13 @@ export const SETTINGS: Setting[] = [
     help: 'ping interval; a peer that has not answered by the next ping is dropped',
   },
   {
+    key: 'shedLagMs',
+    flag: 'shed-lag-ms',
+    env: 'PARLEY_SHED_LAG_MS',
+    kind: 'int0',
+    help: 'refuse new handshakes with a wait (503 Retry-After, or close 1013) while the event loop is this late; 0: never',
+  },
+  {
     key: 'clusterHeartbeatMs',
     flag: 'cluster-heartbeat-ms',
     env: 'PARLEY_CLUSTER_HEARTBEAT_MS',
@@ -481,6 +490,7 @@ export const DEFAULTS: Config = {
   sendBufferBytes: 1024 * 1024,
   fanoutGatherMs: 50,
   heartbeatMs: 30_000,
+  shedLagMs: 100,
   clusterHeartbeatMs: 5000,
   shutdownMs: 10_000,
   logLevel: 'info',

@@ -7,6 +7,7 @@ import { WebSocketServer } from 'ws';
 import {
   ERRORS,
   SUBPROTOCOL,
+  closeFrame,
   closeWith,
   type ClosingCode,
   type ErrorCode,
@@ -44,6 +45,9 @@ export function refuseUpgrade(socket: Duplex, code: ErrorCode, headers = ''): vo
   );
 }
 
+/** How long a handshake told to wait has to close before it is dropped. */
+const BUSY_CLOSE_GRACE_MS = 1000;
+
 /** Most addresses whose handshake rate is remembered at once. */
 const HANDSHAKE_TABLE_SIZE = 50_000;
 
@@ -56,6 +60,8 @@ export function createGateway(
   pagePort: () => number,
   /** A peer refused for its rate, to be dropped at accept for this many seconds. */
   hold: (peer: string | undefined, seconds: number) => void = () => {},
+  /** Seconds a new handshake is told to wait while the server catches up; 0 takes it. */
+  busy: () => number = () => 0,
 ): Gateway {
   // Both keyed by addressKey: an IPv6 host counts once for its whole /64.
   const perAddress = new Map<string, number>();
@@ -98,6 +104,22 @@ export function createGateway(
     handleProtocols: (protocols) => (protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
   });
 
+  /**
+   * A script reads a refused handshake's status and Retry-After. A browser shows the page
+   * neither, only that it failed, so a handshake with an Origin (every browser's) is completed
+   * and closed at once with 1013 and `SERVER_BUSY <seconds>`, which the page reads.
+   */
+  const shed = (req: IncomingMessage, socket: Duplex, head: Buffer, wait: number) => {
+    if (req.headers.origin === undefined)
+      return refuseUpgrade(socket, 'SERVER_BUSY', `Retry-After: ${wait}\r\n`);
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      const { code, reason } = closeFrame('SERVER_BUSY');
+      ws.close(code, `${reason} ${wait}`);
+      // Not held for a peer that does not answer the close.
+      setTimeout(() => ws.terminate(), BUSY_CLOSE_GRACE_MS).unref();
+    });
+  };
+
   return {
     upgrade(req, socket, head) {
       socket.on('error', destroyOnError);
@@ -112,6 +134,12 @@ export function createGateway(
         log.warn('refused', { address, reason: 'origin', origin });
         metrics.handshakesRefused.inc({ reason: 'origin' });
         return refuseUpgrade(socket, 'ORIGIN_NOT_ALLOWED');
+      }
+      // Before the address's counts: a handshake told to wait has taken nothing.
+      const wait = busy();
+      if (wait > 0) {
+        metrics.handshakesRefused.inc({ reason: 'busy' });
+        return shed(req, socket, head, wait);
       }
       const key = addressKey(address);
       const open = perAddress.get(key) ?? 0;

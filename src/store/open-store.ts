@@ -3,7 +3,6 @@
 //   postgres://user@host:5432/db[?schema=name]                      the cluster store
 // The store owns what it opens here: close() also ends the PostgreSQL pool.
 
-import pg from 'pg';
 import { openPostgresStore } from './postgres.js';
 import { openSqliteStore, type Synchronous } from './sqlite.js';
 import type { MessageStore } from './types.js';
@@ -59,6 +58,9 @@ async function openPostgresUrl(url: string, timeoutMs: number): Promise<MessageS
   // query forever, and the sends behind it. The client gives up on a connection or a reply after
   // timeoutMs; the server ends a statement that runs, or a lock wait, that long, and a
   // transaction whose client has gone quiet, so its row locks do not hold up the other nodes.
+  // Loaded only for PostgreSQL: on SQLite it would be a sixth of the start-up, which a restart
+  // with everyone waiting to reconnect pays.
+  const { default: pg } = await import('pg');
   const pool = new pg.Pool({
     connectionString,
     connectionTimeoutMillis: timeoutMs,
