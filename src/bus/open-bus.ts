@@ -55,9 +55,12 @@ async function shutdown(client: Redis): Promise<void> {
     return;
   }
   let timer: ReturnType<typeof setTimeout> | undefined;
+  const quitting = client.quit();
+  // When the timeout wins, the disconnect below makes QUIT fail later: nobody waits for it then.
+  quitting.catch(() => {});
   try {
     await Promise.race([
-      client.quit(),
+      quitting,
       new Promise((_, reject) => {
         timer = setTimeout(() => reject(new Error('QUIT timed out')), 1000);
       }),
