@@ -80,6 +80,41 @@ test('typing is relayed at most once a second per room, with the time it lasts',
   assert.equal(typingBells.length, 2);
 });
 
+test('a crowded room relays one typing notice a second, whoever types', async () => {
+  const core = new Core({ presenceNoticeLimit: 3 });
+  const ann = await core.named('Ann');
+  const bob = await core.named('Bob');
+  const cy = await core.named('Cy');
+  const dee = await core.named('Dee');
+  await ann.call({ type: 'typing', room: 'lobby' });
+  const late = await bob.call({ type: 'typing', room: 'lobby' });
+  assert.equal(late?.type, 'result', 'a notice not relayed is still answered');
+  assert.deepEqual(
+    dee.of('typing').map((t) => t.name),
+    ['Ann'],
+    'within the second only the first typist of the room is relayed',
+  );
+  assert.deepEqual(
+    cy.of('typing').map((t) => t.name),
+    ['Ann'],
+  );
+  assert.equal(core.bells.filter((b) => b.kind === 'typing').length, 1, 'nor sent to other nodes');
+  core.clock.advance(1000);
+  await bob.call({ type: 'typing', room: 'lobby' });
+  assert.deepEqual(
+    dee.of('typing').map((t) => t.name),
+    ['Ann', 'Bob'],
+  );
+  core.chat.disconnect(dee.session);
+  await core.settle();
+  await cy.call({ type: 'typing', room: 'lobby' });
+  assert.deepEqual(
+    ann.of('typing').map((t) => t.name),
+    ['Bob', 'Cy'],
+    'at the limit or under it, each typist is relayed',
+  );
+});
+
 test('a node not heard from within the timeout is taken for dead: its members leave', async () => {
   const core = new Core({ nodeTimeoutMs: 10_000 });
   const ann = await core.named('Ann');

@@ -283,7 +283,8 @@ export interface Limits {
   maxMessageBytes: number;
   /** Name changes allowed per minute per connection. */
   renamesPerMinute: number;
-  /** Rooms with more members than this stop announcing joins, leaves and renames. */
+  /** Rooms with more members than this stop announcing joins, leaves and renames, and relay
+   * one typing notice a second. */
   presenceNoticeLimit: number;
   /** A node not heard from for this long is taken for dead and its members leave. */
   nodeTimeoutMs: number;

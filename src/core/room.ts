@@ -37,6 +37,8 @@ interface Presence {
 export class Room {
   /** The highest sequence number this node knows of (from commits, the bus or the store). */
   lastSeq = 0;
+  /** When a typing notice of this room was last relayed, for crowded rooms. */
+  lastTyping = -Infinity;
   /** The room's settings as last read from the store (null: none stored), once read. */
   settings: RoomSettings | null | undefined;
   readonly subs = new Map<Member, Subscription>();

@@ -1,5 +1,7 @@
 // Typing indicators: throttled per subscription, relayed to the room's other JSON clients here
-// and on other nodes; each lasts `typingTtlMs` unless renewed (the client expires it).
+// and on other nodes; each lasts `typingTtlMs` unless renewed (the client expires it). A room
+// past the presence-notice limit relays one a second, whoever types: in a room of thousands a
+// notice per typist would cost as much as the messages themselves, and says little more.
 
 import { ChatError } from '../protocol/index.js';
 import type { Guard } from './guard.js';
@@ -25,6 +27,11 @@ export class Typing {
     const now = this.deps.clock.now();
     if (now - sub.lastTyping < TYPING_MIN_INTERVAL_MS) return r.label;
     sub.lastTyping = now;
+    const room = this.rooms.get(r.id);
+    if (room && room.memberCount > this.deps.limits.presenceNoticeLimit) {
+      if (now - room.lastTyping < TYPING_MIN_INTERVAL_MS) return r.label;
+      room.lastTyping = now;
+    }
     this.relay(r.id, session.key, session.name);
     this.deps.bus.publish({
       kind: 'typing',

@@ -258,7 +258,7 @@ export const SETTINGS: Setting[] = [
     flag: 'presence-notice-limit',
     env: 'PARLEY_PRESENCE_NOTICE_LIMIT',
     kind: 'int',
-    help: 'rooms with more members stop announcing joins and leaves',
+    help: 'rooms with more members stop announcing joins and leaves, and relay one typing notice a second',
   },
   {
     key: 'renamesPerMinute',
