@@ -415,6 +415,7 @@ async function crash(factor: number, before: VerifyResult): Promise<Crash> {
   await new Promise((r) => server.proc.once('exit', r));
   server = await startServer();
   const listeningAt = monoMs();
+  if (profileDir) await server.rpc.call({ cmd: 'prof-start' }, 10_000);
   const c0 = readCpu(server.pid);
   const t0 = performance.now();
   let back: number | undefined;
@@ -430,6 +431,12 @@ async function crash(factor: number, before: VerifyResult): Promise<Crash> {
   const c1 = readCpu(server.pid);
   const elapsedMs = performance.now() - t0;
   const rssMiB = readRssKiB(server.pid) / 1024;
+  if (profileDir) {
+    mkdirSync(profileDir, { recursive: true });
+    const file = join(profileDir, `instance-crash-factor-${factor}.cpuprofile`);
+    await server.rpc.call({ cmd: 'prof-stop', file }, 60_000);
+    console.log(`  profile: ${relative(root, file)}`);
+  }
   await all({ cmd: 'load', factor: 0 });
   const drained = await settle(1000, SETTLE_MS);
   const v = await verify();
