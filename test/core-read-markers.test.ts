@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Core } from './core-fakes.js';
 
-test('a crowd rejoining a room counts its unread from one read of the store', async () => {
+test('a crowd rejoining a room catches up and counts its unread from one read of the store', async () => {
   const core = new Core();
   const ann = await core.named('Ann');
   const bob = await core.named('Bob');
@@ -24,7 +24,7 @@ test('a crowd rejoining a room counts its unread from one read of the store', as
     return got;
   };
   const back = await Promise.all([core.named('Bob', []), core.named('Cy', [])]);
-  const joined = await Promise.all(back.map((c) => c.call({ type: 'join', room: 'lobby' })));
+  const joined = await Promise.all(back.map((c) => c.call({ type: 'join', room: 'lobby', since: 0 })));
   const states = joined.map((j) => (j?.type === 'result' && j.of === 'join' ? j.read : undefined));
   assert.deepEqual(
     states.map((s) => s && [s.unread, s.mentions]),
@@ -34,6 +34,13 @@ test('a crowd rejoining a room counts its unread from one read of the store', as
     ],
     'each reader gets its own counts',
   );
+  await core.settle();
+  for (const c of back)
+    assert.deepEqual(
+      c.of('msg').map((m) => m.seq),
+      Array.from({ length: 30 }, (_, i) => i + 1),
+      'each caught up with every message, once',
+    );
   assert.deepEqual(reads, [30], 'the room was read once for both');
   // A new entry is a new window: what changed is counted.
   await ann.call({ type: 'send', room: 'lobby', cid: 'c30', text: '@Cy and you' });

@@ -26,6 +26,7 @@ import { Moderation } from './moderation.js';
 import { Names } from './names.js';
 import type { Bell, CoreDeps, Peer } from './ports.js';
 import { Presence } from './presence.js';
+import { RecentEntries } from './recent-entries.js';
 import { ReadMarkers } from './read-markers.js';
 import { TokenBucket } from './rate-limit.js';
 import { Rooms } from './rooms.js';
@@ -69,8 +70,9 @@ export class Chat {
     this.rooms = new Rooms(deps, this.identities);
     this.presence = new Presence(deps, this.rooms, this.identities, this.addresses.presenceNotices);
     this.guard = new Guard(deps, this.rooms, this.identities, this.presence);
-    this.delivery = new Delivery(deps, this.rooms, this.identities, this.presence);
-    this.markers = new ReadMarkers(deps, this.rooms, this.identities);
+    const recent = new RecentEntries(deps);
+    this.delivery = new Delivery(deps, this.rooms, this.identities, this.presence, recent);
+    this.markers = new ReadMarkers(deps, this.rooms, this.identities, recent);
     this.membership = new Membership(
       deps,
       this.rooms,

@@ -8,6 +8,7 @@ import type { Member } from './member.js';
 import type { CoreDeps } from './ports.js';
 import type { Presence } from './presence.js';
 import { labelFor, type Room, type Subscription } from './room.js';
+import { WINDOW_ENTRIES, type RecentEntries } from './recent-entries.js';
 import type { Rooms } from './rooms.js';
 
 /** Most entries one catch-up read takes from the store. */
@@ -19,6 +20,7 @@ export class Delivery {
     private readonly rooms: Rooms,
     private readonly identities: Identities,
     private readonly presence: Presence,
+    private readonly recent: RecentEntries,
   ) {}
 
   /** Sends a committed entry to every local subscriber that is exactly one behind it. */
@@ -119,8 +121,13 @@ export class Delivery {
           session.line(`* ${skipTo - sub.cursor} older messages not shown; /history shows more`);
           sub.cursor = skipTo;
         }
-        const rows = await this.deps.log.after(room.id, sub.cursor, Math.min(bound, READ_MAX));
+        // Near the room's end, from the entries every member catching up now shares.
+        const rows =
+          target - sub.cursor <= WINDOW_ENTRIES
+            ? await this.recent.between(room.id, sub.cursor, target)
+            : await this.deps.log.after(room.id, sub.cursor, Math.min(bound, READ_MAX));
         if (session.closed || room.subs.get(session) !== sub) return;
+        const was = sub.cursor;
         for (const e of rows) {
           if (e.seq <= sub.cursor) continue;
           if (e.seq !== sub.cursor + 1) break;
@@ -130,7 +137,7 @@ export class Delivery {
           );
           sub.cursor = e.seq;
         }
-        if (rows.length === 0) {
+        if (sub.cursor === was) {
           // The store has nothing newer yet; the next live message will try again.
           sub.catchingUp = false;
           return;

@@ -6,16 +6,17 @@
 // server's timer, and a graceful stop). A kill -9 loses the moves since the last flush: the
 // marker stays where it was, and the next move puts it right.
 
-import { ChatError, type LogEntry, type ReadState, type RoomRead } from '../protocol/index.js';
+import { ChatError, type ReadState, type RoomRead } from '../protocol/index.js';
 import { mentionsName } from '../protocol/markup.js';
 import type { Identities } from './identities.js';
 import type { Bell, CoreDeps, MarkerWrite } from './ports.js';
+import { WINDOW_ENTRIES, type RecentEntries } from './recent-entries.js';
 import type { Rooms } from './rooms.js';
 import type { Session } from './session.js';
 import { readStore } from './store-read.js';
 
 /** Entries after a marker looked through to count what is unread: past them, "at least". */
-export const UNREAD_SCAN = 500;
+export const UNREAD_SCAN = WINDOW_ENTRIES;
 /** Moves held before a flush is due at once rather than on the timer. */
 const PENDING_MAX = 5000;
 /**
@@ -36,12 +37,6 @@ interface ReaderOf {
 
 const keyOf = (userId: string, room: string) => `${userId} ${room}`;
 
-/**
- * Rooms whose newest UNREAD_SCAN entries are kept for counting. After a restart everyone rejoins
- * at once, and a room of thousands would otherwise be read from the store once per member.
- */
-const WINDOWS_KEPT = 64;
-
 export class ReadMarkers {
   /** Markers of people with sessions here, by user id then room: the store's, or newer. */
   private readonly known = new Map<string, Map<string, number>>();
@@ -51,17 +46,12 @@ export class ReadMarkers {
   private readonly heard = new Map<string, { seq: number; at: number }>();
   private flushing: Promise<void> | undefined;
   private next: Promise<void> | undefined;
-  /**
-   * The newest entries of recently counted rooms, up to the entry they end at. Every change to
-   * a room (an edit or a removal too) is a new entry, so a window ending at the room's newest
-   * entry is its current state: a count up to a later entry reads a new one.
-   */
-  private readonly windows = new Map<string, { upTo: number; entries: Promise<LogEntry[]> }>();
 
   constructor(
     private readonly deps: CoreDeps,
     private readonly rooms: Rooms,
     private readonly identities: Identities,
+    private readonly recent: RecentEntries,
   ) {}
 
   /** Whether the session has markers: a JSON client that said hello (its id is kept). */
@@ -291,25 +281,6 @@ export class ReadMarkers {
     }
   }
 
-  /** The room's newest UNREAD_SCAN entries up to `upTo`, read once for every reader. */
-  private window(room: string, upTo: number): Promise<LogEntry[]> {
-    const kept = this.windows.get(room);
-    if (kept?.upTo === upTo) return kept.entries;
-    const from = Math.max(0, upTo - UNREAD_SCAN);
-    const entries = this.deps.log.after(room, from, upTo - from);
-    this.windows.delete(room);
-    this.windows.set(room, { upTo, entries });
-    // A failed read is not kept: the next count tries the store again.
-    entries.catch(() => {
-      if (this.windows.get(room)?.entries === entries) this.windows.delete(room);
-    });
-    if (this.windows.size > WINDOWS_KEPT) {
-      const oldest = this.windows.keys().next().value;
-      if (oldest !== undefined) this.windows.delete(oldest);
-    }
-    return entries;
-  }
-
   /**
    * What is unread after `seq` up to entry `upTo`: the messages of others not removed, and those
    * of them that mention the reader (all of them in a direct conversation), among the newest
@@ -324,11 +295,11 @@ export class ReadMarkers {
   ): Promise<Counts> {
     if (upTo <= seq) return { unread: 0, mentions: 0, upTo: Math.max(seq, upTo) };
     const from = Math.max(seq, upTo - UNREAD_SCAN);
-    const entries = await this.window(room, upTo);
+    const entries = await this.recent.between(room, from, upTo);
     let unread = 0;
     let mentions = 0;
     for (const e of entries) {
-      if (e.seq <= from || e.seq > upTo || e.kind !== 'message' || e.removed) continue;
+      if (e.seq > upTo || e.kind !== 'message' || e.removed) continue;
       if (e.actorId === null ? e.actor === who.key : e.actorId === who.userId) continue;
       unread++;
       if (direct || mentionsName(e.text, who.name)) mentions++;
