@@ -275,3 +275,29 @@ test('a quiet join from another node is not announced, nor is its leave', async 
     [['Amy', 'join']],
   );
 });
+
+test("a join's member list follows comings and goings", async () => {
+  const core = new Core();
+  await core.named('Ann');
+  const bob = await core.named('Bob');
+  const members = async (name: string) => {
+    const c = await core.named(name, []);
+    const j = await c.call({ type: 'join', room: 'lobby' });
+    assert.ok(j?.type === 'result' && j.of === 'join');
+    return j.members;
+  };
+  assert.deepEqual(await members('Cy'), ['Ann', 'Bob', 'Cy']);
+  core.chat.disconnect(bob.session);
+  await core.settle();
+  assert.deepEqual(await members('Dee'), ['Ann', 'Cy', 'Dee']);
+  core.chat.onBell({
+    kind: 'presence',
+    node: 'n2',
+    room: 'lobby',
+    key: 'eve',
+    name: 'Eve',
+    event: 'join',
+  });
+  await core.settle();
+  assert.deepEqual(await members('Fay'), ['Ann', 'Cy', 'Dee', 'Eve', 'Fay']);
+});

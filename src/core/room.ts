@@ -43,6 +43,8 @@ export class Room {
   settings: RoomSettings | null | undefined;
   readonly subs = new Map<Member, Subscription>();
   private readonly names = new Map<string, Presence>();
+  /** members() as last sorted, until someone comes or goes: every join of a room answers it. */
+  private sorted: string[] | undefined;
 
   /**
    * A direct room's participants' name keys by user id, as this node last learnt them (from a
@@ -60,6 +62,7 @@ export class Room {
     const p = this.names.get(key);
     if (!p) {
       this.names.set(key, { display, local: 1, ...(quiet && { quiet }) });
+      this.sorted = undefined;
       return { local: true, cluster: true };
     }
     p.local++;
@@ -72,7 +75,10 @@ export class Room {
     p.local--;
     if (p.local > 0) return { local: false, cluster: false };
     const remote = p.nodes?.size ?? 0;
-    if (remote === 0) this.names.delete(key);
+    if (remote === 0) {
+      this.names.delete(key);
+      this.sorted = undefined;
+    }
     return { local: true, cluster: remote === 0 };
   }
 
@@ -81,6 +87,7 @@ export class Room {
     const p = this.names.get(key);
     if (!p) {
       this.names.set(key, { display, local: 0, nodes: new Set([node]), ...(quiet && { quiet }) });
+      this.sorted = undefined;
       return true;
     }
     (p.nodes ??= new Set()).add(node);
@@ -93,6 +100,7 @@ export class Room {
     if (!p?.nodes?.delete(node)) return false;
     if (p.local > 0 || p.nodes.size > 0) return false;
     this.names.delete(key);
+    this.sorted = undefined;
     return true;
   }
 
@@ -115,8 +123,12 @@ export class Room {
     return [...this.names].filter(([, p]) => p.local > 0).map(([k, p]) => [k, p.display]);
   }
 
+  /** The display names present, sorted; shared, so callers must not change it. */
   members(): string[] {
-    return [...this.names.values()].map((n) => n.display).sort((a, b) => a.localeCompare(b));
+    this.sorted ??= [...this.names.values()]
+      .map((n) => n.display)
+      .sort((a, b) => a.localeCompare(b));
+    return this.sorted;
   }
 
   /** The name keys present, on every node. */
