@@ -33,15 +33,18 @@ interface Room {
   names: Map<string, number>;
   log: { seq: number; entry: Record<string, unknown> }[];
   seq: number;
+  lastTyping: number;
 }
 
 const rooms = new Map<string, Room>();
 const acks = new Map<string, { seq: number; ts: number }>();
 const LOG_KEPT = 2000;
+const CROWD = 200;
 
 function room(key: string): Room {
   let r = rooms.get(key);
-  if (!r) rooms.set(key, (r = { members: new Set(), names: new Map(), log: [], seq: 0 }));
+  if (!r)
+    rooms.set(key, (r = { members: new Set(), names: new Map(), log: [], seq: 0, lastTyping: 0 }));
   return r;
 }
 
@@ -193,7 +196,13 @@ function serve(c: Conn, data: RawData): void {
     case 'typing': {
       const key = keyOf(c, String(req.room));
       const r = rooms.get(key);
-      if (r) fanOut(r, key, { type: 'typing', room: key, name: c.name, ttlMs: 6000 }, c);
+      // As Parley: a room of more than 200 relays one notice a second, whoever types.
+      const now = Date.now();
+      const crowded = r !== undefined && r.members.size > CROWD;
+      if (r && (!crowded || now - r.lastTyping >= 1000)) {
+        r.lastTyping = now;
+        fanOut(r, key, { type: 'typing', room: key, name: c.name, ttlMs: 6000 }, c);
+      }
       out(c, JSON.stringify({ type: 'result', of: 'typing', room: req.room }));
       return;
     }

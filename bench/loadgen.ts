@@ -273,6 +273,9 @@ function rawClient(
   socket.on('close', () => (opened ? h.gone() : h.fail(lastError)));
 }
 
+/** Times a handshake refused with 503 is tried again before it counts as failed. */
+const SHED_RETRIES = 40;
+
 function connectAll(cmd: ConnectCommand): Promise<ConnectResult> {
   roomsMode = cmd.rooms > 0;
   nodeCount = cmd.urls.length;
@@ -285,6 +288,7 @@ function connectAll(cmd: ConnectCommand): Promise<ConnectResult> {
   let failed = 0;
   let lastOpenAt = t0;
   const errors: string[] = [];
+  const shedTries = new Map<number, number>();
   return new Promise((resolve) => {
     let waiting: ReturnType<typeof setInterval> | undefined;
     const finish = () => {
@@ -337,6 +341,14 @@ function connectAll(cmd: ConnectCommand): Promise<ConnectResult> {
         },
         fail(reason) {
           inflight--;
+          // A server that sheds handshakes while it catches up (503) is asked again, as the
+          // page does: a client it turned away is not a client that could not connect.
+          const tries = (shedTries.get(i) ?? 0) + 1;
+          if (reason.includes('503') && tries <= SHED_RETRIES) {
+            shedTries.set(i, tries);
+            setTimeout(() => start(i), 250 * (1 + Math.random()));
+            return;
+          }
           failed++;
           if (errors.length < 5) errors.push(reason);
           launch();
