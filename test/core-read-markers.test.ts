@@ -23,7 +23,8 @@ test('a crowd rejoining a room catches up and counts its unread from one read of
     if (got.length > 0) reads.push(got.length);
     return got;
   };
-  const back = await Promise.all([core.named('Bob', []), core.named('Cy', [])]);
+  const [bob2, cy2] = await Promise.all([core.named('Bob', []), core.named('Cy', [])]);
+  const back = [bob2, cy2];
   const joined = await Promise.all(back.map((c) => c.call({ type: 'join', room: 'lobby', since: 0 })));
   const states = joined.map((j) => (j?.type === 'result' && j.of === 'join' ? j.read : undefined));
   assert.deepEqual(
@@ -47,7 +48,7 @@ test('a crowd rejoining a room catches up and counts its unread from one read of
   await ann.call({ type: 'delete', room: 'lobby', cid: 'd1', seq: 8 });
   await core.settle();
   const again = await core.named('Cy', []);
-  core.chat.disconnect(back[1]!.session);
+  core.chat.disconnect(cy2.session);
   const j = await again.call({ type: 'join', room: 'lobby' });
   assert.ok(j?.type === 'result' && j.of === 'join');
   assert.deepEqual(j.read && [j.read.unread, j.read.mentions], [30, 1]);
