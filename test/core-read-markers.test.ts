@@ -25,7 +25,9 @@ test('a crowd rejoining a room catches up and counts its unread from one read of
   };
   const [bob2, cy2] = await Promise.all([core.named('Bob', []), core.named('Cy', [])]);
   const back = [bob2, cy2];
-  const joined = await Promise.all(back.map((c) => c.call({ type: 'join', room: 'lobby', since: 0 })));
+  const joined = await Promise.all(
+    back.map((c) => c.call({ type: 'join', room: 'lobby', since: 0 })),
+  );
   const states = joined.map((j) => (j?.type === 'result' && j.of === 'join' ? j.read : undefined));
   assert.deepEqual(
     states.map((s) => s && [s.unread, s.mentions]),
