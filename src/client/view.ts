@@ -236,11 +236,6 @@ export class View {
     );
   }
 
-  /** Focuses a room's button in the sidebar (after keyboard room switching). */
-  focusRoom(room: string): void {
-    this.#roomNodes.get(room)?.querySelector<HTMLButtonElement>('button.room')?.focus();
-  }
-
   setMembers(
     room: string,
     names: string[],
