@@ -11,6 +11,7 @@ import {
   type ServerEvent,
 } from '../src/protocol/index.js';
 import { Chat } from '../src/client/chat.js';
+import type { Self } from '../src/client/message-state.js';
 import type { OlderState, SysOptions } from '../src/client/messages.js';
 import { MemoryOutbox, type OutboxEntry } from '../src/client/outbox.js';
 import type { ChatLog, ChatStorage, ChatView, LogLine } from '../src/client/ports.js';
@@ -38,7 +39,8 @@ class FakeLog implements ChatLog {
   readonly quotes = new Map<string, Map<number, ChatMessage>>();
   /** Editors opened, as room and seq. */
   readonly editing: [string, number][] = [];
-  setMyName(): void {}
+  setSelf(): void {}
+  setEditWindow(): void {}
   sys(room: string, text: string, _cls?: string, opts?: SysOptions): Line {
     const keyed = opts?.key && this.lines.find((l) => l.room === room && l.text === text);
     if (keyed) return keyed;
@@ -131,8 +133,8 @@ class FakeView implements ChatView {
   replying: ChatMessage | undefined;
   rooms: RoomItem[] = [];
   readonly announced: string[] = [];
-  setMe(name: string): void {
-    this.me = name;
+  setMe(self: Self): void {
+    this.me = self.name;
   }
   setUnseen(): void {}
   showRoom(): void {}

@@ -11,7 +11,13 @@ import {
   type ClientRequest,
   type ErrorEvent as ErrorFrame,
 } from '../protocol/index.js';
-import { applyChange, isMine, looksLikeEmoji, type ChangeEvent } from './message-state.js';
+import {
+  allowed,
+  applyChange,
+  looksLikeEmoji,
+  type ChangeEvent,
+  type Self,
+} from './message-state.js';
 import { textProblem } from './notices.js';
 import type { ChangeKind, OutboxEntry } from './outbox.js';
 import type { ChatLog } from './ports.js';
@@ -33,8 +39,8 @@ export interface ActsDeps {
   readonly log: ChatLog;
   /** The room shown. */
   current(): string;
-  /** My name ('' until known). */
-  me(): string;
+  /** Who I am. */
+  self(): Self;
   /** Into the outbox, and on its way when connected. */
   queue(entry: OutboxEntry): void;
   /** Asks the server; false when it could not go. */
@@ -157,9 +163,10 @@ export class MessageActs {
     return false;
   }
 
+  /** My last message here that I may still change (its sender by id, see allowed). */
   #lastMine(room: string): ChatMessage | undefined {
-    const me = this.#d.me();
-    return this.#d.log.latest(room, (m) => !m.removed && isMine(m, me));
+    const self = this.#d.self();
+    return this.#d.log.latest(room, (m) => allowed(m, self, false).remove);
   }
 
   #act(room: string, kind: ChangeKind, seq: number, text: string): void {

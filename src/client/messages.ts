@@ -15,7 +15,7 @@ import {
   quoteButton,
   reactionChips,
 } from './message-parts.js';
-import { allowed, isMine } from './message-state.js';
+import { allowed, isMine, type Self } from './message-state.js';
 import { mentionsName, richText } from './rich-text.js';
 
 /** Messages kept per room; past it the oldest go (and can be paged in again). */
@@ -144,7 +144,9 @@ export class MessageLog {
   readonly #logs = new Map<string, RoomLog>();
   #folds = 0;
   #current = '';
-  #myName = '';
+  #self: Self = { name: '' };
+  /** The server's edit window, ms (0: none). */
+  #editWindow = 0;
   /** I may remove anyone's messages in the room shown (a moderator there). */
   #moderator = false;
   /** The message whose menu is open. */
@@ -177,8 +179,20 @@ export class MessageLog {
     });
   }
 
-  setMyName(name: string): void {
-    this.#myName = name;
+  setSelf(self: Self): void {
+    const was = this.#self;
+    this.#self = self;
+    if (was.id === self.id && foldKey(was.name) === foldKey(self.name)) return;
+    // Someone else now (a sign-in), or a new name for messages that have no id: mine anew.
+    for (const [room, log] of this.#logs) {
+      this.#keepView(room, false, () => {
+        for (const s of log.msgs) this.#paint(s);
+      });
+    }
+  }
+
+  setEditWindow(ms: number): void {
+    this.#editWindow = ms;
   }
 
   /** Whether I moderate the room shown: its menus offer Remove on everyone's messages. */
@@ -347,9 +361,10 @@ export class MessageLog {
   /** Puts the "new" line where it belongs (or takes it away), and regroups around it. */
   #placeNew(log: RoomLog): void {
     const after = log.newAfter;
-    const me = this.#myName ? foldKey(this.#myName) : '';
     const at =
-      after === undefined ? -1 : log.msgs.findIndex((s) => s.seq > after && foldKey(s.from) !== me);
+      after === undefined
+        ? -1
+        : log.msgs.findIndex((s) => s.seq > after && !isMine(s.m, this.#self));
     const s = log.msgs[at];
     const line = log.newLine;
     if (!s) {
@@ -417,7 +432,7 @@ export class MessageLog {
 
   #openEditor(room: string, seq: number, back: 'box' | 'menu'): boolean {
     const s = this.#logs.get(room)?.bySeq.get(seq);
-    if (!s || room !== this.#current || !allowed(s.m, this.#myName, false).edit) return false;
+    if (!s || room !== this.#current || !this.#allowed(s, false).edit) return false;
     this.#closeMenu(false);
     if (!s.editor) {
       const { box, input } = messageEditor(
@@ -446,6 +461,10 @@ export class MessageLog {
     else (s.el.querySelector<HTMLElement>('.msg-more') ?? this.#box).focus();
   }
 
+  #allowed(s: Shown, moderator: boolean): ReturnType<typeof allowed> {
+    return allowed(s.m, this.#self, moderator, { ms: this.#editWindow, now: Date.now() });
+  }
+
   #openMenu(s: Shown): void {
     const was = this.#menuOf;
     this.#closeMenu(false);
@@ -454,7 +473,7 @@ export class MessageLog {
       return;
     }
     const { room, seq } = s;
-    const can = allowed(s.m, this.#myName, this.#moderator && !room.startsWith('@'));
+    const can = this.#allowed(s, this.#moderator && !room.startsWith('@'));
     s.menu = messageMenu({
       from: s.m.from,
       canEdit: can.edit,
@@ -561,13 +580,13 @@ export class MessageLog {
     const key = focus?.dataset['key'];
     const field = focus instanceof HTMLTextAreaElement || focus instanceof HTMLInputElement;
     const [from0, to0] = field ? [focus.selectionStart, focus.selectionEnd] : [null, null];
-    const mine = isMine(m, this.#myName);
+    const mine = isMine(m, this.#self);
     const removed = !!m.removed;
     if (removed && s.editor) delete s.editor;
     if (removed && s.menu) this.#closeMenu(false);
     line.classList.toggle('action', m.me && !removed);
     line.classList.toggle('mine', mine);
-    line.classList.toggle('mention', !mine && !removed && mentionsName(m.text, this.#myName));
+    line.classList.toggle('mention', !mine && !removed && mentionsName(m.text, this.#self.name));
     line.classList.toggle('removed', removed);
     line.classList.toggle('editing', !!s.editor);
     const time = el('time', 'ts', clock(m.ts));
@@ -579,7 +598,7 @@ export class MessageLog {
     const text = el('span', removed ? 'text removed-note' : 'text');
     text.dir = 'auto';
     if (removed) text.textContent = 'message removed';
-    else text.append(...richText(m.text, mine ? '' : this.#myName));
+    else text.append(...richText(m.text, mine ? '' : this.#self.name));
     if (m.edited !== undefined && !removed) {
       const mark = el('span', 'edited', '(edited)');
       mark.title = `Edited ${new Date(m.edited).toLocaleString()}`;
@@ -609,7 +628,7 @@ export class MessageLog {
       parts.push(
         reactionChips(
           m.reactions,
-          this.#myName,
+          this.#self.name,
           (emoji) => void this.#hooks.react(room, s.seq, emoji),
           () => this.#openMenu(s),
         ),

@@ -5,7 +5,7 @@
 import type { ChatMessage, ModerationAction } from '../protocol/index.js';
 import type { ConnState } from './connection.js';
 import { button, byId, el, reconcile, roomLabel } from './dom.js';
-import { firstLine } from './message-state.js';
+import { firstLine, type Self } from './message-state.js';
 import { MessageLog, type LogHooks } from './messages.js';
 import type { OutboxEntry } from './outbox.js';
 import type { Powers } from './ports.js';
@@ -150,9 +150,9 @@ export class View {
     this.retryButton.hidden = state !== 'offline';
   }
 
-  setMe(name: string): void {
-    this.meButton.textContent = name;
-    this.log.setMyName(name);
+  setMe(self: Self): void {
+    this.meButton.textContent = self.name || '…';
+    this.log.setSelf(self);
   }
 
   /** Unread messages while the tab is hidden go in the document title. */
