@@ -7,17 +7,12 @@
 
 import {
   ERRORS,
+  isEmoji,
   type ChatMessage,
   type ClientRequest,
   type ErrorEvent as ErrorFrame,
 } from '../protocol/index.js';
-import {
-  allowed,
-  applyChange,
-  looksLikeEmoji,
-  type ChangeEvent,
-  type Self,
-} from './message-state.js';
+import { allowed, applyChange, type ChangeEvent, type Self } from './message-state.js';
 import { textProblem } from './notices.js';
 import type { ChangeKind, OutboxEntry } from './outbox.js';
 import type { ChatLog } from './ports.js';
@@ -113,7 +108,7 @@ export class MessageActs {
   /** Puts my reaction on, or takes it back; false when `emoji` is not one emoji. */
   react(room: string, seq: number, emoji: string): boolean {
     const e = emoji.trim();
-    if (!looksLikeEmoji(e)) {
+    if (!isEmoji(e)) {
       this.#d.say(ERRORS.EMOJI_INVALID.message, 'error', room);
       return false;
     }

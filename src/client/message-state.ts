@@ -131,17 +131,3 @@ export function reactionWho(r: Reaction, me: string, shown = 12): string {
       : `${listed.slice(0, -1).join(', ')} and ${listed[listed.length - 1] ?? ''}`;
   return `${who} reacted with ${r.emoji}`;
 }
-
-/**
- * One grapheme that is an emoji, at a first look: the page's check before it queues a reaction.
- * The server's check (isEmoji) decides; it sits beside the wire schemas, which the page does
- * not load.
- */
-export function looksLikeEmoji(s: string): boolean {
-  if (!s || s.length > 32) return false;
-  const graphemes = [...new Intl.Segmenter(undefined, { granularity: 'grapheme' }).segment(s)];
-  return (
-    graphemes.length === 1 &&
-    /\p{Extended_Pictographic}|\p{Emoji_Presentation}|\p{Regional_Indicator}|\u20E3/u.test(s)
-  );
-}
