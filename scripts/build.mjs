@@ -39,6 +39,7 @@ const { eventChecksPlugin, pureProtocolPlugin } = await tsImport(
   './event-checks.ts',
   import.meta.url,
 );
+const { pageMangleProps } = await tsImport('./page-names.ts', import.meta.url);
 const page = await build({
   ...common,
   entryPoints: ['src/client/main.ts'],
@@ -46,6 +47,8 @@ const page = await build({
   format: 'esm',
   sourcemap: true,
   metafile: true,
+  // The page's own method names, shortened: no code but the page's calls them.
+  mangleProps: pageMangleProps(root),
   plugins: [eventChecksPlugin(), pureProtocolPlugin()],
 });
 // What app.js holds (the metafile's inputs also list modules tree-shaken away).

@@ -1,12 +1,13 @@
 // The page's checks of server events, generated at build time from the wire schemas: one
-// function per event and per result, built of a few shared helpers, so the page ships no TypeBox
+// function per event and per result, built of a few shared combinators, so the page ships no TypeBox
 // and, under its Content-Security-Policy (`script-src 'self'`), compiles no code at run time.
 // The page build (scripts/build.mjs) provides them as the module `parley:event-checks`;
 // test/schema.test.ts checks that they accept exactly what the schemas accept.
 //
 // TypeBox's own compiler writes each check out in full (its repeated object, integer and array
-// tests were over a kilobyte of the page, gzipped); here each distinct part is written once, and
-// the error codes are looked up in the page's own table of them.
+// tests were over a kilobyte of the page, gzipped); here a check is a value built of a few
+// combinators, each distinct part is written once, and the error codes are looked up in the
+// page's own table of them.
 
 import { fileURLToPath } from 'node:url';
 import type { Plugin } from 'esbuild';
@@ -43,13 +44,29 @@ const BOUNDS: [keyword: string, op: string][] = [
   ['exclusiveMaximum', '<'],
 ];
 
-/** The helpers every generated check shares. */
+/**
+ * The helpers every generated check is built of: each check is a value made of them once, when
+ * the page loads, so a shape costs its field names and little else.
+ */
 const PRELUDE = `import { ERRORS } from '../protocol/errors.js';
 const o = (v) => typeof v === "object" && v !== null && !Array.isArray(v);
 const s = (v) => typeof v === "string";
+const b = (v) => typeof v === "boolean";
+const f = Number.isFinite;
+const i = Number.isInteger;
+const codes = new Set(Object.keys(ERRORS));
+const e = (v) => codes.has(v);
+const L = (...c) => (v) => c.includes(v);
+const U = (...c) => (v) => c.some((g) => g(v));
 // for-of, as TypeBox does: a hole in an array is checked as undefined.
-const a = (v, f) => { if (!Array.isArray(v)) return false; for (const x of v) if (!f(x)) return false; return true; };
-const codes = new Set(Object.keys(ERRORS));`;
+const A = (g) => (v) => { if (!Array.isArray(v)) return false; for (const x of v) if (!g(x)) return false; return true; };
+const T = (...c) => (v) => Array.isArray(v) && v.length === c.length && c.every((g, j) => g(v[j]));
+// The required fields, then the optional ones, which may also be undefined (as Value.Check
+// without exact optional types).
+const O = (r, p = {}) => {
+  const R = Object.entries(r), P = Object.entries(p);
+  return (v) => o(v) && R.every(([k, g]) => g(v[k])) && P.every(([k, g]) => v[k] === undefined || g(v[k]));
+};`;
 
 /** A union of exactly the error codes: checked against the page's own table of them. */
 function isErrorCodes(options: TSchema[]): boolean {
@@ -58,28 +75,28 @@ function isErrorCodes(options: TSchema[]): boolean {
   return literals.length === codes.length && codes.every((c) => literals.includes(c));
 }
 
-/** Writes the checks of a set of schemas, each distinct function once. */
+/** Marks a reference to a part in the text until the parts are written out. */
+const REF = /\0(\d+)\0/g;
+
+/** Writes the checks of a set of schemas, each distinct part once. */
 class Writer {
-  private readonly defs: string[] = [];
-  private readonly named = new Map<string, string>();
+  readonly #parts: string[] = [];
+  readonly #byCode = new Map<string, number>();
+  readonly #tables: string[] = [];
 
-  /** A named function for `body` (an expression of `v`), one per distinct body. */
-  private fn(body: string): string {
-    let name = this.named.get(body);
-    if (name === undefined) {
-      name = `c${this.named.size}`;
-      this.named.set(body, name);
-      this.defs.push(`const ${name} = (v) => ${body};`);
+  /** A reference to the check `code`: one part per distinct code. */
+  #part(code: string): string {
+    let i = this.#byCode.get(code);
+    if (i === undefined) {
+      i = this.#parts.length;
+      this.#parts.push(code);
+      this.#byCode.set(code, i);
     }
-    return name;
+    return `\0${i}\0`;
   }
 
-  private call(parts: string[], subject: string, join = ' && '): string {
-    return `${this.fn(parts.join(join))}(${subject})`;
-  }
-
-  /** An expression that is true when `subject` (`v` or `v[...]`) is valid for `schema`. */
-  expr(at: string, schema: TSchema, subject: string): string {
+  /** An expression whose value is the check of `schema`. */
+  check(at: string, schema: TSchema): string {
     const kind = String(schema[Kind]);
     const allowed = KEYWORDS[kind];
     if (!allowed) throw new Error(`event-checks: ${at} is a ${kind}, which the page cannot check`);
@@ -89,51 +106,52 @@ class Writer {
     }
     switch (kind) {
       case 'Literal':
-        return `${subject} === ${JSON.stringify(schema['const'])}`;
+        return `L(${JSON.stringify(schema['const'])})`;
       case 'Boolean':
-        return `typeof ${subject} === "boolean"`;
+        return 'b';
       case 'String': {
         const parts = ['s(v)'];
         if (schema['minLength'] !== undefined) parts.push(`v.length >= ${schema['minLength']}`);
         if (schema['maxLength'] !== undefined) parts.push(`v.length <= ${schema['maxLength']}`);
-        return parts.length === 1 ? `s(${subject})` : this.call(parts, subject);
+        return parts.length === 1 ? 's' : this.#part(`(v) => ${parts.join(' && ')}`);
       }
       case 'Number':
       case 'Integer': {
-        const parts = [kind === 'Integer' ? 'Number.isInteger(v)' : 'Number.isFinite(v)'];
+        const test = kind === 'Integer' ? 'i' : 'f';
+        const parts = [`${test}(v)`];
         for (const [k, op] of BOUNDS) {
           if (schema[k] !== undefined) parts.push(`v ${op} ${JSON.stringify(schema[k])}`);
         }
-        return this.call(parts, subject);
+        return parts.length === 1 ? test : this.#part(`(v) => ${parts.join(' && ')}`);
       }
       case 'Union': {
         const options = schema['anyOf'] as TSchema[];
-        if (isErrorCodes(options)) return `codes.has(${subject})`;
-        const each = options.map((s, i) => `(${this.expr(`${at}|${i}`, s, 'v')})`);
-        return this.call(each, subject, ' || ');
+        if (isErrorCodes(options)) return 'e';
+        if (options.every((o) => o[Kind] === 'Literal'))
+          return this.#part(`L(${options.map((o) => JSON.stringify(o['const'])).join(', ')})`);
+        return this.#part(`U(${options.map((s, i) => this.check(`${at}|${i}`, s)).join(', ')})`);
       }
-      case 'Array': {
-        const item = this.expr(`${at}[]`, schema['items'] as TSchema, 'v');
-        return `a(${subject}, ${/^\w+\(v\)$/.test(item) ? item.slice(0, -3) : this.fn(item)})`;
-      }
+      case 'Array':
+        return this.#part(`A(${this.check(`${at}[]`, schema['items'] as TSchema)})`);
       case 'Tuple': {
         const items = (schema['items'] as TSchema[] | undefined) ?? [];
-        const parts = ['Array.isArray(v)', `v.length === ${items.length}`];
-        items.forEach((s, i) => parts.push(this.expr(`${at}[${i}]`, s, `v[${i}]`)));
-        return this.call(parts, subject);
+        return this.#part(`T(${items.map((s, i) => this.check(`${at}[${i}]`, s)).join(', ')})`);
       }
       case 'Object': {
         const required = new Set((schema['required'] as string[] | undefined) ?? []);
-        const parts = ['o(v)'];
+        const req: string[] = [];
+        const opt: string[] = [];
         for (const [k, p] of Object.entries(schema['properties'] as Record<string, TSchema>)) {
           if (required.has(k) === OptionalKind in p)
             throw new Error(`event-checks: ${at}.${k} is optional in one place only`);
-          const field = `v[${JSON.stringify(k)}]`;
-          const check = this.expr(`${at}.${k}`, p, field);
-          // As Value.Check without exact optional types: an optional field may be undefined.
-          parts.push(required.has(k) ? check : `(${field} === undefined || ${check})`);
+          // Quoted: these are wire names, never to be renamed by a minifier.
+          (required.has(k) ? req : opt).push(
+            `${JSON.stringify(k)}: ${this.check(`${at}.${k}`, p)}`,
+          );
         }
-        return this.call(parts, subject);
+        const args = [`{ ${req.join(', ')} }`];
+        if (opt.length > 0) args.push(`{ ${opt.join(', ')} }`);
+        return this.#part(`O(${args.join(', ')})`);
       }
       default:
         throw new Error(`event-checks: ${at}: no check for ${kind}`);
@@ -141,29 +159,45 @@ class Writer {
   }
 
   /** A table of checks by key, with no prototype. */
-  table(name: string, schemas: Record<string, TSchema>): string {
+  table(name: string, schemas: Record<string, TSchema>): void {
     const rows = Object.entries(schemas).map(
-      ([key, schema]) =>
-        `  ${JSON.stringify(key)}: ${this.expr(`${name}.${key}`, schema, 'v').slice(0, -3)},`,
+      ([key, schema]) => `  ${JSON.stringify(key)}: ${this.check(`${name}.${key}`, schema)},`,
     );
     // No prototype: a frame's `type` of "toString" must find no check.
-    return `export const ${name} = Object.assign(Object.create(null), {\n${rows.join('\n')}\n});`;
+    this.#tables.push(
+      `export const ${name} = Object.assign(Object.create(null), {\n${rows.join('\n')}\n});`,
+    );
   }
 
-  get definitions(): string[] {
-    return this.defs;
+  /**
+   * The parts and the tables as code: a part used in more than one place is a named constant
+   * (written before its first use), a part used once is written where it is used.
+   */
+  code(): string[] {
+    const uses = new Map<string, number>();
+    for (const t of [...this.#parts, ...this.#tables])
+      for (const [, i = ''] of t.matchAll(REF)) uses.set(i, (uses.get(i) ?? 0) + 1);
+    const shared = (i: string): boolean => (uses.get(i) ?? 0) > 1;
+    const resolve = (t: string): string =>
+      t.replace(REF, (_, i: string) =>
+        shared(i) ? `c${i}` : resolve(this.#parts[Number(i)] ?? ''),
+      );
+    const named = this.#parts.flatMap((p, i) =>
+      shared(String(i)) ? [`const c${i} = ${resolve(p)};`] : [],
+    );
+    return [...named, ...this.#tables.map(resolve)];
   }
 }
 
 /** The module's source: EVENT_CHECKS by `type`, RESULT_CHECKS by `of`. */
 export function eventChecksSource(): string {
   const w = new Writer();
-  const tables = [w.table('EVENT_CHECKS', EVENT_SCHEMAS), w.table('RESULT_CHECKS', RESULT_SCHEMAS)];
+  w.table('EVENT_CHECKS', EVENT_SCHEMAS);
+  w.table('RESULT_CHECKS', RESULT_SCHEMAS);
   return [
     '// Generated from src/protocol/schema.ts by scripts/event-checks.ts.',
     PRELUDE,
-    ...w.definitions,
-    ...tables,
+    ...w.code(),
     '',
   ].join('\n');
 }

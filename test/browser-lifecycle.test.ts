@@ -15,6 +15,7 @@ import {
   DESKTOP,
   PENDING,
   RECONNECT_MS,
+  SYS,
   WAIT_MS,
   chooseName,
   countText,
@@ -559,6 +560,85 @@ test('browser: the menu by role; a forged removal is refused and said; an owner 
       assert.deepEqual(p.problems, [], `page ${i + 1} errors`);
     }
   });
+});
+
+test('browser: after a rename my messages under the old name are mine still, live and after a reload', async () => {
+  await withPageServer(async ({ server, browser }) => {
+    const [a, b] = await two(browser, server.httpUrl);
+    await sendLine(a.page, 'said as ada');
+    const seq = await seqOf(b.page, 'said as ada');
+    await sendLine(a.page, '/nick annie');
+    await waitForText(a.page, '#me', 'annie');
+    await waitForText(b.page, SYS, 'ada is now known as annie.');
+
+    const mine = async (p: ChatPage): Promise<void> => {
+      assert.ok(
+        await line(p.page, 'said as ada')
+          .first()
+          .evaluate((e) => e.matches('.mine')),
+      );
+      const menu = await openMenu(p.page, 'said as ada');
+      assert.deepEqual(await menu.locator('.menu-acts button').allTextContents(), [
+        'Reply',
+        'Edit',
+        'Remove…',
+      ]);
+      await p.page.keyboard.press('Escape');
+    };
+    await mine(a);
+    // Up in the empty box edits it too.
+    await a.page.focus('#text');
+    await a.page.keyboard.press('ArrowUp');
+    const box = a.page.locator(`#log .msg[data-seq="${seq}"] textarea.edit-box`);
+    await box.waitFor({ timeout: WAIT_MS });
+    await box.fill('said as ada, edited as annie');
+    await box.press('Enter');
+    await waitForText(
+      b.page,
+      `#log .msg[data-seq="${seq}"] .text`,
+      'said as ada, edited as annie (edited)',
+    );
+    // After a reload, from history.
+    await a.page.reload();
+    await waitReady(a.page);
+    await mine(a);
+
+    // bob: not his, under any name.
+    assert.ok(
+      !(await line(b.page, 'said as ada')
+        .first()
+        .evaluate((e) => e.matches('.mine'))),
+    );
+    const theirs = await openMenu(b.page, 'said as ada');
+    assert.deepEqual(await theirs.locator('.menu-acts button').allTextContents(), ['Reply']);
+    for (const [i, p] of [a, b].entries()) {
+      assert.deepEqual(p.problems, [], `page ${i + 1} errors`);
+    }
+  });
+});
+
+test('browser: the menu offers Edit only within the edit window the server says', async () => {
+  await withPageServer(
+    async ({ server, browser }) => {
+      const [a] = await two(browser, server.httpUrl);
+      await sendLine(a.page, 'quick one');
+      const labels = async (): Promise<string[]> => {
+        const menu = await openMenu(a.page, 'quick one');
+        const l = await menu.locator('.menu-acts button').allTextContents();
+        await a.page.keyboard.press('Escape');
+        return l;
+      };
+      assert.deepEqual(await labels(), ['Reply', 'Edit', 'Remove…']);
+      // A minute and a bit later (the page's clock only): too old to edit, still removable.
+      await a.page.clock.setSystemTime(Date.now() + 61_000);
+      assert.deepEqual(await labels(), ['Reply', 'Remove…']);
+      await a.page.focus('#text');
+      await a.page.keyboard.press('ArrowUp');
+      assert.equal(await a.page.locator('textarea.edit-box').count(), 0, 'Up opens no editor');
+      assert.deepEqual(a.problems, []);
+    },
+    { editWindow: 1 },
+  );
 });
 
 test('browser: screenshots of edited, removed, reacted and replied messages between two people', async () => {

@@ -11,6 +11,7 @@ import {
   type ServerEvent,
 } from '../src/protocol/index.js';
 import { Chat } from '../src/client/chat.js';
+import type { Self } from '../src/client/message-state.js';
 import type { OlderState, SysOptions } from '../src/client/messages.js';
 import { MemoryOutbox, type OutboxEntry } from '../src/client/outbox.js';
 import type { ChatLog, ChatStorage, ChatView, LogLine } from '../src/client/ports.js';
@@ -38,7 +39,8 @@ class FakeLog implements ChatLog {
   readonly quotes = new Map<string, Map<number, ChatMessage>>();
   /** Editors opened, as room and seq. */
   readonly editing: [string, number][] = [];
-  setMyName(): void {}
+  setSelf(): void {}
+  setEditWindow(): void {}
   sys(room: string, text: string, _cls?: string, opts?: SysOptions): Line {
     const keyed = opts?.key && this.lines.find((l) => l.room === room && l.text === text);
     if (keyed) return keyed;
@@ -131,8 +133,8 @@ class FakeView implements ChatView {
   replying: ChatMessage | undefined;
   rooms: RoomItem[] = [];
   readonly announced: string[] = [];
-  setMe(name: string): void {
-    this.me = name;
+  setMe(self: Self): void {
+    this.me = self.name;
   }
   setUnseen(): void {}
   showRoom(): void {}
@@ -242,6 +244,7 @@ class Page {
         historyBound: 500,
         ratePerSecond: 50,
         rateBurst: 100,
+        editWindowMs: 0,
       },
     });
   }
@@ -273,7 +276,13 @@ class Page {
   handshake(name = 'ada'): void {
     this.connect();
     const hello = this.one('hello');
-    this.result(hello, { of: 'hello', name, token: hello.token ?? TOKEN, direct: [] });
+    this.result(hello, {
+      of: 'hello',
+      name,
+      token: hello.token ?? TOKEN,
+      userId: `u_${name}`,
+      direct: [],
+    });
   }
 
   joinAnswer(room: string, lastSeq: number, members: string[] = ['ada']): Sent {
@@ -284,8 +293,10 @@ class Page {
   }
 }
 
+/** A message as the server sends it: its sender's user id is `u_` and the name (see Page). */
 function msg(room: string, seq: number, from = 'bob', text = `m${seq}`): ChatMessage {
-  return { room, seq, from, text, ts: 1000 + seq, cid: `c${room}${seq}`, me: false };
+  const fromId = `u_${from}`;
+  return { room, seq, from, fromId, text, ts: 1000 + seq, cid: `c${room}${seq}`, me: false };
 }
 
 function live(p: Page, m: ChatMessage): void {
@@ -312,7 +323,7 @@ test('handshake: welcome, hello with the stored name and token, then a join of e
   assert.ok(hello?.type === 'hello');
   assert.equal(hello.name, 'ada');
   assert.equal(hello.token, TOKEN);
-  p.result(hello, { of: 'hello', name: 'ada', token: TOKEN, direct: [] });
+  p.result(hello, { of: 'hello', name: 'ada', token: TOKEN, userId: 'u_ada', direct: [] });
   const joins = p.take();
   assert.deepEqual(
     joins.map((r) => (r.type === 'join' ? [r.room, r.since] : r.type)),
@@ -497,7 +508,7 @@ test('/nick changes the name: hello with the token, the new name saved and shown
   const hello = p.one('hello');
   assert.ok(hello.type === 'hello');
   assert.deepEqual([hello.name, hello.token], ['bea', TOKEN]);
-  p.result(hello, { of: 'hello', name: 'bea', token: TOKEN, direct: [] });
+  p.result(hello, { of: 'hello', name: 'bea', token: TOKEN, userId: 'u_bea', direct: [] });
   assert.equal(p.view.me, 'bea');
   assert.deepEqual(p.storage.identity, { name: 'bea', token: TOKEN });
   assert.ok(p.view.announced.includes('You are now known as bea.'));
@@ -679,6 +690,7 @@ test('a sign-in keeps the session token and role; signing out forgets them and r
     of: 'login',
     name: 'ada',
     token: 'b'.repeat(40),
+    userId: 'u_ada',
     role: 'admin',
     direct: ['@bob'],
     rooms: [],

@@ -100,7 +100,7 @@ function naming(ready: boolean) {
       get namePromptOpen() {
         return state.open;
       },
-      setMe: (name) => (state.me = name),
+      setMe: (self) => (state.me = self.name),
       openNamePrompt: () => (state.open = true),
       closeNamePrompt: () => (state.open = false),
       setNameError: (t) => notes.push(`error: ${t}`),
@@ -121,14 +121,14 @@ function naming(ready: boolean) {
 
 test('a name asked for offline is taken once the hello is answered', () => {
   const { n, hellos, notes, state } = naming(false);
-  assert.equal(state.me, '…');
+  assert.equal(state.me, '', 'no name yet (the view shows …)');
   n.submit('Ada');
   assert.deepEqual(hellos, []);
   assert.match(notes.at(-1) ?? '', /Waiting for the connection/);
   state.ready = true;
   n.ready();
   assert.deepEqual(hellos, [{ type: 'hello', name: 'Ada', token: 't'.repeat(32) }]);
-  assert.equal(n.named('Ada', 'u'.repeat(32)), '');
+  assert.equal(n.named('Ada', 'u'.repeat(32), 'u_ada'), '');
   assert.equal(n.me, 'Ada');
   assert.equal(n.chosen, true);
 });

@@ -37,12 +37,13 @@ test('one turn of sends is one commit, in order, acked only after it commits', a
       [3, 'c', 'Ann', 'lobby'],
     ],
   );
-  // The wire is as it always was: a msg event with exactly the message's fields.
+  // A msg event has exactly the message's fields, its sender's user id among them.
   assert.deepEqual(Object.keys(bob.of('msg')[0] ?? {}), [
     'type',
     'room',
     'seq',
     'from',
+    'fromId',
     'text',
     'ts',
     'cid',
@@ -51,6 +52,7 @@ test('one turn of sends is one commit, in order, acked only after it commits', a
   // The bus carries the same entries, for the other nodes, each with the sender's user id.
   const annId = await core.log.nameUser('ann');
   assert.ok(annId);
+  assert.equal(bob.of('msg')[0]?.fromId, annId);
   const sent = core.bells.flatMap((b) => (b.kind === 'entry' ? [b.entry] : []));
   assert.deepEqual(
     sent.map((e) => [e.kind, e.seq, e.actor, e.actorId]),
@@ -167,6 +169,7 @@ test('history pages messages back from the newest', async () => {
   assert.deepEqual(Object.keys(page.messages[0] ?? {}).sort(), [
     'cid',
     'from',
+    'fromId',
     'me',
     'room',
     'seq',

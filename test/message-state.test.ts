@@ -4,12 +4,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import type { ChatMessage } from '../src/protocol/index.js';
+import { isEmoji, type ChatMessage } from '../src/protocol/index.js';
 import {
   allowed,
   applyChange,
   firstLine,
-  looksLikeEmoji,
+  isMine,
   newest,
   reactionWho,
   type ChangeEvent,
@@ -119,14 +119,55 @@ test('a page read after the reactions, then each again (some twice), ends as the
 });
 
 test('the menu offers edit on my own messages and remove on mine or, for moderators, anyone’s', () => {
-  assert.deepEqual(allowed(msg(1, 'Ada'), 'ada', false), { edit: true, remove: true });
-  assert.deepEqual(allowed(msg(1, 'bob'), 'ada', false), { edit: false, remove: false });
-  assert.deepEqual(allowed(msg(1, 'bob'), 'ada', true), { edit: false, remove: true });
+  assert.deepEqual(allowed(msg(1, 'Ada'), { name: 'ada' }, false), { edit: true, remove: true });
+  assert.deepEqual(allowed(msg(1, 'bob'), { name: 'ada' }, false), { edit: false, remove: false });
+  assert.deepEqual(allowed(msg(1, 'bob'), { name: 'ada' }, true), { edit: false, remove: true });
   const gone = applyChange(msg(1), del(1));
-  assert.deepEqual(allowed(gone, 'ada', true), { edit: false, remove: false });
+  assert.deepEqual(allowed(gone, { name: 'ada' }, true), { edit: false, remove: false });
 });
 
-test('newest, first lines, who reacted, and what looks like one emoji', () => {
+test('a message is mine by user id, whatever name it was sent under or anyone has now', () => {
+  const sent = { ...msg(1, 'ada'), fromId: 'u_ada' };
+  // ada is annie now: her message under the old name is hers still.
+  const annie = { name: 'annie', id: 'u_ada' };
+  assert.ok(isMine(sent, annie));
+  assert.deepEqual(allowed(sent, annie, false), { edit: true, remove: true });
+  // Someone else under the name ada: not theirs, though the names match.
+  const other = { name: 'ada', id: 'u_other' };
+  assert.ok(!isMine(sent, other));
+  assert.deepEqual(allowed(sent, other, false), { edit: false, remove: false });
+  assert.deepEqual(allowed(sent, other, true), { edit: false, remove: true });
+  // A message stored before user ids is shown by its name, but the server ties it to no one:
+  // neither edit nor remove is its sender's.
+  const old = msg(2, 'ada');
+  assert.ok(isMine(old, other));
+  assert.deepEqual(allowed(old, other, false), { edit: false, remove: false });
+  assert.deepEqual(allowed(old, other, true), { edit: false, remove: true });
+  // A server that says no ids: names decide, as before.
+  assert.ok(isMine(sent, { name: 'ADA' }));
+  assert.ok(!isMine(sent, { name: 'annie' }));
+});
+
+test('edit is offered only within the edit window the server tells; remove is not limited', () => {
+  const me = { name: 'ada', id: 'u_ada' };
+  const m = { ...msg(1, 'ada'), fromId: 'u_ada', ts: 10_000 };
+  const minute = 60_000;
+  assert.deepEqual(allowed(m, me, false, { ms: minute, now: 10_000 + minute }), {
+    edit: true,
+    remove: true,
+  });
+  assert.deepEqual(allowed(m, me, false, { ms: minute, now: 10_001 + minute }), {
+    edit: false,
+    remove: true,
+  });
+  // 0: no window.
+  assert.deepEqual(allowed(m, me, false, { ms: 0, now: 10_000 + 100 * minute }), {
+    edit: true,
+    remove: true,
+  });
+});
+
+test('newest, first lines, who reacted, and what the page takes for one emoji', () => {
   const list = [msg(1, 'ada'), msg(2, 'bob'), applyChange(msg(3, 'ada'), del(3))];
   assert.equal(newest(list, (m) => !m.removed && m.from === 'ada')?.seq, 1);
   assert.equal(newest(list, (m) => !m.removed)?.seq, 2);
@@ -148,6 +189,7 @@ test('newest, first lines, who reacted, and what looks like one emoji', () => {
     'a, b, c and 2 others reacted with 🎉',
   );
 
-  for (const e of ['👍', '❤️', '👍🏽', '👨‍👩‍👧', '🇫🇷', '1️⃣']) assert.ok(looksLikeEmoji(e), e);
-  for (const e of ['', 'a', 'yes', '👍👍', '👍 ', '<b>']) assert.ok(!looksLikeEmoji(e), e);
+  // The page checks a reaction with the server's own rule before it queues it.
+  for (const e of ['👍', '❤️', '👍🏽', '👨‍👩‍👧', '🇫🇷', '1️⃣']) assert.ok(isEmoji(e), e);
+  for (const e of ['', 'a', 'yes', '👍👍', '👍 ', '<b>']) assert.ok(!isEmoji(e), e);
 });

@@ -180,7 +180,7 @@ test('rate limit: an error first, then a policy close; other clients unaffected'
 });
 
 test('a request refused for the rate echoes its id; the welcome says the rate it keeps to', async () => {
-  await withServer({ rateBurst: 6, ratePerSecond: 2 }, async (s) => {
+  await withServer({ rateBurst: 6, ratePerSecond: 2, editWindow: 15 }, async (s) => {
     const c = await TestClient.json(s);
     const w = await c.event('welcome');
     assert.deepEqual(w.limits, {
@@ -189,6 +189,8 @@ test('a request refused for the rate echoes its id; the welcome says the rate it
       historyBound: 500,
       ratePerSecond: 2,
       rateBurst: 6,
+      // --edit-window 15 (minutes): how long the page offers to edit a message.
+      editWindowMs: 15 * 60_000,
     });
     for (let i = 1; i <= 8; i++) c.send({ type: 'ping', id: `p${i}` });
     // A frame with no usable id (too long, or not JSON) is refused without one.

@@ -1136,6 +1136,11 @@ function storeContract(name: string, make: () => Promise<StoreHarness>): void {
           [2, 'two', ['🎉']],
         ],
       );
+      // As a reader gets them: with the sender's user id.
+      assert.deepEqual(
+        all.messages.map((m) => m.fromId),
+        ['u_ann', 'u_ann'],
+      );
       assert.deepEqual([all.upTo, all.more], [6, false]);
       const bounded = await store.changed('lobby', 3, 10, 1);
       assert.deepEqual(

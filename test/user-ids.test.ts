@@ -12,9 +12,12 @@ test('a guest has its id from its token, the same on every connection', async ()
   const core = new Core();
   const first = core.connect();
   assert.match(first.session.userId, /^g_/);
-  await first.call({ type: 'hello', token: TOKEN });
+  const hello = await first.call({ type: 'hello', token: TOKEN });
   const id = first.session.userId;
   assert.equal(id, `g_${first.session.name.slice('guest-'.length)}`);
+  // The hello tells the person their id, so a client knows its own messages by it.
+  assert.ok(hello?.type === 'result' && hello.of === 'hello');
+  assert.equal(hello.userId, id);
   const again = core.connect();
   await again.call({ type: 'hello', token: TOKEN });
   assert.equal(again.session.userId, id);
@@ -28,13 +31,29 @@ test('a rename keeps the user id; a new token is another user; messages carry it
   const ann = await core.named('Ann');
   const id = ann.session.userId;
   assert.equal(id, await core.log.nameUser('ann'));
-  await ann.call({ type: 'hello', name: 'Annie', token: `Ann-token-${'x'.repeat(16)}` });
+  const renamed = await ann.call({
+    type: 'hello',
+    name: 'Annie',
+    token: `Ann-token-${'x'.repeat(16)}`,
+  });
   assert.equal(ann.session.userId, id);
+  assert.ok(renamed?.type === 'result' && renamed.of === 'hello');
+  assert.equal(renamed.userId, id, 'the rename says the same id');
   assert.equal(await core.log.nameUser('annie'), id);
   await ann.call({ type: 'send', room: 'lobby', cid: 'u1', text: 'hi' });
   await ann.call({ type: 'hello', name: 'Zed', token: `another-token-${'x'.repeat(16)}` });
   assert.notEqual(ann.session.userId, id);
   await ann.call({ type: 'send', room: 'lobby', cid: 'u2', text: 'hi again' });
+  // And the messages say it to readers, whatever name they were sent under.
+  const page = await ann.call({ type: 'history', room: 'lobby' });
+  assert.ok(page?.type === 'result' && page.of === 'history');
+  assert.deepEqual(
+    page.messages.map((m) => [m.from, m.fromId]),
+    [
+      ['Annie', id],
+      ['Zed', ann.session.userId],
+    ],
+  );
   assert.deepEqual(
     (await core.log.after('lobby', 0, 10)).map((e) => [e.from, e.actorId]),
     [

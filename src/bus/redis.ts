@@ -148,13 +148,16 @@ export function encodeEvent(event: BusEvent): string {
   if (event.kind !== 'entry') return JSON.stringify(event);
   const { entry } = event;
   switch (entry.kind) {
-    case 'message':
+    case 'message': {
+      // The sender's id goes beside the message, as it always has, not in it.
+      const { fromId, ...message } = wireMessage(entry);
       return JSON.stringify({
         kind: 'msg',
         node: event.node,
-        message: wireMessage(entry),
-        ...(entry.actorId === null ? {} : { fromId: entry.actorId }),
+        message,
+        ...(fromId === undefined ? {} : { fromId }),
       });
+    }
     case 'edit':
     case 'delete':
     case 'reaction': {

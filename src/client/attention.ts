@@ -5,10 +5,10 @@ import type { ChatMessage } from '../protocol/index.js';
 import { roomLabel } from './dom.js';
 import { clip } from './notices.js';
 import { mentionsName } from './rich-text.js';
-import { sameName } from './room-state.js';
+import { isMine, type Self } from './message-state.js';
 
 export interface Where {
-  me: string;
+  me: Self;
   direct: boolean;
   /** The room is the one shown. */
   here: boolean;
@@ -24,9 +24,9 @@ export interface Attention {
 
 /** Nothing for one's own messages. */
 export function attention(m: ChatMessage, w: Where): Attention | undefined {
-  if (sameName(m.from, w.me)) return undefined;
+  if (isMine(m, w.me)) return undefined;
   // A direct message is addressed to you as much as a mention is.
-  const mention = w.direct || mentionsName(m.text, w.me);
+  const mention = w.direct || mentionsName(m.text, w.me.name);
   const a: Attention = { mention };
   if (w.hidden && mention) {
     const where = w.direct ? '(direct message)' : `in ${roomLabel(m.room)}`;

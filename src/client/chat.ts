@@ -11,9 +11,10 @@ import {
   ERRORS,
   LOBBY,
   isDirect,
-  messageEntry,
   normalizeName,
   normalizeRoom,
+  sentEntry,
+  wireMessage,
   type ClientRequest,
   type ErrorCode,
   type ErrorEvent as ErrorFrame,
@@ -27,6 +28,7 @@ import { handleEntry } from './entries.js';
 import { HistorySync } from './history-sync.js';
 import { Link } from './link.js';
 import { MessageActs } from './message-acts.js';
+import type { Self } from './message-state.js';
 import type { SysOptions } from './messages.js';
 import { Naming } from './naming.js';
 import { closeNotice, textProblem } from './notices.js';
@@ -160,10 +162,11 @@ export class Chat {
     const waiting = outbox.entries().flatMap((e) => (isDirect(e.room) ? [] : [e.room]));
     this.#roster = new Roster(view, deps.storage, deps.rooms, deps.closed, waiting);
     const me = (): string => this.#names.me;
+    const self = (): Self => this.#names.self;
     this.acts = new MessageActs({
       log: view.log,
       current: () => this.#roster.current,
-      me,
+      self,
       queue: (entry) => this.#queue(entry),
       request: (req, ctx) => this.#request(req, ctx),
       delivered: (cid) => {
@@ -193,7 +196,7 @@ export class Chat {
       notes: this.#notes,
       sync: this.#sync,
       reading: this.#reading,
-      me,
+      self,
       delivered: (cid) => {
         if (outbox.get(cid)) this.#dropPending(cid);
       },
@@ -281,6 +284,7 @@ export class Chat {
     switch (ev.type) {
       case 'welcome':
         this.#sys(ev.text, 'welcome', undefined, { key: 'welcome' });
+        this.#view.log.setEditWindow(ev.limits.editWindowMs);
         // The server's bucket for this connection starts full; ours too, a little smaller.
         sender.pacer.reset(ev.limits, Date.now());
         this.#names.handshake(0);
@@ -295,8 +299,9 @@ export class Chat {
         sender.flush();
         return;
       case 'msg':
-        handleEntry(messageEntry(ev), {
-          message: (m) => this.#events.message(m),
+        handleEntry(sentEntry(ev, ev.fromId ?? null), {
+          // Shown as the wire has it, as history is: with its sender's user id.
+          message: (e) => this.#events.message(wireMessage(e)),
           edit: () => {},
           delete: () => {},
           reaction: () => {},
@@ -682,7 +687,7 @@ export class Chat {
   #onHello(ev: ResultOf<'hello'>, ctx: Pending<'hello'> | undefined): void {
     const { name } = ev;
     // Rooms come back at a sign-in only: on every connect they would undo a part.
-    this.#become(name, ev.token, ev.direct, ev.role);
+    this.#become(name, ev.token, ev.userId, ev.direct, ev.role);
     this.#reading.direct(ev.read);
     if (ctx?.handshake !== undefined) {
       this.#sys(`You are ${name}.`, '', undefined, { key: 'you' });
@@ -702,8 +707,8 @@ export class Chat {
    * The page is this person now (a hello or a sign-in), with their direct conversations and
    * the rooms they have a part in (so a second device finds them too).
    */
-  #become(name: string, token: string, direct: string[], role?: ServerRole): void {
-    const before = this.#names.named(name, token, role);
+  #become(name: string, token: string, userId: string, direct: string[], role?: ServerRole): void {
+    const before = this.#names.named(name, token, userId, role);
     if (before && !sameName(before, name)) {
       // Direct conversations belong to a name: a new name leaves the old ones behind.
       for (const r of this.#roster.all()) if (r.direct) this.#forget(r.name);
@@ -716,7 +721,7 @@ export class Chat {
 
   /** Signed in or up: this connection is the account's, its direct conversations listed. */
   #signedIn(ev: ResultOf<'login'>): void {
-    this.#become(ev.name, ev.token, ev.direct, ev.role);
+    this.#become(ev.name, ev.token, ev.userId, ev.direct, ev.role);
     this.#reading.direct(ev.read);
     for (const room of ev.rooms) {
       const r = this.#roster.room(room);

@@ -41,23 +41,26 @@ export interface ConnectionHandlers {
 
 export class Connection {
   state: ConnState = 'offline';
-  private ws: WebSocket | null = null;
-  private attempt = 0;
-  private timer: ReturnType<typeof setTimeout> | undefined;
+  #ws: WebSocket | null = null;
+  #attempt = 0;
+  #timer: ReturnType<typeof setTimeout> | undefined;
 
-  constructor(
-    private readonly url: string,
-    private readonly on: ConnectionHandlers,
-  ) {}
+  readonly #url: string;
+  readonly #on: ConnectionHandlers;
+
+  constructor(url: string, on: ConnectionHandlers) {
+    this.#url = url;
+    this.#on = on;
+  }
 
   start(): void {
-    this.connect();
+    this.#connect();
   }
 
   /** True when the frame was handed to an open socket. */
   send(frame: string): boolean {
-    if (this.state !== 'connected' || this.ws?.readyState !== WebSocket.OPEN) return false;
-    this.ws.send(frame);
+    if (this.state !== 'connected' || this.#ws?.readyState !== WebSocket.OPEN) return false;
+    this.#ws.send(frame);
     return true;
   }
 
@@ -66,78 +69,78 @@ export class Connection {
    * or the connection stopped answering. A dead link may take minutes to report its own close.
    */
   drop(): void {
-    const ws = this.ws;
+    const ws = this.#ws;
     if (!ws) return;
     const opened = this.state === 'connected';
-    this.ws = null;
-    clearTimeout(this.timer);
+    this.#ws = null;
+    clearTimeout(this.#timer);
     ws.close();
-    if (opened) this.on.close(CLOSE_ABNORMAL, '');
-    else this.on.failed?.();
-    this.retryLater();
+    if (opened) this.#on.close(CLOSE_ABNORMAL, '');
+    else this.#on.failed?.();
+    this.#retryLater();
   }
 
   /** Closes the connection and tries no more (the page is going away). */
   stop(): void {
-    const ws = this.ws;
-    this.ws = null;
-    clearTimeout(this.timer);
+    const ws = this.#ws;
+    this.#ws = null;
+    clearTimeout(this.#timer);
     ws?.close();
-    this.setState('offline');
+    this.#setState('offline');
   }
 
   /** Skips the wait, e.g. when the browser says the network is back. */
   retryNow(): void {
-    if (this.state === 'offline') this.connect();
+    if (this.state === 'offline') this.#connect();
   }
 
-  private setState(next: ConnState, retryAt = 0): void {
+  #setState(next: ConnState, retryAt = 0): void {
     this.state = next;
-    this.on.state(next, retryAt);
+    this.#on.state(next, retryAt);
   }
 
-  private connect(): void {
-    clearTimeout(this.timer);
-    this.setState('connecting');
+  #connect(): void {
+    clearTimeout(this.#timer);
+    this.#setState('connecting');
     let ws: WebSocket;
     try {
-      ws = new WebSocket(this.url, SUBPROTOCOL);
+      ws = new WebSocket(this.#url, SUBPROTOCOL);
     } catch {
-      this.retryLater();
+      this.#retryLater();
       return;
     }
-    this.ws = ws;
+    this.#ws = ws;
     let opened = false;
-    this.timer = setTimeout(() => ws.close(), CONNECT_TIMEOUT_MS);
+    this.#timer = setTimeout(() => ws.close(), CONNECT_TIMEOUT_MS);
     // Connected at the first frame (the welcome), not at the handshake: a server catching up
     // completes a handshake only to close it at once with a time to come back.
     ws.onmessage = (e: { data: unknown }) => {
-      if (this.ws !== ws || typeof e.data !== 'string') return;
+      if (this.#ws !== ws || typeof e.data !== 'string') return;
       if (!opened) {
-        clearTimeout(this.timer);
+        clearTimeout(this.#timer);
         opened = true;
-        this.attempt = 0;
-        this.setState('connected');
-        this.on.open();
+        this.#attempt = 0;
+        this.#setState('connected');
+        this.#on.open();
       }
-      this.on.frame(e.data);
+      this.#on.frame(e.data);
     };
     ws.onclose = (e) => {
-      if (this.ws !== ws) return;
-      this.ws = null;
-      clearTimeout(this.timer);
-      if (opened) this.on.close(e.code, e.reason);
-      else this.on.failed?.();
-      this.retryLater(opened ? 0 : busyWait(e.code, e.reason));
+      if (this.#ws !== ws) return;
+      this.#ws = null;
+      clearTimeout(this.#timer);
+      if (opened) this.#on.close(e.code, e.reason);
+      else this.#on.failed?.();
+      this.#retryLater(opened ? 0 : busyWait(e.code, e.reason));
     };
   }
 
   /** After a wait the server asked for (`seconds`), or else the backoff's. */
-  private retryLater(seconds = 0): void {
-    const delay = seconds > 0 ? busyDelay(seconds) : backoffDelay(this.attempt);
-    this.attempt = Math.min(this.attempt + 1, 30);
-    this.setState('offline', Date.now() + delay);
-    this.timer = setTimeout(() => this.connect(), delay);
+  #retryLater(seconds = 0): void {
+    const delay = seconds > 0 ? busyDelay(seconds) : backoffDelay(this.#attempt);
+    this.#attempt = Math.min(this.#attempt + 1, 30);
+    this.#setState('offline', Date.now() + delay);
+    this.#timer = setTimeout(() => this.#connect(), delay);
   }
 }
 

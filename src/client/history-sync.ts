@@ -73,7 +73,11 @@ export interface HistoryLink {
 
 /** Keeps each room's log whole by the rules above, asking for history as they need. */
 export class HistorySync {
-  constructor(private readonly link: HistoryLink) {}
+  readonly #link: HistoryLink;
+
+  constructor(link: HistoryLink) {
+    this.#link = link;
+  }
 
   /** Asks for a page of `kind`: the latest, or those before `before`. */
   page(
@@ -87,14 +91,14 @@ export class HistorySync {
       before === undefined
         ? { type: 'history', room: r.name, limit }
         : { type: 'history', room: r.name, before, limit };
-    return this.link.request(req, { history: kind, ...extra });
+    return this.#link.request(req, { history: kind, ...extra });
   }
 
   /** Pages history backwards over after < seq < before. */
   fillGap(r: RoomState, after: number, before: number, fetched: number): void {
     const page = nextGapPage(after, before, fetched);
     if (page.kind === 'enough') {
-      this.link.say(`${page.missing} earlier messages not loaded; /history shows more.`, r.name);
+      this.#link.say(`${page.missing} earlier messages not loaded; /history shows more.`, r.name);
     } else if (page.kind === 'page') {
       this.page(r, 'gap', page.before, page.limit, {
         gapAfter: page.after,
@@ -110,19 +114,19 @@ export class HistorySync {
   joined(r: RoomState, serverLastSeq: number, reach = 0): void {
     if (!r.everSynced) {
       r.lastSeq = Math.max(r.lastSeq, serverLastSeq);
-      this.latest(r, reach);
+      this.#latest(r, reach);
     } else if (serverLastSeq < r.lastSeq) {
       // The server's log is behind what we saw (its data was reset): start over.
-      this.link.say(`The history of ${roomLabel(r.name)} was reset on the server.`, r.name);
-      this.link.log.clear(r.name);
+      this.#link.say(`The history of ${roomLabel(r.name)} was reset on the server.`, r.name);
+      this.#link.log.clear(r.name);
       r.lastSeq = serverLastSeq;
-      this.latest(r, reach);
+      this.#latest(r, reach);
     }
   }
 
-  private latest(r: RoomState, reach: number): void {
+  #latest(r: RoomState, reach: number): void {
     if (r.lastSeq === 0) {
-      this.link.log.setOlder(r.name, 'start');
+      this.#link.log.setOlder(r.name, 'start');
       return;
     }
     // A page counts messages, and entries between them count for nothing: `reach` messages
@@ -133,7 +137,7 @@ export class HistorySync {
   /** A resume was cut at the server's bound: after < seq < before were not sent. */
   gapMarked(r: RoomState, after: number, before: number): void {
     r.lastSeq = Math.max(r.lastSeq, before - 1);
-    this.link.missed(r, after);
+    this.#link.missed(r, after);
     this.fillGap(r, after, before, 0);
   }
 
@@ -143,15 +147,15 @@ export class HistorySync {
     if (place === 'seen') return 'seen';
     // A hole in the live stream: fetch what is missing.
     if (r.synced && place === 'past-gap') {
-      this.link.missed(r, r.lastSeq);
+      this.#link.missed(r, r.lastSeq);
       this.fillGap(r, r.lastSeq, seq, 0);
     }
     r.lastSeq = seq;
     if (!r.synced) {
       // A direct message subscribes us on the server: it is live from here on.
       r.live();
-      if (this.link.log.oldestSeq(r.name) === undefined) {
-        this.link.log.setOlder(r.name, seq > 1 ? 'more' : 'start');
+      if (this.#link.log.oldestSeq(r.name) === undefined) {
+        this.#link.log.setOlder(r.name, seq > 1 ? 'more' : 'start');
       }
     }
     return 'new';
@@ -166,7 +170,7 @@ export class HistorySync {
   ): void {
     const first = messages[0];
     const last = messages[messages.length - 1];
-    this.link.show(r, messages, false);
+    this.#link.show(r, messages, false);
     // Contiguous with what we have, so nothing below its top is missing.
     r.lastSeq = lastSeqAfterPage(
       r.lastSeq,
@@ -181,12 +185,12 @@ export class HistorySync {
       case 'older':
       case 'latest': {
         r.loadingOlder = false;
-        const oldest = this.link.log.oldestSeq(r.name);
-        this.link.log.setOlder(r.name, atStart(oldest, more) ? 'start' : 'more');
+        const oldest = this.#link.log.oldestSeq(r.name);
+        this.#link.log.setOlder(r.name, atStart(oldest, more) ? 'start' : 'more');
         return;
       }
       case 'user':
-        if (messages.length === 0) this.link.say('No messages.', r.name);
+        if (messages.length === 0) this.#link.say('No messages.', r.name);
         return;
       default:
         return;
@@ -197,13 +201,13 @@ export class HistorySync {
   older(r: RoomState): void {
     if (r.loadingOlder || !r.synced) return;
     const room = r.name;
-    const oldest = this.link.log.oldestSeq(room);
+    const oldest = this.#link.log.oldestSeq(room);
     if (oldest === undefined || oldest <= 1) {
-      this.link.log.setOlder(room, oldest === undefined && r.lastSeq > 0 ? 'unknown' : 'start');
+      this.#link.log.setOlder(room, oldest === undefined && r.lastSeq > 0 ? 'unknown' : 'start');
       return;
     }
     r.loadingOlder = true;
-    this.link.log.setOlder(room, 'loading');
+    this.#link.log.setOlder(room, 'loading');
     if (!this.page(r, 'older', oldest)) this.stopOlder(r);
   }
 
@@ -212,10 +216,10 @@ export class HistorySync {
    * down to it, as far as a page goes. False when no page went.
    */
   olderTo(r: RoomState, seq: number): boolean {
-    const oldest = this.link.log.oldestSeq(r.name);
+    const oldest = this.#link.log.oldestSeq(r.name);
     if (r.loadingOlder || !r.synced || oldest === undefined || oldest <= seq) return false;
     r.loadingOlder = true;
-    this.link.log.setOlder(r.name, 'loading');
+    this.#link.log.setOlder(r.name, 'loading');
     const limit = Math.min(Math.max(oldest - seq + 10, HISTORY_PAGE), HISTORY_PAGE_MAX);
     if (this.page(r, 'older', oldest, limit)) return true;
     this.stopOlder(r);
@@ -226,6 +230,6 @@ export class HistorySync {
   stopOlder(r: RoomState): void {
     if (!r.loadingOlder) return;
     r.loadingOlder = false;
-    this.link.log.setOlder(r.name, 'more');
+    this.#link.log.setOlder(r.name, 'more');
   }
 }

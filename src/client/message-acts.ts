@@ -7,11 +7,12 @@
 
 import {
   ERRORS,
+  isEmoji,
   type ChatMessage,
   type ClientRequest,
   type ErrorEvent as ErrorFrame,
 } from '../protocol/index.js';
-import { applyChange, isMine, looksLikeEmoji, type ChangeEvent } from './message-state.js';
+import { allowed, applyChange, type ChangeEvent, type Self } from './message-state.js';
 import { textProblem } from './notices.js';
 import type { ChangeKind, OutboxEntry } from './outbox.js';
 import type { ChatLog } from './ports.js';
@@ -33,8 +34,8 @@ export interface ActsDeps {
   readonly log: ChatLog;
   /** The room shown. */
   current(): string;
-  /** My name ('' until known). */
-  me(): string;
+  /** Who I am. */
+  self(): Self;
   /** Into the outbox, and on its way when connected. */
   queue(entry: OutboxEntry): void;
   /** Asks the server; false when it could not go. */
@@ -107,7 +108,7 @@ export class MessageActs {
   /** Puts my reaction on, or takes it back; false when `emoji` is not one emoji. */
   react(room: string, seq: number, emoji: string): boolean {
     const e = emoji.trim();
-    if (!looksLikeEmoji(e)) {
+    if (!isEmoji(e)) {
       this.#d.say(ERRORS.EMOJI_INVALID.message, 'error', room);
       return false;
     }
@@ -157,9 +158,10 @@ export class MessageActs {
     return false;
   }
 
+  /** My last message here that I may still change (its sender by id, see allowed). */
   #lastMine(room: string): ChatMessage | undefined {
-    const me = this.#d.me();
-    return this.#d.log.latest(room, (m) => !m.removed && isMine(m, me));
+    const self = this.#d.self();
+    return this.#d.log.latest(room, (m) => allowed(m, self, false).remove);
   }
 
   #act(room: string, kind: ChangeKind, seq: number, text: string): void {

@@ -61,20 +61,41 @@ export function reacted(r: Reaction, name: string): boolean {
   return r.by.some((n) => same(n, name));
 }
 
-/** Whether the message is `name`'s (by display name: the page knows no user ids). */
-export function isMine(m: ChatMessage, name: string): boolean {
-  return same(m.from, name);
+/** Who the page is: its display name and, once a hello or a sign-in said it, its user id. */
+export interface Self {
+  name: string;
+  /** The user id no rename changes; undefined until the server said it. */
+  id?: string | undefined;
 }
 
-/** What the message menu offers on a message. */
+/**
+ * Whether the message is mine: by user id where the message and I both have one (a rename
+ * changes neither), else by display name (a message stored before ids, or no id said yet).
+ */
+export function isMine(m: ChatMessage, self: Self): boolean {
+  if (m.fromId !== undefined && self.id !== undefined) return m.fromId === self.id;
+  return same(m.from, self.name);
+}
+
+/** The server's edit window (`ms`, 0: none) as it stands at `now`. */
+export interface EditWindow {
+  ms: number;
+  now: number;
+}
+
+/** What the message menu offers on a message: what the server would allow. */
 export function allowed(
   m: ChatMessage,
-  me: string,
+  self: Self,
   moderator: boolean,
+  window?: EditWindow,
 ): { edit: boolean; remove: boolean } {
   if (m.removed) return { edit: false, remove: false };
-  const mine = isMine(m, me);
-  return { edit: mine, remove: mine || moderator };
+  // The server ties a message to its sender by user id alone: one stored before ids is no
+  // one's to edit or remove but a moderator's. Without my id (not said yet), names decide.
+  const own = self.id !== undefined ? m.fromId === self.id : same(m.from, self.name);
+  const fresh = !window || window.ms <= 0 || m.ts >= window.now - window.ms;
+  return { edit: own && fresh, remove: own || moderator };
 }
 
 /** The newest message `pick` accepts, from a list in seq order. */
@@ -109,18 +130,4 @@ export function reactionWho(r: Reaction, me: string, shown = 12): string {
       ? (listed[0] ?? 'Someone')
       : `${listed.slice(0, -1).join(', ')} and ${listed[listed.length - 1] ?? ''}`;
   return `${who} reacted with ${r.emoji}`;
-}
-
-/**
- * One grapheme that is an emoji, at a first look: the page's check before it queues a reaction.
- * The server's check (isEmoji) decides; it sits beside the wire schemas, which the page does
- * not load.
- */
-export function looksLikeEmoji(s: string): boolean {
-  if (!s || s.length > 32) return false;
-  const graphemes = [...new Intl.Segmenter(undefined, { granularity: 'grapheme' }).segment(s)];
-  return (
-    graphemes.length === 1 &&
-    /\p{Extended_Pictographic}|\p{Emoji_Presentation}|\p{Regional_Indicator}|\u20E3/u.test(s)
-  );
 }

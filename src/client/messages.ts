@@ -15,7 +15,7 @@ import {
   quoteButton,
   reactionChips,
 } from './message-parts.js';
-import { allowed, isMine } from './message-state.js';
+import { allowed, isMine, type Self } from './message-state.js';
 import { mentionsName, richText } from './rich-text.js';
 
 /** Messages kept per room; past it the oldest go (and can be paged in again). */
@@ -141,32 +141,37 @@ function isLong(text: string): boolean {
 }
 
 export class MessageLog {
-  private readonly logs = new Map<string, RoomLog>();
-  private folds = 0;
-  private current = '';
-  private myName = '';
+  readonly #logs = new Map<string, RoomLog>();
+  #folds = 0;
+  #current = '';
+  #self: Self = { name: '' };
+  /** The server's edit window, ms (0: none). */
+  #editWindow = 0;
   /** I may remove anyone's messages in the room shown (a moderator there). */
-  private moderator = false;
+  #moderator = false;
   /** The message whose menu is open. */
-  private menuOf: Shown | undefined;
+  #menuOf: Shown | undefined;
 
-  constructor(
-    private readonly box: HTMLElement,
-    private readonly jump: HTMLButtonElement,
-    private readonly hooks: LogHooks,
-  ) {
-    box.addEventListener('scroll', () => this.onScroll(), { passive: true });
+  readonly #box: HTMLElement;
+  readonly #jump: HTMLButtonElement;
+  readonly #hooks: LogHooks;
+
+  constructor(box: HTMLElement, jump: HTMLButtonElement, hooks: LogHooks) {
+    this.#box = box;
+    this.#jump = jump;
+    this.#hooks = hooks;
+    box.addEventListener('scroll', () => this.#onScroll(), { passive: true });
     // A menu closes when the pointer or the focus goes elsewhere.
     const outside = (t: EventTarget | null): boolean => {
-      const s = this.menuOf;
+      const s = this.#menuOf;
       const more = s?.el.querySelector('.msg-more');
       return !!s?.menu && t instanceof Node && !s.menu.contains(t) && !more?.contains(t);
     };
     document.addEventListener('pointerdown', (e) => {
-      if (outside(e.target)) this.closeMenu(false);
+      if (outside(e.target)) this.#closeMenu(false);
     });
     document.addEventListener('focusin', (e) => {
-      if (outside(e.target)) this.closeMenu(false);
+      if (outside(e.target)) this.#closeMenu(false);
     });
     jump.addEventListener('click', () => {
       this.scrollToBottom();
@@ -174,37 +179,49 @@ export class MessageLog {
     });
   }
 
-  setMyName(name: string): void {
-    this.myName = name;
+  setSelf(self: Self): void {
+    const was = this.#self;
+    this.#self = self;
+    if (was.id === self.id && foldKey(was.name) === foldKey(self.name)) return;
+    // Someone else now (a sign-in), or a new name for messages that have no id: mine anew.
+    for (const [room, log] of this.#logs) {
+      this.#keepView(room, false, () => {
+        for (const s of log.msgs) this.#paint(s);
+      });
+    }
+  }
+
+  setEditWindow(ms: number): void {
+    this.#editWindow = ms;
   }
 
   /** Whether I moderate the room shown: its menus offer Remove on everyone's messages. */
   setModerator(can: boolean): void {
-    this.moderator = can;
+    this.#moderator = can;
   }
 
   // ---- what is shown --------------------------------------------------------------------------
 
   show(room: string): void {
-    const old = this.logs.get(this.current);
-    if (old && this.current !== room) old.scroll = this.atBottom() ? null : this.box.scrollTop;
-    this.current = room;
-    const log = this.roomLog(room);
-    for (const [name, l] of this.logs) l.section.hidden = name !== room;
+    const old = this.#logs.get(this.#current);
+    if (old && this.#current !== room) old.scroll = this.atBottom() ? null : this.#box.scrollTop;
+    this.#current = room;
+    const log = this.#roomLog(room);
+    for (const [name, l] of this.#logs) l.section.hidden = name !== room;
     for (const s of log.msgs) if (s.sep) s.sep.textContent = dayLabel(s.ts);
-    if (log.scroll === null) this.box.scrollTop = this.box.scrollHeight;
-    else this.box.scrollTop = log.scroll;
-    this.renderJump();
-    this.onScroll();
+    if (log.scroll === null) this.#box.scrollTop = this.#box.scrollHeight;
+    else this.#box.scrollTop = log.scroll;
+    this.#renderJump();
+    this.#onScroll();
   }
 
   remove(room: string): void {
-    this.logs.get(room)?.section.remove();
-    this.logs.delete(room);
+    this.#logs.get(room)?.section.remove();
+    this.#logs.delete(room);
   }
 
   clear(room: string): void {
-    const log = this.logs.get(room);
+    const log = this.#logs.get(room);
     if (!log) return;
     for (const s of log.msgs) {
       s.el.remove();
@@ -219,11 +236,11 @@ export class MessageLog {
   }
 
   oldestSeq(room: string): number | undefined {
-    return this.logs.get(room)?.msgs[0]?.seq;
+    return this.#logs.get(room)?.msgs[0]?.seq;
   }
 
   setOlder(room: string, state: OlderState): void {
-    const log = this.roomLog(room);
+    const log = this.#roomLog(room);
     log.olderState = state;
     const o = log.older;
     o.dataset['state'] = state;
@@ -231,7 +248,7 @@ export class MessageLog {
     let b = o.querySelector<HTMLButtonElement>('button');
     if (!b) {
       b = button('load-older', '');
-      b.addEventListener('click', () => this.hooks.wantOlder(room));
+      b.addEventListener('click', () => this.#hooks.wantOlder(room));
       o.append(b, el('span', 'older-note'));
     }
     const note = o.querySelector('.older-note');
@@ -241,9 +258,9 @@ export class MessageLog {
     b.setAttribute('aria-disabled', String(state === 'loading'));
     if (note)
       note.textContent = state === 'start' ? `This is the beginning of ${roomLabel(room)}.` : '';
-    if (hadFocus && b.hidden) this.box.focus({ preventScroll: true });
+    if (hadFocus && b.hidden) this.#box.focus({ preventScroll: true });
     // A short log shows its top: keep paging until it fills the view or reaches the start.
-    if (state === 'more' && room === this.current) this.onScroll();
+    if (state === 'more' && room === this.#current) this.#onScroll();
   }
 
   // ---- adding lines -------------------------------------------------------------------------
@@ -253,7 +270,7 @@ export class MessageLog {
    * a `key` is said once per room: saying it again moves it to the end and counts the times.
    */
   sys(room: string, text: string, cls = '', opts: SysOptions = {}): HTMLElement {
-    const log = this.roomLog(room);
+    const log = this.#roomLog(room);
     const old = opts.key === undefined ? undefined : log.keyed.get(opts.key);
     const line = old?.isConnected ? old : el('div', `line sys ${cls}`.trim());
     const count = old?.isConnected ? Number(line.dataset['count'] ?? '1') + 1 : 1;
@@ -262,13 +279,13 @@ export class MessageLog {
     const parts: (Node | string)[] = [t, ' ', el('span', 'text', text)];
     if (opts.key !== undefined) line.dataset['count'] = String(count);
     if (count > 1 && opts.counted) parts.push(el('span', 'count', ` (${count} times)`));
-    if (opts.action) parts.push(this.actionButton(opts.action));
+    if (opts.action) parts.push(this.#actionButton(opts.action));
     line.replaceChildren(...parts);
     if (opts.key !== undefined) log.keyed.set(opts.key, line);
-    this.keepView(room, false, () => {
+    this.#keepView(room, false, () => {
       if (line !== log.section.lastElementChild) log.section.append(line);
       if (count === 1) log.others++;
-      this.trim(log);
+      this.#trim(log);
     });
     return line;
   }
@@ -276,11 +293,11 @@ export class MessageLog {
   /** Changes a system line's text in place (and its action, when given). */
   setSysText(line: HTMLElement, text: string, action?: SysAction): void {
     const room = line.closest<HTMLElement>('.room-log')?.dataset['room'] ?? '';
-    this.keepView(room, false, () => {
+    this.#keepView(room, false, () => {
       const span = line.querySelector('.text');
       if (span) span.textContent = text;
       line.querySelector('button.sys-action')?.remove();
-      if (action) line.append(this.actionButton(action));
+      if (action) line.append(this.#actionButton(action));
     });
   }
 
@@ -289,7 +306,7 @@ export class MessageLog {
     return !!line.isConnected && line.nextElementSibling === null;
   }
 
-  private actionButton(a: SysAction): HTMLButtonElement {
+  #actionButton(a: SysAction): HTMLButtonElement {
     const b = button('sys-action', a.label);
     b.addEventListener('click', a.run);
     return b;
@@ -301,22 +318,22 @@ export class MessageLog {
    */
   insert(room: string, messages: ChatMessage[], live: boolean): ChatMessage[] {
     const shown: ChatMessage[] = [];
-    this.keepView(room, live, () => {
-      const log = this.roomLog(room);
-      for (const m of messages) if (this.insertOne(log, m, live)) shown.push(m);
-      this.trim(log);
-      if (shown.length > 0) this.placeNew(log);
+    this.#keepView(room, live, () => {
+      const log = this.#roomLog(room);
+      for (const m of messages) if (this.#insertOne(log, m, live)) shown.push(m);
+      this.#trim(log);
+      if (shown.length > 0) this.#placeNew(log);
     });
-    if (live && shown.length > 0 && room === this.current && !this.atBottom()) {
-      this.roomLog(room).newBelow += shown.length;
-      this.renderJump();
+    if (live && shown.length > 0 && room === this.#current && !this.atBottom()) {
+      this.#roomLog(room).newBelow += shown.length;
+      this.#renderJump();
     }
     return shown;
   }
 
   reveal(room: string, seq: number): boolean {
-    const shown = this.logs.get(room)?.bySeq.get(seq);
-    if (!shown || room !== this.current) return false;
+    const shown = this.#logs.get(room)?.bySeq.get(seq);
+    if (!shown || room !== this.#current) return false;
     const line = shown.el;
     line.scrollIntoView({ block: 'center' });
     line.classList.add('found');
@@ -327,55 +344,56 @@ export class MessageLog {
   }
 
   scrollToBottom(): void {
-    this.box.scrollTop = this.box.scrollHeight;
-    this.onScroll();
+    this.#box.scrollTop = this.#box.scrollHeight;
+    this.#onScroll();
   }
 
   markNew(room: string, after: number | undefined): void {
-    const log = this.roomLog(room);
+    const log = this.#roomLog(room);
     if (log.newAfter === after && (after === undefined || log.newLine?.isConnected)) return;
-    this.keepView(room, false, () => {
+    this.#keepView(room, false, () => {
       if (after === undefined) delete log.newAfter;
       else log.newAfter = after;
-      this.placeNew(log);
+      this.#placeNew(log);
     });
   }
 
   /** Puts the "new" line where it belongs (or takes it away), and regroups around it. */
-  private placeNew(log: RoomLog): void {
+  #placeNew(log: RoomLog): void {
     const after = log.newAfter;
-    const me = this.myName ? foldKey(this.myName) : '';
     const at =
-      after === undefined ? -1 : log.msgs.findIndex((s) => s.seq > after && foldKey(s.from) !== me);
+      after === undefined
+        ? -1
+        : log.msgs.findIndex((s) => s.seq > after && !isMine(s.m, this.#self));
     const s = log.msgs[at];
     const line = log.newLine;
     if (!s) {
       if (line?.isConnected) {
         line.remove();
-        this.regroup(log);
+        this.#regroup(log);
       }
       return;
     }
     if (line?.isConnected && line.nextElementSibling === s.el) return;
     const l = (log.newLine ??= newLine());
     log.section.insertBefore(l, s.el);
-    this.regroup(log);
+    this.#regroup(log);
   }
 
   /** Groups again where the "new" line came or went (it breaks a group: see fixGroup). */
-  private regroup(log: RoomLog): void {
-    for (let i = 0; i < log.msgs.length; i++) this.fixGroup(log, i);
+  #regroup(log: RoomLog): void {
+    for (let i = 0; i < log.msgs.length; i++) this.#fixGroup(log, i);
   }
 
   // ---- a message's state ------------------------------------------------------------------------
 
   message(room: string, seq: number): ChatMessage | undefined {
-    const log = this.logs.get(room);
+    const log = this.#logs.get(room);
     return log?.bySeq.get(seq)?.m ?? log?.quoted.get(seq);
   }
 
   latest(room: string, pick: (m: ChatMessage) => boolean): ChatMessage | undefined {
-    const msgs = this.logs.get(room)?.msgs ?? [];
+    const msgs = this.#logs.get(room)?.msgs ?? [];
     for (let i = msgs.length - 1; i >= 0; i--) {
       const m = msgs[i]?.m;
       if (m && pick(m)) return m;
@@ -384,48 +402,48 @@ export class MessageLog {
   }
 
   update(room: string, m: ChatMessage): void {
-    const log = this.logs.get(room);
+    const log = this.#logs.get(room);
     if (!log) return;
     const s = log.bySeq.get(m.seq);
     if (s) {
       if (sameState(s.m, m)) return;
       s.m = m;
-      this.keepView(room, false, () => {
-        this.paint(s);
-        this.fixGroup(log, log.msgs.indexOf(s) + 1);
+      this.#keepView(room, false, () => {
+        this.#paint(s);
+        this.#fixGroup(log, log.msgs.indexOf(s) + 1);
       });
     } else if (log.quoted.has(m.seq)) {
       log.quoted.set(m.seq, m);
     } else return;
-    this.requote(log, m.seq);
+    this.#requote(log, m.seq);
   }
 
   quoted(room: string, m: ChatMessage): void {
-    const log = this.roomLog(room);
+    const log = this.#roomLog(room);
     if (log.bySeq.has(m.seq)) return;
     log.quoted.set(m.seq, m);
     if (log.quoted.size > MAX_QUOTED) log.quoted.delete(log.quoted.keys().next().value ?? 0);
-    this.requote(log, m.seq);
+    this.#requote(log, m.seq);
   }
 
   startEdit(room: string, seq: number): boolean {
-    return this.openEditor(room, seq, 'box');
+    return this.#openEditor(room, seq, 'box');
   }
 
-  private openEditor(room: string, seq: number, back: 'box' | 'menu'): boolean {
-    const s = this.logs.get(room)?.bySeq.get(seq);
-    if (!s || room !== this.current || !allowed(s.m, this.myName, false).edit) return false;
-    this.closeMenu(false);
+  #openEditor(room: string, seq: number, back: 'box' | 'menu'): boolean {
+    const s = this.#logs.get(room)?.bySeq.get(seq);
+    if (!s || room !== this.#current || !this.#allowed(s, false).edit) return false;
+    this.#closeMenu(false);
     if (!s.editor) {
       const { box, input } = messageEditor(
         s.m.text,
         (text) => {
-          if (text === s.m.text || this.hooks.edit(room, seq, text)) this.closeEditor(s);
+          if (text === s.m.text || this.#hooks.edit(room, seq, text)) this.#closeEditor(s);
         },
-        () => this.closeEditor(s),
+        () => this.#closeEditor(s),
       );
       s.editor = { box, input, back };
-      this.keepView(room, false, () => this.paint(s));
+      this.#keepView(room, false, () => this.#paint(s));
     }
     const input = s.editor.input;
     input.focus();
@@ -434,41 +452,45 @@ export class MessageLog {
     return true;
   }
 
-  private closeEditor(s: Shown): void {
+  #closeEditor(s: Shown): void {
     const ed = s.editor;
     if (!ed) return;
     delete s.editor;
-    this.keepView(s.room, false, () => this.paint(s));
-    if (ed.back === 'box') this.hooks.editClosed();
-    else (s.el.querySelector<HTMLElement>('.msg-more') ?? this.box).focus();
+    this.#keepView(s.room, false, () => this.#paint(s));
+    if (ed.back === 'box') this.#hooks.editClosed();
+    else (s.el.querySelector<HTMLElement>('.msg-more') ?? this.#box).focus();
   }
 
-  private openMenu(s: Shown): void {
-    const was = this.menuOf;
-    this.closeMenu(false);
+  #allowed(s: Shown, moderator: boolean): ReturnType<typeof allowed> {
+    return allowed(s.m, this.#self, moderator, { ms: this.#editWindow, now: Date.now() });
+  }
+
+  #openMenu(s: Shown): void {
+    const was = this.#menuOf;
+    this.#closeMenu(false);
     if (was === s) {
       s.el.querySelector<HTMLElement>('.msg-more')?.focus();
       return;
     }
     const { room, seq } = s;
-    const can = allowed(s.m, this.myName, this.moderator && !room.startsWith('@'));
+    const can = this.#allowed(s, this.#moderator && !room.startsWith('@'));
     s.menu = messageMenu({
       from: s.m.from,
       canEdit: can.edit,
       canRemove: can.remove,
-      react: (emoji) => this.hooks.react(room, seq, emoji),
+      react: (emoji) => this.#hooks.react(room, seq, emoji),
       reply: () => {
-        this.closeMenu(false);
-        this.hooks.reply(room, seq);
+        this.#closeMenu(false);
+        this.#hooks.reply(room, seq);
       },
-      edit: () => this.openEditor(room, seq, 'menu'),
-      remove: () => this.hooks.remove(room, seq),
-      close: () => this.closeMenu(true),
+      edit: () => this.#openEditor(room, seq, 'menu'),
+      remove: () => this.#hooks.remove(room, seq),
+      close: () => this.#closeMenu(true),
     });
-    this.menuOf = s;
-    this.paint(s);
+    this.#menuOf = s;
+    this.#paint(s);
     const line = s.el.getBoundingClientRect();
-    const view = this.box.getBoundingClientRect();
+    const view = this.#box.getBoundingClientRect();
     // Below the message when there is room for it, else above.
     s.menu.classList.toggle('up', line.top - view.top > view.bottom - line.bottom);
     s.menu.scrollIntoView({ block: 'nearest' });
@@ -476,24 +498,24 @@ export class MessageLog {
   }
 
   /** Closes the open menu; with `refocus`, its button takes the focus back. */
-  private closeMenu(refocus: boolean): void {
-    const s = this.menuOf;
-    this.menuOf = undefined;
+  #closeMenu(refocus: boolean): void {
+    const s = this.#menuOf;
+    this.#menuOf = undefined;
     if (!s?.menu) return;
     const had = s.menu.contains(document.activeElement);
     s.menu.remove();
     delete s.menu;
-    this.paint(s);
+    this.#paint(s);
     if (refocus || had) s.el.querySelector<HTMLElement>('.msg-more')?.focus();
   }
 
   /** Redraws the quotes of the replies to `seq`. */
-  private requote(log: RoomLog, seq: number): void {
+  #requote(log: RoomLog, seq: number): void {
     const target = log.bySeq.get(seq)?.m ?? log.quoted.get(seq);
     for (const r of log.replies.get(seq) ?? []) if (r.quote) fillQuote(r.quote, target);
   }
 
-  private insertOne(log: RoomLog, m: ChatMessage, live: boolean): boolean {
+  #insertOne(log: RoomLog, m: ChatMessage, live: boolean): boolean {
     if (log.bySeq.has(m.seq) || log.cids.has(m.cid)) return false;
     const room = log.section.dataset['room'] ?? '';
     const s: Shown = {
@@ -514,7 +536,7 @@ export class MessageLog {
       log.replies.set(m.replyTo, set.add(s));
     }
     log.quoted.delete(m.seq);
-    this.paint(s);
+    this.#paint(s);
     // Index of the first shown seq above this one; binary search keeps big pages cheap.
     let lo = 0;
     let hi = log.msgs.length;
@@ -539,11 +561,11 @@ export class MessageLog {
     log.msgs.splice(lo, 0, s);
     log.bySeq.set(m.seq, s);
     log.cids.add(m.cid);
-    this.requote(log, m.seq);
-    this.fixDay(log, lo);
-    this.fixDay(log, lo + 1);
-    this.fixGroup(log, lo);
-    this.fixGroup(log, lo + 1);
+    this.#requote(log, m.seq);
+    this.#fixDay(log, lo);
+    this.#fixDay(log, lo + 1);
+    this.#fixGroup(log, lo);
+    this.#fixGroup(log, lo + 1);
     return true;
   }
 
@@ -551,20 +573,20 @@ export class MessageLog {
    * Draws a message from its state, again after each change: the focused control (found again
    * by its key when it was redrawn) keeps the focus, the open editor and menu stay.
    */
-  private paint(s: Shown): void {
+  #paint(s: Shown): void {
     const { m, el: line, room } = s;
     const active = document.activeElement as HTMLElement | null;
     const focus = active && line.contains(active) ? active : null;
     const key = focus?.dataset['key'];
     const field = focus instanceof HTMLTextAreaElement || focus instanceof HTMLInputElement;
     const [from0, to0] = field ? [focus.selectionStart, focus.selectionEnd] : [null, null];
-    const mine = isMine(m, this.myName);
+    const mine = isMine(m, this.#self);
     const removed = !!m.removed;
     if (removed && s.editor) delete s.editor;
-    if (removed && s.menu) this.closeMenu(false);
+    if (removed && s.menu) this.#closeMenu(false);
     line.classList.toggle('action', m.me && !removed);
     line.classList.toggle('mine', mine);
-    line.classList.toggle('mention', !mine && !removed && mentionsName(m.text, this.myName));
+    line.classList.toggle('mention', !mine && !removed && mentionsName(m.text, this.#self.name));
     line.classList.toggle('removed', removed);
     line.classList.toggle('editing', !!s.editor);
     const time = el('time', 'ts', clock(m.ts));
@@ -576,7 +598,7 @@ export class MessageLog {
     const text = el('span', removed ? 'text removed-note' : 'text');
     text.dir = 'auto';
     if (removed) text.textContent = 'message removed';
-    else text.append(...richText(m.text, mine ? '' : this.myName));
+    else text.append(...richText(m.text, mine ? '' : this.#self.name));
     if (m.edited !== undefined && !removed) {
       const mark = el('span', 'edited', '(edited)');
       mark.title = `Edited ${new Date(m.edited).toLocaleString()}`;
@@ -587,10 +609,10 @@ export class MessageLog {
     const quote: HTMLElement[] = [];
     if (m.replyTo !== undefined && !removed) {
       const target = m.replyTo;
-      s.quote ??= quoteButton(() => this.hooks.openQuote(room, target));
+      s.quote ??= quoteButton(() => this.#hooks.openQuote(room, target));
       const held = this.message(room, target);
       fillQuote(s.quote, held);
-      if (!held) this.hooks.wantQuote(room, target);
+      if (!held) this.#hooks.wantQuote(room, target);
       quote.push(s.quote);
     }
     const parts: (Node | string)[] = [];
@@ -601,14 +623,14 @@ export class MessageLog {
       meta.append(from, ' ', time);
       parts.push(meta, ...quote, body);
     }
-    if (!s.editor && !removed && isLong(m.text)) parts.push(this.foldButton(s, text));
+    if (!s.editor && !removed && isLong(m.text)) parts.push(this.#foldButton(s, text));
     if (!removed && m.reactions && m.reactions.length > 0) {
       parts.push(
         reactionChips(
           m.reactions,
-          this.myName,
-          (emoji) => void this.hooks.react(room, s.seq, emoji),
-          () => this.openMenu(s),
+          this.#self.name,
+          (emoji) => void this.#hooks.react(room, s.seq, emoji),
+          () => this.#openMenu(s),
         ),
       );
     }
@@ -621,7 +643,7 @@ export class MessageLog {
         s.menu.id ||= `msg-menu-${s.room}-${s.seq}`;
         more.setAttribute('aria-controls', s.menu.id);
       }
-      more.addEventListener('click', () => this.openMenu(s));
+      more.addEventListener('click', () => this.#openMenu(s));
       parts.push(more);
     }
     if (s.menu) parts.push(s.menu);
@@ -635,8 +657,8 @@ export class MessageLog {
   }
 
   /** Folds a long message to a few lines behind a Show more / Show less button. */
-  private foldButton(s: Shown, text: HTMLElement): HTMLButtonElement {
-    text.id = `msg-text-${++this.folds}`;
+  #foldButton(s: Shown, text: HTMLElement): HTMLButtonElement {
+    text.id = `msg-text-${++this.#folds}`;
     const b = button('fold', '');
     b.dataset['key'] = 'fold';
     b.setAttribute('aria-controls', text.id);
@@ -655,7 +677,7 @@ export class MessageLog {
     return b;
   }
 
-  private fixDay(log: RoomLog, i: number): void {
+  #fixDay(log: RoomLog, i: number): void {
     const s = log.msgs[i];
     if (!s) return;
     const prev = log.msgs[i - 1];
@@ -671,7 +693,7 @@ export class MessageLog {
     }
   }
 
-  private fixGroup(log: RoomLog, i: number): void {
+  #fixGroup(log: RoomLog, i: number): void {
     const s = log.msgs[i];
     const p = log.msgs[i - 1];
     if (!s) return;
@@ -690,7 +712,7 @@ export class MessageLog {
   }
 
   /** Drops the oldest lines past the caps, only while the reader is not looking at them. */
-  private trim(log: RoomLog): void {
+  #trim(log: RoomLog): void {
     const reading = log.section.hidden ? log.scroll !== null : !this.atBottom();
     if (reading) return;
     let dropped = false;
@@ -704,12 +726,12 @@ export class MessageLog {
       if (s.m.replyTo !== undefined) log.replies.get(s.m.replyTo)?.delete(s);
       // Still quoted by a reply shown: kept for its quote.
       if (log.replies.get(s.seq)?.size) log.quoted.set(s.seq, s.m);
-      if (this.menuOf === s) this.menuOf = undefined;
+      if (this.#menuOf === s) this.#menuOf = undefined;
       dropped = true;
     }
     if (dropped) {
-      this.fixDay(log, 0);
-      this.fixGroup(log, 0);
+      this.#fixDay(log, 0);
+      this.#fixGroup(log, 0);
       if (log.olderState === 'start') this.setOlder(log.section.dataset['room'] ?? '', 'more');
     }
     while (log.others > MAX_OTHER) {
@@ -723,7 +745,7 @@ export class MessageLog {
   // ---- scrolling ------------------------------------------------------------------------------
 
   atBottom(): boolean {
-    const b = this.box;
+    const b = this.#box;
     return b.scrollHeight - b.scrollTop - b.clientHeight < BOTTOM_PX;
   }
 
@@ -731,9 +753,9 @@ export class MessageLog {
    * The first message or system line at least partly in view: never the "older" bar (it stays
    * on top while pages go in below it) nor a day separator (it may be removed by the change).
    */
-  private firstVisible(log: RoomLog): HTMLElement | null {
+  #firstVisible(log: RoomLog): HTMLElement | null {
     const lines = log.section.children;
-    const top = this.box.scrollTop;
+    const top = this.#box.scrollTop;
     let lo = 1;
     let hi = lines.length;
     while (lo < hi) {
@@ -748,53 +770,53 @@ export class MessageLog {
   }
 
   /** Runs a change to a room's lines and keeps the reader's view where it was. */
-  private keepView(room: string, live: boolean, change: () => void): void {
-    const log = this.logs.get(room);
-    if (room !== this.current || !log) {
+  #keepView(room: string, live: boolean, change: () => void): void {
+    const log = this.#logs.get(room);
+    if (room !== this.#current || !log) {
       change();
       return;
     }
     const bottom = this.atBottom();
-    const anchor = bottom ? null : this.firstVisible(log);
+    const anchor = bottom ? null : this.#firstVisible(log);
     const before = anchor?.getBoundingClientRect().top ?? 0;
     change();
-    if (bottom) this.box.scrollTop = this.box.scrollHeight;
+    if (bottom) this.#box.scrollTop = this.#box.scrollHeight;
     else if (anchor?.isConnected) {
-      this.box.scrollTop += anchor.getBoundingClientRect().top - before;
+      this.#box.scrollTop += anchor.getBoundingClientRect().top - before;
     }
-    if (!live) this.onScroll();
+    if (!live) this.#onScroll();
   }
 
-  private onScroll(): void {
-    const log = this.logs.get(this.current);
+  #onScroll(): void {
+    const log = this.#logs.get(this.#current);
     if (!log) return;
     const bottom = this.atBottom();
     if (log.newBelow > 0 && bottom) {
       log.newBelow = 0;
-      this.renderJump();
+      this.#renderJump();
     }
-    if (bottom) this.hooks.atBottom(this.current);
-    if (log.olderState === 'more' && this.box.scrollTop < TOP_PX) {
-      this.hooks.wantOlder(this.current);
+    if (bottom) this.#hooks.atBottom(this.#current);
+    if (log.olderState === 'more' && this.#box.scrollTop < TOP_PX) {
+      this.#hooks.wantOlder(this.#current);
     }
   }
 
-  private renderJump(): void {
-    const n = this.logs.get(this.current)?.newBelow ?? 0;
-    this.jump.hidden = n === 0;
-    this.jump.textContent = n === 1 ? '1 new message ↓' : `${n} new messages ↓`;
+  #renderJump(): void {
+    const n = this.#logs.get(this.#current)?.newBelow ?? 0;
+    this.#jump.hidden = n === 0;
+    this.#jump.textContent = n === 1 ? '1 new message ↓' : `${n} new messages ↓`;
   }
 
-  private roomLog(room: string): RoomLog {
-    let log = this.logs.get(room);
+  #roomLog(room: string): RoomLog {
+    let log = this.#logs.get(room);
     if (!log) {
       const section = el('section', 'room-log');
       section.dataset['room'] = room;
       section.setAttribute('aria-label', `Messages in ${roomLabel(room)}`);
-      section.hidden = room !== this.current;
+      section.hidden = room !== this.#current;
       const older = el('div', 'older');
       section.append(older);
-      this.box.append(section);
+      this.#box.append(section);
       log = {
         section,
         older,
@@ -809,7 +831,7 @@ export class MessageLog {
         scroll: null,
         newBelow: 0,
       };
-      this.logs.set(room, log);
+      this.#logs.set(room, log);
     }
     return log;
   }

@@ -3,6 +3,7 @@
 // change who the page is, so they start here too.
 
 import type { ErrorEvent as ErrorFrame, HelloRequest } from '../protocol/index.js';
+import type { Self } from './message-state.js';
 import { handshakeHello, isChosen, promptName } from './names.js';
 import { nameError } from './notices.js';
 import type { ChatStorage, ChatView, ServerRole } from './ports.js';
@@ -38,6 +39,8 @@ export class Naming {
   readonly #deps: NamingDeps;
   #identity: Identity;
   #me = '';
+  /** My user id, once a hello or a sign-in said it. */
+  #id: string | undefined;
   /** A name submitted in the prompt while offline, taken once connected. */
   #wanted: string | undefined;
 
@@ -45,12 +48,17 @@ export class Naming {
     this.#deps = deps;
     this.#identity = deps.identity;
     if (hasChosenName(this.#identity)) this.#me = this.#identity.name ?? '';
-    deps.view.setMe(this.#me || '…');
+    deps.view.setMe({ name: this.#me });
   }
 
   /** My name ('' until the server gave one). */
   get me(): string {
     return this.#me;
+  }
+
+  /** My name and user id, to tell my messages by. */
+  get self(): Self {
+    return { name: this.#me, id: this.#id };
   }
 
   get token(): string {
@@ -78,20 +86,22 @@ export class Naming {
    * The server gave a name (and token), with a role when a sign-in said it; returns the name
    * before.
    */
-  named(name: string, token: string, role?: ServerRole): string {
+  named(name: string, token: string, userId: string, role?: ServerRole): string {
     const before = this.#me;
     const kept = token === this.#identity.token ? this.#identity.role : undefined;
     const r = role ?? kept;
     this.#identity = { name, token, ...(r && { role: r }) };
     this.#deps.storage.saveIdentity(this.#identity);
     this.#me = name;
-    this.#deps.view.setMe(name);
+    this.#id = userId;
+    this.#deps.view.setMe(this.self);
     return before;
   }
 
   /** Signed out: a fresh token, no name; returns the hello that makes the page a guest. */
   signedOut(): HelloRequest {
     this.#identity = { token: randomId() };
+    this.#id = undefined;
     this.#deps.storage.saveIdentity(this.#identity);
     this.#wanted = undefined;
     return { type: 'hello', token: this.#identity.token };

@@ -21,7 +21,10 @@ function api(): NotificationApi | undefined {
 }
 
 export class Notifier {
-  constructor(private readonly button: HTMLButtonElement) {
+  readonly #button: HTMLButtonElement;
+
+  constructor(button: HTMLButtonElement) {
+    this.#button = button;
     button.addEventListener('click', () => void this.ask());
     this.render();
   }
@@ -42,7 +45,7 @@ export class Notifier {
   }
 
   render(): void {
-    this.button.hidden = this.permission !== 'default';
+    this.#button.hidden = this.permission !== 'default';
   }
 
   /** Shows a notification when allowed; a click brings the tab forward and runs `open`. */

@@ -128,11 +128,13 @@ function readAll(db: IDBDatabase): Promise<OutboxEntry[]> {
 
 /** The persistent outbox; falls back to memory when IndexedDB cannot be opened. */
 export class IdbOutbox extends MemoryOutbox {
-  private constructor(
-    private readonly db: IDBDatabase | null,
-    private readonly onWriteError: (e: unknown) => void,
-  ) {
+  readonly #db: IDBDatabase | null;
+  readonly #onWriteError: (e: unknown) => void;
+
+  private constructor(db: IDBDatabase | null, onWriteError: (e: unknown) => void) {
     super();
+    this.#db = db;
+    this.#onWriteError = onWriteError;
   }
 
   static async open(onWriteError: (e: unknown) => void = () => {}): Promise<IdbOutbox> {
@@ -147,9 +149,9 @@ export class IdbOutbox extends MemoryOutbox {
   }
 
   async refresh(): Promise<boolean> {
-    if (!this.db) return false;
+    if (!this.#db) return false;
     let added = false;
-    for (const e of await readAll(this.db)) {
+    for (const e of await readAll(this.#db)) {
       if (!this.byCid.has(e.cid)) {
         this.byCid.set(e.cid, e);
         added = true;
@@ -160,36 +162,36 @@ export class IdbOutbox extends MemoryOutbox {
 
   /** False when entries live in memory only (they will not survive a reload). */
   get persistent(): boolean {
-    return this.db !== null;
+    return this.#db !== null;
   }
 
   override add(entry: OutboxEntry): void {
     super.add(entry);
-    this.write((s) => s.put(entry));
+    this.#write((s) => s.put(entry));
   }
 
   override update(entry: OutboxEntry): void {
     if (!this.byCid.has(entry.cid)) return;
     super.update(entry);
-    this.write((s) => s.put(entry));
+    this.#write((s) => s.put(entry));
   }
 
   override remove(cid: string): OutboxEntry | undefined {
     const entry = super.remove(cid);
-    if (entry) this.write((s) => s.delete(cid));
+    if (entry) this.#write((s) => s.delete(cid));
     return entry;
   }
 
-  private write(op: (store: IDBObjectStore) => void): void {
-    if (!this.db) return;
+  #write(op: (store: IDBObjectStore) => void): void {
+    if (!this.#db) return;
     try {
       // Strict durability: an entry the user saw as pending is on disk, not just in a cache.
-      const tx = this.db.transaction(OUTBOX_STORE, 'readwrite', { durability: 'strict' });
+      const tx = this.#db.transaction(OUTBOX_STORE, 'readwrite', { durability: 'strict' });
       op(tx.objectStore(OUTBOX_STORE));
-      tx.onerror = () => this.onWriteError(tx.error);
+      tx.onerror = () => this.#onWriteError(tx.error);
       tx.commit();
     } catch (e) {
-      this.onWriteError(e);
+      this.#onWriteError(e);
     }
   }
 }

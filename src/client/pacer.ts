@@ -16,10 +16,10 @@ export interface Rate {
 }
 
 export class Pacer {
-  private perMs = 0;
-  private burst = 1;
-  private tokens = 0;
-  private last = 0;
+  #perMs = 0;
+  #burst = 1;
+  #tokens = 0;
+  #last = 0;
 
   constructor(rate: Rate = FALLBACK_RATE, now = Date.now()) {
     this.reset(rate, now);
@@ -29,30 +29,33 @@ export class Pacer {
   reset(rate: Rate, now: number): void {
     const ok = (n: number): boolean => Number.isFinite(n) && n > 0;
     const r = ok(rate.ratePerSecond) && ok(rate.rateBurst) ? rate : FALLBACK_RATE;
-    this.perMs = (r.ratePerSecond * PACE_MARGIN) / 1000;
-    this.burst = Math.max(1, Math.floor(r.rateBurst * PACE_MARGIN));
-    this.tokens = this.burst;
-    this.last = now;
+    this.#perMs = (r.ratePerSecond * PACE_MARGIN) / 1000;
+    this.#burst = Math.max(1, Math.floor(r.rateBurst * PACE_MARGIN));
+    this.#tokens = this.#burst;
+    this.#last = now;
   }
 
   /** Takes a token and returns 0, or returns how many ms until one is there (taking none). */
   take(now: number): number {
-    this.refill(now);
-    if (this.tokens >= 1) {
-      this.tokens -= 1;
+    this.#refill(now);
+    if (this.#tokens >= 1) {
+      this.#tokens -= 1;
       return 0;
     }
-    return Math.max(1, Math.ceil((1 - this.tokens) / this.perMs));
+    return Math.max(1, Math.ceil((1 - this.#tokens) / this.#perMs));
   }
 
   /** The server refused a request anyway (another tab, say): wait before the next. */
   refused(now: number): void {
-    this.refill(now);
-    this.tokens = Math.min(this.tokens, 1 - REFUSED_PAUSE_MS * this.perMs);
+    this.#refill(now);
+    this.#tokens = Math.min(this.#tokens, 1 - REFUSED_PAUSE_MS * this.#perMs);
   }
 
-  private refill(now: number): void {
-    this.tokens = Math.min(this.burst, this.tokens + Math.max(0, now - this.last) * this.perMs);
-    this.last = now;
+  #refill(now: number): void {
+    this.#tokens = Math.min(
+      this.#burst,
+      this.#tokens + Math.max(0, now - this.#last) * this.#perMs,
+    );
+    this.#last = now;
   }
 }

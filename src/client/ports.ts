@@ -3,6 +3,7 @@
 // fakes, so the logic runs without a browser.
 
 import type { ChatMessage } from '../protocol/index.js';
+import type { Self } from './message-state.js';
 import type { OlderState, SysAction, SysOptions } from './messages.js';
 import type { OutboxEntry } from './outbox.js';
 import type { ResultOf } from './requests.js';
@@ -16,7 +17,10 @@ export interface LogLine {
 }
 
 export interface ChatLog {
-  setMyName(name: string): void;
+  /** Who I am: my messages are told apart by it. */
+  setSelf(self: Self): void;
+  /** The server's edit window in ms (0: none): an older message of mine offers no edit. */
+  setEditWindow(ms: number): void;
   sys(room: string, text: string, cls?: string, opts?: SysOptions): LogLine;
   setSysText(line: LogLine, text: string, action?: SysAction): void;
   isLast(line: LogLine): boolean;
@@ -49,7 +53,7 @@ export interface ChatView {
   readonly log: ChatLog;
   readonly nameInput: { focus(): void };
   readonly namePromptOpen: boolean;
-  setMe(name: string): void;
+  setMe(self: Self): void;
   setUnseen(n: number): void;
   showRoom(room: string): void;
   setRooms(items: RoomItem[], current: string): void;

@@ -38,79 +38,83 @@ function runText(r: Run): string {
 }
 
 export class PresenceNotes {
-  private readonly runs = new Map<string, Run>();
-  private readonly leaving = new Map<string, ReturnType<typeof setTimeout>>();
-  private readonly joins = new Map<string, { run: Run; at: number }>();
+  readonly #runs = new Map<string, Run>();
+  readonly #leaving = new Map<string, ReturnType<typeof setTimeout>>();
+  readonly #joins = new Map<string, { run: Run; at: number }>();
 
-  constructor(private readonly log: ChatLog) {}
+  readonly #log: ChatLog;
+
+  constructor(log: ChatLog) {
+    this.#log = log;
+  }
 
   join(room: string, name: string): void {
     const k = key(room, name);
-    const held = this.leaving.get(k);
+    const held = this.#leaving.get(k);
     if (held !== undefined) {
       // Gone and back within the grace: a reconnect, nothing to tell.
       clearTimeout(held);
-      this.leaving.delete(k);
+      this.#leaving.delete(k);
       return;
     }
-    const run = this.run(room);
+    const run = this.#run(room);
     run.joined.push(name);
     const now = Date.now();
-    for (const [n, j] of this.joins) if (now - j.at >= RENAME_FOLDS_MS) this.joins.delete(n);
-    this.joins.set(k, { run, at: now });
-    this.render(run);
+    for (const [n, j] of this.#joins) if (now - j.at >= RENAME_FOLDS_MS) this.#joins.delete(n);
+    this.#joins.set(k, { run, at: now });
+    this.#render(run);
   }
 
   leave(room: string, name: string): void {
     const k = key(room, name);
-    if (this.leaving.has(k)) return;
-    this.leaving.set(
+    if (this.#leaving.has(k)) return;
+    this.#leaving.set(
       k,
       setTimeout(() => {
-        this.leaving.delete(k);
-        const run = this.run(room);
+        this.#leaving.delete(k);
+        const run = this.#run(room);
         run.left.push(name);
-        this.render(run);
+        this.#render(run);
       }, LEAVE_GRACE_MS),
     );
   }
 
   rename(room: string, from: string, to: string): void {
     const k = key(room, from);
-    const j = this.joins.get(k);
-    this.joins.delete(k);
+    const j = this.#joins.get(k);
+    this.#joins.delete(k);
     const i = j ? j.run.joined.indexOf(from) : -1;
     if (j && i >= 0 && Date.now() - j.at < RENAME_FOLDS_MS && j.run.line.isConnected) {
       j.run.joined[i] = to;
-      this.joins.set(key(room, to), j);
-      this.render(j.run);
+      this.#joins.set(key(room, to), j);
+      this.#render(j.run);
       return;
     }
-    const run = this.run(room);
+    const run = this.#run(room);
     run.renamed.push([from, to]);
-    this.render(run);
+    this.#render(run);
   }
 
   /** The connection is gone: what comes next is a fresh member list, not news. */
   reset(): void {
-    for (const t of this.leaving.values()) clearTimeout(t);
-    this.leaving.clear();
-    this.runs.clear();
-    this.joins.clear();
+    for (const t of this.#leaving.values()) clearTimeout(t);
+    this.#leaving.clear();
+    this.#runs.clear();
+    this.#joins.clear();
   }
 
   /** The room's open run, when nothing else came after its line; else a new one. */
-  private run(room: string): Run {
-    const r = this.runs.get(room);
-    if (r && this.log.isLast(r.line) && Date.now() - r.start < RUN_MS) return r;
-    const line = this.log.sys(room, '', 'presence');
+  #run(room: string): Run {
+    const r = this.#runs.get(room);
+    if (r && this.#log.isLast(r.line) && Date.now() - r.start < RUN_MS) return r;
+    const line = this.#log.sys(room, '', 'presence');
     const run: Run = { room, line, start: Date.now(), joined: [], left: [], renamed: [] };
-    this.runs.set(room, run);
+    this.#runs.set(room, run);
     return run;
   }
 
-  private render(r: Run): void {
-    this.log.setSysText(r.line, runText(r));
+  #render(r: Run): void {
+    this.#log.setSysText(r.line, runText(r));
   }
 }
 

@@ -113,40 +113,40 @@ export function dispatchResult(
 export type Liveness = 'fine' | 'quiet' | 'dead';
 
 export class RequestTracker {
-  private nextId = 1;
+  #nextId = 1;
   /** On the wire and not answered, oldest first. */
-  private readonly open = new Map<string, AnyPending>();
-  private lastHeard = 0;
+  readonly #open = new Map<string, AnyPending>();
+  #lastHeard = 0;
 
   newId(): string {
-    return `r${this.nextId++}`;
+    return `r${this.#nextId++}`;
   }
 
   /** The request went on the wire with this id. */
   sent(id: string, p: AnyPending, now: number): void {
     p.sentAt = now;
-    this.open.set(id, p);
+    this.#open.set(id, p);
   }
 
   /** The request an answer is for, no longer open. */
   take(id: string | undefined): AnyPending | undefined {
     if (id === undefined) return undefined;
-    const p = this.open.get(id);
-    this.open.delete(id);
+    const p = this.#open.get(id);
+    this.#open.delete(id);
     return p;
   }
 
   pending(): IterableIterator<AnyPending> {
-    return this.open.values();
+    return this.#open.values();
   }
 
   clear(): void {
-    this.open.clear();
+    this.#open.clear();
   }
 
   /** Any frame came. */
   heard(now: number): void {
-    this.lastHeard = now;
+    this.#lastHeard = now;
   }
 
   /**
@@ -155,12 +155,12 @@ export class RequestTracker {
    * meanwhile; quiet (worth a ping) when nothing is open and nothing was heard for long.
    */
   liveness(now: number): Liveness {
-    const oldest = this.open.values().next().value;
+    const oldest = this.#open.values().next().value;
     if (oldest?.sentAt !== undefined) {
       const late =
-        now - oldest.sentAt > REPLY_TIMEOUT_MS && now - this.lastHeard > REPLY_TIMEOUT_MS;
+        now - oldest.sentAt > REPLY_TIMEOUT_MS && now - this.#lastHeard > REPLY_TIMEOUT_MS;
       return late ? 'dead' : 'fine';
     }
-    return now - this.lastHeard > QUIET_MS ? 'quiet' : 'fine';
+    return now - this.#lastHeard > QUIET_MS ? 'quiet' : 'fine';
   }
 }

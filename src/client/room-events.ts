@@ -11,6 +11,7 @@ import type { ChatView } from './ports.js';
 import type { PresenceNotes } from './presence-notes.js';
 import type { Reading } from './reading.js';
 import type { ResultOf } from './requests.js';
+import { isMine, type Self } from './message-state.js';
 import { sameName, type RoomState } from './room-state.js';
 import type { RoomPanel } from './room-panel.js';
 import type { Roster } from './roster.js';
@@ -22,8 +23,8 @@ export interface RoomEventsDeps {
   notes: PresenceNotes;
   sync: HistorySync;
   reading: Reading;
-  /** My name ('' until known). */
-  me(): string;
+  /** Who I am. */
+  self(): Self;
   /** An own message came back: its pending send is done. */
   delivered(cid: string): void;
   /** A message to be shown, with the changes that came before it. */
@@ -87,10 +88,10 @@ export class RoomEvents {
 
   /** Shows messages once; an own message also ends its pending line, and the room shown is read. */
   #insert(r: RoomState, list: ChatMessage[], live: boolean): ChatMessage[] {
-    const { me, delivered, roster, panel, view, current } = this.#d;
+    const { self, delivered, roster, panel, view, current } = this.#d;
     const messages = list.map((m) => current(r.name, m));
     for (const m of messages) {
-      const mine = sameName(m.from, me());
+      const mine = isMine(m, self());
       if (mine) delivered(m.cid);
       if (r.direct && !mine && r.peer !== m.from) {
         r.peer = m.from;
@@ -138,9 +139,9 @@ export class RoomEvents {
   }
 
   presence(room: string, name: string, event: 'join' | 'leave'): void {
-    const { roster, notes, panel, me } = this.#d;
+    const { roster, notes, panel, self } = this.#d;
     const r = roster.get(room);
-    if (!r || sameName(name, me())) return;
+    if (!r || sameName(name, self().name)) return;
     if (event === 'join') r.memberCame(name);
     else r.memberLeft(name);
     // A direct room's presence only moves its dot; a line there would say the obvious.
@@ -161,19 +162,19 @@ export class RoomEvents {
   }
 
   typing(room: string, name: string, ttlMs: number): void {
-    const { roster, panel, me } = this.#d;
+    const { roster, panel, self } = this.#d;
     const r = roster.get(room);
-    if (!r || sameName(name, me())) return;
+    if (!r || sameName(name, self().name)) return;
     r.typing.set(name, Date.now() + ttlMs);
     if (room === roster.current) panel.typing();
   }
 
   /** A new message from someone: unread counts, the title, notifications, screen readers. */
   #arrived(r: RoomState, m: ChatMessage): void {
-    const { roster, view, me, notify, reading } = this.#d;
+    const { roster, view, self, notify, reading } = this.#d;
     const hidden = this.#d.hidden();
     const here = r.name === roster.current;
-    const a = attention(m, { me: me(), direct: r.direct, here, hidden });
+    const a = attention(m, { me: self(), direct: r.direct, here, hidden });
     if (!a) return;
     reading.arrived(r, m, a.mention);
     if (hidden) {

@@ -19,7 +19,7 @@ function byName(a: string, b: string): number {
 
 export class RoomState {
   readonly direct: boolean;
-  private state: RoomPhase = 'out';
+  #state: RoomPhase = 'out';
   /** Live at least once: later joins ask only for what came after lastSeq. */
   everSynced = false;
   /** Highest seq seen with nothing missing below it since we joined. */
@@ -44,37 +44,37 @@ export class RoomState {
 
   /** We mean to be in it. */
   get joined(): boolean {
-    return this.state === 'joining' || this.state === 'synced';
+    return this.#state === 'joining' || this.#state === 'synced';
   }
 
   /** In it on the current connection (its join result came, or the server subscribed us). */
   get synced(): boolean {
-    return this.state === 'synced' || this.state === 'leaving';
+    return this.#state === 'synced' || this.#state === 'leaving';
   }
 
   want(): void {
-    this.setPhase(this.synced ? 'synced' : 'joining');
+    this.#setPhase(this.synced ? 'synced' : 'joining');
   }
 
   unwant(): void {
-    this.setPhase(this.synced ? 'leaving' : 'out');
+    this.#setPhase(this.synced ? 'leaving' : 'out');
   }
 
   /** Joined on this connection, or subscribed by the server (a direct message came). */
   live(): void {
-    this.setPhase('synced');
+    this.#setPhase('synced');
     this.everSynced = true;
   }
 
   /** The connection is gone: nothing about it holds any more. */
   disconnected(): void {
-    this.setPhase(this.joined ? 'joining' : 'out');
+    this.#setPhase(this.joined ? 'joining' : 'out');
     this.membersKnown = false;
     this.typing.clear();
   }
 
-  private setPhase(next: RoomPhase): void {
-    this.state = next;
+  #setPhase(next: RoomPhase): void {
+    this.#state = next;
   }
 
   setMembers(names: readonly string[]): void {

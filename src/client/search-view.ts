@@ -18,70 +18,73 @@ export interface SearchHooks {
 }
 
 export class SearchBox implements SearchView {
-  private readonly form = byId<HTMLFormElement>('search-form');
-  private readonly input = byId<HTMLInputElement>('search-input');
-  private readonly panel = byId('search-panel');
-  private readonly status = byId('search-status');
-  private readonly list = byId<HTMLOListElement>('search-results');
-  private readonly more = byId<HTMLButtonElement>('search-more');
-  private query = '';
-  private next: string | undefined;
+  readonly #form = byId<HTMLFormElement>('search-form');
+  readonly #input = byId<HTMLInputElement>('search-input');
+  readonly #panel = byId('search-panel');
+  readonly #status = byId('search-status');
+  readonly #list = byId<HTMLOListElement>('search-results');
+  readonly #more = byId<HTMLButtonElement>('search-more');
+  #query = '';
+  #next: string | undefined;
 
-  constructor(private readonly hooks: SearchHooks) {
-    this.form.addEventListener('submit', (e) => {
+  readonly #hooks: SearchHooks;
+
+  constructor(hooks: SearchHooks) {
+    this.#hooks = hooks;
+    this.#form.addEventListener('submit', (e) => {
       e.preventDefault();
-      this.run(this.input.value);
+      this.#run(this.#input.value);
     });
-    this.more.addEventListener('click', () => {
-      if (this.next !== undefined) this.hooks.search(this.query, this.next);
+    this.#more.addEventListener('click', () => {
+      if (this.#next !== undefined) this.#hooks.search(this.#query, this.#next);
     });
-    byId('search-close').addEventListener('click', () => this.close());
-    this.panel.addEventListener('keydown', (e) => {
-      if (e.key === 'Escape') this.close();
+    byId('search-close').addEventListener('click', () => this.#close());
+    this.#panel.addEventListener('keydown', (e) => {
+      if (e.key === 'Escape') this.#close();
     });
-    this.input.addEventListener('keydown', (e) => {
-      if (e.key === 'Escape') this.close();
+    this.#input.addEventListener('keydown', (e) => {
+      if (e.key === 'Escape') this.#close();
     });
   }
 
-  private run(raw: string): void {
+  #run(raw: string): void {
     const query = raw.trim();
     if (!query) return;
-    this.query = query;
-    this.panel.hidden = false;
-    this.status.textContent = 'Searching…';
-    this.hooks.search(query);
+    this.#query = query;
+    this.#panel.hidden = false;
+    this.#status.textContent = 'Searching…';
+    this.#hooks.search(query);
   }
 
-  private close(): void {
-    this.panel.hidden = true;
-    this.input.focus();
+  #close(): void {
+    this.#panel.hidden = true;
+    this.#input.focus();
   }
 
   showQuery(query: string): void {
-    this.input.value = query;
-    this.run(query);
+    this.#input.value = query;
+    this.#run(query);
   }
 
   showResults(results: SearchHit[], next: string | undefined, added: boolean): void {
-    this.panel.hidden = false;
-    if (!added) this.list.replaceChildren();
-    for (const hit of results) this.list.append(this.item(hit));
-    const n = this.list.children.length;
-    this.status.textContent =
+    this.#panel.hidden = false;
+    if (!added) this.#list.replaceChildren();
+    for (const hit of results) this.#list.append(this.#item(hit));
+    const n = this.#list.children.length;
+    this.#status.textContent =
       n === 0
-        ? `Nothing found for “${this.query}”.`
-        : `${n}${next ? '+' : ''} found for “${this.query}”.`;
-    this.next = next;
-    this.more.hidden = next === undefined;
+        ? `Nothing found for “${this.#query}”.`
+        : `${n}${next ? '+' : ''} found for “${this.#query}”.`;
+    this.#next = next;
+    this.#more.hidden = next === undefined;
   }
 
   searchNote(text: string): void {
-    this.panel.hidden = false;
-    this.status.textContent = text;
+    this.#panel.hidden = false;
+    this.#status.textContent = text;
   }
 
-  private item(hit: SearchHit): HTMLLIElement {
+  #item(hit: SearchHit): HTMLLIElement {
     const li = el('li');
     const b = button('hit', '');
     const where = el('span', 'hit-where');
@@ -94,8 +97,8 @@ export class SearchBox implements SearchView {
     b.append(where, text);
     b.addEventListener('click', () => {
       // Out of the way of the message it opens.
-      this.panel.hidden = true;
-      this.hooks.jump(hit.room, hit.seq);
+      this.#panel.hidden = true;
+      this.#hooks.jump(hit.room, hit.seq);
     });
     li.append(b);
     return li;

@@ -53,62 +53,66 @@ export interface SenderLink {
 export class Sender {
   readonly pacer = new Pacer();
   /** Made while the pacer had no token: they go first, in order, as tokens come. */
-  private readonly waiting: AnyPending[] = [];
+  readonly #waiting: AnyPending[] = [];
   /** Cids of sends on the wire and not answered. */
-  private readonly inFlight = new Set<string>();
+  readonly #inFlight = new Set<string>();
   /** A send was refused for now: no more go until those in flight settle and the wait is over. */
-  private held = false;
-  private paceTimer: ReturnType<typeof setTimeout> | undefined;
-  private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  #held = false;
+  #paceTimer: ReturnType<typeof setTimeout> | undefined;
+  #retryTimer: ReturnType<typeof setTimeout> | undefined;
 
-  constructor(private readonly link: SenderLink) {}
+  readonly #link: SenderLink;
+
+  constructor(link: SenderLink) {
+    this.#link = link;
+  }
 
   /** Nothing waits for a token. */
   get idle(): boolean {
-    return this.waiting.length === 0;
+    return this.#waiting.length === 0;
   }
 
   /** Sends now, or as soon as the pacer allows; false when an optional one could not go now. */
   request(p: AnyPending): boolean {
-    if (this.waiting.length === 0 && this.pacer.take(Date.now()) === 0)
-      return this.link.transmit(p);
+    if (this.#waiting.length === 0 && this.pacer.take(Date.now()) === 0)
+      return this.#link.transmit(p);
     if (p.optional) return false;
-    this.waiting.push(p);
+    this.#waiting.push(p);
     this.flush();
     return true;
   }
 
   /** Refused before it was read: it goes again first, once the pacer allows. */
   again(p: AnyPending): void {
-    this.waiting.unshift({ ...p, sentAt: undefined });
+    this.#waiting.unshift({ ...p, sentAt: undefined });
     this.flush();
   }
 
   /** A send was refused for now: the rest wait (see the top of this file). */
   hold(cid: string): void {
-    this.inFlight.delete(cid);
-    this.held = true;
+    this.#inFlight.delete(cid);
+    this.#held = true;
     this.flush();
   }
 
   /** A send is answered (acked, shown, refused or discarded). */
   settled(cid: string): void {
-    this.inFlight.delete(cid);
+    this.#inFlight.delete(cid);
   }
 
   /** A new connection: nothing is in flight on it. */
   reset(): void {
-    this.inFlight.clear();
+    this.#inFlight.clear();
     this.stop();
   }
 
   /** The connection is gone: nothing waits to go on it. */
   stop(): void {
-    this.waiting.length = 0;
-    this.held = false;
-    clearTimeout(this.paceTimer);
-    clearTimeout(this.retryTimer);
-    this.paceTimer = this.retryTimer = undefined;
+    this.#waiting.length = 0;
+    this.#held = false;
+    clearTimeout(this.#paceTimer);
+    clearTimeout(this.#retryTimer);
+    this.#paceTimer = this.#retryTimer = undefined;
   }
 
   /**
@@ -116,39 +120,39 @@ export class Sender {
    * then the outbox, oldest first. Sends pipelined on one connection are committed in order.
    */
   flush(): void {
-    clearTimeout(this.paceTimer);
-    this.paceTimer = undefined;
-    if (!this.link.connected()) return;
+    clearTimeout(this.#paceTimer);
+    this.#paceTimer = undefined;
+    if (!this.#link.connected()) return;
     for (;;) {
-      const next = this.waiting[0] ?? this.nextSend();
+      const next = this.#waiting[0] ?? this.#nextSend();
       if (!next) return;
       const wait = this.pacer.take(Date.now());
       if (wait > 0) {
-        this.paceTimer = setTimeout(() => this.flush(), wait);
+        this.#paceTimer = setTimeout(() => this.flush(), wait);
         return;
       }
-      if (next === this.waiting[0]) this.waiting.shift();
-      if (!this.link.transmit(next)) return;
-      if (OUTBOX_KINDS.has(next.req.type) && 'cid' in next.req) this.inFlight.add(next.req.cid);
+      if (next === this.#waiting[0]) this.#waiting.shift();
+      if (!this.#link.transmit(next)) return;
+      if (OUTBOX_KINDS.has(next.req.type) && 'cid' in next.req) this.#inFlight.add(next.req.cid);
     }
   }
 
   /** The oldest send not on the wire, unless sends are held or enough are in flight. */
-  private nextSend(): AnyPending | undefined {
-    if (!this.link.ready() || this.inFlight.size >= MAX_IN_FLIGHT) return undefined;
-    if (this.held) {
+  #nextSend(): AnyPending | undefined {
+    if (!this.#link.ready() || this.#inFlight.size >= MAX_IN_FLIGHT) return undefined;
+    if (this.#held) {
       // Resume from the oldest unacked once those in flight have settled, after the wait.
-      if (this.inFlight.size === 0) {
-        this.retryTimer ??= setTimeout(() => {
-          this.retryTimer = undefined;
-          this.held = false;
+      if (this.#inFlight.size === 0) {
+        this.#retryTimer ??= setTimeout(() => {
+          this.#retryTimer = undefined;
+          this.#held = false;
           this.flush();
         }, RETRY_SEND_MS);
       }
       return undefined;
     }
-    for (const e of this.link.outbox()) {
-      if (e.error !== undefined || this.inFlight.has(e.cid)) continue;
+    for (const e of this.#link.outbox()) {
+      if (e.error !== undefined || this.#inFlight.has(e.cid)) continue;
       return outboxRequest(e);
     }
     return undefined;

@@ -6,14 +6,14 @@ export const TYPING_EVERY_MS = 3000;
 const TYPING_AFTER_SEND_MS = 1000;
 
 export class TypingThrottle {
-  private readonly sentAt = new Map<string, number>();
+  readonly #sentAt = new Map<string, number>();
 
   due(room: string, now: number): boolean {
-    return now - (this.sentAt.get(room) ?? 0) >= TYPING_EVERY_MS;
+    return now - (this.#sentAt.get(room) ?? 0) >= TYPING_EVERY_MS;
   }
 
   sent(room: string, now: number): void {
-    this.sentAt.set(room, now);
+    this.#sentAt.set(room, now);
   }
 
   /**
@@ -21,7 +21,7 @@ export class TypingThrottle {
    * again a second after this one (sooner, the server drops it).
    */
   messageSent(room: string, now: number): void {
-    this.sentAt.set(room, now - TYPING_EVERY_MS + TYPING_AFTER_SEND_MS);
+    this.#sentAt.set(room, now - TYPING_EVERY_MS + TYPING_AFTER_SEND_MS);
   }
 }
 

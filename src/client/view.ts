@@ -5,7 +5,7 @@
 import type { ChatMessage, ModerationAction } from '../protocol/index.js';
 import type { ConnState } from './connection.js';
 import { button, byId, el, reconcile, roomLabel } from './dom.js';
-import { firstLine } from './message-state.js';
+import { firstLine, type Self } from './message-state.js';
 import { MessageLog, type LogHooks } from './messages.js';
 import type { OutboxEntry } from './outbox.js';
 import type { Powers } from './ports.js';
@@ -79,37 +79,40 @@ export class View {
   readonly nameForm = byId<HTMLFormElement>('name-form');
   readonly nameInput = byId<HTMLInputElement>('name-input');
   readonly nameLater = byId<HTMLButtonElement>('name-later');
-  private readonly nameOk = byId<HTMLButtonElement>('name-ok');
-  private readonly nameError = byId('name-error');
-  private readonly menuBadge = byId('menu-badge');
-  private readonly title = byId('room-title');
-  private readonly rooms = byId('rooms');
-  private readonly directs = byId('directs');
-  private readonly directsEmpty = byId('directs-empty');
-  private readonly members = byId('members');
-  private readonly membersHeading = byId('members-heading');
-  private readonly typing = byId('typing');
-  private readonly pending = byId('pending');
-  private readonly replying = byId('replying');
-  private readonly replyingText = byId('replying-text');
-  private readonly browse = byId<HTMLButtonElement>('browse');
-  private readonly browsePanel = byId('browse-panel');
-  private readonly browseStatus = byId('browse-status');
-  private readonly browseList = byId('browse-list');
-  private readonly announcer = byId('announce');
-  private readonly roomNodes = new Map<string, HTMLLIElement>();
-  private readonly memberNodes = new Map<string, HTMLLIElement>();
-  private readonly pendingNodes = new Map<string, HTMLElement>();
-  private current = '';
-  private memberRoles = new Map<string, string>();
-  private can: Powers = { moderate: false, own: false };
-  private lastMembers: Parameters<View['setMembers']> | undefined;
-  private baseTitle = 'Parley';
-  private unseen = 0;
+  readonly #nameOk = byId<HTMLButtonElement>('name-ok');
+  readonly #nameError = byId('name-error');
+  readonly #menuBadge = byId('menu-badge');
+  readonly #title = byId('room-title');
+  readonly #rooms = byId('rooms');
+  readonly #directs = byId('directs');
+  readonly #directsEmpty = byId('directs-empty');
+  readonly #members = byId('members');
+  readonly #membersHeading = byId('members-heading');
+  readonly #typing = byId('typing');
+  readonly #pending = byId('pending');
+  readonly #replying = byId('replying');
+  readonly #replyingText = byId('replying-text');
+  readonly #browse = byId<HTMLButtonElement>('browse');
+  readonly #browsePanel = byId('browse-panel');
+  readonly #browseStatus = byId('browse-status');
+  readonly #browseList = byId('browse-list');
+  readonly #announcer = byId('announce');
+  readonly #roomNodes = new Map<string, HTMLLIElement>();
+  readonly #memberNodes = new Map<string, HTMLLIElement>();
+  readonly #pendingNodes = new Map<string, HTMLElement>();
+  #current = '';
+  #memberRoles = new Map<string, string>();
+  #can: Powers = { moderate: false, own: false };
+  #lastMembers: Parameters<View['setMembers']> | undefined;
+  #baseTitle = 'Parley';
+  #unseen = 0;
 
-  constructor(private readonly hooks: ViewHooks) {
+  readonly #hooks: ViewHooks;
+
+  constructor(hooks: ViewHooks) {
+    this.#hooks = hooks;
     this.log = new MessageLog(this.logBox, byId<HTMLButtonElement>('jump'), hooks);
-    this.pending.addEventListener('click', (e) => {
+    this.#pending.addEventListener('click', (e) => {
       const b = (e.target as Element | null)?.closest<HTMLElement>('button[data-action]');
       const cid = b?.closest<HTMLElement>('[data-cid]')?.dataset['cid'];
       if (!b || cid === undefined) return;
@@ -131,7 +134,7 @@ export class View {
       }
     });
     byId('skip').addEventListener('click', () => this.text.focus());
-    this.browse.addEventListener('click', () => this.setBrowsing(this.browsePanel.hidden));
+    this.#browse.addEventListener('click', () => this.setBrowsing(this.#browsePanel.hidden));
   }
 
   // ---- header -------------------------------------------------------------------------------
@@ -147,29 +150,29 @@ export class View {
     this.retryButton.hidden = state !== 'offline';
   }
 
-  setMe(name: string): void {
-    this.meButton.textContent = name;
-    this.log.setMyName(name);
+  setMe(self: Self): void {
+    this.meButton.textContent = self.name || '…';
+    this.log.setSelf(self);
   }
 
   /** Unread messages while the tab is hidden go in the document title. */
   setUnseen(n: number): void {
-    this.unseen = n;
-    this.renderTitle();
+    this.#unseen = n;
+    this.#renderTitle();
   }
 
-  private renderTitle(): void {
-    document.title = `${this.unseen > 0 ? `(${this.unseen}) ` : ''}${this.baseTitle}`;
+  #renderTitle(): void {
+    document.title = `${this.#unseen > 0 ? `(${this.#unseen}) ` : ''}${this.#baseTitle}`;
   }
 
   // ---- rooms ----------------------------------------------------------------------------------
 
   showRoom(room: string): void {
-    this.current = room;
+    this.#current = room;
     this.log.show(room);
-    this.title.textContent = roomLabel(room);
-    this.baseTitle = `${roomLabel(room)} · Parley`;
-    this.renderTitle();
+    this.#title.textContent = roomLabel(room);
+    this.#baseTitle = `${roomLabel(room)} · Parley`;
+    this.#renderTitle();
   }
 
   setRooms(items: RoomItem[], current: string): void {
@@ -178,7 +181,7 @@ export class View {
       const li = el('li', 'room-item');
       const open = button('room', '');
       open.dataset['room'] = name;
-      open.addEventListener('click', () => this.hooks.openRoom(name));
+      open.addEventListener('click', () => this.#hooks.openRoom(name));
       const leave = button(
         'leave',
         '×',
@@ -186,7 +189,7 @@ export class View {
       );
       leave.dataset['leave'] = name;
       leave.title = leave.getAttribute('aria-label') ?? '';
-      leave.addEventListener('click', () => this.hooks.leaveRoom(name));
+      leave.addEventListener('click', () => this.#hooks.leaveRoom(name));
       li.append(open, leave);
       return li;
     };
@@ -216,26 +219,21 @@ export class View {
     };
     const publicRooms = items.filter((r) => !r.direct).map((r) => r.name);
     const direct = items.filter((r) => r.direct).map((r) => r.name);
-    const publicNodes = new Map([...this.roomNodes].filter(([k]) => !k.startsWith('@')));
-    const directNodes = new Map([...this.roomNodes].filter(([k]) => k.startsWith('@')));
-    reconcile(this.rooms, publicNodes, publicRooms, make, update);
-    reconcile(this.directs, directNodes, direct, make, update);
-    this.roomNodes.clear();
-    for (const [k, v] of [...publicNodes, ...directNodes]) this.roomNodes.set(k, v);
-    this.directsEmpty.hidden = direct.length > 0;
+    const publicNodes = new Map([...this.#roomNodes].filter(([k]) => !k.startsWith('@')));
+    const directNodes = new Map([...this.#roomNodes].filter(([k]) => k.startsWith('@')));
+    reconcile(this.#rooms, publicNodes, publicRooms, make, update);
+    reconcile(this.#directs, directNodes, direct, make, update);
+    this.#roomNodes.clear();
+    for (const [k, v] of [...publicNodes, ...directNodes]) this.#roomNodes.set(k, v);
+    this.#directsEmpty.hidden = direct.length > 0;
     const elsewhere = items.filter((r) => r.name !== current && r.unread > 0);
     const total = elsewhere.reduce((n, r) => n + r.unread, 0);
-    this.menuBadge.hidden = total === 0;
-    this.menuBadge.textContent = String(total);
+    this.#menuBadge.hidden = total === 0;
+    this.#menuBadge.textContent = String(total);
     this.menu.setAttribute(
       'aria-label',
       total > 0 ? `Rooms and people, ${total} unread elsewhere` : 'Rooms and people',
     );
-  }
-
-  /** Focuses a room's button in the sidebar (after keyboard room switching). */
-  focusRoom(room: string): void {
-    this.roomNodes.get(room)?.querySelector<HTMLButtonElement>('button.room')?.focus();
   }
 
   setMembers(
@@ -244,12 +242,12 @@ export class View {
     me: string,
     presence: (name: string) => MemberPresence,
   ): void {
-    this.lastMembers = [room, names, me, presence];
+    this.#lastMembers = [room, names, me, presence];
     const direct = room.startsWith('@');
-    this.membersHeading.textContent = direct ? 'In this conversation' : `In ${roomLabel(room)}`;
+    this.#membersHeading.textContent = direct ? 'In this conversation' : `In ${roomLabel(room)}`;
     reconcile(
-      this.members,
-      this.memberNodes,
+      this.#members,
+      this.#memberNodes,
       names,
       (name) => {
         const li = el('li', 'member');
@@ -262,11 +260,11 @@ export class View {
         }
         const b = button('member-open', name);
         b.dir = 'auto';
-        b.addEventListener('click', () => this.hooks.openDirect(name));
+        b.addEventListener('click', () => this.#hooks.openDirect(name));
         // Drawn by CSS and named by aria-label: the item's text stays the name alone.
         const more = button('more', '', `Moderate ${name}`);
         more.setAttribute('aria-expanded', 'false');
-        more.addEventListener('click', () => this.toggleActs(li, name, more));
+        more.addEventListener('click', () => this.#toggleActs(li, name, more));
         li.append(b, more);
         return li;
       },
@@ -275,22 +273,22 @@ export class View {
         for (const k of ['online', 'offline', 'unknown'] as const) li.classList.toggle(k, k === p);
         const b = li.querySelector('button');
         // The dot is drawn by CSS; screen readers hear the same in the button's name.
-        const role = direct ? undefined : this.memberRoles.get(name);
+        const role = direct ? undefined : this.#memberRoles.get(name);
         const said = role ? `${name}, ${role}` : name;
         b?.setAttribute('aria-label', `${said}, ${PRESENCE_SAID[p]}: open a direct conversation`);
         if (b) b.title = `Open a direct conversation (${PRESENCE_SAID[p]})`;
         if (b && role && role !== 'member') b.dataset['role'] = role;
         else if (b) delete b.dataset['role'];
         const more = li.querySelector<HTMLButtonElement>('button.more');
-        const allowed = !direct && this.can.moderate;
+        const allowed = !direct && this.#can.moderate;
         if (more) more.hidden = !allowed;
-        if (!allowed && more) this.toggleActs(li, name, more, false);
+        if (!allowed && more) this.#toggleActs(li, name, more, false);
       },
     );
   }
 
   /** Opens or closes a member's moderation buttons (only there while open). */
-  private toggleActs(li: HTMLElement, name: string, more: HTMLButtonElement, open?: boolean) {
+  #toggleActs(li: HTMLElement, name: string, more: HTMLButtonElement, open?: boolean) {
     const shown = li.querySelector('.acts');
     const want = open ?? !shown;
     more.setAttribute('aria-expanded', String(want));
@@ -303,11 +301,11 @@ export class View {
     acts.setAttribute('role', 'group');
     acts.setAttribute('aria-label', `Moderate ${name}`);
     for (const [action, label, own] of MEMBER_ACTS) {
-      if (own && !this.can.own) continue;
+      if (own && !this.#can.own) continue;
       const act = button('quiet', label, `${label} ${name}`);
       act.addEventListener('click', () => {
-        this.hooks.moderate(action, name);
-        this.toggleActs(li, name, more, false);
+        this.#hooks.moderate(action, name);
+        this.#toggleActs(li, name, more, false);
         more.focus();
       });
       acts.append(act);
@@ -318,25 +316,25 @@ export class View {
 
   /** Who has which role in the room shown, and what I may do to them; redraws the list. */
   setMemberAccess(roles: Map<string, string>, can: Powers): void {
-    this.memberRoles = roles;
-    this.can = can;
+    this.#memberRoles = roles;
+    this.#can = can;
     // Removing others' messages is a room moderator's act; a direct conversation has none.
-    this.log.setModerator(can.moderate && !this.current.startsWith('@'));
-    if (this.lastMembers) this.setMembers(...this.lastMembers);
+    this.log.setModerator(can.moderate && !this.#current.startsWith('@'));
+    if (this.#lastMembers) this.setMembers(...this.#lastMembers);
   }
 
   /** Opens (and fetches) or closes the list under "Browse rooms". */
   setBrowsing(open: boolean): void {
-    this.browsePanel.hidden = !open;
-    this.browse.setAttribute('aria-expanded', String(open));
-    if (open) this.hooks.browseRooms();
+    this.#browsePanel.hidden = !open;
+    this.#browse.setAttribute('aria-expanded', String(open));
+    if (open) this.#hooks.browseRooms();
   }
 
   /** The room list under "Browse rooms"; `note` says why it is empty or still coming. */
   setDirectory(note: string, rooms: DirectoryItem[]): void {
-    this.browseStatus.textContent = note;
-    const hadFocus = this.browseList.contains(document.activeElement);
-    this.browseList.replaceChildren(
+    this.#browseStatus.textContent = note;
+    const hadFocus = this.#browseList.contains(document.activeElement);
+    this.#browseList.replaceChildren(
       ...rooms.map((r) => {
         const li = el('li', 'room-item');
         const label = roomLabel(r.name);
@@ -350,17 +348,17 @@ export class View {
         );
         b.addEventListener('click', () => {
           this.setBrowsing(false);
-          this.hooks.joinRoom(r.name);
+          this.#hooks.joinRoom(r.name);
         });
         li.append(b);
         return li;
       }),
     );
-    if (hadFocus) this.browse.focus();
+    if (hadFocus) this.#browse.focus();
   }
 
   setTyping(names: string[]): void {
-    this.typing.textContent =
+    this.#typing.textContent =
       names.length === 0
         ? ''
         : names.length === 1
@@ -388,8 +386,8 @@ export class View {
   setPending(entries: OutboxEntry[], me: string, online: boolean): void {
     const byCid = new Map(entries.map((e) => [e.cid, e]));
     reconcile(
-      this.pending,
-      this.pendingNodes,
+      this.#pending,
+      this.#pendingNodes,
       entries.map((e) => e.cid),
       (cid) => {
         const line = el('div', 'line pending');
@@ -402,7 +400,7 @@ export class View {
         // Rebuild only the text parts; keep the buttons (and their focus) when unchanged.
         const failed = p.error !== undefined;
         line.classList.toggle('failed', failed);
-        const where = p.room !== this.current ? `[${roomLabel(p.room)}] ` : '';
+        const where = p.room !== this.#current ? `[${roomLabel(p.room)}] ` : '';
         const who = el('b', 'from', me || 'you');
         const body = el('span', 'text', p.text);
         body.dir = 'auto';
@@ -445,24 +443,24 @@ export class View {
 
   /** The message the next one answers, above the message box. */
   setReplying(target: ChatMessage | undefined): void {
-    this.replying.hidden = !target;
+    this.#replying.hidden = !target;
     if (!target) {
-      this.replyingText.replaceChildren();
+      this.#replyingText.replaceChildren();
       return;
     }
     const from = el('b', 'from', target.from);
     from.dir = 'auto';
     const what = el('span', 'quote-text', firstLine(target.text));
     what.dir = 'auto';
-    this.replyingText.replaceChildren('Replying to ', from, ': ', what);
+    this.#replyingText.replaceChildren('Replying to ', from, ': ', what);
   }
 
   // ---- screen readers -------------------------------------------------------------------------
 
   /** Says a line through the polite live region (the log itself is not live). */
   announce(text: string): void {
-    this.announcer.append(el('p', '', text));
-    while (this.announcer.childElementCount > ANNOUNCE_KEEP) this.announcer.firstChild?.remove();
+    this.#announcer.append(el('p', '', text));
+    while (this.#announcer.childElementCount > ANNOUNCE_KEEP) this.#announcer.firstChild?.remove();
   }
 
   // ---- name prompt ----------------------------------------------------------------------------
@@ -486,12 +484,12 @@ export class View {
   }
 
   setNameError(text: string): void {
-    this.nameError.textContent = text;
+    this.#nameError.textContent = text;
     this.nameInput.setAttribute('aria-invalid', String(!!text));
   }
 
   setNameBusy(busy: boolean, note = ''): void {
-    this.nameOk.disabled = busy;
-    if (busy) this.nameError.textContent = note;
+    this.#nameOk.disabled = busy;
+    if (busy) this.#nameError.textContent = note;
   }
 }

@@ -130,6 +130,7 @@ export class Chat {
             historyBound: limits.historyBound,
             ratePerSecond: limits.ratePerSecond,
             rateBurst: limits.rateBurst,
+            editWindowMs: limits.editWindowMs,
           },
         }),
       );

@@ -50,7 +50,7 @@ async function run(
   switch (req.type) {
     case 'hello': {
       const r = await chat.hello(session, req.name, req.token);
-      session.event({ type: 'result', id, of: 'hello', ...r });
+      session.event({ type: 'result', id, of: 'hello', ...r, userId: session.userId });
       return;
     }
     case 'join':
@@ -152,12 +152,12 @@ async function run(
       return;
     case 'register': {
       const r = await chat.register(session, req.name, req.password, req.ticket);
-      session.event({ type: 'result', id, of: 'login', ...r });
+      session.event({ type: 'result', id, of: 'login', ...r, userId: session.userId });
       return;
     }
     case 'login': {
       const r = await chat.login(session, req.name, req.password);
-      session.event({ type: 'result', id, of: 'login', ...r });
+      session.event({ type: 'result', id, of: 'login', ...r, userId: session.userId });
       return;
     }
     case 'logout': {
@@ -168,7 +168,9 @@ async function run(
     case 'password': {
       const r = await chat.password(session, req.password, req.old, req.ticket);
       session.event(
-        r ? { type: 'result', id, of: 'login', ...r } : { type: 'result', id, of: 'password' },
+        r
+          ? { type: 'result', id, of: 'login', ...r, userId: session.userId }
+          : { type: 'result', id, of: 'password' },
       );
       return;
     }

@@ -110,6 +110,8 @@ export const ACCESS_RESULT_SCHEMAS = {
   login: result('login', {
     name: Str,
     token: Str,
+    /** The person's user id (see the hello result). */
+    userId: Str,
     role: ServerRoleSchema,
     direct: Type.Array(Str),
     /** The rooms the person has a part in (owner, moderator, invited). */

@@ -69,19 +69,3 @@ export type LifecycleEvent = {
 export type EditEvent = Static<typeof LIFECYCLE_EVENT_SCHEMAS.edit>;
 export type DeleteEvent = Static<typeof LIFECYCLE_EVENT_SCHEMAS.delete>;
 export type ReactionEvent = Static<typeof LIFECYCLE_EVENT_SCHEMAS.reaction>;
-
-/** Longest emoji, in UTF-16 units: a family or a flag with its modifiers, no more. */
-const EMOJI_MAX = 32;
-// One RGI-style emoji: a pictograph (or keycap, or flag pair) with its variation selectors,
-// skin tones and zero-width-joined parts, and nothing else.
-const PICT = '(?:\\p{Extended_Pictographic}|\\p{Emoji_Presentation})';
-const MOD = '(?:\\uFE0F|\\p{Emoji_Modifier})*';
-const EMOJI = new RegExp(
-  `^(?:${PICT}${MOD}(?:\\u200D${PICT}${MOD})*|\\p{Regional_Indicator}{2}|[0-9#*]\\uFE0F?\\u20E3)$`,
-  'u',
-);
-
-/** Whether `s` is one emoji (what a reaction may be). */
-export function isEmoji(s: string): boolean {
-  return s.length > 0 && s.length <= EMOJI_MAX && EMOJI.test(s);
-}

@@ -35,6 +35,7 @@ export function wireMessage(e: MessageEntry): ChatMessage {
     room: e.room,
     seq: e.seq,
     from: e.from,
+    ...(e.actorId !== null && { fromId: e.actorId }),
     text: e.text,
     ts: e.ts,
     cid: e.cid,

@@ -1,5 +1,5 @@
-// Rules for names, rooms, message text and client message ids. Pure functions, shared by the
-// server (which enforces them) and the browser (which checks early to say why).
+// Rules for names, rooms, message text, client message ids and reactions. Pure functions, shared
+// by the server (which enforces them) and the browser (which checks early to say why).
 
 export const NAME_MAX = 32;
 export const TEXT_MAX_BYTES = 16 * 1024;
@@ -118,4 +118,20 @@ export function utf8Length(s: string): number {
     } else n += 3;
   }
   return n;
+}
+
+/** Longest emoji, in UTF-16 units: a family or a flag with its modifiers, no more. */
+const EMOJI_MAX = 32;
+// One RGI-style emoji: a pictograph (or keycap, or flag pair) with its variation selectors,
+// skin tones and zero-width-joined parts, and nothing else.
+const PICT = '(?:\\p{Extended_Pictographic}|\\p{Emoji_Presentation})';
+const MOD = '(?:\\uFE0F|\\p{Emoji_Modifier})*';
+const EMOJI = new RegExp(
+  `^(?:${PICT}${MOD}(?:\\u200D${PICT}${MOD})*|\\p{Regional_Indicator}{2}|[0-9#*]\\uFE0F?\\u20E3)$`,
+  'u',
+);
+
+/** Whether `s` is one emoji (what a reaction may be). */
+export function isEmoji(s: string): boolean {
+  return s.length > 0 && s.length <= EMOJI_MAX && EMOJI.test(s);
 }

@@ -36,6 +36,7 @@ const MESSAGE_FIELDS = {
   room: Str,
   seq: Count,
   from: Str,
+  fromId: Type.Optional(Str),
   text: Str,
   ts: Type.Number(),
   cid: Str,
@@ -137,6 +138,7 @@ export const WelcomeLimitsSchema = Type.Object({
   historyBound: Limit,
   ratePerSecond: Limit,
   rateBurst: Limit,
+  editWindowMs: Limit,
 });
 export const WelcomeEventSchema = Type.Object({
   type: Type.Literal('welcome'),
@@ -148,6 +150,7 @@ export const WelcomeEventSchema = Type.Object({
 export const HelloResultSchema = result('hello', {
   name: Str,
   token: Str,
+  userId: Str,
   direct: Type.Array(Str),
   role: Type.Optional(
     Type.Union([

@@ -17,6 +17,8 @@ export interface ChatMessage {
   seq: number;
   /** Display name of the sender at the time of sending. */
   from: string;
+  /** The sender's user id, which no rename changes; absent on a message stored before ids. */
+  fromId?: string;
   text: string;
   /** Milliseconds since the epoch, set by the server at commit. */
   ts: number;
@@ -206,6 +208,8 @@ export interface WelcomeLimits {
   ratePerSecond: number;
   /** ...with this many allowed at once; past them requests get RATE_LIMITED. */
   rateBurst: number;
+  /** How long after sending a message may be edited, in ms (`--edit-window`); 0: always. */
+  editWindowMs: number;
 }
 /** Reply to hello. `token` is the secret that reclaims the name; keep it. */
 export interface HelloResult {
@@ -214,6 +218,8 @@ export interface HelloResult {
   of: 'hello';
   name: string;
   token: string;
+  /** The person's user id, which no rename changes: a message's `fromId` when it is theirs. */
+  userId: string;
   /** Direct conversations this name has, as `@peer` rooms. */
   direct: string[];
   /** Signed in: the person's server role. */

@@ -1,7 +1,13 @@
 // A row of the log table as a log entry, for both stores: each store reads its own column types
 // into a StoredRow first.
 
-import { foldKey, sentEntry, type ChatMessage, type LogEntry } from '../protocol/index.js';
+import {
+  foldKey,
+  sentEntry,
+  wireMessage,
+  type ChatMessage,
+  type LogEntry,
+} from '../protocol/index.js';
 
 export interface StoredRow {
   room: string;
@@ -36,6 +42,11 @@ export function rowMessage(r: StoredRow): ChatMessage {
   if (r.editedAt !== null) m.edited = r.editedAt;
   if (r.removed) m.removed = true;
   return m;
+}
+
+/** A stored message as a reader gets it (as wireMessage makes it: its sender's user id too). */
+export function rowReaderMessage(r: StoredRow): ChatMessage {
+  return wireMessage(sentEntry(rowMessage(r), r.senderId));
 }
 
 export function rowEntry(r: StoredRow): LogEntry {

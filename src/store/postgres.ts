@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { foldKey, type ChatMessage, type LogEntry } from '../protocol/index.js';
 import type { ChangeDraft, ChangeOutcome, Log } from '../core/ports.js';
 import { applyVerdict, isChange, judge, type Target, type Verdict } from './change-rules.js';
-import { rowEntry, rowMessage, summarize, type StoredRow } from './entry-rows.js';
+import { rowEntry, rowMessage, rowReaderMessage, summarize, type StoredRow } from './entry-rows.js';
 import { SKELETON_VERSION, nameSkeleton } from '../protocol/skeleton.js';
 import { migratePostgres } from './migrations/postgres.js';
 import { postgresDirectory } from './postgres-directory.js';
@@ -86,6 +86,10 @@ function stored(r: Row): StoredRow {
 
 function toMessage(r: Row): ChatMessage {
   return rowMessage(stored(r));
+}
+
+function toReaderMessage(r: Row): ChatMessage {
+  return rowReaderMessage(stored(r));
 }
 
 function toEntry(r: Row): LogEntry {
@@ -655,7 +659,7 @@ export async function openPostgresStore(
             ).rows;
       const reactions = await reactionsOf(room, targets);
       const messages = rows.map((r) => {
-        const m = toMessage(r);
+        const m = toReaderMessage(r);
         const x = reactions.get(m.seq);
         if (x) m.reactions = x;
         return m;

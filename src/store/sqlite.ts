@@ -11,7 +11,7 @@ import { Worker } from 'node:worker_threads';
 import type { ChatMessage, LogEntry } from '../protocol/index.js';
 import type { ChangeDraft, ChangeOutcome, MessageDraft } from '../core/ports.js';
 import { isChange, judge, type Target } from './change-rules.js';
-import { rowEntry, rowMessage, summarize, type StoredRow } from './entry-rows.js';
+import { rowEntry, rowMessage, rowReaderMessage, summarize, type StoredRow } from './entry-rows.js';
 import { SKELETON_VERSION, nameSkeleton } from '../protocol/skeleton.js';
 import { migrateSqlite } from './migrations/sqlite.js';
 import { sqliteSearch } from './search-index.js';
@@ -61,6 +61,10 @@ function stored(r: Row): StoredRow {
 
 function toMessage(r: Row): ChatMessage {
   return rowMessage(stored(r));
+}
+
+function toReaderMessage(r: Row): ChatMessage {
+  return rowReaderMessage(stored(r));
 }
 
 function toEntry(r: Row): LogEntry {
@@ -433,7 +437,7 @@ export function openSqliteStore(file: string, synchronous: Synchronous = 'NORMAL
     for (const seq of targets) {
       const row = q.message.get(room, seq);
       if (!row) continue;
-      const m = toMessage(row);
+      const m = toReaderMessage(row);
       const r = reactions.get(seq);
       if (r) m.reactions = r;
       messages.push(m);
