@@ -7,15 +7,23 @@ import type { CoreDeps } from './ports.js';
 
 /** Entries a window holds: the unread count's scan, and at least the default history bound. */
 export const WINDOW_ENTRIES = 500;
-/** Rooms whose window is kept at once (the least recently read go first). */
-const WINDOWS_KEPT = 64;
+/**
+ * Entries kept over all windows (the least recently read rooms go first): a few tens of
+ * megabytes, enough for the windows of thousands of quiet rooms coming back in any order.
+ */
+const ENTRIES_KEPT = 50_000;
 
 export class RecentEntries {
   /**
    * Every change to a room (an edit or a removal too) is a new entry, so a window that ends at
    * the room's newest entry holds its current state, and a read up to a later entry reads anew.
    */
-  private readonly windows = new Map<string, { upTo: number; entries: Promise<LogEntry[]> }>();
+  private readonly windows = new Map<
+    string,
+    { upTo: number; entries: Promise<LogEntry[]>; size: number }
+  >();
+  /** Entries held by the windows read so far. */
+  private held = 0;
 
   constructor(private readonly deps: CoreDeps) {}
 
@@ -36,16 +44,35 @@ export class RecentEntries {
     }
     const from = Math.max(0, upTo - WINDOW_ENTRIES);
     const entries = this.deps.log.after(room, from, upTo - from);
-    this.windows.delete(room);
-    this.windows.set(room, { upTo, entries });
-    // A failed read is not kept: the next reader asks the store again.
-    entries.catch(() => {
-      if (this.windows.get(room)?.entries === entries) this.windows.delete(room);
-    });
-    if (this.windows.size > WINDOWS_KEPT) {
-      const oldest = this.windows.keys().next().value;
-      if (oldest !== undefined) this.windows.delete(oldest);
-    }
+    this.drop(room);
+    const w = { upTo, entries, size: 0 };
+    this.windows.set(room, w);
+    entries.then(
+      (list) => {
+        if (this.windows.get(room) !== w) return;
+        w.size = list.length;
+        this.held += w.size;
+        this.trim();
+      },
+      // A failed read is not kept: the next reader asks the store again.
+      () => {
+        if (this.windows.get(room) === w) this.windows.delete(room);
+      },
+    );
     return entries;
+  }
+
+  private drop(room: string): void {
+    const w = this.windows.get(room);
+    if (!w) return;
+    this.held -= w.size;
+    this.windows.delete(room);
+  }
+
+  private trim(): void {
+    for (const room of this.windows.keys()) {
+      if (this.held <= ENTRIES_KEPT) return;
+      this.drop(room);
+    }
   }
 }
