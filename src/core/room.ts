@@ -34,8 +34,19 @@ interface Presence {
   quiet?: true;
 }
 
-/** The order of localeCompare, without making a collator per comparison. */
-const byName = new Intl.Collator().compare;
+const byName = (a: string, b: string) => a.localeCompare(b);
+
+/** Where `name` goes in a list sorted by byName: the first entry not before it. */
+function firstNotBefore(list: readonly string[], name: string): number {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (byName(list[mid] ?? '', name) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
 
 export class Room {
   /** The highest sequence number this node knows of (from commits, the bus or the store). */
@@ -46,7 +57,10 @@ export class Room {
   settings: RoomSettings | null | undefined;
   readonly subs = new Map<Member, Subscription>();
   private readonly names = new Map<string, Presence>();
-  /** members() as last sorted, until someone comes or goes: every join of a room answers it. */
+  /**
+   * members(), kept in order as people come and go once it has been asked for: every join of a
+   * room answers it, and a rejoin storm would otherwise sort a room of thousands per member.
+   */
   private sorted: string[] | undefined;
 
   /**
@@ -65,7 +79,7 @@ export class Room {
     const p = this.names.get(key);
     if (!p) {
       this.names.set(key, { display, local: 1, ...(quiet && { quiet }) });
-      this.sorted = undefined;
+      this.placeSorted(display);
       return { local: true, cluster: true };
     }
     p.local++;
@@ -80,7 +94,7 @@ export class Room {
     const remote = p.nodes?.size ?? 0;
     if (remote === 0) {
       this.names.delete(key);
-      this.sorted = undefined;
+      this.unplaceSorted(p.display);
     }
     return { local: true, cluster: remote === 0 };
   }
@@ -90,7 +104,7 @@ export class Room {
     const p = this.names.get(key);
     if (!p) {
       this.names.set(key, { display, local: 0, nodes: new Set([node]), ...(quiet && { quiet }) });
-      this.sorted = undefined;
+      this.placeSorted(display);
       return true;
     }
     (p.nodes ??= new Set()).add(node);
@@ -103,7 +117,7 @@ export class Room {
     if (!p?.nodes?.delete(node)) return false;
     if (p.local > 0 || p.nodes.size > 0) return false;
     this.names.delete(key);
-    this.sorted = undefined;
+    this.unplaceSorted(p.display);
     return true;
   }
 
@@ -130,6 +144,19 @@ export class Room {
   members(): string[] {
     this.sorted ??= [...this.names.values()].map((n) => n.display).sort(byName);
     return this.sorted;
+  }
+
+  private placeSorted(display: string): void {
+    const list = this.sorted;
+    if (list) list.splice(firstNotBefore(list, display), 0, display);
+  }
+
+  private unplaceSorted(display: string): void {
+    const list = this.sorted;
+    if (!list) return;
+    const at = firstNotBefore(list, display);
+    if (list[at] === display) list.splice(at, 1);
+    else this.sorted = undefined;
   }
 
   /** The name keys present, on every node. */
