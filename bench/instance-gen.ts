@@ -552,14 +552,24 @@ class Person {
   }
 }
 
-/** Watching for the moment everyone is back and caught up (after a crash), every 50 ms. */
+/**
+ * Watching for the moment everyone has come back and caught up (after a crash), every 50 ms.
+ * Each person counts from the first time it is back: the routine drops go on meanwhile, so at
+ * any one moment somebody may be reconnecting again.
+ */
 let watcher: NodeJS.Timeout | undefined;
 function watch(): void {
   clearInterval(watcher);
   allBackAt = undefined;
+  const backAt = new Map<Person, number>();
+  // The crash comes after this: only a connection made since counts as coming back.
+  const before = new Map(people.map((p) => [p, p.sock]));
   watcher = setInterval(() => {
-    for (const p of people) if (!p.caughtUp) return;
-    allBackAt = nowUs() / 1000;
+    const now = nowUs() / 1000;
+    for (const p of people)
+      if (!backAt.has(p) && p.sock !== before.get(p) && p.caughtUp) backAt.set(p, now);
+    if (backAt.size < people.length) return;
+    allBackAt = Math.max(...backAt.values());
     clearInterval(watcher);
   }, 50);
 }
