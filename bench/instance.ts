@@ -11,7 +11,6 @@
 //        [--window-ms MS] [--warmup-ms MS] [--repeats N] [--crash-factor F] [--no-crash]
 //        [--crash-only] [--server-args "..."] [--out FILE] [--plot FILE] [--profile DIR]
 //        [--server parley|floor|floor-gather] [--max-wait-pct P] [--retries N]
-//        [--steer-receives]
 //
 // Parley (from dist/, SQLite in WAL mode in a fresh folder) runs on core 0; two load generators
 // (bench/instance-gen.ts, a process holds at most 20,000 files) on core 1, each with half of
@@ -58,7 +57,6 @@ const { values: args } = parseArgs({
     server: { type: 'string', default: 'parley' },
     'max-wait-pct': { type: 'string' },
     retries: { type: 'string' },
-    'steer-receives': { type: 'boolean', default: false },
     scenario: { type: 'string' },
   },
   strict: false,
@@ -106,20 +104,6 @@ function coreTicks(core: number): { busy: number; total: number } {
   const total = f.reduce((a, b) => a + b, 0);
   const idle = (f[3] ?? 0) + (f[4] ?? 0);
   return { busy: total - idle, total };
-}
-
-/**
- * On loopback the kernel does a receiver's TCP work in the sender's context, so the server's
- * core also pays for what the clients' machines would. --steer-receives moves that work to the
- * generators' core for the run (receive packet steering on `lo`, restored at the end; root only).
- */
-const RPS = '/sys/class/net/lo/queues/rx-0/rps_cpus';
-let rpsBefore: string | undefined;
-function steerReceives(on: boolean): void {
-  if (on) {
-    rpsBefore = readFileSync(RPS, 'utf8').trim();
-    writeFileSync(RPS, '2');
-  } else if (rpsBefore !== undefined) writeFileSync(RPS, rpsBefore);
 }
 
 // ---- the server -----------------------------------------------------------------------------
@@ -651,10 +635,6 @@ function plot(rs: Row[]): string {
 // ---- the run --------------------------------------------------------------------------------
 
 async function main(): Promise<void> {
-  if (args['steer-receives'] === true) {
-    steerReceives(true);
-    console.log(`instance: receives on lo steered to core 1 (${RPS})`);
-  }
   if (people / GENERATORS + 200 > FD_LIMIT)
     throw new Error(`the file limit (${FD_LIMIT}) is too low`);
   wsPort = await freePort();
@@ -786,7 +766,6 @@ async function main(): Promise<void> {
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const)
   process.once(sig, () => {
     killAll();
-    steerReceives(false);
     rmSync(dataDir, { recursive: true, force: true });
     process.exit(130);
   });
@@ -801,7 +780,6 @@ void main()
   )
   .then((code) => {
     killAll();
-    steerReceives(false);
     rmSync(dataDir, { recursive: true, force: true });
     process.exit(code);
   });
