@@ -1,10 +1,10 @@
-// A load generator of the instance scenario (bench/instance.ts starts two, on the core the
-// server does not have). It holds its share of the people of the plan (bench/instance-plan.ts),
-// each on a raw WebSocket from the loopback address of its plan, speaking Parley's JSON
-// protocol: a name (hello, then hello with the token after a reconnect), its rooms and direct
-// conversations joined, and then, at the activity factor it is given, messages (a typing
-// notice first), reactions, edits and dropped connections that come back with `since`, as a
-// Poisson process each.
+// A load generator of the instance scenario (bench/instance.ts starts them, 9,500 people each
+// at most, on the core the servers do not have). It holds its share of the people of the plan
+// (bench/instance-plan.ts), each on a raw WebSocket from the loopback address of its plan, to
+// a node (person i to node i mod the nodes), speaking Parley's JSON protocol: a name (hello,
+// then hello with the token after a reconnect), its rooms and direct conversations joined, and
+// then, at the activity factor it is given, messages (a typing notice first), reactions, edits
+// and dropped connections that come back with `since`, as a Poisson process each.
 //
 // What it measures, at the clients: every frame received, by kind; the latency of each live
 // message (send to receive: the send time, on the machine's monotonic clock, is in the text);
@@ -21,11 +21,16 @@ import { Histogram } from './instance-hist.js';
 
 // ---- IPC ------------------------------------------------------------------------------------
 
+/** A node to connect to: its WebSocket port, and the Origin to send (its page's, or empty). */
+export interface Target {
+  port: number;
+  origin: string;
+}
+
 export interface SetupCommand {
   cmd: 'setup';
-  port: number;
-  /** The Origin to send (the page's), or empty for none, as a script. */
-  origin: string;
+  /** Person i connects to `targets[i % targets.length]`: every room spans every node. */
+  targets: Target[];
   people: number;
   seed: number;
   /** This generator's people: [from, to) of the plan. */
@@ -44,8 +49,7 @@ export interface LoadCommand {
   factor: number;
 }
 export interface SimpleCommand {
-  cmd: 'window' | 'watch' | 'stats' | 'status' | 'acks' | 'port' | 'close';
-  port?: number;
+  cmd: 'window' | 'watch' | 'stats' | 'status' | 'acks' | 'close';
 }
 export interface VerifyCommand {
   cmd: 'verify';
@@ -59,6 +63,8 @@ export interface GenStats {
   latency: [number, number][];
   /** Frames received, by kind. */
   frames: Record<string, number>;
+  /** Text frames received, by the node their people are on. */
+  framesByNode: number[];
   bytes: number;
   sent: Record<string, number>;
   errors: Record<string, number>;
@@ -183,9 +189,8 @@ const BACKOFF_CAP_MS = 5000;
 const CONNECT_TIMEOUT_MS = 10_000;
 
 let plan: Plan;
-let port = 0;
-/** The page's origin, sent as a browser sends it: the server treats these handshakes as a browser's. */
-let origin = '';
+/** The nodes. The page's origin is sent as a browser sends it: the server treats these handshakes as a browser's. */
+let targets: Target[] = [];
 const people: Person[] = [];
 const upgradeHead = (p: number, from: string) =>
   `GET / HTTP/1.1\r\nHost: 127.0.0.1:${p}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
@@ -197,6 +202,7 @@ const upgradeHead = (p: number, from: string) =>
 let hist = new Histogram();
 let windowStart = performance.now();
 let frames: Record<string, number> = {};
+let framesByNode: number[] = [];
 let bytesIn = 0;
 let sent: Record<string, number> = {};
 let errors: Record<string, number> = {};
@@ -216,6 +222,8 @@ const count = (m: Record<string, number>, k: string) => (m[k] = (m[k] ?? 0) + 1)
 
 class Person {
   readonly name: string;
+  /** Which of the targets this person connects to. */
+  readonly node: number;
   token: string | undefined;
   readonly convs: Conv[] = [];
   sock: Socket | undefined;
@@ -237,6 +245,7 @@ class Person {
 
   constructor(readonly i: number) {
     this.name = personName(i);
+    this.node = i % targets.length;
     for (const r of plan.roomsOf[i] ?? []) this.convs.push(new Conv(r, roomName(r), r));
     for (const d of plan.directOf[i] ?? []) {
       const lo = Math.min(i, d);
@@ -271,6 +280,7 @@ class Person {
     this.helloDone = false;
     this.buf = undefined;
     for (const c of this.convs) c.resumed = false;
+    const { port, origin } = targets[this.node] ?? { port: 0, origin: '' };
     const sock = connect({ host: '127.0.0.1', port, localAddress: addressOf(this.i) });
     this.sock = sock;
     sock.setNoDelay(true);
@@ -384,6 +394,7 @@ class Person {
       if (opcode === 0x1) {
         // Text frames only: the server's pings never stop.
         lastFrameAt = performance.now();
+        framesByNode[this.node] = (framesByNode[this.node] ?? 0) + 1;
         if (!this.welcomed) this.welcome();
         this.frame(buf, start, start + n);
       } else if (opcode === 0x9) this.sock?.write(pongFrame(buf.subarray(start, start + n)));
@@ -706,8 +717,7 @@ function startLoad(f: number): void {
 
 async function setup(cmd: SetupCommand): Promise<{ ms: number; people: number }> {
   const t0 = performance.now();
-  port = cmd.port;
-  origin = cmd.origin;
+  targets = cmd.targets;
   plan = buildPlan(cmd.people, cmd.seed);
   for (let i = cmd.from; i < cmd.to; i++) people.push(new Person(i));
   await inTurn(cmd.concurrency, (p, done) => {
@@ -753,6 +763,7 @@ function stats(): GenStats {
     ms: performance.now() - windowStart,
     latency: hist.sparse(),
     frames: { ...frames },
+    framesByNode: targets.map((_, k) => framesByNode[k] ?? 0),
     bytes: bytesIn,
     sent: { ...sent },
     errors: { ...errors },
@@ -770,6 +781,7 @@ function resetWindow(): void {
   hist = new Histogram();
   windowStart = performance.now();
   frames = {};
+  framesByNode = [];
   sent = {};
   errors = {};
   bytesIn = 0;
@@ -837,9 +849,6 @@ async function handle(cmd: GenCommand): Promise<unknown> {
       return [...acked];
     case 'verify':
       return verify(cmd);
-    case 'port':
-      port = cmd.port ?? port;
-      return {};
     case 'close':
       closing = true;
       startLoad(0);

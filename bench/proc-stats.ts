@@ -46,14 +46,13 @@ export function readRssKiB(pid: number): number {
 }
 
 /** CPU of every PostgreSQL and Redis process on the machine (whoever else uses them too). */
-export function readServicesCpu(): Map<number, Cpu> {
+export function readServicesCpu(comms = ['postgres', 'redis-server']): Map<number, Cpu> {
   const out = new Map<number, Cpu>();
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
     try {
       const comm = readFileSync(`/proc/${name}/comm`, 'utf8').trim();
-      if (comm === 'postgres' || comm === 'redis-server')
-        out.set(Number(name), readCpu(Number(name)));
+      if (comms.includes(comm)) out.set(Number(name), readCpu(Number(name)));
     } catch {
       // gone meanwhile
     }

@@ -204,6 +204,14 @@ const PROGRAMS: { name: string; title: string; file?: string; args?: string[]; n
       // The instance scenario ends with the same crash: this one runs only when asked for.
       named: true,
     },
+    {
+      name: 'instance-cluster',
+      title:
+        '38,000 people on two nodes (PostgreSQL + Redis of its own), factors 1 to 10; the bus and the store',
+      file: 'instance',
+      args: ['--nodes', '2'],
+      named: true,
+    },
   ];
 
 /** Runs bench/<name>.ts for each on core 1, one after the other; 1 if any failed. */
