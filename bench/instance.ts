@@ -1003,10 +1003,10 @@ function pointLine(p: Point): string {
     : `server ${f0(p.serverCpuPct)}% (waited ${f0(p.serverWaitPct)}%)`;
   const w = p.services;
   return (
-    `${f0(p.messagesPerS)} msg/s, ${f0(p.deliveriesPerS)} deliveries/s, ` +
+    `${f0(p.messagesPerS)} msg/s, ${f0(p.deliveriesPerS)} deliveries/s` +
     (cluster
-      ? `(${f0(p.messageDeliveriesPerS)} of messages), ${f0(p.acksPerS)} sends acked/s, `
-      : '') +
+      ? ` (${f0(p.messageDeliveriesPerS)} of messages), ${f0(p.acksPerS)} sends acked/s, `
+      : ', ') +
     `${f2(p.cpuUsPerDelivery)} µs/delivery, p50 ${f1(p.p50Ms)} p99 ${f1(p.p99Ms)} max ${f1(p.maxMs)} ms, ` +
     `${servers}, core 0 ${f0(p.core0BusyPct)}%, generators ${f0(p.generatorsCpuPct)}%, ` +
     (cluster ? '' : `RSS ${f0(p.rssMiB)} MiB, `) +
