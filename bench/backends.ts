@@ -101,6 +101,23 @@ export async function dropPendingSchemas(opts: Options | undefined): Promise<voi
 }
 
 /**
+ * Whether a name parley_bench_<pid>_<time>_... (a schema or a database) was made by a run
+ * whose process is gone, more than an hour ago (a run of another machine on the same
+ * PostgreSQL is left alone).
+ */
+export function leftByKilledRun(name: string): boolean {
+  const m = /^parley_bench_(\d+)_([0-9a-z]+)_/.exec(name);
+  if (!m || Number(m[1]) === process.pid) return false;
+  if (Date.now() - parseInt(m[2] ?? '', 36) < 3600_000) return false;
+  try {
+    process.kill(Number(m[1]), 0);
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+/**
  * Schemas left by runs that were killed: named parley_bench_<pid>_<time>_..., their process gone
  * and older than an hour (so a run of another machine on the same database is left alone).
  */
@@ -111,15 +128,7 @@ export async function dropStaleSchemas(opts: Options): Promise<string[]> {
     );
     const dropped: string[] = [];
     for (const { nspname } of r.rows) {
-      const m = /^parley_bench_(\d+)_([0-9a-z]+)_/.exec(nspname);
-      if (!m || Number(m[1]) === process.pid) continue;
-      if (Date.now() - parseInt(m[2] ?? '', 36) < 3600_000) continue;
-      try {
-        process.kill(Number(m[1]), 0);
-        continue;
-      } catch {
-        // its run is gone
-      }
+      if (!leftByKilledRun(nspname)) continue;
       await pool.query(`DROP SCHEMA IF EXISTS "${nspname}" CASCADE`);
       dropped.push(nspname);
     }

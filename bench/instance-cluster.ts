@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { Redis } from 'ioredis';
 import pg from 'pg';
+import { leftByKilledRun } from './backends.js';
 import { reason } from './format.js';
 import { CLK_TCK, readCpu, readServicesCpu, servicesCpuUs } from './proc-stats.js';
 import { canConnect, canPin, freePort, sleep, spawnChild } from './processes.js';
@@ -108,15 +109,7 @@ async function dropStale(client: pg.Client): Promise<string[]> {
   );
   const dropped: string[] = [];
   for (const { datname } of r.rows) {
-    const m = /^parley_bench_(\d+)_([0-9a-z]+)_[0-9a-f]+$/.exec(datname);
-    if (!m || Number(m[1]) === process.pid) continue;
-    if (Date.now() - parseInt(m[2] ?? '', 36) < 3600_000) continue;
-    try {
-      process.kill(Number(m[1]), 0);
-      continue;
-    } catch {
-      // its run is gone
-    }
+    if (!leftByKilledRun(datname)) continue;
     await client.query(`DROP DATABASE IF EXISTS "${datname}" WITH (FORCE)`);
     dropped.push(datname);
   }
