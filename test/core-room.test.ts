@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { Room } from '../src/core/room.js';
+import { Room, byName } from '../src/core/room.js';
 
 test('the member list stays sorted and exact through any comings and goings', () => {
   const names = ['ann', 'Bob', 'bob2', 'Émile', 'zed', 'Ünal', 'cy', 'Dee', 'eve', 'ann2'];
@@ -25,9 +25,14 @@ test('the member list stays sorted and exact through any comings and goings', ()
         const present = room
           .memberKeys()
           .map((k) => room.displayOf(k) ?? '')
-          .sort((a, b) => a.localeCompare(b));
+          .sort(byName);
         assert.deepEqual(room.members(), present);
       }
     }),
   );
+});
+
+test('names sort case-insensitively, and apart only by case after that', () => {
+  const sorted = ['bob', 'Ann', 'ann', 'Cy', 'ALICE'].sort(byName);
+  assert.deepEqual(sorted, ['ALICE', 'Ann', 'ann', 'bob', 'Cy']);
 });

@@ -34,7 +34,16 @@ interface Presence {
   quiet?: true;
 }
 
-const byName = (a: string, b: string) => a.localeCompare(b);
+/**
+ * Case-insensitive, then by code unit: localeCompare's first call loads ICU's collation data,
+ * which stalled the event loop for 70 ms at the first join, in front of everyone.
+ */
+export function byName(a: string, b: string): number {
+  const la = a.toLowerCase();
+  const lb = b.toLowerCase();
+  if (la !== lb) return la < lb ? -1 : 1;
+  return a < b ? -1 : a > b ? 1 : 0;
+}
 
 /** Where `name` goes in a list sorted by byName: the first entry not before it. */
 function firstNotBefore(list: readonly string[], name: string): number {
