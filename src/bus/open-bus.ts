@@ -31,7 +31,9 @@ function openRedisUrl(url: string): Bus {
   const common = { maxRetriesPerRequest: 1, disconnectTimeout: 250 };
   const pub = new Redis(target, { ...common, enableOfflineQueue: false });
   // The subscriber keeps its offline queue so the first SUBSCRIBE may be sent before it connects.
-  const sub = new Redis(target, common);
+  // The bus subscribes again itself at every reconnection and waits for the reply; ioredis's own
+  // resubscription leaves its promise unhandled, which a connection cut again at once rejects.
+  const sub = new Redis(target, { ...common, autoResubscribe: false });
   // Connection errors are reported as failed pings and resyncs; without a listener ioredis
   // prints every reconnection failure.
   pub.on('error', () => {});
