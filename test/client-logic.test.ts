@@ -141,12 +141,16 @@ class FakeView implements ChatView {
   setRooms(items: RoomItem[]): void {
     this.rooms = items.map((r) => ({ ...r, joined: r.joined }));
   }
+  members: { names: string[]; count: number | undefined } | undefined;
   setMembers(
     _room: string,
-    _names: string[],
+    names: string[],
     _me: string,
     _p: (n: string) => MemberPresence,
-  ): void {}
+    count?: number,
+  ): void {
+    this.members = { names, count };
+  }
   setTyping(): void {}
   setPending(entries: OutboxEntry[]): void {
     this.pending = entries;
@@ -288,7 +292,7 @@ class Page {
   joinAnswer(room: string, lastSeq: number, members: string[] = ['ada']): Sent {
     const join = this.one('join');
     assert.equal(join.type === 'join' && join.room, room);
-    this.result(join, { of: 'join', room, lastSeq, members });
+    this.result(join, { of: 'join', room, lastSeq, members, memberCount: members.length });
     return join;
   }
 }
@@ -569,7 +573,7 @@ export function typeChecks(on: ReplyHandlers): void {
   // @ts-expect-error a join request has no history context
   const wrongContext: Pending<'join'> = { req: { type: 'join', room: 'x' }, history: 'gap' };
   on.join(
-    { type: 'result', of: 'join', room: 'x', lastSeq: 0, members: [] },
+    { type: 'result', of: 'join', room: 'x', lastSeq: 0, members: [], memberCount: 0 },
     // @ts-expect-error the join handler's context is a join's
     { req: { type: 'who', room: 'x' } },
   );
@@ -620,7 +624,7 @@ test('typing is told at most every three seconds, and sooner after a send', () =
   mock.timers.tick(3000);
   p.chat.typed('again');
   assert.equal(p.take().filter((r) => r.type === 'typing').length, 0, 'not before the join result');
-  p.result(join, { of: 'join', room: 'lobby', lastSeq: 1, members: ['ada'] });
+  p.result(join, { of: 'join', room: 'lobby', lastSeq: 1, members: ['ada'], memberCount: 1 });
   p.chat.typed('again!');
   assert.equal(p.take().filter((r) => r.type === 'typing').length, 1, 'once joined again');
 });
@@ -757,6 +761,7 @@ test('read markers: the server counts what is unread, the page adds what comes, 
     room: 'lobby',
     lastSeq: 0,
     members: ['ada'],
+    memberCount: 1,
     read: { seq: 0, unread: 0, mentions: 0, upTo: 0 },
   });
   p.result(p.one('join'), {
@@ -764,6 +769,7 @@ test('read markers: the server counts what is unread, the page adds what comes, 
     room: 'dev',
     lastSeq: 300,
     members: ['ada'],
+    memberCount: 1,
     read: { seq: 100, unread: 180, mentions: 1, upTo: 300 },
   });
   assert.deepEqual(counts('dev'), [180, 1, false]);
@@ -840,6 +846,7 @@ test('read markers: a hidden tab reads nothing; a move the connection lost goes 
     room: 'lobby',
     lastSeq: 2,
     members: ['ada'],
+    memberCount: 1,
     read: { seq: 1, unread: 1, mentions: 0, upTo: 2 },
   });
   assert.equal(p.view.log.newAfter.get('lobby'), 1, 'the room shown on load gets its line');
@@ -873,6 +880,7 @@ test('read markers: a hidden tab reads nothing; a move the connection lost goes 
     room: 'lobby',
     lastSeq: 4,
     members: ['ada'],
+    memberCount: 1,
     read: { seq: 3, unread: 1, mentions: 0, upTo: 4 },
   });
   assert.equal(unread(), 0, 'the move the server has not had yet holds');
@@ -1082,4 +1090,24 @@ test('a reply to a message not shown fetches that one message for its quote, apa
   // A change to it reaches the quote.
   p.emit({ type: 'delete', ...change(50, 40, 'cy') });
   assert.equal(p.view.log.message('lobby', 40)?.removed, true);
+});
+
+test('a crowded room shows the names it was given and counts everyone', () => {
+  const p = new Page();
+  p.handshake();
+  const join = p.one('join');
+  p.result(join, {
+    of: 'join',
+    room: 'lobby',
+    lastSeq: 0,
+    members: ['ada', 'bob'],
+    memberCount: 350,
+  });
+  assert.deepEqual(p.view.members, { names: ['ada', 'bob'], count: 350 });
+  p.emit({ type: 'presence', room: 'lobby', name: 'cy', event: 'join' });
+  assert.deepEqual(p.view.members, { names: ['ada', 'bob', 'cy'], count: 351 });
+  p.emit({ type: 'presence', room: 'lobby', name: 'dee', event: 'leave' });
+  assert.equal(p.view.members?.count, 350, 'someone not listed left');
+  p.emit({ type: 'presence', room: 'lobby', name: 'ada', event: 'join' });
+  assert.equal(p.view.members?.count, 350, 'a name already listed is not counted twice');
 });

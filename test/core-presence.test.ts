@@ -2,6 +2,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { MEMBERS_LISTED } from '../src/protocol/index.js';
 import { Core } from './core-fakes.js';
 
 test('members are told of a join, a rename and a leave, and the bus hears of each', async () => {
@@ -145,12 +146,63 @@ test('a node not heard from within the timeout is taken for dead: its members le
     ],
   );
   // This node's own heartbeat reports its members.
-  const beat = core.bells.filter((b) => b.kind === 'node').at(-1);
+  const beat = core.bells.find((b) => b.kind === 'node');
   assert.deepEqual(beat, {
     kind: 'node',
     node: 'n1',
     rooms: [{ room: 'lobby', lastSeq: 0, members: [['ann', 'Ann']] }],
   });
+});
+
+test("heartbeats name a room's members when they changed, and in full every sixth", async () => {
+  const core = new Core();
+  await core.named('Ann');
+  const beat = () => {
+    core.chat.tick();
+    const b = core.bells.filter((x) => x.kind === 'node').at(-1);
+    assert.ok(b?.kind === 'node');
+    return b.rooms.map((r) => r.members?.map(([k]) => k) ?? 'unchanged');
+  };
+  assert.deepEqual(beat(), [['ann']], 'the first beat is in full');
+  assert.deepEqual(beat(), ['unchanged']);
+  const bob = await core.named('Bob');
+  assert.deepEqual(beat(), [['ann', 'bob']], 'a member came');
+  assert.deepEqual(beat(), ['unchanged']);
+  core.chat.disconnect(bob.session);
+  await core.settle();
+  assert.deepEqual(beat(), [['ann']], 'a member went');
+  assert.deepEqual(beat(), ['unchanged']);
+  assert.deepEqual(beat(), [['ann']], 'the sixth beat after a full one is full again');
+  // A node not heard from before needs everyone's members at once.
+  core.chat.onBell({ kind: 'node', node: 'n3', rooms: [] });
+  assert.deepEqual(beat(), [['ann']]);
+  assert.deepEqual(beat(), ['unchanged']);
+});
+
+test('a heartbeat without members keeps what the node last said of them', async () => {
+  const core = new Core();
+  const ann = await core.named('Ann');
+  const zed: [string, string][] = [['zed', 'Zed']];
+  core.chat.onBell({
+    kind: 'node',
+    node: 'n2',
+    rooms: [{ room: 'lobby', lastSeq: 0, members: zed }],
+  });
+  core.chat.onBell({ kind: 'node', node: 'n2', rooms: [{ room: 'lobby', lastSeq: 0 }] });
+  await core.settle();
+  const who = await ann.call({ type: 'who', room: 'lobby' });
+  assert.ok(who?.type === 'result' && who.of === 'who');
+  assert.deepEqual(who.members, ['Ann', 'Zed']);
+  core.chat.onBell({ kind: 'node', node: 'n2', rooms: [] });
+  await core.settle();
+  assert.deepEqual(
+    ann.of('presence').map((p) => [p.name, p.event]),
+    [
+      ['Zed', 'join'],
+      ['Zed', 'leave'],
+    ],
+    'a room the node no longer reports has none of its members',
+  );
 });
 
 test('a heartbeat with a newer sequence catches local members up from the store', async () => {
@@ -300,4 +352,40 @@ test("a join's member list follows comings and goings", async () => {
   });
   await core.settle();
   assert.deepEqual(await members('Fay'), ['Ann', 'Cy', 'Dee', 'Eve', 'Fay']);
+});
+
+test('a crowded room names its first members in a join, counts them all, and who pages on', async () => {
+  const core = new Core();
+  const many = MEMBERS_LISTED + 5;
+  for (let i = 0; i < many; i++) {
+    const name = `m${String(i).padStart(3, '0')}`;
+    await core.named(name, ['lobby', 'big'], `192.0.2.${(i % 250) + 1}`);
+  }
+  const zed = await core.named('zed', [], '198.51.100.1');
+  const join = await zed.call({ type: 'join', room: 'big' });
+  assert.ok(join?.type === 'result' && join.of === 'join', JSON.stringify(join));
+  assert.equal(join.members.length, MEMBERS_LISTED, 'a join names at most MEMBERS_LISTED');
+  assert.equal(join.memberCount, many + 1, 'and counts everyone, the joiner too');
+  assert.deepEqual(join.members.slice(0, 2), ['m000', 'm001'], 'in name order');
+  const last = join.members.at(-1);
+  const rest = await zed.call({ type: 'who', room: 'big', after: last });
+  assert.ok(rest?.type === 'result' && rest.of === 'who', JSON.stringify(rest));
+  assert.deepEqual(rest.members, ['m200', 'm201', 'm202', 'm203', 'm204', 'zed']);
+  assert.equal(rest.memberCount, many + 1);
+
+  const { serveText, startText } = await import('../src/core/text-commands.js');
+  const t = core.connect('198.51.100.2', 'text');
+  startText(core.chat, t.session, (e) => {
+    throw e;
+  });
+  await core.settle();
+  serveText(core.chat, t.session, '/join big', (e) => {
+    throw e;
+  });
+  await core.settle();
+  const line = t.peer.lines.find((l) => l.startsWith('* Now talking in #big'));
+  assert.ok(line, t.peer.lines.join('\n'));
+  // The text client is a guest, first in name order.
+  assert.match(line, /with guest-\d+, m000, m001, .*m198 and 7 more$/);
+  assert.ok(!line.includes('m199'), 'the list stops at MEMBERS_LISTED');
 });

@@ -86,7 +86,10 @@ const DECODERS: Partial<
   },
   who(o, id) {
     const room = str(o, 'room');
-    return room === undefined ? null : { type: 'who', id, room };
+    const after = str(o, 'after');
+    if (room === undefined || (has(o, 'after') && (after === undefined || after.length > ID_MAX)))
+      return null;
+    return { type: 'who', id, room, after };
   },
   typing(o, id) {
     const room = str(o, 'room');
@@ -222,9 +225,13 @@ function toNodeRooms(v: unknown): NodeRoom[] | undefined {
       !isObj(r) ||
       !isStr(r.room) ||
       !Number.isSafeInteger(r.lastSeq) ||
-      !Array.isArray(r.members)
+      (r.members !== undefined && !Array.isArray(r.members))
     ) {
       return undefined;
+    }
+    if (r.members === undefined) {
+      rooms.push({ room: r.room, lastSeq: r.lastSeq as number });
+      continue;
     }
     const members: [string, string][] = [];
     for (const m of r.members as unknown[]) {

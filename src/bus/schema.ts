@@ -11,8 +11,8 @@ const Count = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
 export const NodeRoomSchema = Type.Object({
   room: Str,
   lastSeq: Count,
-  /** The node's own members, as [key, display] pairs. */
-  members: Type.Array(Type.Tuple([Str, Str])),
+  /** The node's own members, as [key, display] pairs; absent when unchanged since the last. */
+  members: Type.Optional(Type.Array(Type.Tuple([Str, Str]))),
 });
 
 export const MsgBellSchema = Type.Object({

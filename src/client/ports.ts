@@ -62,6 +62,8 @@ export interface ChatView {
     names: string[],
     me: string,
     presence: (name: string) => MemberPresence,
+    /** How many are present, when more than `names` lists. */
+    count?: number,
   ): void;
   setTyping(names: string[]): void;
   setPending(entries: OutboxEntry[], me: string, online: boolean): void;

@@ -118,7 +118,7 @@ export class RoomEvents {
     const r = roster.room(ev.room);
     r.want();
     // In a direct room, the participants connected now.
-    r.setMembers(ev.members);
+    r.setMembers(ev.members, ev.memberCount);
     const first = !r.everSynced;
     // A first page reaches back to the read marker, for the "new" line (as far as a page goes).
     sync.joined(r, ev.lastSeq, ev.read ? ev.lastSeq - ev.read.seq : 0);
@@ -133,8 +133,10 @@ export class RoomEvents {
   who(ev: ResultOf<'who'>): void {
     const { roster, panel, view } = this.#d;
     const r = roster.get(ev.room);
-    if (r && !r.direct) r.setMembers(ev.members);
-    view.log.sys(roster.current, `In ${roomLabel(ev.room)}: ${ev.members.join(', ') || 'no one'}`);
+    if (r && !r.direct) r.setMembers(ev.members, ev.memberCount);
+    const more = ev.memberCount - ev.members.length;
+    const names = ev.members.join(', ') + (more > 0 ? ` and ${more} more` : '');
+    view.log.sys(roster.current, `In ${roomLabel(ev.room)}: ${names || 'no one'}`);
     panel.details();
   }
 

@@ -34,7 +34,8 @@ export class RoomPanel {
     const { roster, me } = this.#state;
     const r = roster.shown;
     const members = r?.direct ? this.#directMembers(r) : (r?.members ?? []);
-    this.#view.setMembers(roster.current, members, me(), (n) => this.#presenceOf(r, n));
+    const count = r && !r.direct ? r.memberCount : members.length;
+    this.#view.setMembers(roster.current, members, me(), (n) => this.#presenceOf(r, n), count);
     this.typing();
   }
 

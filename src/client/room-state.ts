@@ -25,6 +25,8 @@ export class RoomState {
   /** Highest seq seen with nothing missing below it since we joined. */
   lastSeq = 0;
   members: string[] = [];
+  /** How many are present: more than `members` names in a crowded room. */
+  memberCount = 0;
   /** `members` came from the server on this connection (a join result or who). */
   membersKnown = false;
   /** Name → when the indicator ends (epoch ms). */
@@ -77,18 +79,23 @@ export class RoomState {
     this.#state = next;
   }
 
-  setMembers(names: readonly string[]): void {
+  setMembers(names: readonly string[], count = names.length): void {
     this.members = [...names];
+    this.memberCount = Math.max(count, names.length);
     this.membersKnown = true;
   }
 
   memberCame(name: string): void {
+    if (!this.members.includes(name)) this.memberCount++;
     this.members = this.members.filter((n) => n !== name);
     this.members.push(name);
     this.members.sort(byName);
   }
 
   memberLeft(name: string): void {
+    // In a room listed in part, whoever leaves was counted.
+    if (this.members.includes(name) || this.memberCount > this.members.length)
+      this.memberCount = Math.max(this.memberCount - 1, 0);
     this.members = this.members.filter((n) => n !== name);
     this.typing.delete(name);
     this.members.sort(byName);

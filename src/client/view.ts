@@ -241,10 +241,14 @@ export class View {
     names: string[],
     me: string,
     presence: (name: string) => MemberPresence,
+    count = names.length,
   ): void {
-    this.#lastMembers = [room, names, me, presence];
+    this.#lastMembers = [room, names, me, presence, count];
     const direct = room.startsWith('@');
-    this.#membersHeading.textContent = direct ? 'In this conversation' : `In ${roomLabel(room)}`;
+    const many = count > names.length ? ` (${count})` : '';
+    this.#membersHeading.textContent = direct
+      ? 'In this conversation'
+      : `In ${roomLabel(room)}${many}`;
     reconcile(
       this.#members,
       this.#memberNodes,

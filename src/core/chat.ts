@@ -29,7 +29,7 @@ import { Presence } from './presence.js';
 import { RecentEntries } from './recent-entries.js';
 import { ReadMarkers } from './read-markers.js';
 import { TokenBucket } from './rate-limit.js';
-import { Rooms } from './rooms.js';
+import { Rooms, type MemberList } from './rooms.js';
 import { Search, type SearchPage } from './search.js';
 import { Session } from './session.js';
 import { Typing } from './typing.js';
@@ -306,10 +306,10 @@ export class Chat {
     return this.membership.part(session, label);
   }
 
-  async who(session: Session, label: string): Promise<{ label: string; members: string[] }> {
+  async who(session: Session, label: string, after?: string): Promise<MemberList> {
     const r = await this.rooms.resolve(session, label);
     if (!r.direct) await this.guard.checkRead(session, r.id);
-    return this.rooms.who(session, label);
+    return this.rooms.who(session, label, after);
   }
 
   /** Who a token (HTTP's bearer) is: its person while the session lasts, else anonymous. */

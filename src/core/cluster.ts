@@ -9,9 +9,17 @@ import type { Rooms } from './rooms.js';
 import { readStore } from './store-read.js';
 import type { Typing } from './typing.js';
 
+/** Every this many heartbeats, each room's members go in full whether they changed or not. */
+const FULL_EVERY = 6;
+
 export class Cluster {
   /** Other nodes, with when each was last heard from. */
   private readonly nodes = new Map<string, number>();
+  /** Each room's localVersion when its members last went out in a heartbeat. */
+  private readonly sentVersion = new Map<string, number>();
+  private beats = 0;
+  /** A node this one had not heard from appeared: it needs everyone's members at once. */
+  private fullNext = true;
 
   constructor(
     private readonly deps: CoreDeps,
@@ -25,6 +33,7 @@ export class Cluster {
   /** Events from the bus, published by other nodes (this node's own are ignored). */
   onBell(event: Bell): void {
     if (event.node === this.deps.nodeId) return;
+    if (!this.nodes.has(event.node)) this.fullNext = true;
     this.nodes.set(event.node, this.deps.clock.now());
     switch (event.kind) {
       case 'entry':
@@ -56,28 +65,25 @@ export class Cluster {
     }
   }
 
-  /** A heartbeat is the whole truth about a node: it heals lost presence and lost bells. */
+  /**
+   * A heartbeat is the whole truth about a node's rooms, and about the members of those it
+   * lists them for: it heals lost presence and lost bells.
+   */
   private applyHeartbeat(node: string, rooms: NodeRoom[]): void {
     const reported = new Set<string>();
     for (const r of rooms) {
       reported.add(r.room);
+      const members = r.members;
       const room =
         this.rooms.get(r.room) ??
-        (r.members.length > 0
+        (members && members.length > 0
           ? this.rooms.busRoom(
               r.room,
-              r.members.map(([k]) => k),
+              members.map(([k]) => k),
             )
           : undefined);
       if (!room) continue;
-      const now = new Set(r.members.map(([k]) => k));
-      const before = new Set(room.remoteKeys(node));
-      for (const key of before) {
-        if (!now.has(key)) this.presence.remote(node, r.room, key, key, 'leave');
-      }
-      for (const [key, name] of r.members) {
-        if (!before.has(key)) this.presence.remote(node, r.room, key, name, 'join');
-      }
+      if (members) this.applyMembers(node, r.room, members, room.remoteKeys(node));
       if (r.lastSeq > room.lastSeq && room.subs.size > 0) {
         room.lastSeq = r.lastSeq;
         this.delivery.catchUpAll(room);
@@ -87,6 +93,22 @@ export class Cluster {
       if (reported.has(room.id)) continue;
       for (const key of room.remoteKeys(node))
         this.presence.remote(node, room.id, key, key, 'leave');
+    }
+  }
+
+  private applyMembers(
+    node: string,
+    room: string,
+    members: [string, string][],
+    before: string[],
+  ): void {
+    const now = new Set(members.map(([k]) => k));
+    const had = new Set(before);
+    for (const key of had) {
+      if (!now.has(key)) this.presence.remote(node, room, key, key, 'leave');
+    }
+    for (const [key, name] of members) {
+      if (!had.has(key)) this.presence.remote(node, room, key, name, 'join');
     }
   }
 
@@ -104,16 +126,31 @@ export class Cluster {
     for (const [node, seen] of this.nodes) {
       if (now - seen > this.deps.limits.nodeTimeoutMs) this.forgetNode(node);
     }
+    // Members unchanged since they last went out are left out: in full they were most of the
+    // bus's bytes, and of every other node's work to read.
+    const full = this.beats++ % FULL_EVERY === 0 || this.fullNext;
+    this.fullNext = false;
     const rooms: NodeRoom[] = [];
     for (const room of this.rooms.values()) {
       if (room.subs.size === 0) continue;
+      if (!full && this.sentVersion.get(room.id) === room.localVersion) {
+        rooms.push({ room: room.id, lastSeq: room.lastSeq });
+        continue;
+      }
+      this.sentVersion.set(room.id, room.localVersion);
       rooms.push({ room: room.id, lastSeq: room.lastSeq, members: room.localMembers() });
+    }
+    for (const id of this.sentVersion.keys()) {
+      const room = this.rooms.get(id);
+      if (!room || room.subs.size === 0) this.sentVersion.delete(id);
     }
     this.deps.bus.publish({ kind: 'node', node: this.deps.nodeId, rooms });
   }
 
   /** After the bus was cut off: read every local room's last sequence from the store. */
   async resync(): Promise<void> {
+    // Whatever other nodes missed while the bus was away, the next heartbeat tells in full.
+    this.fullNext = true;
     this.markers.resync();
     // Rooms other nodes made while the bus was away are in the store.
     await this.rooms.loadIndex(true).catch(() => undefined);

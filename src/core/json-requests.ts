@@ -61,7 +61,7 @@ async function run(
           of: 'join',
           room: j.label,
           lastSeq: j.lastSeq,
-          members: j.room.members(),
+          ...j.room.listed(),
           ...(j.read && { read: j.read }),
         }),
       );
@@ -138,8 +138,15 @@ async function run(
       });
       return;
     case 'who': {
-      const w = await chat.who(session, req.room);
-      session.event({ type: 'result', id, of: 'who', room: w.label, members: w.members });
+      const w = await chat.who(session, req.room, req.after);
+      session.event({
+        type: 'result',
+        id,
+        of: 'who',
+        room: w.label,
+        members: w.members,
+        memberCount: w.memberCount,
+      });
       return;
     }
     case 'typing': {

@@ -236,8 +236,11 @@ export interface Markers {
 export interface NodeRoom {
   room: string;
   lastSeq: number;
-  /** The node's own members, as [key, display] pairs. */
-  members: [string, string][];
+  /**
+   * The node's own members, as [key, display] pairs: absent when they have not changed since
+   * the node last sent them, and sent in full every so often whatever changed.
+   */
+  members?: [string, string][];
 }
 
 /** Cross-node events; the in-process bus loops them back to this node, which ignores them. */

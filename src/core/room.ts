@@ -1,5 +1,6 @@
 // A room as this node sees it: its local subscribers and who is present by name.
 
+import { MEMBERS_LISTED } from '../protocol/index.js';
 import type { RoomSettings } from './directory.js';
 import type { Member } from './member.js';
 
@@ -22,6 +23,12 @@ export interface PresenceChange {
   local: boolean;
   /** The name appeared in or vanished from the room as a whole. */
   cluster: boolean;
+}
+
+/** A page of a room's members in name order, and how many there are in all. */
+export interface MemberPage {
+  members: string[];
+  memberCount: number;
 }
 
 interface Presence {
@@ -65,6 +72,8 @@ export class Room {
   /** The room's settings as last read from the store (null: none stored), once read. */
   settings: RoomSettings | null | undefined;
   readonly subs = new Map<Member, Subscription>();
+  /** Moves whenever this node's own members change: the heartbeat sends them only then. */
+  localVersion = 0;
   private readonly names = new Map<string, Presence>();
   /**
    * members(), kept in order as people come and go once it has been asked for: every join of a
@@ -89,9 +98,10 @@ export class Room {
     if (!p) {
       this.names.set(key, { display, local: 1, ...(quiet && { quiet }) });
       this.placeSorted(display);
+      this.localVersion++;
       return { local: true, cluster: true };
     }
-    p.local++;
+    if (++p.local === 1) this.localVersion++;
     return { local: p.local === 1, cluster: false };
   }
 
@@ -100,6 +110,7 @@ export class Room {
     if (!p || p.local === 0) return { local: false, cluster: false };
     p.local--;
     if (p.local > 0) return { local: false, cluster: false };
+    this.localVersion++;
     const remote = p.nodes?.size ?? 0;
     if (remote === 0) {
       this.names.delete(key);
@@ -153,6 +164,19 @@ export class Room {
   members(): string[] {
     this.sorted ??= [...this.names.values()].map((n) => n.display).sort(byName);
     return this.sorted;
+  }
+
+  /** At most MEMBERS_LISTED of members(), those after `after` when it is given, and how many. */
+  listed(after?: string): MemberPage {
+    const list = this.members();
+    let from = 0;
+    if (after !== undefined) {
+      from = firstNotBefore(list, after);
+      if (list[from] === after) from++;
+    }
+    const members =
+      from === 0 && list.length <= MEMBERS_LISTED ? list : list.slice(from, from + MEMBERS_LISTED);
+    return { members, memberCount: list.length };
   }
 
   private placeSorted(display: string): void {

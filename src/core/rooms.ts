@@ -12,7 +12,7 @@ import {
 } from '../protocol/index.js';
 import type { Identities } from './identities.js';
 import type { CoreDeps } from './ports.js';
-import { Room, directId, idPair, sortPair } from './room.js';
+import { Room, directId, idPair, sortPair, type MemberPage } from './room.js';
 import { RoomIndex } from './room-index.js';
 import type { Session } from './session.js';
 import { readStore } from './store-read.js';
@@ -23,6 +23,10 @@ const ROOM_PAGE_MAX = 500;
 const ROOM_EXPIRY_EVERY_MS = 60 * 60 * 1000;
 
 /** A room label resolved: its id, how the client calls it, and a direct room's pair. */
+export interface MemberList extends MemberPage {
+  label: string;
+}
+
 export interface Resolved {
   id: string;
   label: string;
@@ -169,11 +173,15 @@ export class Rooms {
     return room.direct ? room : undefined;
   }
 
-  async who(session: Session, label: string): Promise<{ label: string; members: string[] }> {
+  async who(session: Session, label: string, after?: string): Promise<MemberList> {
     const r = await this.resolve(session, label);
     const room = this.byId.get(r.id);
-    if (r.direct) return { label: r.label, members: sortPair(session.key, r.label.slice(1)) };
-    return { label: r.label, members: room ? room.members() : [] };
+    if (r.direct) {
+      const pair = sortPair(session.key, r.label.slice(1));
+      return { label: r.label, members: pair, memberCount: pair.length };
+    }
+    if (!room) return { label: r.label, members: [], memberCount: 0 };
+    return { label: r.label, ...room.listed(after) };
   }
 
   /**

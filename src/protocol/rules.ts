@@ -3,6 +3,11 @@
 
 export const NAME_MAX = 32;
 export const TEXT_MAX_BYTES = 16 * 1024;
+/**
+ * A join result and a `who` answer name at most this many members, in name order, and say how
+ * many there are: in a room of thousands every name in every join was most of a rejoin storm.
+ */
+export const MEMBERS_LISTED = 200;
 
 // Control (Cc), format (Cf: zero-width and bidirectional controls), separators other than the
 // plain space (Zl, Zp), surrogates and private use have no place in a name people must tell apart;

@@ -97,6 +97,7 @@ export const WhoRequestSchema = Type.Object({
   type: Type.Literal('who'),
   id: OptId,
   room: Str,
+  after: Type.Optional(Type.String({ maxLength: ID_MAX })),
 });
 export const TypingRequestSchema = Type.Object({
   type: Type.Literal('typing'),
@@ -167,6 +168,7 @@ export const JoinResultSchema = result('join', {
   room: Str,
   lastSeq: Count,
   members: Type.Array(Str),
+  memberCount: Count,
   read: Type.Optional(ReadStateSchema),
 });
 export const PartResultSchema = result('part', { room: Str });
@@ -186,7 +188,11 @@ export const RoomsResultSchema = result('rooms', {
   next: Type.Optional(Str),
   remaining: Count,
 });
-export const WhoResultSchema = result('who', { room: Str, members: Type.Array(Str) });
+export const WhoResultSchema = result('who', {
+  room: Str,
+  members: Type.Array(Str),
+  memberCount: Count,
+});
 export const TypingResultSchema = result('typing', { room: Str });
 export const PingResultSchema = result('ping', {});
 

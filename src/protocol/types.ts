@@ -148,6 +148,8 @@ export interface WhoRequest {
   type: 'who';
   id?: string;
   room: string;
+  /** The names after this one (the last of the previous answer). */
+  after?: string;
 }
 /** Say that the user is typing in a room (the client throttles; the server expires it). */
 export interface TypingRequest {
@@ -235,7 +237,10 @@ export interface JoinResult {
   of: 'join';
   room: string;
   lastSeq: number;
+  /** The first MEMBERS_LISTED members in name order; `who` with `after` pages on. */
   members: string[];
+  /** How many are present. */
+  memberCount: number;
   /** The person's read marker here and what is unread after it (a person who said hello). */
   read?: ReadState;
 }
@@ -280,7 +285,9 @@ export interface WhoResult {
   id?: string;
   of: 'who';
   room: string;
+  /** At most MEMBERS_LISTED names in name order, after the request's `after`. */
   members: string[];
+  memberCount: number;
 }
 export interface TypingResult {
   type: 'result';
