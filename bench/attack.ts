@@ -11,7 +11,8 @@
 // Each pair runs its two windows in turn, the quiet one first in even pairs and second in odd
 // ones, so a drift in the machine's load does not always favour the same side. --floor aims the
 // attacks at a sink beside Parley instead (see bench/attacker.ts): what they cost the bystanders
-// then is the floor this machine sets, whatever the server does.
+// then is the floor this machine sets, whatever the server does. The attack `none` does
+// nothing: its ratio is how far apart two windows without any attack fall on this machine.
 // bench/run.ts starts this on core 1 (the server runs on core 0, the attacker at nice 19).
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -36,6 +37,7 @@ function cpuMs(pid: number): number {
 }
 
 const ATTACKS: Attack[] = [
+  'none',
   'reconnect',
   'join-part',
   'names',
@@ -231,6 +233,8 @@ function effect(a: AttackResult | undefined, s: WindowStats): string {
   if (!a) return 'attacker failed to report';
   const perS = (n: number) => Math.round((n / windowMs) * 1000);
   switch (a.attack) {
+    case 'none':
+      return 'no attack: the two windows differ by what the machine does alone';
     case 'reconnect':
       return `${perS(a.connected)} handshakes/s accepted, ${perS(a.refusedHandshakes)}/s refused; ${perS(a.sent)} lines/s sent, ${perS(a.refusals)}/s refused`;
     case 'join-part':

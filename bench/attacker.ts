@@ -16,7 +16,14 @@ import { pathToFileURL } from 'node:url';
 import WebSocket, { WebSocketServer } from 'ws';
 
 export type Attack =
-  'reconnect' | 'join-part' | 'big-messages' | 'names' | 'rooms' | 'http-history' | 'half-open';
+  | 'none'
+  | 'reconnect'
+  | 'join-part'
+  | 'big-messages'
+  | 'names'
+  | 'rooms'
+  | 'http-history'
+  | 'half-open';
 
 export interface AttackResult {
   attack: Attack;
@@ -144,6 +151,10 @@ async function run(
   const r = result(attack);
   const until = Date.now() + ms;
   switch (attack) {
+    case 'none':
+      // Two quiet windows compared: how far apart this machine puts them with no attack at all.
+      await sleep(ms);
+      break;
     case 'reconnect':
       // A fresh connection for every burst, hoping each starts with a full bucket.
       await loops(PARALLEL, until, async () => {
