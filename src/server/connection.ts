@@ -185,9 +185,11 @@ export class Connection extends Outlet<Shared> implements Peer, Beating {
       log.warn('refused', { address: this.address, reason: 'rate limit, policy close' });
       chat.telemetry.refused('POLICY_VIOLATION');
       closeWith(this, 'POLICY_VIOLATION');
-      // A client that went on sending past its refusals has more queued: it is not read while
-      // its close frame goes out, and is reset if it has not closed by then.
-      this.ws.pause();
+      // A client that went on sending past its refusals has more queued: what it sends while
+      // its close frame goes out is dropped unparsed, and it is reset if it has not closed by
+      // then. Paused instead, the socket's buffered bytes (up to 80 KB, thousands of frames)
+      // would be parsed in one go as it closed.
+      this.dropInput();
       const socket = this.socket;
       setTimeout(() => {
         if (!socket.destroyed) socket.resetAndDestroy();
@@ -205,6 +207,14 @@ export class Connection extends Outlet<Shared> implements Peer, Beating {
     const text = data.toString();
     if (this.codec === 'json') serveJson(chat, session, text, onError);
     else serveText(chat, session, text, onError);
+  }
+
+  /** Reads and drops whatever comes from now on, without handing it to ws to parse. */
+  private dropInput(): void {
+    const socket = this.socket;
+    socket.removeAllListeners('data');
+    socket.on('data', () => {});
+    socket.resume();
   }
 
   /**
