@@ -36,20 +36,27 @@ export class Bystanders {
   constructor(private readonly wsPort: number) {}
 
   async connect(): Promise<void> {
-    for (let i = 0; i < BYSTANDERS; i++) {
-      const ws = new WebSocket(`ws://127.0.0.1:${this.wsPort}`, {
-        localAddress: `127.0.0.${10 + i}`,
-      });
-      const me: Bystander = { ws, got: new Set() };
-      ws.on('message', (data) => this.receive(me, data.toString()));
-      ws.on('error', () => {});
+    for (let i = 0; i < BYSTANDERS; i++) this.clients.push(await this.open(`127.0.0.${10 + i}`));
+    await sleep(500);
+  }
+
+  /** A server just started may still be busy and shed a handshake (503): tried again, as the page would. */
+  private async open(localAddress: string, tries = 10): Promise<Bystander> {
+    const ws = new WebSocket(`ws://127.0.0.1:${this.wsPort}`, { localAddress });
+    const me: Bystander = { ws, got: new Set() };
+    ws.on('message', (data) => this.receive(me, data.toString()));
+    ws.on('error', () => {});
+    try {
       await new Promise<void>((resolve, reject) => {
         ws.once('open', () => resolve());
         ws.once('error', reject);
       });
-      this.clients.push(me);
+      return me;
+    } catch (e) {
+      if (tries <= 1 || !String(e).includes('503')) throw e;
+      await sleep(1000);
+      return this.open(localAddress, tries - 1);
     }
-    await sleep(500);
   }
 
   private receive(me: Bystander, text: string): void {
