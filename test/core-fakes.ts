@@ -400,6 +400,8 @@ export class Core {
   readonly limits: Limits;
   private deferred: (() => void)[] = [];
   private guests = 0;
+  /** What the core is told of the server's load: true holds notices until flushNotices. */
+  overloaded = false;
 
   constructor(
     limits: Partial<Limits> = {},
@@ -418,6 +420,7 @@ export class Core {
       bus: { publish: (e) => this.bells.push(e) },
       clock: this.clock,
       defer: (fn) => this.deferred.push(fn),
+      overloaded: () => this.overloaded,
       hashToken: (t) => `hash:${t}`,
       newToken: () => `token-${++this.guests}-${'t'.repeat(16)}`,
       randomSuffix: () => String(++this.guests),

@@ -38,6 +38,40 @@ test('members are told of a join, a rename and a leave, and the bus hears of eac
   ]);
 });
 
+test('an overloaded server holds notices of joins and leaves, then sends them in order', async () => {
+  const core = new Core();
+  const ann = await core.named('Ann');
+  const seen = (c: typeof ann) => c.of('presence').map((p) => [p.name, p.event]);
+  core.overloaded = true;
+  const bob = await core.named('Bob');
+  const cy = await core.named('Cy');
+  core.chat.disconnect(cy.session);
+  await core.settle();
+  assert.deepEqual(seen(ann), [], 'held while overloaded');
+  core.chat.flushNotices();
+  assert.deepEqual(seen(ann), [
+    ['Bob', 'join'],
+    ['Cy', 'join'],
+    ['Cy', 'leave'],
+  ]);
+  assert.deepEqual(
+    bob.peer.events
+      .filter((e) => e.type === 'presence')
+      .map((e) => e.type === 'presence' && e.name),
+    ['Cy', 'Cy'],
+    'each notice goes to whoever was in the room when it happened, never its own subject',
+  );
+  // Load gone: what is still held goes first, then the new notice, at once.
+  const dee = await core.named('Dee');
+  core.overloaded = false;
+  await core.named('Eve');
+  assert.deepEqual(seen(ann).slice(3), [
+    ['Dee', 'join'],
+    ['Eve', 'join'],
+  ]);
+  assert.ok(dee.of('presence').some((p) => p.name === 'Eve'));
+});
+
 test('a second tab of a name is not a second join, and its closing is not a leave', async () => {
   const core = new Core();
   const ann = await core.named('Ann');

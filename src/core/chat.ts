@@ -156,6 +156,11 @@ export class Chat {
     return this.markers.flush();
   }
 
+  /** Sends the notices of joins, leaves and renames held while the server was overloaded. */
+  flushNotices(): void {
+    this.presence.flushNotices();
+  }
+
   /**
    * Whether to serve a frame: the connection's own bucket first (which closes a connection
    * that goes on), then its address's, which no reconnect refills.

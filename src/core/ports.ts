@@ -375,6 +375,11 @@ export interface CoreDeps {
   clock: Clock;
   /** Runs fn once the current event-loop turn's work is done (batching). */
   defer(fn: () => void): void;
+  /**
+   * The server is near saturation (its writes gather): notices of joins, leaves and renames
+   * are then held and sent together at the next flushNotices, not one write each at once.
+   */
+  overloaded?(): boolean;
   /** One-way hash of a name token (never stored in clear). */
   hashToken(token: string): string;
   /** A fresh secret token. */

@@ -6,12 +6,22 @@ import { jsonFrame, frame } from './frames.js';
 import type { Identities } from './identities.js';
 import type { KeyedBuckets } from './keyed-buckets.js';
 import type { Member } from './member.js';
-import type { CoreDeps } from './ports.js';
+import type { CoreDeps, Frame } from './ports.js';
 import { labelFor, type Room, type Subscription } from './room.js';
 import type { Rooms } from './rooms.js';
 import type { Session } from './session.js';
 
+/** A notice held while the server is overloaded, with who is to get it. */
+interface HeldNotice {
+  to: Member[];
+  json: Frame;
+  text: Frame;
+}
+
 export class Presence {
+  /** Held notices, in the order they happened, room by room. */
+  private held = new Map<Room, HeldNotice[]>();
+
   constructor(
     private readonly deps: CoreDeps,
     private readonly rooms: Rooms,
@@ -149,8 +159,31 @@ export class Presence {
     if (room.memberCount > this.deps.limits.presenceNoticeLimit) return;
     const json = jsonFrame(event);
     const text = frame(line);
+    // In a restart's rejoin storm each arrival is told to everyone already back: held, a
+    // member's notices of a second go out in one write instead of one write each.
+    if (this.deps.overloaded?.()) {
+      const to = [...room.subs.keys()].filter((s) => s !== actor);
+      const list = this.held.get(room);
+      if (list) list.push({ to, json, text });
+      else this.held.set(room, [{ to, json, text }]);
+      return;
+    }
+    // Those held before go first, so that a room's notices keep their order.
+    if (this.held.has(room)) this.flushNotices(room);
     for (const s of room.subs.keys()) {
       if (s !== actor) s.send(s.isText ? text : json);
+    }
+  }
+
+  /** Sends the held notices (of one room, or of all), to those of their members still in it. */
+  flushNotices(only?: Room): void {
+    const rooms = only ? [only] : [...this.held.keys()];
+    for (const room of rooms) {
+      const list = this.held.get(room);
+      this.held.delete(room);
+      for (const n of list ?? []) {
+        for (const s of n.to) if (room.subs.has(s)) s.send(s.isText ? n.text : n.json);
+      }
     }
   }
 

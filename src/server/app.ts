@@ -42,6 +42,8 @@ const GUEST_DIGITS = 10;
 const ACCESS_POLL_MS = 1000;
 /** How often read markers moved in memory are written: what a kill -9 can take back. */
 const MARKER_FLUSH_MS = 1000;
+/** How long an overloaded server holds notices of joins and leaves at most. */
+const NOTICE_FLUSH_MS = 1000;
 
 /** Listens on the port of a setting; a port that cannot be had is a bad setting, named as such. */
 function listen(server: Server, key: 'httpPort' | 'wsPort', config: Config): Promise<number> {
@@ -141,6 +143,7 @@ export async function startParley(
       setImmediate(fn);
       setImmediate(schedule.writeSoon);
     },
+    overloaded: () => schedule.windowMs > 0,
     hashToken: (t) => createHash('sha256').update(t).digest('hex'),
     newToken: () => randomBytes(24).toString('base64url'),
     randomSuffix: () => randomBytes(3).toString('hex'),
@@ -202,6 +205,8 @@ export async function startParley(
     MARKER_FLUSH_MS,
   );
   markerFlush.unref();
+  const noticeFlush = setInterval(() => chat.flushNotices(), NOTICE_FLUSH_MS);
+  noticeFlush.unref();
 
   let httpPort = config.httpPort;
   const sockets = new SocketLimit(config.socketsPerAddress, addressOptions(config).trusted, () =>
@@ -302,6 +307,7 @@ export async function startParley(
       clearInterval(clusterHeartbeat);
       clearInterval(accessFeed);
       clearInterval(markerFlush);
+      clearInterval(noticeFlush);
       // Markers moved while the clients were being closed.
       await chat.flushMarkers();
       chat.goodbye();
