@@ -190,7 +190,7 @@ test('a node not heard from within the timeout is taken for dead: its members le
 
 test("heartbeats name a room's members when they changed, and in full every sixth", async () => {
   const core = new Core();
-  await core.named('Ann');
+  const ann = await core.named('Ann');
   const beat = () => {
     core.chat.tick();
     const b = core.bells.filter((x) => x.kind === 'node').at(-1);
@@ -211,6 +211,11 @@ test("heartbeats name a room's members when they changed, and in full every sixt
   core.chat.onBell({ kind: 'node', node: 'n3', rooms: [] });
   assert.deepEqual(beat(), [['ann']]);
   assert.deepEqual(beat(), ['unchanged']);
+  // A room left out (its last local member gone) names its members again when it is back.
+  await ann.call({ type: 'part', room: 'lobby' });
+  assert.deepEqual(beat(), [], 'no local member: the room is left out');
+  await ann.call({ type: 'join', room: 'lobby' });
+  assert.deepEqual(beat(), [['ann']]);
 });
 
 test('a heartbeat without members keeps what the node last said of them', async () => {

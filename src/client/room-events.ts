@@ -3,7 +3,7 @@
 // their edits, removals and reactions, who came, left, renamed or is typing, and the members a
 // join or /who brought.
 
-import type { ChatMessage, LifecycleEvent } from '../protocol/index.js';
+import { membersLine, type ChatMessage, type LifecycleEvent } from '../protocol/index.js';
 import { attention } from './attention.js';
 import { roomLabel } from './dom.js';
 import type { HistorySync } from './history-sync.js';
@@ -134,9 +134,7 @@ export class RoomEvents {
     const { roster, panel, view } = this.#d;
     const r = roster.get(ev.room);
     if (r && !r.direct) r.setMembers(ev.members, ev.memberCount);
-    const more = ev.memberCount - ev.members.length;
-    const names = ev.members.join(', ') + (more > 0 ? ` and ${more} more` : '');
-    view.log.sys(roster.current, `In ${roomLabel(ev.room)}: ${names || 'no one'}`);
+    view.log.sys(roster.current, `In ${roomLabel(ev.room)}: ${membersLine(ev) || 'no one'}`);
     panel.details();
   }
 

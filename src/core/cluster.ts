@@ -4,6 +4,7 @@
 import type { Delivery } from './delivery.js';
 import type { Bell, CoreDeps, NodeRoom } from './ports.js';
 import type { Presence } from './presence.js';
+import type { Room } from './room.js';
 import type { ReadMarkers } from './read-markers.js';
 import type { Rooms } from './rooms.js';
 import { readStore } from './store-read.js';
@@ -16,7 +17,7 @@ export class Cluster {
   /** Other nodes, with when each was last heard from. */
   private readonly nodes = new Map<string, number>();
   /** Each room's localVersion when its members last went out in a heartbeat. */
-  private readonly sentVersion = new Map<string, number>();
+  private readonly sentVersion = new WeakMap<Room, number>();
   private beats = 0;
   /** A node this one had not heard from appeared: it needs everyone's members at once. */
   private fullNext = true;
@@ -132,17 +133,15 @@ export class Cluster {
     this.fullNext = false;
     const rooms: NodeRoom[] = [];
     for (const room of this.rooms.values()) {
+      // Left out, a room loses this node's members on the others; its version has moved by
+      // the time it has subscribers again, so its next report names them.
       if (room.subs.size === 0) continue;
-      if (!full && this.sentVersion.get(room.id) === room.localVersion) {
+      if (!full && this.sentVersion.get(room) === room.localVersion) {
         rooms.push({ room: room.id, lastSeq: room.lastSeq });
         continue;
       }
-      this.sentVersion.set(room.id, room.localVersion);
+      this.sentVersion.set(room, room.localVersion);
       rooms.push({ room: room.id, lastSeq: room.lastSeq, members: room.localMembers() });
-    }
-    for (const id of this.sentVersion.keys()) {
-      const room = this.rooms.get(id);
-      if (!room || room.subs.size === 0) this.sentVersion.delete(id);
     }
     this.deps.bus.publish({ kind: 'node', node: this.deps.nodeId, rooms });
   }

@@ -22,11 +22,12 @@ const ROOM_PAGE_MAX = 500;
 /** How often the room list drops rooms idle past the limit: the limit is counted in days. */
 const ROOM_EXPIRY_EVERY_MS = 60 * 60 * 1000;
 
-/** A room label resolved: its id, how the client calls it, and a direct room's pair. */
+/** Who is in a room, as the client calls it. */
 export interface MemberList extends MemberPage {
   label: string;
 }
 
+/** A room label resolved: its id, how the client calls it, and a direct room's pair. */
 export interface Resolved {
   id: string;
   label: string;

@@ -9,21 +9,15 @@ import {
   formatMessage,
   formatRemoved,
   isEmoji,
+  membersLine,
   parseLine,
   textLabel,
 } from '../protocol/index.js';
 import type { Chat } from './chat.js';
-import type { MemberPage } from './room.js';
 import type { Session } from './session.js';
 
 /** /quit is a normal closure (1000), not an error: it has no registry code. */
 const QUIT_CLOSE = 1000;
-
-/** The names listed, and how many more there are when the room has more than the list. */
-function namesLine({ members, memberCount }: MemberPage): string {
-  const more = memberCount - members.length;
-  return more > 0 ? `${members.join(', ')} and ${more} more` : members.join(', ');
-}
 
 /** A terminal shows a screenful of rooms, not the whole list. */
 const TEXT_ROOM_PAGE = 50;
@@ -101,7 +95,7 @@ async function run(
         session.line(
           j.room.direct
             ? `* Now talking with ${j.label}`
-            : `* Now talking in #${j.label} with ${namesLine(j.room.listed())}`,
+            : `* Now talking in #${j.label} with ${membersLine(j.room.listed())}`,
         );
       });
       return;
@@ -129,7 +123,7 @@ async function run(
         session,
         c.room ?? (session.current ? chat.labelOf(session, session.current) : LOBBY),
       );
-      session.line(`Members of ${textLabel(w.label)}: ${namesLine(w) || 'nobody'}`);
+      session.line(`Members of ${textLabel(w.label)}: ${membersLine(w) || 'nobody'}`);
       return;
     }
     case 'history': {

@@ -9,6 +9,18 @@ export const TEXT_MAX_BYTES = 16 * 1024;
  */
 export const MEMBERS_LISTED = 200;
 
+/** A room's members as a line: the names listed, and how many more the room has. */
+export function membersLine({
+  members,
+  memberCount,
+}: {
+  members: readonly string[];
+  memberCount: number;
+}): string {
+  const more = memberCount - members.length;
+  return more > 0 ? `${members.join(', ')} and ${more} more` : members.join(', ');
+}
+
 // Control (Cc), format (Cf: zero-width and bidirectional controls), separators other than the
 // plain space (Zl, Zp), surrogates and private use have no place in a name people must tell apart;
 // nor have code points that render as nothing (default ignorable: variation selectors, the
