@@ -10,9 +10,9 @@ import { startNginx, type Nginx } from './nginx.js';
 import { startParley, type RunningServer } from '../src/server/app.js';
 import { createLogger } from '../src/server/logger.js';
 
-let parley: RunningServer;
+let parley: RunningServer | undefined;
 const dataDir = tempDir();
-let nginx: Nginx;
+let nginx: Nginx | undefined;
 const lines: string[] = [];
 
 before(async () => {
@@ -31,13 +31,19 @@ before(async () => {
   );
   nginx = await startNginx(parley.httpPort);
 });
+// Whatever did start is stopped, so that a missing nginx fails these tests instead of leaving
+// the process waiting on an open server.
 after(async () => {
-  await nginx.stop();
-  await parley.stop();
+  await nginx?.stop();
+  await parley?.stop();
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-const through = () => `ws://127.0.0.1:${nginx.port}/ws`;
+function proxyPort(): number {
+  if (!nginx) throw new Error('nginx did not start');
+  return nginx.port;
+}
+const through = () => `ws://127.0.0.1:${proxyPort()}/ws`;
 
 test('60 people through the proxy are not locked out by the connections-per-address limit', async () => {
   const clients: TestClient[] = [];
@@ -89,23 +95,23 @@ test('the HTTP rate limit holds per forwarded address through the proxy', async 
   const flood = async (from: string, headers: Record<string, string> = {}) => {
     const statuses: number[] = [];
     for (let i = 0; i < 12; i++) {
-      statuses.push((await httpGet(nginx.port, '/api/rooms', { from, headers })).status);
+      statuses.push((await httpGet(proxyPort(), '/api/rooms', { from, headers })).status);
     }
     return statuses;
   };
   const attacker = await flood('127.0.0.150', { 'x-forwarded-for': '203.0.113.1' });
   assert.ok(attacker.includes(429), attacker.join(' '));
   // Naming the attacker's address in a forged header does not spend the attacker's bucket...
-  const bystander = await httpGet(nginx.port, '/api/rooms', {
+  const bystander = await httpGet(proxyPort(), '/api/rooms', {
     from: '127.0.0.151',
     headers: { 'x-forwarded-for': '127.0.0.150' },
   });
   assert.equal(bystander.status, 200);
   // ...nor does a fresh forged address refill it.
-  const again = await httpGet(nginx.port, '/api/rooms', {
+  const again = await httpGet(proxyPort(), '/api/rooms', {
     from: '127.0.0.150',
     headers: { 'x-forwarded-for': '203.0.113.99' },
   });
   assert.equal(again.status, 429);
-  assert.equal((await httpGet(nginx.port, '/healthz', { from: '127.0.0.152' })).status, 200);
+  assert.equal((await httpGet(proxyPort(), '/healthz', { from: '127.0.0.152' })).status, 200);
 });
