@@ -3,7 +3,16 @@ import { createNodeResolver, importX } from 'eslint-plugin-import-x';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'data/', 'test-artifacts/', 'bench/results/'] },
+  {
+    ignores: [
+      'dist/',
+      '.test-build/',
+      'node_modules/',
+      'data/',
+      'test-artifacts/',
+      'bench/results/',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.strict,
   {

@@ -6,6 +6,7 @@ import net from 'node:net';
 import { createInterface } from 'node:readline';
 import { Redis } from 'ioredis';
 import { LENIENT_ADDRESS_FLAGS } from './helpers.js';
+import { serverCommand } from './server-command.js';
 import { POSTGRES_URL, requirePostgres, uniqueSuffix } from './services.js';
 
 export function freePort(): Promise<number> {
@@ -163,14 +164,12 @@ export interface NodeProcess {
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
-/** Starts `src/server/main.ts` as its own process and reads its page port from the log. */
+/** Starts `src/server/main` as its own process and reads its page port from the log. */
 export async function spawnNode(args: string[]): Promise<NodeProcess> {
   const child = spawn(
     process.execPath,
     [
-      '--import',
-      'tsx',
-      'src/server/main.ts',
+      ...serverCommand(),
       '--host',
       '127.0.0.1',
       '--http-port',

@@ -4,6 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { ConfigError, DEFAULTS, SETTINGS, helpText, loadConfig } from '../src/server/config.js';
 import { openStore } from '../src/store/index.js';
 import { openBus } from '../src/bus/index.js';
+import { serverCommand } from './server-command.js';
 
 test('defaults: page on 8098, WebSockets on 8099, SQLite in ./data', () => {
   const c = loadConfig([], {});
@@ -69,7 +70,7 @@ test('--help lists every setting with its flag, variable and default', () => {
 
 test('the start command refuses a bad value with a non-zero exit and prints help', () => {
   const run = (args: string[]) =>
-    spawnSync(process.execPath, ['--import', 'tsx', 'src/server/main.ts', ...args], {
+    spawnSync(process.execPath, [...serverCommand(), ...args], {
       encoding: 'utf8',
       timeout: 30_000,
     });

@@ -12,6 +12,7 @@ import { rmSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { FaultClient, seededRandom } from './fault-client.js';
+import { serverCommand } from './server-command.js';
 import { LENIENT_ADDRESS_FLAGS, startTestServer, tempDir } from './helpers.js';
 import {
   SEED,
@@ -142,9 +143,7 @@ class ChildServer {
     const proc = spawn(
       process.execPath,
       [
-        '--import',
-        'tsx',
-        'src/server/main.ts',
+        ...serverCommand(),
         '--host',
         '127.0.0.1',
         '--http-port',

@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import net from 'node:net';
 import { startTestServer, tempDir } from './helpers.js';
+import { serverCommand } from './server-command.js';
 
 /** A port held by a listener of the test's own until it is released. */
 async function busyPort(): Promise<{ port: number; release(): Promise<void> }> {
@@ -23,11 +24,9 @@ async function busyPort(): Promise<{ port: number; release(): Promise<void> }> {
 
 /** Runs `npm start`'s entry point to its exit; returns the exit code and what it wrote to stderr. */
 function run(args: string[]): Promise<{ code: number | null; stderr: string }> {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', 'src/server/main.ts', '--host', '127.0.0.1', ...args],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
+  const child = spawn(process.execPath, [...serverCommand(), '--host', '127.0.0.1', ...args], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   return new Promise((resolve) => child.once('exit', (code) => resolve({ code, stderr })));
