@@ -12,6 +12,7 @@ import { DEFAULTS, type Config } from '../src/server/config.js';
 import { openStore } from '../src/store/open-store.js';
 import type { ServerEvent } from '../src/protocol/index.js';
 import { startTestServer, tempDir, TestClient, waitFor, type TestServer } from './helpers.js';
+import { httpGet } from './http-helpers.js';
 
 const BYSTANDER = '127.0.0.2';
 
@@ -47,14 +48,23 @@ function codes(replies: ServerEvent[]): string[] {
   return replies.flatMap((e) => (e.type === 'error' ? [e.code] : []));
 }
 
-/** Every message of a room in the store, through the HTTP history route. */
-async function stored(s: TestServer, room: string): Promise<{ cid: string; seq: number }[]> {
+/** Every message of a room in the store, through the HTTP history route, read from `readers` in turn. */
+async function stored(
+  s: TestServer,
+  room: string,
+  readers: string[] = ['127.0.0.1'],
+): Promise<{ cid: string; seq: number }[]> {
   const out: { cid: string; seq: number }[] = [];
   let before: number | undefined;
-  for (;;) {
+  for (let i = 0; ; i++) {
     const q = before === undefined ? '' : `&before=${before}`;
-    const res = await fetch(`${s.httpUrl}/api/rooms/${room}/messages?limit=200${q}`);
-    const page = (await res.json()) as { messages: { cid: string; seq: number }[]; more: boolean };
+    const from = readers[i % readers.length];
+    const res = await httpGet(s.httpPort, `/api/rooms/${room}/messages?limit=200${q}`, { from });
+    assert.equal(res.status, 200, res.body);
+    const page = JSON.parse(res.body) as {
+      messages: { cid: string; seq: number }[];
+      more: boolean;
+    };
     out.unshift(...page.messages);
     if (!page.more || page.messages.length === 0) return out;
     before = page.messages[0]?.seq;
@@ -169,6 +179,61 @@ test('an address has a budget of stored bytes that reconnecting does not refill'
     const mine = await bystander.request({ type: 'send', room: 'lobby', cid: 'by', text: big });
     assert.equal(mine.type, 'ack');
     assert.deepEqual((await stored(s, 'lobby')).map((m) => m.cid).sort(), [...acked, 'by'].sort());
+  } finally {
+    await s.dispose();
+  }
+});
+
+test('history read from one address is bounded by its bytes, over HTTP, JSON and text alike', async () => {
+  const s = await startTestServer({
+    ...defaults('addressHistoryBytesPerMinute'),
+    ratePerSecond: 1000,
+    rateBurst: 1000,
+  });
+  try {
+    const writer = await member(s, 'lobby', BYSTANDER);
+    const big = 'h'.repeat(16 * 1024);
+    const sent = Array.from({ length: 30 }, (_, i) => ({
+      type: 'send',
+      room: 'lobby',
+      cid: `h${i}`,
+      text: big,
+    }));
+    assert.deepEqual(codes(await blast(writer, sent)), []);
+    // One full page (256 KiB) may come at once; the next is refused with the wait: a page's
+    // worth of the minute's 4 MiB, 3.75 s.
+    const page = '/api/rooms/lobby/messages?limit=200';
+    assert.equal((await httpGet(s.httpPort, page)).status, 200);
+    const refused = await httpGet(s.httpPort, page);
+    assert.equal(refused.status, 429, refused.body);
+    assert.equal(
+      (JSON.parse(refused.body) as { error: { code: string } }).error.code,
+      'RATE_LIMITED',
+    );
+    const wait = Number(refused.headers['retry-after']);
+    assert.ok(wait >= 1 && wait <= 4, `Retry-After ${wait}`);
+    // The same address over a new WebSocket, JSON or text, shares the budget.
+    const json = await jsonFrom(s);
+    await json.event('welcome');
+    const h = await json.request({ type: 'history', room: 'lobby', limit: 200 });
+    assert.ok(h.type === 'error' && h.code === 'RATE_LIMITED', JSON.stringify(h));
+    json.close();
+    const text = await textFrom(s);
+    await text.next((f) => f === 'Welcome to the chat!!!');
+    text.send('/history 50');
+    await text.next((f) => /wait \d s/.test(f));
+    text.close();
+    // Once the wait is over, the address reads again.
+    await new Promise((r) => setTimeout(r, wait * 1000));
+    assert.equal((await httpGet(s.httpPort, page)).status, 200);
+    // Other addresses read every message, none lost.
+    const readers = ['127.0.0.3', '127.0.0.4', '127.0.0.5'];
+    assert.deepEqual(
+      (await stored(s, 'lobby', readers)).map((m) => m.cid),
+      sent.map((m) => m.cid),
+    );
+    writer.close();
+    await alive(s);
   } finally {
     await s.dispose();
   }
@@ -553,6 +618,19 @@ test('the table of address buckets stays bounded under many addresses', () => {
   for (let i = 0; i < 3; i++) buckets.take(`192.0.2.${i}`, now);
   assert.ok(buckets.keys <= 4, `${buckets.keys} keys`);
   assert.ok(buckets.take('198.51.100.7', now));
+});
+
+test('a cost charged after the work is a debt the address waits out, at most a full bucket', () => {
+  // 1,000 tokens a minute.
+  const buckets = new KeyedBuckets(1000, 60_000, 100);
+  const now = 1_000_000;
+  buckets.charge('198.51.100.7', now, 1500);
+  // 500 in debt, plus one token to be let in again: 30.06 s.
+  assert.equal(buckets.waitMs('198.51.100.7', now), 30_060);
+  buckets.charge('198.51.100.7', now, 1_000_000);
+  assert.equal(buckets.waitMs('198.51.100.7', now), 60_060);
+  assert.equal(buckets.waitMs('198.51.100.7', now + 60_060), 0);
+  assert.equal(buckets.waitMs('192.0.2.1', now), 0);
 });
 
 test("a person's other tabs joining a room they are in cost no joins", async () => {

@@ -31,6 +31,7 @@ export const LENIENT_ADDRESS_LIMITS: Partial<Config> = {
   addressRoomsPerHour: 1_000_000,
   addressHandshakesPerMinute: 1_000_000,
   addressSearchesPerMinute: 1_000_000,
+  addressHistoryBytesPerMinute: 1024 * 1024 * 1024,
   roomsPerHour: 1_000_000,
   // A loaded test machine's event loop runs late at times: no handshake is refused for it.
   shedLagMs: 0,
@@ -51,6 +52,7 @@ export const LENIENT_ADDRESS_FLAGS: string[] = [
   .flat()
   .flatMap((flag) => [flag, '1000000'])
   .concat(['--address-bytes-per-hour', String(1024 * 1024 * 1024)])
+  .concat(['--address-history-bytes', String(1024 * 1024 * 1024)])
   .concat(['--shed-lag-ms', '0'])
   .concat(['--guests', 'open']);
 

@@ -24,6 +24,8 @@ export class AddressLimits {
   readonly instanceRooms: KeyedBuckets;
   /** Searches read many rows: a bucket of their own, besides the requests they count as. */
   readonly searches: KeyedBuckets;
+  /** History pages, by the bytes they hold: each is read and encoded on the event loop. */
+  readonly historyBytes: KeyedBuckets;
 
   constructor(l: Limits) {
     const keys = l.addressTableSize;
@@ -42,5 +44,13 @@ export class AddressLimits {
     this.newRooms = new KeyedBuckets(l.addressRoomsPerHour, HOUR, keys);
     this.instanceRooms = new KeyedBuckets(l.roomsPerHour, HOUR, 1);
     this.searches = new KeyedBuckets(l.addressSearchesPerMinute, MINUTE, keys);
+    // One full page at once (or a second's worth, if more): pages asked for together come back
+    // to back, and 1 MiB of short messages read at once held the loop for 170 ms.
+    const historyBurst = Math.max(l.historyMaxBytes, l.addressHistoryBytesPerMinute / 60);
+    this.historyBytes = new KeyedBuckets(
+      historyBurst,
+      (MINUTE * historyBurst) / l.addressHistoryBytesPerMinute,
+      keys,
+    );
   }
 }

@@ -11,6 +11,7 @@ import {
   type RoomRead,
 } from '../protocol/index.js';
 import { Accounts, type LoggedIn } from './accounts.js';
+import { addressKey } from './address.js';
 import { AddressLimits } from './address-limits.js';
 import { Cluster } from './cluster.js';
 import { Delivery } from './delivery.js';
@@ -102,7 +103,7 @@ export class Chat {
       this.typist,
       this.markers,
     );
-    this.pages = new History(deps, this.rooms, this.guard);
+    this.pages = new History(deps, this.rooms, this.guard, this.addresses);
     this.finder = new Search(deps, this.guard, this.addresses);
   }
 
@@ -335,9 +336,9 @@ export class Chat {
     return { claimed: true, role: user.role, userId: user.id };
   }
 
-  /** A page of a room's history over HTTP, as the reader may see it. */
-  httpHistory(reader: Reader, label: string, before?: number, limit?: number) {
-    return this.pages.page(undefined, label, before, limit, reader);
+  /** A page of a room's history over HTTP, as the reader may see it, charged to the address. */
+  httpHistory(reader: Reader, address: string, label: string, before?: number, limit?: number) {
+    return this.pages.page(undefined, label, before, limit, reader, addressKey(address));
   }
 
   /** The rooms the reader may see: private ones only to their people and server staff. */
@@ -375,7 +376,7 @@ export class Chat {
     before?: string,
     limit?: number,
   ): Promise<SearchPage> {
-    return this.finder.search(reader, address, query, room, before, limit);
+    return this.finder.search(reader, addressKey(address), query, room, before, limit);
   }
 
   /** Queues a send for the next group commit; resolves with the committed message. */

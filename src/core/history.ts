@@ -12,28 +12,51 @@ import {
 } from '../protocol/index.js';
 import { ANONYMOUS, type Guard, type Reader } from './guard.js';
 import type { CoreDeps } from './ports.js';
+import type { AddressLimits } from './address-limits.js';
 import type { Resolved, Rooms } from './rooms.js';
 import type { Session } from './session.js';
 import { readStore } from './store-read.js';
+import { Turns } from './turns.js';
 
 const HISTORY_DEFAULT = 50;
 const HISTORY_MAX = 200;
+/** Entries read in one go: about a millisecond of the event loop. */
+const CHUNK = 50;
 
 export class History {
+  private readonly turns = new Turns();
+
   constructor(
     private readonly deps: CoreDeps,
     private readonly rooms: Rooms,
     private readonly guard: Guard,
+    private readonly addresses: AddressLimits,
   ) {}
 
-  /** Without a session (HTTP), only public rooms can be read. */
+  /**
+   * Without a session (HTTP), only public rooms can be read. Each page is charged to the
+   * address by its bytes once read, so one address cannot keep the event loop reading for it.
+   */
   async page(
     session: Session | undefined,
     label: string,
     before: number | undefined,
     limit: number | undefined,
     reader: Reader = session ?? ANONYMOUS,
+    address: string | undefined = session?.address,
   ): Promise<{ label: string; messages: ChatMessage[]; more: boolean }> {
+    const budget = this.addresses.historyBytes;
+    if (address !== undefined) {
+      const waitMs = budget.waitMs(address, this.deps.clock.now());
+      if (waitMs > 0) {
+        const seconds = Math.ceil(waitMs / 1000);
+        throw new ChatError(
+          'RATE_LIMITED',
+          `Too much history at once; wait ${seconds} s.`,
+          seconds,
+        );
+      }
+    }
     let r: Resolved;
     if (session) r = await this.rooms.resolve(session, label);
     else {
@@ -48,8 +71,10 @@ export class History {
     // Newest first until the byte budget is spent: a page of large messages is shorter, not larger.
     const messages: ChatMessage[] = [];
     let bytes = 0;
-    reading: for (;;) {
-      const rows = await readStore(this.deps, () => this.deps.log.before(r.id, upTo, n));
+    reading: for (let chunk = 0; ; chunk++) {
+      if (chunk > 0) await this.turns.next();
+      const size = Math.min(n, CHUNK);
+      const rows = await readStore(this.deps, () => this.deps.log.before(r.id, upTo, size));
       for (let i = rows.length - 1; i >= 0; i--) {
         const shown = entryMessage(rows[i] as LogEntry);
         if (!shown) continue;
@@ -61,7 +86,7 @@ export class History {
       }
       // Entries that are not messages do not count: read on until the page is full.
       const oldest = rows[0];
-      if (!oldest || rows.length < n) break;
+      if (!oldest || rows.length < size) break;
       upTo = oldest.seq;
     }
     messages.reverse();
@@ -76,6 +101,7 @@ export class History {
       const list = reactions.get(m.seq);
       if (list) m.reactions = list;
     }
+    if (address !== undefined) budget.charge(address, this.deps.clock.now(), bytes);
     const first = messages[0];
     return { label: r.label, messages, more: first ? first.seq > 1 : false };
   }

@@ -28,6 +28,15 @@ export class KeyedBuckets {
     return true;
   }
 
+  /**
+   * Takes `cost` tokens even past empty, down to minus a full bucket: for work whose cost is
+   * known only once done. The key then waits (`waitMs`) until its debt is paid.
+   */
+  charge(key: string, now: number, cost: number): void {
+    const e = this.refilled(key, now);
+    e.tokens = Math.max(-this.size, e.tokens - cost);
+  }
+
   /** Gives back tokens taken for something that turned out not to count. */
   give(key: string, now: number, cost = 1): void {
     const e = this.refilled(key, now);

@@ -305,6 +305,8 @@ export interface Limits {
   roomsPerHour: number;
   /** Searches per minute per address (each is a request too, and reads many rows). */
   addressSearchesPerMinute: number;
+  /** Bytes of history pages per minute per address, over WebSocket and HTTP alike. */
+  addressHistoryBytesPerMinute: number;
   /** An empty room with no message for this long leaves the room list (its history stays). */
   roomIdleMs: number;
   /** Most addresses whose buckets are remembered at once (least recently used go first). */
@@ -332,6 +334,7 @@ export const DEFAULT_LIMITS: Limits = {
   addressRoomsPerHour: 10,
   roomsPerHour: 300,
   addressSearchesPerMinute: 30,
+  addressHistoryBytesPerMinute: 4 * 1024 * 1024,
   roomIdleMs: 30 * 24 * 60 * 60 * 1000,
   addressTableSize: 50_000,
   editWindowMs: 0,

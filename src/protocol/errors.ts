@@ -170,6 +170,8 @@ export class ChatError extends Error {
   constructor(
     readonly code: ErrorCode,
     message: string = ERRORS[code].message,
+    /** When trying again can work: HTTP sends it as Retry-After. */
+    readonly retryAfterSeconds?: number,
   ) {
     super(message);
     this.name = 'ChatError';

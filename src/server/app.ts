@@ -171,6 +171,7 @@ export async function startParley(
       addressNamesPerHour: config.addressNamesPerHour,
       addressRoomsPerHour: config.addressRoomsPerHour,
       addressSearchesPerMinute: config.addressSearchesPerMinute,
+      addressHistoryBytesPerMinute: config.addressHistoryBytesPerMinute,
       roomsPerHour: config.roomsPerHour,
       roomIdleMs: config.roomIdleDays * 24 * 60 * 60 * 1000,
       editWindowMs: config.editWindow * 60 * 1000,

@@ -51,6 +51,7 @@ export interface Config {
   addressRoomsPerHour: number;
   addressHandshakesPerMinute: number;
   addressSearchesPerMinute: number;
+  addressHistoryBytesPerMinute: number;
   /** New rooms per hour for the whole instance. */
   roomsPerHour: number;
   roomIdleDays: number;
@@ -317,6 +318,13 @@ export const SETTINGS: Setting[] = [
     help: 'searches per minute per client address (each also counts as a request)',
   },
   {
+    key: 'addressHistoryBytesPerMinute',
+    flag: 'address-history-bytes',
+    env: 'PARLEY_ADDRESS_HISTORY_BYTES',
+    kind: 'int',
+    help: 'bytes of history pages per minute per client address, over WebSocket and HTTP',
+  },
+  {
     key: 'roomsPerHour',
     flag: 'rooms-per-hour',
     env: 'PARLEY_ROOMS_PER_HOUR',
@@ -477,6 +485,7 @@ export const DEFAULTS: Config = {
   addressRoomsPerHour: 10,
   addressHandshakesPerMinute: 60,
   addressSearchesPerMinute: 30,
+  addressHistoryBytesPerMinute: 4 * 1024 * 1024,
   roomsPerHour: 300,
   roomIdleDays: 30,
   editWindow: 0,

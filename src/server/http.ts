@@ -81,6 +81,9 @@ function json(res: ServerResponse, status: number, value: unknown): void {
 
 function fail(res: ServerResponse, e: ErrorLike): void {
   const { status, body } = httpError(e);
+  if (e instanceof ChatError && e.retryAfterSeconds !== undefined) {
+    res.setHeader('retry-after', String(e.retryAfterSeconds));
+  }
   json(res, status, body);
 }
 
@@ -185,7 +188,7 @@ async function handle(deps: HttpDeps, req: IncomingMessage, res: ServerResponse)
     }
     try {
       const reader = await readerOf(deps.chat, req);
-      const h = await deps.chat.httpHistory(reader, room, before, limit);
+      const h = await deps.chat.httpHistory(reader, address, room, before, limit);
       return json(res, 200, { room: h.label, messages: h.messages, more: h.more });
     } catch (e) {
       if (e instanceof ChatError) return fail(res, e);
