@@ -73,20 +73,21 @@ export class History {
     let bytes = 0;
     reading: for (let chunk = 0; ; chunk++) {
       if (chunk > 0) await this.turns.next();
-      const size = Math.min(n, CHUNK);
-      const rows = await readStore(this.deps, () => this.deps.log.before(r.id, upTo, size));
+      const want = Math.min(n, CHUNK);
+      const rows = await readStore(this.deps, () => this.deps.log.before(r.id, upTo, want));
       for (let i = rows.length - 1; i >= 0; i--) {
         const shown = entryMessage(rows[i] as LogEntry);
         if (!shown) continue;
         const m = { ...shown, room: r.label };
-        bytes += utf8Length(JSON.stringify(m));
-        if (messages.length > 0 && bytes > this.deps.limits.historyMaxBytes) break reading;
+        const size = utf8Length(JSON.stringify(m));
+        if (messages.length > 0 && bytes + size > this.deps.limits.historyMaxBytes) break reading;
+        bytes += size;
         messages.push(m);
         if (messages.length === n) break reading;
       }
       // Entries that are not messages do not count: read on until the page is full.
       const oldest = rows[0];
-      if (!oldest || rows.length < size) break;
+      if (!oldest || rows.length < want) break;
       upTo = oldest.seq;
     }
     messages.reverse();
