@@ -164,7 +164,7 @@ busContract('redis', async () => {
   const admin = await requireRedis();
   const channel = `parley:test:${uniqueSuffix()}`;
   // Node a comes from the URL as the server opens it; node b from clients made here.
-  const a = openBus(`${REDIS_URL}?channel=${encodeURIComponent(channel)}`);
+  const a = await openBus(`${REDIS_URL}?channel=${encodeURIComponent(channel)}`);
   const { pub, sub } = nodeClients();
   await Promise.all([pub.connect(), sub.connect()]);
   const b = createRedisBus(pub, sub, { channel });
@@ -288,7 +288,7 @@ describe('redis bus', () => {
     const sub = new Redis({ ...dead, maxRetriesPerRequest: 0 });
     pub.on('error', () => {});
     sub.on('error', () => {});
-    const opened = openBus('redis://127.0.0.1:1');
+    const opened = await openBus('redis://127.0.0.1:1');
     try {
       const bus = createRedisBus(pub, sub, { channel: 'parley:test:dead' });
       for (let i = 1; i <= 100; i++) {
@@ -367,7 +367,7 @@ describe('redis bus', () => {
 describe('openBus', () => {
   test('gives the in-process bus for no URL and for local', async () => {
     for (const url of [undefined, '', 'local']) {
-      const bus = openBus(url);
+      const bus = await openBus(url);
       assert.equal(bus.shared, false, 'a node alone: no heartbeat');
       const seen = collect(bus);
       bus.publish(typing);
@@ -377,8 +377,8 @@ describe('openBus', () => {
     }
   });
 
-  test('refuses an unknown URL with a message that says what works', () => {
-    assert.throws(
+  test('refuses an unknown URL with a message that says what works', async () => {
+    await assert.rejects(
       () => openBus('nats://user:secret@host:4222'),
       (err: Error) => {
         assert.match(err.message, /unknown bus URL/);
@@ -394,7 +394,7 @@ describe('openBus', () => {
     const channel = `parley:test:${uniqueSuffix()}`;
     const name = `parley-test-${uniqueSuffix()}`;
     try {
-      const bus = openBus(`${REDIS_URL}?channel=${channel}&connectionName=${name}`);
+      const bus = await openBus(`${REDIS_URL}?channel=${channel}&connectionName=${name}`);
       await waitForSubscribers(admin, channel, 1);
       await bus.ping();
       assert.equal(bus.shared, true, 'other nodes listen: the heartbeat runs');

@@ -92,7 +92,7 @@ test('an unknown store or bus URL is refused by name, without its password', asy
       !e.message.includes('hunter2'),
   );
   for (const url of ['nats://admin:hunter2@bus.example:4222', 'amqp://admin:hunter2@ bad host']) {
-    assert.throws(
+    await assert.rejects(
       () => openBus(url),
       (e: unknown) =>
         e instanceof Error &&

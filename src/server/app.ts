@@ -118,7 +118,7 @@ export async function startParley(
     sqliteSynchronous: config.sqliteSynchronous,
     timeoutMs: config.storeTimeoutMs,
   });
-  const bus = openBus(config.bus);
+  const bus = await openBus(config.bus);
   const nodeId = randomBytes(6).toString('hex');
   const metrics = createMetrics();
   const schedule = new FlushSchedule(config.fanoutGatherMs);
