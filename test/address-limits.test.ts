@@ -31,6 +31,11 @@ function defaults(...keys: (keyof Config)[]): Partial<Config> {
 
 const REPLIES = new Set(['ack', 'error', 'result']);
 
+/** A send to the lobby of `text` for each cid. */
+function lobbySends(text: string, cids: string[]): object[] {
+  return cids.map((cid) => ({ type: 'send', room: 'lobby', cid, text }));
+}
+
 /** Sends every request at once and waits until each has its reply; returns the replies. */
 async function blast(c: TestClient, reqs: object[]): Promise<ServerEvent[]> {
   const from = c.frames.length;
@@ -154,15 +159,8 @@ test('an address has a budget of stored bytes that reconnecting does not refill'
     const refusals: ServerEvent[] = [];
     for (let round = 0; round < 4; round++) {
       const c = await member(s, 'lobby');
-      const replies = await blast(
-        c,
-        Array.from({ length: 45 }, (_, i) => ({
-          type: 'send',
-          room: 'lobby',
-          cid: `b${round}-${i}`,
-          text: big,
-        })),
-      );
+      const cids = Array.from({ length: 45 }, (_, i) => `b${round}-${i}`);
+      const replies = await blast(c, lobbySends(big, cids));
       for (const e of replies) {
         if (e.type === 'ack') acked.push(e.cid);
         else refusals.push(e);
@@ -193,13 +191,8 @@ test('history read from one address is bounded by its bytes, over HTTP, JSON and
   try {
     const writer = await member(s, 'lobby', BYSTANDER);
     const big = 'h'.repeat(16 * 1024);
-    const sent = Array.from({ length: 30 }, (_, i) => ({
-      type: 'send',
-      room: 'lobby',
-      cid: `h${i}`,
-      text: big,
-    }));
-    assert.deepEqual(codes(await blast(writer, sent)), []);
+    const sent = Array.from({ length: 30 }, (_, i) => `h${i}`);
+    assert.deepEqual(codes(await blast(writer, lobbySends(big, sent))), []);
     // A full page (256 KiB) may come at once, and another while the bucket is not yet empty;
     // then the address owes a page and is told to wait for it: a page of the minute's 4 MiB
     // is 3.75 s.
@@ -235,7 +228,7 @@ test('history read from one address is bounded by its bytes, over HTTP, JSON and
     const readers = ['127.0.0.3', '127.0.0.4', '127.0.0.5'];
     assert.deepEqual(
       (await stored(s, 'lobby', readers)).map((m) => m.cid),
-      sent.map((m) => m.cid),
+      sent,
     );
     writer.close();
     await alive(s);
