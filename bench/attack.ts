@@ -248,7 +248,7 @@ function effect(a: AttackResult | undefined, s: WindowStats): string {
     case 'http-history':
       return `${perS(a.httpOk)} pages/s served, ${((a.httpBytes / 2 ** 20 / windowMs) * 1000).toFixed(1)} MiB/s, ${perS(a.httpRefused)}/s refused`;
     case 'half-open':
-      return `held ${a.heldSockets} idle sockets`;
+      return `held ${a.heldSockets} idle sockets; ${perS(a.refusedHandshakes)} sockets/s reset`;
     default:
       return '';
   }

@@ -248,7 +248,10 @@ async function run(
                 held.push(s);
                 resolve();
               });
-              s.on('error', () => resolve());
+              s.on('error', (err: NodeJS.ErrnoException) => {
+                if (err.code === 'ECONNRESET') r.refusedHandshakes++;
+                resolve();
+              });
               s.on('close', () => {
                 const i = held.indexOf(s);
                 if (i >= 0) held.splice(i, 1);
