@@ -2,8 +2,7 @@
 // parsed: sockets that send nothing otherwise hold file descriptors until the header timeout.
 // Only the peer is known here, so a trusted proxy is not counted; it must limit its own clients.
 
-import type { Server } from 'node:http';
-import type { Socket } from 'node:net';
+import type { Server, Socket } from 'node:net';
 import { canonicalAddress, type TrustedProxies } from './client-address.js';
 
 const HELD_MAX = 100_000;
