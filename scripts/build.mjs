@@ -40,6 +40,7 @@ const { eventChecksPlugin, pureProtocolPlugin } = await tsImport(
   import.meta.url,
 );
 const { pageMangleProps } = await tsImport('./page-names.ts', import.meta.url);
+const { pageErrorsPlugin } = await tsImport('./page-errors.ts', import.meta.url);
 const page = await build({
   ...common,
   entryPoints: ['src/client/main.ts'],
@@ -49,7 +50,7 @@ const page = await build({
   metafile: true,
   // The page's own method names, shortened: no code but the page's calls them.
   mangleProps: pageMangleProps(root),
-  plugins: [eventChecksPlugin(), pureProtocolPlugin()],
+  plugins: [eventChecksPlugin(), pureProtocolPlugin(), pageErrorsPlugin(root)],
 });
 // What app.js holds (the metafile's inputs also list modules tree-shaken away).
 const shipped = Object.values(page.metafile.outputs).flatMap((o) =>

@@ -48,7 +48,8 @@ const BOUNDS: [keyword: string, op: string][] = [
  * The helpers every generated check is built of: each check is a value made of them once, when
  * the page loads, so a shape costs its field names and little else.
  */
-const PRELUDE = `import { ERRORS } from '../protocol/errors.js';
+// The .ts source by name: beside compiled tests a compiled errors.js sits next to it.
+const PRELUDE = `import { ERRORS } from '../protocol/errors.ts';
 const o = (v) => typeof v === "object" && v !== null && !Array.isArray(v);
 const s = (v) => typeof v === "string";
 const b = (v) => typeof v === "boolean";

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import type { ServerEvent } from '../src/protocol/index.js';
 import { eventChecksPlugin, pureProtocolPlugin } from '../scripts/event-checks.js';
+import { pageErrorsPlugin } from '../scripts/page-errors.js';
 
 type Check = (value: unknown) => boolean;
 
@@ -14,6 +15,9 @@ export interface PageDecoder {
   RESULT_CHECKS: Readonly<Record<string, Check>>;
   /** The bundle's inputs that made it into the output. */
   shipped: string[];
+  closeNotice(code: number, reason: string): string | undefined;
+  /** The page's copy of the error registry. */
+  ERRORS: Readonly<Record<string, object>>;
 }
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -25,6 +29,8 @@ export async function loadPageDecoder(): Promise<PageDecoder> {
       contents: [
         "export { decodeServerEvent } from './src/client/server-events.ts';",
         "export { EVENT_CHECKS, RESULT_CHECKS } from 'parley:event-checks';",
+        "export { closeNotice } from './src/client/notices.ts';",
+        "export { ERRORS } from './src/protocol/errors.ts';",
       ].join('\n'),
       resolveDir: root,
       loader: 'ts',
@@ -36,7 +42,7 @@ export async function loadPageDecoder(): Promise<PageDecoder> {
     metafile: true,
     outfile: 'page-decoder.js',
     logLevel: 'silent',
-    plugins: [eventChecksPlugin(), pureProtocolPlugin()],
+    plugins: [eventChecksPlugin(), pureProtocolPlugin(), pageErrorsPlugin(root)],
   });
   const [file] = r.outputFiles;
   if (!file) throw new Error('esbuild wrote nothing');
