@@ -22,7 +22,15 @@ export interface PageDecoder {
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
-export async function loadPageDecoder(): Promise<PageDecoder> {
+let loaded: Promise<PageDecoder> | undefined;
+
+/** Bundled once per test process: each bundle is a second of esbuild. */
+export function loadPageDecoder(): Promise<PageDecoder> {
+  loaded ??= bundlePageDecoder();
+  return loaded;
+}
+
+async function bundlePageDecoder(): Promise<PageDecoder> {
   const r = await build({
     absWorkingDir: root,
     stdin: {
