@@ -1,7 +1,6 @@
 // The page's copy of the error registry: every code, but the words only of those its code can
-// reach, and no HTTP statuses. The page names a few codes (`ERRORS.NAME_INVALID`) and looks up the reason of
-// a close, which is always a closing code; the rest of the registry is the server's, and the
-// whole of it was about a tenth of the page's script.
+// reach, and no HTTP statuses. The page names a few codes (`ERRORS.NAME_INVALID`) and looks up
+// the reason of a close, always a closing code; the rest of the words are the server's.
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Plugin } from 'esbuild';
@@ -31,18 +30,14 @@ function namedByPage(clientDir: string): Set<string> {
 export function pageRegistry(root: string): Record<string, { message?: string; close?: number }> {
   const named = namedByPage(join(root, 'src', 'client'));
   const kept: Record<string, { message?: string; close?: number }> = {};
+  for (const code of named)
+    if (!Object.hasOwn(ERRORS, code))
+      throw new Error(`the page names ERRORS.${code}, which is not in the registry`);
   for (const [code, spec] of Object.entries(ERRORS) as [string, ErrorSpec][]) {
     // Every code stays, as the page's checks of error events take the codes from here.
-    if (spec.close === undefined && !named.has(code)) kept[code] = {};
-    else
-      kept[code] =
-        spec.close === undefined
-          ? { message: spec.message }
-          : { message: spec.message, close: spec.close };
+    if (spec.close !== undefined) kept[code] = { message: spec.message, close: spec.close };
+    else kept[code] = named.has(code) ? { message: spec.message } : {};
   }
-  for (const code of named)
-    if (!(code in kept))
-      throw new Error(`the page names ERRORS.${code}, which is not in the registry`);
   return kept;
 }
 

@@ -71,25 +71,29 @@ export class SocketLimit {
     const handle = (server as unknown as { _handle?: ListeningHandle | null })._handle;
     const own = handle?.onconnection;
     if (!handle || typeof own !== 'function') return;
-    const peer: { address?: string } = {};
     handle.onconnection = (err, client) => {
-      if (client && err === 0 && this.full(client, peer)) {
+      const refused = client && err === 0 ? this.fullPeer(client) : undefined;
+      if (client && refused !== undefined) {
         // A reset, as for a Socket refused below.
         if (typeof client.reset === 'function') client.reset(ignore);
         else client.close();
-        this.onRefused(peer.address ?? '');
+        this.onRefused(refused);
         return;
       }
       own.call(handle, err, client);
     };
   }
 
-  /** Whether the peer of a handle just accepted already holds its limit of sockets. */
-  private full(client: PeerHandle, out: { address?: string }): boolean {
-    out.address = undefined;
-    if (client.getpeername(out) !== 0 || out.address === undefined) return false;
+  /** The peer of a handle just accepted, when it already holds its limit of sockets. */
+  private fullPeer(client: PeerHandle): string | undefined {
+    const out: { address?: string } = {};
+    if (client.getpeername(out) !== 0 || out.address === undefined) return undefined;
     const address = canonicalAddress(out.address) ?? out.address;
-    out.address = address;
+    return this.atLimit(address) ? address : undefined;
+  }
+
+  /** Whether an address holds its limit of sockets; a trusted proxy never does. */
+  private atLimit(address: string): boolean {
     return !this.trusted.has(address) && this.openFrom(address) >= this.limit;
   }
 
@@ -123,14 +127,13 @@ export class SocketLimit {
     }
     const address = canonicalAddress(raw) ?? raw;
     if (this.trusted.has(address)) return true;
-    const n = this.openFrom(address);
-    if (n >= this.limit) {
+    if (this.atLimit(address)) {
       // A reset, not a FIN: nothing of the socket stays in the kernel on either side.
       socket.resetAndDestroy();
       this.onRefused(address);
       return false;
     }
-    this.open.set(address, n + 1);
+    this.open.set(address, this.openFrom(address) + 1);
     socket.on('close', this.closed);
     const until = this.held.get(address);
     if (until === undefined) return true;
