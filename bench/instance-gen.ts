@@ -49,7 +49,7 @@ export interface LoadCommand {
   factor: number;
 }
 export interface SimpleCommand {
-  cmd: 'window' | 'watch' | 'stats' | 'status' | 'acks' | 'close';
+  cmd: 'window' | 'watch' | 'backTimes' | 'stats' | 'status' | 'acks' | 'close';
 }
 export interface VerifyCommand {
   cmd: 'verify';
@@ -569,10 +569,12 @@ class Person {
  * any one moment somebody may be reconnecting again.
  */
 let watcher: NodeJS.Timeout | undefined;
+/** Since `watch`: when each person was first back and caught up (ms, monotonic clock). */
+let backAt = new Map<Person, number>();
 function watch(): void {
   clearInterval(watcher);
   allBackAt = undefined;
-  const backAt = new Map<Person, number>();
+  backAt = new Map<Person, number>();
   // The crash comes after this: only a connection made since counts as coming back.
   const before = new Map(people.map((p) => [p, p.sock]));
   watcher = setInterval(() => {
@@ -841,6 +843,8 @@ async function handle(cmd: GenCommand): Promise<unknown> {
     case 'watch':
       watch();
       return {};
+    case 'backTimes':
+      return [...backAt.values()];
     case 'stats':
       return stats();
     case 'status':

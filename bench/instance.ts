@@ -527,6 +527,9 @@ interface Crash {
   listeningS: number;
   allBackS: number | undefined;
   backFromListeningS: number | undefined;
+  /** From the kill to half, and nine in ten, of the people back and caught up. */
+  halfBackS: number | undefined;
+  ninetyBackS: number | undefined;
   stormP50Ms: number;
   stormP99Ms: number;
   stormMaxMs: number;
@@ -569,6 +572,12 @@ async function crash(factor: number, before: VerifyResult): Promise<Crash> {
     if (st.every((x) => x.allBackAt !== undefined))
       back = Math.max(...st.map((x) => x.allBackAt ?? 0));
   }
+  // The last to come back is one person's luck with its backoff; the quantiles are the server's.
+  const times = (await all<number[]>({ cmd: 'backTimes' })).flat().sort((a, b) => a - b);
+  const backBy = (q: number) => {
+    const t = times[Math.ceil(q * people) - 1];
+    return t === undefined ? undefined : (t - killedAt) / 1000;
+  };
   // Live traffic goes on a few seconds after everyone is back: the storm's tail is measured.
   await sleep(quick ? 1000 : 5000);
   const stats = await all<GenStats>({ cmd: 'stats' });
@@ -592,6 +601,8 @@ async function crash(factor: number, before: VerifyResult): Promise<Crash> {
     listeningS: (listeningAt - killedAt) / 1000,
     allBackS: back === undefined ? undefined : (back - killedAt) / 1000,
     backFromListeningS: back === undefined ? undefined : (back - listeningAt) / 1000,
+    halfBackS: backBy(0.5),
+    ninetyBackS: backBy(0.9),
     stormP50Ms: m.hist.quantileMs(0.5),
     stormP99Ms: m.hist.quantileMs(0.99),
     stormMaxMs: m.hist.quantileMs(1),
@@ -949,7 +960,8 @@ async function main(): Promise<void> {
     crashed = await crash(crashFactor, before);
     console.log(
       `  crash at factor ${crashFactor}: listening again ${f1(crashed.listeningS)} s after the kill; everyone back and caught up ` +
-        `${crashed.allBackS === undefined ? 'NOT within 60 s' : `${f1(crashed.allBackS)} s after it (${f1(crashed.backFromListeningS ?? NaN)} s after listening)`}; ` +
+        `${crashed.allBackS === undefined ? 'NOT within 60 s' : `${f1(crashed.allBackS)} s after it (${f1(crashed.backFromListeningS ?? NaN)} s after listening)`}` +
+        ` (half at ${f1(crashed.halfBackS ?? NaN)} s, nine in ten at ${f1(crashed.ninetyBackS ?? NaN)} s); ` +
         `live messages meanwhile p50 ${f1(crashed.stormP50Ms)} p99 ${f1(crashed.stormP99Ms)} max ${f1(crashed.stormMaxMs)} ms ` +
         `(${f0(crashed.liveDeliveries)} deliveries; ${f0(crashed.replayed)} replayed); ${f0(crashed.shed)} handshakes shed (503), ` +
         `${f0(crashed.failed)} failed; server ${f0(crashed.serverCpuPct)}%; lost ${crashed.lost}, repeated ${crashed.repeated}; ` +

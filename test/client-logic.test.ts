@@ -1111,3 +1111,14 @@ test('a crowded room shows the names it was given and counts everyone', () => {
   p.emit({ type: 'presence', room: 'lobby', name: 'ada', event: 'join' });
   assert.equal(p.view.members?.count, 350, 'a name already listed is not counted twice');
 });
+
+test('one notice of several arrivals, or departures, lists and counts each of them', () => {
+  const p = new Page();
+  p.handshake();
+  const join = p.one('join');
+  p.result(join, { of: 'join', room: 'lobby', lastSeq: 0, members: ['ada'], memberCount: 1 });
+  p.emit({ type: 'presence', room: 'lobby', name: 'bob', event: 'join', others: ['cy', 'dee'] });
+  assert.deepEqual(p.view.members, { names: ['ada', 'bob', 'cy', 'dee'], count: 4 });
+  p.emit({ type: 'presence', room: 'lobby', name: 'bob', event: 'leave', others: ['dee'] });
+  assert.deepEqual(p.view.members, { names: ['ada', 'cy'], count: 2 });
+});

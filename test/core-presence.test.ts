@@ -41,7 +41,8 @@ test('members are told of a join, a rename and a leave, and the bus hears of eac
 test('an overloaded server holds notices of joins and leaves, then sends them in order', async () => {
   const core = new Core();
   const ann = await core.named('Ann');
-  const seen = (c: typeof ann) => c.of('presence').map((p) => [p.name, p.event]);
+  const seen = (c: typeof ann) =>
+    c.of('presence').flatMap((p) => [p.name, ...(p.others ?? [])].map((n) => [n, p.event]));
   core.overloaded = true;
   const bob = await core.named('Bob');
   const cy = await core.named('Cy');
@@ -55,9 +56,7 @@ test('an overloaded server holds notices of joins and leaves, then sends them in
     ['Cy', 'leave'],
   ]);
   assert.deepEqual(
-    bob.peer.events
-      .filter((e) => e.type === 'presence')
-      .map((e) => e.type === 'presence' && e.name),
+    seen(bob).map(([n]) => n),
     ['Cy', 'Cy'],
     'each notice goes to whoever was in the room when it happened, never its own subject',
   );
@@ -70,6 +69,75 @@ test('an overloaded server holds notices of joins and leaves, then sends them in
     ['Eve', 'join'],
   ]);
   assert.ok(dee.of('presence').some((p) => p.name === 'Eve'));
+});
+
+test('held arrivals in a row reach each member as one notice, in order, and one text line', async () => {
+  const core = new Core();
+  const ann = await core.named('Ann');
+  const { serveText, startText } = await import('../src/core/text-commands.js');
+  const t = core.connect('198.51.100.2', 'text');
+  startText(core.chat, t.session, (e) => {
+    throw e;
+  });
+  await core.settle();
+  serveText(core.chat, t.session, '/join lobby', (e) => {
+    throw e;
+  });
+  await core.settle();
+  t.peer.lines.length = 0;
+  ann.clear();
+
+  core.overloaded = true;
+  const bob = await core.named('Bob');
+  const cy = await core.named('Cy');
+  await core.named('Dee');
+  core.chat.disconnect(cy.session);
+  await core.settle();
+  core.chat.flushNotices();
+
+  const told = (c: typeof ann) =>
+    c.of('presence').map((p) => [p.event, p.name, ...(p.others ?? [])]);
+  assert.deepEqual(told(ann), [
+    ['join', 'Bob', 'Cy', 'Dee'],
+    ['leave', 'Cy'],
+  ]);
+  assert.deepEqual(
+    told(bob),
+    [
+      ['join', 'Cy', 'Dee'],
+      ['leave', 'Cy'],
+    ],
+    'each arrival goes to whoever was in the room when it happened, never its own subject',
+  );
+  assert.deepEqual(t.peer.lines, ['* Bob, Cy and Dee joined #lobby', '* Cy left #lobby']);
+  assert.equal(core.errors.length, 0);
+});
+
+test('a member away for part of a held run is told only the arrivals it was there for', async () => {
+  const core = new Core();
+  const ann = await core.named('Ann');
+  const bob = await core.named('Bob');
+  ann.clear();
+  core.overloaded = true;
+  await core.named('Cy');
+  await bob.call({ type: 'part', room: 'lobby' });
+  await core.named('Dee');
+  await bob.call({ type: 'join', room: 'lobby' });
+  await core.named('Eve');
+  await core.named('Fay');
+  core.chat.flushNotices();
+  const told = (c: typeof ann) =>
+    c.of('presence').map((p) => [p.event, p.name, ...(p.others ?? [])]);
+  assert.deepEqual(told(ann), [
+    ['join', 'Cy'],
+    ['leave', 'Bob'],
+    ['join', 'Dee', 'Bob', 'Eve', 'Fay'],
+  ]);
+  assert.deepEqual(
+    told(bob),
+    [['join', 'Cy', 'Eve', 'Fay']],
+    'not Dee, who came while Bob was away, nor its own coming and going',
+  );
 });
 
 test('a second tab of a name is not a second join, and its closing is not a leave', async () => {

@@ -316,7 +316,8 @@ export class Chat {
         this.#sync.gapMarked(this.#roster.room(ev.room), ev.after, ev.before);
         return;
       case 'presence':
-        this.#events.presence(ev.room, ev.name, ev.event);
+        for (const name of [ev.name, ...(ev.others ?? [])])
+          this.#events.presence(ev.room, name, ev.event);
         return;
       case 'rename':
         this.#events.rename(ev.room, ev.from, ev.to);

@@ -16,6 +16,20 @@ interface HeldNotice {
   to: Member[];
   json: Frame;
   text: Frame;
+  /** Who came or went, for a join or leave (a run of them goes out as one notice). */
+  presence?: { event: 'join' | 'leave'; name: string };
+}
+
+/** Names a text line lists in full before "and N more". */
+const LINE_NAMES = 10;
+
+/** "ann", "ann and bo", "ann, bo and cy", past LINE_NAMES "... and 12 more". */
+function namesLine(names: readonly string[]): string {
+  if (names.length <= 1) return names.join('');
+  if (names.length > LINE_NAMES) {
+    return `${names.slice(0, LINE_NAMES).join(', ')} and ${names.length - LINE_NAMES} more`;
+  }
+  return `${names.slice(0, -1).join(', ')} and ${names[names.length - 1]}`;
 }
 
 export class Presence {
@@ -138,6 +152,7 @@ export class Presence {
       actor,
       { type: 'presence', room: room.id, name, event },
       `* ${name} ${verb} #${room.id}`,
+      { event, name },
     );
   }
 
@@ -155,17 +170,24 @@ export class Presence {
    * announcing them: in a room of thousands they would be most of the traffic (each arrival
    * one frame to everyone); `who` and `rooms` still count everyone.
    */
-  private notice(room: Room, actor: Member | undefined, event: ServerEvent, line: string): void {
+  private notice(
+    room: Room,
+    actor: Member | undefined,
+    event: ServerEvent,
+    line: string,
+    presence?: HeldNotice['presence'],
+  ): void {
     if (room.memberCount > this.deps.limits.presenceNoticeLimit) return;
     const json = jsonFrame(event);
     const text = frame(line);
     // In a restart's rejoin storm each arrival is told to everyone already back: held, a
-    // member's notices of a second go out in one write instead of one write each.
+    // member's arrivals of a second go out as one notice, in one write.
     if (this.deps.overloaded?.()) {
       const to = [...room.subs.keys()].filter((s) => s !== actor);
+      const held: HeldNotice = { to, json, text, ...(presence && { presence }) };
       const list = this.held.get(room);
-      if (list) list.push({ to, json, text });
-      else this.held.set(room, [{ to, json, text }]);
+      if (list) list.push(held);
+      else this.held.set(room, [held]);
       return;
     }
     // Those held before go first, so that a room's notices keep their order.
@@ -181,8 +203,30 @@ export class Presence {
     for (const room of rooms) {
       const list = this.held.get(room);
       this.held.delete(room);
-      for (const n of list ?? []) {
-        for (const s of n.to) if (room.subs.has(s)) s.send(s.isText ? n.text : n.json);
+      if (list) this.sendHeld(room, list);
+    }
+  }
+
+  /**
+   * Each member gets the notices it was in the room for, in order; a run of joins (or of
+   * leaves) among them goes as one notice naming them all.
+   */
+  private sendHeld(room: Room, list: readonly HeldNotice[]): void {
+    const told = new Map<Member, number[]>();
+    list.forEach((n, i) => {
+      for (const s of n.to) {
+        if (!room.subs.has(s)) continue;
+        const mine = told.get(s);
+        if (mine) mine.push(i);
+        else told.set(s, [i]);
+      }
+    });
+    // Most members of a room are told the same stretch of the list: they share its frame.
+    const shared = new Map<string, Frame>();
+    for (const [s, mine] of told) {
+      for (const run of runsOf(list, mine)) {
+        const f = runFrame(room, list, run, s.isText, shared);
+        if (f) s.send(f);
       }
     }
   }
@@ -282,4 +326,45 @@ export class Presence {
     this.addParticipants(live);
     this.rooms.dropIfIdle(live);
   }
+}
+
+/** A member's notices cut into runs: joins in a row together, leaves in a row together. */
+function runsOf(list: readonly HeldNotice[], mine: readonly number[]): number[][] {
+  const runs: number[][] = [];
+  let last: string | undefined;
+  for (const i of mine) {
+    const kind = list[i]?.presence?.event;
+    const run = runs[runs.length - 1];
+    if (run && kind !== undefined && kind === last) run.push(i);
+    else runs.push([i]);
+    last = kind;
+  }
+  return runs;
+}
+
+/** The frame of one run: the notice itself when it is alone, else one naming them all. */
+function runFrame(
+  room: Room,
+  list: readonly HeldNotice[],
+  run: readonly number[],
+  text: boolean,
+  shared: Map<string, Frame>,
+): Frame | undefined {
+  const first = run[0] === undefined ? undefined : list[run[0]];
+  if (!first) return undefined;
+  if (run.length === 1 || !first.presence) return text ? first.text : first.json;
+  const from = run[0] ?? 0;
+  const to = run[run.length - 1] ?? 0;
+  // A run with nothing between its ends is named by them; any other is this member's alone.
+  const key = to - from === run.length - 1 ? `${text ? 't' : 'j'}${from}-${to}` : undefined;
+  const known = key === undefined ? undefined : shared.get(key);
+  if (known) return known;
+  const { event } = first.presence;
+  const names = run.map((i) => list[i]?.presence?.name ?? '');
+  const [name = '', ...others] = names;
+  const f = text
+    ? frame(`* ${namesLine(names)} ${event === 'join' ? 'joined' : 'left'} #${room.id}`)
+    : jsonFrame({ type: 'presence', room: room.id, name, event, others });
+  if (key !== undefined) shared.set(key, f);
+  return f;
 }

@@ -238,6 +238,7 @@ export const PresenceEventSchema = Type.Object({
   room: Str,
   name: Str,
   event: Type.Union([Type.Literal('join'), Type.Literal('leave')]),
+  others: Type.Optional(Type.Array(Str)),
 });
 export const RenameEventSchema = Type.Object({
   type: Type.Literal('rename'),

@@ -328,6 +328,8 @@ export interface PresenceEvent {
   room: string;
   name: string;
   event: 'join' | 'leave';
+  /** Who else joined (or left) right after `name`, in order: notices held under load, as one. */
+  others?: string[];
 }
 export interface RenameEvent {
   type: 'rename';
