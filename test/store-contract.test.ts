@@ -912,6 +912,24 @@ function storeContract(name: string, make: () => Promise<StoreHarness>): void {
       assert.equal(await store.sanction('lobby', 'u_ann', 'mute'), NOW - 1);
     });
 
+    it("reads a person's role, ban and mute in a room at once", async (store) => {
+      const none = { role: null, ban: null, mute: null };
+      assert.deepEqual(await store.standingOf('ops', 'u_ann'), none);
+      await store.setRoomRole('ops', 'u_ann', 'moderator');
+      await store.setSanction('ops', 'u_ann', 'mute', NOW + 1000, 'loud');
+      await store.setSanction('ops', 'u_bob', 'ban', FOREVER, 'spam');
+      await store.setSanction('', 'u_ann', 'ban', FOREVER, 'the instance is not the room');
+      await store.setRoomRole('hq', 'u_ann', 'owner');
+      assert.deepEqual(await store.standingOf('ops', 'u_ann'), {
+        role: 'moderator',
+        ban: null,
+        mute: NOW + 1000,
+      });
+      assert.deepEqual(await store.standingOf('ops', 'u_bob'), { ...none, ban: FOREVER });
+      assert.deepEqual(await store.standingOf('', 'u_ann'), { ...none, ban: FOREVER });
+      assert.deepEqual(await store.standingOf('hq', 'u_bob'), none);
+    });
+
     it('numbers audit entries and pages them both ways', async (store, h) => {
       assert.equal(await store.lastAuditSeq(), 0);
       assert.deepEqual(await store.auditAfter(0, 10), []);

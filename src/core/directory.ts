@@ -58,6 +58,13 @@ export interface RoomSettings {
 /** A ban or a mute, in one room or (room '') on the whole instance. */
 export type SanctionKind = 'ban' | 'mute';
 
+/** A user's standing in a room as stored: sanctions until when (ms, FOREVER), or null. */
+export interface StoredStanding {
+  role: RoomRole | null;
+  ban: number | null;
+  mute: number | null;
+}
+
 export interface AuditEntry {
   /** Assigned by the store: every change to who may do what gets the next number. */
   seq: number;
@@ -142,6 +149,8 @@ export interface Directory {
   roomSettings(room: string): Promise<RoomSettings | null>;
   putRoomSettings(room: string, settings: RoomSettings): Promise<void>;
   roomRole(room: string, userId: string): Promise<RoomRole | null>;
+  /** The user's role, ban and mute in a room, in one read: what every check of a room needs. */
+  standingOf(room: string, userId: string): Promise<StoredStanding>;
   setRoomRole(room: string, userId: string, role: RoomRole | null): Promise<void>;
   roomRoles(room: string): Promise<{ userId: string; role: RoomRole }[]>;
   /** Every room the user has a role in, in name order (a second device finds them again). */

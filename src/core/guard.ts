@@ -71,16 +71,11 @@ export class Guard {
     const settings = await this.settings(id);
     const { dir } = this.deps;
     const now = this.deps.clock.now();
-    const [role, ban, mute] = await this.read(() =>
-      Promise.all([
-        session.claimed ? dir.roomRole(id, session.userId) : null,
-        dir.sanction(id, session.userId, 'ban'),
-        dir.sanction(id, session.userId, 'mute'),
-      ]),
-    );
+    const { role, ban, mute } = await this.read(() => dir.standingOf(id, session.userId));
     return {
       settings,
-      role,
+      // A guest's id holds no role, whatever the store says.
+      role: session.claimed ? role : null,
       banned: ban !== null && ban > now,
       muted: mute !== null && mute > now,
     };

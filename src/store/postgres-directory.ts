@@ -320,6 +320,22 @@ export function postgresDirectory(ctx: PostgresDirectoryContext): Directory {
       );
       return (res.rows[0]?.role as RoomRole | undefined) ?? null;
     },
+    async standingOf(room, userId) {
+      const res = await query<{ role: string | null; ban: string | null; mute: string | null }>(
+        `SELECT (SELECT role FROM ${t.roomRoles} WHERE room = $1 AND user_id = $2) AS role,
+                (SELECT until FROM ${t.sanctions} WHERE room = $1 AND user_id = $2 AND kind = 'ban') AS ban,
+                (SELECT until FROM ${t.sanctions} WHERE room = $1 AND user_id = $2 AND kind = 'mute') AS mute`,
+        [room, userId],
+      );
+      const r = res.rows[0];
+      const at = (v: string | null | undefined) =>
+        v === null || v === undefined ? null : Number(v);
+      return {
+        role: (r?.role as RoomRole | null | undefined) ?? null,
+        ban: at(r?.ban),
+        mute: at(r?.mute),
+      };
+    },
     async setRoomRole(room, userId, role) {
       if (role === null) {
         await query(`DELETE FROM ${t.roomRoles} WHERE room = $1 AND user_id = $2`, [room, userId]);

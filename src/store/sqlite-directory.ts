@@ -92,6 +92,14 @@ export function sqliteDirectory(
     roomRole: db.prepare<[string, string], { role: string }>(
       'SELECT role FROM room_roles WHERE room = ? AND user_id = ?',
     ),
+    standingOf: db.prepare<
+      { room: string; user: string },
+      { role: string | null; ban: number | null; mute: number | null }
+    >(
+      'SELECT (SELECT role FROM room_roles WHERE room = @room AND user_id = @user) AS role, ' +
+        "(SELECT until FROM sanctions WHERE room = @room AND user_id = @user AND kind = 'ban') AS ban, " +
+        "(SELECT until FROM sanctions WHERE room = @room AND user_id = @user AND kind = 'mute') AS mute",
+    ),
     setRoomRole: db.prepare<[string, string, string]>(
       'INSERT INTO room_roles (room, user_id, role) VALUES (?, ?, ?) ' +
         'ON CONFLICT (room, user_id) DO UPDATE SET role = excluded.role',
@@ -206,6 +214,15 @@ export function sqliteDirectory(
       later(() => void q.putRoomSettings.run(room, s.visibility, s.topic, s.guests ? 1 : 0)),
     roomRole: (room, userId) =>
       later(() => (q.roomRole.get(room, userId)?.role ?? null) as RoomRole | null),
+    standingOf: (room, userId) =>
+      later(() => {
+        const r = q.standingOf.get({ room, user: userId });
+        return {
+          role: (r?.role ?? null) as RoomRole | null,
+          ban: r?.ban ?? null,
+          mute: r?.mute ?? null,
+        };
+      }),
     setRoomRole: (room, userId, role) =>
       later(() => {
         if (role === null) q.dropRoomRole.run(room, userId);
