@@ -110,3 +110,38 @@ test('the bus reaches a direct room only from its own users, under their own nam
     [['@bob', 'forged 2']],
   );
 });
+
+test('claiming the name a person goes by writes nothing; a new way of writing it is written', async () => {
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { default: Database } = await import('better-sqlite3');
+  const { openSqliteStore } = await import('../src/store/sqlite.js');
+  const dir = mkdtempSync(join(tmpdir(), 'parley-claim-'));
+  const file = join(dir, 'parley.db');
+  const store = openSqliteStore(file);
+  // Another connection's data_version moves whenever this one commits a change.
+  const watcher = new Database(file, { readonly: true });
+  const version = () => watcher.pragma('data_version', { simple: true });
+  try {
+    await store.createUser({
+      id: 'u_ann',
+      key: 'ann',
+      skeleton: 'ann',
+      display: 'Ann',
+      passwordHash: null,
+      role: 'member',
+      now: 1,
+    });
+    const before = version();
+    assert.equal(await store.claimUserName('ann', 'ann', 'Ann', 'u_ann', 2), 'owned');
+    assert.equal(version(), before, 'a hello under the same name changes nothing on disk');
+    assert.equal(await store.claimUserName('ann', 'ann', 'ANN', 'u_ann', 3), 'owned');
+    assert.notEqual(version(), before);
+    assert.equal((await store.userById('u_ann'))?.display, 'ANN');
+  } finally {
+    watcher.close();
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -93,11 +93,13 @@ export function postgresDirectory(ctx: PostgresDirectoryContext): Directory {
     key: string,
     display: string,
   ): Promise<void> {
-    await client.query(`UPDATE ${t.users} SET key = $2, display = $3 WHERE id = $1`, [
-      userId,
-      key,
-      display,
-    ]);
+    // Unchanged, the row is not written (no dead tuple): every hello of a returning person
+    // claims its name.
+    await client.query(
+      `UPDATE ${t.users} SET key = $2, display = $3
+        WHERE id = $1 AND (key IS DISTINCT FROM $2 OR display IS DISTINCT FROM $3)`,
+      [userId, key, display],
+    );
   }
 
   return {

@@ -36,8 +36,10 @@ export function sqliteDirectory(
     insertUser: db.prepare<[string, string, string, string | null, string, number]>(
       'INSERT INTO users (id, key, display, password, role, created_at) VALUES (?, ?, ?, ?, ?, ?)',
     ),
-    goBy: db.prepare<[string, string, string]>(
-      'UPDATE users SET key = ?, display = ? WHERE id = ?',
+    // Unchanged, the row is not written: every hello of a returning person claims its name.
+    goBy: db.prepare<{ key: string; display: string; id: string }>(
+      'UPDATE users SET key = @key, display = @display ' +
+        'WHERE id = @id AND (key IS NOT @key OR display IS NOT @display)',
     ),
     password: db.prepare<[string], { password: string | null }>(
       'SELECT password FROM users WHERE id = ?',
@@ -162,7 +164,7 @@ export function sqliteDirectory(
       const state = free(key, skeleton, userId);
       if (state === 'reserved' || state === 'confusable') return state;
       if (state === 'free') q.insertName.run(key, now, skeleton, userId);
-      q.goBy.run(key, display, userId);
+      q.goBy.run({ key, display, id: userId });
       return state === 'free' ? 'claimed' : 'owned';
     },
   );
