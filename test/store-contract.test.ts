@@ -1200,6 +1200,7 @@ function storeContract(name: string, make: () => Promise<StoreHarness>): void {
         ]),
       );
       assert.deepEqual(await store.markers('u_a', ['dev']), new Map([['dev', 2]]));
+      assert.deepEqual(await store.markers('u_b', ['dev']), new Map(), 'one room, no marker');
       assert.deepEqual(await store.markers('u_b', ['lobby', 'dev']), new Map([['lobby', 9]]));
       assert.deepEqual(await store.markers('u_a', []), new Map());
       // Back is no move; forward is; the same marker twice in a batch keeps the higher.

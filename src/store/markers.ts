@@ -26,6 +26,10 @@ export function sqliteMarkers(
     'SELECT room, seq FROM read_markers WHERE user_id = ? ' +
       'AND room IN (SELECT value FROM json_each(?))',
   );
+  // A join asks for one room's marker: a point read, without the JSON list.
+  const one = db.prepare<[string, string], { seq: number }>(
+    'SELECT seq FROM read_markers WHERE user_id = ? AND room = ?',
+  );
   const put = db.prepare<[string, string, number, number]>(
     'INSERT INTO read_markers (user_id, room, seq, updated_at) VALUES (?, ?, ?, ?) ' +
       'ON CONFLICT (user_id, room) DO UPDATE SET seq = excluded.seq, updated_at = excluded.updated_at ' +
@@ -37,7 +41,12 @@ export function sqliteMarkers(
   return {
     markers: (userId, rooms) =>
       later(() => {
-        if (rooms.length === 0) return new Map<string, number>();
+        const [first] = rooms;
+        if (first === undefined) return new Map<string, number>();
+        if (rooms.length === 1) {
+          const r = one.get(userId, first);
+          return new Map(r ? [[first, r.seq]] : []);
+        }
         return new Map(get.all(userId, JSON.stringify(rooms)).map((r) => [r.room, r.seq]));
       }),
     saveMarkers: (writes) =>
