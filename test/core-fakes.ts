@@ -28,6 +28,7 @@ import { DEFAULT_ACCESS } from '../src/core/ports.js';
 import type { Directory } from '../src/core/directory.js';
 import { openSqliteStore } from '../src/store/sqlite.js';
 import { serveJson } from '../src/core/json-requests.js';
+import { serveText, startText } from '../src/core/text-commands.js';
 import type { Session } from '../src/core/session.js';
 import {
   decodeEvent,
@@ -380,6 +381,14 @@ export class FakeClient {
     return this.peer.events.find((e) => 'id' in e && e.id === id);
   }
 
+  /** Types a line, as a plain-text client would, and waits until what it set off settles. */
+  async line(text: string): Promise<void> {
+    serveText(this.core.chat, this.session, text, (e) => {
+      throw e;
+    });
+    await this.core.settle();
+  }
+
   of<T extends ServerEvent['type']>(type: T): Of<T>[] {
     return this.peer.events.filter((e): e is Of<T> => e.type === type);
   }
@@ -452,6 +461,16 @@ export class Core {
   connect(address = '192.0.2.1', codec: 'json' | 'text' = 'json'): FakeClient {
     const peer = new FakePeer(address, codec);
     return new FakeClient(this, this.chat.connect(peer), peer);
+  }
+
+  /** A plain-text client, welcomed: what it is sent is in `peer.lines`. */
+  async connectText(address = '192.0.2.1'): Promise<FakeClient> {
+    const c = this.connect(address, 'text');
+    startText(this.chat, c.session, (e) => {
+      throw e;
+    });
+    await this.settle();
+    return c;
   }
 
   /** A connected client that took `name` and joined `rooms`, its events cleared. */

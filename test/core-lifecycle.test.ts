@@ -283,27 +283,15 @@ test('changes since an entry: the current state of the older messages it changed
 test('text mode: /edit, /react, /delete and /reply, and readable lines for each', async () => {
   const core = new Core();
   const bob = await core.named('bob');
-  const t = core.connect('192.0.2.9', 'text');
-  const say = async (line: string) => {
-    const { serveText } = await import('../src/core/text-commands.js');
-    serveText(core.chat, t.session, line, (e) => {
-      throw e;
-    });
-    await core.settle();
-  };
-  const { startText } = await import('../src/core/text-commands.js');
-  startText(core.chat, t.session, (e) => {
-    throw e;
-  });
-  await core.settle();
-  await say('/nick ada');
-  await say('hello wrld');
-  await say('/edit hello world');
-  await say('/react 👍');
-  await say('/reply 1 me too');
-  await say('/delete');
-  await say('/delete 1');
-  await say('/react nope');
+  const t = await core.connectText('192.0.2.9');
+  await t.line('/nick ada');
+  await t.line('hello wrld');
+  await t.line('/edit hello world');
+  await t.line('/react 👍');
+  await t.line('/reply 1 me too');
+  await t.line('/delete');
+  await t.line('/delete 1');
+  await t.line('/react nope');
   const lines = t.peer.lines.join('\n');
   assert.match(lines, /\* ada edited message 1: hello world/);
   assert.match(lines, /\* ada reacted 👍 to message 1/);

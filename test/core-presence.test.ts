@@ -74,16 +74,8 @@ test('an overloaded server holds notices of joins and leaves, then sends them in
 test('held arrivals in a row reach each member as one notice, in order, and one text line', async () => {
   const core = new Core();
   const ann = await core.named('Ann');
-  const { serveText, startText } = await import('../src/core/text-commands.js');
-  const t = core.connect('198.51.100.2', 'text');
-  startText(core.chat, t.session, (e) => {
-    throw e;
-  });
-  await core.settle();
-  serveText(core.chat, t.session, '/join lobby', (e) => {
-    throw e;
-  });
-  await core.settle();
+  const t = await core.connectText('198.51.100.2');
+  await t.line('/join lobby');
   t.peer.lines.length = 0;
   ann.clear();
 
@@ -480,16 +472,8 @@ test('a crowded room names its first members in a join, counts them all, and who
   assert.deepEqual(rest.members, ['m200', 'm201', 'm202', 'm203', 'm204', 'zed']);
   assert.equal(rest.memberCount, many + 1);
 
-  const { serveText, startText } = await import('../src/core/text-commands.js');
-  const t = core.connect('198.51.100.2', 'text');
-  startText(core.chat, t.session, (e) => {
-    throw e;
-  });
-  await core.settle();
-  serveText(core.chat, t.session, '/join big', (e) => {
-    throw e;
-  });
-  await core.settle();
+  const t = await core.connectText('198.51.100.2');
+  await t.line('/join big');
   const line = t.peer.lines.find((l) => l.startsWith('* Now talking in #big'));
   assert.ok(line, t.peer.lines.join('\n'));
   // The text client is a guest, first in name order.

@@ -3,7 +3,7 @@
 // and is dropped when the same name joins again (a reload or a reconnect); a guest who takes a
 // name soon after joining reads as one join under that name.
 
-import { foldKey } from '../protocol/index.js';
+import { foldKey, nameList } from '../protocol/index.js';
 import type { ChatLog, LogLine } from './ports.js';
 
 /** How long a leave waits for the same name to come back before it is said. */
@@ -20,13 +20,6 @@ interface Run {
   joined: string[];
   left: string[];
   renamed: [string, string][];
-}
-
-/** "ada", "ada and bob", "ada, bob and carl", "ada, bob, carl and 2 others". */
-export function nameList(names: string[]): string {
-  if (names.length <= 1) return names.join('');
-  if (names.length <= 4) return `${names.slice(0, -1).join(', ')} and ${names[names.length - 1]}`;
-  return `${names.slice(0, 3).join(', ')} and ${names.length - 3} others`;
 }
 
 function runText(r: Run): string {

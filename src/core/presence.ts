@@ -1,7 +1,7 @@
 // Who is in a room: local sessions subscribing and leaving, names reported by other nodes, the
 // notices members get of joins, leaves and renames, and direct rooms' participants.
 
-import { isDirect, textLabel, type ServerEvent } from '../protocol/index.js';
+import { isDirect, nameList, textLabel, type ServerEvent } from '../protocol/index.js';
 import { jsonFrame, frame } from './frames.js';
 import type { Identities } from './identities.js';
 import type { KeyedBuckets } from './keyed-buckets.js';
@@ -18,18 +18,6 @@ interface HeldNotice {
   text: Frame;
   /** Who came or went, for a join or leave (a run of them goes out as one notice). */
   presence?: { event: 'join' | 'leave'; name: string };
-}
-
-/** Names a text line lists in full before "and N more". */
-const LINE_NAMES = 10;
-
-/** "ann", "ann and bo", "ann, bo and cy", past LINE_NAMES "... and 12 more". */
-function namesLine(names: readonly string[]): string {
-  if (names.length <= 1) return names.join('');
-  if (names.length > LINE_NAMES) {
-    return `${names.slice(0, LINE_NAMES).join(', ')} and ${names.length - LINE_NAMES} more`;
-  }
-  return `${names.slice(0, -1).join(', ')} and ${names[names.length - 1]}`;
 }
 
 export class Presence {
@@ -363,7 +351,7 @@ function runFrame(
   const names = run.map((i) => list[i]?.presence?.name ?? '');
   const [name = '', ...others] = names;
   const f = text
-    ? frame(`* ${namesLine(names)} ${event === 'join' ? 'joined' : 'left'} #${room.id}`)
+    ? frame(`* ${nameList(names)} ${event === 'join' ? 'joined' : 'left'} #${room.id}`)
     : jsonFrame({ type: 'presence', room: room.id, name, event, others });
   if (key !== undefined) shared.set(key, f);
   return f;

@@ -9,6 +9,13 @@ export const TEXT_MAX_BYTES = 16 * 1024;
  */
 export const MEMBERS_LISTED = 200;
 
+/** People who did the same, as words: "ada", "ada and bob", "ada, bob, carl and 2 others". */
+export function nameList(names: readonly string[]): string {
+  if (names.length <= 1) return names.join('');
+  if (names.length <= 4) return `${names.slice(0, -1).join(', ')} and ${names[names.length - 1]}`;
+  return `${names.slice(0, 3).join(', ')} and ${names.length - 3} others`;
+}
+
 /** A room's members as a line: the names listed, and how many more the room has. */
 export function membersLine({
   members,
