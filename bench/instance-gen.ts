@@ -76,6 +76,7 @@ export interface GenStats {
   /** Handshakes refused with a Retry-After (503), other failed attempts. */
   shed: number;
   failed: number;
+  failedBy: Record<string, number>;
   reconnects: number;
 }
 
@@ -212,6 +213,8 @@ let gaps = 0;
 let replayed = 0;
 let shed = 0;
 let failed = 0;
+/** Why the failed attempts failed: a socket error's code, `timeout`, an HTTP status, or how it closed. */
+let failedBy: Record<string, number> = {};
 let reconnects = 0;
 let lastFrameAt = performance.now();
 let allBackAt: number | undefined;
@@ -235,6 +238,8 @@ class Person {
   joinOnWelcome = true;
   /** A wait the server asked for: a 503's Retry-After, or a close `SERVER_BUSY <seconds>`. */
   retryAfterS = 0;
+  /** What ended this attempt, if it was not the server's welcome or a wait. */
+  failCause = '';
   timer: NodeJS.Timeout | undefined;
   /** Sends not acked yet, by cid: sent again, same cid, after a reconnect. */
   readonly unacked = new Map<string, string>();
@@ -277,6 +282,7 @@ class Person {
     this.welcomed = false;
     this.joinOnWelcome = join;
     this.retryAfterS = 0;
+    this.failCause = '';
     this.helloDone = false;
     this.buf = undefined;
     for (const c of this.convs) c.resumed = false;
@@ -284,7 +290,10 @@ class Person {
     const sock = connect({ host: '127.0.0.1', port, localAddress: addressOf(this.i) });
     this.sock = sock;
     sock.setNoDelay(true);
-    this.timer = setTimeout(() => sock.destroy(), CONNECT_TIMEOUT_MS);
+    this.timer = setTimeout(() => {
+      this.failCause ||= `timeout ${sock.connecting ? 'connecting' : this.upgraded ? 'upgraded' : 'connected'}`;
+      sock.destroy();
+    }, CONNECT_TIMEOUT_MS);
     sock.on('connect', () => sock.write(upgradeHead(port, origin)));
     sock.on('data', (chunk: Buffer) => {
       if (this.sock !== sock) return;
@@ -303,20 +312,25 @@ class Person {
         if (m) {
           this.retryAfterS = Number(m[1]);
           shed++;
-        }
+        } else this.failCause = `http ${head.slice(9, 12)}`;
         sock.destroy();
         return;
       }
       this.upgraded = true;
       if (buf.length > end + 4) this.parse(buf.subarray(end + 4));
     });
-    sock.on('error', () => {});
+    sock.on('error', (e: NodeJS.ErrnoException) => {
+      this.failCause ||= e.code ?? 'error';
+    });
     sock.on('close', () => {
       if (this.sock !== sock || closing) return;
       this.sock = undefined;
       this.state = State.Off;
       clearTimeout(this.timer);
-      if (!this.welcomed && this.retryAfterS === 0) failed++;
+      if (!this.welcomed && this.retryAfterS === 0) {
+        failed++;
+        count(failedBy, this.failCause || (this.upgraded ? 'closed after upgrade' : 'closed'));
+      }
       this.retryLater(this.retryAfterS);
     });
   }
@@ -775,6 +789,7 @@ function stats(): GenStats {
     replayed,
     shed,
     failed,
+    failedBy,
     reconnects,
   };
 }
@@ -788,6 +803,7 @@ function resetWindow(): void {
   errors = {};
   bytesIn = 0;
   replayed = shed = failed = reconnects = 0;
+  failedBy = {};
 }
 
 function status(): GenStatus {

@@ -284,6 +284,7 @@ function merge(stats: GenStats[]): {
   bytes: number;
   shed: number;
   failed: number;
+  failedBy: Record<string, number>;
   reconnects: number;
   replayed: number;
 } {
@@ -295,6 +296,7 @@ function merge(stats: GenStats[]): {
   const framesByNode: number[] = [];
   const sent: Record<string, number> = {};
   const errors: Record<string, number> = {};
+  const failedBy: Record<string, number> = {};
   let bytes = 0;
   let shed = 0;
   let failed = 0;
@@ -309,10 +311,14 @@ function merge(stats: GenStats[]): {
     bytes += s.bytes;
     shed += s.shed;
     failed += s.failed;
+    add(failedBy, s.failedBy);
     reconnects += s.reconnects;
     replayed += s.replayed;
   }
-  return { hist, frames, framesByNode, sent, errors, bytes, shed, failed, reconnects, replayed };
+  return {
+    ...{ hist, frames, framesByNode, sent, errors, bytes },
+    ...{ shed, failed, failedBy, reconnects, replayed },
+  };
 }
 
 // ---- measuring ------------------------------------------------------------------------------
@@ -537,6 +543,7 @@ interface Crash {
   replayed: number;
   shed: number;
   failed: number;
+  failedBy: Record<string, number>;
   reconnects: number;
   serverCpuPct: number;
   rssMiB: number;
@@ -610,6 +617,7 @@ async function crash(factor: number, before: VerifyResult): Promise<Crash> {
     replayed: m.replayed,
     shed: m.shed,
     failed: m.failed,
+    failedBy: m.failedBy,
     reconnects: m.reconnects,
     serverCpuPct: ((c1.userUs + c1.sysUs - c0.userUs - c0.sysUs) / 1000 / elapsedMs) * 100,
     rssMiB,
@@ -964,7 +972,7 @@ async function main(): Promise<void> {
         ` (half at ${f1(crashed.halfBackS ?? NaN)} s, nine in ten at ${f1(crashed.ninetyBackS ?? NaN)} s); ` +
         `live messages meanwhile p50 ${f1(crashed.stormP50Ms)} p99 ${f1(crashed.stormP99Ms)} max ${f1(crashed.stormMaxMs)} ms ` +
         `(${f0(crashed.liveDeliveries)} deliveries; ${f0(crashed.replayed)} replayed); ${f0(crashed.shed)} handshakes shed (503), ` +
-        `${f0(crashed.failed)} failed; server ${f0(crashed.serverCpuPct)}%; lost ${crashed.lost}, repeated ${crashed.repeated}; ` +
+        `${f0(crashed.failed)} failed ${JSON.stringify(crashed.failedBy)}; server ${f0(crashed.serverCpuPct)}%; lost ${crashed.lost}, repeated ${crashed.repeated}; ` +
         `targets ${crashed.met ? 'met' : 'MISSED'}` +
         (Object.keys(crashed.errors).length ? `; errors ${JSON.stringify(crashed.errors)}` : ''),
     );
