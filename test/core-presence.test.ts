@@ -71,6 +71,28 @@ test('an overloaded server holds notices of joins and leaves, then sends them in
   assert.ok(dee.of('presence').some((p) => p.name === 'Eve'));
 });
 
+test("while the overload lasts, the once-a-second flush sends a room's notices five seconds after the first; after it, at once", async () => {
+  const core = new Core();
+  const ann = await core.named('Ann');
+  const names = () => ann.of('presence').flatMap((p) => [p.name, ...(p.others ?? [])]);
+  core.overloaded = true;
+  await core.named('Bob');
+  core.clock.advance(1000);
+  core.chat.flushDueNotices();
+  assert.deepEqual(names(), [], 'a second old: still held');
+  await core.named('Cy');
+  core.clock.advance(3999);
+  core.chat.flushDueNotices();
+  assert.deepEqual(names(), [], 'the first not yet five seconds old');
+  core.clock.advance(1);
+  core.chat.flushDueNotices();
+  assert.deepEqual(names(), ['Bob', 'Cy'], "the room's run together, in order");
+  await core.named('Dee');
+  core.overloaded = false;
+  core.chat.flushDueNotices();
+  assert.deepEqual(names(), ['Bob', 'Cy', 'Dee'], 'no longer overloaded: sent at the next flush');
+});
+
 test('held arrivals in a row reach each member as one notice, in order, and one text line', async () => {
   const core = new Core();
   const ann = await core.named('Ann');

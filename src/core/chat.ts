@@ -162,6 +162,11 @@ export class Chat {
     this.presence.flushNotices();
   }
 
+  /** What the server's regular flush sends: see Presence.flushDueNotices. */
+  flushDueNotices(): void {
+    this.presence.flushDueNotices();
+  }
+
   /**
    * Whether to serve a frame: the connection's own bucket first (which closes a connection
    * that goes on), then its address's, which no reconnect refills.

@@ -380,7 +380,7 @@ export interface CoreDeps {
   defer(fn: () => void): void;
   /**
    * The server is near saturation (its writes gather): notices of joins, leaves and renames
-   * are then held and sent together at the next flushNotices, not one write each at once.
+   * are then held and sent together (see Presence.flushDueNotices), not one write each at once.
    */
   overloaded?(): boolean;
   /** One-way hash of a name token (never stored in clear). */

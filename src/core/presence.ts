@@ -11,8 +11,17 @@ import { labelFor, type Room, type Subscription } from './room.js';
 import type { Rooms } from './rooms.js';
 import type { Session } from './session.js';
 
+/**
+ * While the server stays overloaded, a room's held notices go out this long after the first of
+ * them. In a restart's rejoin storm every second has arrivals in nearly every room, so a flush
+ * a second is a write to nearly every member a second: half the storm's writes.
+ */
+const HOLD_WHILE_OVERLOADED_MS = 5000;
+
 /** A notice held while the server is overloaded, with who is to get it. */
 interface HeldNotice {
+  /** When it was held (the clock's ms). */
+  at: number;
   to: Member[];
   json: Frame;
   text: Frame;
@@ -172,7 +181,8 @@ export class Presence {
     // member's arrivals of a second go out as one notice, in one write.
     if (this.deps.overloaded?.()) {
       const to = [...room.subs.keys()].filter((s) => s !== actor);
-      const held: HeldNotice = { to, json, text, ...(presence && { presence }) };
+      const at = this.deps.clock.now();
+      const held: HeldNotice = { at, to, json, text, ...(presence && { presence }) };
       const list = this.held.get(room);
       if (list) list.push(held);
       else this.held.set(room, [held]);
@@ -182,6 +192,18 @@ export class Presence {
     if (this.held.has(room)) this.flushNotices(room);
     for (const s of room.subs.keys()) {
       if (s !== actor) s.send(s.isText ? text : json);
+    }
+  }
+
+  /**
+   * The regular flush: once the overload is over, everything held; while it lasts, the rooms
+   * whose first held notice has waited its time.
+   */
+  flushDueNotices(): void {
+    if (!this.deps.overloaded?.()) return this.flushNotices();
+    const due = this.deps.clock.now() - HOLD_WHILE_OVERLOADED_MS;
+    for (const [room, list] of this.held) {
+      if ((list[0]?.at ?? due) <= due) this.flushNotices(room);
     }
   }
 

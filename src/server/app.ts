@@ -42,7 +42,7 @@ const GUEST_DIGITS = 10;
 const ACCESS_POLL_MS = 1000;
 /** How often read markers moved in memory are written: what a kill -9 can take back. */
 const MARKER_FLUSH_MS = 1000;
-/** How long an overloaded server holds notices of joins and leaves at most. */
+/** How often notices of joins and leaves held while overloaded are looked at, to be sent. */
 const NOTICE_FLUSH_MS = 1000;
 
 /** Listens on the port of a setting; a port that cannot be had is a bad setting, named as such. */
@@ -206,7 +206,7 @@ export async function startParley(
     MARKER_FLUSH_MS,
   );
   markerFlush.unref();
-  const noticeFlush = setInterval(() => chat.flushNotices(), NOTICE_FLUSH_MS);
+  const noticeFlush = setInterval(() => chat.flushDueNotices(), NOTICE_FLUSH_MS);
   noticeFlush.unref();
 
   let httpPort = config.httpPort;
