@@ -178,7 +178,7 @@ export class Presence {
     const json = jsonFrame(event);
     const text = frame(line);
     // In a restart's rejoin storm each arrival is told to everyone already back: held, a
-    // member's arrivals of a second go out as one notice, in one write.
+    // member's arrivals in a room go out together (see flushDueNotices), in one write.
     if (this.deps.overloaded?.()) {
       const to = [...room.subs.keys()].filter((s) => s !== actor);
       const at = this.deps.clock.now();
