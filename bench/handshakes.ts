@@ -1,18 +1,19 @@
 // The server's CPU for one WebSocket handshake: the plain `ws` loop's (a handshake and the
 // welcome), Parley's (the same), and Parley's with a hello under a new name. Each server runs on
-// core 0, this client on the other; the sides take turns, `--runs` times.
+// core 0 and this client, pinned as below, on the other; the sides take turns, `--runs` times.
 //
-//   node --import tsx bench/handshakes.ts [--count N] [--runs N]     (after `npm run build`)
+//   taskset -c 1 node --import tsx bench/handshakes.ts [--count N] [--runs N]   (after a build)
 //
 // A restart brings every connection back through this: at 19,000 connections it bounds what a
 // way back from a crash can cost, whatever the server does after the handshake.
 
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
+import { canConnect, canPin, exited, freePort, sleep, spawnChild, tempDirs } from './processes.js';
 import { readCpu } from './proc-stats.js';
 
 const { values } = parseArgs({
@@ -24,8 +25,6 @@ const runs = Number(values.runs);
 const CONCURRENCY = 100;
 /** People a source address: Parley's per-address limits are raised past it. */
 const PER_ADDRESS = 200;
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function addressOf(k: number): string {
   const n = Math.floor(k / PER_ADDRESS);
@@ -50,9 +49,9 @@ function connect(port: number, k: number, hello: boolean, open: WebSocket[]): Pr
 }
 
 async function measure(label: string, server: ChildProcess, port: number, hello: boolean) {
-  await sleep(2500);
+  for (let i = 0; i < 100 && !(await canConnect(port)); i++) await sleep(100);
   const pid = server.pid;
-  if (pid === undefined) throw new Error(`${label}: did not start`);
+  if (pid === undefined || !(await canConnect(port))) throw new Error(`${label}: did not start`);
   const before = readCpu(pid);
   const open: WebSocket[] = [];
   let next = 0;
@@ -73,15 +72,17 @@ async function measure(label: string, server: ChildProcess, port: number, hello:
   );
   for (const ws of open) ws.terminate();
   server.kill('SIGKILL');
-  await new Promise((r) => server.once('exit', r));
+  await exited(server);
 }
 
-const onCore0 = (args: string[]) => spawn('taskset', ['-c', '0', ...args], { stdio: 'ignore' });
+const onCore0 = (argv: string[]) => spawnChild(argv, canPin ? 0 : undefined, ['ignore']);
 
-function parley(port: number, dir: string): ChildProcess {
+function parley(port: number): ChildProcess {
+  const dir = mkdtempSync(join(tmpdir(), 'parley-handshakes-'));
+  tempDirs.push(dir);
   return onCore0([
     ...['node', 'dist/server/main.js', '--host', '127.0.0.1'],
-    ...['--ws-port', String(port), '--http-port', String(port + 1), '--data-dir', dir],
+    ...['--ws-port', String(port), '--http-port', '0', '--data-dir', dir],
     ...['--log-level', 'warn', '--guests', 'open', '--shed-lag-ms', '0'],
     ...['--connections-per-address', '1000', '--sockets-per-address', '1000'],
     ...['--address-handshakes', '1000000', '--address-names-per-hour', '1000000'],
@@ -89,25 +90,12 @@ function parley(port: number, dir: string): ChildProcess {
 }
 
 for (let r = 0; r < runs; r++) {
-  const port = 19300 + r * 10;
-  await measure(
-    'plain ws',
-    onCore0(['node', '--import', 'tsx', 'bench/plain-ws-server.ts', '--port', String(port)]),
-    port,
-    false,
-  );
+  let port = await freePort();
+  const plain = ['node', '--import', 'tsx', 'bench/plain-ws-server.ts', '--port', String(port)];
+  await measure('plain ws', onCore0(plain), port, false);
   for (const hello of [false, true]) {
-    const dir = mkdtempSync(join(tmpdir(), 'parley-handshakes-'));
-    try {
-      const label = hello ? 'parley, and a new name' : 'parley';
-      await measure(
-        label,
-        parley(port + 2 + (hello ? 2 : 0), dir),
-        port + 2 + (hello ? 2 : 0),
-        hello,
-      );
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    port = await freePort();
+    const label = hello ? 'parley, and a new name' : 'parley';
+    await measure(label, parley(port), port, hello);
   }
 }
